@@ -1,0 +1,1 @@
+"""coder_slack."""
