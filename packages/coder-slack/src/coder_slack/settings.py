@@ -1,0 +1,84 @@
+"""Settings from the environment (pydantic-settings).
+
+Field names map to environment variables case-insensitively: ``slack_bot_token`` reads ``SLACK_BOT_TOKEN``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Mode = Literal["http", "socket", "console"]
+
+_REQUIRED: dict[Mode, tuple[str, ...]] = {
+    "http": ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "CODER_URL", "CODER_SLACK_ENCRYPTION_KEY"),
+    "socket": ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "CODER_URL", "CODER_SLACK_ENCRYPTION_KEY"),
+    "console": ("CODER_URL",),
+}
+
+
+def default_database_url() -> str:
+    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return f"sqlite:///{data_home / 'coder-slack' / 'coder-slack.db'}"
+
+
+class Settings(BaseSettings):
+    """Everything coder-slack reads from its environment.
+
+    Secrets are ``SecretStr`` so that printing or logging a ``Settings`` never shows them.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+
+    coder_url: str | None = None
+    coder_session_token: SecretStr | None = None
+
+    coder_slack_database_url: str = Field(default_factory=default_database_url)
+    coder_slack_encryption_key: SecretStr | None = None
+
+    # Command surface.
+    coder_slack_list_page_size: int = 10
+    coder_slack_card_timeout_seconds: float = 1800.0
+    coder_slack_coder_timeout_seconds: float = 20.0
+    coder_slack_socket_watchdog_seconds: float = 60.0
+
+    # Alert engine knobs (read by coder_slack.alerts).
+    coder_slack_alerts_enabled: bool = True
+    coder_slack_sweep_interval_seconds: float = 30.0
+    coder_slack_lease_seconds: float = 15.0
+    coder_slack_autostop_warning_minutes: int = 30
+    coder_slack_stale_after_minutes: int = 60
+    coder_slack_channel_messages_per_second: float = 1.0
+    coder_slack_digest_threshold: int = 5
+    coder_slack_replica_id: str | None = None
+
+    def missing_for(self, mode: Mode) -> list[str]:
+        """Names of the environment variables this mode needs but that are unset or empty."""
+        missing = []
+        for name in _REQUIRED[mode]:
+            value = getattr(self, name.lower())
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            if not value:
+                missing.append(name)
+        return missing
+
+    @property
+    def slack_api_base_url(self) -> str:
+        """The Web API base URL with the trailing slash slack_sdk expects."""
+        url = self.slack_api_url
+        return url if url.endswith("/") else url + "/"
+
+
+def secret(value: SecretStr | None) -> str:
+    """The plain value of an optional secret ('' when unset)."""
+    return value.get_secret_value() if value is not None else ""

@@ -1,0 +1,53 @@
+"""Persistence for coder_slack: SQLAlchemy 2 models, engines, and Alembic migrations run at start-up.
+
+``CODER_SLACK_DATABASE_URL`` picks the database: a SQLite file by default, PostgreSQL (``postgresql://…``, via
+psycopg) for several replicas.
+"""
+
+from coder_slack.store.engine import (
+    SessionFactory,
+    alembic_config,
+    async_url,
+    create_engine_for,
+    create_session_factory,
+    create_sync_engine_for,
+    is_postgres,
+    sync_url,
+    upgrade_database,
+    upgrade_database_async,
+)
+from coder_slack.store.tables import (
+    ALL_EVENTS,
+    DEFAULT_EVENTS,
+    AuditEntry,
+    Base,
+    Identity,
+    StatusCard,
+    Subscription,
+    UserLink,
+    UserSettings,
+    utcnow,
+)
+
+__all__ = [
+    "ALL_EVENTS",
+    "DEFAULT_EVENTS",
+    "AuditEntry",
+    "Base",
+    "Identity",
+    "SessionFactory",
+    "StatusCard",
+    "Subscription",
+    "UserLink",
+    "UserSettings",
+    "alembic_config",
+    "async_url",
+    "create_engine_for",
+    "create_session_factory",
+    "create_sync_engine_for",
+    "is_postgres",
+    "sync_url",
+    "upgrade_database",
+    "upgrade_database_async",
+    "utcnow",
+]

@@ -1,0 +1,99 @@
+"""The store: migrations at start-up (SQLite and PostgreSQL), models matching migrations, token encryption."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from coder_slack.crypto import EncryptionKeyError, TokenCipher, UndecryptableToken, generate_key
+from coder_slack.store import (
+    Base,
+    Subscription,
+    create_engine_for,
+    create_session_factory,
+    create_sync_engine_for,
+    upgrade_database,
+)
+from sqlalchemy import inspect, select
+
+CORE_TABLES = {"user_links", "identities", "subscriptions", "user_settings", "status_cards", "audit_log"}
+
+
+def _schema_drift(url: str) -> list[object]:
+    engine = create_sync_engine_for(url)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection)
+        diff = compare_metadata(context, Base.metadata)
+    engine.dispose()
+    core_only = [d for d in diff if not (isinstance(d, tuple) and "alert" in repr(d))]
+    return core_only
+
+
+def test_sqlite_upgrade_is_idempotent_and_matches_models(sqlite_url: str) -> None:
+    upgrade_database(sqlite_url)
+    upgrade_database(sqlite_url)
+    engine = create_sync_engine_for(sqlite_url)
+    assert set(inspect(engine).get_table_names()) >= CORE_TABLES
+    engine.dispose()
+    assert _schema_drift(sqlite_url) == []
+
+
+def test_subscription_defaults_round_trip(sqlite_url: str) -> None:
+    upgrade_database(sqlite_url)
+
+    async def scenario() -> list[str]:
+        engine = create_engine_for(sqlite_url)
+        sessions = create_session_factory(engine)
+        async with sessions() as session:
+            session.add(
+                Subscription(team_id="T1", channel_id="C1", created_by="U1", workspace_label="alice/ws")
+            )
+            await session.commit()
+        async with sessions() as session:
+            row = (await session.execute(select(Subscription))).scalar_one()
+        await engine.dispose()
+        assert row.enabled is True
+        return row.event_list
+
+    assert asyncio.run(scenario()) == ["ready", "start_error", "start_timeout", "build_failed", "autostop"]
+
+
+@pytest.mark.postgres
+def test_postgres_replicas_migrate_concurrently(postgres_url: str) -> None:
+    errors: list[BaseException] = []
+
+    def replica() -> None:
+        try:
+            upgrade_database(postgres_url)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=replica) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    engine = create_sync_engine_for(postgres_url)
+    assert set(inspect(engine).get_table_names()) >= CORE_TABLES
+    engine.dispose()
+    assert _schema_drift(postgres_url) == []
+
+
+def test_token_cipher_round_trip_and_rotation() -> None:
+    old, new = generate_key(), generate_key()
+    stored = TokenCipher(old).encrypt("abcdefghij-0123456789012345678901")
+    assert "abcdefghij" not in stored
+    rotated_cipher = TokenCipher(f"{new},{old}")
+    assert rotated_cipher.decrypt(stored) == "abcdefghij-0123456789012345678901"
+    assert TokenCipher(new).decrypt(rotated_cipher.rotate(stored)) == "abcdefghij-0123456789012345678901"
+    with pytest.raises(UndecryptableToken):
+        TokenCipher(generate_key()).decrypt(stored)
+
+
+def test_bad_encryption_key_is_explained() -> None:
+    with pytest.raises(EncryptionKeyError, match="Fernet key"):
+        TokenCipher("not-a-key")
