@@ -1,0 +1,226 @@
+"""The OpenAPI 3.1 document for the extension's routes, served at `{base_url}coder/api/openapi.json`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+OBJECT_ID = {"type": "string", "minLength": 1, "pattern": "^[0-9A-Za-z_.~-]+$"}
+ERROR = {
+    "type": "object",
+    "required": ["message"],
+    "properties": {
+        "message": {"type": "string"},
+        "detail": {"type": ["string", "null"]},
+        "validations": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "detail"],
+                "properties": {"field": {"type": "string"}, "detail": {"type": "string"}},
+            },
+        },
+        "coder_status": {"type": ["integer", "null"]},
+    },
+}
+WORKSPACE = {
+    "type": "object",
+    "required": ["id", "name", "latest_build"],
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "owner_name": {"type": "string"},
+        "template_name": {"type": "string"},
+        "latest_build": {
+            "type": "object",
+            "required": ["id", "transition", "status"],
+            "properties": {
+                "id": {"type": "string"},
+                "transition": {"type": "string"},
+                "status": {"type": "string"},
+            },
+        },
+    },
+}
+BUILD = {
+    "type": "object",
+    "required": ["id", "transition", "status"],
+    "properties": {"id": {"type": "string"}, "transition": {"type": "string"}, "status": {"type": "string"}},
+}
+TEMPLATE = {
+    "type": "object",
+    "required": ["id", "name"],
+    "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
+}
+PARAMETER = {
+    "type": "object",
+    "required": ["name", "type"],
+    "properties": {
+        "name": {"type": "string"},
+        "type": {"type": "string"},
+        "default_value": {"type": "string"},
+    },
+}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    reasons = {
+        400: "Bad input (ours or Coder's), with validations per field",
+        403: "Not authenticated or not authorized for the `coder` resource",
+        404: "Not found on Coder, or not visible to the configured token",
+        409: "Coder refused because of the workspace's state (a build is active, name taken, …)",
+        429: "Coder rate-limited the request",
+        502: "Coder failed, could not be reached, or rejected the server's token",
+    }
+    return {
+        str(s): {
+            "description": reasons[s],
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+        for s in statuses
+    }
+
+
+def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def openapi_document(
+    base_path: str, create_body: type[BaseModel], extend_body: type[BaseModel]
+) -> dict[str, Any]:
+    common = _errors(400, 403, 404, 409, 429, 502)
+    workspace_id = {"name": "workspace_id", "in": "path", "required": True, "schema": OBJECT_ID}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "coder_jupyter",
+            "version": "1",
+            "description": "Launch and monitor Coder workspaces through the Jupyter server. "
+            "Authenticate as for any Jupyter API (token or session cookie + XSRF).",
+        },
+        "servers": [{"url": base_path.rstrip("/")}],
+        "components": {
+            "schemas": {
+                "Error": ERROR,
+                "Workspace": WORKSPACE,
+                "WorkspaceBuild": BUILD,
+                "Template": TEMPLATE,
+                "TemplateVersionParameter": PARAMETER,
+                "CreateWorkspace": create_body.model_json_schema(),
+                "Extend": extend_body.model_json_schema(),
+            },
+            "securitySchemes": {"jupyterToken": {"type": "apiKey", "in": "header", "name": "Authorization"}},
+        },
+        "security": [{"jupyterToken": []}],
+        "paths": {
+            "/workspaces": {
+                "get": {
+                    "operationId": "listWorkspaces",
+                    "summary": "Workspaces matching a Coder search query (default owner:me)",
+                    "parameters": [
+                        {"name": "q", "in": "query", "required": False, "schema": {"type": "string"}}
+                    ],
+                    "responses": {
+                        "200": _json(
+                            "The workspaces",
+                            {
+                                "type": "object",
+                                "required": ["workspaces", "count"],
+                                "properties": {
+                                    "workspaces": {"type": "array", "items": _ref("Workspace")},
+                                    "count": {"type": "integer"},
+                                },
+                            },
+                        ),
+                        **common,
+                    },
+                },
+                "post": {
+                    "operationId": "createWorkspace",
+                    "summary": "Create a workspace from a template",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("CreateWorkspace")}},
+                    },
+                    "responses": {"201": _json("The new workspace", _ref("Workspace")), **common},
+                },
+            },
+            "/workspaces/{workspace_id}": {
+                "get": {
+                    "operationId": "getWorkspace",
+                    "parameters": [workspace_id],
+                    "responses": {"200": _json("The workspace", _ref("Workspace")), **common},
+                }
+            },
+            "/workspaces/{workspace_id}/extend": {
+                "post": {
+                    "operationId": "extendWorkspace",
+                    "summary": "Move the autostop deadline to now + by",
+                    "parameters": [workspace_id],
+                    "requestBody": {
+                        "required": False,
+                        "content": {"application/json": {"schema": _ref("Extend")}},
+                    },
+                    "responses": {
+                        "200": _json("The workspace with its new deadline", _ref("Workspace")),
+                        **common,
+                    },
+                }
+            },
+            "/workspaces/{workspace_id}/start": {
+                "post": {
+                    "operationId": "startWorkspace",
+                    "parameters": [workspace_id],
+                    "responses": {"201": _json("The start build", _ref("WorkspaceBuild")), **common},
+                }
+            },
+            "/workspaces/{workspace_id}/stop": {
+                "post": {
+                    "operationId": "stopWorkspace",
+                    "parameters": [workspace_id],
+                    "responses": {"201": _json("The stop build", _ref("WorkspaceBuild")), **common},
+                }
+            },
+            "/workspaces/{workspace_id}/events": {
+                "get": {
+                    "operationId": "workspaceEvents",
+                    "summary": "Server-sent lifecycle events (`event: lifecycle`), keepalives between",
+                    "parameters": [workspace_id],
+                    "responses": {
+                        "200": {
+                            "description": "An event stream; each `data:` is a lifecycle event as JSON",
+                            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                        },
+                        **common,
+                    },
+                }
+            },
+            "/templates": {
+                "get": {
+                    "operationId": "listTemplates",
+                    "responses": {
+                        "200": _json("Templates", {"type": "array", "items": _ref("Template")}),
+                        **common,
+                    },
+                }
+            },
+            "/templates/{name}/parameters": {
+                "get": {
+                    "operationId": "templateParameters",
+                    "parameters": [{"name": "name", "in": "path", "required": True, "schema": OBJECT_ID}],
+                    "responses": {
+                        "200": _json(
+                            "The template's rich parameters",
+                            {"type": "array", "items": _ref("TemplateVersionParameter")},
+                        ),
+                        **common,
+                    },
+                }
+            },
+        },
+    }

@@ -1,0 +1,263 @@
+"""REST routes under `{base_url}coder/api/`: thin handlers over one shared AsyncCoderClient."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import tornado.web
+from coder_client import AsyncCoderClient, parse_duration
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from tornado.iostream import StreamClosedError
+
+from .config import CoderConfig
+from .openapi import openapi_document
+from .serialize import error_status_and_body, lifecycle_event_json, to_json
+
+AUTH_RESOURCE = "coder"
+SETTINGS_KEY = "coder_jupyter"
+
+
+class CreateWorkspaceBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(description="Workspace name (Coder's rule: letters, digits, single hyphens, ≤ 32).")
+    template: str = Field(description="Template name.")
+    parameters: dict[str, str] = Field(default_factory=dict, description="Rich parameter values as strings.")
+    ttl: str | None = Field(default=None, description='Autostop after, e.g. "8h" or "90m".')
+    autostart: str | None = Field(
+        default=None, description='Autostart schedule, e.g. "9:30 mon-fri Europe/Berlin".'
+    )
+
+
+class ExtendBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    by: str = Field(default="1h", description='How long from now, e.g. "1h" or "2h30m" (at least 30m).')
+
+
+class CoderState:
+    """The extension's settings and its one shared client, created on first use, closed on stop."""
+
+    def __init__(self, config: CoderConfig) -> None:
+        self.config = config
+        self._client: AsyncCoderClient | None = None
+
+    def client(self) -> AsyncCoderClient:
+        if self._client is None:
+            self._client = AsyncCoderClient(
+                url=self.config.resolved_url(), token=self.config.resolved_token()
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+
+class CoderHandler(APIHandler):  # type: ignore[misc]
+    auth_resource = AUTH_RESOURCE
+
+    @property
+    def state(self) -> CoderState:
+        state: CoderState = self.settings[SETTINGS_KEY]
+        return state
+
+    async def respond(self, call: Callable[[AsyncCoderClient], Awaitable[Any]], status: int = 200) -> None:
+        """Run one client call; answer with its JSON or with Coder's error mapped to ours."""
+        try:
+            result = await call(self.state.client())
+        except Exception as exc:
+            self.send_error_json(exc)
+            return
+        self.set_status(status)
+        self.finish(json.dumps(to_json(result)))
+
+    def send_error_json(self, exc: BaseException) -> None:
+        status, body = error_status_and_body(exc)
+        self.log.info(
+            "coder route %s %s -> %s: %s", self.request.method, self.request.path, status, body["message"]
+        )
+        self.set_status(status)
+        self.finish(json.dumps(body))
+
+    def body_as(self, model: type[BaseModel]) -> Any:
+        raw = self.request.body or b"{}"
+        try:
+            return model.model_validate_json(raw)
+        except ValidationError as exc:
+            validations = [
+                {"field": ".".join(str(p) for p in e["loc"]) or "body", "detail": e["msg"]}
+                for e in exc.errors()
+            ]
+            self.set_status(400)
+            self.finish(
+                json.dumps(
+                    {
+                        "message": "The request body is not valid; see validations for each field.",
+                        "detail": None,
+                        "validations": validations,
+                        "coder_status": None,
+                    }
+                )
+            )
+            return None
+
+
+class WorkspacesHandler(CoderHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        query = self.get_query_argument("q", "owner:me")
+
+        async def call(client: AsyncCoderClient) -> dict[str, Any]:
+            found = await client.workspaces.list(query=query)
+            return {"workspaces": to_json(found), "count": len(found)}
+
+        await self.respond(call)
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = self.body_as(CreateWorkspaceBody)
+        if body is None:
+            return
+
+        async def call(client: AsyncCoderClient) -> Any:
+            return await client.workspaces.create(
+                body.name,
+                body.template,
+                parameters=body.parameters,
+                ttl=parse_duration(body.ttl) if body.ttl else None,
+                autostart=body.autostart,
+            )
+
+        await self.respond(call, status=201)
+
+
+class WorkspaceHandler(CoderHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, workspace_id: str) -> None:
+        await self.respond(lambda client: client.workspaces.get(workspace_id))
+
+
+class WorkspaceActionHandler(CoderHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def post(self, workspace_id: str, action: str) -> None:
+        if action == "extend":
+            body = self.body_as(ExtendBody)
+            if body is None:
+                return
+
+            async def extend(client: AsyncCoderClient) -> Any:
+                await client.workspaces.extend(workspace_id, by=parse_duration(body.by))
+                return await client.workspaces.get(workspace_id)
+
+            await self.respond(extend)
+        elif action == "start":
+            await self.respond(lambda client: client.workspaces.start(workspace_id), status=201)
+        else:
+            await self.respond(lambda client: client.workspaces.stop(workspace_id), status=201)
+
+
+class TemplatesHandler(CoderHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        await self.respond(lambda client: client.templates.list())
+
+
+class TemplateParametersHandler(CoderHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        async def call(client: AsyncCoderClient) -> Any:
+            template = await client.templates.get_by_name(name)
+            return await client.templates.parameters(template)
+
+        await self.respond(call)
+
+
+class EventsHandler(CoderHandler):
+    """Server-sent lifecycle events for one workspace, with keepalive comments for proxies."""
+
+    def initialize(self) -> None:
+        self._closed = asyncio.Event()
+
+    def on_connection_close(self) -> None:
+        self._closed.set()
+
+    async def _write(self, frame: str) -> None:
+        try:
+            self.write(frame)
+            await self.flush()
+        except StreamClosedError:
+            self._closed.set()
+
+    async def _keepalive(self, every: float) -> None:
+        while not self._closed.is_set():
+            await asyncio.sleep(every)
+            await self._write(": keepalive\n\n")
+
+    async def _stream(self, workspace: Any) -> None:
+        async for event in self.state.client().workspaces.lifecycle(workspace):
+            await self._write(f"event: lifecycle\ndata: {json.dumps(lifecycle_event_json(event))}\n\n")
+            if self._closed.is_set():
+                return
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, workspace_id: str) -> None:
+        try:
+            workspace = await self.state.client().workspaces.get(workspace_id)
+        except Exception as exc:
+            self.send_error_json(exc)
+            return
+        self.set_header("Content-Type", "text/event-stream")
+        self.set_header("Cache-Control", "no-cache")
+        self.set_header("X-Accel-Buffering", "no")
+        await self._write(": connected\n\n")
+        keepalive = asyncio.create_task(self._keepalive(self.state.config.events_keepalive_seconds))
+        stream = asyncio.create_task(self._stream(workspace))
+        closed = asyncio.create_task(self._closed.wait())
+        try:
+            done, _ = await asyncio.wait({stream, closed}, return_when=asyncio.FIRST_COMPLETED)
+            if stream in done and stream.exception() is not None:
+                _, body = error_status_and_body(stream.exception())  # type: ignore[arg-type]
+                await self._write(f"event: error\ndata: {json.dumps(body)}\n\n")
+        finally:
+            for task in (keepalive, stream, closed):
+                task.cancel()
+        if not self._closed.is_set():
+            self.finish()
+
+
+class OpenAPIHandler(CoderHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        base = url_path_join(self.base_url, "coder", "api")
+        self.finish(json.dumps(openapi_document(base, CreateWorkspaceBody, ExtendBody)))
+
+
+def route_handlers(base_url: str) -> list[tuple[str, type[CoderHandler]]]:
+    api = url_path_join(base_url, "coder", "api")
+    workspace = r"(?P<workspace_id>[0-9A-Za-z_.~-]+)"
+    return [
+        (url_path_join(api, "openapi.json"), OpenAPIHandler),
+        (url_path_join(api, "workspaces"), WorkspacesHandler),
+        (url_path_join(api, "workspaces", workspace), WorkspaceHandler),
+        (
+            url_path_join(api, "workspaces", workspace, "(?P<action>extend|start|stop)"),
+            WorkspaceActionHandler,
+        ),
+        (url_path_join(api, "workspaces", workspace, "events"), EventsHandler),
+        (url_path_join(api, "templates"), TemplatesHandler),
+        (url_path_join(api, "templates", r"(?P<name>[^/]+)", "parameters"), TemplateParametersHandler),
+    ]

@@ -1,0 +1,110 @@
+"""A form generated from a template's rich parameters, each field checked as you type."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import ipywidgets as w
+
+from ..parameters import ParameterSpec
+
+
+def css_name(name: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_-]", "-", name)
+
+
+def input_widget(spec: ParameterSpec) -> w.Widget:
+    initial = spec.initial_value()
+    layout = w.Layout(width="320px")
+    if spec.kind == "dropdown":
+        return w.Dropdown(options=list(spec.options), value=initial, layout=layout)
+    if spec.kind == "multi-select":
+        return w.SelectMultiple(options=list(spec.options), value=tuple(initial), layout=layout)
+    if spec.kind == "checkbox":
+        return w.Checkbox(value=initial, indent=False)
+    if spec.kind == "tags":
+        return w.TagsInput(value=list(initial), allow_duplicates=False)
+    if spec.kind == "textarea":
+        return w.Textarea(value=initial, layout=layout)
+    placeholder = ""
+    if spec.kind == "number" and (spec.minimum is not None or spec.maximum is not None):
+        placeholder = f"{_bound(spec.minimum)} … {_bound(spec.maximum)}"
+    return w.Text(value=initial, placeholder=placeholder, continuous_update=True, layout=layout)
+
+
+class ParameterField:
+    """One row of the form: label, input, and a status line saying what is wrong."""
+
+    def __init__(self, spec: ParameterSpec, on_change: Callable[[], None]) -> None:
+        self.spec = spec
+        self.input = input_widget(spec)
+        self.input.add_class(f"coder-param-{css_name(spec.name)}")
+        marks = " *" if spec.required else ""
+        hint = "" if spec.mutable else ' <span class="coder-muted">(fixed after creation)</span>'
+        title = html.escape(spec.description)
+        self.label = w.HTML(f'<span title="{title}"><b>{html.escape(spec.label)}</b>{marks}{hint}</span>')
+        self.label.layout.width = "200px"
+        self.status = w.HTML("")
+        self.status.add_class("coder-field-status")
+        self.row = w.HBox([self.label, self.input, self.status])
+        self.row.add_class("coder-param")
+        self.server_error: str | None = None
+        self._on_change = on_change
+        self.input.observe(self._changed, names="value")
+        self.refresh()
+
+    def _changed(self, _change: Mapping[str, Any]) -> None:
+        self.server_error = None
+        self.refresh()
+        self._on_change()
+
+    @property
+    def value(self) -> Any:
+        return self.input.value
+
+    @value.setter
+    def value(self, new: Any) -> None:
+        self.input.value = new
+
+    def coder_value(self) -> str:
+        return self.spec.to_coder(self.input.value)
+
+    def error(self) -> str | None:
+        return self.server_error or self.spec.check(self.input.value)
+
+    def refresh(self) -> None:
+        problem = self.error()
+        self.status.value = (
+            f'<span class="coder-field-error">{html.escape(problem)}</span>' if problem else ""
+        )
+
+
+class ParameterForm(w.VBox):  # type: ignore[misc]
+    def __init__(self, specs: list[ParameterSpec], on_change: Callable[[], None]) -> None:
+        super().__init__()
+        self.add_class("coder-parameters")
+        self.fields = {spec.name: ParameterField(spec, on_change) for spec in specs}
+        self.children = [f.row for f in self.fields.values()]
+
+    def values(self) -> dict[str, str]:
+        return {name: field.coder_value() for name, field in self.fields.items()}
+
+    def errors(self) -> dict[str, str]:
+        found = {name: field.error() for name, field in self.fields.items()}
+        return {name: problem for name, problem in found.items() if problem}
+
+    def show_server_errors(self, validations: Mapping[str, str]) -> None:
+        for name, detail in validations.items():
+            field = self.fields.get(name)
+            if field is not None:
+                field.server_error = detail
+                field.refresh()
+
+
+def _bound(value: float | None) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if value == int(value) else str(value)

@@ -1,0 +1,219 @@
+"""`coder_jupyter.launcher()`: pick a template, fill its parameters, create; then watch it come up."""
+
+from __future__ import annotations
+
+import html
+import threading
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import ipywidgets as w
+import traitlets
+from coder_client import CoderAPIError, parse_duration
+
+from ..parameters import ParameterSpec, check_workspace_name
+from ..runner import Runner
+from .common import CoderWidget
+from .form import ParameterForm
+from .monitor import Monitor, as_dict
+
+DEFAULT_TTL = "8h"
+
+
+class Launcher(CoderWidget):
+    """Template dropdown, a form from the template's rich parameters, name, TTL, Create."""
+
+    templates_loaded = traitlets.Bool(False, help="True once the template list has arrived.")
+    state = traitlets.Unicode("loading", help="loading, ready, creating, created")
+
+    def __init__(
+        self, *, runner: Runner | None = None, url: str | None = None, token: str | None = None
+    ) -> None:
+        super().__init__(runner=runner, url=url, token=token)
+        self.add_class("coder-launcher")
+        self.monitor: Monitor | None = None
+        self.form = ParameterForm([], self._validate)
+        self._loaded = threading.Event()
+        self._form_for: str | None = None
+
+        self._title = w.HTML("<b>New Coder workspace</b>")
+        self.template = w.Dropdown(options=[], description="Template", disabled=True)
+        self.template.add_class("coder-template")
+        self._template_info = w.HTML("")
+        self.name = w.Text(description="Name", placeholder="ml-box", continuous_update=True)
+        self.name.add_class("coder-name")
+        self._name_status = w.HTML("")
+        self.ttl = w.Text(value=DEFAULT_TTL, description="Stop after", continuous_update=True)
+        self.ttl.add_class("coder-ttl")
+        self._ttl_status = w.HTML("")
+        self.create = w.Button(description="Create", button_style="primary", icon="rocket", disabled=True)
+        self.create.add_class("coder-create")
+        self._form_box = w.VBox([self.form])
+        self._message = w.HTML("Loading templates…")
+        self._message.add_class("coder-message")
+
+        self.template.observe(self._template_changed, names="value")
+        self.name.observe(lambda _: self._validate(), names="value")
+        self.ttl.observe(lambda _: self._validate(), names="value")
+        self.create.on_click(lambda _: self.submit())
+        self.children = (
+            self._style,
+            self._title,
+            w.HBox([self.template, self._template_info]),
+            self._form_box,
+            w.HBox([self.name, self._name_status]),
+            w.HBox([self.ttl, self._ttl_status]),
+            self.create,
+            self._message,
+            self._error_box,
+        )
+        self.runner.spawn(self._load_templates, self._failed_loading)
+
+    # -- loading (runner thread) ---------------------------------------------------------------------
+
+    async def _load_templates(self) -> None:
+        templates = await self.client().templates.list()
+        options = [(_template_label(t), t.name) for t in templates]
+        self.template.options = options
+        self.template.disabled = not options
+        self.templates_loaded = True
+        if not options:
+            self._message.value = "No templates are available to you on this Coder deployment."
+            self._loaded.set()
+            return
+        self._message.value = ""
+        if self.template.value is None:
+            self.template.value = options[0][1]
+        await self._load_parameters(self.template.value)
+
+    async def _load_parameters(self, template_name: str) -> None:
+        try:
+            template = await self.client().templates.get_by_name(template_name)
+            raw = [as_dict(p) for p in await self.client().templates.parameters(template)]
+        except Exception as exc:
+            self.show_error(exc)
+            self._loaded.set()
+            return
+        if self.template.value != template_name:
+            return  # the user picked another template meanwhile
+        self.form = ParameterForm([ParameterSpec.from_coder(p) for p in raw], self._validate)
+        self._form_box.children = (self.form,)
+        description = getattr(template, "description", "")
+        self._template_info.value = f'<span class="coder-muted">{html.escape(description)}</span>'
+        self._form_for = template_name
+        self.state = "ready"
+        self._validate()
+        self._loaded.set()
+
+    def _failed_loading(self, exc: BaseException) -> None:
+        self._message.value = ""
+        self.show_error(exc)
+        self._loaded.set()
+
+    def _template_changed(self, change: Mapping[str, Any]) -> None:
+        if change["new"] and change["new"] != self._form_for and self.templates_loaded:
+            self._loaded.clear()
+            self.create.disabled = True
+            name = str(change["new"])
+            self.runner.spawn(lambda: self._load_parameters(name), self._failed_loading)
+
+    # -- validation (any thread) ---------------------------------------------------------------------
+
+    def problems(self) -> dict[str, str]:
+        """Everything that stops Create right now, by field."""
+        found = dict(self.form.errors())
+        name_problem = check_workspace_name(self.name.value.strip())
+        if name_problem:
+            found["name"] = name_problem
+        ttl_problem = self._ttl_problem()
+        if ttl_problem:
+            found["ttl"] = ttl_problem
+        if self._form_for is None:
+            found["template"] = "Choose a template."
+        return found
+
+    def _ttl_problem(self) -> str | None:
+        text = self.ttl.value.strip()
+        if not text:
+            return None
+        try:
+            parse_duration(text)
+        except ValueError as exc:
+            return str(exc)
+        return None
+
+    def _validate(self) -> None:
+        problems = self.problems()
+        name_typed = bool(self.name.value)
+        self._name_status.value = _status(problems.get("name") if name_typed else None)
+        self._ttl_status.value = _status(problems.get("ttl"))
+        self.create.disabled = bool(problems) or self.state in ("creating", "created")
+
+    # -- create --------------------------------------------------------------------------------------
+
+    def wait_loaded(self, timeout: float = 30.0) -> Launcher:
+        """Block until templates and the chosen template's form are loaded (for scripts and tests)."""
+        if not self._loaded.wait(timeout):
+            raise TimeoutError(f"templates did not load within {timeout:.0f} s")
+        return self
+
+    def submit(self) -> None:
+        problems = self.problems()
+        if problems:
+            self.show_error("Fix these first:\n" + "\n".join(f"{k}: {v}" for k, v in problems.items()))
+            return
+        self.clear_error()
+        self.state = "creating"
+        self.create.disabled = True
+        self._message.value = "Creating…"
+        name, template = self.name.value.strip(), str(self.template.value)
+        values = self.form.values()
+        ttl_text = self.ttl.value.strip()
+        self.runner.spawn(lambda: self._create(name, template, values, ttl_text), self._create_failed)
+
+    async def _create(self, name: str, template: str, values: dict[str, str], ttl_text: str) -> None:
+        ttl: timedelta | None = parse_duration(ttl_text) if ttl_text else None
+        workspace = await self.client().workspaces.create(name, template, parameters=values, ttl=ttl)
+        self.monitor = Monitor(workspace, runner=self.runner, url=self._url, token=self._token)
+        self.state = "created"
+        self.children = (self._style, self.monitor)
+
+    def _create_failed(self, exc: BaseException) -> None:
+        self.state = "ready"
+        self._message.value = ""
+        self.show_error(exc)
+        if isinstance(exc, CoderAPIError):
+            by_field = {v.field: v.detail for v in exc.validations}
+            self.form.show_server_errors(by_field)
+            if "name" in by_field:
+                self._name_status.value = _status(by_field["name"])
+        for error in getattr(exc, "errors", []):  # the client's own parameter check
+            self.form.show_server_errors({error.field: error.detail})
+        self._validate()
+
+    # -- static fallback -----------------------------------------------------------------------------
+
+    def snapshot_html(self) -> str:
+        if self.monitor is not None:
+            return self.monitor.snapshot_html()
+        template = html.escape(str(self.template.value))
+        return f"<b>New Coder workspace</b> <span class='coder-muted'>template {template}</span>"
+
+    def snapshot_text(self) -> str:
+        if self.monitor is not None:
+            return self.monitor.snapshot_text()
+        return f"Coder workspace launcher (template: {self.template.value or 'loading'})"
+
+
+def _template_label(template: Any) -> str:
+    return str(getattr(template, "display_name", "") or template.name)
+
+
+def _status(problem: str | None) -> str:
+    return f'<span class="coder-field-error">{html.escape(problem)}</span>' if problem else ""
+
+
+def launcher(*, url: str | None = None, token: str | None = None) -> Launcher:
+    """A form to create a workspace; it turns into a live monitor once created."""
+    return Launcher(url=url, token=token)

@@ -1,0 +1,327 @@
+"""`coder_jupyter.monitor(ws)`: a live status card for one workspace."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import ipywidgets as w
+import traitlets
+
+from ..phases import WorkspaceView, format_duration, workspace_view
+from ..runner import Runner
+from .common import CoderWidget, badge
+
+LOG_TAIL_LINES = 40
+UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+RECONNECT_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+def as_dict(model: Any) -> dict[str, Any]:
+    if isinstance(model, dict):
+        return model
+    dumped: dict[str, Any] = model.model_dump(mode="json")
+    return dumped
+
+
+async def resolve_workspace(client: Any, ref: Any) -> Any:
+    """An id, `owner/name`, a bare name (yours) or a Workspace, fetched fresh."""
+    if not isinstance(ref, str):
+        return await client.workspaces.get(ref.id)
+    if "/" in ref:
+        owner, name = ref.split("/", 1)
+        return await client.workspaces.get_by_name(owner or "me", name)
+    if UUID.match(ref):
+        return await client.workspaces.get(ref)
+    return await client.workspaces.get_by_name("me", ref)
+
+
+def timeline_html(view: WorkspaceView, now: datetime | None = None) -> str:
+    steps = []
+    for phase in view.phases:
+        took = phase.duration(now)
+        label = format_duration(took) if took is not None else ""
+        steps.append(
+            f'<div class="coder-step coder-step-{phase.state}" data-phase="{html.escape(phase.name)}">'
+            f"{html.escape(phase.name)}<small>{label}</small></div>"
+        )
+    if view.outcome is not None and view.transition == "start":
+        final = "failed" if view.outcome in {"start_error", "start_timeout", "build_failed"} else "done"
+        steps.append(
+            f'<div class="coder-step coder-step-{final}">{html.escape(view.outcome)}<small></small></div>'
+        )
+    return f'<div class="coder-timeline">{"".join(steps)}</div>'
+
+
+class Monitor(CoderWidget):
+    """Follows a workspace over Coder's watch stream and shows where it is in coming up."""
+
+    status = traitlets.Unicode("connecting", help="Coder's workspace status (running, stopped, …).")
+    phase = traitlets.Unicode(
+        "", help="The current phase: queued, building, agent connecting, starting or the outcome."
+    )
+    outcome = traitlets.Unicode(
+        None, allow_none=True, help="ready, start_error, start_timeout, build_failed, stopped…"
+    )
+    startup_duration = traitlets.Float(
+        None, allow_none=True, help="Seconds from agent start to ready (ready_at − started_at)."
+    )
+    autostop_in = traitlets.Float(None, allow_none=True, help="Seconds until the workspace stops on its own.")
+    log_tail = traitlets.Unicode("", help="The startup log tail, filled when startup fails.")
+
+    def __init__(
+        self,
+        workspace: Any,
+        *,
+        runner: Runner | None = None,
+        url: str | None = None,
+        token: str | None = None,
+        coder_url: str | None = None,
+    ) -> None:
+        super().__init__(runner=runner, url=url, token=token)
+        self.add_class("coder-monitor")
+        self.workspace_ref = workspace if isinstance(workspace, str) else str(workspace.id)
+        self.view: WorkspaceView | None = None
+        self._coder_url = coder_url
+        self._changed = threading.Condition()
+        self._closed = False
+
+        self._title = w.HTML(f"<b>{html.escape(self.workspace_ref)}</b> {badge('connecting')}")
+        self._title.add_class("coder-status")
+        self._timeline = w.HTML("")
+        self._timeline.add_class("coder-phase-timeline")
+        self._startup = w.HTML("")
+        self._startup.add_class("coder-startup-duration")
+        self._links = w.HTML("")
+        self._links.add_class("coder-open-link")
+        self._autostop = w.HTML("")
+        self._autostop.add_class("coder-autostop")
+        self.extend_1h = w.Button(description="Extend +1h", icon="clock", disabled=True)
+        self.extend_1h.add_class("coder-extend-1h")
+        self.extend_2h = w.Button(description="Extend +2h", icon="clock", disabled=True)
+        self.extend_2h.add_class("coder-extend-2h")
+        self.extend_1h.on_click(lambda _: self.extend(timedelta(hours=1)))
+        self.extend_2h.on_click(lambda _: self.extend(timedelta(hours=2)))
+        self._actions = w.HBox([self._autostop, self.extend_1h, self.extend_2h])
+        self._actions.layout.display = "none"
+        self._log = w.Textarea(value="", disabled=True, layout=w.Layout(width="100%", height="180px"))
+        self._log.add_class("coder-log-tail")
+        self._log_box = w.VBox([w.HTML("<b>Startup log (last lines)</b>"), self._log])
+        self._log_box.layout.display = "none"
+        self.children = (
+            self._style,
+            self._title,
+            self._timeline,
+            self._startup,
+            self._links,
+            self._actions,
+            self._log_box,
+            self._error_box,
+        )
+        self._follow = self.runner.spawn(self._follow_forever, self.show_error)
+        self._ticker = self.runner.spawn(self._tick_countdown, self.show_error)
+
+    # -- runner-thread side --------------------------------------------------------------------------
+
+    async def _follow_forever(self) -> None:
+        client = self.client()
+        if self._coder_url is None:
+            self._coder_url = _base_url(client)
+        attempt = 0
+        while not self._closed:
+            try:
+                workspace = await resolve_workspace(client, self.workspace_ref)
+                self.workspace_ref = str(workspace.id)
+                await self._apply(workspace)
+                async for snapshot in client.workspaces.watch(workspace):
+                    attempt = 0
+                    self.clear_error()
+                    await self._apply(snapshot)
+                    if self._closed:
+                        return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if _is_permanent(exc):
+                    self.show_error(exc)
+                    return
+                self.show_error(exc)
+            await asyncio.sleep(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)])
+            attempt += 1
+
+    async def _apply(self, snapshot: Any) -> None:
+        view = workspace_view(as_dict(snapshot))
+        previous = self.view
+        self.view = view
+        self._render(view)
+        if view.outcome in {"start_error", "start_timeout"} and (
+            previous is None or previous.outcome != view.outcome
+        ):
+            await self._load_log_tail(view)
+        elif view.outcome == "build_failed" and view.job_error:
+            self.log_tail = view.job_error
+            self._log.value = view.job_error
+            self._log_box.layout.display = ""
+        with self._changed:
+            self._changed.notify_all()
+
+    async def _load_log_tail(self, view: WorkspaceView) -> None:
+        if not view.agent_id:
+            return
+        try:
+            logs = await self.client().agents.logs(view.agent_id)
+        except Exception as exc:
+            self.show_error(exc)
+            return
+        lines = [str(getattr(entry, "output", entry)) for entry in logs][-LOG_TAIL_LINES:]
+        self.log_tail = "\n".join(lines)
+        self._log.value = self.log_tail
+        self._log_box.layout.display = ""
+
+    async def _tick_countdown(self) -> None:
+        while not self._closed:
+            if self.view is not None:
+                self._render_autostop(self.view)
+            await asyncio.sleep(1.0)
+
+    def _render(self, view: WorkspaceView) -> None:
+        now = datetime.now(UTC)
+        name = f"{view.owner}/{view.name}" if view.owner else view.name
+        label = view.current_phase
+        with self.hold_trait_notifications():
+            self.status = view.status
+            self.phase = label
+            self.outcome = view.outcome
+            self.startup_duration = view.startup_duration
+        template = f' <span class="coder-muted">{html.escape(view.template)}</span>' if view.template else ""
+        self._title.value = f"<b>{html.escape(name)}</b> {badge(label)}{template}"
+        self._timeline.value = timeline_html(view, now)
+        if view.startup_duration is not None:
+            self._startup.value = f"Startup took <b>{format_duration(view.startup_duration)}</b>"
+        else:
+            self._startup.value = ""
+        self._links.value = self._links_html(view)
+        self._render_autostop(view)
+
+    def _render_autostop(self, view: WorkspaceView) -> None:
+        remaining = view.seconds_until_autostop()
+        self.autostop_in = remaining
+        if remaining is None:
+            self._actions.layout.display = "none"
+            self.extend_1h.disabled = self.extend_2h.disabled = True
+            return
+        text = "stops now" if remaining <= 0 else f"Stops in <b>{format_duration(remaining)}</b>"
+        if self._autostop.value != text:
+            self._autostop.value = text
+        self._actions.layout.display = ""
+        self.extend_1h.disabled = self.extend_2h.disabled = False
+
+    def _links_html(self, view: WorkspaceView) -> str:
+        if view.outcome not in {"ready", "start_error", "start_timeout"}:
+            return ""
+        links = []
+        if self._coder_url:
+            dashboard = f"{self._coder_url.rstrip('/')}/@{view.owner}/{view.name}"
+            links.append(f'<a href="{html.escape(dashboard)}" target="_blank">Open in Coder</a>')
+        for app in view.apps:
+            if app.healthy:
+                links.append(
+                    f'<a href="{html.escape(app.url)}" target="_blank">Open {html.escape(app.name)}</a>'
+                )
+        if view.outcome != "ready" and view.troubleshooting_url:
+            links.append(
+                f'<a href="{html.escape(view.troubleshooting_url)}" target="_blank">Troubleshooting</a>'
+            )
+        return " · ".join(links)
+
+    # -- actions (called on the kernel's main thread; hand work to the runner) -----------------------
+
+    def extend(self, by: timedelta) -> None:
+        async def work() -> None:
+            self.clear_error()
+            await self.client().workspaces.extend(self.workspace_ref, by=by)
+            await self._apply(await self.client().workspaces.get(self.workspace_ref))
+
+        self.runner.spawn(work, self.show_error)
+
+    def close(self) -> None:
+        self._closed = True
+        self._follow.cancel()
+        self._ticker.cancel()
+        super().close()
+
+    # -- waiting, for scripts and tests --------------------------------------------------------------
+
+    def wait(
+        self, until: Callable[[WorkspaceView], bool] | None = None, timeout: float = 120.0
+    ) -> WorkspaceView:
+        """Block until `until(view)` holds (default: the workspace settled). Raises TimeoutError."""
+        done = until or (lambda view: view.is_settled and view.outcome != "stopping")
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while self.view is None or not done(self.view):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    state = self.view.current_phase if self.view else "unknown"
+                    raise TimeoutError(f"workspace {self.workspace_ref} still {state} after {timeout:.0f} s")
+                self._changed.wait(min(left, 0.5))
+            return self.view
+
+    async def wait_async(
+        self,
+        until: Callable[[WorkspaceView], bool] | None = None,
+        timeout: float = 120.0,  # noqa: ASYNC109 (mirrors wait(); the work happens in a thread)
+    ) -> WorkspaceView:
+        """The awaitable form of :meth:`wait`, so a waiting cell keeps the kernel responsive."""
+        return await asyncio.to_thread(self.wait, until, timeout)
+
+    # -- static fallback -----------------------------------------------------------------------------
+
+    def snapshot_html(self) -> str:
+        parts = [self._title.value, self._timeline.value, self._startup.value, self._links.value]
+        if self._actions.layout.display != "none":
+            parts.append(self._autostop.value)
+        if self.log_tail:
+            parts.append(f"<pre>{html.escape(self.log_tail)}</pre>")
+        parts.append(self._error_box.value)
+        return "".join(f"<div>{p}</div>" for p in parts if p)
+
+    def snapshot_text(self) -> str:
+        view = self.view
+        if view is None:
+            return f"Coder workspace {self.workspace_ref}: {self.phase or 'connecting'}"
+        text = f"Coder workspace {view.owner}/{view.name}: {view.current_phase}"
+        if view.startup_duration is not None:
+            text += f" (startup {format_duration(view.startup_duration)})"
+        if self.error:
+            text += f" — error: {self.error}"
+        return text
+
+
+def _base_url(client: Any) -> str | None:
+    for attribute in ("base_url", "url"):
+        value = getattr(client, attribute, None)
+        if value:
+            return str(value)
+    return None
+
+
+def _is_permanent(exc: BaseException) -> bool:
+    status = getattr(exc, "status_code", None)
+    return status in {400, 401, 403, 404} or isinstance(exc, ValueError)
+
+
+def monitor(
+    workspace: Any,
+    *,
+    url: str | None = None,
+    token: str | None = None,
+) -> Monitor:
+    """A live card for `workspace` (an id, `owner/name`, your workspace's name, or a Workspace)."""
+    return Monitor(workspace, url=url, token=token)
