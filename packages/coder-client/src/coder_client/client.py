@@ -1,0 +1,545 @@
+"""``CoderClient`` (blocking) and ``AsyncCoderClient``: configuration, resource namespaces, watches.
+
+Both are thin: every namespace method hands a shared operation (``operations.py``) to its driver
+(``transport.py``), so behaviour cannot drift between the two. Configure timeout, retries and extra
+headers once, on the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import os
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from .config import ClientConfig, resolve_config
+from .errors import WaitTimeout, WorkspaceNotReady
+from .hub import WatchHub
+from .lifecycle import LifecycleEvent, LifecycleKind, LifecycleTracker
+from .models import (
+    AgentLog,
+    Organization,
+    Template,
+    TemplateVersionParameter,
+    User,
+    Workspace,
+    WorkspaceAgent,
+    WorkspaceBuild,
+    WorkspaceTransition,
+)
+from .operations import AgentRef, ClientState, Duration, Operations, TemplateRef, WorkspaceRef
+from .retry import RetryPolicy
+from .transport import AsyncTransport, SyncTransport
+from .watch import AsyncWatcher, WatchPolicy, watch_sync
+
+__all__ = ["AsyncCoderClient", "CoderClient"]
+
+USER_AGENT = "coder-client-python/0.1"
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+RESTART_STOP_TIMEOUT = 600.0
+
+
+class _Settings:
+    def __init__(
+        self,
+        url: str | None,
+        token: str | None,
+        timeout: float | httpx.Timeout | None,
+        retry: RetryPolicy | None,
+        headers: Mapping[str, str] | None,
+        config_dir: str | os.PathLike[str] | None,
+        watch_policy: WatchPolicy | None,
+    ) -> None:
+        self.config: ClientConfig = resolve_config(url, token, headers=headers, config_dir=config_dir)
+        self.timeout = DEFAULT_TIMEOUT if timeout is None else httpx.Timeout(timeout)
+        self.retry = retry or RetryPolicy()
+        self.watch_policy = watch_policy or WatchPolicy()
+        self.headers = {
+            "Coder-Session-Token": self.config.token,
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+            **self.config.headers,
+        }
+
+
+def _settled_or_raise(event: LifecycleEvent) -> LifecycleEvent | None:
+    if event.kind.usable:
+        return event
+    if event.kind.settled:
+        advice = {
+            LifecycleKind.BUILD_FAILED: (
+                "Its build failed: look at the build logs, fix the cause, then start it again."
+            ),
+            LifecycleKind.BUILD_CANCELED: "Its build was canceled; start it again.",
+            LifecycleKind.STOPPED: "It is stopped; start it first (client.workspaces.start(...)).",
+            LifecycleKind.DELETED: "It was deleted.",
+        }[event.kind]
+        error = f" ({event.error})" if event.error else ""
+        raise WorkspaceNotReady(
+            f"Workspace {event.workspace.full_name} will not become ready{error}. {advice}"
+        )
+    return None
+
+
+def _timeout_message(workspace: str, timeout: float) -> str:
+    return (
+        f"Workspace {workspace} was not ready within {timeout:.0f} s. It may still be starting: check "
+        "its agent logs, or wait longer with a larger timeout=."
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Blocking client
+
+
+class _SyncNamespace:
+    def __init__(self, client: CoderClient) -> None:
+        self._client = client
+        self._ops = client._ops
+        self._run = client._transport.run
+
+
+class Users(_SyncNamespace):
+    def me(self) -> User:
+        """The user the token belongs to."""
+        return self._run(self._ops.me())
+
+    def get(self, user: str) -> User:
+        """A user by username, id, or ``"me"``."""
+        return self._run(self._ops.get_user(user))
+
+
+class Organizations(_SyncNamespace):
+    def list(self) -> builtins.list[Organization]:
+        """Organizations the current user belongs to."""
+        return self._run(self._ops.organizations())
+
+
+class Templates(_SyncNamespace):
+    def list(self, organization: str | None = None) -> builtins.list[Template]:
+        """Templates of ``organization`` (name or id; default: your default organization)."""
+        return self._run(self._ops.templates(organization))
+
+    def get(self, template: TemplateRef, organization: str | None = None) -> Template:
+        """A template by id or name."""
+        return self._run(self._ops.template(template, organization))
+
+    def get_by_name(self, name: str, organization: str | None = None) -> Template:
+        return self._run(self._ops.template_by_name(name, organization))
+
+    def parameters(
+        self, template: TemplateRef, organization: str | None = None
+    ) -> builtins.list[TemplateVersionParameter]:
+        """The rich parameters of the template's active version (what ``create`` checks against)."""
+        return self._run(self._ops.parameters(template, organization))
+
+
+class Workspaces(_SyncNamespace):
+    def list(self, query: str | None = "owner:me", limit: int | None = None) -> builtins.list[Workspace]:
+        """Workspaces matching Coder's search ``query`` (``q=``), all pages; None: all you can see."""
+        return self._run(self._ops.list_workspaces(query, limit))
+
+    def get(self, workspace: WorkspaceRef) -> Workspace:
+        """A fresh copy, by ``Workspace``, id, ``owner/name`` or bare name (yours)."""
+        return self._run(self._ops.workspace(workspace))
+
+    def get_by_name(self, owner: str, name: str, include_deleted: bool = False) -> Workspace:
+        return self._run(self._ops.workspace_by_name(owner, name, include_deleted))
+
+    def create(
+        self,
+        name: str,
+        template: TemplateRef,
+        parameters: Mapping[str, Any] | None = None,
+        ttl: Duration | None = None,
+        autostart: str | None = None,
+        owner: str = "me",
+        organization: str | None = None,
+    ) -> Workspace:
+        """Create (and start) a workspace; parameters are checked against the template first."""
+        return self._run(
+            self._ops.create_workspace(name, template, parameters, ttl, autostart, owner, organization)
+        )
+
+    def rename(self, workspace: WorkspaceRef, new_name: str) -> None:
+        self._run(self._ops.rename(workspace, new_name))
+
+    def set_autostart(self, workspace: WorkspaceRef, schedule: str | None) -> None:
+        """``"9:30 mon-fri Europe/Berlin"`` or Coder's cron form; None turns autostart off."""
+        self._run(self._ops.set_autostart(workspace, schedule))
+
+    def set_ttl(self, workspace: WorkspaceRef, ttl: Duration | None) -> None:
+        """Autostop after ``ttl`` (``"8h"``, timedelta, minutes); None: off. Applies from the next build."""
+        self._run(self._ops.set_ttl(workspace, ttl))
+
+    def extend(
+        self, workspace: WorkspaceRef, by: Duration | None = None, until: datetime | None = None
+    ) -> datetime:
+        """Move the stop time to now + ``by`` (like ``coder schedule extend``) or to ``until``; returns it."""
+        return self._run(self._ops.extend(workspace, by, until))
+
+    def start(self, workspace: WorkspaceRef, parameters: Mapping[str, Any] | None = None) -> WorkspaceBuild:
+        return self._run(self._ops.start(workspace, parameters))
+
+    def stop(self, workspace: WorkspaceRef) -> WorkspaceBuild:
+        return self._run(self._ops.build(workspace, WorkspaceTransition.STOP))
+
+    def restart(self, workspace: WorkspaceRef, stop_timeout: float = RESTART_STOP_TIMEOUT) -> WorkspaceBuild:
+        """Stop, wait for the stop to finish, start; returns the start build."""
+        return self._run(self._ops.restart(workspace, stop_timeout))
+
+    def delete(self, workspace: WorkspaceRef) -> WorkspaceBuild:
+        return self._run(self._ops.build(workspace, WorkspaceTransition.DELETE))
+
+    def builds(self, workspace: WorkspaceRef) -> builtins.list[WorkspaceBuild]:
+        return self._run(self._ops.builds(workspace))
+
+    def watch(self, workspace: WorkspaceRef, *, timeout: float | None = None) -> Iterator[Workspace]:
+        """Snapshots as the workspace changes (first one at once); reconnects by itself. Stop by breaking."""
+        workspace_id = self._run(self._ops.workspace_id(workspace))
+        deadline = None if timeout is None else time.monotonic() + timeout
+        return watch_sync(
+            self._client._transport, self._ops, workspace_id, self._client._settings.watch_policy, deadline
+        )
+
+    def lifecycle(
+        self, workspace: WorkspaceRef, *, include_progress: bool = True, timeout: float | None = None
+    ) -> Iterator[LifecycleEvent]:
+        """:class:`LifecycleEvent` s, each once; ``include_progress=False`` keeps only settled ones."""
+        tracker = LifecycleTracker(include_progress)
+        for snapshot in self.watch(workspace, timeout=timeout):
+            yield from tracker.observe(snapshot)
+
+    def wait_until_ready(self, workspace: WorkspaceRef, timeout: float = 600.0) -> LifecycleEvent:
+        """Block until the agent is ready (or finished starting with an error/timeout); return that event.
+
+        Raises :class:`WorkspaceNotReady` if the build fails or the workspace is stopped/deleted, and
+        :class:`WaitTimeout` after ``timeout`` seconds.
+        """
+        try:
+            for event in self.lifecycle(workspace, timeout=timeout):
+                done = _settled_or_raise(event)
+                if done is not None:
+                    return done
+        except WaitTimeout:
+            pass
+        raise WaitTimeout(_timeout_message(str(getattr(workspace, "full_name", workspace)), timeout))
+
+
+class Agents(_SyncNamespace):
+    def get(self, agent: AgentRef) -> WorkspaceAgent:
+        return self._run(self._ops.agent(agent))
+
+    def logs(self, agent: AgentRef, after: int | None = None) -> builtins.list[AgentLog]:
+        """Startup logs after log id ``after`` (v2: ``/logs``; v0.25: ``/startup-logs``)."""
+        return self._run(self._ops.agent_logs(agent, after))
+
+
+class CoderClient:
+    """Blocking Coder client. ``CoderClient()`` finds URL and token like the ``coder`` CLI does.
+
+    >>> with CoderClient() as coder:
+    ...     for ws in coder.workspaces.list("owner:me status:running"):
+    ...         print(ws.full_name, ws.latest_build.deadline)
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        *,
+        timeout: float | httpx.Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
+        config_dir: str | os.PathLike[str] | None = None,
+        watch_policy: WatchPolicy | None = None,
+        verify: bool | str = True,
+    ) -> None:
+        self._settings = _Settings(url, token, timeout, retry, headers, config_dir, watch_policy)
+        self._http = httpx.Client(
+            base_url=self._settings.config.url,
+            headers=self._settings.headers,
+            timeout=self._settings.timeout,
+            verify=verify,
+        )
+        self._state = ClientState()
+        self._ops = Operations(self._state)
+        self._transport = SyncTransport(self._http, self._settings.retry)
+        self.users = Users(self)
+        self.organizations = Organizations(self)
+        self.templates = Templates(self)
+        self.workspaces = Workspaces(self)
+        self.agents = Agents(self)
+
+    @property
+    def url(self) -> str:
+        return self._settings.config.url
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"CoderClient(url={self.url!r})"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Async client
+
+
+class _AsyncNamespace:
+    def __init__(self, client: AsyncCoderClient) -> None:
+        self._client = client
+        self._ops = client._ops
+        self._run = client._transport.run
+
+
+class AsyncUsers(_AsyncNamespace):
+    async def me(self) -> User:
+        return await self._run(self._ops.me())
+
+    async def get(self, user: str) -> User:
+        return await self._run(self._ops.get_user(user))
+
+
+class AsyncOrganizations(_AsyncNamespace):
+    async def list(self) -> builtins.list[Organization]:
+        return await self._run(self._ops.organizations())
+
+
+class AsyncTemplates(_AsyncNamespace):
+    async def list(self, organization: str | None = None) -> builtins.list[Template]:
+        return await self._run(self._ops.templates(organization))
+
+    async def get(self, template: TemplateRef, organization: str | None = None) -> Template:
+        return await self._run(self._ops.template(template, organization))
+
+    async def get_by_name(self, name: str, organization: str | None = None) -> Template:
+        return await self._run(self._ops.template_by_name(name, organization))
+
+    async def parameters(
+        self, template: TemplateRef, organization: str | None = None
+    ) -> builtins.list[TemplateVersionParameter]:
+        return await self._run(self._ops.parameters(template, organization))
+
+
+class AsyncWorkspaces(_AsyncNamespace):
+    async def list(
+        self, query: str | None = "owner:me", limit: int | None = None
+    ) -> builtins.list[Workspace]:
+        return await self._run(self._ops.list_workspaces(query, limit))
+
+    async def get(self, workspace: WorkspaceRef) -> Workspace:
+        return await self._run(self._ops.workspace(workspace))
+
+    async def get_by_name(self, owner: str, name: str, include_deleted: bool = False) -> Workspace:
+        return await self._run(self._ops.workspace_by_name(owner, name, include_deleted))
+
+    async def create(
+        self,
+        name: str,
+        template: TemplateRef,
+        parameters: Mapping[str, Any] | None = None,
+        ttl: Duration | None = None,
+        autostart: str | None = None,
+        owner: str = "me",
+        organization: str | None = None,
+    ) -> Workspace:
+        return await self._run(
+            self._ops.create_workspace(name, template, parameters, ttl, autostart, owner, organization)
+        )
+
+    async def rename(self, workspace: WorkspaceRef, new_name: str) -> None:
+        await self._run(self._ops.rename(workspace, new_name))
+
+    async def set_autostart(self, workspace: WorkspaceRef, schedule: str | None) -> None:
+        await self._run(self._ops.set_autostart(workspace, schedule))
+
+    async def set_ttl(self, workspace: WorkspaceRef, ttl: Duration | None) -> None:
+        await self._run(self._ops.set_ttl(workspace, ttl))
+
+    async def extend(
+        self, workspace: WorkspaceRef, by: Duration | None = None, until: datetime | None = None
+    ) -> datetime:
+        return await self._run(self._ops.extend(workspace, by, until))
+
+    async def start(
+        self, workspace: WorkspaceRef, parameters: Mapping[str, Any] | None = None
+    ) -> WorkspaceBuild:
+        return await self._run(self._ops.start(workspace, parameters))
+
+    async def stop(self, workspace: WorkspaceRef) -> WorkspaceBuild:
+        return await self._run(self._ops.build(workspace, WorkspaceTransition.STOP))
+
+    async def restart(
+        self, workspace: WorkspaceRef, stop_timeout: float = RESTART_STOP_TIMEOUT
+    ) -> WorkspaceBuild:
+        return await self._run(self._ops.restart(workspace, stop_timeout))
+
+    async def delete(self, workspace: WorkspaceRef) -> WorkspaceBuild:
+        return await self._run(self._ops.build(workspace, WorkspaceTransition.DELETE))
+
+    async def builds(self, workspace: WorkspaceRef) -> builtins.list[WorkspaceBuild]:
+        return await self._run(self._ops.builds(workspace))
+
+    async def watch(self, workspace: WorkspaceRef) -> AsyncIterator[Workspace]:
+        """Snapshots as the workspace changes (first one at once); reconnects by itself."""
+        workspace_id = await self._run(self._ops.workspace_id(workspace))
+        watcher = self._client._watcher(workspace_id)
+        snapshots: asyncio.Queue[Workspace | Exception] = asyncio.Queue()
+
+        async def deliver(snapshot: Workspace) -> None:
+            await snapshots.put(snapshot)
+
+        async def run() -> None:
+            try:
+                await watcher.run(deliver)
+            except Exception as exc:
+                await snapshots.put(exc)
+
+        task = asyncio.create_task(run())
+        try:
+            while True:
+                item = await snapshots.get()
+                if isinstance(item, Exception):
+                    raise item
+                yield item
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def lifecycle(
+        self, workspace: WorkspaceRef, *, include_progress: bool = True
+    ) -> AsyncIterator[LifecycleEvent]:
+        tracker = LifecycleTracker(include_progress)
+        snapshots = self.watch(workspace)
+        try:
+            async for snapshot in snapshots:
+                for event in tracker.observe(snapshot):
+                    yield event
+        finally:
+            await snapshots.aclose()  # type: ignore[attr-defined]
+
+    async def wait_until_ready(
+        self,
+        workspace: WorkspaceRef,
+        timeout: float = 600.0,  # noqa: ASYNC109 - same signature as the blocking client
+    ) -> LifecycleEvent:
+        events = self.lifecycle(workspace)
+        try:
+            async with asyncio.timeout(timeout):
+                async for event in events:
+                    done = _settled_or_raise(event)
+                    if done is not None:
+                        return done
+        except TimeoutError:
+            pass
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+        raise WaitTimeout(_timeout_message(str(getattr(workspace, "full_name", workspace)), timeout))
+
+    def hub(self, *, include_progress: bool = False) -> WatchHub:
+        """A :class:`WatchHub`: many workspaces watched over one shared connection pool."""
+        return WatchHub(self._client, include_progress=include_progress)
+
+
+class AsyncAgents(_AsyncNamespace):
+    async def get(self, agent: AgentRef) -> WorkspaceAgent:
+        return await self._run(self._ops.agent(agent))
+
+    async def logs(self, agent: AgentRef, after: int | None = None) -> builtins.list[AgentLog]:
+        return await self._run(self._ops.agent_logs(agent, after))
+
+
+class AsyncCoderClient:
+    """Async Coder client for asyncio services (Slack bot, Jupyter server). Same surface, awaitable.
+
+    Watches share one extra streaming ``httpx.AsyncClient`` (no pool limit, created on first watch), so
+    thousands of streams cost one client, not one each.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        *,
+        timeout: float | httpx.Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
+        config_dir: str | os.PathLike[str] | None = None,
+        watch_policy: WatchPolicy | None = None,
+        verify: bool | str = True,
+        max_connections: int = 100,
+    ) -> None:
+        self._settings = _Settings(url, token, timeout, retry, headers, config_dir, watch_policy)
+        self._verify = verify
+        self._http = httpx.AsyncClient(
+            base_url=self._settings.config.url,
+            headers=self._settings.headers,
+            timeout=self._settings.timeout,
+            verify=verify,
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=20),
+        )
+        self._streams: httpx.AsyncClient | None = None
+        self._state = ClientState()
+        self._ops = Operations(self._state)
+        self._transport = AsyncTransport(self._http, self._settings.retry)
+        self.users = AsyncUsers(self)
+        self.organizations = AsyncOrganizations(self)
+        self.templates = AsyncTemplates(self)
+        self.workspaces = AsyncWorkspaces(self)
+        self.agents = AsyncAgents(self)
+
+    @property
+    def url(self) -> str:
+        return self._settings.config.url
+
+    def _stream_client(self) -> httpx.AsyncClient:
+        if self._streams is None:
+            self._streams = httpx.AsyncClient(
+                base_url=self._settings.config.url,
+                headers=self._settings.headers,
+                timeout=httpx.Timeout(10.0, read=None),
+                verify=self._verify,
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=0),
+            )
+        return self._streams
+
+    def _watcher(self, workspace_id: str, connect_gate: asyncio.Semaphore | None = None) -> AsyncWatcher:
+        return AsyncWatcher(
+            self._transport,
+            self._stream_client(),
+            self._ops,
+            workspace_id,
+            self._settings.watch_policy,
+            connect_gate,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+        if self._streams is not None:
+            await self._streams.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"AsyncCoderClient(url={self.url!r})"

@@ -1,0 +1,151 @@
+"""Every Coder endpoint the client uses, defined once and shared by the sync and the async client.
+
+An :class:`Endpoint` knows its method, path template, how to parse a successful answer and which era
+has it. Calling it (``GET_WORKSPACE(workspace=id)``) does no I/O: it yields a :class:`Call` that a
+driver (``transport.SyncTransport`` or ``transport.AsyncTransport``) executes, and returns the parsed
+result. Multi-step operations (``operations.py``) are generators built from these with ``yield from``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import TypeAdapter
+
+from .models import (
+    AgentLog,
+    Organization,
+    Response,
+    Template,
+    TemplateVersionParameter,
+    User,
+    Workspace,
+    WorkspaceAgent,
+    WorkspaceBuild,
+    WorkspacesPage,
+)
+
+T = TypeVar("T")
+API_PREFIX = "/api/v2"
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[T]):
+    """One HTTP request to make, and how to turn its successful answer into a value."""
+
+    method: str
+    path: str
+    parse: Callable[[httpx.Response], T]
+    params: Mapping[str, str | int] | None = None
+    json: Any = None
+
+    @property
+    def url_path(self) -> str:
+        return API_PREFIX + self.path
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """An operation asks its driver to wait (between polls)."""
+
+    seconds: float
+
+
+Step = Call[Any] | Sleep
+Op = Generator[Step, Any, T]
+
+
+def parse_model(model: type[T]) -> Callable[[httpx.Response], T]:
+    adapter = TypeAdapter(model)
+    return lambda response: adapter.validate_json(response.content)
+
+
+def parse_list(model: type[T]) -> Callable[[httpx.Response], list[T]]:
+    adapter = TypeAdapter(list[model])  # type: ignore[valid-type]
+    return lambda response: (
+        adapter.validate_json(response.content) if response.content.strip() != b"null" else []
+    )
+
+
+def parse_nothing(response: httpx.Response) -> None:
+    return None
+
+
+def parse_with_server_time(model: type[T]) -> Callable[[httpx.Response], tuple[T, httpx.Headers]]:
+    parse = parse_model(model)
+    return lambda response: (parse(response), response.headers)
+
+
+@dataclass(frozen=True)
+class Endpoint(Generic[T]):
+    method: str
+    path: str
+    parse: Callable[[httpx.Response], T]
+    era: str = "both"
+
+    def __call__(
+        self,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json: Any = None,
+        **path_args: str,
+    ) -> Generator[Step, Any, T]:
+        path = self.path.format(**{key: quote(str(value), safe="") for key, value in path_args.items()})
+        result: T = yield Call(self.method, path, self.parse, params, json)
+        return result
+
+
+# Users and organizations
+GET_USER = Endpoint("GET", "/users/{user}", parse_model(User))
+LIST_USER_ORGANIZATIONS = Endpoint("GET", "/users/{user}/organizations", parse_list(Organization))
+GET_BUILDINFO = Endpoint("GET", "/buildinfo", parse_model(dict[str, Any]))
+
+# Templates
+LIST_TEMPLATES = Endpoint("GET", "/organizations/{organization}/templates", parse_list(Template))
+GET_TEMPLATE_BY_NAME = Endpoint(
+    "GET", "/organizations/{organization}/templates/{name}", parse_model(Template)
+)
+GET_TEMPLATE = Endpoint("GET", "/templates/{template}", parse_model(Template))
+GET_RICH_PARAMETERS = Endpoint(
+    "GET", "/templateversions/{version}/rich-parameters", parse_list(TemplateVersionParameter)
+)
+
+# Workspaces
+LIST_WORKSPACES = Endpoint("GET", "/workspaces", parse_model(WorkspacesPage))
+GET_WORKSPACE = Endpoint("GET", "/workspaces/{workspace}", parse_model(Workspace))
+GET_WORKSPACE_WITH_HEADERS = Endpoint("GET", "/workspaces/{workspace}", parse_with_server_time(Workspace))
+GET_WORKSPACE_BY_NAME = Endpoint("GET", "/users/{user}/workspace/{name}", parse_model(Workspace))
+CREATE_WORKSPACE_FOR_USER = Endpoint("POST", "/users/{user}/workspaces", parse_model(Workspace), era="v2.14+")
+CREATE_WORKSPACE_IN_ORGANIZATION = Endpoint(
+    "POST", "/organizations/{organization}/members/{user}/workspaces", parse_model(Workspace)
+)
+RENAME_WORKSPACE = Endpoint("PATCH", "/workspaces/{workspace}", parse_nothing)
+SET_AUTOSTART = Endpoint("PUT", "/workspaces/{workspace}/autostart", parse_nothing)
+SET_TTL = Endpoint("PUT", "/workspaces/{workspace}/ttl", parse_nothing)
+EXTEND_WORKSPACE = Endpoint("PUT", "/workspaces/{workspace}/extend", parse_model(Response))
+CREATE_BUILD = Endpoint("POST", "/workspaces/{workspace}/builds", parse_model(WorkspaceBuild))
+LIST_BUILDS = Endpoint("GET", "/workspaces/{workspace}/builds", parse_list(WorkspaceBuild))
+GET_BUILD = Endpoint("GET", "/workspacebuilds/{build}", parse_model(WorkspaceBuild))
+CANCEL_BUILD = Endpoint("PATCH", "/workspacebuilds/{build}/cancel", parse_model(Response))
+
+# Agents
+GET_AGENT = Endpoint("GET", "/workspaceagents/{agent}", parse_model(WorkspaceAgent))
+GET_AGENT_LOGS = Endpoint("GET", "/workspaceagents/{agent}/logs", parse_list(AgentLog), era="v2.0+")
+GET_AGENT_STARTUP_LOGS = Endpoint(
+    "GET", "/workspaceagents/{agent}/startup-logs", parse_list(AgentLog), era="v0.25"
+)
+
+# Streams (not plain calls: the drivers open them; kept here so every path lives in one table)
+WATCH_WORKSPACE_WS_PATH = "/workspaces/{workspace}/watch-ws"  # v2.22+
+WATCH_WORKSPACE_SSE_PATH = "/workspaces/{workspace}/watch"
+FOLLOW_AGENT_LOGS_PATHS = ("/workspaceagents/{agent}/logs", "/workspaceagents/{agent}/startup-logs")
+
+
+def stream_path(template: str, **path_args: str) -> str:
+    return API_PREFIX + template.format(
+        **{key: quote(str(value), safe="") for key, value in path_args.items()}
+    )

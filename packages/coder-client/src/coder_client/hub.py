@@ -1,0 +1,110 @@
+"""Watching many workspaces from one long-running async service.
+
+A :class:`WatchHub` runs one lightweight task per workspace, all on the client's single streaming
+``httpx.AsyncClient``, and merges their lifecycle events into one async iterator. Handshakes are
+gated (``max_concurrent_connects``) so a restart with 2,000 watches does not open 2,000 connections
+in the same instant. Keep the process's open-file limit above the number of watches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from .errors import CoderError
+from .lifecycle import LifecycleEvent, LifecycleTracker
+from .models import Workspace
+from .operations import WorkspaceRef
+
+if TYPE_CHECKING:
+    from .client import AsyncCoderClient
+
+__all__ = ["WatchHub"]
+
+log = logging.getLogger("coder_client.hub")
+
+
+class WatchHub:
+    """``async with client.workspaces.hub() as hub: await hub.add(ws); async for event in hub: ...``
+
+    Each workspace's events are delivered exactly once per (build, agent, state, agent start), also
+    across reconnects. A watch that fails for good (workspace deleted, access revoked) is dropped,
+    recorded in :attr:`failures` and passed to ``on_error``; the others keep running.
+    """
+
+    def __init__(
+        self,
+        client: AsyncCoderClient,
+        *,
+        include_progress: bool = False,
+        on_snapshot: Callable[[Workspace], Awaitable[None]] | None = None,
+        on_error: Callable[[str, CoderError], Awaitable[None]] | None = None,
+        max_concurrent_connects: int = 32,
+    ) -> None:
+        self._client = client
+        self._include_progress = include_progress
+        self._on_snapshot = on_snapshot
+        self._on_error = on_error
+        self._gate = asyncio.Semaphore(max_concurrent_connects)
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._events: asyncio.Queue[LifecycleEvent] = asyncio.Queue()
+        self.failures: dict[str, CoderError] = {}
+
+    @property
+    def watched(self) -> set[str]:
+        return set(self._tasks)
+
+    async def add(self, workspace: WorkspaceRef) -> str:
+        """Start watching; returns the workspace id. Adding one already watched does nothing."""
+        workspace_id = await self._client._transport.run(self._client._ops.workspace_id(workspace))
+        if workspace_id not in self._tasks:
+            self.failures.pop(workspace_id, None)
+            self._tasks[workspace_id] = asyncio.create_task(
+                self._watch(workspace_id), name=f"watch {workspace_id}"
+            )
+        return workspace_id
+
+    async def remove(self, workspace_id: str) -> None:
+        task = self._tasks.pop(workspace_id, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _watch(self, workspace_id: str) -> None:
+        tracker = LifecycleTracker(self._include_progress)
+
+        async def deliver(snapshot: Workspace) -> None:
+            if self._on_snapshot is not None:
+                await self._on_snapshot(snapshot)
+            for event in tracker.observe(snapshot):
+                self._events.put_nowait(event)
+
+        try:
+            await self._client._watcher(workspace_id, self._gate).run(deliver)
+        except CoderError as exc:
+            self._tasks.pop(workspace_id, None)
+            self.failures[workspace_id] = exc
+            log.warning("stopped watching workspace %s: %s", workspace_id, exc)
+            if self._on_error is not None:
+                await self._on_error(workspace_id, exc)
+
+    async def events(self) -> AsyncIterator[LifecycleEvent]:
+        while True:
+            yield await self._events.get()
+
+    def __aiter__(self) -> AsyncIterator[LifecycleEvent]:
+        return self.events()
+
+    async def aclose(self) -> None:
+        for workspace_id in list(self._tasks):
+            await self.remove(workspace_id)
+
+    async def __aenter__(self) -> WatchHub:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

@@ -1,0 +1,393 @@
+"""Pydantic models of the Coder objects the client reads, for both API eras.
+
+Rules (NOTES.md §13): unknown fields are ignored; everything not always sent is optional; enum values a
+newer server adds become extra members instead of errors; both eras' field names are read
+(``startup_logs_*`` in v0.25, ``logs_*`` since v2.0); times are timezone-aware, and Go's zero time
+("0001-01-01T00:00:00Z", sent for unset deadlines) reads as ``None``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+
+__all__ = [
+    "AgentLog",
+    "AgentStatus",
+    "BuildReason",
+    "Healthcheck",
+    "JobStatus",
+    "LifecycleState",
+    "LogLevel",
+    "Organization",
+    "ParameterOption",
+    "ProvisionerJob",
+    "ResourceMetadata",
+    "Response",
+    "Template",
+    "TemplateVersionParameter",
+    "User",
+    "ValidationError",
+    "Workspace",
+    "WorkspaceAgent",
+    "WorkspaceApp",
+    "WorkspaceBuild",
+    "WorkspaceResource",
+    "WorkspaceStatus",
+    "WorkspaceTransition",
+    "WorkspacesPage",
+]
+
+
+class OpenEnum(StrEnum):
+    """A string enum that accepts values added by newer servers as extra, unnamed-in-code members."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        if not isinstance(value, str):
+            return None
+        member = str.__new__(cls, value)
+        member._name_ = value.upper().replace("-", "_")
+        member._value_ = value
+        cls._value2member_map_[value] = member
+        return member
+
+
+class WorkspaceTransition(OpenEnum):
+    START = "start"
+    STOP = "stop"
+    DELETE = "delete"
+
+
+class WorkspaceStatus(OpenEnum):
+    PENDING = "pending"
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    FAILED = "failed"
+    CANCELING = "canceling"
+    CANCELED = "canceled"
+    DELETING = "deleting"
+    DELETED = "deleted"
+
+
+class JobStatus(OpenEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    CANCELING = "canceling"
+    CANCELED = "canceled"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+    @property
+    def active(self) -> bool:
+        return self in (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.CANCELING)
+
+
+class BuildReason(OpenEnum):
+    INITIATOR = "initiator"
+    AUTOSTART = "autostart"
+    AUTOSTOP = "autostop"
+
+
+class LifecycleState(OpenEnum):
+    CREATED = "created"
+    STARTING = "starting"
+    START_TIMEOUT = "start_timeout"
+    START_ERROR = "start_error"
+    READY = "ready"
+    SHUTTING_DOWN = "shutting_down"
+    SHUTDOWN_TIMEOUT = "shutdown_timeout"
+    SHUTDOWN_ERROR = "shutdown_error"
+    OFF = "off"
+
+
+class AgentStatus(OpenEnum):
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+    TIMEOUT = "timeout"
+
+
+class LogLevel(OpenEnum):
+    TRACE = "trace"
+    DEBUG = "debug"
+    INFO = "info"
+    WARN = "warn"
+    ERROR = "error"
+
+
+def _zero_time_is_none(value: Any) -> Any:
+    if isinstance(value, str) and (value == "" or value.startswith("0001-01-01")):
+        return None
+    return value
+
+
+Time = Annotated[AwareDatetime | None, BeforeValidator(_zero_time_is_none)]
+
+
+def _null_is_empty(value: Any) -> Any:
+    return [] if value is None else value
+
+
+def _null_is_blank(value: Any) -> Any:
+    return "" if value is None else value
+
+
+Text = Annotated[str, BeforeValidator(_null_is_blank)]
+
+
+class CoderModel(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=False)
+
+
+class ValidationError(CoderModel):
+    field: Text = ""
+    detail: Text = ""
+
+
+class Response(CoderModel):
+    """Coder's generic message body (errors, and ``extend``'s 200)."""
+
+    message: Text = ""
+    detail: Text = ""
+    validations: Annotated[list[ValidationError], BeforeValidator(_null_is_empty)] = []
+
+
+class Healthcheck(CoderModel):
+    url: Text = ""
+    interval: int = 0
+    threshold: int = 0
+
+
+class WorkspaceApp(CoderModel):
+    id: Text = ""
+    slug: Text = ""
+    display_name: Text = ""
+    url: Text = ""
+    command: Text = ""
+    icon: Text = ""
+    external: bool = False
+    subdomain: bool = False
+    sharing_level: Text = ""
+    health: Text = ""
+    healthcheck: Healthcheck | None = None
+
+
+class WorkspaceAgent(CoderModel):
+    id: str
+    name: Text = ""
+    resource_id: Text = ""
+    status: AgentStatus = AgentStatus.CONNECTING
+    lifecycle_state: LifecycleState = LifecycleState.CREATED
+    created_at: Time = None
+    updated_at: Time = None
+    first_connected_at: Time = None
+    last_connected_at: Time = None
+    disconnected_at: Time = None
+    started_at: Time = None
+    ready_at: Time = None
+    connection_timeout_seconds: int = 0
+    troubleshooting_url: Text = ""
+    operating_system: Text = ""
+    architecture: Text = ""
+    version: Text = ""
+    directory: Text = ""
+    expanded_directory: Text = ""
+    startup_script_behavior: Text = ""
+    logs_length: int = Field(0, validation_alias=AliasChoices("logs_length", "startup_logs_length"))
+    logs_overflowed: bool = Field(
+        False, validation_alias=AliasChoices("logs_overflowed", "startup_logs_overflowed")
+    )
+    apps: Annotated[list[WorkspaceApp], BeforeValidator(_null_is_empty)] = []
+
+    @property
+    def startup_duration_seconds(self) -> float | None:
+        if self.started_at is None or self.ready_at is None:
+            return None
+        return (self.ready_at - self.started_at).total_seconds()
+
+
+class ResourceMetadata(CoderModel):
+    key: Text = ""
+    value: Text = ""
+    sensitive: bool = False
+
+
+class WorkspaceResource(CoderModel):
+    id: Text = ""
+    name: Text = ""
+    type: Text = ""
+    job_id: Text = ""
+    created_at: Time = None
+    workspace_transition: WorkspaceTransition | None = None
+    hide: bool = False
+    icon: Text = ""
+    daily_cost: int = 0
+    agents: Annotated[list[WorkspaceAgent], BeforeValidator(_null_is_empty)] = []
+    metadata: Annotated[list[ResourceMetadata], BeforeValidator(_null_is_empty)] = []
+
+
+class ProvisionerJob(CoderModel):
+    id: Text = ""
+    status: JobStatus = JobStatus.PENDING
+    created_at: Time = None
+    started_at: Time = None
+    completed_at: Time = None
+    canceled_at: Time = None
+    error: Text = ""
+    error_code: Text = ""
+    queue_position: int = 0
+    queue_size: int = 0
+
+
+class WorkspaceBuild(CoderModel):
+    id: str
+    workspace_id: Text = ""
+    workspace_name: Text = ""
+    workspace_owner_name: Text = ""
+    build_number: int = 0
+    transition: WorkspaceTransition = WorkspaceTransition.START
+    status: WorkspaceStatus = WorkspaceStatus.PENDING
+    reason: Text = ""
+    initiator_name: Text = ""
+    template_version_id: Text = ""
+    template_version_name: Text = ""
+    created_at: Time = None
+    updated_at: Time = None
+    deadline: Time = None
+    max_deadline: Time = None
+    job: ProvisionerJob = Field(default_factory=ProvisionerJob)
+    resources: Annotated[list[WorkspaceResource], BeforeValidator(_null_is_empty)] = []
+    daily_cost: int = 0
+
+    @property
+    def agents(self) -> list[WorkspaceAgent]:
+        return [agent for resource in self.resources for agent in resource.agents]
+
+
+class Workspace(CoderModel):
+    id: str
+    name: str
+    owner_id: Text = ""
+    owner_name: Text = ""
+    organization_id: Text = ""
+    template_id: Text = ""
+    template_name: Text = ""
+    template_display_name: Text = ""
+    template_icon: Text = ""
+    template_active_version_id: Text = ""
+    created_at: Time = None
+    updated_at: Time = None
+    last_used_at: Time = None
+    deleting_at: Time = None
+    dormant_at: Time = None
+    latest_build: WorkspaceBuild
+    outdated: bool = False
+    autostart_schedule: str | None = None
+    ttl_ms: int | None = None
+    next_start_at: Time = None
+
+    @property
+    def full_name(self) -> str:
+        """``owner/name``, the form the CLI and this client accept wherever a workspace is expected."""
+        return f"{self.owner_name}/{self.name}"
+
+    @property
+    def status(self) -> WorkspaceStatus:
+        return self.latest_build.status
+
+    @property
+    def agents(self) -> list[WorkspaceAgent]:
+        return self.latest_build.agents
+
+
+class WorkspacesPage(CoderModel):
+    workspaces: Annotated[list[Workspace], BeforeValidator(_null_is_empty)] = []
+    count: int = 0
+
+
+class User(CoderModel):
+    id: str
+    username: str
+    email: Text = ""
+    name: Text = ""
+    status: Text = ""
+    created_at: Time = None
+    last_seen_at: Time = None
+    avatar_url: Text = ""
+    organization_ids: Annotated[list[str], BeforeValidator(_null_is_empty)] = []
+    roles: Annotated[list[dict[str, Any]], BeforeValidator(_null_is_empty)] = []
+
+    @property
+    def role_names(self) -> list[str]:
+        return [str(role.get("name", "")) for role in self.roles]
+
+
+class Organization(CoderModel):
+    id: str
+    name: Text = ""
+    display_name: Text = ""
+    is_default: bool = False
+    created_at: Time = None
+    updated_at: Time = None
+
+
+class Template(CoderModel):
+    id: str
+    name: str
+    display_name: Text = ""
+    description: Text = ""
+    icon: Text = ""
+    organization_id: Text = ""
+    active_version_id: Text = ""
+    provisioner: Text = ""
+    created_at: Time = None
+    updated_at: Time = None
+    default_ttl_ms: int = 0
+    max_ttl_ms: int = 0
+    allow_user_autostart: bool = True
+    allow_user_autostop: bool = True
+    allow_user_cancel_workspace_jobs: bool = False
+    deprecated: bool = False
+    deprecation_message: Text = ""
+    use_classic_parameter_flow: bool | None = None
+
+
+class ParameterOption(CoderModel):
+    name: Text = ""
+    description: Text = ""
+    value: Text = ""
+    icon: Text = ""
+
+
+class TemplateVersionParameter(CoderModel):
+    name: str
+    display_name: Text = ""
+    description: Text = ""
+    description_plaintext: Text = ""
+    type: Text = "string"
+    form_type: Text = ""
+    mutable: bool = False
+    ephemeral: bool = False
+    default_value: Text = ""
+    icon: Text = ""
+    options: Annotated[list[ParameterOption], BeforeValidator(_null_is_empty)] = []
+    required: bool = False
+    validation_error: Text = ""
+    validation_regex: Text = ""
+    validation_min: int | None = None
+    validation_max: int | None = None
+    validation_monotonic: Text = ""
+
+
+class AgentLog(CoderModel):
+    id: int
+    created_at: Time = None
+    output: Text = ""
+    level: LogLevel = LogLevel.INFO
+    source_id: Text = ""

@@ -1,0 +1,358 @@
+"""What each namespace method does, written once as an I/O-free generator (see ``endpoints.py``).
+
+The sync and async clients run these through their drivers; this is the only place where the
+client's behaviour (name resolution, era fallbacks, client-side checks) lives.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from . import endpoints as api
+from .durations import as_timedelta, format_duration
+from .endpoints import Op
+from .errors import CoderError, ExtendRefused, InvalidArgument, NotFound
+from .models import (
+    AgentLog,
+    JobStatus,
+    Organization,
+    Template,
+    TemplateVersionParameter,
+    User,
+    Workspace,
+    WorkspaceAgent,
+    WorkspaceBuild,
+    WorkspaceTransition,
+)
+from .parameters import validate_parameters
+from .retry import _server_clock_offset
+from .schedules import parse_schedule
+
+__all__ = ["ClientState", "Operations", "WorkspaceRef"]
+
+WorkspaceRef = Workspace | str
+TemplateRef = Template | str
+AgentRef = WorkspaceAgent | str
+Duration = timedelta | str | int | float
+
+WORKSPACE_NAME = re.compile(r"^[a-zA-Z0-9]+(?:-[a-zA-Z0-9]+)*$")
+EXTEND_MINIMUM = timedelta(minutes=30)
+PAGE_SIZE = 100
+
+
+def is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass
+class ClientState:
+    """What a client learns about its server once and reuses (shared by all calls of one client)."""
+
+    default_organization: str | None = None
+    has_user_create_route: bool | None = None
+    has_watch_ws: bool | None = None
+    has_agent_logs_route: bool | None = None
+    organizations: dict[str, str] = field(default_factory=dict)
+
+
+def _route_missing(error: CoderError) -> bool:
+    return (isinstance(error, NotFound) and error.route_missing) or getattr(error, "status_code", 0) == 405
+
+
+class Operations:
+    def __init__(self, state: ClientState) -> None:
+        self.state = state
+
+    # users / organizations -------------------------------------------------------------------------
+
+    def me(self) -> Op[User]:
+        return (yield from api.GET_USER(user="me"))
+
+    def get_user(self, user: str) -> Op[User]:
+        return (yield from api.GET_USER(user=user))
+
+    def organizations(self) -> Op[list[Organization]]:
+        organizations = yield from api.LIST_USER_ORGANIZATIONS(user="me")
+        self.state.organizations.update({org.name: org.id for org in organizations})
+        return organizations
+
+    def organization_id(self, organization: str | None) -> Op[str]:
+        """A UUID for ``organization`` (UUID, name, or None: the user's default); v0.25 takes only UUIDs."""
+        if organization and is_uuid(organization):
+            return organization
+        if organization is None and self.state.default_organization:
+            return self.state.default_organization
+        if organization and organization in self.state.organizations:
+            return self.state.organizations[organization]
+        organizations = yield from self.organizations()
+        if not organizations:
+            raise InvalidArgument(
+                "Your Coder user belongs to no organization; ask an admin to add you to one."
+            )
+        if organization is None:
+            default = next((org for org in organizations if org.is_default), organizations[0])
+            self.state.default_organization = default.id
+            return default.id
+        if organization in self.state.organizations:
+            return self.state.organizations[organization]
+        names = ", ".join(org.name for org in organizations)
+        raise InvalidArgument(
+            f"You are not a member of an organization named {organization!r} (yours: {names})."
+        )
+
+    # templates -------------------------------------------------------------------------------------
+
+    def templates(self, organization: str | None = None) -> Op[list[Template]]:
+        org = yield from self.organization_id(organization)
+        return (yield from api.LIST_TEMPLATES(organization=org))
+
+    def template_by_name(self, name: str, organization: str | None = None) -> Op[Template]:
+        org = yield from self.organization_id(organization)
+        return (yield from api.GET_TEMPLATE_BY_NAME(organization=org, name=name))
+
+    def template(self, template: TemplateRef, organization: str | None = None) -> Op[Template]:
+        if isinstance(template, Template):
+            return template
+        if is_uuid(template):
+            return (yield from api.GET_TEMPLATE(template=template))
+        return (yield from self.template_by_name(template, organization))
+
+    def parameters(
+        self, template: TemplateRef, organization: str | None = None
+    ) -> Op[list[TemplateVersionParameter]]:
+        resolved = yield from self.template(template, organization)
+        return (yield from api.GET_RICH_PARAMETERS(version=resolved.active_version_id))
+
+    # workspaces ------------------------------------------------------------------------------------
+
+    def list_workspaces(
+        self, query: str | None, limit: int | None, page_size: int = PAGE_SIZE
+    ) -> Op[list[Workspace]]:
+        collected: list[Workspace] = []
+        while True:
+            want = page_size if limit is None else min(page_size, limit - len(collected))
+            params: dict[str, str | int] = {"limit": want, "offset": len(collected)}
+            if query:
+                params["q"] = query
+            page = yield from api.LIST_WORKSPACES(params=params)
+            collected.extend(page.workspaces)
+            done = len(page.workspaces) < want or len(collected) >= page.count
+            if done or (limit is not None and len(collected) >= limit):
+                return collected
+
+    def workspace_by_name(self, owner: str, name: str, include_deleted: bool = False) -> Op[Workspace]:
+        params: dict[str, str | int] | None = {"include_deleted": "true"} if include_deleted else None
+        return (yield from api.GET_WORKSPACE_BY_NAME(user=owner or "me", name=name, params=params))
+
+    def workspace(self, workspace: WorkspaceRef) -> Op[Workspace]:
+        """A fresh copy; ``workspace`` is a ``Workspace``, an id, ``owner/name`` or a bare name (yours)."""
+        if isinstance(workspace, Workspace):
+            return (yield from api.GET_WORKSPACE(workspace=workspace.id))
+        if not isinstance(workspace, str) or not workspace.strip():
+            raise InvalidArgument(
+                f"{workspace!r} is not a workspace: pass a Workspace, its id, or 'owner/name'."
+            )
+        if is_uuid(workspace):
+            return (yield from api.GET_WORKSPACE(workspace=workspace))
+        owner, _, name = workspace.rpartition("/")
+        return (yield from self.workspace_by_name(owner or "me", name))
+
+    def workspace_id(self, workspace: WorkspaceRef) -> Op[str]:
+        if isinstance(workspace, Workspace):
+            return workspace.id
+        if isinstance(workspace, str) and is_uuid(workspace):
+            return workspace
+        resolved = yield from self.workspace(workspace)
+        return resolved.id
+
+    def create_workspace(
+        self,
+        name: str,
+        template: TemplateRef,
+        parameters: Mapping[str, Any] | None,
+        ttl: Duration | None,
+        autostart: str | None,
+        owner: str,
+        organization: str | None,
+    ) -> Op[Workspace]:
+        if not (1 <= len(name) <= 32 and WORKSPACE_NAME.match(name)):
+            raise InvalidArgument(
+                f"{name!r} is not a valid workspace name: use 1-32 letters, digits and single hyphens "
+                "(e.g. ml-box-2), not starting or ending with a hyphen."
+            )
+        resolved = yield from self.template(template, organization)
+        rich = yield from api.GET_RICH_PARAMETERS(version=resolved.active_version_id)
+        body: dict[str, Any] = {
+            "template_id": resolved.id,
+            "name": name,
+            "rich_parameter_values": validate_parameters(resolved.name, rich, parameters or {}),
+        }
+        if ttl is not None:
+            body["ttl_ms"] = ttl_milliseconds(ttl)
+        if autostart is not None:
+            body["autostart_schedule"] = parse_schedule(autostart)
+        if self.state.has_user_create_route is not False:
+            try:
+                created = yield from api.CREATE_WORKSPACE_FOR_USER(user=owner, json=body)
+            except CoderError as exc:
+                if not _route_missing(exc):
+                    raise
+                self.state.has_user_create_route = (
+                    False  # nothing was created: a missing route is safe to retry
+                )
+            else:
+                self.state.has_user_create_route = True
+                return created
+        org = yield from self.organization_id(organization or resolved.organization_id or None)
+        return (yield from api.CREATE_WORKSPACE_IN_ORGANIZATION(organization=org, user=owner, json=body))
+
+    def rename(self, workspace: WorkspaceRef, new_name: str) -> Op[None]:
+        if not (1 <= len(new_name) <= 32 and WORKSPACE_NAME.match(new_name)):
+            raise InvalidArgument(
+                f"{new_name!r} is not a valid workspace name: use letters, digits and hyphens."
+            )
+        workspace_id = yield from self.workspace_id(workspace)
+        yield from api.RENAME_WORKSPACE(workspace=workspace_id, json={"name": new_name})
+
+    def set_autostart(self, workspace: WorkspaceRef, schedule: str | None) -> Op[None]:
+        cron = parse_schedule(schedule) if schedule else None
+        workspace_id = yield from self.workspace_id(workspace)
+        yield from api.SET_AUTOSTART(workspace=workspace_id, json={"schedule": cron})
+
+    def set_ttl(self, workspace: WorkspaceRef, ttl: Duration | None) -> Op[None]:
+        ttl_ms = ttl_milliseconds(ttl) if ttl is not None else None
+        workspace_id = yield from self.workspace_id(workspace)
+        yield from api.SET_TTL(workspace=workspace_id, json={"ttl_ms": ttl_ms})
+
+    def extend(self, workspace: WorkspaceRef, by: Duration | None, until: datetime | None) -> Op[datetime]:
+        if (by is None) == (until is None):
+            raise InvalidArgument("extend needs exactly one of by= (e.g. '2h') or until= (a datetime).")
+        workspace_id = yield from self.workspace_id(workspace)
+        current, headers = yield from api.GET_WORKSPACE_WITH_HEADERS(workspace=workspace_id)
+        # Coder judges the deadline by its own clock; follow it when ours is clearly off.
+        offset = _server_clock_offset(headers)
+        now = datetime.now(UTC) + timedelta(seconds=offset if abs(offset) > 2 else 0)
+        deadline = now + as_timedelta(by) if by is not None else _aware(until)
+        check_extend(current, deadline, now)
+        yield from api.EXTEND_WORKSPACE(
+            workspace=workspace_id, json={"deadline": deadline.isoformat().replace("+00:00", "Z")}
+        )
+        return deadline
+
+    def build(
+        self, workspace: WorkspaceRef, transition: WorkspaceTransition, body: Mapping[str, Any] | None = None
+    ) -> Op[WorkspaceBuild]:
+        workspace_id = yield from self.workspace_id(workspace)
+        payload = {"transition": transition.value, **(body or {})}
+        return (yield from api.CREATE_BUILD(workspace=workspace_id, json=payload))
+
+    def start(self, workspace: WorkspaceRef, parameters: Mapping[str, Any] | None) -> Op[WorkspaceBuild]:
+        body: dict[str, Any] = {}
+        if parameters:
+            current = yield from self.workspace(workspace)
+            rich = yield from api.GET_RICH_PARAMETERS(version=current.latest_build.template_version_id)
+            body["rich_parameter_values"] = validate_parameters(current.template_name, rich, parameters)
+            workspace = current
+        return (yield from self.build(workspace, WorkspaceTransition.START, body))
+
+    def restart(self, workspace: WorkspaceRef, timeout: float) -> Op[WorkspaceBuild]:
+        """Stop, wait for the stop build to finish, then start (what ``coder restart`` does)."""
+        workspace_id = yield from self.workspace_id(workspace)
+        stop = yield from self.build(workspace_id, WorkspaceTransition.STOP)
+        give_up = time.monotonic() + timeout
+        delay = 0.1
+        while stop.job.status.active:
+            if time.monotonic() > give_up:
+                raise CoderError(
+                    f"The stop build of workspace {workspace_id} did not finish within {timeout:.0f} s, so "
+                    "it was not started again. Check the build logs, then start it with "
+                    "client.workspaces.start(...)."
+                )
+            yield api.Sleep(delay)
+            delay = min(delay * 2, 2.0)
+            stop = yield from api.GET_BUILD(build=stop.id)
+        if stop.job.status != JobStatus.SUCCEEDED:
+            raise CoderError(
+                f"Stopping workspace {workspace_id} ended as {stop.job.status.value}"
+                f"{': ' + stop.job.error if stop.job.error else ''}, so it was not started again."
+            )
+        return (yield from self.build(workspace_id, WorkspaceTransition.START))
+
+    def builds(self, workspace: WorkspaceRef) -> Op[list[WorkspaceBuild]]:
+        workspace_id = yield from self.workspace_id(workspace)
+        return (yield from api.LIST_BUILDS(workspace=workspace_id))
+
+    # agents ----------------------------------------------------------------------------------------
+
+    def agent(self, agent: AgentRef) -> Op[WorkspaceAgent]:
+        return (yield from api.GET_AGENT(agent=agent.id if isinstance(agent, WorkspaceAgent) else agent))
+
+    def agent_logs(self, agent: AgentRef, after: int | None) -> Op[list[AgentLog]]:
+        agent_id = agent.id if isinstance(agent, WorkspaceAgent) else agent
+        params: dict[str, str | int] | None = {"after": after} if after else None
+        if self.state.has_agent_logs_route is not False:
+            try:
+                logs = yield from api.GET_AGENT_LOGS(agent=agent_id, params=params)
+            except CoderError as exc:
+                if not _route_missing(exc):
+                    raise
+                self.state.has_agent_logs_route = False
+            else:
+                self.state.has_agent_logs_route = True
+                return logs
+        return (yield from api.GET_AGENT_STARTUP_LOGS(agent=agent_id, params=params))
+
+
+def ttl_milliseconds(ttl: Duration) -> int:
+    value = as_timedelta(ttl)
+    if value < timedelta(minutes=1):
+        raise InvalidArgument(
+            f"An autostop time of {format_duration(value)} is too short: Coder needs at least 1 minute "
+            "(pass None to turn autostop off)."
+        )
+    return int(value.total_seconds() // 60) * 60_000
+
+
+def _aware(moment: datetime | None) -> datetime:
+    assert moment is not None
+    if moment.tzinfo is None:
+        raise InvalidArgument(
+            f"until={moment.isoformat()} has no time zone; pass an aware datetime (e.g. with tzinfo=UTC)."
+        )
+    return moment.astimezone(UTC)
+
+
+def check_extend(workspace: Workspace, deadline: datetime, now: datetime) -> None:
+    """Refuse, with Coder's reasons, an extension Coder would refuse (NOTES.md §8)."""
+    build = workspace.latest_build
+    label = workspace.full_name
+    if build.transition != WorkspaceTransition.START or build.job.status != JobStatus.SUCCEEDED:
+        state = build.status.value
+        raise ExtendRefused(
+            f"Workspace {label} is {state}, not running, so its stop time cannot be extended. Start it first."
+        )
+    if build.deadline is None:
+        raise ExtendRefused(
+            f"Workspace {label} has no automatic stop (its shutdown is manual), so there is nothing to "
+            "extend."
+        )
+    if deadline < now + EXTEND_MINIMUM - timedelta(minutes=1):
+        raise ExtendRefused(
+            f"Cannot extend workspace {label} to {deadline:%Y-%m-%d %H:%M} UTC: the new stop time must be at "
+            "least 30 minutes from now. Ask for a longer extension (e.g. by='1h')."
+        )
+    if build.max_deadline is not None and deadline > build.max_deadline:
+        raise ExtendRefused(
+            f"Cannot extend workspace {label} past {build.max_deadline:%Y-%m-%d %H:%M} UTC, the latest stop "
+            "time its template allows. Ask for less, or restart the workspace later for a new allowance."
+        )
