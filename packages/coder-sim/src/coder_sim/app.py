@@ -1,0 +1,150 @@
+"""Assemble the aiohttp application: state, middleware (pause, faults, rate limit, auth), routes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from . import demo, watch
+from .auth import authenticate, user_for_rate_limit
+from .clock import SimClock
+from .context import CONTEXT_KEY, USER_KEY, ResponseHook, SimContext
+from .control import CONTROL_PREFIX, Controller, add_control_routes
+from .engine import Simulation
+from .eras import Era
+from .errors import JSON_BODY_KEY, ROUTE_NOT_FOUND, ApiError, error_body, json_response
+from .faults import Faults, status_message
+from .ids import IdSource
+from .ratelimit import RateLimiter, limited_message
+from .render import render_workspace
+from .routes import add_api_routes
+from .store import Store
+
+API_PREFIX = "/api/v2"
+PUBLIC_PATHS = frozenset({API_PREFIX + "/buildinfo"})
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    era: Era
+    speed: float = 1.0
+    seed: int = 0
+    token: str | None = None
+    rate_limit: int | None = None
+    heartbeat: float = 15.0
+    response_hook: ResponseHook | None = None
+
+
+def _injected_response(ctx: SimContext, status: int, retry_after: int | None) -> web.Response:
+    headers: dict[str, str] = {}
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    if status == 429:
+        limit = ctx.limiter.limit or 512
+        return json_response({"message": limited_message(limit)}, 429, headers)
+    return json_response(error_body(status_message(status), "injected by coder-sim"), status, headers)
+
+
+async def _rate_limit(request: web.Request, ctx: SimContext) -> dict[str, str]:
+    if not ctx.limiter.enabled:
+        return {}
+    user = user_for_rate_limit(request, ctx.store, ctx.era)
+    if request.headers.get("X-Coder-Bypass-Ratelimit", "").lower() == "true":
+        if user is not None and user.is_owner:
+            return {}
+        raise ApiError(428, "Cannot send the bypass ratelimit header without the owner role.")
+    caller = user.id if (ctx.era.rate_limit_by_user and user is not None) else (request.remote or "unknown")
+    decision = ctx.limiter.hit(caller, request.path)
+    if not decision.allowed:
+        headers = dict(decision.headers)
+        if ctx.era.name == "v2":
+            headers["Retry-After"] = "60"
+        raise ApiError(429, limited_message(ctx.limiter.limit or 0), headers=headers)
+    return decision.headers
+
+
+async def _serve_api(request: web.Request, handler: Handler, ctx: SimContext) -> web.StreamResponse:
+    headers: dict[str, str] = {}
+    try:
+        delay = ctx.faults.take_delay(request.path)
+        if delay:
+            await asyncio.sleep(delay)
+        fault = ctx.faults.take_status(request.path)
+        if fault is not None:
+            return _injected_response(ctx, fault.status, fault.retry_after)
+        headers = await _rate_limit(request, ctx)
+        problem = request.match_info.http_exception
+        if problem is not None:
+            if problem.status == 405:
+                raise ApiError(405, "Method not allowed.")
+            raise ApiError(404, ROUTE_NOT_FOUND)
+        if request.path not in PUBLIC_PATHS:
+            request[USER_KEY] = authenticate(request, ctx.store, ctx.era)
+        request[watch.EXTRA_HEADERS_KEY] = headers
+        response = await handler(request)
+    except ApiError as exc:
+        response = exc.response()
+    if not response.prepared:
+        for key, value in headers.items():
+            response.headers.setdefault(key, value)
+    return response
+
+
+def _middleware(ctx: SimContext) -> Any:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith(CONTROL_PREFIX + "/"):
+            try:
+                return await handler(request)
+            except ApiError as exc:
+                return exc.response()
+        await ctx.faults.wait_until_running()
+        if request.path.startswith(API_PREFIX + "/") or request.path == API_PREFIX:
+            response = await _serve_api(request, handler, ctx)
+        else:
+            response = ApiError(404, ROUTE_NOT_FOUND).response()
+        if JSON_BODY_KEY in response:
+            ctx.record(request, response.status, response[JSON_BODY_KEY])
+        return response
+
+    return middleware
+
+
+def build_app(config: SimConfig) -> tuple[web.Application, SimContext, Controller]:
+    store = Store()
+    clock = SimClock()
+    ids = IdSource(config.seed)
+    demo.populate(store, ids, clock, admin_token=config.token)
+    sim = Simulation(store, config.era, clock, ids, config.seed, config.speed)
+    ctx = SimContext(
+        store=store,
+        sim=sim,
+        era=config.era,
+        clock=clock,
+        faults=Faults(),
+        limiter=RateLimiter(config.rate_limit),
+        heartbeat=config.heartbeat,
+        response_hook=config.response_hook,
+    )
+    hub = watch.WatchHub()
+    hub.render = lambda workspace: render_workspace(workspace, store, config.era, clock.now())
+    ctx.extra["hub"] = hub
+    sim.add_listener(hub.publish)
+    controller = Controller(ctx, hub)
+
+    app = web.Application(middlewares=[_middleware(ctx)])
+    app[CONTEXT_KEY] = ctx
+    add_api_routes(app, config.era)
+    watch.register(app.router, config.era.has_watch_ws)
+    add_control_routes(app, controller)
+
+    async def bind_loop(_: web.Application) -> None:
+        sim.loop = asyncio.get_running_loop()
+
+    app.on_startup.append(bind_loop)
+    return app, ctx, controller

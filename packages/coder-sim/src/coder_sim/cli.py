@@ -1,0 +1,87 @@
+"""``coder-sim``: serve the sim in the foreground and print where to reach it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+
+from aiohttp import web
+
+from .app import SimConfig, build_app
+from .eras import ERA_NAMES, era_by_name
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="coder-sim", description="A stand-in for Coder's API v2 (eras v2 and v0.25) with demo state."
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=3000, help="port; 0 picks a free one (default 3000)")
+    parser.add_argument("--era", choices=ERA_NAMES, default="v2", help="which Coder API era to speak")
+    parser.add_argument("--speed", type=float, default=1.0, help="time compression for builds and agents")
+    parser.add_argument("--token", default=None, help="session token for the admin user (default: generated)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for ids, tokens and timing jitter")
+    parser.add_argument("--rate-limit", type=int, default=0, help="requests/min per caller and path (0: off)")
+    parser.add_argument("--heartbeat", type=float, default=15.0, help="watch stream ping interval, seconds")
+    return parser
+
+
+async def _serve(args: argparse.Namespace, banner: bool) -> None:
+    config = SimConfig(
+        era=era_by_name(args.era),
+        speed=args.speed,
+        seed=args.seed,
+        token=args.token,
+        rate_limit=args.rate_limit or None,
+        heartbeat=args.heartbeat,
+    )
+    app, ctx, controller = build_app(config)
+    runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, args.host, args.port, reuse_address=True, backlog=4096)
+    try:
+        await site.start()
+    except OSError as exc:
+        print(
+            f"coder-sim: cannot listen on {args.host}:{args.port}: {exc.strerror}. Try --port 0.",
+            file=sys.stderr,
+        )
+        raise SystemExit(2) from None
+    sockets = getattr(site._server, "sockets", None) or []
+    port = sockets[0].getsockname()[1] if sockets else args.port
+    url = f"http://{args.host}:{port}"
+    print(f"coder-sim {config.era.name} ({config.era.version}) listening on {url}")
+    print(f"CODER_URL={url}")
+    print(f"PORT={port}")
+    for user in ctx.store.users.values():
+        role = "owner" if user.is_owner else "member"
+        print(f"TOKEN {user.username} ({role}, {user.email}): {user.token}")
+    print(f"CODER_SESSION_TOKEN={next(u.token for u in ctx.store.users.values() if u.is_owner)}")
+    if banner:
+        print(f'Try: curl -H "Coder-Session-Token: <token>" {url}/api/v2/users/me')
+        print("Press Ctrl-C to stop.")
+    sys.stdout.flush()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    controller.drop_watches()
+    await runner.cleanup()
+
+
+def main(argv: list[str] | None = None, banner: bool = False) -> None:
+    args = _parser().parse_args(argv)
+    if args.speed <= 0:
+        _parser().error("--speed must be a positive number")
+    if not 0 <= args.port <= 65535:
+        _parser().error("--port must be between 0 and 65535")
+    asyncio.run(_serve(args, banner))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,243 @@
+"""The sim's state: plain records that the engine mutates and `render` turns into Coder JSON."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+Transition = Literal["start", "stop", "delete"]
+JobStatus = Literal["pending", "running", "succeeded", "canceling", "canceled", "failed"]
+StartupOutcome = Literal["ready", "start_error", "start_timeout"]
+LogLevel = Literal["trace", "debug", "info", "warn", "error"]
+
+LIFECYCLE_STATES = (
+    "created",
+    "starting",
+    "start_timeout",
+    "start_error",
+    "ready",
+    "shutting_down",
+    "shutdown_timeout",
+    "shutdown_error",
+    "off",
+)
+ACTIVE_JOB_STATUSES = ("pending", "running", "canceling")
+
+
+@dataclass
+class User:
+    id: str
+    username: str
+    email: str
+    name: str
+    is_owner: bool
+    created_at: datetime
+    token: str
+    status: str = "active"
+
+
+@dataclass
+class Organization:
+    id: str
+    name: str
+    display_name: str
+    created_at: datetime
+
+
+@dataclass
+class ParameterOption:
+    name: str
+    value: str
+    description: str = ""
+    icon: str = ""
+
+
+@dataclass
+class Parameter:
+    name: str
+    type: Literal["string", "number", "bool", "list(string)"]
+    display_name: str = ""
+    description: str = ""
+    default_value: str = ""
+    mutable: bool = True
+    required: bool = False
+    options: list[ParameterOption] = field(default_factory=list)
+    validation_regex: str = ""
+    validation_error: str = ""
+    validation_min: int | None = None
+    validation_max: int | None = None
+    validation_monotonic: Literal["", "increasing", "decreasing"] = ""
+    icon: str = ""
+
+
+@dataclass(frozen=True)
+class StartupLine:
+    """One line the agent's startup script writes, ``after`` seconds (unscaled) after the previous one."""
+
+    after: float
+    output: str
+    level: LogLevel = "info"
+
+
+@dataclass
+class Behaviour:
+    """How builds of a template play out, in unscaled seconds."""
+
+    pending_seconds: float = 1.0
+    build_seconds: float = 4.0
+    build_error: str | None = None
+    connect_seconds: float = 1.5
+    startup_lines: tuple[StartupLine, ...] = ()
+    outcome: StartupOutcome = "ready"
+    startup_timeout_seconds: int = 300
+    stop_seconds: float = 2.0
+    shutdown_seconds: float = 1.0
+
+
+@dataclass
+class Template:
+    id: str
+    name: str
+    display_name: str
+    description: str
+    icon: str
+    organization_id: str
+    active_version_id: str
+    active_version_name: str
+    created_at: datetime
+    created_by_id: str
+    created_by_name: str
+    parameters: list[Parameter]
+    behaviour: Behaviour
+    default_ttl_ms: int = 8 * 3600 * 1000
+    max_ttl_ms: int = 0
+    allow_user_autostart: bool = True
+    allow_user_autostop: bool = True
+    allow_user_cancel_workspace_jobs: bool = True
+    connection_timeout_seconds: int = 120
+    troubleshooting_url: str = ""
+    deleted: bool = False
+
+
+@dataclass
+class LogEntry:
+    id: int
+    created_at: datetime
+    output: str
+    level: LogLevel
+
+
+@dataclass
+class Agent:
+    id: str
+    name: str
+    resource_id: str
+    created_at: datetime
+    connection_timeout_seconds: int
+    troubleshooting_url: str
+    log_source_id: str
+    script_id: str
+    startup_timeout_seconds: int
+    lifecycle_state: str = "created"
+    started_at: datetime | None = None
+    ready_at: datetime | None = None
+    first_connected_at: datetime | None = None
+    last_connected_at: datetime | None = None
+    disconnected_at: datetime | None = None
+    updated_at: datetime | None = None
+    logs: list[LogEntry] = field(default_factory=list)
+    timers: list[asyncio.TimerHandle] = field(default_factory=list)
+    log_listeners: set[asyncio.Queue[list[LogEntry] | None]] = field(default_factory=set)
+
+    def cancel_timers(self) -> None:
+        for timer in self.timers:
+            timer.cancel()
+        self.timers.clear()
+
+
+@dataclass
+class Resource:
+    id: str
+    job_id: str
+    name: str
+    type: str
+    created_at: datetime
+    transition: Transition
+    agents: list[Agent] = field(default_factory=list)
+
+
+@dataclass
+class ProvisionerLog:
+    id: int
+    created_at: datetime
+    stage: str
+    output: str
+    level: LogLevel = "info"
+
+
+@dataclass
+class Job:
+    id: str
+    created_at: datetime
+    status: JobStatus = "pending"
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    canceled_at: datetime | None = None
+    error: str = ""
+    error_code: str = ""
+    logs: list[ProvisionerLog] = field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_JOB_STATUSES
+
+
+@dataclass
+class Build:
+    id: str
+    workspace_id: str
+    build_number: int
+    transition: Transition
+    reason: str
+    initiator_id: str
+    initiator_name: str
+    template_version_id: str
+    template_version_name: str
+    created_at: datetime
+    job: Job
+    parameters: dict[str, str]
+    updated_at: datetime
+    deadline: datetime | None = None
+    max_deadline: datetime | None = None
+    resources: list[Resource] = field(default_factory=list)
+    timers: list[asyncio.TimerHandle] = field(default_factory=list)
+
+    def cancel_timers(self) -> None:
+        for timer in self.timers:
+            timer.cancel()
+        self.timers.clear()
+
+    def agents(self) -> list[Agent]:
+        return [agent for resource in self.resources for agent in resource.agents]
+
+
+@dataclass
+class Workspace:
+    id: str
+    name: str
+    owner_id: str
+    organization_id: str
+    template_id: str
+    created_at: datetime
+    updated_at: datetime
+    last_used_at: datetime
+    ttl_ms: int | None
+    autostart_schedule: str | None
+    builds: list[Build] = field(default_factory=list)
+    deleted: bool = False
+
+    @property
+    def latest_build(self) -> Build:
+        return self.builds[-1]

@@ -1,0 +1,13 @@
+"""Route tables per era; each module registers the endpoints of one resource."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..eras import Era
+from . import agents, builds, templates, users, workspaces
+
+
+def add_api_routes(app: web.Application, era: Era) -> None:
+    for module in (users, templates, workspaces, builds, agents):
+        module.register(app.router, era)

@@ -1,0 +1,100 @@
+"""Workspace agents and their startup logs (``/startup-logs`` on v0.25, ``/logs`` on v2 with the alias)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import WSMsgType, web
+
+from ..context import context_of, resolve_agent
+from ..eras import Era
+from ..errors import ApiError, dumps, json_response, validation
+from ..model import Agent, LogEntry
+from ..render import render_agent, render_log
+
+PREFIX = "/api/v2"
+
+
+async def get_agent(request: web.Request) -> web.StreamResponse:
+    ctx = context_of(request)
+    agent, _, _ = resolve_agent(request)
+    return json_response(render_agent(agent, ctx.era, ctx.clock.now()))
+
+
+def _after(request: web.Request) -> int:
+    text = request.query.get("after", "")
+    if not text:
+        return 0
+    try:
+        return int(text)
+    except ValueError as exc:
+        raise ApiError(
+            400,
+            'Query param "after" must be an integer.',
+            validations=[validation("after", "Must be an integer")],
+        ) from exc
+
+
+async def agent_logs(request: web.Request) -> web.StreamResponse:
+    ctx = context_of(request)
+    agent, build, workspace = resolve_agent(request)
+    after = _after(request)
+    backlog = [entry for entry in agent.logs if entry.id > after]
+    if "follow" not in request.query:
+        if request.query.get("format") == "text" and ctx.era.name == "v2":
+            lines = "".join(f"{entry.created_at.isoformat()} {entry.output}\n" for entry in backlog)
+            return web.Response(text=lines, content_type="text/plain")
+        return json_response([render_log(entry, agent, ctx.era) for entry in backlog])
+
+    socket = web.WebSocketResponse(heartbeat=ctx.heartbeat)
+    await socket.prepare(request)
+    queue: asyncio.Queue[list[LogEntry] | None] = asyncio.Queue()
+    still_following = (
+        agent.lifecycle_state in ("created", "starting", "start_timeout") and agent.ready_at is None
+        if ctx.era.name == "v0.25"
+        else workspace.latest_build.id == build.id and agent.lifecycle_state != "off"
+    )
+    if still_following:
+        agent.log_listeners.add(queue)
+    try:
+        if backlog:
+            await _send_logs(request, socket, backlog, agent)
+        if not still_following:
+            return socket
+        reader = asyncio.ensure_future(socket.receive())
+        while True:
+            getter = asyncio.ensure_future(queue.get())
+            done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+            if reader in done:
+                getter.cancel()
+                message = reader.result()
+                if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+                    break
+                reader = asyncio.ensure_future(socket.receive())
+                continue
+            entries = getter.result()
+            if entries is None:
+                reader.cancel()
+                break
+            await _send_logs(request, socket, entries, agent)
+    finally:
+        agent.log_listeners.discard(queue)
+        await socket.close()
+    return socket
+
+
+async def _send_logs(
+    request: web.Request, socket: web.WebSocketResponse, entries: list[LogEntry], agent: Agent
+) -> None:
+    ctx = context_of(request)
+
+    body = [render_log(entry, agent, ctx.era) for entry in entries]
+    ctx.record(request, 200, body, kind="ws-logs")
+    await socket.send_str(dumps(body) + "\n")
+
+
+def register(router: web.UrlDispatcher, era: Era) -> None:
+    router.add_get(PREFIX + "/workspaceagents/{workspaceagent}", get_agent)
+    router.add_get(PREFIX + "/workspaceagents/{workspaceagent}/startup-logs", agent_logs)
+    if era.has_agent_logs_route:
+        router.add_get(PREFIX + "/workspaceagents/{workspaceagent}/logs", agent_logs)

@@ -1,0 +1,168 @@
+"""Workspace watch streams: SSE ``/watch`` (both eras) and WebSocket ``/watch-ws`` (v2).
+
+A change renders the workspace once and hands the same snapshot to every subscriber.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from .context import context_of, resolve_workspace
+from .errors import dumps
+from .model import Workspace
+from .render import render_workspace
+
+PREFIX = "/api/v2"
+SSE_HEADERS = {
+    "Content-Type": "text/event-stream",
+    "Cache-Control": "no-cache",
+    "Connection": "keep-alive",
+    "X-Accel-Buffering": "no",
+}
+PING_FRAME = b"event: ping\n\n"
+DROP = object()
+EXTRA_HEADERS_KEY = web.RequestKey("coder_sim_extra_headers", dict[str, str])
+
+Snapshot = tuple[dict[str, Any], str]
+
+
+class Subscriber:
+    def __init__(self, workspace_id: str) -> None:
+        self.workspace_id = workspace_id
+        self.queue: asyncio.Queue[Snapshot | object] = asyncio.Queue()
+
+
+class WatchHub:
+    def __init__(self) -> None:
+        self._subscribers: dict[str, set[Subscriber]] = defaultdict(set)
+        self.render: Any = None  # Callable[[Workspace], dict]; set by the app
+
+    @property
+    def open_streams(self) -> int:
+        return sum(len(subs) for subs in self._subscribers.values())
+
+    def subscribe(self, workspace_id: str) -> Subscriber:
+        subscriber = Subscriber(workspace_id)
+        self._subscribers[workspace_id].add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        subs = self._subscribers.get(subscriber.workspace_id)
+        if subs is not None:
+            subs.discard(subscriber)
+            if not subs:
+                del self._subscribers[subscriber.workspace_id]
+
+    def publish(self, workspace: Workspace) -> None:
+        subs = self._subscribers.get(workspace.id)
+        if not subs:
+            return
+        body = self.render(workspace)
+        snapshot: Snapshot = (body, dumps(body))
+        for subscriber in subs:
+            subscriber.queue.put_nowait(snapshot)
+
+    def drop_all(self) -> int:
+        count = 0
+        for subs in self._subscribers.values():
+            for subscriber in subs:
+                subscriber.queue.put_nowait(DROP)
+                count += 1
+        return count
+
+
+def _abort(request: web.Request) -> None:
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
+
+
+async def watch_sse(request: web.Request) -> web.StreamResponse:
+    ctx = context_of(request)
+    workspace = resolve_workspace(request)
+    hub: WatchHub = ctx.extra["hub"]
+    response = web.StreamResponse(status=200, headers={**SSE_HEADERS, **request.get(EXTRA_HEADERS_KEY, {})})
+    subscriber = hub.subscribe(workspace.id)
+    try:
+        await response.prepare(request)
+        await response.write(PING_FRAME)
+        if ctx.era.initial_watch_data:
+            body = render_workspace(workspace, ctx.store, ctx.era, ctx.clock.now())
+            await _send_sse(request, response, (body, dumps(body)))
+        while True:
+            try:
+                item = await asyncio.wait_for(subscriber.queue.get(), timeout=ctx.heartbeat)
+            except TimeoutError:
+                await response.write(PING_FRAME)
+                continue
+            if item is DROP:
+                _abort(request)
+                break
+            assert isinstance(item, tuple)
+            await _send_sse(request, response, item)
+    except (ConnectionResetError, ConnectionError, RuntimeError):
+        pass
+    finally:
+        hub.unsubscribe(subscriber)
+    return response
+
+
+async def _send_sse(request: web.Request, response: web.StreamResponse, snapshot: Snapshot) -> None:
+    context_of(request).record(request, 200, snapshot[0], kind="sse")
+    await response.write(b"event: data\ndata: " + snapshot[1].encode() + b"\n\n")
+
+
+async def watch_ws(request: web.Request) -> web.StreamResponse:
+    ctx = context_of(request)
+    workspace = resolve_workspace(request)
+    hub: WatchHub = ctx.extra["hub"]
+    socket = web.WebSocketResponse(heartbeat=ctx.heartbeat)
+    socket.headers.update(request.get(EXTRA_HEADERS_KEY, {}))
+    subscriber = hub.subscribe(workspace.id)
+    try:
+        await socket.prepare(request)
+        await _send_ws(request, socket, {"type": "ping", "data": None})
+        body = render_workspace(workspace, ctx.store, ctx.era, ctx.clock.now())
+        await _send_ws(request, socket, {"type": "data", "data": body})
+        reader = asyncio.ensure_future(socket.receive())
+        while True:
+            getter = asyncio.ensure_future(subscriber.queue.get())
+            done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+            if reader in done:
+                getter.cancel()
+                message = reader.result()
+                if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    await socket.close(
+                        code=1002, message=b"Clients cannot send messages for one-way WebSockets"
+                    )
+                break
+            item = getter.result()
+            if item is DROP:
+                reader.cancel()
+                _abort(request)
+                break
+            assert isinstance(item, tuple)
+            await _send_ws(request, socket, {"type": "data", "data": item[0]})
+    except (ConnectionResetError, ConnectionError, RuntimeError):
+        pass
+    finally:
+        hub.unsubscribe(subscriber)
+        with contextlib.suppress(Exception):
+            await socket.close()
+    return socket
+
+
+async def _send_ws(request: web.Request, socket: web.WebSocketResponse, frame: dict[str, Any]) -> None:
+    context_of(request).record(request, 200, frame, kind="ws")
+    await socket.send_str(dumps(frame))
+
+
+def register(router: web.UrlDispatcher, has_watch_ws: bool) -> None:
+    router.add_get(PREFIX + "/workspaces/{workspace}/watch", watch_sse)
+    if has_watch_ws:
+        router.add_get(PREFIX + "/workspaces/{workspace}/watch-ws", watch_ws)
