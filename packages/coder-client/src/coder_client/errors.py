@@ -89,7 +89,7 @@ class InvalidParameters(InvalidArgument):
     def __init__(self, template: str, errors: Iterable[FieldError]) -> None:
         self.template = template
         self.errors = list(errors)
-        lines = "; ".join(str(e) for e in self.errors)
+        lines = "; ".join(str(e).rstrip(".") for e in self.errors)
         super().__init__(
             f"Parameters for template {template!r} are not valid, so the workspace was not created: {lines}. "
             "Fix these values (see client.templates.parameters(...) for the allowed ones) and try again."
