@@ -49,6 +49,8 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         _when("due_at"),
         _when("sending_since", nullable=True),
+        sa.Column("attempt_kind", sa.String(16), nullable=True),
+        sa.Column("thread_ts", sa.String(32), nullable=True),
         sa.Column("message_channel", sa.String(64), nullable=True),
         sa.Column("message_ts", sa.String(32), nullable=True),
         _when("delivered_at", nullable=True),

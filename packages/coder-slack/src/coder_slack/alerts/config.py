@@ -1,0 +1,63 @@
+"""Knobs of the alert engine; defaults come from ``Settings`` (``CODER_SLACK_*`` environment variables)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from coder_slack.settings import Settings
+
+
+def _default_replica_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(frozen=True)
+class AlertConfig:
+    sweep_interval: float = 30.0
+    """Seconds between full lists of workspaces (picks up builds started outside Slack)."""
+    lease_seconds: float = 15.0
+    """How long a replica's claim on a workspace watch or a destination lasts without renewal."""
+    autostop_warning_minutes: float = 30.0
+    """Default warning lead time when the owner has not chosen one."""
+    stale_after_seconds: float = 3600.0
+    """Transitions older than this when first seen are listed as stale, not paged."""
+    catch_up_after_seconds: float = 60.0
+    """Downtime longer than this turns missed transitions into one "while I was away" message per channel."""
+    messages_per_second: float = 1.0
+    """Per-destination token bucket for chat.postMessage."""
+    burst: float = 1.0
+    digest_threshold: int = 5
+    """A ready event with this many matching workspaces starting together opens a digest card."""
+    digest_update_interval: float = 0.5
+    digest_idle_close_seconds: float = 600.0
+    poll_interval: float = 0.25
+    """How often the delivery worker looks for work other replicas queued."""
+    watch_idle_seconds: float = 0.0
+    log_tail_lines: int = 15
+    coder_url: str = ""
+    replica_id: str = field(default_factory=_default_replica_id)
+    slack_timeout: float = 10.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> AlertConfig:
+        config = cls(
+            sweep_interval=settings.coder_slack_sweep_interval_seconds,
+            lease_seconds=settings.coder_slack_lease_seconds,
+            autostop_warning_minutes=float(settings.coder_slack_autostop_warning_minutes),
+            stale_after_seconds=settings.coder_slack_stale_after_minutes * 60.0,
+            messages_per_second=settings.coder_slack_channel_messages_per_second,
+            digest_threshold=settings.coder_slack_digest_threshold,
+            coder_url=settings.coder_url or "",
+            replica_id=settings.coder_slack_replica_id or _default_replica_id(),
+        )
+        env_overrides = {
+            "catch_up_after_seconds": os.environ.get("CODER_SLACK_CATCH_UP_AFTER_SECONDS"),
+            "poll_interval": os.environ.get("CODER_SLACK_ALERT_POLL_SECONDS"),
+            "digest_update_interval": os.environ.get("CODER_SLACK_DIGEST_UPDATE_SECONDS"),
+        }
+        numbers: dict[str, Any] = {name: float(raw) for name, raw in env_overrides.items() if raw}
+        return replace(config, **{**numbers, **overrides})

@@ -1,0 +1,61 @@
+"""Running the engine's (synchronous, easy to read) SQLAlchemy code on the store's async session factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Insert, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+T = TypeVar("T")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes even for timezone-aware columns; they were stored as UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+class Database:
+    """One transaction per call; on SQLite, writers of this process take turns (SQLite has one writer anyway,
+    and taking turns here avoids "database is locked" when a read transaction would upgrade to a write)."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._factory = session_factory
+        bind = session_factory.kw.get("bind")
+        if not isinstance(bind, AsyncEngine):
+            raise TypeError("the alert engine needs a session factory bound to an AsyncEngine")
+        self.engine = bind
+        self.dialect = bind.dialect.name
+        self._lock: asyncio.Lock | None = asyncio.Lock() if self.dialect == "sqlite" else None
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        guard = self._lock if self._lock is not None else contextlib.nullcontext()
+        async with guard, self._factory() as session, session.begin():
+            return await session.run_sync(work, *args)
+
+
+def insert_ignoring_conflicts(session: Session, table: Table, values: dict[str, Any]) -> bool:
+    """Insert a row unless it would break a unique constraint; True when it was inserted."""
+    statement: Insert
+    if session.get_bind().dialect.name == "postgresql":
+        statement = postgresql.insert(table).values(**values).on_conflict_do_nothing()
+    else:
+        statement = sqlite.insert(table).values(**values).on_conflict_do_nothing()
+    result = session.execute(statement)
+    return bool(getattr(result, "rowcount", 0))

@@ -1,0 +1,394 @@
+"""The alert engine: list-then-watch Coder, record alerts in the ledger and outbox, deliver them to Slack.
+
+Per replica, these tasks run side by side:
+
+- the *sweeper* (one replica at a time, lease ``sweep``) lists every workspace every ``sweep_interval``
+  seconds,
+  records what it sees and starts watching workspaces that are in transition (builds started outside Slack,
+  autostart at 9:00, ...);
+- the *lease keeper* renews this replica's leases and takes over transitional workspaces whose watch lease has
+  expired (a replica died): takeover within one lease period;
+- watches (``coder_client.WatchHub``, one shared connection pool) feed snapshots into the *recorder*, which
+  writes
+  batches of observations in one transaction each;
+- the *autostop timer* re-reads a workspace when its warning falls due;
+- the *delivery worker* drains the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from coder_client import AsyncCoderClient, CoderError, WatchHub, Workspace
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+from coder_slack.alerts.config import AlertConfig
+from coder_slack.alerts.db import Database, aware, insert_ignoring_conflicts, utcnow
+from coder_slack.alerts.delivery import DeliveryWorker
+from coder_slack.alerts.events import FAILURE_KINDS, detect, is_transitional
+from coder_slack.alerts.ledger import (
+    CatchUp,
+    Observation,
+    RecordResult,
+    heartbeat,
+    mark_started,
+    record_observations,
+)
+from coder_slack.alerts.metrics import AlertMetrics
+from coder_slack.alerts.redact import redact_tail
+from coder_slack.alerts.tables import AlertLease, AlertLedgerEntry, AlertWorkspace
+from coder_slack.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SWEEP_LEASE = "sweep"
+_BATCH = 500
+
+
+def _watch_lease(workspace_id: str) -> str:
+    return f"watch:{workspace_id}"
+
+
+def claim_leases(session: Session, names: list[str], holder: str, now: datetime, seconds: float) -> list[str]:
+    """The leases among ``names`` this holder now has (new, already its own, or expired elsewhere)."""
+    if not names:
+        return []
+    until = now + timedelta(seconds=seconds)
+    rows = {
+        lease.name: lease
+        for lease in session.scalars(
+            select(AlertLease).where(AlertLease.name.in_(names)).with_for_update(skip_locked=True)
+        )
+    }
+    won = []
+    for name in names:
+        lease = rows.get(name)
+        if lease is None:
+            if insert_ignoring_conflicts(
+                session,
+                AlertLease.__table__,  # type: ignore[arg-type]
+                {"name": name, "holder": holder, "expires_at": until},
+            ):
+                won.append(name)
+            continue
+        expires = aware(lease.expires_at)
+        if lease.holder == holder or expires is None or expires < now:
+            lease.holder, lease.expires_at = holder, until
+            won.append(name)
+    return won
+
+
+def release_leases(session: Session, names: list[str], holder: str) -> None:
+    for lease in session.scalars(
+        select(AlertLease).where(AlertLease.name.in_(names), AlertLease.holder == holder)
+    ):
+        session.delete(lease)
+
+
+def orphaned_transitional(session: Session, now: datetime) -> list[str]:
+    """Transitional workspaces nobody holds a live watch lease for."""
+    transitional = session.scalars(
+        select(AlertWorkspace.workspace_id).where(AlertWorkspace.transitional.is_(True))
+    ).all()
+    if not transitional:
+        return []
+    names = [_watch_lease(workspace_id) for workspace_id in transitional]
+    live = {
+        lease.name
+        for lease in session.scalars(select(AlertLease).where(AlertLease.name.in_(names)))
+        if (aware(lease.expires_at) or now) > now
+    }
+    return [workspace_id for workspace_id in transitional if _watch_lease(workspace_id) not in live]
+
+
+def unknown_keys(session: Session, keys: list[str]) -> set[str]:
+    if not keys:
+        return set()
+    known = set(
+        session.scalars(select(AlertLedgerEntry.alert_key).where(AlertLedgerEntry.alert_key.in_(keys)))
+    )
+    return set(keys) - known
+
+
+class AlertEngine:
+    """Lifecycle alerts from Coder into Slack channels and DMs, exactly once across restarts and replicas."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        session_factory: async_sessionmaker[AsyncSession],
+        slack_client: AsyncWebClient,
+        coder: AsyncCoderClient,
+        *,
+        config: AlertConfig | None = None,
+        metrics: AlertMetrics | None = None,
+    ) -> None:
+        self.settings = settings
+        self.db = Database(session_factory)
+        if config is None:
+            config = AlertConfig.from_settings(settings)
+            if self.db.dialect == "sqlite" and not settings.coder_slack_replica_id:
+                # SQLite means one replica: a stable id lets a restarted process resume its own leases at
+                # once.
+                config = replace(config, replica_id="local")
+        self.config = config
+        self.coder = coder
+        self.metrics = metrics or AlertMetrics()
+        self.delivery = DeliveryWorker(self.db, slack_client, self.config, self.metrics)
+        self.catch_up: CatchUp | None = None
+        self._hub: WatchHub | None = None
+        self._watched: set[str] = set()
+        self._leases: set[str] = set()
+        self._recorded_keys: set[str] = set()
+        self._autostop_due: dict[str, datetime] = {}
+        self._snapshots: asyncio.Queue[Workspace] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._sweep_now = asyncio.Event()
+        self._swept_once = asyncio.Event()
+        self.started = False
+
+    # ----------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        if self.started:
+            return
+        self.catch_up = await self.db.run(
+            mark_started, utcnow(), self.config.replica_id, self.config.catch_up_after_seconds
+        )
+        if self.catch_up is not None:
+            log.info("alert engine: catching up on %s .. %s", self.catch_up.since, self.catch_up.until)
+        self._hub = WatchHub(self.coder, on_snapshot=self._on_snapshot, on_error=self._on_watch_error)
+        self._tasks = [
+            asyncio.create_task(self.delivery.run(), name="alerts-delivery"),
+            asyncio.create_task(self._recorder(), name="alerts-recorder"),
+            asyncio.create_task(self._sweeper(), name="alerts-sweeper"),
+            asyncio.create_task(self._lease_keeper(), name="alerts-leases"),
+            asyncio.create_task(self._autostop_timer(), name="alerts-autostop"),
+            asyncio.create_task(self._drain_hub_events(), name="alerts-hub-events"),
+        ]
+        self.started = True
+
+    async def stop(self) -> None:
+        if not self.started:
+            return
+        self.started = False
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.delivery.stop()
+        if self._hub is not None:
+            await self._hub.aclose()
+        with contextlib.suppress(Exception):
+            await self.db.run(release_leases, list(self._leases), self.config.replica_id)
+        self._leases.clear()
+        self._watched.clear()
+        self.metrics.watches_held(0)
+
+    async def wait_swept(self, limit: float = 30.0) -> None:
+        """Wait until this replica has finished one full sweep (tests and the console)."""
+        await asyncio.wait_for(self._swept_once.wait(), limit)
+
+    def request_sweep(self) -> None:
+        """Sweep soon, e.g. after a subscription was added."""
+        self._sweep_now.set()
+
+    @property
+    def watched(self) -> set[str]:
+        return set(self._watched)
+
+    # ----------------------------------------------------------------- observing
+
+    async def _on_snapshot(self, workspace: Workspace) -> None:
+        self._snapshots.put_nowait(workspace)
+
+    async def _on_watch_error(self, workspace_id: str, error: CoderError) -> None:
+        log.info("alert engine: no longer watching %s (%s)", workspace_id, type(error).__name__)
+        self._watched.discard(workspace_id)
+        self.metrics.watches_held(len(self._watched))
+
+    async def _drain_hub_events(self) -> None:
+        # The hub also derives lifecycle events; the engine works from snapshots, so these are dropped.
+        assert self._hub is not None
+        async for _event in self._hub:
+            pass
+
+    async def _recorder(self) -> None:
+        while True:
+            first = await self._snapshots.get()
+            batch = {first.id: first}
+            while not self._snapshots.empty() and len(batch) < _BATCH:
+                item = self._snapshots.get_nowait()
+                batch[item.id] = item
+            try:
+                await self.observe(list(batch.values()))
+            except Exception:
+                log.exception(
+                    "alert engine: recording %d snapshots failed; the sweep will catch up", len(batch)
+                )
+                await asyncio.sleep(0.5)
+                for workspace in batch.values():
+                    self._snapshots.put_nowait(workspace)
+                continue
+            for workspace in batch.values():
+                await self._adjust_watch(workspace)
+
+    async def observe(self, workspaces: list[Workspace], catch_up: CatchUp | None = None) -> RecordResult:
+        """Record what ``workspaces`` show: remember them and queue every alert not queued before."""
+        observations = []
+        need_tails: list[tuple[Observation, str]] = []
+        for workspace in workspaces:
+            events = [event for event in detect(workspace) if event.key not in self._recorded_keys]
+            observation = Observation(workspace, events)
+            observations.append(observation)
+            for event in events:
+                if event.kind in ("start_error", "start_timeout"):
+                    need_tails.append((observation, event.key))
+        if need_tails:
+            fresh = await self.db.run(unknown_keys, [key for _, key in need_tails])
+            for observation, key in need_tails:
+                if key in fresh:
+                    event = next(e for e in observation.events if e.key == key)
+                    observation.log_tails[event.agent_id] = await self._log_tail(event.agent_id)
+        result = await self.db.run(record_observations, observations, self.config, utcnow(), catch_up)
+        for observation in observations:
+            for event in observation.events:
+                self._recorded_keys.add(event.key)
+        for kind in result.deduplicated:
+            self.metrics.deduplicated(kind)
+        self._autostop_due.update(result.next_autostop_due)
+        if result.queued:
+            self.delivery.wake.set()
+        return result
+
+    async def _log_tail(self, agent_id: str) -> list[str]:
+        try:
+            logs = await self.coder.agents.logs(agent_id)
+        except CoderError as error:
+            log.info(
+                "alert engine: could not read startup logs of agent %s (%s)", agent_id, type(error).__name__
+            )
+            return []
+        return redact_tail([entry.output for entry in logs], self.config.log_tail_lines)
+
+    # ----------------------------------------------------------------- watching
+
+    async def _adjust_watch(self, workspace: Workspace) -> None:
+        if is_transitional(workspace):
+            await self._watch(workspace.id)
+        elif workspace.id in self._watched:
+            await self._unwatch(workspace.id)
+
+    async def _watch(self, workspace_id: str) -> None:
+        if workspace_id in self._watched or self._hub is None:
+            return
+        name = _watch_lease(workspace_id)
+        won = await self.db.run(
+            claim_leases, [name], self.config.replica_id, utcnow(), self.config.lease_seconds
+        )
+        if not won:
+            return
+        self._leases.add(name)
+        self._watched.add(workspace_id)
+        await self._hub.add(workspace_id)
+        self.metrics.watches_held(len(self._watched))
+
+    async def _unwatch(self, workspace_id: str) -> None:
+        self._watched.discard(workspace_id)
+        name = _watch_lease(workspace_id)
+        if self._hub is not None:
+            # Removing from inside the watch's own callback would cancel the caller; do it on the side.
+            asyncio.get_running_loop().create_task(self._hub.remove(workspace_id))
+        if name in self._leases:
+            self._leases.discard(name)
+            await self.db.run(release_leases, [name], self.config.replica_id)
+        self.metrics.watches_held(len(self._watched))
+
+    # ----------------------------------------------------------------- sweeping
+
+    async def _sweeper(self) -> None:
+        first = True
+        while True:
+            try:
+                won = await self.db.run(
+                    claim_leases, [SWEEP_LEASE], self.config.replica_id, utcnow(), self.config.lease_seconds
+                )
+                if won:
+                    self._leases.add(SWEEP_LEASE)
+                    await self.sweep(catch_up=self.catch_up if first else None)
+                    first = False
+                    self._swept_once.set()
+                else:
+                    self._leases.discard(SWEEP_LEASE)
+                    self._swept_once.set()
+                delay = self.config.sweep_interval
+            except CoderError as error:
+                self.metrics.coder_error(getattr(error, "status_code", None))
+                log.warning("alert engine: listing workspaces failed (%s); retrying", type(error).__name__)
+                delay = min(self.config.sweep_interval, 2.0)
+            except Exception:
+                log.exception("alert engine: sweep failed; retrying")
+                delay = min(self.config.sweep_interval, 2.0)
+            self._sweep_now.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._sweep_now.wait(), timeout=delay)
+
+    async def sweep(self, catch_up: CatchUp | None = None) -> None:
+        """List every workspace, record what it shows, watch the ones in transition."""
+        workspaces = await self.coder.workspaces.list(query=None)
+        for start in range(0, len(workspaces), _BATCH):
+            await self.observe(workspaces[start : start + _BATCH], catch_up)
+        for workspace in workspaces:
+            await self._adjust_watch(workspace)
+
+    async def _lease_keeper(self) -> None:
+        interval = max(0.2, self.config.lease_seconds / 3)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                now = utcnow()
+                await self.db.run(heartbeat, now, self.config.replica_id)
+                mine = list(self._leases)
+                kept = set(
+                    await self.db.run(
+                        claim_leases, mine, self.config.replica_id, now, self.config.lease_seconds
+                    )
+                )
+                for name in set(mine) - kept:
+                    self._leases.discard(name)
+                    if name.startswith("watch:"):
+                        workspace_id = name.removeprefix("watch:")
+                        self._watched.discard(workspace_id)
+                        if self._hub is not None:
+                            await self._hub.remove(workspace_id)
+                orphans = await self.db.run(orphaned_transitional, now)
+                for workspace_id in orphans:
+                    await self._watch(workspace_id)
+                self.metrics.watches_held(len(self._watched))
+            except Exception:
+                log.exception("alert engine: lease upkeep failed; retrying")
+
+    async def _autostop_timer(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            now = utcnow()
+            due = [workspace_id for workspace_id, when in self._autostop_due.items() if when <= now]
+            for workspace_id in due:
+                self._autostop_due.pop(workspace_id, None)
+                try:
+                    self._snapshots.put_nowait(await self.coder.workspaces.get(workspace_id))
+                except CoderError as error:
+                    log.info(
+                        "alert engine: autostop check of %s failed (%s)", workspace_id, type(error).__name__
+                    )
+                    self._autostop_due[workspace_id] = now + timedelta(seconds=5)
+
+
+__all__ = ["FAILURE_KINDS", "AlertEngine"]

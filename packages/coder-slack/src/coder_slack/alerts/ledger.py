@@ -1,0 +1,348 @@
+"""Deciding who hears about what: subscriptions and owner DMs matched against observed events,
+written as ledger entries plus outbox rows in the caller's transaction (so an alert is recorded and queued
+together, or not at all).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from coder_client import Workspace
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from coder_slack.alerts.config import AlertConfig
+from coder_slack.alerts.db import aware, insert_ignoring_conflicts
+from coder_slack.alerts.events import AlertEvent, autostop_warning, is_transitional, lifecycle_summary
+from coder_slack.alerts.tables import (
+    AlertDestination,
+    AlertLedgerEntry,
+    AlertMeta,
+    AlertOutboxItem,
+    AlertWorkspace,
+)
+from coder_slack.store import Identity, Subscription, UserSettings
+
+# Subscriptions are written by the command app a moment before its confirmation; clocks of replicas differ
+# a bit.
+SUBSCRIPTION_GRACE = timedelta(seconds=5)
+FIRST_START_KEY = "first_started_at"
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    """The engine was down from ``since`` to ``until``: what happened in between is summarised, not paged."""
+
+    since: datetime
+    until: datetime
+
+
+@dataclass
+class Observation:
+    workspace: Workspace
+    events: list[AlertEvent]
+    log_tails: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Target:
+    destination: str
+    team_id: str
+    not_before: datetime | None
+    warn_minutes: float
+    labels: tuple[str, ...] = ()
+
+
+@dataclass
+class RecordResult:
+    queued: list[tuple[str, str]] = field(default_factory=list)  # (destination, kind)
+    deduplicated: list[str] = field(default_factory=list)  # kinds
+    next_autostop_due: dict[str, datetime] = field(default_factory=dict)  # workspace id → when
+
+
+class Audience:
+    """Subscriptions, identities and DM settings, loaded once per transaction."""
+
+    def __init__(self, session: Session, config: AlertConfig) -> None:
+        self.config = config
+        self.subscriptions = list(session.scalars(select(Subscription).where(Subscription.enabled.is_(True))))
+        self.identities = list(session.scalars(select(Identity)))
+        self.settings = {(s.team_id, s.slack_user_id): s for s in session.scalars(select(UserSettings))}
+        first = session.get(AlertMeta, FIRST_START_KEY)
+        self.first_started_at = aware(datetime.fromisoformat(first.value)) if first else None
+
+    def targets(self, workspace: Workspace, kind: str) -> list[Target]:
+        found: dict[str, Target] = {}
+        for sub in self.subscriptions:
+            if kind not in sub.event_list or not subscription_matches(sub, workspace):
+                continue
+            created = aware(sub.created_at)
+            not_before = created - SUBSCRIPTION_GRACE if created else None
+            label = sub.workspace_label or _filter_label(sub)
+            previous = found.get(sub.channel_id)
+            if previous is not None:
+                earliest = min(filter(None, (previous.not_before, not_before)), default=None)
+                found[sub.channel_id] = Target(
+                    sub.channel_id, sub.team_id, earliest, previous.warn_minutes, (*previous.labels, label)
+                )
+            else:
+                found[sub.channel_id] = Target(
+                    sub.channel_id, sub.team_id, not_before, self.config.autostop_warning_minutes, (label,)
+                )
+        for identity in self.identities:
+            if not _is_owner(identity, workspace):
+                continue
+            settings = self.settings.get((identity.team_id, identity.slack_user_id))
+            if settings is not None and not settings.dm_enabled:
+                continue
+            minutes = (
+                float(settings.autostop_warning_minutes) if settings else self.config.autostop_warning_minutes
+            )
+            found.setdefault(
+                identity.slack_user_id,
+                Target(
+                    identity.slack_user_id,
+                    identity.team_id,
+                    self.first_started_at,
+                    minutes,
+                    ("your workspaces",),
+                ),
+            )
+        return list(found.values())
+
+
+def _filter_label(sub: Subscription) -> str:
+    parts = [f"{name}={value}" for name, value in (("template", sub.template), ("owner", sub.owner)) if value]
+    return "subscription " + (" ".join(parts) if parts else "to all workspaces")
+
+
+def _is_owner(identity: Identity, workspace: Workspace) -> bool:
+    if workspace.owner_id and identity.coder_user_id == workspace.owner_id:
+        return True
+    return bool(workspace.owner_name) and identity.coder_username.lower() == workspace.owner_name.lower()
+
+
+def subscription_matches(sub: Subscription, workspace: Workspace) -> bool:
+    if sub.workspace_id:
+        return sub.workspace_id == workspace.id
+    if sub.template:
+        wanted = sub.template.lower()
+        names = {
+            workspace.template_name.lower(),
+            workspace.template_display_name.lower(),
+            workspace.template_id,
+        }
+        if wanted not in names:
+            return False
+    if sub.owner:
+        wanted_owner = sub.owner.lower().lstrip("@")
+        if wanted_owner not in (workspace.owner_name.lower(), workspace.owner_id):
+            return False
+    return True
+
+
+def remember_workspace(session: Session, workspace: Workspace, now: datetime) -> None:
+    build = workspace.latest_build
+    row = session.get(AlertWorkspace, workspace.id)
+    if row is None:
+        row = AlertWorkspace(workspace_id=workspace.id)
+        session.add(row)
+    row.name = workspace.name
+    row.owner_name = workspace.owner_name
+    row.owner_id = workspace.owner_id
+    row.template_name = workspace.template_name
+    row.build_id = build.id
+    row.build_number = build.build_number
+    row.transition = str(build.transition)
+    row.job_status = str(build.job.status)
+    row.lifecycle = lifecycle_summary(workspace)
+    row.transitional = is_transitional(workspace)
+    row.deadline = build.deadline
+    row.seen_at = now
+
+
+def _peers_starting(session: Session, audience: Audience, target: Target, workspace: Workspace) -> int:
+    """How many other workspaces this destination hears about are still starting (the digest's
+    denominator)."""
+    starting = session.scalars(select(AlertWorkspace).where(AlertWorkspace.transitional.is_(True))).all()
+    count = 0
+    for row in starting:
+        if row.workspace_id == workspace.id or row.transition != "start":
+            continue
+        if target.destination.startswith(("U", "W")):
+            if row.owner_id == workspace.owner_id and row.owner_name == workspace.owner_name:
+                count += 1
+            continue
+        for sub in audience.subscriptions:
+            if sub.channel_id != target.destination:
+                continue
+            if sub.workspace_id:
+                if sub.workspace_id == row.workspace_id:
+                    count += 1
+                    break
+                continue
+            if sub.template and sub.template.lower() != row.template_name.lower():
+                continue
+            if sub.owner and sub.owner.lower().lstrip("@") not in (row.owner_name.lower(), row.owner_id):
+                continue
+            count += 1
+            break
+    return count
+
+
+def _queue(
+    session: Session,
+    audience: Audience,
+    workspace: Workspace,
+    event: AlertEvent,
+    target: Target,
+    payload: dict[str, Any],
+    now: datetime,
+    catch_up: CatchUp | None,
+    result: RecordResult,
+) -> None:
+    config = audience.config
+    age = (now - event.event_at).total_seconds()
+    if target.not_before is not None and event.event_at < target.not_before:
+        decision = "baseline"
+    elif age > config.stale_after_seconds and event.kind != "autostop":
+        decision = "stale"
+    else:
+        decision = "queued"
+    inserted = insert_ignoring_conflicts(
+        session,
+        AlertLedgerEntry.__table__,  # type: ignore[arg-type]
+        {
+            "alert_key": event.key,
+            "destination": target.destination,
+            "kind": event.kind,
+            "workspace_id": event.workspace_id,
+            "decision": decision,
+            "event_at": event.event_at,
+            "created_at": now,
+        },
+    )
+    if not inserted:
+        result.deduplicated.append(event.kind)
+        return
+    in_downtime = catch_up is not None and catch_up.since <= event.event_at <= catch_up.until
+    if decision == "baseline" or (decision == "stale" and not in_downtime):
+        return
+    if event.kind == "ready" and decision == "queued":
+        payload = {**payload, "peers_starting": _peers_starting(session, audience, target, workspace)}
+    known = session.get(AlertDestination, target.destination)
+    if known is not None and known.disabled_reason is not None:
+        # Only an enabled subscription (a new one, after the old was disabled) or a DM target brings us here.
+        known.disabled_reason = None
+    if known is None:
+        insert_ignoring_conflicts(
+            session,
+            AlertDestination.__table__,  # type: ignore[arg-type]
+            {
+                "destination": target.destination,
+                "team_id": target.team_id,
+                "tokens": config.burst,
+                "tokens_at": now,
+            },
+        )
+    session.add(
+        AlertOutboxItem(
+            team_id=target.team_id,
+            destination=target.destination,
+            workspace_id=event.workspace_id,
+            alert_key=event.key,
+            kind=event.kind,
+            payload={**payload, "labels": list(target.labels)},
+            catch_up=in_downtime,
+            stale=decision == "stale",
+            status="pending",
+            attempts=0,
+            due_at=now,
+            created_at=now,
+        )
+    )
+    result.queued.append((target.destination, event.kind))
+
+
+def record_observations(
+    session: Session,
+    observations: Iterable[Observation],
+    config: AlertConfig,
+    now: datetime,
+    catch_up: CatchUp | None = None,
+) -> RecordResult:
+    """Remember what was seen and queue every alert not queued before, for every destination that wants it."""
+    audience = Audience(session, config)
+    result = RecordResult()
+    for observation in observations:
+        workspace = observation.workspace
+        remember_workspace(session, workspace, now)
+        for event in observation.events:
+            payload = event.payload()
+            if event.agent_id in observation.log_tails:
+                payload["log_tail"] = observation.log_tails[event.agent_id]
+            for target in audience.targets(workspace, event.kind):
+                _queue(session, audience, workspace, event, target, payload, now, catch_up, result)
+        _queue_autostop(session, audience, workspace, now, result)
+    return result
+
+
+def _queue_autostop(
+    session: Session,
+    audience: Audience,
+    workspace: Workspace,
+    now: datetime,
+    result: RecordResult,
+) -> None:
+    deadline = workspace.latest_build.deadline
+    if deadline is None or deadline <= now:
+        return
+    for target in audience.targets(workspace, "autostop"):
+        event = autostop_warning(workspace, target.warn_minutes)
+        if event is None:
+            continue
+        if event.event_at > now:
+            due = result.next_autostop_due.get(workspace.id)
+            result.next_autostop_due[workspace.id] = min(due, event.event_at) if due else event.event_at
+            continue
+        # The warning is about the future, so it is never stale and never part of a catch-up summary.
+        always = Target(target.destination, target.team_id, None, target.warn_minutes, target.labels)
+        _queue(session, audience, workspace, event, always, event.payload(), now, None, result)
+
+
+def mark_started(session: Session, now: datetime, replica_id: str, catch_up_after: float) -> CatchUp | None:
+    """Note this engine's start; when every engine was silent longer than ``catch_up_after`` seconds, the
+    gap is a
+    downtime whose transitions get summarised."""
+    first = session.get(AlertMeta, FIRST_START_KEY)
+    if first is None:
+        session.add(AlertMeta(key=FIRST_START_KEY, value=now.isoformat(), updated_at=now))
+    alive = session.scalars(select(AlertMeta).where(AlertMeta.key.like("alive:%"))).all()
+    last_alive = max(
+        (
+            row.updated_at.replace(tzinfo=UTC) if row.updated_at.tzinfo is None else row.updated_at
+            for row in alive
+        ),
+        default=None,
+    )
+    heartbeat(session, now, replica_id)
+    if last_alive is None or (now - last_alive).total_seconds() < catch_up_after:
+        return None
+    return CatchUp(since=last_alive, until=now)
+
+
+def heartbeat(session: Session, now: datetime, replica_id: str) -> None:
+    key = f"alive:{replica_id}"[:128]
+    row = session.get(AlertMeta, key)
+    if row is None:
+        session.add(AlertMeta(key=key, value="", updated_at=now))
+    else:
+        row.updated_at = now
+    # Forget replicas that have been silent for a day so the table stays small.
+    for stale_row in session.scalars(select(AlertMeta).where(AlertMeta.key.like("alive:%"))).all():
+        updated = aware(stale_row.updated_at)
+        if updated is not None and (now - updated) > timedelta(days=1):
+            session.delete(stale_row)

@@ -1,0 +1,262 @@
+"""Block Kit messages of the alert engine (slack_sdk models, so Slack's limits are checked before sending).
+
+Every message carries fallback ``text`` and ``metadata`` (``event_type`` ``coderops_alert``) naming the outbox
+rows it delivers: that is how a restarted engine recognises a post it made just before it crashed.
+
+Button ``action_id`` values for the command app: ``alert_extend`` / ``alert_extend_2h`` (value
+``{"workspace_id", "hours"}``), ``alert_stop`` and ``alert_restart`` (value ``{"workspace_id"}``);
+``alert_open`` and ``alert_troubleshoot`` are link buttons.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+METADATA_EVENT_TYPE = "coderops_alert"
+SECTION_LIMIT = 3000
+
+_TITLES = {
+    "ready": ":white_check_mark: *{name}* is ready",
+    "start_error": ":x: *{name}*: a startup script failed (start_error)",
+    "start_timeout": ":hourglass: *{name}*: startup timed out (start_timeout)",
+    "build_failed": ":rotating_light: *{name}*: the {transition} build failed",
+    "autostop": ":alarm_clock: *{name}* stops in about {minutes} min",
+}
+
+
+@dataclass(frozen=True)
+class Message:
+    text: str
+    blocks: list[Block]
+
+    def blocks_json(self) -> list[dict[str, Any]]:
+        return [block.to_dict() for block in self.blocks]
+
+
+def metadata(outbox_ids: list[int], keys: list[str], workspace_id: str = "") -> dict[str, Any]:
+    return {
+        "event_type": METADATA_EVENT_TYPE,
+        "event_payload": {
+            "outbox_ids": ",".join(str(i) for i in outbox_ids),
+            "keys": ",".join(keys),
+            "workspace_id": workspace_id,
+        },
+    }
+
+
+def outbox_ids_of(message_metadata: Any) -> set[int]:
+    if not isinstance(message_metadata, dict) or message_metadata.get("event_type") != METADATA_EVENT_TYPE:
+        return set()
+    payload = message_metadata.get("event_payload") or {}
+    raw = str(payload.get("outbox_ids", "")) if isinstance(payload, dict) else ""
+    return {int(part) for part in raw.split(",") if part.isdigit()}
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "unknown"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def _md(text: str) -> MarkdownTextObject:
+    return MarkdownTextObject(text=text[:SECTION_LIMIT])
+
+
+def _value(workspace_id: str, **extra: Any) -> str:
+    return json.dumps({"workspace_id": workspace_id, **extra}, separators=(",", ":"))
+
+
+def _title(payload: dict[str, Any]) -> str:
+    name = f"{payload['owner_name']}/{payload['workspace_name']}"
+    return _TITLES[payload["kind"]].format(
+        name=name,
+        transition=payload.get("transition", "start"),
+        minutes=round(float(payload.get("warn_minutes", 30))),
+    )
+
+
+def _facts(payload: dict[str, Any]) -> str:
+    parts = [
+        f"Template: {payload.get('template_name') or 'unknown'}",
+        f"Build #{payload.get('build_number', '?')}",
+    ]
+    if payload["kind"] in ("ready", "start_error", "start_timeout"):
+        parts.append(f"Startup: {duration(payload.get('startup_seconds'))}")
+        parts.append(f"Build: {duration(payload.get('build_seconds'))}")
+        if payload.get("agent_name"):
+            parts.append(f"Agent: {payload['agent_name']}")
+    return " · ".join(parts)
+
+
+def _buttons(payload: dict[str, Any], coder_url: str) -> ActionsBlock | None:
+    workspace_id = payload["workspace_id"]
+    kind = payload["kind"]
+    elements: list[ButtonElement] = []
+    dashboard = (
+        f"{coder_url.rstrip('/')}/@{payload['owner_name']}/{payload['workspace_name']}" if coder_url else ""
+    )
+    if kind == "ready":
+        apps = payload.get("apps") or []
+        url = apps[0]["url"] if apps else dashboard
+        if url:
+            elements.append(ButtonElement(text="Open", url=url, action_id="alert_open"))
+        elements.append(
+            ButtonElement(text="Extend +1h", action_id="alert_extend", value=_value(workspace_id, hours=1))
+        )
+        elements.append(
+            ButtonElement(text="Stop", action_id="alert_stop", value=_value(workspace_id), style="danger")
+        )
+    elif kind in ("start_error", "start_timeout", "build_failed"):
+        elements.append(
+            ButtonElement(
+                text="Restart", action_id="alert_restart", value=_value(workspace_id), style="primary"
+            )
+        )
+        if payload.get("troubleshooting_url"):
+            elements.append(
+                ButtonElement(
+                    text="Troubleshooting", url=payload["troubleshooting_url"], action_id="alert_troubleshoot"
+                )
+            )
+        elif dashboard:
+            elements.append(ButtonElement(text="Open in Coder", url=dashboard, action_id="alert_open"))
+    elif kind == "autostop":
+        elements.append(
+            ButtonElement(
+                text="Extend +1h",
+                action_id="alert_extend",
+                value=_value(workspace_id, hours=1),
+                style="primary",
+            )
+        )
+        elements.append(
+            ButtonElement(text="Extend +2h", action_id="alert_extend_2h", value=_value(workspace_id, hours=2))
+        )
+    if not elements:
+        return None
+    return ActionsBlock(block_id=f"alert_actions:{workspace_id}"[:255], elements=elements)
+
+
+def _detail_blocks(payload: dict[str, Any]) -> list[Block]:
+    blocks: list[Block] = []
+    kind = payload["kind"]
+    if kind in ("start_error", "start_timeout"):
+        tail = payload.get("log_tail") or []
+        if tail:
+            body = "\n".join(tail)[: SECTION_LIMIT - 40]
+            blocks.append(SectionBlock(text=_md(f"Last lines of the startup log:\n```{body}```")))
+        else:
+            blocks.append(SectionBlock(text=_md("_The startup log could not be read._")))
+        if payload.get("troubleshooting_url"):
+            blocks.append(ContextBlock(elements=[_md(f"Troubleshooting: {payload['troubleshooting_url']}")]))
+    elif kind == "build_failed":
+        error = str(payload.get("job_error") or "")[: SECTION_LIMIT - 40]
+        blocks.append(SectionBlock(text=_md(f"Error from the build:\n```{error}```")))
+    elif kind == "autostop":
+        deadline = datetime.fromisoformat(payload["deadline"])
+        blocks.append(
+            ContextBlock(
+                elements=[
+                    _md(
+                        f"Autostop deadline: <!date^{int(deadline.timestamp())}^{{time}}|"
+                        f"{deadline:%H:%M} UTC>"
+                    )
+                ]
+            )
+        )
+    return blocks
+
+
+def alert_card(
+    payload: dict[str, Any], coder_url: str, *, recovered: bool = False, note: str = ""
+) -> Message:
+    """The workspace's card: the latest state, its facts and buttons."""
+    title = _title(payload)
+    if recovered:
+        title += " — recovered after a failed start"
+    blocks: list[Block] = [SectionBlock(text=_md(title)), ContextBlock(elements=[_md(_facts(payload))])]
+    blocks.extend(_detail_blocks(payload))
+    if note:
+        blocks.append(ContextBlock(elements=[_md(note)]))
+    buttons = _buttons(payload, coder_url)
+    if buttons is not None:
+        blocks.append(buttons)
+    text = title.replace("*", "")
+    return Message(text=text, blocks=blocks)
+
+
+def thread_reply(payload: dict[str, Any], coder_url: str, *, recovered: bool = False) -> Message:
+    """The transition as posted into the card's thread (same content as the card, so the thread is a
+    history)."""
+    return alert_card(payload, coder_url, recovered=recovered)
+
+
+def digest_card(members: dict[str, Any], expected: int) -> Message:
+    ready = sorted(
+        (member for member in members.values() if member.get("kind") == "ready"), key=lambda m: m["name"]
+    )
+    failed = [member for member in members.values() if member.get("kind") != "ready"]
+    total = max(expected, len(members))
+    headline = f":rocket: {len(ready)} of {total} workspaces ready"
+    if failed:
+        headline += f" · {len(failed)} failed"
+    lines = [f"• {m['owner']}/{m['name']} ({duration(m.get('startup_seconds'))})" for m in ready[-40:]]
+    if len(ready) > 40:
+        lines.insert(0, f"…and {len(ready) - 40} more")
+    blocks: list[Block] = [SectionBlock(text=_md(f"*{headline}*"))]
+    if lines:
+        blocks.append(SectionBlock(text=_md("\n".join(lines))))
+    if failed:
+        blocks.append(
+            ContextBlock(
+                elements=[_md("Failed: " + ", ".join(f"{m['owner']}/{m['name']}" for m in failed[:30]))]
+            )
+        )
+    return Message(text=headline.replace(":rocket: ", ""), blocks=blocks)
+
+
+def while_away(items: list[dict[str, Any]], stale: list[dict[str, Any]], since: datetime | None) -> Message:
+    when = f" (since {since:%Y-%m-%d %H:%M} UTC)" if since else ""
+    headline = f":wave: While I was away{when}: {len(items) + len(stale)} workspace events"
+    lines = [
+        f"• {p['owner_name']}/{p['workspace_name']}: {p['kind']} (build #{p.get('build_number', '?')})"
+        for p in items[:40]
+    ]
+    if len(items) > 40:
+        lines.append(f"…and {len(items) - 40} more")
+    blocks: list[Block] = [SectionBlock(text=_md(f"*{headline}*"))]
+    if lines:
+        blocks.append(SectionBlock(text=_md("\n".join(lines))))
+    if stale:
+        stale_lines = ", ".join(f"{p['owner_name']}/{p['workspace_name']} {p['kind']}" for p in stale[:30])
+        blocks.append(ContextBlock(elements=[_md(f"Older than the stale cutoff, not paged: {stale_lines}")]))
+    return Message(text=headline.replace(":wave: ", ""), blocks=blocks)
+
+
+def subscription_disabled(channel: str, reason: str, labels: list[str]) -> Message:
+    what = ", ".join(labels) if labels else "workspace alerts"
+    text = (
+        f"I stopped posting {what} to <#{channel}>: Slack answered `{reason}`. "
+        "Invite me to the channel (or pick another one) and run `/workspace subscribe` or "
+        "`/workspace watch` again."
+    )
+    return Message(text=text, blocks=[SectionBlock(text=_md(":warning: " + text))])
