@@ -1,0 +1,220 @@
+"""Every namespace method through the network against coder-sim, in both API eras."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from coder_sim import SimServer
+
+from coder_client import (
+    AsyncCoderClient,
+    CoderClient,
+    Conflict,
+    ExtendRefused,
+    InvalidArgument,
+    InvalidParameters,
+    LifecycleKind,
+    NotFound,
+    ValidationFailed,
+    WorkspaceNotReady,
+)
+
+PROJECT = {"project_name": "demo"}
+
+
+def test_users_organizations_templates(sim_any: SimServer) -> None:
+    with CoderClient(sim_any.url, sim_any.token) as coder:
+        me = coder.users.me()
+        assert me.username == "admin" and me.email == "admin@example.com"
+        assert coder.users.get("alice").username == "alice"
+        (org,) = coder.organizations.list()
+        assert org.name == "coder"
+        names = {t.name for t in coder.templates.list()}
+        assert {"python-ds", "broken-startup", "slow-start", "failing-build"} <= names
+        assert {t.name for t in coder.templates.list(organization="coder")} == names
+        template = coder.templates.get_by_name("python-ds")
+        assert coder.templates.get(template.id).name == "python-ds"
+        params = {p.name: p for p in coder.templates.parameters("python-ds")}
+        assert params["project_name"].required and params["extensions"].type == "list(string)"
+        with pytest.raises(NotFound):
+            coder.templates.get_by_name("no-such-template")
+        with pytest.raises(InvalidArgument, match="no organization named 'nope'|not a member"):
+            coder.templates.list(organization="nope")
+
+
+def test_create_get_list_rename_and_schedule(sim_any: SimServer) -> None:
+    with CoderClient(sim_any.url, sim_any.user_tokens["alice"]) as coder:
+        created = coder.workspaces.create(
+            "ml-box",
+            "python-ds",
+            parameters={**PROJECT, "cpu": 8, "gpu": True, "extensions": ["ms-python.python"]},
+            ttl="2h30m",
+            autostart="9:30 mon-fri Europe/Berlin",
+        )
+        assert created.owner_name == "alice" and created.ttl_ms == 150 * 60_000
+        assert created.autostart_schedule == "CRON_TZ=Europe/Berlin 30 9 * * 1-5"
+        # sim_v025 has no /users/{user}/workspaces: the client must have used the organization route
+        assert coder._state.has_user_create_route is (sim_any.era == "v2")
+        assert coder.workspaces.get(created.id).name == "ml-box"
+        assert coder.workspaces.get("alice/ml-box").id == created.id
+        assert coder.workspaces.get("ml-box").id == created.id
+        assert coder.workspaces.get_by_name("alice", "ml-box").id == created.id
+        assert [w.id for w in coder.workspaces.list()] == [created.id]
+        assert [w.name for w in coder.workspaces.list("owner:me name:ml-box")] == ["ml-box"]
+        coder.workspaces.rename(created, "ml-box-2")
+        assert coder.workspaces.get(created.id).name == "ml-box-2"
+        coder.workspaces.set_autostart(created, "8:00 sat,sun UTC")
+        coder.workspaces.set_ttl(created, "8h")
+        fresh = coder.workspaces.get(created)
+        assert fresh.autostart_schedule == "CRON_TZ=UTC 0 8 * * 0,6" and fresh.ttl_ms == 8 * 3_600_000
+        coder.workspaces.set_autostart(created, None)
+        coder.workspaces.set_ttl(created, None)
+        fresh = coder.workspaces.get(created)
+        assert not fresh.autostart_schedule and not fresh.ttl_ms
+        with pytest.raises(Conflict):
+            coder.workspaces.create("ml-box-2", "python-ds", parameters=PROJECT)
+
+
+def test_create_refuses_bad_parameters_before_sending(sim: SimServer) -> None:
+    with CoderClient(sim.url, sim.token) as coder:
+        with pytest.raises(InvalidParameters) as caught:
+            coder.workspaces.create(
+                "bad", "python-ds", parameters={"project_name": "X!", "cpu": 3, "nope": 1}
+            )
+        assert {e.field for e in caught.value.errors} == {"project_name", "cpu", "nope"}
+        with pytest.raises(InvalidArgument, match="not a valid workspace name"):
+            coder.workspaces.create("-bad-", "python-ds", parameters=PROJECT)
+        assert coder.workspaces.list(None) == []
+
+
+def test_paging_lists_every_workspace(sim: SimServer) -> None:
+    for n in range(7):
+        sim.create_workspace_direct("bob", "python-ds", f"box-{n}", running=n % 2 == 0)
+    with CoderClient(sim.url, sim.token) as coder:
+        everything = coder.workspaces._run(coder._ops.list_workspaces("owner:bob", None, page_size=3))
+        assert sorted(w.name for w in everything) == [f"box-{n}" for n in range(7)]
+        assert len(coder.workspaces.list("owner:bob", limit=4)) == 4
+        running = coder.workspaces.list("owner:bob status:running")
+        assert sorted(w.name for w in running) == ["box-0", "box-2", "box-4", "box-6"]
+    with CoderClient(sim.url, sim.user_tokens["alice"]) as alice:
+        with pytest.raises(NotFound):
+            alice.workspaces.get("bob/box-0")  # members see only their own (Coder's vague 404)
+
+
+def test_start_stop_restart_builds_and_wait(sim_any: SimServer) -> None:
+    with CoderClient(sim_any.url, sim_any.token) as coder:
+        ws = coder.workspaces.create("cycle", "python-ds", parameters=PROJECT)
+        ready = coder.workspaces.wait_until_ready(ws, timeout=30)
+        assert ready.kind is LifecycleKind.READY and ready.startup_duration is not None
+        stop = coder.workspaces.stop(ws)
+        assert stop.transition == "stop"
+        with pytest.raises(Conflict, match="already active"):
+            coder.workspaces.start(ws)  # the stop build is still running
+        with pytest.raises(WorkspaceNotReady, match="start it first"):
+            coder.workspaces.wait_until_ready(ws, timeout=30)
+        start = coder.workspaces.restart(ws)
+        assert start.transition == "start"
+        assert coder.workspaces.wait_until_ready(ws, timeout=30).build_id == start.id
+        builds = coder.workspaces.builds(ws)
+        history = [b.transition for b in sorted(builds, key=lambda b: b.build_number)]
+        assert history == ["start", "stop", "stop", "start"]  # restart of a stopped workspace stops again
+        deleted = coder.workspaces.delete(ws)
+        assert deleted.transition == "delete"
+
+
+@pytest.mark.parametrize(
+    ("template", "kind"),
+    [
+        ("broken-startup", LifecycleKind.START_ERROR),
+        ("slow-start", LifecycleKind.START_TIMEOUT),
+    ],
+)
+def test_wait_until_ready_reports_startup_problems(
+    sim_any: SimServer, template: str, kind: LifecycleKind
+) -> None:
+    with CoderClient(sim_any.url, sim_any.token) as coder:
+        ws = coder.workspaces.create("trouble", template)
+        event = coder.workspaces.wait_until_ready(ws, timeout=30)
+        assert event.kind is kind
+        assert event.troubleshooting_url
+        logs = coder.agents.logs(event.agent_id or "")
+        assert logs and all(log.id > 0 for log in logs)
+        later = coder.agents.logs(event.agent_id or "", after=logs[0].id)
+        assert [log.id for log in later] == [log.id for log in logs[1:]]
+        assert coder.agents.get(event.agent_id or "").lifecycle_state == kind.value
+
+
+def test_failing_build_raises_with_the_reason(sim_any: SimServer) -> None:
+    with CoderClient(sim_any.url, sim_any.token) as coder:
+        ws = coder.workspaces.create("doomed", "failing-build")
+        with pytest.raises(WorkspaceNotReady, match="build failed"):
+            coder.workspaces.wait_until_ready(ws, timeout=30)
+
+
+def test_extend_is_computed_from_now_and_refused_like_coder(sim_any: SimServer) -> None:
+    with CoderClient(sim_any.url, sim_any.token) as coder:
+        ws = coder.workspaces.create("ext", "max-deadline")
+        coder.workspaces.wait_until_ready(ws, timeout=30)
+        before = sim_any.now()
+        deadline = coder.workspaces.extend(ws, by="2h")
+        assert timedelta(hours=2) - timedelta(seconds=5) <= deadline - before <= timedelta(hours=2, seconds=5)
+        assert coder.workspaces.get(ws).latest_build.deadline == deadline.replace(
+            microsecond=deadline.microsecond
+        )
+        with pytest.raises(ExtendRefused, match="at least 30 minutes"):
+            coder.workspaces.extend(ws, by="10m")
+        with pytest.raises(ExtendRefused, match="past"):
+            coder.workspaces.extend(ws, by="20h")
+        with pytest.raises(InvalidArgument, match="exactly one"):
+            coder.workspaces.extend(ws)
+        until = sim_any.now() + timedelta(hours=3)
+        assert coder.workspaces.extend(ws, until=until) == until.astimezone(UTC)
+        coder.workspaces.stop(ws)
+        with pytest.raises(ExtendRefused, match="not running"):
+            coder.workspaces.extend(ws, by="1h")
+
+
+def test_server_side_refusals_surface_coders_message(sim_any: SimServer) -> None:
+    with CoderClient(sim_any.url, sim_any.user_tokens["alice"]) as coder:
+        ws = coder.workspaces.create("locked", "no-user-autostop")
+        with pytest.raises(ValidationFailed) as caught:
+            coder.workspaces.set_ttl(ws, "1h")
+        assert caught.value.validations and "ttl_ms" in str(caught.value)
+
+
+def test_async_client_covers_the_same_surface(sim_any: SimServer) -> None:
+    async def scenario() -> None:
+        async with AsyncCoderClient(sim_any.url, sim_any.token) as coder:
+            assert (await coder.users.me()).username == "admin"
+            assert (await coder.organizations.list())[0].name == "coder"
+            assert "python-ds" in {t.name for t in await coder.templates.list()}
+            assert (await coder.templates.get_by_name("python-ds")).name == "python-ds"
+            assert len(await coder.templates.parameters("python-ds")) >= 5
+            ws = await coder.workspaces.create("async-box", "python-ds", parameters=PROJECT, ttl=90)
+            assert ws.ttl_ms == 90 * 60_000
+            event = await coder.workspaces.wait_until_ready(ws, timeout=30)
+            assert event.kind is LifecycleKind.READY
+            assert (await coder.workspaces.get("admin/async-box")).id == ws.id
+            assert [w.id for w in await coder.workspaces.list("owner:me")] == [ws.id]
+            await coder.workspaces.set_autostart(ws, "7:00 mon Europe/Berlin")
+            await coder.workspaces.set_ttl(ws, "4h")
+            deadline = await coder.workspaces.extend(ws, by="1h")
+            assert deadline > datetime.now(UTC) - timedelta(days=3650)
+            await coder.workspaces.rename(ws, "async-box-2")
+            assert (await coder.workspaces.get_by_name("me", "async-box-2")).id == ws.id
+            assert len(await coder.agents.logs(event.agent_id or "")) > 0
+            assert (await coder.agents.get(event.agent_id or "")).lifecycle_state == "ready"
+            restarted = await coder.workspaces.restart(ws)
+            assert (await coder.workspaces.wait_until_ready(ws, timeout=30)).build_id == restarted.id
+            assert len(await coder.workspaces.builds(ws)) >= 3
+            await coder.workspaces.stop(ws)
+            async for change in coder.workspaces.lifecycle(ws):
+                if change.kind is LifecycleKind.STOPPED:
+                    break
+            await coder.workspaces.start(ws)
+            await coder.workspaces.wait_until_ready(ws, timeout=30)
+            await coder.workspaces.delete(ws)
+
+    asyncio.run(scenario())
