@@ -17,7 +17,7 @@ def load(serverapp: ServerApp) -> None:
     state = CoderState(config)
     web_app = serverapp.web_app
     web_app.settings[SETTINGS_KEY] = state
-    web_app.add_handlers(".*$", route_handlers(web_app.settings["base_url"]))
+    web_app.add_handlers(".*$", route_handlers(web_app.settings["base_url"]))  # type: ignore[no-untyped-call]
     _close_on_stop(serverapp, state)
     where = config.resolved_url() or "discovered from CODER_URL / the coder CLI login"
     serverapp.log.info(
@@ -36,4 +36,4 @@ def _close_on_stop(serverapp: ServerApp, state: CoderState) -> None:
         finally:
             await original()
 
-    serverapp.cleanup_extensions = cleanup_extensions
+    serverapp.cleanup_extensions = cleanup_extensions  # type: ignore[method-assign]

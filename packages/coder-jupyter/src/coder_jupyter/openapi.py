@@ -190,7 +190,16 @@ def openapi_document(
                 "get": {
                     "operationId": "workspaceEvents",
                     "summary": "Server-sent lifecycle events (`event: lifecycle`), keepalives between",
-                    "parameters": [workspace_id],
+                    "parameters": [
+                        workspace_id,
+                        {
+                            "name": "until",
+                            "in": "query",
+                            "required": False,
+                            "description": "`settled`: end the stream after ready, a failure or stopped",
+                            "schema": {"type": "string", "enum": ["settled"]},
+                        },
+                    ],
                     "responses": {
                         "200": {
                             "description": "An event stream; each `data:` is a lifecycle event as JSON",

@@ -107,6 +107,9 @@ class ParameterSpec:
             return json.dumps([str(v) for v in value or []])
         return "" if value is None else str(value).strip()
 
+    def _rule_message(self, value: str) -> str | None:
+        return _fill(self.regex_error, self, value) if self.regex_error else None
+
     def check(self, value: Any) -> str | None:
         """Why Coder would refuse this value, in words; None if it would accept it."""
         text = self.to_coder(value)
@@ -117,8 +120,8 @@ class ParameterSpec:
             allowed = [v for _, v in self.options]
             return None if text in allowed else f"Choose one of: {', '.join(allowed)}."
         if self.kind == "multi-select":
-            allowed = {v for _, v in self.options}
-            unknown = [v for v in value if v not in allowed]
+            choices = {v for _, v in self.options}
+            unknown = [v for v in value if v not in choices]
             return f"Not an option: {', '.join(unknown)}." if unknown else None
         if self.kind == "number":
             try:
@@ -126,18 +129,25 @@ class ParameterSpec:
             except ValueError:
                 return f"{self.label} must be a number, not {text!r}."
             if self.minimum is not None and number < self.minimum:
-                return f"{self.label} must be at least {_plain(self.minimum)}."
+                return self._rule_message(text) or f"{self.label} must be at least {_plain(self.minimum)}."
             if self.maximum is not None and number > self.maximum:
-                return f"{self.label} must be at most {_plain(self.maximum)}."
+                return self._rule_message(text) or f"{self.label} must be at most {_plain(self.maximum)}."
             return None
-        if self.regex and self.kind in ("text", "textarea"):
+        if self.regex and self.kind in ("text", "textarea"):  # regex errors are the template's own words
             try:
                 matched = re.search(self.regex, text) is not None
             except re.error:
                 return None  # Coder validates with Go's regexp; leave the syntax Python lacks to the server
             if not matched:
-                return self.regex_error or f"{self.label} must match {self.regex}."
+                return self._rule_message(text) or f"{self.label} must match {self.regex}."
         return None
+
+
+def _fill(template: str, spec: ParameterSpec, value: str) -> str:
+    bounds = {"{min}": spec.minimum, "{max}": spec.maximum}
+    for key, number in bounds.items():
+        template = template.replace(key, _plain(number) if number is not None else "")
+    return template.replace("{value}", value)
 
 
 def parameter_specs(raw_parameters: list[Mapping[str, Any]]) -> list[ParameterSpec]:

@@ -205,15 +205,21 @@ class EventsHandler(CoderHandler):
             await asyncio.sleep(every)
             await self._write(": keepalive\n\n")
 
-    async def _stream(self, workspace: Any) -> None:
+    async def _stream(self, workspace: Any, until_settled: bool) -> None:
         async for event in self.state.client().workspaces.lifecycle(workspace):
             await self._write(f"event: lifecycle\ndata: {json.dumps(lifecycle_event_json(event))}\n\n")
-            if self._closed.is_set():
+            if self._closed.is_set() or (until_settled and getattr(event.kind, "settled", False)):
                 return
 
     @tornado.web.authenticated
     @authorized
     async def get(self, workspace_id: str) -> None:
+        until = self.get_query_argument("until", "")
+        if until not in ("", "settled"):
+            self.send_error_json(
+                ValueError(f"until={until!r} is not supported; use until=settled or leave it out.")
+            )
+            return
         try:
             workspace = await self.state.client().workspaces.get(workspace_id)
         except Exception as exc:
@@ -224,7 +230,7 @@ class EventsHandler(CoderHandler):
         self.set_header("X-Accel-Buffering", "no")
         await self._write(": connected\n\n")
         keepalive = asyncio.create_task(self._keepalive(self.state.config.events_keepalive_seconds))
-        stream = asyncio.create_task(self._stream(workspace))
+        stream = asyncio.create_task(self._stream(workspace, until == "settled"))
         closed = asyncio.create_task(self._closed.wait())
         try:
             done, _ = await asyncio.wait({stream, closed}, return_when=asyncio.FIRST_COMPLETED)

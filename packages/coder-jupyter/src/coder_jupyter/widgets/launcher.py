@@ -57,7 +57,7 @@ class Launcher(CoderWidget):
         self.name.observe(lambda _: self._validate(), names="value")
         self.ttl.observe(lambda _: self._validate(), names="value")
         self.create.on_click(lambda _: self.submit())
-        self.children = (
+        self.children: tuple[w.Widget, ...] = (
             self._style,
             self._title,
             w.HBox([self.template, self._template_info]),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -13,13 +12,13 @@ from typing import Any
 
 import ipywidgets as w
 import traitlets
+from coder_client import AsyncCoderClient, Workspace
 
 from ..phases import WorkspaceView, format_duration, workspace_view
 from ..runner import Runner
 from .common import CoderWidget, badge
 
 LOG_TAIL_LINES = 40
-UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 RECONNECT_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 
 
@@ -30,16 +29,9 @@ def as_dict(model: Any) -> dict[str, Any]:
     return dumped
 
 
-async def resolve_workspace(client: Any, ref: Any) -> Any:
-    """An id, `owner/name`, a bare name (yours) or a Workspace, fetched fresh."""
-    if not isinstance(ref, str):
-        return await client.workspaces.get(ref.id)
-    if "/" in ref:
-        owner, name = ref.split("/", 1)
-        return await client.workspaces.get_by_name(owner or "me", name)
-    if UUID.match(ref):
-        return await client.workspaces.get(ref)
-    return await client.workspaces.get_by_name("me", ref)
+async def resolve_workspace(client: AsyncCoderClient, ref: str) -> Workspace:
+    """An id, `owner/name` or a bare name (yours), fetched fresh."""
+    return await client.workspaces.get(ref)
 
 
 def timeline_html(view: WorkspaceView, now: datetime | None = None) -> str:

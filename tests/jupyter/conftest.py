@@ -1,0 +1,30 @@
+"""Fixtures for the Jupyter tests: a fast coder-sim and a user's login to it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from itertools import count
+
+import pytest
+from coder_sim import SimServer
+from jupyter_test_helpers import CoderLogin
+
+SIM_SPEED = 40.0
+_names = count(1)
+
+
+@pytest.fixture(scope="module")
+def jupyter_sim() -> Iterator[SimServer]:
+    with SimServer(era="v2", speed=SIM_SPEED, seed=6) as server:
+        yield server
+
+
+@pytest.fixture
+def alice(jupyter_sim: SimServer) -> CoderLogin:
+    return CoderLogin(jupyter_sim.url, jupyter_sim.user_tokens["alice"], jupyter_sim)
+
+
+@pytest.fixture
+def unique_name() -> Callable[[str], str]:
+    return lambda prefix: f"{prefix}-{next(_names)}-{int(time.time() * 1000) % 100000}"

@@ -1,0 +1,205 @@
+"""Widget behaviour without a browser: traits, `.click()`, against a real coder-sim over HTTP."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from coder_client import CoderClient
+from coder_jupyter import launcher, monitor, workspaces
+from coder_jupyter.widgets import Launcher
+from jupyter_test_helpers import CoderLogin, wait_until
+
+READY_TIMEOUT = 60.0
+
+
+def ready_launcher(login: CoderLogin) -> Launcher:
+    widget = launcher(url=login.url, token=login.token).wait_loaded()
+    assert widget.error == "", widget.error
+    return widget
+
+
+def create_running(login: CoderLogin, name: str, template: str = "python-ds", **params: str) -> str:
+    with CoderClient(url=login.url, token=login.token) as coder:
+        values = {"project_name": "demo-project", **params} if template == "python-ds" else params
+        ws = coder.workspaces.create(name, template, parameters=values, ttl=timedelta(hours=1))
+        return ws.id
+
+
+def test_launcher_builds_a_form_from_the_templates_rich_parameters(alice: CoderLogin) -> None:
+    widget = ready_launcher(alice)
+    assert "python-ds" in [value for _, value in widget.template.options]
+    widget.template.value = "python-ds"
+    wait_until(lambda: "project_name" in widget.form.fields, what="python-ds form")
+    kinds = {name: field.spec.kind for name, field in widget.form.fields.items()}
+    assert kinds["region"] == "dropdown"
+    assert kinds["gpu"] == "checkbox"
+    assert kinds["extensions"] == "tags"
+    assert kinds["memory_gb"] == "number"
+    assert not widget.form.fields["region"].spec.mutable
+    assert widget.form.fields["extensions"].value == ["ms-python.python", "ms-toolsai.jupyter"]
+
+
+def test_fields_are_checked_as_you_type_and_create_waits_for_valid_input(alice: CoderLogin) -> None:
+    widget = ready_launcher(alice)
+    widget.template.value = "python-ds"
+    wait_until(lambda: "project_name" in widget.form.fields, what="python-ds form")
+    memory, project = widget.form.fields["memory_gb"], widget.form.fields["project_name"]
+    memory.value = "128"
+    assert "at most 64" in memory.status.value
+    project.value = "No Spaces"
+    assert "lowercase" in project.status.value
+    widget.name.value = "bad_name"
+    assert "hyphens" in widget._name_status.value
+    assert widget.create.disabled
+    memory.value, project.value, widget.name.value = "32", "churn-model", "ok-name"
+    assert memory.status.value == "" and project.status.value == ""
+    assert not widget.create.disabled
+
+
+def test_create_turns_the_launcher_into_a_monitor_that_reaches_ready(
+    alice: CoderLogin, unique_name: Callable[[str], str]
+) -> None:
+    widget = ready_launcher(alice)
+    widget.template.value = "python-ds"
+    wait_until(lambda: "project_name" in widget.form.fields, what="python-ds form")
+    widget.form.fields["project_name"].value = "churn-model"
+    widget.name.value = unique_name("nb")
+    widget.create.click()
+    card = wait_until(lambda: widget.monitor, what="launcher to become a monitor")
+    assert widget.children[-1] is card
+    view = card.wait(timeout=READY_TIMEOUT)
+    assert card.outcome == "ready", card.error
+    assert card.phase == "ready"
+    assert card.startup_duration is not None and card.startup_duration > 0
+    assert [p.state for p in view.phases] == ["done"] * 4
+    assert "Startup took" in card._startup.value
+    assert "Open in Coder" in card._links.value
+    assert card.autostop_in is not None and 7 * 3600 < card.autostop_in <= 8 * 3600 + 5  # default TTL 8h
+
+
+def test_coder_refusal_is_shown_in_the_widget_not_raised(
+    alice: CoderLogin, unique_name: Callable[[str], str]
+) -> None:
+    taken = unique_name("taken")
+    create_running(alice, taken)
+    widget = ready_launcher(alice)
+    widget.template.value = "python-ds"
+    wait_until(lambda: "project_name" in widget.form.fields, what="python-ds form")
+    widget.form.fields["project_name"].value = "churn-model"
+    widget.name.value = taken
+    widget.create.click()
+    wait_until(lambda: widget.error, what="an error in the widget")
+    assert "already exists" in widget.error
+    assert widget.monitor is None and widget.state == "ready"
+    assert "already exists" in widget._error_box.value
+
+
+def test_monitor_reattaches_by_owner_and_name(alice: CoderLogin, unique_name: Callable[[str], str]) -> None:
+    name = unique_name("again")
+    create_running(alice, name)
+    card = monitor(f"alice/{name}", url=alice.url, token=alice.token)
+    card.wait(timeout=READY_TIMEOUT)
+    assert card.outcome == "ready"
+    assert card.view is not None and card.view.name == name
+    card.close()
+
+
+def test_failed_startup_shows_the_log_tail(alice: CoderLogin, unique_name: Callable[[str], str]) -> None:
+    ws = create_running(alice, unique_name("broken"), template="broken-startup")
+    card = monitor(ws, url=alice.url, token=alice.token)
+    card.wait(timeout=READY_TIMEOUT)
+    assert card.outcome == "start_error"
+    wait_until(lambda: card.log_tail, what="the startup log tail")
+    assert card._log_box.layout.display != "none"
+    assert card.view is not None and card.view.phases[-1].state == "failed"
+    card.close()
+
+
+def test_extend_moves_the_autostop_countdown(alice: CoderLogin, unique_name: Callable[[str], str]) -> None:
+    card = monitor(create_running(alice, unique_name("ext")), url=alice.url, token=alice.token)
+    card.wait(timeout=READY_TIMEOUT)
+    wait_until(lambda: not card.extend_2h.disabled, what="extend buttons")
+    before = card.autostop_in
+    assert before is not None
+    card.extend_2h.click()
+    wait_until(lambda: (card.autostop_in or 0) > before + 1800, what="the deadline to move", timeout=20)
+    assert card.error == ""
+    card.close()
+
+
+def test_monitor_keeps_updating_while_the_main_thread_is_busy(
+    alice: CoderLogin, unique_name: Callable[[str], str]
+) -> None:
+    ws = create_running(alice, unique_name("busy"))
+    seen: list[str] = []
+    card = monitor(ws, url=alice.url, token=alice.token)
+    card.observe(lambda change: seen.append(change["new"]), names="phase")
+    finished = threading.Event()
+    card.observe(lambda change: finished.set() if change["new"] == "ready" else None, names="outcome")
+    spins = 0
+    while not finished.is_set() and spins < 50_000_000:  # a cell that never yields
+        spins += 1
+    assert finished.is_set(), f"phases seen while busy: {seen}"
+    assert seen[-1] == "ready"
+    card.close()
+
+
+def test_unreachable_coder_is_an_error_in_the_widget() -> None:
+    widget = launcher(url="http://127.0.0.1:9", token="not-a-real-token")
+    widget.wait_loaded(timeout=60)
+    assert "Could not reach Coder" in widget.error
+    assert "not-a-real-token" not in widget.error
+
+
+def test_workspace_list_shows_rows_and_stop_acts(
+    alice: CoderLogin, unique_name: Callable[[str], str]
+) -> None:
+    name = unique_name("row")
+    create_running(alice, name)
+    listing = workspaces(url=alice.url, token=alice.token)
+    listing.refresh_seconds = 0.3
+    listing.refresh()
+    row = wait_until(
+        lambda: next((r for r in listing.rows.values() if r.view.name == name), None), what="the new row"
+    )
+    wait_until(
+        lambda: listing.rows[row.view.workspace_id].view.status == "running",
+        timeout=READY_TIMEOUT,
+        what="running",
+    )
+    listing.rows[row.view.workspace_id].stop.click()
+    wait_until(
+        lambda: listing.rows[row.view.workspace_id].view.status in {"stopping", "stopped"},
+        what="the row to show the stop",
+    )
+    listing.rows[row.view.workspace_id].watch.click()
+    assert listing.monitor is not None and listing._detail.children == (listing.monitor,)
+    listing.close()
+
+
+def test_workspace_list_backs_off_while_coder_fails(alice: CoderLogin) -> None:
+    listing = workspaces(url=alice.url, token=alice.token)
+    listing.refresh_seconds = 0.2
+    listing.wait_refreshed()
+    alice.sim.inject_status(500, count=20, path_prefix="/api/v2/workspaces")
+    listing.refresh()
+    wait_until(lambda: listing.interval >= 0.8, what="the refresh interval to grow", timeout=20)
+    assert "Retrying in" in listing.error
+    alice.sim.clear_faults()
+    listing.refresh()
+    wait_until(lambda: listing.error == "", what="recovery", timeout=20)
+    assert listing.interval == pytest.approx(0.2)
+    listing.close()
+
+
+def test_static_fallback_has_html_and_text(alice: CoderLogin, unique_name: Callable[[str], str]) -> None:
+    card = monitor(create_running(alice, unique_name("static")), url=alice.url, token=alice.token)
+    card.wait(timeout=READY_TIMEOUT)
+    bundle = card._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert "coder-timeline" in bundle["text/html"] and "ready" in bundle["text/html"]
+    assert bundle["text/plain"].startswith("Coder workspace alice/") and "ready" in bundle["text/plain"]
+    card.close()
