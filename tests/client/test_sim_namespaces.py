@@ -6,8 +6,6 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from coder_sim import SimServer
-
 from coder_client import (
     AsyncCoderClient,
     CoderClient,
@@ -20,6 +18,7 @@ from coder_client import (
     ValidationFailed,
     WorkspaceNotReady,
 )
+from coder_sim import SimServer
 
 PROJECT = {"project_name": "demo"}
 
@@ -40,7 +39,7 @@ def test_users_organizations_templates(sim_any: SimServer) -> None:
         assert params["project_name"].required and params["extensions"].type == "list(string)"
         with pytest.raises(NotFound):
             coder.templates.get_by_name("no-such-template")
-        with pytest.raises(InvalidArgument, match="no organization named 'nope'|not a member"):
+        with pytest.raises(InvalidArgument, match=r"not a member of an organization named .nope."):
             coder.templates.list(organization="nope")
 
 
@@ -98,9 +97,8 @@ def test_paging_lists_every_workspace(sim: SimServer) -> None:
         assert len(coder.workspaces.list("owner:bob", limit=4)) == 4
         running = coder.workspaces.list("owner:bob status:running")
         assert sorted(w.name for w in running) == ["box-0", "box-2", "box-4", "box-6"]
-    with CoderClient(sim.url, sim.user_tokens["alice"]) as alice:
-        with pytest.raises(NotFound):
-            alice.workspaces.get("bob/box-0")  # members see only their own (Coder's vague 404)
+    with CoderClient(sim.url, sim.user_tokens["alice"]) as alice, pytest.raises(NotFound):
+        alice.workspaces.get("bob/box-0")  # members see only their own (Coder's vague 404)
 
 
 def test_start_stop_restart_builds_and_wait(sim_any: SimServer) -> None:
