@@ -20,7 +20,7 @@ def _problem(parameter: Parameter, value: str, previous: str | None) -> str | No
         try:
             number = int(value)
         except ValueError:
-            return f"value {value!r} is not a number".replace("'", '"')
+            return f'value "{value}" is not a number'
         if parameter.validation_min is not None and number < parameter.validation_min:
             return (
                 parameter.validation_error
@@ -51,7 +51,7 @@ def _problem(parameter: Parameter, value: str, previous: str | None) -> str | No
             return "invalid list(string) value: must be a JSON array of strings"
         return None
     if parameter.validation_regex and not re.search(parameter.validation_regex, value):
-        return parameter.validation_error or f"value {value!r} does not match {parameter.validation_regex!r}"
+        return parameter.validation_error or f'value "{value}" does not match "{parameter.validation_regex}"'
     return None
 
 

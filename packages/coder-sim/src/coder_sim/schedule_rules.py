@@ -37,11 +37,7 @@ def ttl_error(millis: int | None, template: Template, era: Era) -> str | None:
         and truncated > timedelta(milliseconds=template.max_ttl_ms)
     ):
         limit = go_duration(timedelta(milliseconds=template.max_ttl_ms))
-        return (
-            f"time until shutdown must be less than or equal to the template's maximum TTL {limit!r}".replace(
-                "'", '"'
-            )
-        )
+        return f'time until shutdown must be less than or equal to the template\'s maximum TTL "{limit}"'
     return None
 
 
