@@ -1,4 +1,4 @@
-"""ttl, autostart and extend: Coder's rules and exact messages per era, and autostop on the simulated clock."""
+"""ttl, autostart and extend: Coder's rules and messages per era, and autostop on the simulated clock."""
 
 from __future__ import annotations
 

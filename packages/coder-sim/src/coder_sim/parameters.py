@@ -40,7 +40,7 @@ def _problem(parameter: Parameter, value: str, previous: str | None) -> str | No
         return None
     if parameter.type == "bool":
         if value not in ("true", "false"):
-            return f'boolean value can be either "true" or "false", got {value!r}'.replace("'", '"')
+            return f'boolean value can be either "true" or "false", got "{value}"'
         return None
     if parameter.type == "list(string)":
         try:
