@@ -120,6 +120,8 @@ def test_async_client_retries_too(sim: SimServer) -> None:
 
 def test_timeouts_are_connection_errors(sim: SimServer) -> None:
     sim.inject_delay(2.0, count=5, path_prefix="/users/me")
-    with CoderClient(sim.url, sim.token, timeout=0.3, retry=RetryPolicy(max_attempts=2, backoff=0.01)) as coder:
+    with CoderClient(
+        sim.url, sim.token, timeout=0.3, retry=RetryPolicy(max_attempts=2, backoff=0.01)
+    ) as coder:
         with pytest.raises(CoderConnectionError, match="Could not reach Coder for GET /api/v2/users/me"):
             coder.users.me()

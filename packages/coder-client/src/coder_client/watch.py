@@ -110,6 +110,13 @@ def _retryable(error: BaseException) -> bool:
     return isinstance(error, CoderConnectionError | _Reconnect | httpx.TransportError | HTTPXWSException)
 
 
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    leaves: list[BaseException] = []
+    for exc in group.exceptions:
+        leaves.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return leaves
+
+
 def _ws_refusal(error: WebSocketUpgradeError, path: str) -> CoderAPIError | None:
     """None if the server may simply lack /watch-ws (404/405: try SSE), else the error to raise.
 
@@ -241,6 +248,15 @@ class AsyncWatcher:
                 if not (_retryable(exc) or isinstance(exc, TimeoutError)):
                     raise
                 error = exc
+            except ExceptionGroup as group:  # httpx-ws reports socket failures from its task group
+                fatal = [
+                    leaf
+                    for leaf in _leaves(group)
+                    if not (_retryable(leaf) or isinstance(leaf, TimeoutError))
+                ]
+                if fatal:
+                    raise fatal[0] from None
+                error = _leaves(group)[0]
             await asyncio.sleep(self.state.reconnect_delay(error))
 
     async def _handle(

@@ -1,0 +1,164 @@
+"""Watch and lifecycle through the network: reconnects, duplicates, exactly-once, many streams."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import Counter
+
+import pytest
+from coder_sim import SimServer
+
+from coder_client import (
+    AsyncCoderClient,
+    CoderClient,
+    LifecycleEvent,
+    LifecycleKind,
+    NotFound,
+    WaitTimeout,
+    WatchPolicy,
+    Workspace,
+)
+
+PROJECT = {"project_name": "demo"}
+QUICK = WatchPolicy(min_backoff=0.05, max_backoff=0.3)
+
+
+def keep_dropping(sim: SimServer, stop: threading.Event, every: float = 0.15) -> threading.Thread:
+    def run() -> None:
+        while not stop.wait(every):
+            sim.drop_watches()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_watch_uses_websocket_on_v2_and_sse_on_v025(sim_any: SimServer) -> None:
+    workspace_id = sim_any.create_workspace_direct("admin", "python-ds", "watched")
+    with CoderClient(sim_any.url, sim_any.token, watch_policy=QUICK) as coder:
+        first = next(iter(coder.workspaces.watch(workspace_id, timeout=10)))
+        assert first.id == workspace_id and first.latest_build.status == "running"
+        assert coder._state.has_watch_ws is (sim_any.era == "v2")
+
+
+def test_lifecycle_exactly_once_across_dropped_streams(sim_any: SimServer) -> None:
+    stop = threading.Event()
+    with CoderClient(sim_any.url, sim_any.token, watch_policy=QUICK) as coder:
+        ws = coder.workspaces.create("flaky", "python-ds", parameters=PROJECT)
+        dropper = keep_dropping(sim_any, stop)
+        events: list[LifecycleEvent] = []
+        try:
+            for event in coder.workspaces.lifecycle(ws, timeout=30):
+                events.append(event)
+                if event.kind is LifecycleKind.READY:
+                    break
+        finally:
+            stop.set()
+            dropper.join()
+    kinds = [e.kind.value for e in events]
+    assert kinds.count("ready") == 1 and kinds[-1] == "ready"
+    assert len({e.key for e in events}) == len(events)
+    assert "starting" in kinds
+
+
+def test_identical_snapshots_are_dropped_and_changes_get_through(sim_any: SimServer) -> None:
+    workspace_id = sim_any.create_workspace_direct("admin", "python-ds", "steady")
+
+    async def scenario() -> list[Workspace]:
+        async with AsyncCoderClient(sim_any.url, sim_any.token, watch_policy=QUICK) as coder:
+            seen: list[Workspace] = []
+            stream = coder.workspaces.watch(workspace_id)
+            seen.append(await anext(stream))
+            for _ in range(4):  # each reconnect refetches the same workspace: nothing new to yield
+                sim_any.drop_watches()
+                await asyncio.sleep(0.15)
+            await coder.workspaces.set_ttl(workspace_id, "5h")
+            seen.append(await asyncio.wait_for(anext(stream), 10))
+            await stream.aclose()  # type: ignore[attr-defined]
+            return seen
+
+    first, second = asyncio.run(scenario())
+    assert first.ttl_ms != second.ttl_ms and second.ttl_ms == 5 * 3_600_000
+
+
+def test_agent_restart_that_reaches_ready_again_is_a_new_event(sim: SimServer) -> None:
+    workspace_id = sim.create_workspace_direct("admin", "python-ds", "restarty")
+    with CoderClient(sim.url, sim.token, watch_policy=QUICK) as coder:
+        agent_id = coder.workspaces.get(workspace_id).agents[0].id
+        ready_events: list[LifecycleEvent] = []
+        for event in coder.workspaces.lifecycle(workspace_id, include_progress=False, timeout=20):
+            ready_events.append(event)
+            if len(ready_events) == 1:
+                sim.set_agent_lifecycle(agent_id, "starting")
+                time.sleep(0.1)
+                sim.set_agent_lifecycle(agent_id, "ready")
+            else:
+                break
+    assert [e.kind for e in ready_events] == [LifecycleKind.READY, LifecycleKind.READY]
+    assert ready_events[0].started_at != ready_events[1].started_at
+
+
+def test_watch_survives_server_errors_and_gives_up_on_missing_workspace(sim_any: SimServer) -> None:
+    workspace_id = sim_any.create_workspace_direct("admin", "python-ds", "wobbly")
+    with CoderClient(sim_any.url, sim_any.token, watch_policy=QUICK) as coder:
+        next(iter(coder.workspaces.watch(workspace_id, timeout=10)))  # learn which watch route exists
+        sim_any.inject_status(500, count=3, path_prefix=f"/workspaces/{workspace_id}")
+        assert next(iter(coder.workspaces.watch(workspace_id, timeout=10))).id == workspace_id
+        with pytest.raises(NotFound):
+            next(iter(coder.workspaces.watch("0f1c0000-0000-4000-8000-000000000000", timeout=10)))
+
+
+def test_sync_watch_honours_its_timeout(sim: SimServer) -> None:
+    workspace_id = sim.create_workspace_direct("admin", "python-ds", "quiet")
+    with CoderClient(sim.url, sim.token) as coder:
+        started = time.monotonic()
+        with pytest.raises(WaitTimeout):
+            for _ in coder.workspaces.watch(workspace_id, timeout=0.8):
+                pass
+        assert time.monotonic() - started < 3
+
+
+def test_wait_until_ready_timeout_says_what_to_do(sim: SimServer) -> None:
+    with CoderClient(sim.url, sim.token) as coder:
+        ws = coder.workspaces.create("slowpoke", "slow-start")
+        with pytest.raises(WaitTimeout, match="not ready within 0 s"):
+            coder.workspaces.wait_until_ready(ws, timeout=0.3)
+
+
+def test_hub_watches_many_workspaces_on_one_client(make_sim: object) -> None:
+    sim: SimServer = make_sim(era="v2", record=False)  # type: ignore[operator]
+    ids = [sim.create_workspace_direct("admin", "python-ds", f"fleet-{n}", running=False) for n in range(40)]
+
+    async def scenario() -> tuple[Counter[str], int]:
+        async with AsyncCoderClient(sim.url, sim.token, watch_policy=QUICK) as coder:
+            async with coder.workspaces.hub() as hub:
+                for workspace_id in ids:
+                    await hub.add(workspace_id)
+                await hub.add(ids[0])  # adding twice does nothing
+                stopped: Counter[str] = Counter()
+                async for event in hub:
+                    stopped[event.workspace.id] += event.kind is LifecycleKind.STOPPED
+                    if len(stopped) == len(ids):
+                        break
+                for workspace_id in ids[:10]:
+                    await coder.workspaces.start(workspace_id)
+                sim.drop_watches()
+                ready: Counter[str] = Counter()
+                deadline = asyncio.get_running_loop().time() + 30
+                async for event in hub:
+                    if event.kind is LifecycleKind.READY:
+                        ready[event.workspace.id] += 1
+                    if len(ready) == 10 or asyncio.get_running_loop().time() > deadline:
+                        break
+                await asyncio.sleep(0.3)
+                assert hub._events.empty() or all(
+                    e.kind is not LifecycleKind.READY
+                    for e in list(hub._events._queue)  # type: ignore[attr-defined]
+                )
+                return ready, len(hub.watched)
+
+    ready, watched = asyncio.run(scenario())
+    assert watched == 40
+    assert set(ready) == set(ids[:10]) and set(ready.values()) == {1}
