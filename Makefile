@@ -25,7 +25,7 @@ system-deps:
 	@bash scripts/system-deps.sh
 
 demo: install
-	$(PY) -m coder_sim.demo
+	$(PY) scripts/demo.py $(DEMO_ARGS)
 
 test: install system-deps
 	$(UV) run --no-sync pytest
