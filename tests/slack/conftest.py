@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+from coder_slack.app import build_bot
+from coder_slack.commands.context import Bot
+from coder_slack.crypto import generate_key
+from coder_slack.server import RunningServer, start_http
+from coder_slack.settings import Settings, secret
+from coder_slack.signed import SignedRequest, SlackRequests
 from coder_slack.standin import SlackStandIn
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -46,3 +56,88 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+# ---------------------------------------------------------------------------------------------- the bot
+
+
+class BotThread:
+    """The real bot (bolt AsyncApp behind aiohttp on a loopback port) in its own thread and event loop."""
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="coder-slack-bot", daemon=True)
+        self.thread.start()
+        self.server: RunningServer = self.run(self._start(), timeout=60)
+        self.requests = SlackRequests(secret(settings.slack_signing_secret), response_base_url="")
+        self.http = httpx.Client(timeout=30)
+
+    async def _start(self) -> RunningServer:
+        bot = await build_bot(self.settings)
+        return await start_http(bot, alerts=False)
+
+    def run(self, coroutine: Any, timeout: float = 30) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    @property
+    def bot(self) -> Bot:
+        return self.server.bot
+
+    def post(self, request: SignedRequest) -> httpx.Response:
+        return self.http.post(self.server.events_url, content=request.body, headers=request.headers)
+
+    def command(self, text: str, user: str = "U0ALICE", channel: str = "C0GENERAL") -> httpx.Response:
+        return self.post(self.requests.command(text, user_id=user, channel_id=channel))
+
+    def settle(self, timeout: float = 30) -> None:
+        """Wait until every background task the bot started has finished."""
+        self.run(self.bot.tasks.wait(timeout), timeout=timeout + 5)
+
+    def stop(self) -> None:
+        self.http.close()
+        try:
+            self.run(self.server.stop(), timeout=30)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(10)
+
+
+def bot_settings(sim_url: str, token: str | None, standin: SlackStandIn, database_url: str) -> Settings:
+    return Settings(
+        slack_bot_token="xoxb-test-bot",
+        slack_signing_secret="test-signing-secret",
+        slack_api_url=standin.api_url,
+        coder_url=sim_url,
+        coder_session_token=token,
+        coder_slack_database_url=database_url,
+        coder_slack_encryption_key=generate_key(),
+        coder_slack_coder_timeout_seconds=10,
+    )
+
+
+@pytest.fixture
+def make_bot(standin: SlackStandIn, tmp_path: Path) -> Iterator[Callable[..., BotThread]]:
+    bots: list[BotThread] = []
+
+    def factory(sim: Any, *, service_token: bool = True, **overrides: Any) -> BotThread:
+        settings = bot_settings(
+            sim.url,
+            sim.token if service_token else None,
+            standin,
+            f"sqlite:///{tmp_path / f'bot{len(bots)}.db'}",
+        )
+        settings = settings.model_copy(update=overrides)
+        running = BotThread(settings)
+        running.requests.response_base_url = standin.url + "/response"
+        bots.append(running)
+        return running
+
+    yield factory
+    for running in bots:
+        running.stop()
+
+
+@pytest.fixture
+def bot(make_bot: Callable[..., BotThread], sim: Any) -> BotThread:
+    return make_bot(sim)

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     coder_slack_encryption_key: SecretStr | None = None
 
     # Command surface.
+    coder_slack_command: str = "/workspace"
+    coder_slack_log_level: str = "INFO"
     coder_slack_list_page_size: int = 10
     coder_slack_card_timeout_seconds: float = 1800.0
     coder_slack_coder_timeout_seconds: float = 20.0
@@ -79,6 +81,8 @@ class Settings(BaseSettings):
         return url if url.endswith("/") else url + "/"
 
 
-def secret(value: SecretStr | None) -> str:
+def secret(value: SecretStr | str | None) -> str:
     """The plain value of an optional secret ('' when unset)."""
-    return value.get_secret_value() if value is not None else ""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    return value or ""

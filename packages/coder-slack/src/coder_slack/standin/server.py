@@ -166,6 +166,7 @@ class SlackStandIn:
     def make_app(self) -> web.Application:
         app = web.Application(client_max_size=4 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self._handle_api)
+        app.router.add_post("/response/{response_id}", self._handle_response_url)
         app.router.add_get("/_standin/calls", self._handle_calls)
         app.router.add_get("/_standin/messages", self._handle_messages)
         app.router.add_post("/_standin/faults", self._handle_faults)
@@ -379,7 +380,33 @@ class SlackStandIn:
                 status, response = 200, {"ok": False, "error": "unknown_method"}
             else:
                 status, response = 200, handler(self, args)
-        call = RecordedCall(method, args, token, time.time(), status, response)
+        self._record(RecordedCall(method, args, token, time.time(), status, response))
+        return web.json_response(response, status=status, headers=headers)
+
+    def response_url(self, name: str = "") -> str:
+        """A ``response_url`` for a synthetic payload; posts to it are recorded as ``response_url``."""
+        return f"{self.url}/response/{name or next(self._ids)}"
+
+    async def _handle_response_url(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return web.Response(status=400, text="invalid_payload")
+        args = {**body, "response_id": request.match_info["response_id"]}
+        error = None
+        if not (args.get("text") or args.get("blocks") or args.get("delete_original")):
+            error = "no_text"
+        elif block_errors(args.get("blocks") or []):
+            error = "invalid_blocks"
+        response: dict[str, Any] = {"ok": error is None} | ({"error": error} if error else {})
+        self._record(RecordedCall("response_url", args, None, time.time(), 200, response))
+        if error:
+            return web.Response(status=400, text=error)
+        return web.json_response(response)
+
+    def _record(self, call: RecordedCall) -> None:
         with self._lock:
             call.seq = next(self._seq)
             self._calls.append(call)
@@ -388,7 +415,6 @@ class SlackStandIn:
         for listener in listeners:
             with contextlib.suppress(Exception):
                 listener(call)
-        return web.json_response(response, status=status, headers=headers)
 
     async def _handle_calls(self, request: web.Request) -> web.Response:
         method = request.query.get("method")

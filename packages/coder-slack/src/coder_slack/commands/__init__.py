@@ -1,0 +1,1 @@
+"""The ``/workspace`` command: grammar (text → command) and handlers (command → Coder calls → Slack)."""

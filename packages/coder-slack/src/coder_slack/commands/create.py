@@ -1,0 +1,295 @@
+"""create: straight away when the command says enough, else a modal built from the template's parameters.
+
+Slack gives a ``trigger_id`` about 3 s to open a modal and a ``view_submission`` 3 s for its answer,
+so Coder is asked with a budget: in time, the answer goes straight into the form (validation errors
+inline on their fields); late, a "loading"/"creating" view is shown at once and updated when Coder answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from coder_client import (
+    Conflict,
+    InvalidParameters,
+    TemplateVersionParameter,
+    ValidationFailed,
+    Workspace,
+    validate_parameters,
+)
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.views import View
+
+from coder_slack.coder import explain, field_errors
+from coder_slack.commands.context import Bot, Invocation, record_command
+from coder_slack.commands.grammar import MAX_NAME, NAME_PATTERN, Create
+from coder_slack.identity import Actor
+from coder_slack.views.messages import problem, text_message
+from coder_slack.views.modals import (
+    NAME_BLOCK,
+    PARAM_PREFIX,
+    create_modal,
+    list_value,
+    parameter_block_id,
+    submitted_values,
+)
+
+log = logging.getLogger(__name__)
+
+FETCH_BUDGET_SECONDS = 1.5
+SUBMIT_BUDGET_SECONDS = 2.0
+PARAMETER_CACHE_SECONDS = 600.0
+Ack = Callable[..., Awaitable[Any]]
+
+_parameter_cache: dict[tuple[str, str], tuple[float, list[TemplateVersionParameter]]] = {}
+
+
+def _notice(title: str, text: str) -> View:
+    return View(
+        type="modal",
+        title=title[:24],
+        close="Close",
+        blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}],
+    )
+
+
+async def _parameters(actor: Actor, template: str) -> list[TemplateVersionParameter]:
+    key = (actor.client.url, template)
+    cached = _parameter_cache.get(key)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    parameters = await actor.client.templates.parameters(template)
+    _parameter_cache[key] = (time.monotonic() + PARAMETER_CACHE_SECONDS, parameters)
+    return parameters
+
+
+async def _post_card(inv: Invocation, actor: Actor, workspace: Workspace) -> None:
+    await inv.audit(actor, workspace.full_name, "create")
+    card = await inv.bot.cards.post(
+        team_id=inv.team_id,
+        channel=inv.channel_id,
+        requested_by=inv.user_id,
+        action="create",
+        workspace=workspace,
+    )
+    inv.bot.tasks.spawn(
+        inv.bot.cards.follow(card, actor.client, workspace.latest_build.build_number),
+        name=f"card-{card.row_id}",
+    )
+
+
+async def _create(inv: Invocation, actor: Actor, spec: Mapping[str, Any]) -> Workspace:
+    return await actor.client.workspaces.create(
+        spec["name"],
+        spec["template"],
+        parameters=spec.get("parameters") or {},
+        ttl=spec.get("ttl_seconds") and float(spec["ttl_seconds"]) / 60,
+        autostart=spec.get("autostart"),
+        owner=actor.owner_for_create,
+    )
+
+
+async def start_create(inv: Invocation, command: Create) -> None:
+    loading_view: str | None = None
+
+    async def work() -> None:
+        nonlocal loading_view
+        actor = await inv.actor()
+        fetch = asyncio.ensure_future(_parameters(actor, command.template))
+        done, _ = await asyncio.wait({fetch}, timeout=FETCH_BUDGET_SECONDS)
+        if not done and inv.trigger_id:
+            opened = await inv.bot.slack.views_open(
+                trigger_id=inv.trigger_id,
+                view=_notice(f"New {command.template}", f"Loading the parameters of `{command.template}`…"),
+            )
+            loading_view = str(opened["view"]["id"])
+        try:
+            parameters = await fetch
+        except Exception as exc:
+            if loading_view:
+                message, details = explain(exc, what=f"template `{command.template}`")
+                await inv.bot.slack.views_update(
+                    view_id=loading_view, view=_notice("Can't create", "\n".join([message, *details]))
+                )
+            raise
+        missing = [
+            p for p in parameters if p.required and not p.ephemeral and p.name not in command.parameters
+        ]
+        spec = {
+            "template": command.template,
+            "name": command.name,
+            "parameters": command.parameters,
+            "ttl_seconds": command.ttl.total_seconds() if command.ttl else None,
+            "autostart": command.autostart,
+            "channel": inv.channel_id,
+        }
+        if command.name and not missing:
+            if loading_view:
+                await inv.bot.slack.views_update(
+                    view_id=loading_view,
+                    view=_notice(
+                        "Creating", f"Creating `{command.name}`; a status card follows in the channel."
+                    ),
+                )
+            workspace = await _create(inv, actor, spec)
+            await inv.reply(text_message(f"Creating `{workspace.full_name}`; progress below."), replace=True)
+            await _post_card(inv, actor, workspace)
+            return
+        metadata = {k: v for k, v in spec.items() if k not in {"parameters", "name"}}
+        modal = create_modal(command.template, parameters, metadata, command.parameters, command.name)
+        if loading_view:
+            await inv.bot.slack.views_update(view_id=loading_view, view=modal)
+        elif inv.trigger_id:
+            try:
+                await inv.bot.slack.views_open(trigger_id=inv.trigger_id, view=modal)
+            except SlackApiError as exc:
+                names = ", ".join(p.name for p in missing) or "a name"
+                await inv.reply(
+                    problem(
+                        f"I couldn't open the form ({exc.response.get('error')}). Give everything on the "
+                        f"command line instead: `/workspace create {command.template} <name> name=value …` "
+                        f"(needed: {names})."
+                    ),
+                    replace=True,
+                )
+                return
+        await inv.reply(
+            text_message(f"Fill in the form to create a `{command.template}` workspace."), replace=True
+        )
+
+    await inv.guarded(work, what=f"template `{command.template}`")
+
+
+def _errors_for_blocks(
+    errors: Sequence[tuple[str, str]], parameters: Sequence[TemplateVersionParameter]
+) -> dict[str, str]:
+    names = {p.name for p in parameters}
+    mapped: dict[str, str] = {}
+    for field, detail in errors:
+        name = field.removeprefix("rich_parameter_values.").removeprefix("parameters.")
+        if name in names:
+            block = parameter_block_id(name)
+        elif name in {"name", "workspace_name"}:
+            block = NAME_BLOCK
+        else:
+            block = NAME_BLOCK
+            detail = f"{field}: {detail}"
+        mapped[block] = (mapped.get(block, "") + " " + detail).strip()[:150]
+    return mapped
+
+
+async def submit_create(
+    bot: Bot, ack: Ack, body: Mapping[str, Any], make_invocation: Callable[[str], Invocation]
+) -> None:
+    view = body.get("view") or {}
+    try:
+        metadata: dict[str, Any] = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        metadata = {}
+    values = submitted_values(view)
+    name = (values.get(NAME_BLOCK) or "").strip()
+    if len(name) > MAX_NAME or not NAME_PATTERN.match(name):
+        await ack(
+            response_action="errors",
+            errors={NAME_BLOCK: f"Use up to {MAX_NAME} letters, digits and single hyphens (e.g. ml-box-2)."},
+        )
+        return
+    inv = make_invocation(str(metadata.get("channel") or ""))
+    template = str(metadata.get("template") or "")
+
+    async def prepare() -> tuple[Actor, list[TemplateVersionParameter]]:
+        actor = await inv.actor()
+        return actor, await _parameters(actor, template)
+
+    started = time.monotonic()
+    preparing = asyncio.ensure_future(prepare())
+    done, _ = await asyncio.wait({preparing}, timeout=SUBMIT_BUDGET_SECONDS)
+    if done and preparing.exception() is None:
+        actor, parameters = preparing.result()
+        by_block = {parameter_block_id(p.name): p for p in parameters}
+        given = {
+            by_block[block].name: list_value(by_block[block], value)
+            for block, value in values.items()
+            if block.startswith(PARAM_PREFIX) and block in by_block and value not in (None, "")
+        }
+        try:
+            validate_parameters(template, parameters, given)
+        except InvalidParameters as exc:
+            record_command("create", "usage")
+            await ack(response_action="errors", errors=_errors_for_blocks(field_errors(exc), parameters))
+            return
+        spec = {**metadata, "name": name, "parameters": given}
+        creating = asyncio.ensure_future(_create(inv, actor, spec))
+        remaining = max(0.1, SUBMIT_BUDGET_SECONDS - (time.monotonic() - started))
+        created, _ = await asyncio.wait({creating}, timeout=remaining)
+        if created:
+            error = creating.exception()
+            if error is None:
+                await ack()
+                bot.tasks.spawn(_post_card_safely(inv, actor, creating.result()), name="create-card")
+                record_command("create", "ok")
+                return
+            if isinstance(error, ValidationFailed | Conflict | InvalidParameters) and (
+                field_errors(error) or isinstance(error, Conflict)
+            ):
+                record_command("create", "coder_error")
+                mapped = _errors_for_blocks(field_errors(error), parameters) or {
+                    NAME_BLOCK: error_message(error)
+                }
+                await ack(response_action="errors", errors=mapped)
+                return
+            record_command("create", "coder_error")
+            message, details = explain(error, linked=actor.linked, what=f"template `{template}`")
+            await ack(response_action="errors", errors={NAME_BLOCK: (" ".join([message, *details]))[:150]})
+            return
+        await ack(
+            response_action="update", view=_notice("Creating", f"Creating `{name}`… a status card follows.")
+        )
+        bot.tasks.spawn(_finish_create_later(inv, actor, creating), name="create-later")
+        return
+    if done:
+        error = preparing.exception()
+        assert error is not None
+        message, details = explain(error, what=f"template `{template}`")
+        await ack(response_action="errors", errors={NAME_BLOCK: (" ".join([message, *details]))[:150]})
+        return
+    await ack(
+        response_action="update", view=_notice("Creating", f"Creating `{name}`… a status card follows.")
+    )
+
+    async def later() -> None:
+        actor, parameters = await preparing
+        by_block = {parameter_block_id(p.name): p for p in parameters}
+        given = {
+            by_block[block].name: list_value(by_block[block], value)
+            for block, value in values.items()
+            if block in by_block and value not in (None, "")
+        }
+        workspace = await _create(inv, actor, {**metadata, "name": name, "parameters": given})
+        await _post_card(inv, actor, workspace)
+
+    bot.tasks.spawn(inv.guarded(later, what=f"template `{template}`"), name="create-later")
+
+
+def error_message(error: BaseException) -> str:
+    return explain(error)[0][:150]
+
+
+async def _post_card_safely(inv: Invocation, actor: Actor, workspace: Workspace) -> None:
+    async def work() -> None:
+        await _post_card(inv, actor, workspace)
+
+    await inv.guarded(work)
+
+
+async def _finish_create_later(inv: Invocation, actor: Actor, creating: asyncio.Future[Workspace]) -> None:
+    async def work() -> None:
+        workspace = await creating
+        await _post_card(inv, actor, workspace)
+
+    await inv.guarded(work)

@@ -1,0 +1,456 @@
+"""``/workspace`` command text → a typed command, or a usage error that says what was wrong.
+
+Pure functions: no Slack, no Coder, no I/O. Durations and schedules are checked here with coder_client's
+own readers so a typo gets the usage line at once instead of a round trip to Coder.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import shlex
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from coder_client import parse_duration, parse_schedule
+
+from coder_slack.store.tables import ALL_EVENTS
+
+NAME_PATTERN = re.compile(r"^[a-zA-Z0-9]+(?:-[a-zA-Z0-9]+)*$")
+MAX_NAME = 32
+
+# A Coder API token is "<10-char id>-<22-char secret>"; a session cookie value looks the same.
+_TOKEN_PATTERN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9]{10}-[A-Za-z0-9]{22}(?![A-Za-z0-9])")
+_TOKEN_WORDS = re.compile(r"(?:^|\s)(?:--?token|token\s*[=:]|session[-_]?token\s*[=:])", re.IGNORECASE)
+_SLACK_LINK = re.compile(r"<(?:mailto:|https?://)?([^<>|]*)\|([^<>]*)>|<(?:mailto:)?([^<>|]*)>")
+_SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
+
+
+@dataclass(frozen=True)
+class Usage:
+    name: str
+    line: str
+    summary: str
+
+
+USAGES: dict[str, Usage] = {
+    usage.name: usage
+    for usage in (
+        Usage("help", "/workspace help [subcommand]", "Show what the bot can do."),
+        Usage(
+            "create",
+            "/workspace create <template> [name] [param=value …] [--ttl 8h] "
+            '[--autostart "9:30 mon-fri Europe/Berlin"]',
+            "Create a workspace; a form opens when the template needs more parameters.",
+        ),
+        Usage(
+            "list",
+            "/workspace list [all | <search>] [page=N]",
+            "Your workspaces (or everyone's, or a search).",
+        ),
+        Usage("status", "/workspace status <ws>", "One workspace: build, agent, schedule."),
+        Usage("start", "/workspace start <ws>", "Start a workspace and follow it until it is ready."),
+        Usage("stop", "/workspace stop <ws>", "Stop a workspace."),
+        Usage("restart", "/workspace restart <ws>", "Stop and start a workspace."),
+        Usage("extend", "/workspace extend <ws> <duration>", "Move the autostop deadline to now + duration."),
+        Usage("ttl", "/workspace ttl <ws> <duration|off>", "Autostop this long after each start."),
+        Usage(
+            "autostart",
+            '/workspace autostart <ws> <"9:30 mon-fri Europe/Berlin"|off>',
+            "Start the workspace on a schedule.",
+        ),
+        Usage("watch", "/workspace watch <ws>", "Post this workspace's lifecycle alerts in this channel."),
+        Usage("unwatch", "/workspace unwatch <ws>", "Stop posting this workspace's alerts here."),
+        Usage(
+            "subscribe",
+            "/workspace subscribe [template=<name>] [owner=<user>] [events=ready,start_error,…]",
+            "Alerts for every matching workspace in this channel.",
+        ),
+        Usage("subscriptions", "/workspace subscriptions", "What this channel is subscribed to."),
+        Usage("unsubscribe", "/workspace unsubscribe <id|ws>", "Remove a subscription from this channel."),
+        Usage(
+            "settings",
+            "/workspace settings [dm=on|off] [warn=<minutes>]",
+            "Your alert DMs and autostop warning.",
+        ),
+        Usage("login", "/workspace login", "Link your own Coder account (opens a private form)."),
+        Usage("logout", "/workspace logout", "Forget your linked Coder token."),
+    )
+}
+
+ALIASES = {
+    "ls": "list",
+    "new": "create",
+    "info": "status",
+    "show": "status",
+    "up": "start",
+    "down": "stop",
+    "signin": "login",
+    "signout": "logout",
+    "subs": "subscriptions",
+    "sub": "subscribe",
+    "unsub": "unsubscribe",
+    "?": "help",
+}
+
+
+class CommandError(Exception):
+    """Bad command text. ``usage`` names the subcommand whose usage line should be shown."""
+
+    def __init__(self, message: str, usage: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.usage = usage
+
+
+class TokenInCommand(CommandError):
+    """Someone typed what looks like a secret into the command text."""
+
+
+@dataclass(frozen=True)
+class WorkspaceRef:
+    name: str
+    owner: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.owner}/{self.name}" if self.owner else self.name
+
+
+@dataclass(frozen=True)
+class Help:
+    topic: str | None = None
+
+
+@dataclass(frozen=True)
+class Create:
+    template: str
+    name: str | None = None
+    parameters: dict[str, str] = field(default_factory=dict)
+    ttl: timedelta | None = None
+    autostart: str | None = None
+
+
+@dataclass(frozen=True)
+class ListWorkspaces:
+    everyone: bool = False
+    search: str | None = None
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class WorkspaceAction:
+    """status, start, stop, restart, watch, unwatch: one verb, one workspace."""
+
+    verb: str
+    target: WorkspaceRef
+
+
+@dataclass(frozen=True)
+class Extend:
+    target: WorkspaceRef
+    duration: timedelta
+    text: str
+
+
+@dataclass(frozen=True)
+class SetTtl:
+    target: WorkspaceRef
+    ttl: timedelta | None
+    text: str
+
+
+@dataclass(frozen=True)
+class SetAutostart:
+    target: WorkspaceRef
+    schedule: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class Subscribe:
+    template: str | None = None
+    owner: str | None = None
+    events: tuple[str, ...] = ALL_EVENTS
+
+
+@dataclass(frozen=True)
+class ListSubscriptions:
+    pass
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    subscription_id: int | None = None
+    target: WorkspaceRef | None = None
+
+
+@dataclass(frozen=True)
+class ChangeSettings:
+    dm_enabled: bool | None = None
+    warning_minutes: int | None = None
+
+
+@dataclass(frozen=True)
+class Login:
+    pass
+
+
+@dataclass(frozen=True)
+class Logout:
+    pass
+
+
+Command = (
+    Help
+    | Create
+    | ListWorkspaces
+    | WorkspaceAction
+    | Extend
+    | SetTtl
+    | SetAutostart
+    | Subscribe
+    | ListSubscriptions
+    | Unsubscribe
+    | ChangeSettings
+    | Login
+    | Logout
+)
+
+
+def quote(text: str, limit: int = 40) -> str:
+    """User text to echo in a message: shortened, in backticks (views escape the whole message for mrkdwn)."""
+    shortened = text if len(text) <= limit else text[: limit - 1] + "…"
+    return "`" + shortened.replace("`", "'") + "`"
+
+
+def looks_like_secret(text: str) -> bool:
+    return bool(_TOKEN_PATTERN.search(text) or _TOKEN_WORDS.search(text))
+
+
+def normalize(text: str) -> str:
+    """Undo Slack's escaping and auto-links: ``&lt;`` → ``<``, ``<mailto:a@b|a@b>`` → ``a@b``."""
+
+    def unlink(match: re.Match[str]) -> str:
+        return match.group(2) or match.group(3) or match.group(1) or ""
+
+    return html.unescape(_SLACK_LINK.sub(unlink, text)).translate(_SMART_QUOTES).strip()
+
+
+def _name(value: str, what: str, usage: str) -> str:
+    if len(value) > MAX_NAME or not NAME_PATTERN.match(value):
+        raise CommandError(
+            f"{quote(value)} is not a valid {what}: use up to {MAX_NAME} letters, digits and single hyphens.",
+            usage,
+        )
+    return value
+
+
+def workspace_ref(value: str, usage: str) -> WorkspaceRef:
+    owner, _, name = value.rpartition("/")
+    if owner:
+        return WorkspaceRef(_name(name, "workspace name", usage), _name(owner, "user name", usage))
+    return WorkspaceRef(_name(name, "workspace name", usage))
+
+
+def _duration(value: str, usage: str) -> timedelta:
+    try:
+        duration = parse_duration(value)
+    except ValueError as exc:
+        raise CommandError(str(exc), usage) from None
+    if duration <= timedelta(0):
+        raise CommandError(f"{quote(value)} is not a positive duration.", usage)
+    return duration
+
+
+def _split(text: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError:
+        raise CommandError('A quote is not closed: put the closing `"` after the quoted text.') from None
+
+
+def _key_values(words: list[str], allowed: set[str] | None, usage: str) -> tuple[list[str], dict[str, str]]:
+    positional: list[str] = []
+    pairs: dict[str, str] = {}
+    for word in words:
+        key, sep, value = word.partition("=")
+        if sep and key:
+            if allowed is not None and key not in allowed:
+                raise CommandError(
+                    f"Unknown option {quote(key)}: expected {', '.join(sorted(allowed))}.", usage
+                )
+            pairs[key] = value
+        else:
+            positional.append(word)
+    return positional, pairs
+
+
+def _one_workspace(verb: str, args: list[str]) -> WorkspaceRef:
+    if len(args) != 1:
+        problem = "Which workspace?" if not args else "Too many arguments."
+        raise CommandError(problem, verb)
+    return workspace_ref(args[0], verb)
+
+
+def _parse_create(args: list[str]) -> Create:
+    usage = "create"
+    ttl: timedelta | None = None
+    autostart: str | None = None
+    rest: list[str] = []
+    words = iter(args)
+    for word in words:
+        flag, sep, inline = word.partition("=")
+        if flag in {"--ttl", "--autostart"}:
+            value = inline if sep else next(words, None)
+            if not value:
+                raise CommandError(f"`{flag}` needs a value.", usage)
+            if flag == "--ttl":
+                ttl = _duration(value, usage)
+            else:
+                try:
+                    autostart = parse_schedule(value)
+                except ValueError as exc:
+                    raise CommandError(str(exc), usage) from None
+        elif word.startswith("--"):
+            raise CommandError(f"Unknown option {quote(flag)}: expected `--ttl` or `--autostart`.", usage)
+        else:
+            rest.append(word)
+    positional, parameters = _key_values(rest, None, usage)
+    if not positional:
+        raise CommandError("Which template? `/workspace create <template>`.", usage)
+    if len(positional) > 2:
+        raise CommandError(
+            f"Too many words: {quote(' '.join(positional[2:]))}. Parameters are written `name=value`.", usage
+        )
+    template = _name(positional[0], "template name", usage)
+    name = _name(positional[1], "workspace name", usage) if len(positional) == 2 else None
+    return Create(template, name, parameters, ttl, autostart)
+
+
+def _parse_list(args: list[str]) -> ListWorkspaces:
+    positional, pairs = _key_values(args, {"page"}, "list")
+    page = 1
+    if "page" in pairs:
+        if not pairs["page"].isdigit() or int(pairs["page"]) < 1:
+            raise CommandError(f"{quote(pairs['page'])} is not a page number.", "list")
+        page = int(pairs["page"])
+    if positional == ["all"]:
+        return ListWorkspaces(everyone=True, page=page)
+    return ListWorkspaces(search=" ".join(positional) or None, page=page)
+
+
+def _parse_subscribe(args: list[str]) -> Subscribe:
+    usage = "subscribe"
+    positional, pairs = _key_values(args, {"template", "owner", "events"}, usage)
+    if positional:
+        raise CommandError(
+            f"{quote(positional[0])} is not an option: write `template=…`, `owner=…` or `events=…` "
+            "(for one workspace use `/workspace watch <ws>`).",
+            usage,
+        )
+    events: tuple[str, ...] = ALL_EVENTS
+    if "events" in pairs:
+        wanted = tuple(event.strip() for event in pairs["events"].split(",") if event.strip())
+        unknown = [event for event in wanted if event not in ALL_EVENTS]
+        if unknown or not wanted:
+            raise CommandError(
+                f"Unknown event {quote(unknown[0] if unknown else '')}: choose from {', '.join(ALL_EVENTS)}.",
+                usage,
+            )
+        events = wanted
+    template = _name(pairs["template"], "template name", usage) if pairs.get("template") else None
+    owner = _name(pairs["owner"], "user name", usage) if pairs.get("owner") else None
+    return Subscribe(template, owner, events)
+
+
+def _parse_settings(args: list[str]) -> ChangeSettings:
+    usage = "settings"
+    positional, pairs = _key_values(args, {"dm", "warn"}, usage)
+    if positional:
+        raise CommandError(f"{quote(positional[0])} is not a setting: write `dm=on|off` or `warn=30`.", usage)
+    dm: bool | None = None
+    if "dm" in pairs:
+        if pairs["dm"].lower() not in {"on", "off", "yes", "no", "true", "false"}:
+            raise CommandError(f"`dm` is `on` or `off`, not {quote(pairs['dm'])}.", usage)
+        dm = pairs["dm"].lower() in {"on", "yes", "true"}
+    warn: int | None = None
+    if "warn" in pairs:
+        value = pairs["warn"].removesuffix("m")
+        if not value.isdigit() or not 0 <= int(value) <= 720:
+            raise CommandError(
+                f"`warn` is a number of minutes from 0 (off) to 720, not {quote(pairs['warn'])}.", usage
+            )
+        warn = int(value)
+    return ChangeSettings(dm, warn)
+
+
+def parse(text: str) -> Command:
+    """Parse the text after ``/workspace``. Raises :class:`CommandError` (or :class:`TokenInCommand`)."""
+    raw = normalize(text)
+    if looks_like_secret(raw):
+        raise TokenInCommand(
+            "That looks like a Coder token, so I ignored the whole command and did not store or repeat it. "
+            "Anything typed into a command can end up in Slack's logs: revoke that token "
+            "(`coder tokens rm <name>`), then run `/workspace login`, which takes a token in a private form.",
+            "login",
+        )
+    words = _split(raw)
+    if not words:
+        return Help()
+    verb = words[0].lower()
+    verb = ALIASES.get(verb, verb)
+    args = words[1:]
+    if verb == "help":
+        topic = ALIASES.get(args[0].lower(), args[0].lower()) if args else None
+        return Help(topic if topic in USAGES else None)
+    if verb == "create":
+        return _parse_create(args)
+    if verb == "list":
+        return _parse_list(args)
+    if verb in {"status", "start", "stop", "restart", "watch", "unwatch"}:
+        return WorkspaceAction(verb, _one_workspace(verb, args))
+    if verb == "extend":
+        if len(args) != 2:
+            raise CommandError("Say which workspace and for how long, e.g. `/workspace extend dev 2h`.", verb)
+        return Extend(workspace_ref(args[0], verb), _duration(args[1], verb), args[1])
+    if verb == "ttl":
+        if len(args) != 2:
+            raise CommandError(
+                "Say which workspace and the TTL, e.g. `/workspace ttl dev 8h` or `off`.", verb
+            )
+        ttl = None if args[1].lower() in {"off", "none", "0"} else _duration(args[1], verb)
+        return SetTtl(workspace_ref(args[0], verb), ttl, args[1])
+    if verb == "autostart":
+        if len(args) < 2:
+            raise CommandError(
+                'Say which workspace and when, e.g. `/workspace autostart dev "9:30 mon-fri Europe/Berlin"`.',
+                verb,
+            )
+        spec = " ".join(args[1:])
+        schedule: str | None = None
+        if spec.lower() not in {"off", "none"}:
+            try:
+                schedule = parse_schedule(spec)
+            except ValueError as exc:
+                raise CommandError(str(exc), verb) from None
+        return SetAutostart(workspace_ref(args[0], verb), schedule, spec)
+    if verb == "subscribe":
+        return _parse_subscribe(args)
+    if verb == "subscriptions":
+        if args:
+            raise CommandError("`subscriptions` takes no arguments.", verb)
+        return ListSubscriptions()
+    if verb == "unsubscribe":
+        if len(args) != 1:
+            raise CommandError("Which subscription? Give its number (see `/workspace subscriptions`).", verb)
+        target = args[0].removeprefix("#")
+        if target.isdigit():
+            return Unsubscribe(subscription_id=int(target))
+        return Unsubscribe(target=workspace_ref(target, verb))
+    if verb == "settings":
+        return _parse_settings(args)
+    if verb in {"login", "logout"}:
+        if args:
+            raise CommandError(f"`{verb}` takes no arguments.", verb)
+        return Login() if verb == "login" else Logout()
+    raise CommandError(f"I don't know the subcommand {quote(words[0], 24)}.", None)

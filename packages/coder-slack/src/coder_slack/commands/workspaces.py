@@ -1,0 +1,216 @@
+"""list, status, start, stop, restart, extend, ttl, autostart, and the buttons that do the same."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from coder_client import Workspace, WorkspaceBuild, describe_schedule
+
+from coder_slack.commands.context import Invocation
+from coder_slack.commands.grammar import (
+    Extend,
+    ListWorkspaces,
+    SetAutostart,
+    SetTtl,
+    WorkspaceAction,
+    WorkspaceRef,
+)
+from coder_slack.identity import Actor
+from coder_slack.views.common import human_duration, slack_date
+from coder_slack.views.messages import text_message, workspace_details, workspace_list
+
+PENDING = {
+    "list": "⏳ Listing workspaces…",
+    "status": "⏳ Looking up {target}…",
+    "start": "⏳ Starting {target}…",
+    "stop": "⏳ Stopping {target}…",
+    "restart": "⏳ Restarting {target}…",
+    "extend": "⏳ Extending {target}…",
+    "ttl": "⏳ Changing the TTL of {target}…",
+    "autostart": "⏳ Changing the autostart of {target}…",
+}
+
+
+def _query(actor: Actor, listing: ListWorkspaces) -> tuple[str | None, str]:
+    mine = "owner:me" if actor.linked else f"owner:{actor.username}"
+    may_see_all = actor.linked or actor.is_owner
+    search = listing.search
+    if search and ":" not in search:
+        search = f"name:{search}"
+    if listing.everyone:
+        if may_see_all:
+            return None, "All workspaces"
+        return mine, "Your workspaces (only Coder owners can list everyone's)"
+    if search:
+        if may_see_all and "owner:" in search:
+            return search, f"Workspaces matching {listing.search}"
+        cleaned = " ".join(word for word in search.split() if not word.startswith("owner:"))
+        return f"{mine} {cleaned}".strip(), f"Your workspaces matching {listing.search}"
+    return mine, "Your workspaces"
+
+
+async def list_workspaces(inv: Invocation, listing: ListWorkspaces, *, replace: bool = True) -> None:
+    async def work() -> None:
+        actor = await inv.actor()
+        query, title = _query(actor, listing)
+        workspaces = await actor.client.workspaces.list(query=query)
+        workspaces.sort(key=lambda w: (w.owner_name, w.name))
+        scope: dict[str, str | bool | None] = {"everyone": listing.everyone, "search": listing.search}
+        await inv.reply(
+            workspace_list(
+                workspaces,
+                title=title,
+                page=listing.page,
+                page_size=inv.bot.settings.coder_slack_list_page_size,
+                scope=scope,
+            ),
+            replace=replace,
+        )
+
+    await inv.guarded(work)
+
+
+async def list_page(inv: Invocation, value: str) -> None:
+    try:
+        scope: dict[str, Any] = json.loads(value)
+        listing = ListWorkspaces(
+            bool(scope.get("everyone")), scope.get("search") or None, int(scope.get("page", 1))
+        )
+    except (ValueError, TypeError):
+        listing = ListWorkspaces()
+    await list_workspaces(inv, listing, replace=True)
+
+
+async def status(inv: Invocation, target: WorkspaceRef | str) -> None:
+    async def work() -> None:
+        actor = await inv.actor()
+        workspace = await inv.workspace(actor, target)
+        await inv.reply(workspace_details(workspace, inv.bot.pool.url), replace=True)
+
+    await inv.guarded(work, what=f"workspace `{target}`")
+
+
+async def _build_and_follow(inv: Invocation, actor: Actor, workspace: Workspace, verb: str) -> None:
+    client = actor.client
+    build: WorkspaceBuild
+    if verb == "start":
+        build = await client.workspaces.start(workspace.id)
+    elif verb == "stop":
+        build = await client.workspaces.stop(workspace.id)
+    else:
+        build = await client.workspaces.restart(workspace.id)
+    await inv.audit(actor, workspace.full_name, f"{verb}: build #{build.build_number} queued")
+    card = await inv.bot.cards.post(
+        team_id=inv.team_id,
+        channel=inv.channel_id,
+        requested_by=inv.user_id,
+        action=verb,
+        workspace=workspace,
+    )
+    where = "in our DM (I'm not in this channel; `/invite` me to post here)" if card.moved_to_dm else "below"
+    await inv.reply(
+        text_message(
+            f"Build #{build.build_number} of `{workspace.full_name}` is on its way; progress {where}."
+        ),
+        replace=True,
+    )
+    inv.bot.tasks.spawn(inv.bot.cards.follow(card, client, build.build_number), name=f"card-{card.row_id}")
+
+
+async def transition(inv: Invocation, verb: str, target: WorkspaceRef | str) -> None:
+    async def work() -> None:
+        actor = await inv.actor()
+        workspace = await inv.workspace(actor, target)
+        await _build_and_follow(inv, actor, workspace, verb)
+
+    await inv.guarded(work, what=f"workspace `{target}`")
+
+
+async def extend(inv: Invocation, target: WorkspaceRef | str, duration: timedelta) -> None:
+    async def work() -> None:
+        actor = await inv.actor()
+        workspace = await inv.workspace(actor, target)
+        deadline = await actor.client.workspaces.extend(workspace.id, by=duration)
+        await inv.audit(actor, workspace.full_name, f"extend {human_duration(duration)}")
+        await inv.reply(
+            text_message(
+                f"⏰ `{workspace.full_name}` will now stop at {slack_date(deadline)} "
+                f"({human_duration(duration)} from now)."
+            ),
+            replace=True,
+        )
+
+    await inv.guarded(work, what=f"workspace `{target}`")
+
+
+async def set_ttl(inv: Invocation, command: SetTtl) -> None:
+    async def work() -> None:
+        actor = await inv.actor()
+        workspace = await inv.workspace(actor, command.target)
+        await actor.client.workspaces.set_ttl(workspace.id, command.ttl)
+        await inv.audit(actor, workspace.full_name, f"ttl {command.text}")
+        if command.ttl is None:
+            text = f"`{workspace.full_name}` no longer stops on its own after starting."
+        else:
+            text = (
+                f"`{workspace.full_name}` will stop {human_duration(command.ttl)} after each start "
+                "(from its next start on)."
+            )
+        await inv.reply(text_message(text), replace=True)
+
+    await inv.guarded(work, what=f"workspace `{command.target}`")
+
+
+async def set_autostart(inv: Invocation, command: SetAutostart) -> None:
+    async def work() -> None:
+        actor = await inv.actor()
+        workspace = await inv.workspace(actor, command.target)
+        await actor.client.workspaces.set_autostart(workspace.id, command.schedule)
+        await inv.audit(actor, workspace.full_name, f"autostart {command.schedule or 'off'}")
+        if command.schedule is None:
+            text = f"`{workspace.full_name}` will no longer start on a schedule."
+        else:
+            text = f"`{workspace.full_name}` will start {describe_schedule(command.schedule)}."
+        await inv.reply(text_message(text), replace=True)
+
+    await inv.guarded(work, what=f"workspace `{command.target}`")
+
+
+async def run_workspace_command(inv: Invocation, command: WorkspaceAction | Extend) -> None:
+    if isinstance(command, Extend):
+        await extend(inv, command.target, command.duration)
+    elif command.verb == "status":
+        await status(inv, command.target)
+    else:
+        await transition(inv, command.verb, command.target)
+
+
+BUTTON_VERBS = {
+    "ws_extend_1h": ("extend", timedelta(hours=1)),
+    "ws_extend_2h": ("extend", timedelta(hours=2)),
+    "ws_stop": ("stop", None),
+    "ws_start": ("start", None),
+    "ws_restart": ("restart", None),
+}
+MENU_VERBS = {
+    "status": ("status", None),
+    "extend1h": ("extend", timedelta(hours=1)),
+    "restart": ("restart", None),
+    "stop": ("stop", None),
+    "start": ("start", None),
+}
+
+
+async def button(inv: Invocation, verb: str, workspace_id: str, duration: timedelta | None) -> None:
+    """A button or menu item: the clicker is resolved and checked again, whoever posted the message."""
+    if not workspace_id:
+        await inv.reply(text_message("That button has no workspace attached; use `/workspace list`."))
+        return
+    if verb == "extend" and duration is not None:
+        await extend(inv, workspace_id, duration)
+    elif verb == "status":
+        await status(inv, workspace_id)
+    else:
+        await transition(inv, verb, workspace_id)

@@ -1,0 +1,150 @@
+"""Slack-shaped, signed requests for the console and tests: commands, button clicks, form submissions."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.signature import SignatureVerifier
+
+from coder_slack.standin.server import TEAM_ID
+
+_counter = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    body: bytes
+    headers: dict[str, str]
+
+
+class SlackRequests:
+    """Builds what Slack would POST to ``/slack/events``, signed with the app's signing secret."""
+
+    def __init__(self, signing_secret: str, response_base_url: str = "http://127.0.0.1:9/response") -> None:
+        self.verifier = SignatureVerifier(signing_secret)
+        self.response_base_url = response_base_url.rstrip("/")
+
+    def sign(
+        self, body: str, *, timestamp: int | None = None, content_type: str | None = None
+    ) -> SignedRequest:
+        stamp = str(int(time.time()) if timestamp is None else timestamp)
+        signature = self.verifier.generate_signature(timestamp=stamp, body=body)
+        headers = {
+            "Content-Type": content_type or "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": signature or "",
+        }
+        return SignedRequest(body.encode(), headers)
+
+    def new_trigger_id(self) -> str:
+        return f"{next(_counter)}.{int(time.time() * 1000)}.trigger"
+
+    def command(
+        self,
+        text: str,
+        *,
+        user_id: str = "U0ALICE",
+        user_name: str = "alice",
+        channel_id: str = "C0GENERAL",
+        command: str = "/workspace",
+        team_id: str = TEAM_ID,
+        timestamp: int | None = None,
+    ) -> SignedRequest:
+        response_id = f"cmd{next(_counter)}"
+        fields = {
+            "token": "legacy-verification-token-unused",
+            "team_id": team_id,
+            "team_domain": "coderops",
+            "channel_id": channel_id,
+            "channel_name": channel_id.lower(),
+            "user_id": user_id,
+            "user_name": user_name,
+            "command": command,
+            "text": text,
+            "api_app_id": "A0CODEROPS",
+            "is_enterprise_install": "false",
+            "response_url": f"{self.response_base_url}/{response_id}",
+            "trigger_id": self.new_trigger_id(),
+        }
+        return self.sign(urllib.parse.urlencode(fields), timestamp=timestamp)
+
+    def interaction(self, payload: dict[str, Any], *, timestamp: int | None = None) -> SignedRequest:
+        return self.sign(urllib.parse.urlencode({"payload": json.dumps(payload)}), timestamp=timestamp)
+
+    def button(
+        self,
+        action_id: str,
+        value: str,
+        *,
+        user_id: str = "U0ALICE",
+        channel_id: str = "C0GENERAL",
+        message_ts: str = "1.000001",
+        selected_option: str | None = None,
+        team_id: str = TEAM_ID,
+    ) -> SignedRequest:
+        action: dict[str, Any] = {
+            "action_id": action_id,
+            "block_id": "card_actions",
+            "type": "button",
+            "value": value,
+            "action_ts": f"{time.time():.6f}",
+        }
+        if selected_option is not None:
+            action = {
+                "action_id": action_id,
+                "block_id": "menu",
+                "type": "overflow",
+                "selected_option": {"value": selected_option},
+                "action_ts": f"{time.time():.6f}",
+            }
+        payload = {
+            "type": "block_actions",
+            "team": {"id": team_id, "domain": "coderops"},
+            "user": {"id": user_id, "team_id": team_id},
+            "api_app_id": "A0CODEROPS",
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel_id},
+            "channel": {"id": channel_id},
+            "message": {"ts": message_ts},
+            "trigger_id": self.new_trigger_id(),
+            "response_url": f"{self.response_base_url}/act{next(_counter)}",
+            "actions": [action],
+        }
+        return self.interaction(payload)
+
+    def view_submission(
+        self,
+        view: dict[str, Any],
+        values: dict[str, str],
+        *,
+        user_id: str = "U0ALICE",
+        team_id: str = TEAM_ID,
+    ) -> SignedRequest:
+        """Submit ``view`` (as the stand-in stored it) with ``values`` keyed by block_id."""
+        state: dict[str, dict[str, Any]] = {}
+        for block in view.get("blocks", []):
+            block_id = block.get("block_id")
+            element = block.get("element") or {}
+            if block.get("type") != "input" or not block_id:
+                continue
+            action_id = element.get("action_id", "value")
+            value = values.get(block_id)
+            kind = element.get("type")
+            if kind == "static_select":
+                selected = {"value": value} if value is not None else None
+                state[block_id] = {action_id: {"type": kind, "selected_option": selected}}
+            else:
+                state[block_id] = {action_id: {"type": kind, "value": value}}
+        payload = {
+            "type": "view_submission",
+            "team": {"id": team_id, "domain": "coderops"},
+            "user": {"id": user_id, "team_id": team_id},
+            "api_app_id": "A0CODEROPS",
+            "trigger_id": self.new_trigger_id(),
+            "view": {**view, "state": {"values": state}},
+        }
+        return self.interaction(payload)

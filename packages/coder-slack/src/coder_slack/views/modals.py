@@ -1,0 +1,158 @@
+"""Modals: the create form built from a template's rich parameters, and the account-linking form."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from coder_client import TemplateVersionParameter
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    InputBlock,
+    InputInteractiveElement,
+    MarkdownTextObject,
+    NumberInputElement,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from coder_slack.views.common import clip
+
+CREATE_CALLBACK = "create_workspace"
+LOGIN_CALLBACK = "link_account"
+NAME_BLOCK = "workspace_name"
+PARAM_PREFIX = "p:"
+TOKEN_BLOCK = "coder_token"  # noqa: S105 (a block id, not a secret)
+VALUE_ACTION = "value"
+MAX_PARAMETER_BLOCKS = 95
+
+
+def parameter_block_id(name: str) -> str:
+    return clip(PARAM_PREFIX + name, 255)
+
+
+def _option(label: str, value: str) -> Option:
+    return Option(label=clip(label or value or "(empty)", 75), value=clip(value, 150))
+
+
+def _parameter_element(parameter: TemplateVersionParameter, prefill: str | None) -> InputInteractiveElement:
+    initial = prefill if prefill is not None else parameter.default_value
+    if parameter.options:
+        options = [_option(option.name, option.value) for option in parameter.options[:100]]
+        selected = next((o for o in options if o.value == initial), None)
+        return StaticSelectElement(action_id=VALUE_ACTION, options=options, initial_option=selected)
+    if parameter.type == "bool":
+        options = [_option("Yes", "true"), _option("No", "false")]
+        selected = next((o for o in options if o.value == (initial or "").lower()), None)
+        return StaticSelectElement(action_id=VALUE_ACTION, options=options, initial_option=selected)
+    if parameter.type == "number":
+        return NumberInputElement(
+            action_id=VALUE_ACTION,
+            is_decimal_allowed=True,
+            initial_value=initial or None,
+            min_value=str(parameter.validation_min) if parameter.validation_min is not None else None,
+            max_value=str(parameter.validation_max) if parameter.validation_max is not None else None,
+        )
+    if parameter.type.startswith("list("):
+        try:
+            items = json.loads(initial) if initial else []
+        except ValueError:
+            items = []
+        lines = "\n".join(str(item) for item in items) if isinstance(items, list) else initial
+        return PlainTextInputElement(action_id=VALUE_ACTION, multiline=True, initial_value=lines or None)
+    return PlainTextInputElement(action_id=VALUE_ACTION, initial_value=initial or None)
+
+
+def create_modal(
+    template: str,
+    parameters: Sequence[TemplateVersionParameter],
+    metadata: Mapping[str, Any],
+    prefill: Mapping[str, str],
+    name: str | None,
+) -> View:
+    blocks: list[Block] = [
+        InputBlock(
+            block_id=NAME_BLOCK,
+            label="Workspace name",
+            element=PlainTextInputElement(action_id=VALUE_ACTION, initial_value=name or None, max_length=32),
+            hint="Letters, digits and hyphens; up to 32 characters.",
+        )
+    ]
+    for parameter in [p for p in parameters if not p.ephemeral][:MAX_PARAMETER_BLOCKS]:
+        hint = parameter.description_plaintext or parameter.description
+        if parameter.type.startswith("list("):
+            hint = (hint + " " if hint else "") + "(One item per line.)"
+        blocks.append(
+            InputBlock(
+                block_id=parameter_block_id(parameter.name),
+                label=clip(parameter.display_name or parameter.name, 2000),
+                element=_parameter_element(parameter, prefill.get(parameter.name)),
+                hint=clip(hint, 2000) if hint else None,
+                optional=not parameter.required,
+            )
+        )
+    return View(
+        type="modal",
+        callback_id=CREATE_CALLBACK,
+        title=clip(f"New {template} workspace", 24),
+        submit="Create",
+        close="Cancel",
+        private_metadata=clip(json.dumps(dict(metadata)), 3000),
+        blocks=blocks,
+    )
+
+
+def submitted_values(view: Mapping[str, Any]) -> dict[str, str | None]:
+    """``block_id`` → the value typed or chosen (None when left empty)."""
+    values: dict[str, str | None] = {}
+    for block_id, actions in (view.get("state", {}).get("values", {}) or {}).items():
+        action: dict[str, Any] = actions.get(VALUE_ACTION) or next(iter(actions.values()), {})
+        value = action.get("value")
+        if value is None and isinstance(action.get("selected_option"), Mapping):
+            value = action["selected_option"].get("value")
+        values[block_id] = value
+    return values
+
+
+def list_value(parameter: TemplateVersionParameter, text: str) -> str:
+    if parameter.type.startswith("list("):
+        return json.dumps([line.strip() for line in text.splitlines() if line.strip()])
+    return text
+
+
+def login_modal(coder_url: str, channel_id: str) -> View:
+    return View(
+        type="modal",
+        callback_id=LOGIN_CALLBACK,
+        title="Link your Coder account",
+        submit="Link",
+        close="Cancel",
+        private_metadata=json.dumps({"channel": channel_id}),
+        blocks=[
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=(
+                        f"Paste a Coder API token for *{clip(coder_url, 200)}*. Make one with\n"
+                        "```coder tokens create --name slack --lifetime 720h```\n"
+                        "It is checked with Coder, stored encrypted, and only used for your own commands."
+                    )
+                )
+            ),
+            InputBlock(
+                block_id=TOKEN_BLOCK,
+                label="Coder API token",
+                element=PlainTextInputElement(
+                    action_id=VALUE_ACTION,
+                    placeholder=PlainTextObject(text="xxxxxxxxxx-xxxxxxxxxxxxxxxxxxxxxx"),
+                    max_length=200,
+                ),
+            ),
+            ContextBlock(elements=[MarkdownTextObject(text="`/workspace logout` forgets it again.")]),
+        ],
+    )
