@@ -7,8 +7,6 @@ import socket
 import time
 
 import pytest
-from coder_sim import SimServer
-
 from coder_client import (
     AsyncCoderClient,
     CoderClient,
@@ -22,6 +20,7 @@ from coder_client import (
     Unauthorized,
     ValidationFailed,
 )
+from coder_sim import SimServer
 
 FAST = RetryPolicy(backoff=0.02, max_backoff=0.1, max_wait=5)
 
@@ -88,21 +87,23 @@ def test_rate_limit_waits_for_retry_after(sim: SimServer) -> None:
         assert "Wait 600 s" in str(caught.value) or "Wait 599 s" in str(caught.value)
 
 
-def test_real_rate_limit_is_survived(make_sim: object) -> None:
+def test_real_rate_limit_is_reported_once_retries_run_out(make_sim: object) -> None:
     sim: SimServer = make_sim(rate_limit=5)  # type: ignore[operator]
-    with CoderClient(sim.url, sim.token, retry=RetryPolicy(max_attempts=2, max_wait=0.5)) as coder:
-        with pytest.raises(RateLimited):
-            for _ in range(10):
-                coder.users.me()
+    policy = RetryPolicy(max_attempts=2, max_wait=0.5)
+    with CoderClient(sim.url, sim.token, retry=policy) as coder, pytest.raises(RateLimited):
+        for _ in range(10):
+            coder.users.me()
 
 
 def test_unreachable_server_is_a_connection_error() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    with CoderClient(f"http://127.0.0.1:{port}", "tok-123456", retry=FAST) as coder:
-        with pytest.raises(CoderConnectionError) as caught:
-            coder.users.me()
+    with (
+        CoderClient(f"http://127.0.0.1:{port}", "tok-123456", retry=FAST) as coder,
+        pytest.raises(CoderConnectionError) as caught,
+    ):
+        coder.users.me()
     assert "Could not reach Coder" in str(caught.value) and "tok-123456" not in str(caught.value)
 
 
@@ -120,8 +121,10 @@ def test_async_client_retries_too(sim: SimServer) -> None:
 
 def test_timeouts_are_connection_errors(sim: SimServer) -> None:
     sim.inject_delay(2.0, count=5, path_prefix="/users/me")
-    with CoderClient(
-        sim.url, sim.token, timeout=0.3, retry=RetryPolicy(max_attempts=2, backoff=0.01)
-    ) as coder:
-        with pytest.raises(CoderConnectionError, match="Could not reach Coder for GET /api/v2/users/me"):
-            coder.users.me()
+    with (
+        CoderClient(
+            sim.url, sim.token, timeout=0.3, retry=RetryPolicy(max_attempts=2, backoff=0.01)
+        ) as coder,
+        pytest.raises(CoderConnectionError, match="Could not reach Coder for GET /api/v2/users/me"),
+    ):
+        coder.users.me()

@@ -8,8 +8,6 @@ import time
 from collections import Counter
 
 import pytest
-from coder_sim import SimServer
-
 from coder_client import (
     AsyncCoderClient,
     CoderClient,
@@ -20,6 +18,7 @@ from coder_client import (
     WatchPolicy,
     Workspace,
 )
+from coder_sim import SimServer
 
 PROJECT = {"project_name": "demo"}
 QUICK = WatchPolicy(min_backoff=0.05, max_backoff=0.3)
@@ -132,32 +131,34 @@ def test_hub_watches_many_workspaces_on_one_client(make_sim: object) -> None:
     ids = [sim.create_workspace_direct("admin", "python-ds", f"fleet-{n}", running=False) for n in range(40)]
 
     async def scenario() -> tuple[Counter[str], int]:
-        async with AsyncCoderClient(sim.url, sim.token, watch_policy=QUICK) as coder:
-            async with coder.workspaces.hub() as hub:
-                for workspace_id in ids:
-                    await hub.add(workspace_id)
-                await hub.add(ids[0])  # adding twice does nothing
-                stopped: Counter[str] = Counter()
-                async for event in hub:
-                    stopped[event.workspace.id] += event.kind is LifecycleKind.STOPPED
-                    if len(stopped) == len(ids):
-                        break
-                for workspace_id in ids[:10]:
-                    await coder.workspaces.start(workspace_id)
-                sim.drop_watches()
-                ready: Counter[str] = Counter()
-                deadline = asyncio.get_running_loop().time() + 30
-                async for event in hub:
-                    if event.kind is LifecycleKind.READY:
-                        ready[event.workspace.id] += 1
-                    if len(ready) == 10 or asyncio.get_running_loop().time() > deadline:
-                        break
-                await asyncio.sleep(0.3)
-                assert hub._events.empty() or all(
-                    e.kind is not LifecycleKind.READY
-                    for e in list(hub._events._queue)  # type: ignore[attr-defined]
-                )
-                return ready, len(hub.watched)
+        async with (
+            AsyncCoderClient(sim.url, sim.token, watch_policy=QUICK) as coder,
+            coder.workspaces.hub() as hub,
+        ):
+            for workspace_id in ids:
+                await hub.add(workspace_id)
+            await hub.add(ids[0])  # adding twice does nothing
+            stopped: Counter[str] = Counter()
+            async for event in hub:
+                stopped[event.workspace.id] += event.kind is LifecycleKind.STOPPED
+                if len(stopped) == len(ids):
+                    break
+            for workspace_id in ids[:10]:
+                await coder.workspaces.start(workspace_id)
+            sim.drop_watches()
+            ready: Counter[str] = Counter()
+            deadline = asyncio.get_running_loop().time() + 30
+            async for event in hub:
+                if event.kind is LifecycleKind.READY:
+                    ready[event.workspace.id] += 1
+                if len(ready) == 10 or asyncio.get_running_loop().time() > deadline:
+                    break
+            await asyncio.sleep(0.3)
+            assert hub._events.empty() or all(
+                e.kind is not LifecycleKind.READY
+                for e in list(hub._events._queue)  # type: ignore[attr-defined]
+            )
+            return ready, len(hub.watched)
 
     ready, watched = asyncio.run(scenario())
     assert watched == 40
