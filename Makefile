@@ -31,9 +31,10 @@ test: install system-deps
 	$(UV) run --no-sync pytest
 
 lint: install
-	$(UV) run --no-sync ruff check packages tests
-	$(UV) run --no-sync ruff format --check packages tests
+	$(UV) run --no-sync ruff check packages tests scripts
+	$(UV) run --no-sync ruff format --check packages tests scripts
 	$(UV) run --no-sync mypy
+	$(UV) run --no-sync mypy scripts/demo.py
 
 bench: install
 	$(UV) run --no-sync pytest tests/perf -s -p no:cacheprovider -o addopts="" --timeout=1800

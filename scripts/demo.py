@@ -1,8 +1,8 @@
 """`make demo`: coder-sim (or your real Coder), JupyterLab with coder_jupyter, and the Slack bot.
 
-Against coder-sim by default. Give a real Coder with CODER_URL and CODER_SESSION_TOKEN; give a real Slack with
-SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode), and the bot serves Slack
-instead of the terminal console. Set DEMO_JUPYTER=0 to skip JupyterLab.
+Against coder-sim by default. Give a real Coder with CODER_URL and CODER_SESSION_TOKEN; give a real Slack
+with SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode), and the bot
+serves Slack instead of the terminal console. Set DEMO_JUPYTER=0 to skip JupyterLab.
 
 Every child process is stopped when the console ends (Ctrl-D) or on Ctrl-C.
 """
@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -49,7 +50,6 @@ class Child:
         self.name = name
         self.facts: dict[str, str] = {}
         self.lines: list[str] = []
-        self._ready = threading.Event()
         self.process = subprocess.Popen(
             argv,
             env=env,
@@ -71,32 +71,25 @@ class Child:
             if match:
                 self.facts[match.group(1)] = match.group(2)
             print(f"  {self.name} | {line}", flush=True)
-            self._ready.set()
-        self._ready.set()
 
     def wait_for_fact(self, key: str, timeout: float) -> str:
-        deadline_event = threading.Event()
-        waited = 0.0
-        while key not in self.facts and waited < timeout:
-            if self.process.poll() is not None and key not in self.facts:
-                break
-            deadline_event.wait(0.1)
-            waited += 0.1
+        deadline = time.monotonic() + timeout
+        while key not in self.facts and time.monotonic() < deadline and self.process.poll() is None:
+            time.sleep(0.1)
         if key not in self.facts:
             raise SystemExit(f"[demo] {self.name} did not report {key} (exit code {self.process.poll()})")
         return self.facts[key]
 
     def wait_for_line(self, pattern: str, timeout: float) -> str | None:
-        waited = 0.0
+        deadline = time.monotonic() + timeout
         regex = re.compile(pattern)
-        while waited < timeout:
-            for line in self.lines:
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
                 if regex.search(line):
                     return line
             if self.process.poll() is not None:
                 return None
-            threading.Event().wait(0.2)
-            waited += 0.2
+            time.sleep(0.2)
         return None
 
     def stop(self) -> None:
@@ -122,7 +115,7 @@ def children() -> Iterator[list[Child]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--script", help="feed these console lines instead of reading the terminal ('-' = stdin)")
+    parser.add_argument("--script", help="console lines to run instead of reading the terminal ('-' = stdin)")
     parser.add_argument("--sim-port", type=int, default=3000)
     parser.add_argument("--jupyter-port", type=int, default=8888)
     parser.add_argument("--speed", default=os.environ.get("DEMO_SPEED", "1.0"))
@@ -136,11 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         user_token = coder_token
         if not (coder_url and coder_token):
             sim_port = pick_port(args.sim_port)
-            sim = Child(
-                "coder-sim",
-                [str(BIN / "coder-sim"), "--host", "127.0.0.1", "--port", str(sim_port), "--speed", args.speed],
-                env,
-            )
+            sim_argv = [str(BIN / "coder-sim"), "--host", "127.0.0.1", "--port", str(sim_port)]
+            sim = Child("coder-sim", [*sim_argv, "--speed", args.speed], env)
             started.append(sim)
             coder_url = sim.wait_for_fact("CODER_URL", timeout=30)
             coder_token = sim.wait_for_fact("CODER_SESSION_TOKEN", timeout=30)
@@ -155,10 +145,17 @@ def main(argv: list[str] | None = None) -> int:
             lab = Child(
                 "jupyter",
                 [
-                    str(BIN / "python"), "-m", "coder_jupyter.demo",
-                    "--coder-url", coder_url, "--coder-token", user_token or coder_token,
-                    "--port", str(pick_port(args.jupyter_port) or free_port()),
-                    "--notebooks", str(ROOT / "notebooks"),
+                    str(BIN / "python"),
+                    "-m",
+                    "coder_jupyter.demo",
+                    "--coder-url",
+                    coder_url,
+                    "--coder-token",
+                    user_token or coder_token,
+                    "--port",
+                    str(pick_port(args.jupyter_port) or free_port()),
+                    "--notebooks",
+                    str(ROOT / "notebooks"),
                 ],
                 env,
             )
@@ -180,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             bot = subprocess.run([coder_slack, "serve", *mode], env=bot_env, cwd=ROOT, check=False)
             return bot.returncode
         say("no Slack settings given: the bot runs in the terminal console against a local Slack stand-in.")
-        say('type for example:  /workspace create python-ds demo project_name=demo   (Ctrl-D ends the demo)')
+        say("type for example:  /workspace create python-ds demo project_name=demo   (Ctrl-D ends the demo)")
         console = [coder_slack, "console", "--coder-url", coder_url, "--coder-token", coder_token]
         if args.script:
             console += ["--script", args.script]
