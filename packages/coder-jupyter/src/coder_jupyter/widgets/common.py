@@ -31,6 +31,7 @@ STYLE = """
 .coder-field-error { color: #b91c1c; font-size: 12px; }
 .coder-field-ok { color: #15803d; font-size: 12px; }
 .coder-muted { color: #6b7280; }
+.coder-widget a { color: var(--jp-content-link-color, #1d4ed8); text-decoration: underline; }
 .coder-log-tail textarea { font-family: var(--jp-code-font-family, monospace); font-size: 12px; }
 </style>
 """
