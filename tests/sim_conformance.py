@@ -4,7 +4,7 @@ The documents are stricter here than as published, so that mistakes bite:
 * objects reject properties the era does not define (``additionalProperties: false``);
 * the objects the sim builds must carry every property of the era, except the ones Go leaves out
   with ``omitempty`` when empty (listed in OMITTED_WHEN_EMPTY);
-* a property the spec does not mark required may be ``null`` (Go pointers, nil slices, NullTime).
+* a property may be ``null`` only where Go can marshal null (pointers to times and objects, slices, maps).
 """
 
 from __future__ import annotations
@@ -78,14 +78,25 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return {"anyOf": [schema, {"type": "null"}]}
 
 
-def _tighten(name: str, definition: dict[str, Any]) -> dict[str, Any]:
+def _may_be_null(schema: dict[str, Any], definitions: dict[str, Any]) -> bool:
+    """Go marshals pointers, slices, maps and NullTime as null; plain strings, numbers and enums never."""
+    target = schema.get("$ref") or next(
+        (part.get("$ref") for part in schema.get("allOf", []) if "$ref" in part), None
+    )
+    if target:
+        return definitions.get(target.rsplit("/", 1)[-1], {}).get("type") == "object"
+    return schema.get("type") in ("array", "object") or schema.get("format") in ("date-time", "uuid")
+
+
+def _tighten(name: str, definition: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]:
     properties = definition.get("properties")
     if definition.get("type") != "object" or not isinstance(properties, dict):
         return definition
     spec_required = set(definition.get("required", []))
     tightened = dict(definition)
     tightened["properties"] = {
-        key: value if key in spec_required else _nullable(value) for key, value in properties.items()
+        key: _nullable(value) if key not in spec_required and _may_be_null(value, definitions) else value
+        for key, value in properties.items()
     }
     tightened.setdefault("additionalProperties", False)
     if name in COMPLETE:
@@ -102,7 +113,8 @@ def load_spec(era: str) -> dict[str, Any]:
         )
     spec: dict[str, Any] = json.loads(path.read_text())
     strict = copy.deepcopy(spec)
-    strict["definitions"] = {name: _tighten(name, d) for name, d in spec["definitions"].items()}
+    definitions = spec["definitions"]
+    strict["definitions"] = {name: _tighten(name, d, definitions) for name, d in definitions.items()}
     return strict
 
 
@@ -131,10 +143,19 @@ def definition_errors(era: str, schema: dict[str, Any], body: Any) -> list[str]:
         json.dumps(schema).replace('"#/definitions/', f'"{SPEC_URI.format(era=era)}#/definitions/')
     )
     validator = jsonschema.Draft4Validator(rooted, registry=_registry(era), format_checker=FORMAT_CHECKER)
+    leaves = [leaf for error in validator.iter_errors(body) for leaf in _leaves(error)]
     return [
         f"{'/'.join(str(p) for p in error.absolute_path) or '<root>'}: {error.message}"
-        for error in sorted(validator.iter_errors(body), key=lambda e: list(map(str, e.absolute_path)))
+        for error in sorted(leaves, key=lambda e: list(map(str, e.absolute_path)))
     ]
+
+
+def _leaves(error: jsonschema.ValidationError) -> list[jsonschema.ValidationError]:
+    """Look through the ``anyOf [schema, null]`` wrappers to the errors that say what is wrong."""
+    if error.validator != "anyOf" or not error.context:
+        return [error]
+    real = [sub for sub in error.context if sub.schema_path and sub.schema_path[0] == 0]
+    return [leaf for sub in real for leaf in _leaves(sub)] or [error]
 
 
 def ref(name: str) -> dict[str, Any]:
