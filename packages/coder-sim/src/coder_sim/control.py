@@ -79,6 +79,12 @@ class Controller:
         values.update(parameters or {})
         return self.ctx.sim.seed_workspace(user, found, name, values, running).id
 
+    def seed_workspaces(
+        self, owner: str, template: str, prefix: str, count: int, running: bool = True
+    ) -> list[str]:
+        """Many ``create_workspace_direct`` calls at once: ``<prefix>-0`` … ``<prefix>-<count-1>``."""
+        return [self.create_workspace_direct(owner, template, f"{prefix}-{n}", running) for n in range(count)]
+
     def state(self) -> dict[str, Any]:
         return {
             "era": self.ctx.era.name,
@@ -144,5 +150,13 @@ def _run(controller: Controller, action: str, arg: str, body: dict[str, Any]) ->
     if action == "workspaces":
         return controller.create_workspace_direct(
             str(body["owner"]), str(body["template"]), str(body["name"]), bool(body.get("running", True))
+        )
+    if action == "seed-workspaces":
+        return controller.seed_workspaces(
+            str(body["owner"]),
+            str(body["template"]),
+            str(body["prefix"]),
+            int(body["count"]),
+            bool(body.get("running", True)),
         )
     raise KeyError(f"unknown action {action!r}")

@@ -200,5 +200,10 @@ class SimServer:
             self._controller.create_workspace_direct, owner, template, name, running, parameters
         )
 
+    def seed_workspaces(
+        self, owner: str, template: str, prefix: str, count: int, running: bool = True
+    ) -> list[str]:
+        return self._call(self._controller.seed_workspaces, owner, template, prefix, count, running)
+
     def state(self) -> dict[str, Any]:
         return self._call(self._controller.state)
