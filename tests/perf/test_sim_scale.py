@@ -204,9 +204,10 @@ def test_ten_thousand_workspaces_and_two_thousand_streams() -> None:
         "client: raw asyncio sockets in the test process).\n\n"
         "## Scale: workspaces, watch streams, autostop storm\n\n"
         f"{body}\n\n"
-        "The storm advances the simulated clock 9 h, so every workspace's 8 h deadline passes at once and the sim "
-        "starts one autostop build per workspace; each watcher waits for a `data` event whose latest build is a "
-        "stop. Idle CPU is measured over 3 s with every stream open (heartbeat 15 s): no per-workspace polling.\n"
+        "The storm advances the simulated clock 9 h, so every workspace's 8 h deadline passes at once and "
+        "the sim starts one autostop build per workspace; each watcher waits for a `data` event whose latest "
+        "build is a stop. Idle CPU is measured over 3 s with every stream open (heartbeat 15 s): no "
+        "per-workspace polling.\n"
     )
     print("\n" + body)
     print(json.dumps({"baseline": baseline, "scale": scale}, indent=1))
