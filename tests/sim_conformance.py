@@ -217,6 +217,8 @@ def body_errors(era: str, method: str, path: str, status: int, body: Any, kind: 
         return errors
     if kind == "ws-logs":
         return definition_errors(era, {"type": "array", "items": ref(LOG_DEFINITION[era])}, body)
+    if kind == "ws-build-logs":
+        return definition_errors(era, {"type": "array", "items": ref("codersdk.ProvisionerJobLog")}, body)
     schema = response_schema(era, method, path, status)
     if schema is None:
         return [f"{method} {path} -> {status} is not an operation of the {era} document"]

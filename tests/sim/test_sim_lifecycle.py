@@ -338,3 +338,21 @@ def test_drop_watches_ends_open_streams(sim: SimServer) -> None:
     assert sim.drop_watches() == 1
     assert ended.wait(5)
     thread.join()
+
+
+def test_build_logs_list_and_follow_until_the_job_completes(sim_any: SimServer) -> None:
+    from httpx_ws import WebSocketDisconnect, connect_ws
+
+    with api(sim_any) as client:
+        workspace = create(client, "failing-build", "buildlogs").json()
+        build_id = workspace["latest_build"]["id"]
+        received: list[dict[str, Any]] = []
+        with connect_ws(f"/workspacebuilds/{build_id}/logs?follow", client) as socket:
+            with pytest.raises(WebSocketDisconnect):
+                while True:
+                    received += json.loads(socket.receive_text(timeout=5))
+        assert any("quota" in entry["output"] and entry["log_level"] == "error" for entry in received)
+        listed = client.get(f"/workspacebuilds/{build_id}/logs").json()
+        assert [entry["id"] for entry in listed] == [entry["id"] for entry in received]
+        after = client.get(f"/workspacebuilds/{build_id}/logs", params={"after": listed[0]["id"]}).json()
+        assert after == listed[1:]

@@ -198,6 +198,7 @@ class Simulation:
             build.job.canceled_at = now
             build.job.completed_at = now
             build.updated_at = now
+            build.job.end_log_follow()
             self.publish(workspace)
 
         self._later(build.timers, 0.5, done)
@@ -208,17 +209,19 @@ class Simulation:
         build.job.completed_at = now
         build.job.error = error
         build.updated_at = now
+        build.job.end_log_follow()
 
     def _job_log(self, build: Build, stage: str, output: str, level: str = "info") -> None:
-        build.job.logs.append(
-            ProvisionerLog(
-                id=len(build.job.logs) + 1,
-                created_at=self.clock.now(),
-                stage=stage,
-                output=output,
-                level="error" if level == "error" else "info",
-            )
+        entry = ProvisionerLog(
+            id=len(build.job.logs) + 1,
+            created_at=self.clock.now(),
+            stage=stage,
+            output=output,
+            level="error" if level == "error" else "info",
         )
+        build.job.logs.append(entry)
+        for queue in list(build.job.log_listeners):
+            queue.put_nowait([entry])
 
     def _volume(self, build: Build, transition: Transition) -> Resource:
         return Resource(

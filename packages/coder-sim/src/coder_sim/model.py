@@ -188,10 +188,16 @@ class Job:
     error: str = ""
     error_code: str = ""
     logs: list[ProvisionerLog] = field(default_factory=list)
+    log_listeners: set[asyncio.Queue[list[ProvisionerLog] | None]] = field(default_factory=set)
 
     @property
     def active(self) -> bool:
         return self.status in ACTIVE_JOB_STATUSES
+
+    def end_log_follow(self) -> None:
+        for queue in list(self.log_listeners):
+            queue.put_nowait(None)
+        self.log_listeners.clear()
 
 
 @dataclass

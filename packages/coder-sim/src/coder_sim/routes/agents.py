@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from ..context import context_of, resolve_agent
 from ..eras import Era
 from ..errors import ApiError, dumps, json_response, validation
 from ..model import Agent, LogEntry
 from ..render import render_agent, render_log
+from .follow import relay
 
 PREFIX = "/api/v2"
 
@@ -59,24 +60,8 @@ async def agent_logs(request: web.Request) -> web.StreamResponse:
     try:
         if backlog:
             await _send_logs(request, socket, backlog, agent)
-        if not still_following:
-            return socket
-        reader = asyncio.ensure_future(socket.receive())
-        while True:
-            getter = asyncio.ensure_future(queue.get())
-            done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
-            if reader in done:
-                getter.cancel()
-                message = reader.result()
-                if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
-                    break
-                reader = asyncio.ensure_future(socket.receive())
-                continue
-            entries = getter.result()
-            if entries is None:
-                reader.cancel()
-                break
-            await _send_logs(request, socket, entries, agent)
+        if still_following:
+            await relay(socket, queue, lambda entries: _send_logs(request, socket, entries, agent))
     finally:
         agent.log_listeners.discard(queue)
         await socket.close()

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from .. import parameters
 from ..clock import rfc3339
 from ..context import context_of, current_user, resolve_build, resolve_workspace
 from ..eras import Era
-from ..errors import ApiError, json_response, read_json, validation
+from ..errors import ApiError, dumps, json_response, read_json, validation
+from ..model import ProvisionerLog
 from ..render import render_build
+from .follow import relay
 
 PREFIX = "/api/v2"
 TRANSITIONS = ("start", "stop", "delete")
@@ -81,23 +85,52 @@ async def cancel_build(request: web.Request) -> web.StreamResponse:
     return json_response({"message": "Job has been marked as canceled..."})
 
 
+def _render_job_logs(logs: list[ProvisionerLog]) -> list[dict[str, object]]:
+    return [
+        {
+            "id": log.id,
+            "created_at": rfc3339(log.created_at),
+            "log_source": "provisioner",
+            "log_level": log.level,
+            "stage": log.stage,
+            "output": log.output,
+        }
+        for log in logs
+    ]
+
+
 async def build_logs(request: web.Request) -> web.StreamResponse:
+    """Provisioner logs; ``?follow`` upgrades to a WebSocket that closes when the job completes."""
+    ctx = context_of(request)
     build, _ = resolve_build(request)
-    after = int(request.query.get("after") or 0)
-    return json_response(
-        [
-            {
-                "id": log.id,
-                "created_at": rfc3339(log.created_at),
-                "log_source": "provisioner",
-                "log_level": log.level,
-                "stage": log.stage,
-                "output": log.output,
-            }
-            for log in build.job.logs
-            if log.id > after
-        ]
-    )
+    text = request.query.get("after") or "0"
+    if not text.lstrip("-").isdigit():
+        raise ApiError(
+            400, 'Query param "after" must be an integer.', validations=[validation("after", text)]
+        )
+    backlog = [log for log in build.job.logs if log.id > int(text)]
+    if "follow" not in request.query:
+        return json_response(_render_job_logs(backlog))
+    socket = web.WebSocketResponse(heartbeat=ctx.heartbeat)
+    await socket.prepare(request)
+    queue: asyncio.Queue[list[ProvisionerLog] | None] = asyncio.Queue()
+    if build.job.active:
+        build.job.log_listeners.add(queue)
+
+    async def send(logs: list[ProvisionerLog]) -> None:
+        body = _render_job_logs(logs)
+        ctx.record(request, 200, body, kind="ws-build-logs")
+        await socket.send_str(dumps(body) + "\n")
+
+    try:
+        if backlog:
+            await send(backlog)
+        if build.job.active:
+            await relay(socket, queue, send)
+    finally:
+        build.job.log_listeners.discard(queue)
+        await socket.close()
+    return socket
 
 
 def register(router: web.UrlDispatcher, era: Era) -> None:
