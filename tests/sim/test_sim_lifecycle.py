@@ -347,10 +347,12 @@ def test_build_logs_list_and_follow_until_the_job_completes(sim_any: SimServer) 
         workspace = create(client, "failing-build", "buildlogs").json()
         build_id = workspace["latest_build"]["id"]
         received: list[dict[str, Any]] = []
-        with connect_ws(f"/workspacebuilds/{build_id}/logs?follow", client) as socket:
-            with pytest.raises(WebSocketDisconnect):
-                while True:
-                    received += json.loads(socket.receive_text(timeout=5))
+        with (
+            connect_ws(f"/workspacebuilds/{build_id}/logs?follow", client) as socket,
+            pytest.raises(WebSocketDisconnect),
+        ):
+            while True:
+                received += json.loads(socket.receive_text(timeout=5))
         assert any("quota" in entry["output"] and entry["log_level"] == "error" for entry in received)
         listed = client.get(f"/workspacebuilds/{build_id}/logs").json()
         assert [entry["id"] for entry in listed] == [entry["id"] for entry in received]
