@@ -18,7 +18,7 @@ from coder_slack.crypto import generate_key
 from coder_slack.server import RunningServer, start_http
 from coder_slack.settings import Settings, secret
 from coder_slack.signed import SignedRequest, SlackRequests
-from coder_slack.standin import SlackStandIn
+from coder_slack.standin import RecordedCall, SlackStandIn, render_message
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -90,6 +90,13 @@ class BotThread:
     def command(self, text: str, user: str = "U0ALICE", channel: str = "C0GENERAL") -> httpx.Response:
         return self.post(self.requests.command(text, user_id=user, channel_id=channel))
 
+    def ask(
+        self, text: str, user: str = "U0ALICE", channel: str = "C0GENERAL"
+    ) -> tuple[httpx.Response, SignedRequest]:
+        """Send a command; return the ack and the request (to find the later answer with ``answer``)."""
+        request = self.requests.command(text, user_id=user, channel_id=channel)
+        return self.post(request), request
+
     def settle(self, timeout: float = 30) -> None:
         """Wait until every background task the bot started has finished."""
         self.run(self.bot.tasks.wait(timeout), timeout=timeout + 5)
@@ -141,3 +148,29 @@ def make_bot(standin: SlackStandIn, tmp_path: Path) -> Iterator[Callable[..., Bo
 @pytest.fixture
 def bot(make_bot: Callable[..., BotThread], sim: Any) -> BotThread:
     return make_bot(sim)
+
+
+def response_id(request: SignedRequest) -> str:
+    return request.response_url.rsplit("/", 1)[-1]
+
+
+def answer(standin: SlackStandIn, request: SignedRequest, timeout: float = 15) -> RecordedCall:
+    """The bot's final (non-"⏳") ephemeral answer to ``request``, sent through its response_url."""
+    wanted = response_id(request)
+    return standin.wait_for(
+        "response_url",
+        lambda c: c.args.get("response_id") == wanted and not str(c.args.get("text", "")).startswith("⏳"),
+        timeout=timeout,
+    )
+
+
+def rendered(call: RecordedCall) -> str:
+    return render_message(call.args.get("text"), call.args.get("blocks"))
+
+
+def ack_text(response: httpx.Response) -> str:
+    """What Slack shows for an ack: a JSON message, or a plain-text body."""
+    if not response.headers.get("content-type", "").startswith("application/json"):
+        return response.text
+    body = response.json()
+    return render_message(body.get("text"), body.get("blocks"))

@@ -108,7 +108,7 @@ class CoderPool:
         local_part = wanted.split("@", 1)[0]
         try:
             candidate = await service.users.get(local_part)
-        except NotFound:
+        except (NotFound, ValidationFailed):  # Coder answers 400 "Could not find user" for unknown names
             return None
         return candidate if candidate.email.lower() == wanted else None
 

@@ -6,6 +6,7 @@ on all. Linked mode: the user's own token runs their commands, so Coder's RBAC a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from coder_client import AsyncCoderClient, User
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from coder_slack.coder import CoderPool
 from coder_slack.crypto import TokenCipher, UndecryptableToken
@@ -66,19 +68,22 @@ class IdentityResolver:
         self.cipher = cipher
         self.slack = slack
         self._cache: dict[tuple[str, str], tuple[float, Actor]] = {}
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     def forget(self, team_id: str, slack_user_id: str) -> None:
         self._cache.pop((team_id, slack_user_id), None)
 
     async def resolve(self, team_id: str, slack_user_id: str) -> Actor:
         key = (team_id, slack_user_id)
-        cached = self._cache.get(key)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
-        actor = await self._linked(team_id, slack_user_id) or await self._by_email(team_id, slack_user_id)
-        self._cache[key] = (time.monotonic() + IDENTITY_TTL_SECONDS, actor)
-        await self._remember(actor)
-        return actor
+        # One lookup per user at a time: a burst of commands from one person costs one round trip.
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            cached = self._cache.get(key)
+            if cached is not None and cached[0] > time.monotonic():
+                return cached[1]
+            actor = await self._linked(team_id, slack_user_id) or await self._by_email(team_id, slack_user_id)
+            self._cache[key] = (time.monotonic() + IDENTITY_TTL_SECONDS, actor)
+            await self._remember(actor)
+            return actor
 
     async def _linked(self, team_id: str, slack_user_id: str) -> Actor | None:
         async with self.sessions() as session:
@@ -135,6 +140,12 @@ class IdentityResolver:
         return Actor(team_id, slack_user_id, user, self.pool.service(), linked=False)
 
     async def _remember(self, actor: Actor) -> None:
+        try:
+            await self._store_identity(actor)
+        except IntegrityError:  # another replica stored it first; store again as an update
+            await self._store_identity(actor)
+
+    async def _store_identity(self, actor: Actor) -> None:
         async with self.sessions() as session:
             row = await session.get(Identity, (actor.team_id, actor.slack_user_id))
             if row is None:

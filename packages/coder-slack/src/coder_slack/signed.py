@@ -20,6 +20,7 @@ _counter = itertools.count(1)
 class SignedRequest:
     body: bytes
     headers: dict[str, str]
+    response_url: str = ""
 
 
 class SlackRequests:
@@ -71,7 +72,8 @@ class SlackRequests:
             "response_url": f"{self.response_base_url}/{response_id}",
             "trigger_id": self.new_trigger_id(),
         }
-        return self.sign(urllib.parse.urlencode(fields), timestamp=timestamp)
+        signed = self.sign(urllib.parse.urlencode(fields), timestamp=timestamp)
+        return SignedRequest(signed.body, signed.headers, fields["response_url"])
 
     def interaction(self, payload: dict[str, Any], *, timestamp: int | None = None) -> SignedRequest:
         return self.sign(urllib.parse.urlencode({"payload": json.dumps(payload)}), timestamp=timestamp)
@@ -114,7 +116,8 @@ class SlackRequests:
             "response_url": f"{self.response_base_url}/act{next(_counter)}",
             "actions": [action],
         }
-        return self.interaction(payload)
+        signed = self.interaction(payload)
+        return SignedRequest(signed.body, signed.headers, str(payload["response_url"]))
 
     def view_submission(
         self,

@@ -266,7 +266,12 @@ def _split(text: str) -> list[str]:
     try:
         return shlex.split(text)
     except ValueError:
-        raise CommandError('A quote is not closed: put the closing `"` after the quoted text.') from None
+        first = text.split()[0].lower() if text.split() else ""
+        verb = ALIASES.get(first, first)
+        raise CommandError(
+            'A quote is not closed: put the closing `"` after the quoted text.',
+            verb if verb in USAGES else None,
+        ) from None
 
 
 def _key_values(words: list[str], allowed: set[str] | None, usage: str) -> tuple[list[str], dict[str, str]]:
