@@ -8,6 +8,7 @@ result. Multi-step operations (``operations.py``) are generators built from thes
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -59,16 +60,39 @@ Step = Call[Any] | Sleep
 Op = Generator[Step, Any, T]
 
 
+LARGE_BODY = 1 << 20
+
+
+def validate_json(adapter: TypeAdapter[T], body: bytes) -> T:
+    """Validate ``body``; for large bodies, pause the cyclic GC while the objects are built.
+
+    Building tens of thousands of model instances trips the collector over and over, although nothing
+    built here can form a reference cycle; pausing it more than halves the time for a 5,000-workspace
+    list. The collector runs again as soon as parsing ends.
+    """
+    if len(body) < LARGE_BODY or not gc.isenabled():
+        return adapter.validate_json(body)
+    gc.disable()
+    try:
+        return adapter.validate_json(body)
+    finally:
+        gc.enable()
+
+
 def parse_model(model: type[T]) -> Callable[[httpx.Response], T]:
     adapter = TypeAdapter(model)
-    return lambda response: adapter.validate_json(response.content)
+    return lambda response: validate_json(adapter, response.content)
 
 
 def parse_list(model: type[T]) -> Callable[[httpx.Response], list[T]]:
-    adapter = TypeAdapter(list[model])  # type: ignore[valid-type]
-    return lambda response: (
-        adapter.validate_json(response.content) if response.content.strip() != b"null" else []
-    )
+    adapter: TypeAdapter[list[T]] = TypeAdapter(list[model])  # type: ignore[valid-type]
+
+    def parse(response: httpx.Response) -> list[T]:
+        if response.content.strip() == b"null":  # Go encodes an empty slice as null
+            return []
+        return validate_json(adapter, response.content)
+
+    return parse
 
 
 def parse_nothing(response: httpx.Response) -> None:
