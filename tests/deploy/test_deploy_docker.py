@@ -213,3 +213,35 @@ def test_jupyter_build_stage_installs_jupyterlab_with_coder_jupyter_enabled(tmp_
     assert re.search(r"coder_jupyter\s+enabled", output), output
     assert re.search(r"coder_jupyter\s+OK", output), output
     assert (venv / "etc" / "jupyter" / "jupyter_server_config.d" / "coder_jupyter.json").is_file()
+
+
+# --- scripts/deploy-tools.sh ---------------------------------------------------------------------------
+
+
+def test_deploy_tools_is_quiet_when_everything_is_installed() -> None:
+    require_tool("docker-compose")
+    require_tool("kubectl")
+    result = subprocess.run(
+        ["bash", str(REPO / "scripts" / "deploy-tools.sh")], capture_output=True, text=True, timeout=60
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_deploy_tools_names_what_is_missing_when_it_may_not_install(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("bash", "dirname"):
+        found = shutil.which(tool)
+        assert found is not None
+        (bin_dir / tool).symlink_to(found)
+    (bin_dir / "id").write_text("#!/bin/sh\necho 1000\n")
+    (bin_dir / "id").chmod(0o755)
+    result = subprocess.run(
+        [str(bin_dir / "bash"), str(REPO / "scripts" / "deploy-tools.sh")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": str(bin_dir)},
+    )
+    assert result.returncode == 0
+    assert "missing deploy validators: docker-compose kubectl" in result.stderr
