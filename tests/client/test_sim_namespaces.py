@@ -216,3 +216,34 @@ def test_async_client_covers_the_same_surface(sim_any: SimServer) -> None:
             await coder.workspaces.delete(ws)
 
     asyncio.run(scenario())
+
+
+def test_following_agent_logs_streams_until_startup_is_over(sim_any: SimServer) -> None:
+    with CoderClient(sim_any.url, sim_any.token) as coder:
+        ws = coder.workspaces.create("chatty", "broken-startup")
+        agent = None
+        for event in coder.workspaces.lifecycle(ws, timeout=30):
+            if event.agent is not None:
+                agent = event.agent
+                break
+        assert agent is not None
+        followed = list(coder.agents.logs(agent, follow=True))
+        assert coder.agents.get(agent).lifecycle_state == "start_error"
+        everything = coder.agents.logs(agent)
+        assert [log.id for log in followed] == [log.id for log in everything]
+        assert any("requirement" in log.output and log.level == "error" for log in followed)
+
+
+def test_async_follow_streams_the_same_logs(sim: SimServer) -> None:
+    async def scenario() -> tuple[list[int], list[int]]:
+        async with AsyncCoderClient(sim.url, sim.token) as coder:
+            ws = await coder.workspaces.create("chatty-async", "python-ds", parameters=PROJECT)
+            async for event in coder.workspaces.lifecycle(ws):
+                if event.agent is not None:
+                    break
+            assert event.agent is not None
+            followed = [log.id async for log in coder.agents.follow(event.agent)]
+            return followed, [log.id for log in await coder.agents.logs(event.agent)]
+
+    followed, everything = asyncio.run(scenario())
+    assert followed == everything and len(followed) > 1

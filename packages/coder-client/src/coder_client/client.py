@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self, overload
 
 import httpx
 
@@ -23,6 +23,7 @@ from .config import ClientConfig, resolve_config
 from .errors import WaitTimeout, WorkspaceNotReady
 from .hub import WatchHub
 from .lifecycle import LifecycleEvent, LifecycleKind, LifecycleTracker
+from .logs import follow_logs_async, follow_logs_sync
 from .models import (
     AgentLog,
     Organization,
@@ -237,8 +238,26 @@ class Agents(_SyncNamespace):
     def get(self, agent: AgentRef) -> WorkspaceAgent:
         return self._run(self._ops.agent(agent))
 
-    def logs(self, agent: AgentRef, after: int | None = None) -> builtins.list[AgentLog]:
-        """Startup logs after log id ``after`` (v2: ``/logs``; v0.25: ``/startup-logs``)."""
+    @overload
+    def logs(
+        self, agent: AgentRef, after: int | None = None, follow: Literal[False] = False
+    ) -> builtins.list[AgentLog]: ...
+
+    @overload
+    def logs(
+        self, agent: AgentRef, after: int | None = None, *, follow: Literal[True]
+    ) -> Iterator[AgentLog]: ...
+
+    def logs(
+        self, agent: AgentRef, after: int | None = None, follow: bool = False
+    ) -> builtins.list[AgentLog] | Iterator[AgentLog]:
+        """Startup logs after log id ``after`` (v2: ``/logs``; v0.25: ``/startup-logs``).
+
+        ``follow=True`` returns an iterator that streams new lines until the agent's startup is over.
+        """
+        if follow:
+            agent_id = agent.id if isinstance(agent, WorkspaceAgent) else agent
+            return follow_logs_sync(self._client._transport, self._ops, agent_id, after)
         return self._run(self._ops.agent_logs(agent, after))
 
 
@@ -461,7 +480,17 @@ class AsyncAgents(_AsyncNamespace):
         return await self._run(self._ops.agent(agent))
 
     async def logs(self, agent: AgentRef, after: int | None = None) -> builtins.list[AgentLog]:
+        """Startup logs after log id ``after``; see :meth:`follow` to stream them."""
         return await self._run(self._ops.agent_logs(agent, after))
+
+    def follow(self, agent: AgentRef, after: int | None = None) -> AsyncIterator[AgentLog]:
+        """Stream startup logs (``async for``) until the agent's startup is over.
+
+        The async twin of ``CoderClient.agents.logs(agent, follow=True)``: an awaitable cannot also be an
+        async iterator, so following has its own name here.
+        """
+        agent_id = agent.id if isinstance(agent, WorkspaceAgent) else agent
+        return follow_logs_async(self._client._transport, self._ops, agent_id, after)
 
 
 class AsyncCoderClient:
