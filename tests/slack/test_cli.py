@@ -1,0 +1,103 @@
+"""The coder-slack command line: start-up checks name what is missing; the console drives the real app."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+from conftest import BotThread
+
+CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CODER_"))}
+
+
+def coder_slack(*args: str, env: dict[str, str] | None = None, stdin: str = "", timeout: float = 120) -> Any:
+    return subprocess.run(
+        [sys.executable, "-m", "coder_slack.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**CLEAN_ENV, **(env or {})},
+    )
+
+
+def test_serve_names_missing_settings_without_a_traceback() -> None:
+    result = coder_slack("serve", env={"SLACK_BOT_TOKEN": "xoxb-1"})
+    assert result.returncode == 2
+    assert "missing settings: SLACK_SIGNING_SECRET, CODER_URL, CODER_SLACK_ENCRYPTION_KEY" in result.stderr
+    assert "Traceback" not in result.stderr
+    socket = coder_slack("serve", "--socket-mode", env={"SLACK_BOT_TOKEN": "xoxb-1"})
+    assert "SLACK_APP_TOKEN" in socket.stderr and "SLACK_SIGNING_SECRET" not in socket.stderr
+
+
+def test_bad_settings_are_explained() -> None:
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-1",
+        "SLACK_SIGNING_SECRET": "s",
+        "CODER_URL": "http://127.0.0.1:9",
+        "CODER_SLACK_ENCRYPTION_KEY": "not-a-fernet-key",
+    }
+    result = coder_slack("serve", env=env)
+    assert result.returncode == 2 and "not a Fernet key" in result.stderr and "Traceback" not in result.stderr
+    result = coder_slack("serve", env={**env, "CODER_SLACK_LIST_PAGE_SIZE": "many"})
+    assert result.returncode == 2 and "CODER_SLACK_LIST_PAGE_SIZE" in result.stderr
+
+
+def test_every_subcommand_has_a_usage_line() -> None:
+    for command in ("serve", "console", "migrate", "generate-key"):
+        result = coder_slack(command, "--help")
+        assert result.returncode == 0
+        assert f"usage: coder-slack {command}" in result.stdout
+
+
+def test_console_needs_a_coder() -> None:
+    result = coder_slack("console", "--script", "-")
+    assert result.returncode == 2 and "--coder-url" in result.stderr
+
+
+def test_console_script_shows_cards_and_answers(sim: Any, tmp_path: Path) -> None:
+    script = "\n".join(
+        [
+            "# narration is echoed",
+            "/workspace create python-ds demo project_name=console-demo",
+            "wait 30",
+            "click Extend +1h",
+            "wait",
+            "@bob /workspace stop alice/demo",
+            "wait",
+            "/workspace create python-ds",
+            "submit name=second project_name=X",
+            "/workspace frobnicate",
+        ]
+    )
+    env = {
+        "CODER_SLACK_DATABASE_URL": f"sqlite:///{tmp_path / 'console.db'}",
+        "CODER_SLACK_ALERTS_ENABLED": "false",
+    }
+    result = coder_slack(
+        "console", "--coder-url", sim.url, "--coder-token", sim.token, "--settle", "30", stdin=script, env=env
+    )
+    out = result.stdout
+    assert result.returncode == 0, result.stderr
+    assert "# narration is echoed" in out
+    assert "bot posted" in out and "bot updated" in out
+    assert "*alice/demo* — ✅ ready" in out and "startup took" in out
+    assert "will now stop at" in out
+    assert "bob> /workspace stop alice/demo" in out and "belongs to alice" in out
+    assert "── form opened ──" in out and "Project name" in out
+    assert "the form shows errors" in out and "lowercase letters" in out
+    assert "I don't know the subcommand `frobnicate`" in out
+    assert "Traceback" not in out + result.stderr
+
+
+def test_ops_routes_are_mounted(bot: BotThread) -> None:
+    health = httpx.get(bot.server.url + "/healthz")
+    assert health.status_code == 200
+    bot.command("help")
+    metrics = httpx.get(bot.server.url + "/metrics").text
+    assert "coderops_slack_commands_handled_total" in metrics
+    assert 'subcommand="help"' in metrics
