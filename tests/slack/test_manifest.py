@@ -1,4 +1,4 @@
-"""deploy/slack manifests validate against Slack's manifest JSON Schema (its $refs resolved to local copies)."""
+"""deploy/slack manifests validate against Slack's manifest JSON Schema ($refs resolved to local copies)."""
 
 from __future__ import annotations
 
