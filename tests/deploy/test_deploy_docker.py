@@ -181,13 +181,17 @@ def test_bot_build_stage_yields_a_self_contained_virtualenv(tmp_path: Path) -> N
         [
             str(venv / "bin" / "python"),
             "-c",
-            "import coder_slack, coder_slack.ops, coder_client; print(coder_slack.__file__)",
+            "import coder_slack, coder_slack.ops, coder_slack.server, coder_slack.store, coder_client;"
+            "print(coder_slack.__file__)",
         ],
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert probe.returncode == 0, probe.stderr
+    assert probe.returncode == 0, (
+        "the image's virtualenv cannot import the bot; a runtime dependency is probably missing from "
+        "packages/coder-slack/pyproject.toml (the dev venv gets it through another package):\n" + probe.stderr
+    )
     assert probe.stdout.startswith(str(venv)), "installed as a copy, not an editable link to the sources"
     installed = subprocess.run(
         [str(Path(sys.executable).parent / "uv"), "pip", "list", "--python", str(venv / "bin" / "python")],
