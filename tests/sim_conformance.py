@@ -206,14 +206,15 @@ LOG_DEFINITION = {"v0.25": "codersdk.WorkspaceAgentStartupLog", "v2": "codersdk.
 def body_errors(era: str, method: str, path: str, status: int, body: Any, kind: str = "http") -> list[str]:
     if kind == "sse":
         return definition_errors(era, ref("codersdk.Workspace"), body)
+    if kind == "sse-error":
+        return definition_errors(era, ref("codersdk.Response"), body)
     if kind == "ws":
         if era != "v2":
             return ["WebSocket watch frames exist only in v2"]
         errors = definition_errors(era, ref("codersdk.ServerSentEvent"), body)
-        if isinstance(body, dict) and body.get("type") == "data":
-            errors += [
-                f"data/{e}" for e in definition_errors(era, ref("codersdk.Workspace"), body.get("data"))
-            ]
+        if isinstance(body, dict) and body.get("type") in ("data", "error"):
+            definition = "codersdk.Workspace" if body["type"] == "data" else "codersdk.Response"
+            errors += [f"data/{e}" for e in definition_errors(era, ref(definition), body.get("data"))]
         return errors
     if kind == "ws-logs":
         return definition_errors(era, {"type": "array", "items": ref(LOG_DEFINITION[era])}, body)

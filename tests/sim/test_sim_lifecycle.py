@@ -358,3 +358,26 @@ def test_build_logs_list_and_follow_until_the_job_completes(sim_any: SimServer) 
         assert [entry["id"] for entry in listed] == [entry["id"] for entry in received]
         after = client.get(f"/workspacebuilds/{build_id}/logs", params={"after": listed[0]["id"]}).json()
         assert after == listed[1:]
+
+
+def test_error_events_on_sse_and_ws(sim: SimServer) -> None:
+    from httpx_ws import connect_ws
+
+    workspace_id = sim.create_workspace_direct("admin", "python-ds", "erring")
+    with api(sim) as client:
+        with client.stream("GET", f"/workspaces/{workspace_id}/watch") as response:
+            events = sse_events(response)
+            assert [next(events)[0], next(events)[0]] == ["ping", "data"]
+            assert sim.send_watch_error(detail="pubsub: connection lost") == 1
+            assert next(events) == (
+                "error",
+                {"message": "Internal error fetching workspace.", "detail": "pubsub: connection lost"},
+            )
+        with connect_ws(f"/workspaces/{workspace_id}/watch-ws", client) as socket:
+            socket.receive_text(timeout=5)
+            socket.receive_text(timeout=5)
+            sim.send_watch_error("Boom.", workspace_id=workspace_id)
+            assert json.loads(socket.receive_text(timeout=5)) == {
+                "type": "error",
+                "data": {"message": "Boom."},
+            }

@@ -37,6 +37,9 @@ class Controller:
     def drop_watches(self) -> int:
         return self.hub.drop_all()
 
+    def send_watch_error(self, message: str, detail: str = "", workspace_id: str | None = None) -> int:
+        return self.hub.send_error(message, detail, workspace_id)
+
     def pause(self) -> None:
         self.ctx.faults.pause()
 
@@ -137,6 +140,12 @@ def _run(controller: Controller, action: str, arg: str, body: dict[str, Any]) ->
         return controller.clear_faults()
     if action == "drop-watches":
         return controller.drop_watches()
+    if action == "watch-error":
+        return controller.send_watch_error(
+            str(body.get("message", "Internal error fetching workspace.")),
+            str(body.get("detail", "")),
+            body.get("workspace_id"),
+        )
     if action == "pause":
         return controller.pause()
     if action == "resume":

@@ -173,6 +173,15 @@ class SimServer:
     def drop_watches(self) -> int:
         return self._call(self._controller.drop_watches)
 
+    def send_watch_error(
+        self,
+        message: str = "Internal error fetching workspace.",
+        detail: str = "",
+        workspace_id: str | None = None,
+    ) -> int:
+        """Send an `error` event to open watch streams (all, or one workspace's); returns how many."""
+        return self._call(self._controller.send_watch_error, message, detail, workspace_id)
+
     def pause(self) -> None:
         self._call(self._controller.pause)
 

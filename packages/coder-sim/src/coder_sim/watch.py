@@ -28,7 +28,8 @@ PING_FRAME = b"event: ping\n\n"
 DROP = object()
 EXTRA_HEADERS_KEY = web.RequestKey("coder_sim_extra_headers", dict[str, str])
 
-Snapshot = tuple[dict[str, Any], str]
+# (event type, payload, payload as JSON text); event type is "data" or "error".
+Snapshot = tuple[str, dict[str, Any], str]
 
 
 class Subscriber:
@@ -62,10 +63,26 @@ class WatchHub:
         subs = self._subscribers.get(workspace.id)
         if not subs:
             return
-        body = self.render(workspace)
-        snapshot: Snapshot = (body, dumps(body))
+        try:
+            snapshot = _snapshot("data", self.render(workspace))
+        except Exception as exc:  # Coder sends an `error` event when it cannot build the workspace JSON
+            snapshot = _snapshot(
+                "error", {"message": "Internal error fetching workspace.", "detail": str(exc)}
+            )
         for subscriber in subs:
             subscriber.queue.put_nowait(snapshot)
+
+    def send_error(self, message: str, detail: str = "", workspace_id: str | None = None) -> int:
+        """Send an `error` event (Coder's ``{"message", "detail"}``) to one workspace's watchers or all."""
+        body = {"message": message, "detail": detail} if detail else {"message": message}
+        snapshot = _snapshot("error", body)
+        count = 0
+        for key, subs in self._subscribers.items():
+            if workspace_id is None or key == workspace_id:
+                for subscriber in subs:
+                    subscriber.queue.put_nowait(snapshot)
+                    count += 1
+        return count
 
     def drop_all(self) -> int:
         count = 0
@@ -74,6 +91,10 @@ class WatchHub:
                 subscriber.queue.put_nowait(DROP)
                 count += 1
         return count
+
+
+def _snapshot(event: str, body: dict[str, Any]) -> Snapshot:
+    return (event, body, dumps(body))
 
 
 def _abort(request: web.Request) -> None:
@@ -93,7 +114,7 @@ async def watch_sse(request: web.Request) -> web.StreamResponse:
         await response.write(PING_FRAME)
         if ctx.era.initial_watch_data:
             body = render_workspace(workspace, ctx.store, ctx.era, ctx.clock.now())
-            await _send_sse(request, response, (body, dumps(body)))
+            await _send_sse(request, response, _snapshot("data", body))
         while True:
             try:
                 item = await asyncio.wait_for(subscriber.queue.get(), timeout=ctx.heartbeat)
@@ -113,8 +134,9 @@ async def watch_sse(request: web.Request) -> web.StreamResponse:
 
 
 async def _send_sse(request: web.Request, response: web.StreamResponse, snapshot: Snapshot) -> None:
-    context_of(request).record(request, 200, snapshot[0], kind="sse")
-    await response.write(b"event: data\ndata: " + snapshot[1].encode() + b"\n\n")
+    event, body, text = snapshot
+    context_of(request).record(request, 200, body, kind="sse" if event == "data" else "sse-error")
+    await response.write(f"event: {event}\ndata: {text}\n\n".encode())
 
 
 async def watch_ws(request: web.Request) -> web.StreamResponse:
@@ -147,7 +169,7 @@ async def watch_ws(request: web.Request) -> web.StreamResponse:
                 _abort(request)
                 break
             assert isinstance(item, tuple)
-            await _send_ws(request, socket, {"type": "data", "data": item[0]})
+            await _send_ws(request, socket, {"type": item[0], "data": item[1]})
     except (ConnectionResetError, ConnectionError, RuntimeError):
         pass
     finally:
