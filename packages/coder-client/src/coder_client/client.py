@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import contextlib
 import os
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -19,6 +18,7 @@ from typing import Any, Literal, Self, overload
 
 import httpx
 
+from ._tasks import iterate_producer
 from .config import ClientConfig, resolve_config
 from .errors import WaitTimeout, WorkspaceNotReady
 from .hub import WatchHub
@@ -417,28 +417,8 @@ class AsyncWorkspaces(_AsyncNamespace):
         """Snapshots as the workspace changes (first one at once); reconnects by itself."""
         workspace_id = await self._run(self._ops.workspace_id(workspace))
         watcher = self._client._watcher(workspace_id)
-        snapshots: asyncio.Queue[Workspace | Exception] = asyncio.Queue()
-
-        async def deliver(snapshot: Workspace) -> None:
-            await snapshots.put(snapshot)
-
-        async def run() -> None:
-            try:
-                await watcher.run(deliver)
-            except Exception as exc:
-                await snapshots.put(exc)
-
-        task = asyncio.create_task(run())
-        try:
-            while True:
-                item = await snapshots.get()
-                if isinstance(item, Exception):
-                    raise item
-                yield item
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        async for snapshot in iterate_producer(watcher.run):
+            yield snapshot
 
     async def lifecycle(
         self, workspace: WorkspaceRef, *, include_progress: bool = True

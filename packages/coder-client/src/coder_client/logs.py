@@ -7,8 +7,6 @@ the starting states, then drains what is left with one plain request (NOTES.md Â
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import queue
 from collections.abc import AsyncIterator, Iterator
 
@@ -22,6 +20,7 @@ from httpx_ws import (
 )
 from pydantic import TypeAdapter
 
+from ._tasks import Emit, iterate_producer
 from .endpoints import FOLLOW_AGENT_LOGS_PATHS, stream_path
 from .models import AgentLog, LifecycleState, WorkspaceAgent
 from .operations import Operations
@@ -79,51 +78,38 @@ def follow_logs_sync(
 async def follow_logs_async(
     transport: AsyncTransport, operations: Operations, agent_id: str, after: int | None
 ) -> AsyncIterator[AgentLog]:
-    """Runs the socket in its own task (httpx-ws task groups must not span a ``yield``)."""
-    logs: asyncio.Queue[AgentLog | Exception | None] = asyncio.Queue()
+    """Streams the socket from its own task (see ``_tasks.py``)."""
     last = after or 0
 
-    async def pump() -> None:
+    async def pump(emit: Emit[AgentLog]) -> None:
         nonlocal last
         socket: AsyncWebSocketSession
-        try:
-            for path in _paths(operations, agent_id):
-                try:
-                    async with aconnect_ws(
-                        path, transport.http, params={"follow": "true", "after": last}
-                    ) as socket:
-                        while True:
-                            try:
-                                text = await socket.receive_text(timeout=CHECK_EVERY)
-                            except TimeoutError:
-                                if not _still_starting(await transport.run(operations.agent(agent_id))):
-                                    break
-                                continue
-                            except WebSocketDisconnect:
+        for path in _paths(operations, agent_id):
+            try:
+                async with aconnect_ws(
+                    path, transport.http, params={"follow": "true", "after": last}
+                ) as socket:
+                    while True:
+                        try:
+                            text = await socket.receive_text(timeout=CHECK_EVERY)
+                        except TimeoutError:
+                            if not _still_starting(await transport.run(operations.agent(agent_id))):
                                 break
-                            for log in _parse(text):
-                                last = max(last, log.id)
-                                await logs.put(log)
-                except WebSocketUpgradeError as exc:
-                    if exc.response.status_code == 404 and path != _paths(operations, agent_id)[-1]:
-                        operations.state.has_agent_logs_route = False
-                        continue
-                    raise api_error("GET", path, exc.response) from None
-                break
-            for log in await transport.run(operations.agent_logs(agent_id, last)):
-                if log.id > last:
-                    await logs.put(log)
-            await logs.put(None)
-        except Exception as exc:
-            await logs.put(exc)
+                            continue
+                        except WebSocketDisconnect:
+                            break
+                        for log in _parse(text):
+                            last = max(last, log.id)
+                            await emit(log)
+            except WebSocketUpgradeError as exc:
+                if exc.response.status_code == 404 and path != _paths(operations, agent_id)[-1]:
+                    operations.state.has_agent_logs_route = False
+                    continue
+                raise api_error("GET", path, exc.response) from None
+            break
+        for log in await transport.run(operations.agent_logs(agent_id, last)):
+            if log.id > last:
+                await emit(log)
 
-    task = asyncio.create_task(pump())
-    try:
-        while (item := await logs.get()) is not None:
-            if isinstance(item, Exception):
-                raise item
-            yield item
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    async for log in iterate_producer(pump):
+        yield log

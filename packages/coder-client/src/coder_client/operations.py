@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from . import endpoints as api
 from .durations import as_timedelta, format_duration
@@ -36,6 +36,7 @@ from .schedules import parse_schedule
 
 __all__ = ["ClientState", "Operations", "WorkspaceRef"]
 
+T = TypeVar("T")
 WorkspaceRef = Workspace | str
 TemplateRef = Template | str
 AgentRef = WorkspaceAgent | str
@@ -201,20 +202,36 @@ class Operations:
             body["ttl_ms"] = ttl_milliseconds(ttl)
         if autostart is not None:
             body["autostart_schedule"] = parse_schedule(autostart)
-        if self.state.has_user_create_route is not False:
+        # A missing route ("Route not found.") means nothing was created, so the org route is safe to try.
+        return (
+            yield from self._newer_route_first(
+                "has_user_create_route",
+                lambda: api.CREATE_WORKSPACE_FOR_USER(user=owner, json=body),
+                lambda: self._create_in_organization(organization or resolved.organization_id, owner, body),
+            )
+        )
+
+    def _create_in_organization(
+        self, organization: str | None, owner: str, body: dict[str, Any]
+    ) -> Op[Workspace]:
+        org = yield from self.organization_id(organization or None)
+        return (yield from api.CREATE_WORKSPACE_IN_ORGANIZATION(organization=org, user=owner, json=body))
+
+    def _newer_route_first(
+        self, capability: str, newer: Callable[[], Op[T]], older: Callable[[], Op[T]]
+    ) -> Op[T]:
+        """Try the newer endpoint unless this server is known to lack it; remember what was learned."""
+        if getattr(self.state, capability) is not False:
             try:
-                created = yield from api.CREATE_WORKSPACE_FOR_USER(user=owner, json=body)
+                result = yield from newer()
             except CoderError as exc:
                 if not _route_missing(exc):
                     raise
-                self.state.has_user_create_route = (
-                    False  # nothing was created: a missing route is safe to retry
-                )
+                setattr(self.state, capability, False)
             else:
-                self.state.has_user_create_route = True
-                return created
-        org = yield from self.organization_id(organization or resolved.organization_id or None)
-        return (yield from api.CREATE_WORKSPACE_IN_ORGANIZATION(organization=org, user=owner, json=body))
+                setattr(self.state, capability, True)
+                return result
+        return (yield from older())
 
     def rename(self, workspace: WorkspaceRef, new_name: str) -> Op[None]:
         if not (1 <= len(new_name) <= 32 and WORKSPACE_NAME.match(new_name)):
@@ -300,17 +317,13 @@ class Operations:
     def agent_logs(self, agent: AgentRef, after: int | None) -> Op[list[AgentLog]]:
         agent_id = agent.id if isinstance(agent, WorkspaceAgent) else agent
         params: dict[str, str | int] | None = {"after": after} if after else None
-        if self.state.has_agent_logs_route is not False:
-            try:
-                logs = yield from api.GET_AGENT_LOGS(agent=agent_id, params=params)
-            except CoderError as exc:
-                if not _route_missing(exc):
-                    raise
-                self.state.has_agent_logs_route = False
-            else:
-                self.state.has_agent_logs_route = True
-                return logs
-        return (yield from api.GET_AGENT_STARTUP_LOGS(agent=agent_id, params=params))
+        return (
+            yield from self._newer_route_first(
+                "has_agent_logs_route",
+                lambda: api.GET_AGENT_LOGS(agent=agent_id, params=params),
+                lambda: api.GET_AGENT_STARTUP_LOGS(agent=agent_id, params=params),
+            )
+        )
 
 
 def ttl_milliseconds(ttl: Duration) -> int:
