@@ -34,6 +34,7 @@ from .store import Store
 ChangeListener = Callable[[Workspace], None]
 STARTING_STATES = ("created", "starting", "start_timeout")
 READY_AT_STATES = ("ready", "start_error")
+DEADLINES_PER_TICK = 500
 
 
 class Simulation:
@@ -372,7 +373,13 @@ class Simulation:
     def enforce_deadlines(self) -> None:
         """Stop every running workspace whose latest start build's deadline has passed (reason autostop)."""
         now = self.clock.now()
+        budget = DEADLINES_PER_TICK
         while self._deadlines and self._deadlines[0][0] <= now:
+            if budget == 0 and self.loop is not None:
+                # Yield to the loop between batches so watch streams and requests keep flowing in a storm.
+                self.loop.call_soon(self.enforce_deadlines)
+                return
+            budget -= 1
             deadline, workspace_id, build_id = heapq.heappop(self._deadlines)
             workspace = self.store.workspaces.get(workspace_id)
             if workspace is None or workspace.deleted:
