@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
+import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -40,22 +42,26 @@ class HistoryStandIn(SlackStandIn):
             parent = str(args.get("ts", ""))
             found = [m for m in found if m.ts == parent or m.thread_ts == parent]
         found.sort(key=lambda m: float(m.ts), reverse=method == "conversations.history")
-        return web.json_response(
-            {
-                "ok": True,
-                "messages": [
-                    {
-                        "type": "message",
-                        "ts": m.ts,
-                        "text": m.text,
-                        "thread_ts": m.thread_ts,
-                        "metadata": m.metadata,
-                    }
-                    for m in found
-                ],
-                "has_more": False,
-            }
-        )
+        response = {
+            "ok": True,
+            "messages": [
+                {
+                    "type": "message",
+                    "ts": m.ts,
+                    "text": m.text,
+                    "thread_ts": m.thread_ts,
+                    "metadata": m.metadata,
+                }
+                for m in found
+            ],
+            "has_more": False,
+        }
+        call = RecordedCall(method, args, "xoxb", time.time(), 200, response)
+        with self._lock:
+            call.seq = next(self._seq)
+            self._calls.append(call)
+            self._lock.notify_all()
+        return web.json_response(response)
 
 
 def migrate(url: str) -> None:
@@ -124,10 +130,10 @@ def posted_alerts(calls: list[RecordedCall]) -> dict[tuple[str, str], list[tuple
     """
     found: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
     for call in calls:
-        if call.method != "chat.postMessage" or not call.ok:
+        if call.method not in ("chat.postMessage", "chat.update") or not call.ok:
             continue
         channel = str(call.response.get("channel") or call.args.get("channel"))
-        ts = str(call.response.get("ts"))
+        ts = str(call.response.get("ts") or call.args.get("ts"))
         for key in alert_keys(call):
             found[(key, channel)].setdefault(ts, call.at)
     return {k: sorted(v.items(), key=lambda item: item[1]) for k, v in found.items()}
@@ -156,3 +162,109 @@ async def wait_until(predicate: Any, timeout: float, interval: float = 0.05, wha
 
 
 PYTHON = sys.executable
+
+
+class BotFarm:
+    """Alert-engine processes forked from one pre-imported parent (``bot_zygote.py``); each can be SIGKILLed."""
+
+    def __init__(self, env: dict[str, str], log_path: str) -> None:
+        import os
+        import subprocess
+        from pathlib import Path
+
+        full_env = {**os.environ, **env, "ALERTS_BOT_LOG": log_path}
+        zygote = Path(__file__).with_name("bot_zygote.py")
+        self._process = subprocess.Popen(
+            [PYTHON, str(zygote)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=full_env,
+        )
+        assert self._process.stdout is not None
+        banner = self._process.stdout.readline().strip()
+        if banner != "ZYGOTE READY":
+            raise RuntimeError(f"bot zygote did not start: {banner!r}")
+        self.pids: list[int] = []
+
+    def spawn(self) -> int:
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._process.stdin.write("spawn\n")
+        self._process.stdin.flush()
+        pid = int(self._process.stdout.readline())
+        self.pids.append(pid)
+        return pid
+
+    def kill(self, pid: int) -> None:
+        import os
+        import signal
+
+        with contextlib_suppress():
+            os.kill(pid, signal.SIGKILL)
+
+    def close(self) -> None:
+        for pid in self.pids:
+            self.kill(pid)
+        if self._process.poll() is None:
+            assert self._process.stdin is not None
+            with contextlib_suppress():
+                self._process.stdin.write("quit\n")
+                self._process.stdin.flush()
+            try:
+                self._process.wait(5)
+            except Exception:
+                self._process.kill()
+
+
+def contextlib_suppress() -> Any:
+    import contextlib
+
+    return contextlib.suppress(ProcessLookupError, BrokenPipeError, OSError)
+
+
+def bot_env(
+    sim_url: str, sim_token: str, slack_api_url: str, database_url: str, **extra: str
+) -> dict[str, str]:
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-alerts-test",
+        "SLACK_API_URL": slack_api_url,
+        "CODER_URL": sim_url,
+        "CODER_SESSION_TOKEN": sim_token,
+        "CODER_SLACK_DATABASE_URL": database_url,
+        "CODER_SLACK_SWEEP_INTERVAL_SECONDS": "1",
+        "CODER_SLACK_LEASE_SECONDS": "2",
+        "CODER_SLACK_ALERT_POLL_SECONDS": "0.1",
+    }
+    env.update(extra)
+    return env
+
+
+@contextlib.asynccontextmanager
+async def running_engine(
+    sim_url: str, sim_token: str, slack_api_url: str, database_url: str, **config: Any
+) -> AsyncIterator[Any]:
+    """An AlertEngine in this event loop, against the sim and the stand-in; stopped on exit."""
+    from coder_client import AsyncCoderClient
+    from coder_slack.alerts import AlertConfig, AlertEngine
+    from coder_slack.settings import Settings
+    from coder_slack.store import create_engine_for, create_session_factory
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    config.setdefault("sweep_interval", 1.0)
+    config.setdefault("lease_seconds", 3.0)
+    config.setdefault("poll_interval", 0.05)
+    config.setdefault("coder_url", sim_url)
+    config.setdefault("replica_id", "test")
+    db_engine = create_engine_for(database_url)
+    coder = AsyncCoderClient(url=sim_url, token=sim_token)
+    slack = AsyncWebClient(token="xoxb-test", base_url=slack_api_url)
+    alerts = AlertEngine(
+        Settings(), create_session_factory(db_engine), slack, coder, config=AlertConfig(**config)
+    )
+    await alerts.start()
+    try:
+        await alerts.wait_swept()
+        yield alerts
+    finally:
+        await alerts.stop()
+        await db_engine.dispose()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 
@@ -31,7 +32,7 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await alerts.start()
-    print("ALERTS READY", flush=True)
+    print(f"ALERTS READY pid={os.getpid()}", flush=True)
     try:
         await stop.wait()
     finally:
@@ -41,6 +42,7 @@ async def serve(settings: Settings) -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = Settings()
     missing = [name for name in ("SLACK_BOT_TOKEN", "CODER_URL") if name in settings.missing_for("http")]
     if missing:

@@ -1,0 +1,149 @@
+"""Crash safety: SIGKILL the bot at random moments while workspaces start; every alert arrives exactly once."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+from alerts_helpers import (
+    ALICE_SLACK,
+    BotFarm,
+    HistoryStandIn,
+    add_rows,
+    bot_env,
+    identity,
+    migrate,
+    posted_alerts,
+    subscription,
+)
+from coder_client import CoderClient
+from coder_slack.alerts.events import detect
+
+TRIALS = 50
+TEMPLATES = ("python-ds", "python-ds", "broken-startup", "failing-build")
+PARAMETERS = {"python-ds": {"project_name": "crash"}}
+
+
+def test_sigkill_restart_trials_lose_and_repeat_nothing(make_sim, tmp_path: Path) -> None:
+    rng = random.Random(20261127)
+    sim = make_sim(speed=20.0, record=False)
+    database = f"sqlite:///{tmp_path / 'alerts.db'}"
+    migrate(database)
+    coder = CoderClient(url=sim.url, token=sim.token)
+    alice_id = coder.users.get("alice").id
+    add_rows(database, [subscription("C0ALL"), identity(ALICE_SLACK, alice_id, "alice")])
+    # A little latency at Slack widens the window in which a kill lands between Slack's answer and our commit.
+    with HistoryStandIn(latency=0.01) as standin:
+        farm = BotFarm(
+            bot_env(sim.url, sim.token, standin.api_url, database, CODER_SLACK_REPLICA_ID="crash-bot"),
+            str(tmp_path / "bot.log"),
+        )
+        created: list[str] = []
+        try:
+            for trial in range(TRIALS):
+                for _ in range(rng.choice((0, 1, 1, 2))):
+                    template = rng.choice(TEMPLATES)
+                    owner = rng.choice(("alice", "bob"))
+                    workspace = coder.workspaces.create(
+                        f"crash-{len(created)}", template, parameters=PARAMETERS.get(template), owner=owner
+                    )
+                    created.append(workspace.id)
+                pid = farm.spawn()
+                time.sleep(rng.uniform(0.1, 0.7))
+                farm.kill(pid)
+            farm.spawn()
+            expected = _expected_alerts(coder, created, alice_id)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                delivered = posted_alerts(standin.calls())
+                if expected <= set(delivered):
+                    break
+                time.sleep(0.2)
+            time.sleep(1.0)  # anything posted twice would show up now
+            delivered = posted_alerts(standin.calls())
+            verifications = len(standin.calls("conversations.history")) + len(
+                standin.calls("conversations.replies")
+            )
+            print(
+                f"{TRIALS} trials, {len(created)} workspaces, {len(expected)} alerts, "
+                f"{verifications} in-doubt checks after a kill"
+            )
+        finally:
+            farm.close()
+            coder.close()
+    missing = expected - set(delivered)
+    duplicated = {key: posts for key, posts in delivered.items() if len(posts) > 1}
+    unexpected = set(delivered) - expected
+    log = (tmp_path / "bot.log").read_text()[-3000:]
+    assert not missing, (
+        f"{len(missing)} of {len(expected)} alerts never arrived, e.g. {sorted(missing)[:3]}\n{log}"
+    )
+    assert not duplicated, f"alerts posted more than once: {duplicated}"
+    assert not unexpected, f"alerts nobody asked for: {sorted(unexpected)[:5]}"
+    assert len(expected) >= 40, f"the trials produced only {len(expected)} alerts"
+
+
+def _expected_alerts(coder: CoderClient, workspace_ids: list[str], alice_id: str) -> set[tuple[str, str]]:
+    """(alert key, channel) for every settled workspace: the channel subscription, plus Alice's DM for hers."""
+    expected: set[tuple[str, str]] = set()
+    deadline = time.monotonic() + 30
+    for workspace_id in workspace_ids:
+        while True:
+            workspace = coder.workspaces.get(workspace_id)
+            events = detect(workspace)
+            if events or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        for event in events:
+            expected.add((event.key, "C0ALL"))
+            if workspace.owner_id == alice_id:
+                expected.add((event.key, "D0ALICE"))
+    return expected
+
+
+def test_kill_while_a_post_is_in_flight_does_not_post_twice(sim, tmp_path: Path) -> None:
+    """The post reaches Slack after the bot died; the restarted bot finds it by its metadata and records it."""
+    from sqlalchemy import create_engine, text
+
+    database = f"sqlite:///{tmp_path / 'alerts.db'}"
+    migrate(database)
+    add_rows(database, [subscription("C0ALL")])
+    coder = CoderClient(url=sim.url, token=sim.token)
+    with HistoryStandIn(latency=1.0) as standin:
+        farm = BotFarm(
+            bot_env(sim.url, sim.token, standin.api_url, database, CODER_SLACK_REPLICA_ID="crash-bot"),
+            str(tmp_path / "bot.log"),
+        )
+        db = create_engine(database)
+        try:
+            pid = farm.spawn()
+            coder.workspaces.create(
+                "inflight", "python-ds", parameters={"project_name": "inflight"}, owner="alice"
+            )
+            deadline = time.monotonic() + 20
+            with db.connect() as connection:
+                while not connection.execute(
+                    text("SELECT 1 FROM alert_outbox WHERE status = 'sending'")
+                ).first():
+                    assert time.monotonic() < deadline, "no post ever started"
+                    time.sleep(0.02)
+            farm.kill(pid)
+            print("killed", pid, time.time())
+            standin.wait_for("chat.postMessage", timeout=5)  # Slack got it after the bot was gone
+            farm.spawn()
+            try:
+                standin.wait_for("conversations.history", timeout=10)
+            except TimeoutError:
+                print([(c.method, c.seq, c.at) for c in standin.calls()])
+                raise
+            time.sleep(2.0)
+            with db.connect() as connection:
+                status = connection.execute(text("SELECT status, message_ts FROM alert_outbox")).all()
+        finally:
+            farm.close()
+            db.dispose()
+            coder.close()
+        posts = [c for c in standin.calls("chat.postMessage") if c.ok]
+    assert len(posts) == 1, [p.args.get("text") for p in posts]
+    assert status == [("sent", posts[0].response["ts"])]
