@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from coder_client import CoderClient, ConfigurationError, default_config_dir, resolve_config
+from coder_sim import SimServer
 
 
 def write_login(
@@ -74,3 +75,17 @@ def test_client_repr_and_config_never_show_the_token(tmp_path: Path, monkeypatch
         assert client.url == "https://coder.example.com"
         assert "supersecret" not in repr(client)
         assert "supersecret" not in repr(client._settings.config)
+
+
+def test_client_discovered_from_cli_login_talks_to_the_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sim: SimServer
+) -> None:
+    write_login(tmp_path / "coderv2", url=sim.url, session=sim.user_tokens["alice"])
+    monkeypatch.setenv("CODER_CONFIG_DIR", str(tmp_path / "coderv2"))
+    monkeypatch.delenv("CODER_URL", raising=False)
+    monkeypatch.delenv("CODER_SESSION_TOKEN", raising=False)
+    with CoderClient() as coder:
+        assert coder.users.me().username == "alice"
+    monkeypatch.setenv("CODER_SESSION_TOKEN", sim.token)  # the environment beats the login files
+    with CoderClient() as coder:
+        assert coder.users.me().username == "admin"

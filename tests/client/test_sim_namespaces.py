@@ -243,6 +243,8 @@ def test_async_follow_streams_the_same_logs(sim: SimServer) -> None:
                     break
             assert event.agent is not None
             followed = [log.id async for log in coder.agents.follow(event.agent)]
+            again = [log.id async for log in await coder.agents.logs(event.agent, follow=True)]
+            assert again == followed  # startup is over: following now just drains what is there
             return followed, [log.id for log in await coder.agents.logs(event.agent)]
 
     followed, everything = asyncio.run(scenario())

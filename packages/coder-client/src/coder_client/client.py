@@ -459,16 +459,26 @@ class AsyncAgents(_AsyncNamespace):
     async def get(self, agent: AgentRef) -> WorkspaceAgent:
         return await self._run(self._ops.agent(agent))
 
-    async def logs(self, agent: AgentRef, after: int | None = None) -> builtins.list[AgentLog]:
-        """Startup logs after log id ``after``; see :meth:`follow` to stream them."""
+    @overload
+    async def logs(
+        self, agent: AgentRef, after: int | None = None, follow: Literal[False] = False
+    ) -> builtins.list[AgentLog]: ...
+
+    @overload
+    async def logs(
+        self, agent: AgentRef, after: int | None = None, *, follow: Literal[True]
+    ) -> AsyncIterator[AgentLog]: ...
+
+    async def logs(
+        self, agent: AgentRef, after: int | None = None, follow: bool = False
+    ) -> builtins.list[AgentLog] | AsyncIterator[AgentLog]:
+        """Startup logs after log id ``after``; ``follow=True``: an async iterator, as :meth:`follow`."""
+        if follow:
+            return self.follow(agent, after)
         return await self._run(self._ops.agent_logs(agent, after))
 
     def follow(self, agent: AgentRef, after: int | None = None) -> AsyncIterator[AgentLog]:
-        """Stream startup logs (``async for``) until the agent's startup is over.
-
-        The async twin of ``CoderClient.agents.logs(agent, follow=True)``: an awaitable cannot also be an
-        async iterator, so following has its own name here.
-        """
+        """Stream startup logs (``async for log in coder.agents.follow(agent)``) until startup is over."""
         agent_id = agent.id if isinstance(agent, WorkspaceAgent) else agent
         return follow_logs_async(self._client._transport, self._ops, agent_id, after)
 

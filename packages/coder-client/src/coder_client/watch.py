@@ -142,7 +142,14 @@ def _frames_sync(
         path = stream_path(WATCH_WORKSPACE_WS_PATH, workspace=workspace_id)
         socket: WebSocketSession
         try:
-            with connect_ws(path, http, keepalive_ping_interval_seconds=None) as socket:
+            # Coder's liveness on /watch-ws is WebSocket pings, never JSON frames: a quiet socket is
+            # healthy, and a dead one is found by our own pings going unanswered.
+            with connect_ws(
+                path,
+                http,
+                keepalive_ping_interval_seconds=HEARTBEAT_GRACE / 2,
+                keepalive_ping_timeout_seconds=HEARTBEAT_GRACE / 2,
+            ) as socket:
                 state.has_watch_ws = True
                 while True:
                     try:
@@ -189,15 +196,9 @@ def watch_sync(
         )
         try:
             watch.connected()
-            last_frame = time.monotonic()
             for kind, payload in _frames_sync(transport.http, operations.state, workspace_id, read_timeout):
                 if deadline is not None and time.monotonic() >= deadline:
                     raise WaitTimeout("The watch ran past its deadline.")
-                if kind == "idle":
-                    if time.monotonic() - last_frame > policy.heartbeat_timeout:
-                        raise _Reconnect("no heartbeat from Coder")
-                    continue
-                last_frame = time.monotonic()
                 action = watch.on_frame(kind, payload)
                 if action == WatchState.FETCH:
                     action = transport.run(operations.workspace(workspace_id))
