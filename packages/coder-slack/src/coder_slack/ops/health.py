@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from aiohttp import web
 from sqlalchemy import Engine, text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coder_slack.ops.logging import redact
 from coder_slack.ops.metrics import METRICS, METRICS_CONTENT_TYPE, SlackBotMetrics
 
 if TYPE_CHECKING:
     from slack_sdk.web.async_client import AsyncWebClient
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +94,13 @@ def database_check(engine: AsyncEngine | Engine) -> ReadinessCheck:
 
     async def check() -> None:
         try:
-            if isinstance(engine, AsyncEngine):
+            # Not isinstance(AsyncEngine): importing sqlalchemy.ext.asyncio needs greenlet, which a
+            # deployment on a synchronous engine may not have.
+            if isinstance(engine, Engine):
+                await asyncio.to_thread(select_one_sync, engine)
+            else:
                 async with engine.connect() as connection:
                     await connection.execute(text("SELECT 1"))
-            else:
-                await asyncio.to_thread(select_one_sync, engine)
         except Exception as exc:
             cause = getattr(exc, "orig", None) or exc
             detail = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
