@@ -305,3 +305,19 @@ def test_bad_uuid_and_bad_json(sim: SimServer) -> None:
         bad_json = client.put(f"/workspaces/{workspace_id}/ttl", content=b"{nope")
         assert bad_json.status_code == 400
         assert bad_json.json()["message"] == "Request body must be valid JSON."
+
+
+def test_unknown_users_are_the_vague_404(sim_any: SimServer) -> None:
+    with api(sim_any) as client:
+        for path in (
+            "/users/nobody",
+            "/users/00000000-0000-4000-8000-000000000000",
+            "/users/nobody/workspace/x",
+        ):
+            response = client.get(path)
+            assert response.status_code == 404, path
+            assert (
+                response.json()["message"] == "Resource not found or you do not have access to this resource"
+            )
+        assert client.get("/users/alice").json()["email"] == "alice@example.com"
+        assert client.get("/users/ALICE").json()["username"] == "alice"

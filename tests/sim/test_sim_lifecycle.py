@@ -381,3 +381,28 @@ def test_error_events_on_sse_and_ws(sim: SimServer) -> None:
                 "type": "error",
                 "data": {"message": "Boom."},
             }
+
+
+def test_agent_status_is_computed_at_read_time(make_sim: Any) -> None:
+    sim = make_sim(era="v2", speed=4.0)
+    with api(sim) as client:
+        workspace = create(client, "python-ds", "status").json()
+        created = wait_for(client, workspace["id"], lambda w: bool(agents(w)), timeout=15)
+        (agent,) = agents(created)
+        assert agent["status"] == "connecting"
+        assert agent["lifecycle_state"] == "created"
+        assert agent["health"] == {"healthy": False, "reason": "agent has not yet connected"}
+        sim.advance_clock(agent["connection_timeout_seconds"] + 1)
+        timed_out = client.get(f"/workspaceagents/{agent['id']}").json()
+        if timed_out["lifecycle_state"] == "created":  # it connects a moment later; this read fell before
+            assert timed_out["status"] == "timeout"
+        connected = wait_for(
+            client, workspace["id"], lambda w: agents(w)[0]["status"] == "connected", timeout=15
+        )
+        assert connected["health"]["healthy"] is True
+        sim.set_agent_connection(agent["id"], connected=False)
+        lost = client.get(f"/workspaces/{workspace['id']}").json()
+        assert agents(lost)[0]["status"] == "disconnected"
+        assert lost["health"] == {"healthy": False, "failing_agents": [agent["id"]]}
+        sim.set_agent_connection(agent["id"], connected=True)
+        assert client.get(f"/workspaceagents/{agent['id']}").json()["status"] == "connected"

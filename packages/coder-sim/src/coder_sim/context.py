@@ -81,10 +81,7 @@ def resolve_user(request: web.Request, key: str = "user") -> User:
     except ValueError:
         user = ctx.store.user_by_name(text)
     if user is None:
-        raise ApiError(
-            400,
-            f'Could not find user "{text}".' if ctx.era.name == "v2" else f"Could not find user {text!r}.",
-        )
+        raise not_found()
     return user
 
 

@@ -54,6 +54,11 @@ class Controller:
             raise KeyError(f"no agent with id {agent_id}")
         self.ctx.sim.force_lifecycle(agent_id, state)
 
+    def set_agent_connection(self, agent_id: str, connected: bool) -> None:
+        if agent_id not in self.ctx.store.agents:
+            raise KeyError(f"no agent with id {agent_id}")
+        self.ctx.sim.set_connection(agent_id, connected)
+
     def advance_clock(self, seconds: float) -> None:
         self.ctx.clock.advance(seconds)
         self.ctx.sim.enforce_deadlines()
@@ -157,6 +162,8 @@ def _run(controller: Controller, action: str, arg: str, body: dict[str, Any]) ->
         return controller.resume()
     if action == "agent-lifecycle":
         return controller.set_agent_lifecycle(arg or str(body["agent_id"]), str(body["state"]))
+    if action == "agent-connection":
+        return controller.set_agent_connection(arg or str(body["agent_id"]), bool(body["connected"]))
     if action == "advance-clock":
         return controller.advance_clock(float(body["seconds"]))
     if action == "rate-limit":

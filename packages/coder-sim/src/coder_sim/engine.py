@@ -335,6 +335,18 @@ class Simulation:
             agent.disconnected_at = self.clock.now()
         self._set_lifecycle(self.store.workspaces[build.workspace_id], agent, state)
 
+    def set_connection(self, agent_id: str, connected: bool) -> None:
+        """Simulate the agent losing or regaining its connection (Coder publishes agt_connection_update)."""
+        agent, build = self.store.agents[agent_id]
+        now = self.clock.now()
+        if connected:
+            agent.first_connected_at = agent.first_connected_at or now
+            agent.last_connected_at = now
+        else:
+            agent.disconnected_at = now
+        agent.updated_at = now
+        self.publish(self.store.workspaces[build.workspace_id])
+
     def _shut_down_agents(self, workspace: Workspace, build: Build, shutdown_seconds: float) -> None:
         for agent in build.agents():
             if agent.lifecycle_state == "off":

@@ -191,6 +191,10 @@ class SimServer:
     def set_agent_lifecycle(self, agent_id: str, state: str) -> None:
         self._call(self._controller.set_agent_lifecycle, agent_id, state)
 
+    def set_agent_connection(self, agent_id: str, connected: bool) -> None:
+        """Disconnect (``status`` → disconnected) or reconnect (→ connected) an agent; publishes."""
+        self._call(self._controller.set_agent_connection, agent_id, connected)
+
     def advance_clock(self, seconds: float) -> None:
         self._call(self._controller.advance_clock, seconds)
 
