@@ -12,10 +12,13 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 from cryptography.fernet import Fernet
+from prometheus_client.parser import text_string_to_metric_families
+from slack_sdk.signature import SignatureVerifier
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -53,6 +56,30 @@ def slack_api_url() -> Iterator[str]:
         yield line.removeprefix("SLACK_API_URL=")
     finally:
         stop(process)
+
+
+def signed_slash_command(text: str) -> dict[str, Any]:
+    """httpx.post keyword arguments for a /workspace command signed the way Slack signs it."""
+    body = urlencode(
+        {
+            "command": "/workspace",
+            "text": text,
+            "user_id": "U0ALICE",
+            "user_name": "alice",
+            "channel_id": "C0DEPLOY",
+            "team_id": "T0DEPLOY",
+            "trigger_id": "1.2.3",
+            "response_url": "http://127.0.0.1:9/unused",
+        }
+    )
+    timestamp = str(int(time.time()))
+    signature = SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=timestamp, body=body)
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": signature,
+    }
+    return {"content": body.encode(), "headers": headers}
 
 
 def dockerfile_healthcheck(port: int) -> list[str]:
@@ -107,10 +134,24 @@ def test_serve_answers_health_readiness_and_metrics(
         assert ready.status_code == 200, ready.text
         assert set(ready.json()["checks"]) == {"database", "slack", "coder"}
 
+        command = signed_slash_command("help")
+        answered = httpx.post(f"{base}/slack/events", **command, timeout=10)
+        assert answered.status_code == 200, answered.text
+        assert answered.headers["X-Request-Id"]
+
         metrics = httpx.get(f"{base}/metrics", timeout=10)
         assert metrics.status_code == 200
-        assert "coderops_slack_outbox_depth" in metrics.text
-        assert "coderops_slack_ack_latency_seconds_bucket" in metrics.text
+        samples = {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(metrics.text)
+            for sample in family.samples
+        }
+        assert samples[("coderops_slack_ack_latency_seconds_count", ())] == 1
+        handled = [
+            value for (name, labels), value in samples.items() if name.endswith("commands_handled_total")
+        ]
+        assert sum(handled) == 1
+        assert ("coderops_slack_outbox_depth", ()) in samples
 
         sim.stop()
         not_ready = httpx.get(f"{base}/readyz", timeout=10)
