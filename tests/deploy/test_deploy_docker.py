@@ -111,6 +111,22 @@ def test_healthcheck_and_command_use_the_exposed_port(dockerfile: Path) -> None:
     assert re.search(rf'"--port"?[=,] ?"?{port}"', command), command
 
 
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda path: path.name)
+def test_everything_copied_from_the_context_is_in_the_repository(dockerfile: Path) -> None:
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=REPO, capture_output=True, text=True, timeout=30, check=True
+    ).stdout.splitlines()
+    for stage in parse_stages(dockerfile):
+        for copy in stage.args("COPY"):
+            parts = [part for part in copy.split() if not part.startswith("--")]
+            if copy.startswith("--from="):
+                continue
+            for source in parts[:-1]:
+                assert any(path == source or path.startswith(source) for path in tracked), (
+                    f"{dockerfile.name} copies {source}, which is not in the repository"
+                )
+
+
 def test_bot_healthcheck_asks_healthz_and_serves_http_on_all_interfaces() -> None:
     final = parse_stages(DOCKER / "bot.Dockerfile")[-1]
     assert "/healthz" in final.args("HEALTHCHECK")[0]
