@@ -57,5 +57,6 @@ def insert_ignoring_conflicts(session: Session, table: Table, values: dict[str, 
         statement = postgresql.insert(table).values(**values).on_conflict_do_nothing()
     else:
         statement = sqlite.insert(table).values(**values).on_conflict_do_nothing()
-    result = session.execute(statement)
-    return bool(getattr(result, "rowcount", 0))
+    # rowcount is not reliable for INSERT .. ON CONFLICT (psycopg reports -1); RETURNING is.
+    first_key = next(iter(table.primary_key.columns))
+    return session.execute(statement.returning(first_key)).first() is not None
