@@ -59,6 +59,7 @@ def test_fields_are_checked_as_you_type_and_create_waits_for_valid_input(alice: 
     assert not widget.create.disabled
 
 
+@pytest.mark.parametrize("jupyter_sim", ["v2", "v0.25"], indirect=True)
 def test_create_turns_the_launcher_into_a_monitor_that_reaches_ready(
     alice: CoderLogin, unique_name: Callable[[str], str]
 ) -> None:
@@ -107,6 +108,7 @@ def test_monitor_reattaches_by_owner_and_name(alice: CoderLogin, unique_name: Ca
     card.close()
 
 
+@pytest.mark.parametrize("jupyter_sim", ["v2", "v0.25"], indirect=True)
 def test_failed_startup_shows_the_log_tail(alice: CoderLogin, unique_name: Callable[[str], str]) -> None:
     ws = create_running(alice, unique_name("broken"), template="broken-startup")
     card = monitor(ws, url=alice.url, token=alice.token)
@@ -154,6 +156,7 @@ def test_unreachable_coder_is_an_error_in_the_widget() -> None:
     assert "not-a-real-token" not in widget.error
 
 
+@pytest.mark.parametrize("jupyter_sim", ["v2", "v0.25"], indirect=True)
 def test_workspace_list_shows_rows_and_stop_acts(
     alice: CoderLogin, unique_name: Callable[[str], str]
 ) -> None:

@@ -79,6 +79,7 @@ async def test_templates_and_their_parameters(jp_fetch: Fetch) -> None:
     assert {p["name"]: p["type"] for p in parameters}["extensions"] == "list(string)"
 
 
+@pytest.mark.parametrize("jupyter_sim", ["v2", "v0.25"], indirect=True)
 async def test_create_get_list_stop_start(jp_fetch: Fetch, unique_name: Callable[[str], str]) -> None:
     name = unique_name("route")
     status, created = await call(jp_fetch, "POST", "workspaces", body=create_body(name, ttl="2h"))
@@ -165,6 +166,7 @@ async def test_coder_rejecting_the_servers_token_is_a_502_that_says_so(
     assert status == 502 and "token" in body["message"] and body["coder_status"] == 401
 
 
+@pytest.mark.parametrize("jupyter_sim", ["v2", "v0.25"], indirect=True)
 async def test_events_stream_lifecycle_until_settled(
     jp_fetch: Fetch, unique_name: Callable[[str], str]
 ) -> None:
