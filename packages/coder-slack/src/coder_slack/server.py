@@ -200,7 +200,7 @@ class SocketModeWatchdog:
                     continue
                 await self.bot.slack.auth_test()
                 log.warning("Socket Mode connection looks dead (%s); reconnecting", reason)
-                await self.client.connect()
+                await self.client.connect_to_new_endpoint(force=True)
                 self.reconnects += 1
                 self.last_inbound = time.monotonic()
             except asyncio.CancelledError:
@@ -209,30 +209,50 @@ class SocketModeWatchdog:
                 log.warning("Socket Mode watchdog check failed: %s", type(exc).__name__)
 
 
-async def serve_socket_mode(settings: Any) -> None:
+@dataclass
+class RunningSocketMode:
+    bot: Bot
+    handler: Any
+    watchdog: SocketModeWatchdog
+    alert_engine: Any | None = None
+
+    async def stop(self) -> None:
+        await self.watchdog.stop()
+        if self.alert_engine is not None:
+            with contextlib.suppress(Exception):
+                await self.alert_engine.stop()
+        await self.handler.close_async()
+        await close_bot(self.bot)
+
+
+async def start_socket_mode(
+    bot: Bot, *, alerts: bool = True, watchdog_interval: float | None = None, stale_after: float = 1800.0
+) -> RunningSocketMode:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     from coder_slack.settings import secret
 
+    app = create_app(bot, socket_mode=True)
+    handler = AsyncSocketModeHandler(app, secret(bot.settings.slack_app_token))
+    await handler.connect_async()
+    interval = watchdog_interval or bot.settings.coder_slack_socket_watchdog_seconds
+    watchdog = SocketModeWatchdog(handler.client, bot, interval=interval, stale_after=stale_after)
+    watchdog.start()
+    running = RunningSocketMode(bot, handler, watchdog)
+    if alerts:
+        try:
+            running.alert_engine = await start_alert_engine(bot)
+        except Exception:
+            log.exception("the alert engine did not start; commands still work")
+    return running
+
+
+async def serve_socket_mode(settings: Any) -> None:
     bot = await build_bot(settings)
     await _check_slack(bot)
-    app = create_app(bot, socket_mode=True)
-    handler = AsyncSocketModeHandler(app, secret(settings.slack_app_token))
-    await handler.connect_async()  # type: ignore[no-untyped-call]
-    watchdog = SocketModeWatchdog(handler.client, bot, interval=settings.coder_slack_socket_watchdog_seconds)
-    watchdog.start()
-    engine = None
-    try:
-        engine = await start_alert_engine(bot)
-    except Exception:
-        log.exception("the alert engine did not start; commands still work")
+    running = await start_socket_mode(bot)
     log.info("coder-slack connected in Socket Mode")
     try:
         await _wait_for_signal()
     finally:
-        await watchdog.stop()
-        if engine is not None:
-            with contextlib.suppress(Exception):
-                await engine.stop()
-        await handler.close_async()  # type: ignore[no-untyped-call]
-        await close_bot(bot)
+        await running.stop()

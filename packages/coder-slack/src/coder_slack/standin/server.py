@@ -151,6 +151,7 @@ class SlackStandIn:
         self._runner: web.AppRunner | None = None
         self._ready = threading.Event()
         self._start_error: BaseException | None = None
+        self._sockets: list[web.WebSocketResponse] = []
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -167,6 +168,7 @@ class SlackStandIn:
         app = web.Application(client_max_size=4 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{response_id}", self._handle_response_url)
+        app.router.add_get("/socket", self._handle_socket)
         app.router.add_get("/_standin/calls", self._handle_calls)
         app.router.add_get("/_standin/messages", self._handle_messages)
         app.router.add_post("/_standin/faults", self._handle_faults)
@@ -416,6 +418,56 @@ class SlackStandIn:
             with contextlib.suppress(Exception):
                 listener(call)
 
+    # ----------------------------------------------------------------- Socket Mode
+
+    async def _handle_socket(self, request: web.Request) -> web.WebSocketResponse:
+        """Slack's Socket Mode endpoint: says hello, delivers envelopes, and records the app's acks."""
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self._sockets.append(socket)
+        await socket.send_json(
+            {
+                "type": "hello",
+                "num_connections": len(self._sockets),
+                "connection_info": {"app_id": "A0CODEROPS"},
+            }
+        )
+        try:
+            async for frame in socket:
+                if frame.type.name != "TEXT":
+                    continue
+                with contextlib.suppress(ValueError):
+                    data = json.loads(frame.data)
+                    self._record(RecordedCall("socket.ack", data, None, time.time(), 200, {"ok": True}))
+        finally:
+            if socket in self._sockets:
+                self._sockets.remove(socket)
+        return socket
+
+    @property
+    def open_sockets(self) -> int:
+        return len(self._sockets)
+
+    def socket_send(self, envelope_type: str, payload: dict[str, Any]) -> str:
+        """Deliver an envelope (``slash_commands``, ``interactive``, ``events_api``) on the newest socket."""
+        if self._loop is None:
+            raise RuntimeError("socket_send needs the stand-in running in its thread (start())")
+        envelope_id = f"env-{next(self._ids)}"
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": envelope_type,
+            "payload": payload,
+            "accepts_response_payload": envelope_type != "events_api",
+        }
+
+        async def send() -> None:
+            if not self._sockets:
+                raise RuntimeError("no Socket Mode connection is open")
+            await self._sockets[-1].send_json(envelope)
+
+        asyncio.run_coroutine_threadsafe(send(), self._loop).result(10)
+        return envelope_id
+
     async def _handle_calls(self, request: web.Request) -> web.Response:
         method = request.query.get("method")
         after = int(request.query.get("after", "0"))
@@ -628,6 +680,7 @@ class SlackStandIn:
 
 _METHODS: dict[str, Callable[[SlackStandIn, dict[str, Any]], dict[str, Any]]] = {
     "api.test": lambda _self, args: {"ok": True, "args": args},
+    "apps.connections.open": lambda self, _args: {"ok": True, "url": f"ws://{self.host}:{self.port}/socket"},
     "auth.test": SlackStandIn._auth_test,
     "chat.postMessage": SlackStandIn._post_message,
     "chat.update": SlackStandIn._update,
