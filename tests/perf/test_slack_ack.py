@@ -17,23 +17,31 @@ from typing import Any
 import httpx
 from aiohttp import web
 from coder_sim import SimServer
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
-from slack_bolt.async_app import AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
-
 from coder_slack.app import build_bot
 from coder_slack.crypto import generate_key
 from coder_slack.server import RunningServer, start_http
 from coder_slack.settings import Settings
 from coder_slack.signed import SlackRequests
 from coder_slack.standin import SlackStandIn
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
 CONCURRENT = 50
 ROUNDS = 5
 CODER_DELAY = 2.0
 SECRET = "bench-signing-secret"
 RESULTS = Path(__file__).parent / "results" / "slack.md"
-COMMANDS = ["list", "status dev", "extend dev 1h", "start dev", "watch dev", "create python-ds", "help", "ttl dev 8h"]
+COMMANDS = [
+    "list",
+    "status dev",
+    "extend dev 1h",
+    "start dev",
+    "watch dev",
+    "create python-ds",
+    "help",
+    "ttl dev 8h",
+]
 USERS = ["U0ALICE", "U0BOB", "U0ADMIN"]
 
 
@@ -59,7 +67,9 @@ async def start_bare_app(standin: SlackStandIn) -> tuple[web.AppRunner, str]:
         await ack()
 
     async def events(request: web.Request) -> web.Response:
-        response: web.Response = await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
+        response: web.Response = await to_aiohttp_response(
+            await app.async_dispatch(await to_bolt_request(request))
+        )
         return response
 
     web_app = web.Application()
@@ -131,8 +141,15 @@ def test_ack_latency_under_slow_coder(tmp_path: Path) -> None:
             # let this round's Coder work (2 s per call) finish before the next burst
             bot_loop.run(server.bot.tasks.wait(60), timeout=90)
 
-        medians = {name: statistics.median(values) * 1000 for name, values in
-                   {"bot_p50": bot_p50, "bot_p99": bot_p99, "bare_p50": bare_p50, "bare_p99": bare_p99}.items()}
+        medians = {
+            name: statistics.median(values) * 1000
+            for name, values in {
+                "bot_p50": bot_p50,
+                "bot_p99": bot_p99,
+                "bare_p50": bare_p50,
+                "bare_p99": bare_p99,
+            }.items()
+        }
         ratio = medians["bot_p99"] / medians["bare_p99"]
         report = (
             "# Slack ack latency (issue 4)\n\n"

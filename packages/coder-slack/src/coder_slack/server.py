@@ -234,7 +234,7 @@ async def start_socket_mode(
 
     app = create_app(bot, socket_mode=True)
     handler = AsyncSocketModeHandler(app, secret(bot.settings.slack_app_token))
-    await handler.connect_async()
+    await handler.connect_async()  # type: ignore[no-untyped-call]
     interval = watchdog_interval or bot.settings.coder_slack_socket_watchdog_seconds
     watchdog = SocketModeWatchdog(handler.client, bot, interval=interval, stale_after=stale_after)
     watchdog.start()
