@@ -154,8 +154,8 @@ def test_ack_latency_under_slow_coder(tmp_path: Path) -> None:
         report = (
             "# Slack ack latency (issue 4)\n\n"
             f"{CONCURRENT} concurrent signed `/workspace` commands per round (mixed: {', '.join(COMMANDS)}), "
-            f"{ROUNDS} rounds, coder-sim answering every call after {CODER_DELAY:.0f} s; bot and bare app each in "
-            "their own thread and event loop on loopback; figures are medians over rounds.\n\n"
+            f"{ROUNDS} rounds, coder-sim answering every call after {CODER_DELAY:.0f} s; "
+            "bot and bare app each in their own thread and event loop on loopback; figures are medians over rounds.\n\n"
             "| app | p50 (ms) | p99 (ms) |\n|---|---|---|\n"
             f"| coder-slack (full app, Coder work in background tasks) | {medians['bot_p50']:.1f} | "
             f"{medians['bot_p99']:.1f} |\n"
