@@ -108,3 +108,11 @@ def test_env_example_lists_every_variable_compose_reads_and_holds_no_values_for_
     for name in SETTINGS:
         assert example[name] == "", f"{name} has a value in .env.example"
     assert ".env" in (REPO / "deploy" / ".gitignore").read_text().split()
+
+
+def test_every_variable_given_to_the_bot_is_a_setting_it_reads(rendered: dict[str, Any]) -> None:
+    from coder_slack.settings import Settings
+
+    known = {name.upper() for name in Settings.model_fields}
+    given = set(rendered["services"]["slack-bot"]["environment"])
+    assert given <= known, f"the bot ignores {sorted(given - known)}"

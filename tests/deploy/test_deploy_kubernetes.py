@@ -191,3 +191,12 @@ def test_ha_is_three_spread_replicas_on_external_postgres_with_a_disruption_budg
     assert "PersistentVolumeClaim" not in resources
     replica_id = environment(bot_container(resources))["CODER_SLACK_REPLICA_ID"]
     assert replica_id["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+
+
+def test_every_variable_given_to_the_bot_is_a_setting_it_reads(rendered: tuple[str, str]) -> None:
+    from coder_slack.settings import Settings
+
+    known = {name.upper() for name in Settings.model_fields}
+    resources = documents(rendered[1])
+    given = set(environment(bot_container(resources))) | set(resources["ConfigMap"]["data"])
+    assert given <= known, f"the bot ignores {sorted(given - known)}"
