@@ -80,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     jupyter_token = secrets.token_urlsafe(24)
     env = {**os.environ, "CODER_URL": args.coder_url, "CODER_SESSION_TOKEN": args.coder_token}
     command = lab_command(args.port, notebooks, jupyter_token, args.host)
+    # `make demo` may stop us with SIGTERM; turn it into SystemExit so JupyterLab is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     process = subprocess.Popen(command, env=env)
     base = f"http://{args.host}:{args.port}"
     try:
