@@ -23,6 +23,7 @@ install: $(VENV)/.synced
 
 system-deps:
 	@bash scripts/system-deps.sh
+	@bash scripts/deploy-tools.sh
 
 demo: install
 	$(PY) scripts/demo.py $(DEMO_ARGS)
