@@ -6,6 +6,7 @@ import asyncio
 
 from aiohttp import web
 
+from ..clock import rfc3339
 from ..context import context_of, resolve_agent
 from ..eras import Era
 from ..errors import ApiError, dumps, json_response, validation
@@ -43,7 +44,7 @@ async def agent_logs(request: web.Request) -> web.StreamResponse:
     backlog = [entry for entry in agent.logs if entry.id > after]
     if "follow" not in request.query:
         if request.query.get("format") == "text" and ctx.era.name == "v2":
-            lines = "".join(f"{entry.created_at.isoformat()} {entry.output}\n" for entry in backlog)
+            lines = "".join(f"{rfc3339(entry.created_at)} {entry.output}\n" for entry in backlog)
             return web.Response(text=lines, content_type="text/plain")
         return json_response([render_log(entry, agent, ctx.era) for entry in backlog])
 
@@ -72,7 +73,6 @@ async def _send_logs(
     request: web.Request, socket: web.WebSocketResponse, entries: list[LogEntry], agent: Agent
 ) -> None:
     ctx = context_of(request)
-
     body = [render_log(entry, agent, ctx.era) for entry in entries]
     ctx.record(request, 200, body, kind="ws-logs")
     await socket.send_str(dumps(body) + "\n")
