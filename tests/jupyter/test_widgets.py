@@ -98,6 +98,34 @@ def test_coder_refusal_is_shown_in_the_widget_not_raised(
     assert "already exists" in widget._error_box.value
 
 
+def test_a_name_you_already_use_is_flagged_while_typing(
+    alice: CoderLogin, unique_name: Callable[[str], str]
+) -> None:
+    taken = unique_name("mine")
+    create_running(alice, taken)
+    widget = ready_launcher(alice)
+    widget.name.value = taken
+    wait_until(lambda: "already have a workspace" in widget._name_status.value, what="the name check")
+    assert widget.create.disabled
+    widget.name.value = unique_name("free")
+    assert "already have" not in widget._name_status.value
+
+
+def test_ttl_must_be_a_duration(alice: CoderLogin) -> None:
+    widget = ready_launcher(alice)
+    widget.ttl.value = "until friday"
+    assert widget._ttl_status.value and "ttl" in widget.problems()
+    widget.ttl.value = "90m"
+    assert widget._ttl_status.value == ""
+
+
+def test_monitor_of_a_missing_workspace_says_so(alice: CoderLogin) -> None:
+    card = monitor("alice/no-such-box", url=alice.url, token=alice.token)
+    wait_until(lambda: card.error, what="an error in the monitor")
+    assert "not found" in card.error.lower()
+    card.close()
+
+
 def test_monitor_reattaches_by_owner_and_name(alice: CoderLogin, unique_name: Callable[[str], str]) -> None:
     name = unique_name("again")
     create_running(alice, name)

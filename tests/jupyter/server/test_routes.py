@@ -137,6 +137,8 @@ async def test_extend_is_checked_and_moves_the_deadline(
     assert before is not None
     status, too_short = await call(jp_fetch, "POST", "workspaces", ws.id, "extend", body={"by": "10m"})
     assert status == 400 and "30 minutes" in too_short["message"]
+    status, garbled = await call(jp_fetch, "POST", "workspaces", ws.id, "extend", body={"by": "soon"})
+    assert status == 400 and "soon" in garbled["message"]
     status, extended = await call(jp_fetch, "POST", "workspaces", ws.id, "extend", body={"by": "3h"})
     assert status == 200, extended
     after = datetime.fromisoformat(extended["latest_build"]["deadline"].replace("Z", "+00:00"))

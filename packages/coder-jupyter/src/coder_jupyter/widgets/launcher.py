@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import threading
 from collections.abc import Mapping
@@ -10,7 +11,7 @@ from typing import Any
 
 import ipywidgets as w
 import traitlets
-from coder_client import CoderAPIError, parse_duration
+from coder_client import CoderAPIError, NotFound, parse_duration
 
 from ..parameters import ParameterSpec, check_workspace_name
 from ..runner import Runner
@@ -19,6 +20,7 @@ from .form import ParameterForm
 from .monitor import Monitor, as_dict
 
 DEFAULT_TTL = "8h"
+NAME_CHECK_PAUSE = 0.3
 
 
 class Launcher(CoderWidget):
@@ -36,6 +38,7 @@ class Launcher(CoderWidget):
         self.form = ParameterForm([], self._validate)
         self._loaded = threading.Event()
         self._form_for: str | None = None
+        self._taken: dict[str, bool] = {}  # name → whether you already have a workspace with it
 
         self._title = w.HTML("<b>New Coder workspace</b>")
         self.template = w.Dropdown(options=[], description="Template", disabled=True)
@@ -54,7 +57,7 @@ class Launcher(CoderWidget):
         self._message.add_class("coder-message")
 
         self.template.observe(self._template_changed, names="value")
-        self.name.observe(lambda _: self._validate(), names="value")
+        self.name.observe(self._name_changed, names="value")
         self.ttl.observe(lambda _: self._validate(), names="value")
         self.create.on_click(lambda _: self.submit())
         self.children: tuple[w.Widget, ...] = (
@@ -123,15 +126,37 @@ class Launcher(CoderWidget):
     def problems(self) -> dict[str, str]:
         """Everything that stops Create right now, by field."""
         found = dict(self.form.errors())
-        name_problem = check_workspace_name(self.name.value.strip())
+        name = self.name.value.strip()
+        name_problem = check_workspace_name(name)
         if name_problem:
             found["name"] = name_problem
+        elif self._taken.get(name):
+            found["name"] = f"You already have a workspace named {name}."
         ttl_problem = self._ttl_problem()
         if ttl_problem:
             found["ttl"] = ttl_problem
         if self._form_for is None:
             found["template"] = "Choose a template."
         return found
+
+    def _name_changed(self, change: Mapping[str, Any]) -> None:
+        self._validate()
+        name = str(change["new"]).strip()
+        if name and name not in self._taken and check_workspace_name(name) is None:
+            # Advisory only: if the check itself fails, Create still reports Coder's own answer.
+            self.runner.spawn(lambda: self._check_name_free(name), lambda _exc: None)
+
+    async def _check_name_free(self, name: str) -> None:
+        """Ask Coder whether the name is taken, once typing has paused (as `coder create` checks first)."""
+        await asyncio.sleep(NAME_CHECK_PAUSE)
+        if self.name.value.strip() != name:
+            return
+        try:
+            await self.client().workspaces.get_by_name("me", name)
+            self._taken[name] = True
+        except NotFound:
+            self._taken[name] = False
+        self._validate()
 
     def _ttl_problem(self) -> str | None:
         text = self.ttl.value.strip()
@@ -159,6 +184,8 @@ class Launcher(CoderWidget):
         return self
 
     def submit(self) -> None:
+        if self.state in ("creating", "created"):
+            return
         problems = self.problems()
         if problems:
             self.show_error("Fix these first:\n" + "\n".join(f"{k}: {v}" for k, v in problems.items()))
