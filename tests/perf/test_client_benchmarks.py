@@ -8,12 +8,14 @@ tests/perf/results/client.md.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import json
 import queue
 import random
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -24,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from coder_client import CoderClient, LifecycleKind, WatchPolicy
+from coder_client import AsyncCoderClient, CoderClient, LifecycleKind, WatchPolicy
 from coder_client.endpoints import LIST_WORKSPACES
 from coder_sim import SimServer
 from httpx_sse import connect_sse
@@ -243,3 +245,48 @@ def test_watch_delivery_latency_against_bare_sse(make_sim: Callable[..., SimServ
         f"Worst p99 gap **{worst_gap * 1000:+.1f} ms** (goal ≤ +20 ms).",
     )
     assert worst_gap <= 0.020
+
+
+def test_hub_holds_many_watch_streams() -> None:
+    """The Slack alert engine's shape: one process, one AsyncCoderClient, a WatchHub of many workspaces."""
+    count = 1000
+    with sim_process() as (url, token):
+        with httpx.Client(base_url=url) as control:
+            ids = [
+                control.post(
+                    "/_sim/workspaces", json={"owner": "admin", "template": "python-ds", "name": f"w-{n}"}
+                ).json()["result"]
+                for n in range(count)
+            ]
+
+        async def scenario() -> tuple[float, float, int]:
+            async with AsyncCoderClient(url, token) as coder, coder.workspaces.hub() as hub:
+                started = time.perf_counter()
+                for workspace_id in ids:
+                    await hub.add(workspace_id)
+                seen = 0
+                async for _ in hub:  # each already-ready workspace reports `ready` once
+                    seen += 1
+                    if seen == count:
+                        break
+                all_ready = time.perf_counter() - started
+                agent_id = (await coder.workspaces.get(ids[-1])).agents[0].id
+                changed = time.perf_counter()
+                httpx.post(f"{url}/_sim/agent-lifecycle/{agent_id}", json={"state": "start_error"})
+                async for event in hub:
+                    if event.workspace.id == ids[-1]:
+                        break
+                return all_ready, time.perf_counter() - changed, len(hub.watched)
+
+        all_ready, one_change, watched = asyncio.run(scenario())
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    record(
+        "Many watches in one process (WatchHub)",
+        f"| what | figure |\n|---|---|\n| workspaces watched at once | {watched} |\n"
+        f"| from first `add` to every workspace's `ready` event | {all_ready:.1f} s |\n"
+        f"| one change delivered with all streams open | {one_change * 1000:.1f} ms |\n"
+        f"| peak RSS of the test process | {peak_mb:.0f} MB |\n\n"
+        "One `AsyncCoderClient`, one shared streaming connection pool, WebSocket streams, coder-sim in its "
+        "own process. No goal in the issue; a figure for the Slack alert engine (up to 2,000 streams).",
+    )
+    assert watched == count

@@ -9,7 +9,6 @@ in the same instant. Keep the process's open-file limit above the number of watc
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -71,8 +70,12 @@ class WatchHub:
         task = self._tasks.pop(workspace_id, None)
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await task
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # a stream torn down mid-failure: it is gone either way
+                log.debug("watch of %s ended with an error while stopping", workspace_id, exc_info=True)
 
     async def _watch(self, workspace_id: str) -> None:
         tracker = LifecycleTracker(self._include_progress)

@@ -250,14 +250,15 @@ class AsyncWatcher:
                     raise
                 error = exc
             except ExceptionGroup as group:  # httpx-ws reports socket failures from its task group
-                fatal = [
-                    leaf
-                    for leaf in _leaves(group)
-                    if not (_retryable(leaf) or isinstance(leaf, TimeoutError))
-                ]
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError from None  # being stopped: the socket noise is irrelevant
+                leaves = _leaves(group)
+                # Only Coder's own refusals (401, 403, 404, ...) end a watch; socket-level trouble reconnects.
+                fatal = [leaf for leaf in leaves if isinstance(leaf, CoderAPIError) and not _retryable(leaf)]
                 if fatal:
                     raise fatal[0] from None
-                error = _leaves(group)[0]
+                error = leaves[0]
             await asyncio.sleep(self.state.reconnect_delay(error))
 
     async def _handle(
