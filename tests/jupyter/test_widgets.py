@@ -234,3 +234,18 @@ def test_static_fallback_has_html_and_text(alice: CoderLogin, unique_name: Calla
     assert "coder-timeline" in bundle["text/html"] and "ready" in bundle["text/html"]
     assert bundle["text/plain"].startswith("Coder workspace alice/") and "ready" in bundle["text/plain"]
     card.close()
+
+
+def test_the_running_phase_counts_up_between_snapshots(
+    alice: CoderLogin, unique_name: Callable[[str], str]
+) -> None:
+    card = monitor(create_running(alice, unique_name("tick")), url=alice.url, token=alice.token)
+    view = card.wait(timeout=READY_TIMEOUT)
+    assert view.agent_id is not None
+    alice.sim.set_agent_lifecycle(view.agent_id, "starting")  # stuck starting: no more snapshots come
+    wait_until(lambda: card.phase == "starting", what="the starting phase")
+    first = card._timeline.value
+    wait_until(
+        lambda: card._timeline.value != first, timeout=5, what="the timeline to tick without a snapshot"
+    )
+    card.close()

@@ -177,9 +177,15 @@ class Monitor(CoderWidget):
         self._log_box.layout.display = ""
 
     async def _tick_countdown(self) -> None:
+        """Once a second: the autostop countdown, and the running phase's duration while one is active."""
         while not self._closed:
-            if self.view is not None:
-                self._render_autostop(self.view)
+            view = self.view
+            if view is not None:
+                self._render_autostop(view)
+                if not view.is_settled:
+                    timeline = timeline_html(view, datetime.now(UTC))
+                    if timeline != self._timeline.value:
+                        self._timeline.value = timeline
             await asyncio.sleep(1.0)
 
     def _render(self, view: WorkspaceView) -> None:
