@@ -11,6 +11,7 @@ import asyncio
 import builtins
 import os
 import time
+import zlib
 from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import datetime
 from types import TracebackType
@@ -45,6 +46,7 @@ __all__ = ["AsyncCoderClient", "CoderClient"]
 USER_AGENT = "coder-client-python/0.1"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 RESTART_STOP_TIMEOUT = 600.0
+STREAM_POOLS = 8
 
 
 class _Settings:
@@ -486,8 +488,8 @@ class AsyncAgents(_AsyncNamespace):
 class AsyncCoderClient:
     """Async Coder client for asyncio services (Slack bot, Jupyter server). Same surface, awaitable.
 
-    Watches share one extra streaming ``httpx.AsyncClient`` (no pool limit, created on first watch), so
-    thousands of streams cost one client, not one each.
+    Watches share a few extra streaming ``httpx.AsyncClient`` pools (no pool limit, created on first
+    use), so thousands of streams cost a handful of clients, not one each.
     """
 
     def __init__(
@@ -512,7 +514,7 @@ class AsyncCoderClient:
             verify=verify,
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=20),
         )
-        self._streams: httpx.AsyncClient | None = None
+        self._streams: dict[int, httpx.AsyncClient] = {}
         self._state = ClientState()
         self._ops = Operations(self._state)
         self._transport = AsyncTransport(self._http, self._settings.retry)
@@ -526,21 +528,27 @@ class AsyncCoderClient:
     def url(self) -> str:
         return self._settings.config.url
 
-    def _stream_client(self) -> httpx.AsyncClient:
-        if self._streams is None:
-            self._streams = httpx.AsyncClient(
+    def _stream_client(self, workspace_id: str) -> httpx.AsyncClient:
+        """The streaming client for this workspace's watch: a few shared pools, not one client per stream.
+
+        httpcore scans its whole pool on every new request, so one pool holding thousands of open streams
+        makes each new connection slower; spreading streams over a handful of pools keeps that scan short.
+        """
+        shard = zlib.crc32(workspace_id.encode()) % STREAM_POOLS
+        if shard not in self._streams:
+            self._streams[shard] = httpx.AsyncClient(
                 base_url=self._settings.config.url,
                 headers=self._settings.headers,
                 timeout=httpx.Timeout(10.0, read=None),
                 verify=self._verify,
                 limits=httpx.Limits(max_connections=None, max_keepalive_connections=0),
             )
-        return self._streams
+        return self._streams[shard]
 
     def _watcher(self, workspace_id: str, connect_gate: asyncio.Semaphore | None = None) -> AsyncWatcher:
         return AsyncWatcher(
             self._transport,
-            self._stream_client(),
+            self._stream_client(workspace_id),
             self._ops,
             workspace_id,
             self._settings.watch_policy,
@@ -549,8 +557,8 @@ class AsyncCoderClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
-        if self._streams is not None:
-            await self._streams.aclose()
+        for streams in self._streams.values():
+            await streams.aclose()
 
     async def __aenter__(self) -> Self:
         return self

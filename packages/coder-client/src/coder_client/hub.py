@@ -1,7 +1,7 @@
 """Watching many workspaces from one long-running async service.
 
-A :class:`WatchHub` runs one lightweight task per workspace, all on the client's single streaming
-``httpx.AsyncClient``, and merges their lifecycle events into one async iterator. Handshakes are
+A :class:`WatchHub` runs one lightweight task per workspace, all on the client's few shared streaming
+``httpx.AsyncClient`` pools, and merges their lifecycle events into one async iterator. Handshakes are
 gated (``max_concurrent_connects``) so a restart with 2,000 watches does not open 2,000 connections
 in the same instant. Keep the process's open-file limit above the number of watches.
 """
