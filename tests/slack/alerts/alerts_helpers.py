@@ -165,7 +165,8 @@ PYTHON = sys.executable
 
 
 class BotFarm:
-    """Alert-engine processes forked from one pre-imported parent (``bot_zygote.py``); each can be SIGKILLed."""
+    """Alert-engine processes forked from one pre-imported parent (``bot_zygote.py``); each can be
+    SIGKILLed."""
 
     def __init__(self, env: dict[str, str], log_path: str) -> None:
         import os

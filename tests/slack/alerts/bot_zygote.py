@@ -1,4 +1,5 @@
-"""A pre-imported parent that forks alert-engine processes on request, so a crash test can SIGKILL and restart the
+"""A pre-imported parent that forks alert-engine processes on request, so a crash test can SIGKILL and
+restart the
 bot many times without paying Python's import time on every start.
 
 Protocol on stdin/stdout, one line each: ``spawn`` → the child's pid; ``quit`` → exit. Each child runs

@@ -1,4 +1,5 @@
-"""Crash safety: SIGKILL the bot at random moments while workspaces start; every alert arrives exactly once."""
+"""Crash safety: SIGKILL the bot at random moments while workspaces start; every alert arrives exactly
+once."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def test_sigkill_restart_trials_lose_and_repeat_nothing(make_sim, tmp_path: Path
         )
         created: list[str] = []
         try:
-            for trial in range(TRIALS):
+            for _trial in range(TRIALS):
                 for _ in range(rng.choice((0, 1, 1, 2))):
                     template = rng.choice(TEMPLATES)
                     owner = rng.choice(("alice", "bob"))
@@ -85,7 +86,8 @@ def test_sigkill_restart_trials_lose_and_repeat_nothing(make_sim, tmp_path: Path
 
 
 def _expected_alerts(coder: CoderClient, workspace_ids: list[str], alice_id: str) -> set[tuple[str, str]]:
-    """(alert key, channel) for every settled workspace: the channel subscription, plus Alice's DM for hers."""
+    """(alert key, channel) for every settled workspace: the channel subscription, plus Alice's DM for
+    hers."""
     expected: set[tuple[str, str]] = set()
     deadline = time.monotonic() + 30
     for workspace_id in workspace_ids:
@@ -103,7 +105,8 @@ def _expected_alerts(coder: CoderClient, workspace_ids: list[str], alice_id: str
 
 
 def test_kill_while_a_post_is_in_flight_does_not_post_twice(sim, tmp_path: Path) -> None:
-    """The post reaches Slack after the bot died; the restarted bot finds it by its metadata and records it."""
+    """The post reaches Slack after the bot died; the restarted bot finds it by its metadata and records
+    it."""
     from sqlalchemy import create_engine, text
 
     database = f"sqlite:///{tmp_path / 'alerts.db'}"

@@ -503,6 +503,7 @@ class DeliveryWorker:
         self.wake = asyncio.Event()
         self._active: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
+        self._depth_measured = 0.0
 
     async def run(self) -> None:
         while not self._stopping:
@@ -515,8 +516,10 @@ class DeliveryWorker:
                         )
                         self._active[destination] = task
                         task.add_done_callback(self._forget_task)
-                depth = await self.db.run(outbox_depth)
-                self.metrics.outbox_depth(depth)
+                now = asyncio.get_running_loop().time()
+                if now - self._depth_measured > 2.0:
+                    self._depth_measured = now
+                    self.metrics.outbox_depth(await self.db.run(outbox_depth))
             except Exception:
                 log.exception("alert delivery: claiming work failed; retrying")
             self.wake.clear()
