@@ -15,6 +15,7 @@ from coder_client import (
     LifecycleKind,
     NotFound,
     WaitTimeout,
+    WatchHub,
     WatchPolicy,
     Workspace,
 )
@@ -163,3 +164,27 @@ def test_hub_watches_many_workspaces_on_one_client(make_sim: object) -> None:
     ready, watched = asyncio.run(scenario())
     assert watched == 40
     assert set(ready) == set(ids[:10]) and set(ready.values()) == {1}
+
+
+def test_hub_drops_a_failed_watch_and_keeps_the_others(sim: SimServer) -> None:
+    keep = sim.create_workspace_direct("admin", "python-ds", "keep")
+    gone = "0f1c0000-0000-4000-8000-00000000dead"
+    failures: list[str] = []
+
+    async def on_error(workspace_id: str, error: Exception) -> None:
+        failures.append(f"{workspace_id}: {error}")
+
+    async def scenario() -> LifecycleEvent:
+        async with AsyncCoderClient(sim.url, sim.token, watch_policy=QUICK) as coder:
+            hub = WatchHub(coder, on_error=on_error)
+            async with hub:
+                await hub.add(gone)
+                await hub.add(keep)
+                event = await asyncio.wait_for(anext(hub.events()), 10)
+                await asyncio.sleep(0.2)
+                assert hub.watched == {keep} and set(hub.failures) == {gone}
+                return event
+
+    event = asyncio.run(scenario())
+    assert event.workspace.id == keep and event.kind is LifecycleKind.READY
+    assert len(failures) == 1 and failures[0].startswith(gone) and "404" in failures[0]

@@ -88,12 +88,17 @@ class WatchHub:
 
         try:
             await self._client._watcher(workspace_id, self._gate).run(deliver)
-        except CoderError as exc:
+        except Exception as exc:
+            # One broken watch (deleted workspace, revoked access, a bug in on_snapshot) must not take
+            # the others down: record it, tell on_error, and let the rest run.
+            error = (
+                exc if isinstance(exc, CoderError) else CoderError(f"Watching {workspace_id} failed: {exc!r}")
+            )
             self._tasks.pop(workspace_id, None)
-            self.failures[workspace_id] = exc
-            log.warning("stopped watching workspace %s: %s", workspace_id, exc)
+            self.failures[workspace_id] = error
+            log.warning("stopped watching workspace %s: %s", workspace_id, error)
             if self._on_error is not None:
-                await self._on_error(workspace_id, exc)
+                await self._on_error(workspace_id, error)
 
     async def events(self) -> AsyncIterator[LifecycleEvent]:
         while True:
