@@ -67,7 +67,9 @@ class BotThread:
     def __init__(self, settings: Any) -> None:
         self.settings = settings
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="coder-slack-bot", daemon=True)
+        self.thread: threading.Thread | None = threading.Thread(
+            target=self.loop.run_forever, name="coder-slack-bot", daemon=True
+        )
         self.thread.start()
         self.server: RunningServer = self.run(self._start(), timeout=60)
         self.requests = SlackRequests(secret(settings.slack_signing_secret), response_base_url="")
@@ -102,12 +104,15 @@ class BotThread:
         self.run(self.bot.tasks.wait(timeout), timeout=timeout + 5)
 
     def stop(self) -> None:
+        if self.thread is None:
+            return
         self.http.close()
         try:
             self.run(self.server.stop(), timeout=30)
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(10)
+            self.thread = None
 
 
 def bot_settings(sim_url: str, token: str | None, standin: SlackStandIn, database_url: str) -> Settings:

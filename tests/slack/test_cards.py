@@ -87,3 +87,22 @@ def test_card_moves_to_a_dm_when_the_bot_is_not_in_the_channel(
     reply = rendered(answer(standin, request))
     assert "in our DM" in reply and "/invite" in reply
     card_in(standin, "D0ALICE", "alice/dev", "ready")
+
+
+def test_a_restarted_bot_finishes_the_cards_it_left(
+    make_sim: Any, make_bot: Any, standin: SlackStandIn, tmp_path: Any
+) -> None:
+    sim = make_sim(era="v2", speed=2.0)
+    database = f"sqlite:///{tmp_path / 'shared.db'}"
+    first: BotThread = make_bot(sim, coder_slack_database_url=database)
+    first.ask("create python-ds dev project_name=restart-me")
+    posted = standin.wait_for("chat.postMessage", lambda c: c.ok)
+    standin.wait_for("chat.update", lambda c: "building" in c.args["text"])
+    first.stop()  # mid-build: the card still says building
+    card = standin.message("C0GENERAL", posted.response["ts"])
+    assert card is not None and "ready" not in card.text
+
+    make_bot(sim, coder_slack_database_url=database)
+    final = card_in(standin, "C0GENERAL", "alice/dev", "ready", timeout=40)
+    assert final.ts == posted.response["ts"]  # the same message, updated in place
+    assert len(standin.calls("chat.postMessage")) == 1

@@ -93,6 +93,20 @@ async def build_bot(settings: Settings, *, migrate: bool = True) -> Bot:
     )
 
 
+async def resume_cards(bot: Bot) -> int:
+    """Follow again the status cards a previous run left unfinished (a restart or a crash mid-build)."""
+    resumed = 0
+    for row, card in await bot.cards.unfinished():
+        try:
+            actor = await bot.identities.resolve(row.team_id, row.requested_by)
+        except Exception as exc:
+            log.info("not resuming card %s: %s", row.id, type(exc).__name__)
+            continue
+        bot.tasks.spawn(bot.cards.follow(card, actor.client, row.build_number or 0), name=f"card-{row.id}")
+        resumed += 1
+    return resumed
+
+
 async def close_bot(bot: Bot) -> None:
     await bot.tasks.cancel_all()
     await bot.pool.aclose()

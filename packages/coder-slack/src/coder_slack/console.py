@@ -23,7 +23,7 @@ import shlex
 import sys
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -51,6 +51,18 @@ class Printer:
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self._lock = threading.Lock()
+        self._held: list[RecordedCall] | None = None
+
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        """Print Slack calls made while a request is in flight after its ack, as a user would see them."""
+        self._held = []
+        try:
+            yield
+        finally:
+            held, self._held = self._held, None
+            for call in held:
+                self.call(call)
 
     def write(self, text: str) -> None:
         with self._lock:
@@ -59,6 +71,9 @@ class Printer:
 
     def call(self, call: RecordedCall) -> None:
         if call.method in QUIET_METHODS:
+            return
+        if self._held is not None:
+            self._held.append(call)
             return
         args = call.args
         if not call.ok:
@@ -128,8 +143,11 @@ class Console:
         return None
 
     async def post(self, request: SignedRequest) -> httpx.Response:
-        response = await self.http.post(self.server.events_url, content=request.body, headers=request.headers)
-        self.printer.ack(response)
+        with self.printer.holding():
+            response = await self.http.post(
+                self.server.events_url, content=request.body, headers=request.headers
+            )
+            self.printer.ack(response)
         return response
 
     async def command(self, text: str, user: str | None = None) -> None:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from coder_client import AsyncCoderClient, NotFound, Workspace
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from coder_slack.store import SessionFactory, StatusCard
 from coder_slack.views.cards import CardState, status_card
@@ -111,7 +111,14 @@ class StatusCards:
         self.clock = clock
 
     async def post(
-        self, *, team_id: str, channel: str, requested_by: str, action: str, workspace: Workspace
+        self,
+        *,
+        team_id: str,
+        channel: str,
+        requested_by: str,
+        action: str,
+        workspace: Workspace,
+        build_number: int | None = None,
     ) -> PostedCard:
         state = CardState(
             action=action,
@@ -144,12 +151,39 @@ class StatusCards:
                 workspace_id=workspace.id,
                 workspace_name=workspace.full_name,
                 owner_name=workspace.owner_name,
+                build_number=build_number,
                 stage=state.stage,
             )
             session.add(row)
             await session.commit()
             row_id = row.id
         return PostedCard(channel, ts, state, row_id, moved)
+
+    async def unfinished(self) -> list[tuple[StatusCard, PostedCard]]:
+        """Cards a previous run was still following (younger than the timeout), to pick up after a restart."""
+        cutoff = self.clock() - timedelta(seconds=self.timeout_seconds)
+        async with self.sessions() as session:
+            rows = (
+                (await session.execute(select(StatusCard).where(StatusCard.finished.is_(False))))
+                .scalars()
+                .all()
+            )
+        found = []
+        for row in rows:
+            started = row.started_at if row.started_at.tzinfo else row.started_at.replace(tzinfo=UTC)
+            if started < cutoff or row.workspace_id is None:
+                continue
+            state = CardState(
+                action=row.action,
+                workspace_name=f"{row.owner_name}/{row.workspace_name.split('/')[-1]}",
+                requested_by=row.requested_by,
+                started_at=started,
+                coder_url=self.coder_url,
+                stage=row.stage,
+                workspace_id=row.workspace_id,
+            )
+            found.append((row, PostedCard(row.channel_id, row.message_ts, state, row.id)))
+        return found
 
     async def _update(self, card: PostedCard) -> bool:
         text, blocks = status_card(card.state, self.clock())
@@ -177,6 +211,9 @@ class StatusCards:
     def _apply(self, card: PostedCard, workspace: Workspace) -> None:
         stage, error = stage_of(workspace)
         card.state.stage = stage
+        card.state.template = (
+            card.state.template or workspace.template_display_name or workspace.template_name
+        )
         card.state.error = error if stage in {"build_failed"} else ""
         startup, build = _durations(workspace)
         card.state.build_duration = build

@@ -15,7 +15,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
-from coder_slack.app import build_bot, close_bot, create_app
+from coder_slack.app import build_bot, close_bot, create_app, resume_cards
 from coder_slack.commands.context import Bot
 
 log = logging.getLogger(__name__)
@@ -115,12 +115,23 @@ async def start_http(
     if sockets:
         port = sockets[0].getsockname()[1]
     server = RunningServer(bot, app, runner, host, port)
+    await _resume(bot)
     if alerts:
         try:
             server.alert_engine = await start_alert_engine(bot)
         except Exception:
             log.exception("the alert engine did not start; commands still work")
     return server
+
+
+async def _resume(bot: Bot) -> None:
+    try:
+        resumed = await resume_cards(bot)
+    except Exception:
+        log.exception("could not resume unfinished status cards")
+        return
+    if resumed:
+        log.info("following %d status card(s) left unfinished by the previous run", resumed)
 
 
 async def serve_http(settings: Any, host: str, port: int) -> None:
@@ -239,6 +250,7 @@ async def start_socket_mode(
     watchdog = SocketModeWatchdog(handler.client, bot, interval=interval, stale_after=stale_after)
     watchdog.start()
     running = RunningSocketMode(bot, handler, watchdog)
+    await _resume(bot)
     if alerts:
         try:
             running.alert_engine = await start_alert_engine(bot)

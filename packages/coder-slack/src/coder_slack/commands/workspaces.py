@@ -30,6 +30,8 @@ PENDING = {
     "extend": "⏳ Extending {target}…",
     "ttl": "⏳ Changing the TTL of {target}…",
     "autostart": "⏳ Changing the autostart of {target}…",
+    "watch": "⏳ Looking up {target}…",
+    "unwatch": "⏳ Looking up {target}…",
 }
 
 

@@ -104,6 +104,7 @@ class StatusCard(Base):
     workspace_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     workspace_name: Mapped[str] = mapped_column(String(256))
     owner_name: Mapped[str] = mapped_column(String(128))
+    build_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
     stage: Mapped[str] = mapped_column(String(32), default="queued")
     finished: Mapped[bool] = mapped_column(Boolean, default=False)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

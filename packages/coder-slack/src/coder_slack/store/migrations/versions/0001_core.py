@@ -79,6 +79,7 @@ def upgrade() -> None:
         sa.Column("workspace_id", sa.String(64), nullable=True),
         sa.Column("workspace_name", sa.String(256), nullable=False),
         sa.Column("owner_name", sa.String(128), nullable=False),
+        sa.Column("build_number", sa.Integer(), nullable=True),
         sa.Column("stage", sa.String(32), nullable=False, server_default="queued"),
         sa.Column("finished", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
