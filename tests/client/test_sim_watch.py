@@ -188,3 +188,16 @@ def test_hub_drops_a_failed_watch_and_keeps_the_others(sim: SimServer) -> None:
     event = asyncio.run(scenario())
     assert event.workspace.id == keep and event.kind is LifecycleKind.READY
     assert len(failures) == 1 and failures[0].startswith(gone) and "404" in failures[0]
+
+
+def test_async_wait_until_ready_times_out_cleanly(sim_v025: SimServer) -> None:
+    async def scenario() -> None:
+        async with AsyncCoderClient(sim_v025.url, sim_v025.token) as coder:
+            ws = await coder.workspaces.create("slow-async", "slow-start")
+            with pytest.raises(WaitTimeout, match="not ready within"):
+                await coder.workspaces.wait_until_ready(ws, timeout=0.3)
+            event = await coder.workspaces.wait_until_ready(ws, timeout=30)  # the client is still usable
+            assert event.kind is LifecycleKind.START_TIMEOUT
+            assert [t.get_name() for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+
+    asyncio.run(scenario())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -19,7 +19,7 @@ Emit = Callable[[T], Awaitable[None]]
 _END = object()
 
 
-async def iterate_producer(produce: Callable[[Emit[T]], Awaitable[None]]) -> AsyncIterator[T]:
+async def iterate_producer(produce: Callable[[Emit[T]], Awaitable[None]]) -> AsyncGenerator[T, None]:
     """Run ``produce(emit)`` in a task; yield what it emits, raise what it raises, stop when it returns."""
     items: asyncio.Queue[object] = asyncio.Queue()
 

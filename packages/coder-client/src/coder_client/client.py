@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import os
 import time
 import zlib
@@ -419,8 +420,9 @@ class AsyncWorkspaces(_AsyncNamespace):
         """Snapshots as the workspace changes (first one at once); reconnects by itself."""
         workspace_id = await self._run(self._ops.workspace_id(workspace))
         watcher = self._client._watcher(workspace_id)
-        async for snapshot in iterate_producer(watcher.run):
-            yield snapshot
+        async with contextlib.aclosing(iterate_producer(watcher.run)) as snapshots:
+            async for snapshot in snapshots:
+                yield snapshot
 
     async def lifecycle(
         self, workspace: WorkspaceRef, *, include_progress: bool = True

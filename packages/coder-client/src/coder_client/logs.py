@@ -7,6 +7,7 @@ the starting states, then drains what is left with one plain request (NOTES.md Â
 
 from __future__ import annotations
 
+import contextlib
 import queue
 from collections.abc import AsyncIterator, Iterator
 
@@ -111,5 +112,6 @@ async def follow_logs_async(
             if log.id > last:
                 await emit(log)
 
-    async for log in iterate_producer(pump):
-        yield log
+    async with contextlib.aclosing(iterate_producer(pump)) as logs:
+        async for log in logs:
+            yield log
