@@ -25,6 +25,8 @@ PROJECT = {"project_name": "demo"}
 
 def test_users_organizations_templates(sim_any: SimServer) -> None:
     with CoderClient(sim_any.url, sim_any.token) as coder:
+        version = coder.buildinfo().version
+        assert version.startswith("v2.36" if sim_any.era == "v2" else "v0.25")
         me = coder.users.me()
         assert me.username == "admin" and me.email == "admin@example.com"
         assert coder.users.get("alice").username == "alice"
@@ -185,6 +187,7 @@ def test_server_side_refusals_surface_coders_message(sim_any: SimServer) -> None
 def test_async_client_covers_the_same_surface(sim_any: SimServer) -> None:
     async def scenario() -> None:
         async with AsyncCoderClient(sim_any.url, sim_any.token) as coder:
+            assert (await coder.buildinfo()).version
             assert (await coder.users.me()).username == "admin"
             assert (await coder.organizations.list())[0].name == "coder"
             assert "python-ds" in {t.name for t in await coder.templates.list()}

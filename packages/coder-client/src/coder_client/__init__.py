@@ -36,6 +36,7 @@ from .lifecycle import LifecycleEvent, LifecycleKind, LifecycleTracker
 from .models import (
     AgentLog,
     AgentStatus,
+    BuildInfo,
     Healthcheck,
     JobStatus,
     LifecycleState,
@@ -66,6 +67,7 @@ __all__ = [
     "AgentLog",
     "AgentStatus",
     "AsyncCoderClient",
+    "BuildInfo",
     "ClientConfig",
     "CoderAPIError",
     "CoderClient",

@@ -28,6 +28,7 @@ from .lifecycle import LifecycleEvent, LifecycleKind, LifecycleTracker
 from .logs import follow_logs_async, follow_logs_sync
 from .models import (
     AgentLog,
+    BuildInfo,
     Organization,
     Template,
     TemplateVersionParameter,
@@ -304,6 +305,10 @@ class CoderClient:
     def url(self) -> str:
         return self._settings.config.url
 
+    def buildinfo(self) -> BuildInfo:
+        """The server's version (``GET /buildinfo``), e.g. for a health check or a compatibility note."""
+        return self._transport.run(self._ops.buildinfo())
+
     def close(self) -> None:
         self._http.close()
 
@@ -529,6 +534,10 @@ class AsyncCoderClient:
     @property
     def url(self) -> str:
         return self._settings.config.url
+
+    async def buildinfo(self) -> BuildInfo:
+        """The server's version (``GET /buildinfo``)."""
+        return await self._transport.run(self._ops.buildinfo())
 
     def _stream_client(self, workspace_id: str) -> httpx.AsyncClient:
         """The streaming client for this workspace's watch: a few shared pools, not one client per stream.

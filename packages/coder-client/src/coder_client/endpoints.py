@@ -19,6 +19,7 @@ from pydantic import TypeAdapter
 
 from .models import (
     AgentLog,
+    BuildInfo,
     Organization,
     Response,
     Template,
@@ -126,7 +127,7 @@ class Endpoint(Generic[T]):
 # Users and organizations
 GET_USER = Endpoint("GET", "/users/{user}", parse_model(User))
 LIST_USER_ORGANIZATIONS = Endpoint("GET", "/users/{user}/organizations", parse_list(Organization))
-GET_BUILDINFO = Endpoint("GET", "/buildinfo", parse_model(dict[str, Any]))
+GET_BUILDINFO = Endpoint("GET", "/buildinfo", parse_model(BuildInfo))
 
 # Templates
 LIST_TEMPLATES = Endpoint("GET", "/organizations/{organization}/templates", parse_list(Template))

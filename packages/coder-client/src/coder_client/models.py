@@ -16,6 +16,7 @@ from pydantic import AliasChoices, AwareDatetime, BaseModel, BeforeValidator, Co
 __all__ = [
     "AgentLog",
     "AgentStatus",
+    "BuildInfo",
     "BuildReason",
     "Healthcheck",
     "JobStatus",
@@ -383,6 +384,14 @@ class TemplateVersionParameter(CoderModel):
     validation_min: int | None = None
     validation_max: int | None = None
     validation_monotonic: Text = ""
+
+
+class BuildInfo(CoderModel):
+    """``GET /buildinfo`` (no auth needed): which Coder this is."""
+
+    version: Text = ""
+    external_url: Text = ""
+    dashboard_url: Text = ""
 
 
 class AgentLog(CoderModel):

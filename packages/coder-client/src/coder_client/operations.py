@@ -20,6 +20,7 @@ from .endpoints import Op
 from .errors import CoderError, ExtendRefused, InvalidArgument, NotFound
 from .models import (
     AgentLog,
+    BuildInfo,
     JobStatus,
     Organization,
     Template,
@@ -75,6 +76,9 @@ class Operations:
         self.state = state
 
     # users / organizations -------------------------------------------------------------------------
+
+    def buildinfo(self) -> Op[BuildInfo]:
+        return (yield from api.GET_BUILDINFO())
 
     def me(self) -> Op[User]:
         return (yield from api.GET_USER(user="me"))
