@@ -144,16 +144,23 @@ class Operations:
         self, query: str | None, limit: int | None, page_size: int = PAGE_SIZE
     ) -> Op[list[Workspace]]:
         collected: list[Workspace] = []
+        seen: set[str] = set()
+        offset = 0
         while True:
             want = page_size if limit is None else min(page_size, limit - len(collected))
-            params: dict[str, str | int] = {"limit": want, "offset": len(collected)}
+            params: dict[str, str | int] = {"limit": want, "offset": offset}
             if query:
                 params["q"] = query
             page = yield from api.LIST_WORKSPACES(params=params)
-            collected.extend(page.workspaces)
-            done = len(page.workspaces) < want or len(collected) >= page.count
+            offset += len(page.workspaces)
+            # Workspaces created or deleted while paging shift the offsets; never report one twice.
+            collected.extend(ws for ws in page.workspaces if ws.id not in seen)
+            seen.update(ws.id for ws in page.workspaces)
+            # ``count`` is the total match count; a server may cap a page below ``limit``, so a short page
+            # alone does not mean the end.
+            done = not page.workspaces or offset >= page.count
             if done or (limit is not None and len(collected) >= limit):
-                return collected
+                return collected[:limit] if limit is not None else collected
 
     def workspace_by_name(self, owner: str, name: str, include_deleted: bool = False) -> Op[Workspace]:
         params: dict[str, str | int] | None = {"include_deleted": "true"} if include_deleted else None
