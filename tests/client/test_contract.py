@@ -12,7 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from coder_client import Template, Workspace, WorkspaceAgent, WorkspaceBuild
+from coder_client import (
+    AgentLog,
+    Organization,
+    Template,
+    TemplateVersionParameter,
+    User,
+    Workspace,
+    WorkspaceAgent,
+    WorkspaceBuild,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
@@ -28,6 +37,9 @@ ALWAYS_SENT = {
     "codersdk.WorkspaceAgent": ["id"],
     "codersdk.Template": ["id", "name"],
     "codersdk.TemplateVersionParameter": ["name"],
+    "codersdk.Organization": ["id"],
+    "codersdk.WorkspaceAgentLog": ["id"],
+    "codersdk.WorkspaceAgentStartupLog": ["id"],
 }
 
 
@@ -48,6 +60,15 @@ CASES = [
         ("codersdk.WorkspaceBuild", WorkspaceBuild),
         ("codersdk.WorkspaceAgent", WorkspaceAgent),
         ("codersdk.Template", Template),
+        ("codersdk.TemplateVersionParameter", TemplateVersionParameter),
+        ("codersdk.User", User),
+        ("codersdk.Organization", Organization),
+        (
+            "codersdk.WorkspaceAgentStartupLog"
+            if document.startswith("swagger-v0")
+            else "codersdk.WorkspaceAgentLog",
+            AgentLog,
+        ),
     )
 ]
 
@@ -61,6 +82,7 @@ def test_generated_instances_parse(document: str, definition: str, model: type[B
     def parses(data: st.DataObject) -> None:
         instance = data.draw(strategy)
         parsed = model.model_validate_json(json.dumps(instance))
-        assert parsed.id == instance["id"]  # type: ignore[attr-defined]
+        key = "name" if model is TemplateVersionParameter else "id"
+        assert getattr(parsed, key) == instance[key]
 
     parses()
