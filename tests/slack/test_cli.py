@@ -12,6 +12,7 @@ import httpx
 from conftest import BotThread
 
 CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CODER_"))}
+CLEAN_ENV["CODER_CONFIG_DIR"] = "/nonexistent/coderv2"  # no `coder login` files unless a test writes some
 
 
 def coder_slack(*args: str, env: dict[str, str] | None = None, stdin: str = "", timeout: float = 120) -> Any:
@@ -32,6 +33,15 @@ def test_serve_names_missing_settings_without_a_traceback() -> None:
     assert "Traceback" not in result.stderr
     socket = coder_slack("serve", "--socket-mode", env={"SLACK_BOT_TOKEN": "xoxb-1"})
     assert "SLACK_APP_TOKEN" in socket.stderr and "SLACK_SIGNING_SECRET" not in socket.stderr
+
+
+def test_coder_cli_login_files_provide_the_coder_url(tmp_path: Path) -> None:
+    (tmp_path / "url").write_text("https://coder.example.com\n")
+    (tmp_path / "session").write_text("abcdefghij-0123456789012345678901\n")
+    result = coder_slack("serve", env={"SLACK_BOT_TOKEN": "xoxb-1", "CODER_CONFIG_DIR": str(tmp_path)})
+    assert result.returncode == 2
+    assert "missing settings: SLACK_SIGNING_SECRET, CODER_SLACK_ENCRYPTION_KEY." in result.stderr
+    assert "abcdefghij" not in result.stderr
 
 
 def test_bad_settings_are_explained() -> None:

@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from coder_slack.settings import Mode, Settings, secret
 
@@ -63,12 +63,27 @@ def _fail(message: str) -> int:
 
 def _load_settings() -> Settings | str:
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
         )
         return f"invalid settings: {problems}"
+    return _with_coder_login(settings)
+
+
+def _with_coder_login(settings: Settings) -> Settings:
+    """Like every coderops tool: without CODER_URL, fall back to the `coder` CLI's own login files."""
+    if settings.coder_url:
+        return settings
+    from coder_client import ConfigurationError, resolve_config
+
+    try:
+        found = resolve_config()
+    except ConfigurationError:
+        return settings
+    token = settings.coder_session_token or SecretStr(found.token)
+    return settings.model_copy(update={"coder_url": found.url, "coder_session_token": token})
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -85,7 +100,7 @@ def _check(settings: Settings, mode: Mode) -> str | None:
     if missing:
         return (
             f"missing settings: {', '.join(missing)}. Set them in the environment "
-            "(see packages/coder-slack/README.md)."
+            "(see packages/coder-slack/README.md; `coder login` also provides CODER_URL)."
         )
     key = secret(settings.coder_slack_encryption_key)
     if key:

@@ -35,6 +35,10 @@ PENDING = {
 }
 
 
+def _what(target: WorkspaceRef | str) -> str:
+    return f"workspace `{target}`" if isinstance(target, WorkspaceRef) else "that workspace"
+
+
 def _query(actor: Actor, listing: ListWorkspaces) -> tuple[str | None, str]:
     mine = "owner:me" if actor.linked else f"owner:{actor.username}"
     may_see_all = actor.linked or actor.is_owner
@@ -91,7 +95,7 @@ async def status(inv: Invocation, target: WorkspaceRef | str) -> None:
         workspace = await inv.workspace(actor, target)
         await inv.reply(workspace_details(workspace, inv.bot.pool.url), replace=True)
 
-    await inv.guarded(work, what=f"workspace `{target}`")
+    await inv.guarded(work, what=_what(target))
 
 
 async def _build_and_follow(inv: Invocation, actor: Actor, workspace: Workspace, verb: str) -> None:
@@ -127,7 +131,7 @@ async def transition(inv: Invocation, verb: str, target: WorkspaceRef | str) -> 
         workspace = await inv.workspace(actor, target)
         await _build_and_follow(inv, actor, workspace, verb)
 
-    await inv.guarded(work, what=f"workspace `{target}`")
+    await inv.guarded(work, what=_what(target))
 
 
 async def extend(inv: Invocation, target: WorkspaceRef | str, duration: timedelta) -> None:
@@ -144,7 +148,7 @@ async def extend(inv: Invocation, target: WorkspaceRef | str, duration: timedelt
             replace=True,
         )
 
-    await inv.guarded(work, what=f"workspace `{target}`")
+    await inv.guarded(work, what=_what(target))
 
 
 async def set_ttl(inv: Invocation, command: SetTtl) -> None:
@@ -162,7 +166,7 @@ async def set_ttl(inv: Invocation, command: SetTtl) -> None:
             )
         await inv.reply(text_message(text), replace=True)
 
-    await inv.guarded(work, what=f"workspace `{command.target}`")
+    await inv.guarded(work, what=_what(command.target))
 
 
 async def set_autostart(inv: Invocation, command: SetAutostart) -> None:
@@ -177,7 +181,7 @@ async def set_autostart(inv: Invocation, command: SetAutostart) -> None:
             text = f"`{workspace.full_name}` will start {describe_schedule(command.schedule)}."
         await inv.reply(text_message(text), replace=True)
 
-    await inv.guarded(work, what=f"workspace `{command.target}`")
+    await inv.guarded(work, what=_what(command.target))
 
 
 async def run_workspace_command(inv: Invocation, command: WorkspaceAction | Extend) -> None:
