@@ -111,3 +111,38 @@ def test_ops_routes_are_mounted(bot: BotThread) -> None:
     metrics = httpx.get(bot.server.url + "/metrics").text
     assert "coderops_slack_commands_handled_total" in metrics
     assert 'subcommand="help"' in metrics
+
+
+def test_the_demo_script_runs(sim: Any, tmp_path: Path) -> None:
+    demo = Path(__file__).resolve().parents[2] / "packages" / "coder-slack" / "demo" / "console-demo.txt"
+    env = {"CODER_SLACK_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"}
+    result = coder_slack(
+        "console",
+        "--coder-url",
+        sim.url,
+        "--coder-token",
+        sim.token,
+        "--script",
+        str(demo),
+        "--settle",
+        "30",
+        env=env,
+    )
+    out = result.stdout
+    assert result.returncode == 0, result.stderr
+    for expected in (
+        "*alice/demo* — ✅ ready",
+        "*alice/analysis* — ✅ ready",
+        "*alice/broken* — ⚠️ started with errors (start_error)",
+        "belongs to alice",
+        "`alice/demo` will now stop at",
+        "the form shows errors",
+        "workspace *alice/demo*",
+        "there is no 'd' unit",
+        "looks like a Coder token",
+    ):
+        assert expected in out, expected
+    assert (
+        "abcdefghij-0123456789012345678901" not in out.split("alice> /workspace login")[1].split("\n", 1)[1]
+    )
+    assert "Traceback" not in out + result.stderr
