@@ -74,6 +74,22 @@ class _Settings:
         }
 
 
+class _ClientCore:
+    """What both clients share: resolved settings, what was learned about the server, the operations."""
+
+    def __init__(self, settings: _Settings) -> None:
+        self._settings = settings
+        self._state = ClientState()
+        self._ops = Operations(self._state)
+
+    @property
+    def url(self) -> str:
+        return self._settings.config.url
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(url={self.url!r})"
+
+
 def _settled_or_raise(event: LifecycleEvent) -> LifecycleEvent | None:
     if event.kind.usable:
         return event
@@ -265,7 +281,7 @@ class Agents(_SyncNamespace):
         return self._run(self._ops.agent_logs(agent, after))
 
 
-class CoderClient:
+class CoderClient(_ClientCore):
     """Blocking Coder client. ``CoderClient()`` finds URL and token like the ``coder`` CLI does.
 
     >>> with CoderClient() as coder:
@@ -285,25 +301,19 @@ class CoderClient:
         watch_policy: WatchPolicy | None = None,
         verify: bool | str = True,
     ) -> None:
-        self._settings = _Settings(url, token, timeout, retry, headers, config_dir, watch_policy)
+        super().__init__(_Settings(url, token, timeout, retry, headers, config_dir, watch_policy))
         self._http = httpx.Client(
             base_url=self._settings.config.url,
             headers=self._settings.headers,
             timeout=self._settings.timeout,
             verify=verify,
         )
-        self._state = ClientState()
-        self._ops = Operations(self._state)
         self._transport = SyncTransport(self._http, self._settings.retry)
         self.users = Users(self)
         self.organizations = Organizations(self)
         self.templates = Templates(self)
         self.workspaces = Workspaces(self)
         self.agents = Agents(self)
-
-    @property
-    def url(self) -> str:
-        return self._settings.config.url
 
     def buildinfo(self) -> BuildInfo:
         """The server's version (``GET /buildinfo``), e.g. for a health check or a compatibility note."""
@@ -317,9 +327,6 @@ class CoderClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def __repr__(self) -> str:
-        return f"CoderClient(url={self.url!r})"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -492,7 +499,7 @@ class AsyncAgents(_AsyncNamespace):
         return follow_logs_async(self._client._transport, self._ops, agent_id, after)
 
 
-class AsyncCoderClient:
+class AsyncCoderClient(_ClientCore):
     """Async Coder client for asyncio services (Slack bot, Jupyter server). Same surface, awaitable.
 
     Watches share a few extra streaming ``httpx.AsyncClient`` pools (no pool limit, created on first
@@ -512,7 +519,7 @@ class AsyncCoderClient:
         verify: bool | str = True,
         max_connections: int = 100,
     ) -> None:
-        self._settings = _Settings(url, token, timeout, retry, headers, config_dir, watch_policy)
+        super().__init__(_Settings(url, token, timeout, retry, headers, config_dir, watch_policy))
         self._verify = verify
         self._http = httpx.AsyncClient(
             base_url=self._settings.config.url,
@@ -522,18 +529,12 @@ class AsyncCoderClient:
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=20),
         )
         self._streams: dict[int, httpx.AsyncClient] = {}
-        self._state = ClientState()
-        self._ops = Operations(self._state)
         self._transport = AsyncTransport(self._http, self._settings.retry)
         self.users = AsyncUsers(self)
         self.organizations = AsyncOrganizations(self)
         self.templates = AsyncTemplates(self)
         self.workspaces = AsyncWorkspaces(self)
         self.agents = AsyncAgents(self)
-
-    @property
-    def url(self) -> str:
-        return self._settings.config.url
 
     async def buildinfo(self) -> BuildInfo:
         """The server's version (``GET /buildinfo``)."""
@@ -578,6 +579,3 @@ class AsyncCoderClient:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
-
-    def __repr__(self) -> str:
-        return f"AsyncCoderClient(url={self.url!r})"
