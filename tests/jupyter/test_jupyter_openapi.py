@@ -75,7 +75,7 @@ def wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
 
 @pytest.fixture(scope="module")
 def api_schema(coder_api: str) -> schemathesis.schemas.BaseSchema:
-    # The events stream never ends on its own; it has its own test in server/test_routes.py.
+    # The events stream never ends on its own; it has its own test in server/test_jupyter_routes.py.
     return schemathesis.openapi.from_url(f"{coder_api}/openapi.json", headers=AUTH).exclude(
         path_regex="events"
     )
@@ -87,7 +87,7 @@ def test_routes_conform_to_their_openapi_document(
     # schemathesis.pytest.from_fixture does not work with pytest 9 yet, so drive its strategies directly.
     # A schema-valid body can still name a template or workspace that does not exist: Coder's 400/404
     # answer is right, so "valid data must be accepted" does not apply here. The auth probe would reuse
-    # the token passed below; server/test_routes.py checks that every route refuses unauthenticated calls.
+    # the token passed below; server/test_jupyter_routes.py checks every route refuses unauthenticated calls.
     checked = []
     for result in api_schema.get_all_operations():
         operation = result.ok()
