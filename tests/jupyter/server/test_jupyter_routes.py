@@ -228,3 +228,18 @@ async def test_server_stop_closes_the_shared_client(jp_fetch: Fetch, jp_serverap
     await jp_serverapp.cleanup_extensions()
     assert state._client is None
     assert client._http.is_closed
+
+
+async def test_no_coder_configured_is_a_503_that_says_where_it_looked(
+    jp_fetch: Fetch, jp_serverapp: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    for variable in ("CODER_URL", "CODER_SESSION_TOKEN"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("CODER_CONFIG_DIR", str(tmp_path))
+    state = jp_serverapp.web_app.settings[SETTINGS_KEY]
+    await state.aclose()
+    state.config.url = state.config.token = ""
+    status, body = await call(jp_fetch, "GET", "templates")
+    assert status == 503
+    assert body["message"].startswith("Coder is not configured for this Jupyter server")
+    assert "CODER_URL" in body["message"]
