@@ -149,8 +149,10 @@ def test_wait_until_ready_reports_startup_problems(
 def test_failing_build_raises_with_the_reason(sim_any: SimServer) -> None:
     with CoderClient(sim_any.url, sim_any.token) as coder:
         ws = coder.workspaces.create("doomed", "failing-build")
-        with pytest.raises(WorkspaceNotReady, match="build failed"):
+        with pytest.raises(WorkspaceNotReady, match="build failed") as caught:
             coder.workspaces.wait_until_ready(ws, timeout=30)
+        assert caught.value.event.kind is LifecycleKind.BUILD_FAILED
+        assert caught.value.event.error and caught.value.event.error in str(caught.value)
 
 
 def test_extend_is_computed_from_now_and_refused_like_coder(sim_any: SimServer) -> None:

@@ -104,7 +104,7 @@ def _settled_or_raise(event: LifecycleEvent) -> LifecycleEvent | None:
         }[event.kind]
         error = f" ({event.error})" if event.error else ""
         raise WorkspaceNotReady(
-            f"Workspace {event.workspace.full_name} will not become ready{error}. {advice}"
+            f"Workspace {event.workspace.full_name} will not become ready{error}. {advice}", event
         )
     return None
 

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .lifecycle import LifecycleEvent
 
 __all__ = [
     "CoderAPIError",
@@ -105,7 +109,14 @@ class WaitTimeout(CoderError, TimeoutError):
 
 
 class WorkspaceNotReady(CoderError):
-    """``wait_until_ready`` saw the workspace end up somewhere it will not become ready from by itself."""
+    """``wait_until_ready`` saw the workspace end up somewhere it will not become ready from by itself.
+
+    ``event`` is the :class:`~coder_client.LifecycleEvent` that settled it (build failed, stopped, ...).
+    """
+
+    def __init__(self, message: str, event: LifecycleEvent | None = None) -> None:
+        self.event = event
+        super().__init__(message)
 
 
 class CoderConnectionError(CoderError, ConnectionError):
