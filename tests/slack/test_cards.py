@@ -106,3 +106,11 @@ def test_a_restarted_bot_finishes_the_cards_it_left(
     final = card_in(standin, "C0GENERAL", "alice/dev", "ready", timeout=40)
     assert final.ts == posted.response["ts"]  # the same message, updated in place
     assert len(standin.calls("chat.postMessage")) == 1
+
+
+def test_card_survives_slack_rate_limits(bot: BotThread, standin: SlackStandIn) -> None:
+    standin.fail_next("chat.update", 2, retry_after=1)  # Slack says 429 twice, with Retry-After: 1
+    bot.ask("create python-ds limited project_name=rate-limited")
+    card = card_in(standin, "C0GENERAL", "alice/limited", "ready", timeout=40)
+    assert "startup took" in render_message(card.text, card.blocks)
+    assert [c.status for c in standin.calls("chat.update")][:2] == [429, 429]

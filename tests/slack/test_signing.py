@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from coder_slack.signed import SlackRequests
@@ -38,3 +39,11 @@ def test_tampered_body_is_refused(bot: BotThread) -> None:
     tampered = signed.body.replace(b"text=list", b"text=stop+alice%2Fdev")
     response = bot.http.post(bot.server.events_url, content=tampered, headers=signed.headers)
     assert response.status_code == 401
+
+
+def test_events_url_verification_is_answered(bot: BotThread) -> None:
+    challenge = "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    body = json.dumps({"token": "unused", "challenge": challenge, "type": "url_verification"})
+    response = bot.post(bot.requests.sign(body, content_type="application/json"))
+    assert response.status_code == 200
+    assert challenge in response.text
