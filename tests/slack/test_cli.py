@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -146,3 +147,50 @@ def test_the_demo_script_runs(sim: Any, tmp_path: Path) -> None:
         "abcdefghij-0123456789012345678901" not in out.split("alice> /workspace login")[1].split("\n", 1)[1]
     )
     assert "Traceback" not in out + result.stderr
+
+
+def test_serve_answers_signed_requests_and_stops_cleanly(sim: Any, standin: Any, tmp_path: Path) -> None:
+    import signal
+    import socket as sockets
+
+    from coder_slack.crypto import generate_key
+    from coder_slack.signed import SlackRequests
+
+    with sockets.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **CLEAN_ENV,
+        "SLACK_BOT_TOKEN": "xoxb-serve",
+        "SLACK_SIGNING_SECRET": "serve-secret",
+        "SLACK_API_URL": standin.api_url,
+        "CODER_URL": sim.url,
+        "CODER_SESSION_TOKEN": sim.token,
+        "CODER_SLACK_ENCRYPTION_KEY": generate_key(),
+        "CODER_SLACK_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "coder_slack.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                if httpx.get(base + "/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        signed = SlackRequests("serve-secret").command("help")
+        response = httpx.post(base + "/slack/events", content=signed.body, headers=signed.headers)
+        assert response.status_code == 200 and "/workspace create" in response.text
+        assert httpx.post(base + "/slack/events", content=signed.body).status_code == 401
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr and "serve-secret" not in stderr and sim.token not in stderr

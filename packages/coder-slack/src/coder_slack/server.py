@@ -135,12 +135,13 @@ async def _resume(bot: Bot) -> None:
 
 
 async def serve_http(settings: Any, host: str, port: int) -> None:
+    stop = _stop_on_signals()
     bot = await build_bot(settings)
     await _check_slack(bot)
     server = await start_http(bot, host, port)
     log.info("coder-slack listening on %s (Slack request URL path %s)", server.url, EVENTS_PATH)
     try:
-        await _wait_for_signal()
+        await stop.wait()
     finally:
         await server.stop()
 
@@ -153,7 +154,8 @@ async def _check_slack(bot: Bot) -> None:
         log.warning("Slack auth.test failed at start-up (%s); continuing", type(exc).__name__)
 
 
-async def _wait_for_signal() -> None:
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT/SIGTERM, installed first so that a signal during start-up stops cleanly too."""
     import signal
 
     stop = asyncio.Event()
@@ -161,7 +163,7 @@ async def _wait_for_signal() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    return stop
 
 
 class SocketModeWatchdog:
@@ -260,11 +262,12 @@ async def start_socket_mode(
 
 
 async def serve_socket_mode(settings: Any) -> None:
+    stop = _stop_on_signals()
     bot = await build_bot(settings)
     await _check_slack(bot)
     running = await start_socket_mode(bot)
     log.info("coder-slack connected in Socket Mode")
     try:
-        await _wait_for_signal()
+        await stop.wait()
     finally:
         await running.stop()
