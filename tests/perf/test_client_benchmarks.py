@@ -294,7 +294,7 @@ def test_watch_delivery_latency_against_bare_sse(make_sim: Callable[..., SimServ
 
 def test_hub_holds_many_watch_streams() -> None:
     """The Slack alert engine's shape: one process, one AsyncCoderClient, a WatchHub of many workspaces."""
-    count = 1000
+    count = 2000
     with sim_process() as (url, token):
         with httpx.Client(base_url=url) as control:
             ids = [
