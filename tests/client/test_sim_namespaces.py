@@ -11,6 +11,7 @@ from coder_client import (
     CoderClient,
     Conflict,
     ExtendRefused,
+    Forbidden,
     InvalidArgument,
     InvalidParameters,
     LifecycleKind,
@@ -254,3 +255,17 @@ def test_async_follow_streams_the_same_logs(sim: SimServer) -> None:
 
     followed, everything = asyncio.run(scenario())
     assert followed == everything and len(followed) > 1
+
+
+def test_cancel_a_build_in_progress(sim_any: SimServer) -> None:
+    with CoderClient(sim_any.url, sim_any.token) as coder:
+        ws = coder.workspaces.create("cancel-me", "python-ds", parameters=PROJECT)
+        coder.workspaces.cancel(ws)
+        with pytest.raises(WorkspaceNotReady, match="canceled"):
+            coder.workspaces.wait_until_ready(ws, timeout=30)
+        with pytest.raises(InvalidArgument, match="nothing to cancel"):
+            coder.workspaces.cancel(ws)
+    with CoderClient(sim_any.url, sim_any.user_tokens["alice"]) as alice:
+        locked = alice.workspaces.create("locked-build", "no-user-autostop")
+        with pytest.raises(Forbidden, match="not allowed to cancel"):
+            alice.workspaces.cancel(locked)

@@ -219,6 +219,10 @@ class Workspaces(_SyncNamespace):
     def delete(self, workspace: WorkspaceRef) -> WorkspaceBuild:
         return self._run(self._ops.build(workspace, WorkspaceTransition.DELETE))
 
+    def cancel(self, workspace: WorkspaceRef) -> None:
+        """Cancel the build in progress (Coder allows it to owners, or where the template lets users)."""
+        self._run(self._ops.cancel(workspace))
+
     def builds(self, workspace: WorkspaceRef) -> builtins.list[WorkspaceBuild]:
         return self._run(self._ops.builds(workspace))
 
@@ -424,6 +428,9 @@ class AsyncWorkspaces(_AsyncNamespace):
 
     async def delete(self, workspace: WorkspaceRef) -> WorkspaceBuild:
         return await self._run(self._ops.build(workspace, WorkspaceTransition.DELETE))
+
+    async def cancel(self, workspace: WorkspaceRef) -> None:
+        await self._run(self._ops.cancel(workspace))
 
     async def builds(self, workspace: WorkspaceRef) -> builtins.list[WorkspaceBuild]:
         return await self._run(self._ops.builds(workspace))

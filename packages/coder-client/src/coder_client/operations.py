@@ -316,6 +316,16 @@ class Operations:
             )
         return (yield from self.build(workspace_id, WorkspaceTransition.START))
 
+    def cancel(self, workspace: WorkspaceRef) -> Op[None]:
+        """Cancel the workspace's running build (403 unless the template lets users cancel, or an owner)."""
+        current = yield from self.workspace(workspace)
+        if not current.latest_build.job.status.active:
+            raise InvalidArgument(
+                f"Workspace {current.full_name} has no build in progress "
+                f"(its last build is {current.latest_build.status.value}), so there is nothing to cancel."
+            )
+        yield from api.CANCEL_BUILD(build=current.latest_build.id)
+
     def builds(self, workspace: WorkspaceRef) -> Op[list[WorkspaceBuild]]:
         workspace_id = yield from self.workspace_id(workspace)
         return (yield from api.LIST_BUILDS(workspace=workspace_id))
