@@ -14,7 +14,7 @@ import httpx
 from httpx_sse import aconnect_sse
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "slack" / "alerts"))
-from alerts_helpers import HistoryStandIn, add_rows, migrate, running_engine, subscription
+from alerts_helpers import BotFarm, HistoryStandIn, add_rows, bot_env, migrate, subscription
 
 WORKSPACES = 40
 
@@ -58,9 +58,20 @@ def test_alert_latency_against_bare_sse_reader(make_sim, tmp_path: Path) -> None
             loop = asyncio.get_running_loop()
             offset = time.time() - loop.time()
             bare_seen: dict[str, float] = {}
-            async with running_engine(
-                sim.url, sim.token, standin.api_url, database, sweep_interval=0.5, poll_interval=0.25
-            ):
+            farm = BotFarm(
+                bot_env(
+                    sim.url,
+                    sim.token,
+                    standin.api_url,
+                    database,
+                    CODER_SLACK_SWEEP_INTERVAL_SECONDS="2",
+                    CODER_SLACK_ALERT_POLL_SECONDS="0.25",
+                ),
+                str(tmp_path / "bot.log"),
+            )
+            farm.spawn()
+            await asyncio.sleep(2.0)
+            try:
                 coder = AsyncCoderClient(url=sim.url, token=sim.token)
                 readers = []
                 ids = []
@@ -88,6 +99,8 @@ def test_alert_latency_against_bare_sse_reader(make_sim, tmp_path: Path) -> None
                     workspace = await coder.workspaces.get(workspace_id)
                     ready_at[workspace_id] = workspace.latest_build.agents[0].ready_at.timestamp()
                 await coder.aclose()
+            finally:
+                farm.close()
             posted = {}
             for call in standin.calls("chat.postMessage"):
                 if call.ok:
@@ -100,7 +113,8 @@ def test_alert_latency_against_bare_sse_reader(make_sim, tmp_path: Path) -> None
         bot, bare = asyncio.run(main())
     assert len(bot) == WORKSPACES
     lines = [
-        f"alert latency over {WORKSPACES} ready events (sim speed 2, SQLite, stand-in on loopback)",
+        f"alert latency over {WORKSPACES} ready events "
+        "(sim speed 2, bot process on SQLite, stand-in on loopback)",
         f"  bare httpx-sse reader: p50 {statistics.median(bare) * 1000:.0f} ms, "
         f"p99 {_pct(bare, 0.99) * 1000:.0f} ms",
         f"  alert engine → Slack:  p50 {statistics.median(bot) * 1000:.0f} ms, "

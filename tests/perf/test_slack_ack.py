@@ -8,27 +8,22 @@ Run: `make bench` or `uv run pytest tests/perf/test_slack_ack.py -s -o addopts="
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import statistics
-import threading
+import subprocess
+import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
-from aiohttp import web
 from coder_sim import SimServer
-from coder_slack.app import build_bot
 from coder_slack.crypto import generate_key
-from coder_slack.server import RunningServer, start_http
-from coder_slack.settings import Settings
 from coder_slack.signed import SlackRequests
 from coder_slack.standin import SlackStandIn
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
-from slack_bolt.async_app import AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
 
 CONCURRENT = 50
-ROUNDS = 5
+ROUNDS = 7
 CODER_DELAY = 2.0
 SECRET = "bench-signing-secret"
 RESULTS = Path(__file__).parent / "results" / "slack.md"
@@ -45,41 +40,60 @@ COMMANDS = [
 USERS = ["U0ALICE", "U0BOB", "U0ADMIN"]
 
 
-class LoopThread:
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
+BARE_APP = """
+import sys
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
-    def run(self, coroutine: Any, timeout: float = 120) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
+app = AsyncApp(signing_secret=sys.argv[2], client=AsyncWebClient(token="xoxb-bench", base_url=sys.argv[3]))
 
 
-async def start_bare_app(standin: SlackStandIn) -> tuple[web.AppRunner, str]:
-    app = AsyncApp(signing_secret=SECRET, client=AsyncWebClient(token="xoxb-bench", base_url=standin.api_url))
+@app.command("/workspace")
+async def only_ack(ack):
+    await ack()
 
-    @app.command("/workspace")
-    async def only_ack(ack: Any) -> None:
-        await ack()
 
-    async def events(request: web.Request) -> web.Response:
-        response: web.Response = await to_aiohttp_response(
-            await app.async_dispatch(await to_bolt_request(request))
-        )
-        return response
+async def events(request):
+    return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
 
-    web_app = web.Application()
-    web_app.router.add_post("/slack/events", events)
-    runner = web.AppRunner(web_app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, f"http://127.0.0.1:{port}/slack/events"
+
+web_app = web.Application()
+web_app.router.add_post("/slack/events", events)
+web_app.router.add_get("/healthz", lambda request: web.Response(text="ok"))
+web.run_app(web_app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_healthy(base: str, process: subprocess.Popen[str]) -> None:
+    for _ in range(300):
+        assert process.poll() is None, process.communicate()[1]
+        try:
+            if httpx.get(base + "/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{base} did not come up")
+
+
+def wait_until_quiet(standin: SlackStandIn, quiet_seconds: float, limit: float = 60) -> None:
+    """Until the bot has made no Slack call for ``quiet_seconds`` (its background work is done)."""
+    deadline = time.monotonic() + limit
+    last, since = standin.last_seq(), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        if standin.last_seq() != last:
+            last, since = standin.last_seq(), time.monotonic()
+        elif time.monotonic() - since >= quiet_seconds:
+            return
 
 
 async def one_round(url: str, signer: SlackRequests, offset: int) -> list[float]:
@@ -107,39 +121,66 @@ def percentile(values: list[float], fraction: float) -> float:
 def test_ack_latency_under_slow_coder(tmp_path: Path) -> None:
     sim = SimServer(era="v2", speed=10.0).start()
     standin = SlackStandIn().start()
-    bot_loop, bare_loop = LoopThread(), LoopThread()
+    processes: list[subprocess.Popen[str]] = []
     try:
-        sim.create_workspace_direct("alice", "python-ds", "dev", running=True)
-        sim.create_workspace_direct("bob", "python-ds", "dev", running=True)
-        sim.create_workspace_direct("admin", "python-ds", "dev", running=True)
-        settings = Settings(
-            slack_bot_token="xoxb-bench",
-            slack_signing_secret=SECRET,
-            slack_api_url=standin.api_url,
-            coder_url=sim.url,
-            coder_session_token=sim.token,
-            coder_slack_database_url=f"sqlite:///{tmp_path / 'bench.db'}",
-            coder_slack_encryption_key=generate_key(),
+        for owner in ("alice", "bob", "admin"):
+            sim.create_workspace_direct(owner, "python-ds", "dev", running=True)
+        bot_port, bare_port = free_port(), free_port()
+        env = {
+            **os.environ,
+            "SLACK_BOT_TOKEN": "xoxb-bench",
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": standin.api_url,
+            "CODER_URL": sim.url,
+            "CODER_SESSION_TOKEN": sim.token,
+            "CODER_SLACK_DATABASE_URL": f"sqlite:///{tmp_path / 'bench.db'}",
+            "CODER_SLACK_ENCRYPTION_KEY": generate_key(),
+            "CODER_SLACK_ALERTS_ENABLED": "false",
+            "CODER_SLACK_LOG_LEVEL": "WARNING",
+        }
+        # Both apps run as their own processes, as in production; this process only sends the load.
+        processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "coder_slack.cli",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(bot_port),
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
         )
-
-        async def start_bot() -> RunningServer:
-            return await start_http(await build_bot(settings), alerts=False)
-
-        server: RunningServer = bot_loop.run(start_bot())
-        bare_runner, bare_url = bare_loop.run(start_bare_app(standin))
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-c", BARE_APP, str(bare_port), SECRET, standin.api_url],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+        bot_base, bare_base = f"http://127.0.0.1:{bot_port}", f"http://127.0.0.1:{bare_port}"
+        wait_healthy(bot_base, processes[0])
+        wait_healthy(bare_base, processes[1])
         sim.inject_delay(CODER_DELAY)
         signer = SlackRequests(SECRET, response_base_url=standin.url + "/response")
 
         bot_p50, bot_p99, bare_p50, bare_p99 = [], [], [], []
         for round_number in range(ROUNDS):
-            bare = asyncio.run(one_round(bare_url, signer, round_number))
-            bot = asyncio.run(one_round(server.events_url, signer, round_number))
+            bare = asyncio.run(one_round(bare_base + "/slack/events", signer, round_number))
+            bot = asyncio.run(one_round(bot_base + "/slack/events", signer, round_number))
             bare_p50.append(percentile(bare, 0.5))
             bare_p99.append(percentile(bare, 0.99))
             bot_p50.append(percentile(bot, 0.5))
             bot_p99.append(percentile(bot, 0.99))
             # let this round's Coder work (2 s per call) finish before the next burst
-            bot_loop.run(server.bot.tasks.wait(60), timeout=90)
+            wait_until_quiet(standin, quiet_seconds=CODER_DELAY + 2.5)
 
         medians = {
             name: statistics.median(values) * 1000
@@ -153,27 +194,27 @@ def test_ack_latency_under_slow_coder(tmp_path: Path) -> None:
         ratio = medians["bot_p99"] / medians["bare_p99"]
         report = (
             "# Slack ack latency (issue 4)\n\n"
-            f"{CONCURRENT} concurrent signed `/workspace` commands per round (mixed: {', '.join(COMMANDS)}), "
-            f"{ROUNDS} rounds, coder-sim answering every call after {CODER_DELAY:.0f} s; "
-            "bot and bare app each in their own thread and event loop on loopback; "
-            "figures are medians over rounds.\n\n"
+            f"{CONCURRENT} concurrent signed `/workspace` commands per round (mixed: {', '.join(COMMANDS)}; "
+            f"three users), {ROUNDS} rounds, coder-sim answering every call after {CODER_DELAY:.0f} s. "
+            "`coder-slack serve` and the bare app each run as their own process on loopback; "
+            "the load comes from one httpx client process; the bot's Coder work runs in background tasks "
+            "during and after each burst. Figures are medians over rounds; latency is measured by the client, "
+            "request sent to response read.\n\n"
             "| app | p50 (ms) | p99 (ms) |\n|---|---|---|\n"
-            f"| coder-slack (full app, Coder work in background tasks) | {medians['bot_p50']:.1f} | "
-            f"{medians['bot_p99']:.1f} |\n"
+            f"| coder-slack serve (full app) | {medians['bot_p50']:.1f} | {medians['bot_p99']:.1f} |\n"
             f"| bare slack-bolt AsyncApp that only acks (baseline) | {medians['bare_p50']:.1f} | "
             f"{medians['bare_p99']:.1f} |\n\n"
-            f"p99 ratio bot/bare: **{ratio:.2f}** (goal ≤ 1.5). "
-            "Slack's limit is 3000 ms.\n\n"
+            f"p99 ratio bot/bare: **{ratio:.2f}** (goal ≤ 1.5). Worst single ack of the bot: "
+            f"{max(bot_p99) * 1000:.0f} ms (Slack's limit is 3000 ms).\n\n"
             'Command: `.venv/bin/uv run --no-sync pytest tests/perf/test_slack_ack.py -s -o addopts=""`\n'
         )
         print("\n" + report)
         RESULTS.write_text(report)
         assert max(bot_p99) < 3.0, "an ack took longer than Slack allows"
         assert ratio <= 1.5, f"p99 {medians['bot_p99']:.1f} ms is {ratio:.2f}× the bare app's"
-        bare_loop.run(bare_runner.cleanup())
-        bot_loop.run(server.stop())
     finally:
-        bot_loop.stop()
-        bare_loop.stop()
+        for process in processes:
+            process.terminate()
+            process.wait(30)
         standin.stop()
         sim.stop()

@@ -32,9 +32,22 @@ def _ops() -> Any | None:
 def build_web_app(app: AsyncApp, bot: Bot) -> web.Application:
     """aiohttp app: ``POST /slack/events`` for bolt, plus the ops routes when coder_slack.ops exists."""
     ops = _ops()
-    middlewares = []
+
+    @web.middleware
+    async def acks_first(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path != EVENTS_PATH:
+            response: web.StreamResponse = await handler(request)
+            return response
+        bot.tasks.request_started()
+        try:
+            response = await handler(request)
+            return response
+        finally:
+            bot.tasks.request_finished()
+
+    middlewares: list[Any] = [acks_first]
     if ops is not None:
-        middlewares = [ops.request_id_middleware, ops.METRICS.ack_latency_middleware(EVENTS_PATH)]
+        middlewares = [ops.request_id_middleware, ops.METRICS.ack_latency_middleware(EVENTS_PATH), acks_first]
     web_app = web.Application(middlewares=middlewares)
 
     async def events(request: web.Request) -> web.Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -47,13 +48,36 @@ def as_dicts(blocks: Sequence[Block | dict[str, Any]]) -> list[dict[str, Any]] |
 
 
 class BackgroundTasks:
-    """Tasks started after the ack; kept referenced until done, errors logged, cancelled on shutdown."""
+    """Tasks started after the ack; kept referenced until done, errors logged, cancelled on shutdown.
 
-    def __init__(self) -> None:
+    Acks have a 3 s deadline and background work has none, so new work waits (up to ``yield_seconds``) while
+    Slack requests are still being answered: under a burst, every ack goes out before the Coder calls start.
+    """
+
+    def __init__(self, yield_seconds: float = 0.5) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.yield_seconds = yield_seconds
+        self._answering = 0
+        self._quiet = asyncio.Event()
+        self._quiet.set()
+
+    def request_started(self) -> None:
+        self._answering += 1
+        self._quiet.clear()
+
+    def request_finished(self) -> None:
+        self._answering = max(0, self._answering - 1)
+        if self._answering == 0:
+            self._quiet.set()
+
+    async def _after_acks(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
+        if not self._quiet.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._quiet.wait(), self.yield_seconds)
+        return await coroutine
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any], name: str = "") -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coroutine, name=name or None)
+        task = asyncio.get_running_loop().create_task(self._after_acks(coroutine), name=name or None)
         self._tasks.add(task)
         task.add_done_callback(self._done)
         return task
