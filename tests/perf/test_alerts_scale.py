@@ -93,7 +93,8 @@ def test_two_thousand_watched_workspaces_memory_and_idle_cpu(make_sim, tmp_path:
         finally:
             farm.close()
     lines = [
-        "2,000 watched workspaces, one bot process (SQLite, default sweep 30 s and lease 15 s, sim heartbeat 15 s):",
+        "2,000 watched workspaces, one bot process "
+        "(SQLite, default sweep 30 s and lease 15 s, sim heartbeat 15 s):",
         f"  settled (no streams): RSS {base_rss:.0f} MB, idle CPU {base_cpu:.1f}% of a core",
         f"  2,000 streams held:   RSS {rss:.0f} MB ({rss / base_rss:.2f}x), idle CPU {cpu:.1f}% of a core "
         "(goals: ≤ 250 MB, ≤ 5%)",

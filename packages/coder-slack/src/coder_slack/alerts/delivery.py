@@ -175,6 +175,8 @@ def plan_step(
         return Step("wait", wait=(blocked - now).total_seconds())
     rows = _rows(session, destination)
     if not rows:
+        dest.leased_by = None
+        dest.leased_until = None
         return None
     is_dm = destination.startswith(("U", "W"))
     if is_dm and not dest.resolved_channel:
@@ -511,11 +513,7 @@ class DeliveryWorker:
                 claimed = await self.db.run(claim_destinations, self.config.replica_id, utcnow(), self.config)
                 for destination in claimed:
                     if destination not in self._active:
-                        task = asyncio.create_task(
-                            self._drain(destination), name=f"alerts-drain-{destination}"
-                        )
-                        self._active[destination] = task
-                        task.add_done_callback(self._forget_task)
+                        self._start(destination)
                 now = asyncio.get_running_loop().time()
                 if now - self._depth_measured > 2.0:
                     self._depth_measured = now
@@ -525,6 +523,17 @@ class DeliveryWorker:
             self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=self.config.poll_interval)
+
+    def kick(self, destinations: set[str]) -> None:
+        """Start draining these destinations now (they just got rows), without waiting for the next poll."""
+        for destination in destinations:
+            if not self._stopping and destination not in self._active:
+                self._start(destination)
+
+    def _start(self, destination: str) -> None:
+        task = asyncio.create_task(self._drain(destination), name=f"alerts-drain-{destination}")
+        self._active[destination] = task
+        task.add_done_callback(self._forget_task)
 
     def _forget_task(self, task: asyncio.Task[None]) -> None:
         for destination, running in list(self._active.items()):
@@ -545,8 +554,7 @@ class DeliveryWorker:
                 step = await self.db.run(
                     plan_step, destination, self.config.replica_id, utcnow(), self.config
                 )
-                if step is None:
-                    await self.db.run(release_destination, destination, self.config.replica_id)
+                if step is None:  # plan_step released the lease
                     return
                 if step.action == "wait":
                     await asyncio.sleep(min(step.wait, self.config.lease_seconds / 3))

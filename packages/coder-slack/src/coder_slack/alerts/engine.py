@@ -26,14 +26,14 @@ from typing import Any
 
 from coder_client import AsyncCoderClient, CoderError, WatchHub, Workspace
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import select
+from sqlalchemy import and_, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from coder_slack.alerts.config import AlertConfig
 from coder_slack.alerts.db import Database, aware, insert_ignoring_conflicts, utcnow
 from coder_slack.alerts.delivery import DeliveryWorker
-from coder_slack.alerts.events import FAILURE_KINDS, detect, is_transitional
+from coder_slack.alerts.events import FAILURE_KINDS, detect, is_transitional, lifecycle_summary
 from coder_slack.alerts.ledger import (
     CatchUp,
     Observation,
@@ -94,19 +94,44 @@ def release_leases(session: Session, names: list[str], holder: str) -> None:
 
 
 def orphaned_transitional(session: Session, now: datetime) -> list[str]:
-    """Transitional workspaces nobody holds a live watch lease for."""
-    transitional = session.scalars(
-        select(AlertWorkspace.workspace_id).where(AlertWorkspace.transitional.is_(True))
-    ).all()
-    if not transitional:
-        return []
-    names = [_watch_lease(workspace_id) for workspace_id in transitional]
-    live = {
-        lease.name
-        for lease in session.scalars(select(AlertLease).where(AlertLease.name.in_(names)))
-        if (aware(lease.expires_at) or now) > now
-    }
-    return [workspace_id for workspace_id in transitional if _watch_lease(workspace_id) not in live]
+    """Transitional workspaces nobody holds a live watch lease for (one anti-join)."""
+    query = (
+        select(AlertWorkspace.workspace_id)
+        .outerjoin(
+            AlertLease,
+            and_(
+                AlertLease.name == literal("watch:") + AlertWorkspace.workspace_id,
+                AlertLease.expires_at > now,
+            ),
+        )
+        .where(AlertWorkspace.transitional.is_(True), AlertLease.name.is_(None))
+    )
+    return list(session.scalars(query))
+
+
+def renew_leases(session: Session, holder: str, now: datetime, seconds: float) -> set[str]:
+    """Extend every lease this holder still has (one UPDATE); the names it still holds."""
+    statement = (
+        update(AlertLease)
+        .where(AlertLease.holder == holder)
+        .values(expires_at=now + timedelta(seconds=seconds))
+        .returning(AlertLease.name)
+    )
+    return set(session.scalars(statement, execution_options={"synchronize_session": False}))
+
+
+def _fingerprint(workspace: Workspace) -> tuple[object, ...]:
+    build = workspace.latest_build
+    return (
+        build.id,
+        str(build.job.status),
+        str(build.transition),
+        lifecycle_summary(workspace),
+        build.deadline,
+        workspace.name,
+        workspace.owner_name,
+        workspace.template_name,
+    )
 
 
 def unknown_keys(session: Session, keys: list[str]) -> set[str]:
@@ -148,6 +173,9 @@ class AlertEngine:
         self._watched: set[str] = set()
         self._leases: set[str] = set()
         self._recorded_keys: set[str] = set()
+        self._fingerprints: dict[str, tuple[object, ...]] = {}
+        self._to_release: set[str] = set()
+        self._sweeps = 0
         self._autostop_due: dict[str, datetime] = {}
         self._snapshots: asyncio.Queue[Workspace] = asyncio.Queue()
         self._tasks: list[asyncio.Task[Any]] = []
@@ -237,15 +265,25 @@ class AlertEngine:
                 for workspace in batch.values():
                     self._snapshots.put_nowait(workspace)
                 continue
-            for workspace in batch.values():
-                await self._adjust_watch(workspace)
+            await self._adjust_watches(list(batch.values()))
 
-    async def observe(self, workspaces: list[Workspace], catch_up: CatchUp | None = None) -> RecordResult:
-        """Record what ``workspaces`` show: remember them and queue every alert not queued before."""
+    async def observe(
+        self, workspaces: list[Workspace], catch_up: CatchUp | None = None, force: bool = False
+    ) -> RecordResult:
+        """Record what ``workspaces`` show: remember them and queue every alert not queued before.
+
+        Workspaces that show nothing new since this process last recorded them are skipped (an idle sweep of
+        thousands of workspaces writes nothing), unless ``force``.
+        """
         observations = []
         need_tails: list[tuple[Observation, str]] = []
+        fingerprints: dict[str, tuple[object, ...]] = {}
         for workspace in workspaces:
             events = [event for event in detect(workspace) if event.key not in self._recorded_keys]
+            fingerprint = _fingerprint(workspace)
+            if not force and not events and self._fingerprints.get(workspace.id) == fingerprint:
+                continue
+            fingerprints[workspace.id] = fingerprint
             observation = Observation(workspace, events)
             observations.append(observation)
             for event in events:
@@ -257,7 +295,10 @@ class AlertEngine:
                 if key in fresh:
                     event = next(e for e in observation.events if e.key == key)
                     observation.log_tails[event.agent_id] = await self._log_tail(event.agent_id)
+        if not observations:
+            return RecordResult()
         result = await self.db.run(record_observations, observations, self.config, utcnow(), catch_up)
+        self._fingerprints.update(fingerprints)
         for observation in observations:
             for event in observation.events:
                 self._recorded_keys.add(event.key)
@@ -265,7 +306,7 @@ class AlertEngine:
             self.metrics.deduplicated(kind)
         self._autostop_due.update(result.next_autostop_due)
         if result.queued:
-            self.delivery.wake.set()
+            self.delivery.kick({destination for destination, _kind in result.queued})
         return result
 
     async def _log_tail(self, agent_id: str) -> list[str]:
@@ -280,11 +321,33 @@ class AlertEngine:
 
     # ----------------------------------------------------------------- watching
 
-    async def _adjust_watch(self, workspace: Workspace) -> None:
-        if is_transitional(workspace):
-            await self._watch(workspace.id)
-        elif workspace.id in self._watched:
-            await self._unwatch(workspace.id)
+    async def _adjust_watches(self, workspaces: list[Workspace]) -> None:
+        starting = []
+        for workspace in workspaces:
+            if is_transitional(workspace):
+                starting.append(workspace.id)
+            elif workspace.id in self._watched:
+                await self._unwatch(workspace.id)
+        await self._watch_many(starting)
+
+    async def _watch_many(self, workspace_ids: list[str]) -> None:
+        """Claim the watch leases of many workspaces in one transaction, then watch the ones won."""
+        wanted = [w for w in workspace_ids if w not in self._watched]
+        if not wanted or self._hub is None:
+            return
+        won = await self.db.run(
+            claim_leases,
+            [_watch_lease(w) for w in wanted],
+            self.config.replica_id,
+            utcnow(),
+            self.config.lease_seconds,
+        )
+        for name in won:
+            workspace_id = name.removeprefix("watch:")
+            self._leases.add(name)
+            self._watched.add(workspace_id)
+            await self._hub.add(workspace_id)
+        self.metrics.watches_held(len(self._watched))
 
     async def _watch(self, workspace_id: str) -> None:
         if workspace_id in self._watched or self._hub is None:
@@ -300,15 +363,23 @@ class AlertEngine:
         await self._hub.add(workspace_id)
         self.metrics.watches_held(len(self._watched))
 
+    async def _close_watch(self, hub: WatchHub, workspace_id: str) -> None:
+        if workspace_id not in self._watched:
+            await hub.remove(workspace_id)
+
     async def _unwatch(self, workspace_id: str) -> None:
         self._watched.discard(workspace_id)
         name = _watch_lease(workspace_id)
         if self._hub is not None:
-            # Removing from inside the watch's own callback would cancel the caller; do it on the side.
-            asyncio.get_running_loop().create_task(self._hub.remove(workspace_id))
+            # Not from inside the watch's own callback (that would cancel the caller), and a moment later:
+            # closing hundreds of streams at once should not delay the alerts they just produced.
+            hub = self._hub
+            loop = asyncio.get_running_loop()
+            loop.call_later(1.0, lambda: loop.create_task(self._close_watch(hub, workspace_id)))
         if name in self._leases:
+            # Released by the lease keeper in one batch: no transaction on the alert's hot path.
             self._leases.discard(name)
-            await self.db.run(release_leases, [name], self.config.replica_id)
+            self._to_release.add(name)
         self.metrics.watches_held(len(self._watched))
 
     # ----------------------------------------------------------------- sweeping
@@ -343,10 +414,14 @@ class AlertEngine:
     async def sweep(self, catch_up: CatchUp | None = None) -> None:
         """List every workspace, record what it shows, watch the ones in transition."""
         workspaces = await self.coder.workspaces.list(query=None)
+        # Every tenth sweep re-records everything (settings such as a changed autostop lead time take effect).
+        force = self._sweeps % 10 == 0
+        self._sweeps += 1
         for start in range(0, len(workspaces), _BATCH):
-            await self.observe(workspaces[start : start + _BATCH], catch_up)
-        for workspace in workspaces:
-            await self._adjust_watch(workspace)
+            await self.observe(
+                workspaces[start : start + _BATCH], catch_up, force=force or catch_up is not None
+            )
+        await self._adjust_watches(workspaces)
 
     async def _lease_keeper(self) -> None:
         interval = max(0.2, self.config.lease_seconds / 3)
@@ -355,13 +430,13 @@ class AlertEngine:
             try:
                 now = utcnow()
                 await self.db.run(heartbeat, now, self.config.replica_id)
-                mine = list(self._leases)
-                kept = set(
-                    await self.db.run(
-                        claim_leases, mine, self.config.replica_id, now, self.config.lease_seconds
-                    )
-                )
-                for name in set(mine) - kept:
+                if self._to_release:
+                    released = list(self._to_release - self._leases)
+                    self._to_release.clear()
+                    await self.db.run(release_leases, released, self.config.replica_id)
+                mine = set(self._leases)
+                kept = await self.db.run(renew_leases, self.config.replica_id, now, self.config.lease_seconds)
+                for name in mine - kept:
                     self._leases.discard(name)
                     if name.startswith("watch:"):
                         workspace_id = name.removeprefix("watch:")
@@ -369,8 +444,7 @@ class AlertEngine:
                         if self._hub is not None:
                             await self._hub.remove(workspace_id)
                 orphans = await self.db.run(orphaned_transitional, now)
-                for workspace_id in orphans:
-                    await self._watch(workspace_id)
+                await self._watch_many(orphans)
                 self.metrics.watches_held(len(self._watched))
             except Exception:
                 log.exception("alert engine: lease upkeep failed; retrying")
@@ -383,8 +457,8 @@ class AlertEngine:
             for workspace_id in due:
                 self._autostop_due.pop(workspace_id, None)
                 try:
-                    self._snapshots.put_nowait(await self.coder.workspaces.get(workspace_id))
-                except CoderError as error:
+                    await self.observe([await self.coder.workspaces.get(workspace_id)], force=True)
+                except Exception as error:
                     log.info(
                         "alert engine: autostop check of %s failed (%s)", workspace_id, type(error).__name__
                     )

@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from coder_client import Workspace
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from coder_slack.alerts.config import AlertConfig
@@ -71,12 +72,24 @@ class Audience:
         self.subscriptions = list(session.scalars(select(Subscription).where(Subscription.enabled.is_(True))))
         self.identities = list(session.scalars(select(Identity)))
         self.settings = {(s.team_id, s.slack_user_id): s for s in session.scalars(select(UserSettings))}
+        self.by_channel: dict[str, list[Subscription]] = {}
+        self.by_workspace: dict[str, list[Subscription]] = {}
+        self.filters: list[Subscription] = []
+        for sub in self.subscriptions:
+            self.by_channel.setdefault(sub.channel_id, []).append(sub)
+            if sub.workspace_id:
+                self.by_workspace.setdefault(sub.workspace_id, []).append(sub)
+            else:
+                self.filters.append(sub)
+        self.transitional: list[_Starting] | None = None
+        self.starting_for: dict[str, set[str]] = {}
+        self.candidates: list[_Candidate] = []
         first = session.get(AlertMeta, FIRST_START_KEY)
         self.first_started_at = aware(datetime.fromisoformat(first.value)) if first else None
 
     def targets(self, workspace: Workspace, kind: str) -> list[Target]:
         found: dict[str, Target] = {}
-        for sub in self.subscriptions:
+        for sub in [*self.by_workspace.get(workspace.id, []), *self.filters]:
             if kind not in sub.event_list or not subscription_matches(sub, workspace):
                 continue
             created = aware(sub.created_at)
@@ -165,36 +178,70 @@ def remember_workspace(session: Session, workspace: Workspace, now: datetime) ->
 
 
 def _peers_starting(session: Session, audience: Audience, target: Target, workspace: Workspace) -> int:
-    """How many other workspaces this destination hears about are still starting (the digest's
-    denominator)."""
-    starting = session.scalars(select(AlertWorkspace).where(AlertWorkspace.transitional.is_(True))).all()
-    count = 0
-    for row in starting:
-        if row.workspace_id == workspace.id or row.transition != "start":
+    """How many other workspaces this destination hears about are still starting (digest denominator)."""
+    starting = audience.starting_for.get(target.destination)
+    if starting is None:
+        transitional = _load_transitional(session, audience)
+        starting = {row.workspace_id for row in transitional if _hears_about(audience, target, row)}
+        audience.starting_for[target.destination] = starting
+    return len(starting - {workspace.id})
+
+
+def _load_transitional(session: Session, audience: Audience) -> list[_Starting]:
+    if audience.transitional is None:
+        audience.transitional = [
+            _Starting(row.workspace_id, row.owner_id, row.owner_name, row.template_name)
+            for row in session.scalars(
+                select(AlertWorkspace).where(
+                    AlertWorkspace.transitional.is_(True), AlertWorkspace.transition == "start"
+                )
+            )
+        ]
+    return audience.transitional
+
+
+@dataclass(frozen=True)
+class _Starting:
+    workspace_id: str
+    owner_id: str
+    owner_name: str
+    template_name: str
+
+
+def _hears_about(audience: Audience, target: Target, row: _Starting) -> bool:
+    if target.destination.startswith(("U", "W")):
+        return any(
+            identity.slack_user_id == target.destination
+            and (
+                identity.coder_user_id == row.owner_id
+                or identity.coder_username.lower() == row.owner_name.lower()
+            )
+            for identity in audience.identities
+        )
+    for sub in audience.by_channel.get(target.destination, []):
+        if sub.workspace_id:
+            if sub.workspace_id == row.workspace_id:
+                return True
             continue
-        if target.destination.startswith(("U", "W")):
-            if row.owner_id == workspace.owner_id and row.owner_name == workspace.owner_name:
-                count += 1
+        if sub.template and sub.template.lower() != row.template_name.lower():
             continue
-        for sub in audience.subscriptions:
-            if sub.channel_id != target.destination:
-                continue
-            if sub.workspace_id:
-                if sub.workspace_id == row.workspace_id:
-                    count += 1
-                    break
-                continue
-            if sub.template and sub.template.lower() != row.template_name.lower():
-                continue
-            if sub.owner and sub.owner.lower().lstrip("@") not in (row.owner_name.lower(), row.owner_id):
-                continue
-            count += 1
-            break
-    return count
+        if sub.owner and sub.owner.lower().lstrip("@") not in (row.owner_name.lower(), row.owner_id):
+            continue
+        return True
+    return False
+
+
+@dataclass
+class _Candidate:
+    workspace: Workspace
+    event: AlertEvent
+    target: Target
+    payload: dict[str, Any]
+    decision: str
+    in_downtime: bool
 
 
 def _queue(
-    session: Session,
     audience: Audience,
     workspace: Workspace,
     event: AlertEvent,
@@ -202,69 +249,115 @@ def _queue(
     payload: dict[str, Any],
     now: datetime,
     catch_up: CatchUp | None,
-    result: RecordResult,
 ) -> None:
-    config = audience.config
+    """Note a (event, destination) pair; ``_write`` decides against the ledger and queues it, in bulk."""
     age = (now - event.event_at).total_seconds()
     if target.not_before is not None and event.event_at < target.not_before:
         decision = "baseline"
-    elif age > config.stale_after_seconds and event.kind != "autostop":
+    elif age > audience.config.stale_after_seconds and event.kind != "autostop":
         decision = "stale"
     else:
         decision = "queued"
-    inserted = insert_ignoring_conflicts(
-        session,
-        AlertLedgerEntry.__table__,  # type: ignore[arg-type]
-        {
-            "alert_key": event.key,
-            "destination": target.destination,
-            "kind": event.kind,
-            "workspace_id": event.workspace_id,
-            "decision": decision,
-            "event_at": event.event_at,
-            "created_at": now,
-        },
-    )
-    if not inserted:
-        result.deduplicated.append(event.kind)
-        return
     in_downtime = catch_up is not None and catch_up.since <= event.event_at <= catch_up.until
-    if decision == "baseline" or (decision == "stale" and not in_downtime):
+    audience.candidates.append(_Candidate(workspace, event, target, payload, decision, in_downtime))
+
+
+def _ledger_insert(session: Session, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """Insert ledger rows that are not there yet; the (key, destination) pairs that were new."""
+    table = AlertLedgerEntry.__table__
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    inserted: set[tuple[str, str]] = set()
+    for start in range(0, len(rows), 300):
+        statement = (
+            dialect.insert(table)  # type: ignore[arg-type]
+            .values(rows[start : start + 300])
+            .on_conflict_do_nothing()
+            .returning(table.c.alert_key, table.c.destination)
+        )
+        inserted.update((str(key), str(destination)) for key, destination in session.execute(statement))
+    return inserted
+
+
+def _write(session: Session, audience: Audience, now: datetime, result: RecordResult) -> None:
+    unique: list[_Candidate] = []
+    seen: set[tuple[str, str]] = set()
+    for candidate in audience.candidates:
+        pair = (candidate.event.key, candidate.target.destination)
+        if pair in seen:
+            continue
+        seen.add(pair)
+        unique.append(candidate)
+    if not unique:
         return
-    if event.kind == "ready" and decision == "queued":
-        payload = {**payload, "peers_starting": _peers_starting(session, audience, target, workspace)}
-    known = session.get(AlertDestination, target.destination)
-    if known is not None and known.disabled_reason is not None:
-        # Only an enabled subscription (a new one, after the old was disabled) or a DM target brings us here.
-        known.disabled_reason = None
-    if known is None:
-        insert_ignoring_conflicts(
-            session,
-            AlertDestination.__table__,  # type: ignore[arg-type]
+    inserted = _ledger_insert(
+        session,
+        [
             {
-                "destination": target.destination,
-                "team_id": target.team_id,
-                "tokens": config.burst,
-                "tokens_at": now,
-            },
-        )
-    session.add(
-        AlertOutboxItem(
-            team_id=target.team_id,
-            destination=target.destination,
-            workspace_id=event.workspace_id,
-            alert_key=event.key,
-            kind=event.kind,
-            payload={**payload, "labels": list(target.labels)},
-            catch_up=in_downtime,
-            stale=decision == "stale",
-            status="pending",
-            attempts=0,
-            due_at=now,
-            created_at=now,
-        )
+                "alert_key": c.event.key,
+                "destination": c.target.destination,
+                "kind": c.event.kind,
+                "workspace_id": c.event.workspace_id,
+                "decision": c.decision,
+                "event_at": c.event.event_at,
+                "created_at": now,
+            }
+            for c in unique
+        ],
     )
-    result.queued.append((target.destination, event.kind))
+    outbox: list[dict[str, Any]] = []
+    teams: dict[str, str] = {}
+    for c in unique:
+        if (c.event.key, c.target.destination) not in inserted:
+            result.deduplicated.append(c.event.kind)
+            continue
+        if c.decision == "baseline" or (c.decision == "stale" and not c.in_downtime):
+            continue
+        payload = c.payload
+        if c.event.kind == "ready" and c.decision == "queued":
+            payload = {**payload, "peers_starting": _peers_starting(session, audience, c.target, c.workspace)}
+        teams[c.target.destination] = c.target.team_id
+        outbox.append(
+            {
+                "team_id": c.target.team_id,
+                "destination": c.target.destination,
+                "workspace_id": c.event.workspace_id,
+                "alert_key": c.event.key,
+                "kind": c.event.kind,
+                "payload": {**payload, "labels": list(c.target.labels)},
+                "catch_up": c.in_downtime,
+                "stale": c.decision == "stale",
+                "status": "pending",
+                "attempts": 0,
+                "due_at": now,
+                "created_at": now,
+            }
+        )
+        result.queued.append((c.target.destination, c.event.kind))
+    if not outbox:
+        return
+    known = {
+        row.destination: row
+        for row in session.scalars(
+            select(AlertDestination).where(AlertDestination.destination.in_(list(teams)))
+        )
+    }
+    for destination, team_id in teams.items():
+        row = known.get(destination)
+        if row is None:
+            insert_ignoring_conflicts(
+                session,
+                AlertDestination.__table__,  # type: ignore[arg-type]
+                {
+                    "destination": destination,
+                    "team_id": team_id,
+                    "tokens": audience.config.burst,
+                    "tokens_at": now,
+                },
+            )
+        elif row.disabled_reason is not None:
+            # Only an enabled subscription (a new one, after the old was disabled) or a DM target gets here.
+            row.disabled_reason = None
+    session.execute(insert(AlertOutboxItem), outbox)
 
 
 def record_observations(
@@ -277,6 +370,14 @@ def record_observations(
     """Remember what was seen and queue every alert not queued before, for every destination that wants it."""
     audience = Audience(session, config)
     result = RecordResult()
+    observations = list(observations)
+    if len(observations) > 20:
+        # One query instead of one per workspace: the rows land in the session's identity map.
+        wanted = [observation.workspace.id for observation in observations]
+        session.scalars(select(AlertWorkspace).where(AlertWorkspace.workspace_id.in_(wanted))).all()
+    if any(event.kind == "ready" for observation in observations for event in observation.events):
+        # The digest's denominator counts workspaces that were starting before this batch settled them.
+        _load_transitional(session, audience)
     for observation in observations:
         workspace = observation.workspace
         remember_workspace(session, workspace, now)
@@ -285,13 +386,13 @@ def record_observations(
             if event.agent_id in observation.log_tails:
                 payload["log_tail"] = observation.log_tails[event.agent_id]
             for target in audience.targets(workspace, event.kind):
-                _queue(session, audience, workspace, event, target, payload, now, catch_up, result)
-        _queue_autostop(session, audience, workspace, now, result)
+                _queue(audience, workspace, event, target, payload, now, catch_up)
+        _queue_autostop(audience, workspace, now, result)
+    _write(session, audience, now, result)
     return result
 
 
 def _queue_autostop(
-    session: Session,
     audience: Audience,
     workspace: Workspace,
     now: datetime,
@@ -310,7 +411,7 @@ def _queue_autostop(
             continue
         # The warning is about the future, so it is never stale and never part of a catch-up summary.
         always = Target(target.destination, target.team_id, None, target.warn_minutes, target.labels)
-        _queue(session, audience, workspace, event, always, event.payload(), now, None, result)
+        _queue(audience, workspace, event, always, event.payload(), now, None)
 
 
 def mark_started(session: Session, now: datetime, replica_id: str, catch_up_after: float) -> CatchUp | None:
