@@ -174,3 +174,18 @@ async def _rows(bot: BotThread) -> tuple[list[Subscription], UserSettings | None
         settings = await session.get(UserSettings, ("T0CODEROPS", "U0ALICE"))
     await asyncio.sleep(0)
     return subscriptions, settings
+
+
+def test_list_search_and_owner_filters(bot: BotThread, standin: SlackStandIn, sim: Any) -> None:
+    sim.create_workspace_direct("alice", "python-ds", "alpha", running=True)
+    sim.create_workspace_direct("alice", "python-ds", "beta", running=True)
+    sim.create_workspace_direct("bob", "python-ds", "bobs", running=True)
+    _, request = bot.ask("list alp")
+    text = rendered(answer(standin, request))
+    assert "alice/alpha" in text and "alice/beta" not in text
+    _, request = bot.ask("list owner:bob")
+    text = rendered(answer(standin, request))
+    assert "only Coder owners can list other people's" in text and "bob/bobs" not in text
+    _, request = bot.ask("list owner:bob", user="U0ADMIN")
+    text = rendered(answer(standin, request))
+    assert "bob/bobs" in text and "alice/alpha" not in text

@@ -53,6 +53,11 @@ def _query(actor: Actor, listing: ListWorkspaces) -> tuple[str | None, str]:
         if may_see_all and "owner:" in search:
             return search, f"Workspaces matching {listing.search}"
         cleaned = " ".join(word for word in search.split() if not word.startswith("owner:"))
+        if cleaned != search:
+            title = "Your workspaces (only Coder owners can list other people's)"
+            if cleaned:
+                title += f" matching {cleaned.removeprefix('name:')}"
+            return f"{mine} {cleaned}".strip(), title
         return f"{mine} {cleaned}".strip(), f"Your workspaces matching {listing.search}"
     return mine, "Your workspaces"
 

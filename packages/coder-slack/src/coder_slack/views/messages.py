@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC
 
 from coder_client import Workspace
 from slack_sdk.models.blocks import (
@@ -246,7 +246,3 @@ def describe_subscription(subscription: Subscription) -> str:
         f"`#{subscription.id}` {what} · events: {subscription.events.replace(',', ', ')} · "
         f"by <@{subscription.created_by}> {slack_date(created)}{state}"
     )
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
