@@ -224,6 +224,10 @@ class AlertEngine:
         """Wait until this replica has finished one full sweep (tests and the console)."""
         await asyncio.wait_for(self._swept_once.wait(), limit)
 
+    async def track(self, workspace_id: str) -> None:
+        """Watch this workspace now (the command app just started a build), instead of at the next sweep."""
+        await self._watch_many([workspace_id])
+
     def request_sweep(self) -> None:
         """Sweep soon, e.g. after a subscription was added."""
         self._sweep_now.set()
