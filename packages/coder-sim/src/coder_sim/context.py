@@ -12,7 +12,7 @@ from aiohttp import web
 from .clock import SimClock
 from .engine import Simulation
 from .eras import Era
-from .errors import ApiError, not_found
+from .errors import ApiError, not_found, validation
 from .faults import Faults
 from .model import Agent, Build, Organization, Template, User, Workspace
 from .ratelimit import RateLimiter
@@ -68,6 +68,24 @@ def parse_uuid(text: str) -> str:
         return str(uuid.UUID(text))
     except ValueError as exc:
         raise ApiError(400, f'Invalid UUID "{text}".', detail=str(exc)) from exc
+
+
+def int_query(request: web.Request, key: str) -> int:
+    """A non-negative integer query parameter (``limit``, ``offset``); absent is 0."""
+    text = request.query.get(key, "")
+    if not text:
+        return 0
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ApiError(
+            400,
+            "Query parameters have invalid values.",
+            validations=[validation(key, f'Query param "{key}" must be a valid positive integer ({text!r})')],
+        )
+    return value
 
 
 def resolve_user(request: web.Request, key: str = "user") -> User:

@@ -13,10 +13,11 @@ from aiohttp import web
 
 from .context import SimContext
 from .errors import ApiError, json_response, read_json
-from .model import LIFECYCLE_STATES
+from .model import LIFECYCLE_STATES, User
 from .watch import WatchHub
 
 CONTROL_PREFIX = "/_sim"
+USER_STATUSES = ("active", "suspended")
 
 
 class Controller:
@@ -87,6 +88,31 @@ class Controller:
         values.update({p.name: "demo" for p in found.parameters if p.required and not p.default_value})
         values.update(parameters or {})
         return self.ctx.sim.seed_workspace(user, found, name, values, running).id
+
+    def create_user(
+        self, username: str, email: str, name: str = "", owner: bool = False, status: str = "active"
+    ) -> str:
+        """Add a user (a member unless ``owner``); returns its session token."""
+        store = self.ctx.store
+        if store.user_by_name(username) is not None:
+            raise ValueError(f"a user named {username!r} already exists")
+        if any(user.email.lower() == email.lower() for user in store.users.values()):
+            raise ValueError(f"a user with e-mail {email!r} already exists")
+        if status not in USER_STATUSES:
+            raise ValueError(f"unknown user status {status!r}; use one of {', '.join(USER_STATUSES)}")
+        ids = self.ctx.sim.ids
+        user = User(
+            id=ids.uuid(),
+            username=username,
+            email=email,
+            name=name,
+            is_owner=owner,
+            created_at=self.ctx.clock.now(),
+            token=ids.api_key(),
+            status=status,
+        )
+        store.add_user(user)
+        return user.token
 
     def seed_workspaces(
         self, owner: str, template: str, prefix: str, count: int, running: bool = True
@@ -171,6 +197,14 @@ def _run(controller: Controller, action: str, arg: str, body: dict[str, Any]) ->
     if action == "workspaces":
         return controller.create_workspace_direct(
             str(body["owner"]), str(body["template"]), str(body["name"]), bool(body.get("running", True))
+        )
+    if action == "users":
+        return controller.create_user(
+            str(body["username"]),
+            str(body["email"]),
+            str(body.get("name", "")),
+            bool(body.get("owner", False)),
+            str(body.get("status", "active")),
         )
     if action == "seed-workspaces":
         return controller.seed_workspaces(

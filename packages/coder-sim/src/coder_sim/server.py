@@ -213,6 +213,12 @@ class SimServer:
             self._controller.create_workspace_direct, owner, template, name, running, parameters
         )
 
+    def create_user(
+        self, username: str, email: str, name: str = "", owner: bool = False, status: str = "active"
+    ) -> str:
+        """Add a user (a member unless ``owner``; ``status`` active or suspended); returns its token."""
+        return self._call(self._controller.create_user, username, email, name, owner, status)
+
     def seed_workspaces(
         self, owner: str, template: str, prefix: str, count: int, running: bool = True
     ) -> list[str]:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..context import context_of, current_user, resolve_organization, resolve_user
+from .. import user_search
+from ..context import context_of, current_user, int_query, parse_uuid, resolve_organization, resolve_user
 from ..eras import Era
 from ..errors import json_response, not_found
+from ..model import User
 from ..render import render_organization, render_user
 
 PREFIX = "/api/v2"
@@ -37,6 +39,30 @@ async def get_user(request: web.Request) -> web.StreamResponse:
     return json_response(render_user(resolve_user(request), ctx.store, ctx.era))
 
 
+def _can_read_user(reader: User, user: User, era: Era) -> bool:
+    """v0.25's member role reads every user; v2's reads only itself (owners read everyone)."""
+    return era.name == "v0.25" or reader.is_owner or reader.id == user.id
+
+
+async def list_users(request: web.Request) -> web.StreamResponse:
+    ctx = context_of(request)
+    me = current_user(request)
+    query = user_search.parse(request.query.get("q", ""), ctx.era)
+    limit = int_query(request, "limit")
+    offset = int_query(request, "offset")
+    visible = [user for user in ctx.store.users.values() if _can_read_user(me, user, ctx.era)]
+    selected = user_search.select(query, visible)
+    after_id = request.query.get("after_id", "")
+    if after_id:
+        after = ctx.store.users.get(parse_uuid(after_id))
+        # Coder pages by username after that user's; an unknown id matches nothing.
+        selected = [u for u in selected if after and u.username.lower() > after.username.lower()]
+    page = selected[offset : offset + limit] if limit else selected[offset:]
+    return json_response(
+        {"users": [render_user(user, ctx.store, ctx.era) for user in page], "count": len(selected)}
+    )
+
+
 async def user_organizations(request: web.Request) -> web.StreamResponse:
     ctx = context_of(request)
     resolve_user(request)
@@ -65,6 +91,7 @@ async def get_organization(request: web.Request) -> web.StreamResponse:
 
 def register(router: web.UrlDispatcher, era: Era) -> None:
     router.add_get(PREFIX + "/buildinfo", buildinfo)
+    router.add_get(PREFIX + "/users", list_users)
     router.add_get(PREFIX + "/users/{user}", get_user)
     router.add_get(PREFIX + "/users/{user}/organizations", user_organizations)
     router.add_get(PREFIX + "/users/{user}/organizations/{organizationname}", user_organization_by_name)

@@ -12,6 +12,7 @@ from ..context import (
     can_see,
     context_of,
     current_user,
+    int_query,
     parse_uuid,
     resolve_organization,
     resolve_user,
@@ -147,29 +148,12 @@ async def create_for_user(request: web.Request) -> web.StreamResponse:
     return await _create(request, resolve_user(request), None)
 
 
-def _int_query(request: web.Request, key: str) -> int:
-    text = request.query.get(key, "")
-    if not text:
-        return 0
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise ApiError(
-            400,
-            "Query parameters have invalid values.",
-            validations=[validation(key, f'Query param "{key}" must be a valid positive integer ({text!r})')],
-        )
-    return value
-
-
 async def list_workspaces(request: web.Request) -> web.StreamResponse:
     ctx = context_of(request)
     me = current_user(request)
     query = search.parse(request.query.get("q", ""), ctx.era)
-    limit = _int_query(request, "limit")
-    offset = _int_query(request, "offset")
+    limit = int_query(request, "limit")
+    offset = int_query(request, "offset")
     now = ctx.clock.now()
     visible = [ws for ws in ctx.store.workspaces.values() if not ws.deleted and can_see(me, ws)]
     selected = search.select(query, visible, ctx.store, me, now)
