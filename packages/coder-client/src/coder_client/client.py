@@ -136,6 +136,15 @@ class Users(_SyncNamespace):
         """A user by username, id, or ``"me"``."""
         return self._run(self._ops.get_user(user))
 
+    def list(self, query: str | None = None, limit: int | None = None) -> builtins.list[User]:
+        """Users matching Coder's user search ``query`` (``q=``), all pages, ordered by username.
+
+        A bare term matches part of a username or e-mail (``"alice@example.com"`` also finds
+        ``"malice@example.com"``: compare ``user.email`` for an exact match); keys include
+        ``status:active``, ``role:owner``. On Coder v2 a member sees only themselves; owners see everyone.
+        """
+        return self._run(self._ops.list_users(query, limit))
+
 
 class Organizations(_SyncNamespace):
     def list(self) -> builtins.list[Organization]:
@@ -350,6 +359,10 @@ class AsyncUsers(_AsyncNamespace):
 
     async def get(self, user: str) -> User:
         return await self._run(self._ops.get_user(user))
+
+    async def list(self, query: str | None = None, limit: int | None = None) -> builtins.list[User]:
+        """Users matching Coder's user search ``query``, all pages (see :meth:`Users.list`)."""
+        return await self._run(self._ops.list_users(query, limit))
 
 
 class AsyncOrganizations(_AsyncNamespace):

@@ -25,6 +25,7 @@ from .models import (
     Template,
     TemplateVersionParameter,
     User,
+    UsersPage,
     Workspace,
     WorkspaceAgent,
     WorkspaceBuild,
@@ -125,6 +126,7 @@ class Endpoint(Generic[T]):
 
 
 # Users and organizations
+LIST_USERS = Endpoint("GET", "/users", parse_model(UsersPage))
 GET_USER = Endpoint("GET", "/users/{user}", parse_model(User))
 LIST_USER_ORGANIZATIONS = Endpoint("GET", "/users/{user}/organizations", parse_list(Organization))
 GET_BUILDINFO = Endpoint("GET", "/buildinfo", parse_model(BuildInfo))

@@ -30,6 +30,7 @@ __all__ = [
     "Template",
     "TemplateVersionParameter",
     "User",
+    "UsersPage",
     "ValidationError",
     "Workspace",
     "WorkspaceAgent",
@@ -327,6 +328,13 @@ class User(CoderModel):
     @property
     def role_names(self) -> list[str]:
         return [str(role.get("name", "")) for role in self.roles]
+
+
+class UsersPage(CoderModel):
+    """``GET /users``: one page of matches and ``count``, the total match count (both eras)."""
+
+    users: Annotated[list[User], BeforeValidator(_null_is_empty)] = []
+    count: int = 0
 
 
 class Organization(CoderModel):

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from . import endpoints as api
 from .durations import as_timedelta, format_duration
@@ -84,7 +84,16 @@ class Operations:
         return (yield from api.GET_USER(user="me"))
 
     def get_user(self, user: str) -> Op[User]:
+        if not isinstance(user, str) or not user.strip():
+            raise InvalidArgument(f"{user!r} is not a user: pass a username, a user id, or 'me'.")
         return (yield from api.GET_USER(user=user))
+
+    def list_users(self, query: str | None, limit: int | None, page_size: int = PAGE_SIZE) -> Op[list[User]]:
+        return (
+            yield from _all_pages(
+                lambda params: _page_of(api.LIST_USERS(params=params), "users"), query, limit, page_size
+            )
+        )
 
     def organizations(self) -> Op[list[Organization]]:
         organizations = yield from api.LIST_USER_ORGANIZATIONS(user="me")
@@ -143,24 +152,14 @@ class Operations:
     def list_workspaces(
         self, query: str | None, limit: int | None, page_size: int = PAGE_SIZE
     ) -> Op[list[Workspace]]:
-        collected: list[Workspace] = []
-        seen: set[str] = set()
-        offset = 0
-        while True:
-            want = page_size if limit is None else min(page_size, limit - len(collected))
-            params: dict[str, str | int] = {"limit": want, "offset": offset}
-            if query:
-                params["q"] = query
-            page = yield from api.LIST_WORKSPACES(params=params)
-            offset += len(page.workspaces)
-            # Workspaces created or deleted while paging shift the offsets; never report one twice.
-            collected.extend(ws for ws in page.workspaces if ws.id not in seen)
-            seen.update(ws.id for ws in page.workspaces)
-            # ``count`` is the total match count; a server may cap a page below ``limit``, so a short page
-            # alone does not mean the end.
-            done = not page.workspaces or offset >= page.count
-            if done or (limit is not None and len(collected) >= limit):
-                return collected[:limit] if limit is not None else collected
+        return (
+            yield from _all_pages(
+                lambda params: _page_of(api.LIST_WORKSPACES(params=params), "workspaces"),
+                query,
+                limit,
+                page_size,
+            )
+        )
 
     def workspace_by_name(self, owner: str, name: str, include_deleted: bool = False) -> Op[Workspace]:
         params: dict[str, str | int] | None = {"include_deleted": "true"} if include_deleted else None
@@ -345,6 +344,46 @@ class Operations:
                 lambda: api.GET_AGENT_STARTUP_LOGS(agent=agent_id, params=params),
             )
         )
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+Item = TypeVar("Item", bound=_Identified)
+
+
+def _page_of(call: Op[Any], field: str) -> Op[tuple[list[Any], int]]:
+    page = yield from call
+    return getattr(page, field), page.count
+
+
+def _all_pages(
+    fetch: Callable[[dict[str, str | int]], Op[tuple[list[Item], int]]],
+    query: str | None,
+    limit: int | None,
+    page_size: int,
+) -> Op[list[Item]]:
+    """Follow ``limit``/``offset`` pages of a ``q=`` search until ``count`` matches or ``limit`` are read."""
+    collected: list[Item] = []
+    seen: set[str] = set()
+    offset = 0
+    while True:
+        want = page_size if limit is None else min(page_size, limit - len(collected))
+        params: dict[str, str | int] = {"limit": want, "offset": offset}
+        if query:
+            params["q"] = query
+        items, count = yield from fetch(params)
+        offset += len(items)
+        # Records created or deleted while paging shift the offsets; never report one twice.
+        collected.extend(item for item in items if item.id not in seen)
+        seen.update(item.id for item in items)
+        # ``count`` is the total match count; a server may cap a page below ``limit``, so a short page
+        # alone does not mean the end.
+        done = not items or offset >= count
+        if done or (limit is not None and len(collected) >= limit):
+            return collected[:limit] if limit is not None else collected
 
 
 def ttl_milliseconds(ttl: Duration) -> int:
