@@ -8,9 +8,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Insert, Table
+from sqlalchemy import Insert, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
@@ -36,9 +36,21 @@ class Database:
         bind = session_factory.kw.get("bind")
         if not isinstance(bind, AsyncEngine):
             raise TypeError("the alert engine needs a session factory bound to an AsyncEngine")
-        self.engine = bind
         self.dialect = bind.dialect.name
-        self._lock: asyncio.Lock | None = asyncio.Lock() if self.dialect == "sqlite" else None
+        self._lock: asyncio.Lock | None = None
+        self._own_engine: AsyncEngine | None = None
+        if self.dialect == "sqlite":
+            # The store opens a new SQLite connection (and thread) per session; the engine makes several
+            # transactions per alert, so it keeps one connection of its own. Writers take turns anyway.
+            self._lock = asyncio.Lock()
+            self._own_engine = create_async_engine(bind.url, pool_size=1, max_overflow=0)
+            event.listen(self._own_engine.sync_engine, "connect", _sqlite_pragmas)
+            self._factory = async_sessionmaker(self._own_engine, expire_on_commit=False)
+        self.engine = self._own_engine or bind
+
+    async def close(self) -> None:
+        if self._own_engine is not None:
+            await self._own_engine.dispose()
 
     @property
     def is_postgres(self) -> bool:
@@ -48,6 +60,14 @@ class Database:
         guard = self._lock if self._lock is not None else contextlib.nullcontext()
         async with guard, self._factory() as session, session.begin():
             return await session.run_sync(work, *args)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 def insert_ignoring_conflicts(session: Session, table: Table, values: dict[str, Any]) -> bool:

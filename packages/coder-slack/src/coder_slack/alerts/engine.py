@@ -219,6 +219,7 @@ class AlertEngine:
         self._leases.clear()
         self._watched.clear()
         self.metrics.watches_held(0)
+        await self.db.close()
 
     async def wait_swept(self, limit: float = 30.0) -> None:
         """Wait until this replica has finished one full sweep (tests and the console)."""

@@ -75,17 +75,27 @@ class Audience:
         self.by_channel: dict[str, list[Subscription]] = {}
         self.by_workspace: dict[str, list[Subscription]] = {}
         self.filters: list[Subscription] = []
+        self.filters_by_channel: dict[str, list[Subscription]] = {}
+        self._watch_ids: dict[str, set[str]] = {}
         for sub in self.subscriptions:
             self.by_channel.setdefault(sub.channel_id, []).append(sub)
             if sub.workspace_id:
                 self.by_workspace.setdefault(sub.workspace_id, []).append(sub)
             else:
                 self.filters.append(sub)
+                self.filters_by_channel.setdefault(sub.channel_id, []).append(sub)
         self.transitional: list[_Starting] | None = None
         self.starting_for: dict[str, set[str]] = {}
         self.candidates: list[_Candidate] = []
         first = session.get(AlertMeta, FIRST_START_KEY)
         self.first_started_at = aware(datetime.fromisoformat(first.value)) if first else None
+
+    def watch_ids(self, channel: str) -> set[str]:
+        found = self._watch_ids.get(channel)
+        if found is None:
+            found = {sub.workspace_id for sub in self.by_channel.get(channel, []) if sub.workspace_id}
+            self._watch_ids[channel] = found
+        return found
 
     def targets(self, workspace: Workspace, kind: str) -> list[Target]:
         found: dict[str, Target] = {}
@@ -157,24 +167,38 @@ def subscription_matches(sub: Subscription, workspace: Workspace) -> bool:
     return True
 
 
-def remember_workspace(session: Session, workspace: Workspace, now: datetime) -> None:
-    build = workspace.latest_build
-    row = session.get(AlertWorkspace, workspace.id)
-    if row is None:
-        row = AlertWorkspace(workspace_id=workspace.id)
-        session.add(row)
-    row.name = workspace.name
-    row.owner_name = workspace.owner_name
-    row.owner_id = workspace.owner_id
-    row.template_name = workspace.template_name
-    row.build_id = build.id
-    row.build_number = build.build_number
-    row.transition = str(build.transition)
-    row.job_status = str(build.job.status)
-    row.lifecycle = lifecycle_summary(workspace)
-    row.transitional = is_transitional(workspace)
-    row.deadline = build.deadline
-    row.seen_at = now
+def remember_workspaces(session: Session, workspaces: list[Workspace], now: datetime) -> None:
+    """Upsert what was last seen of each workspace (one statement per 300, no ORM bookkeeping)."""
+    table = AlertWorkspace.__table__
+    rows = []
+    for workspace in workspaces:
+        build = workspace.latest_build
+        rows.append(
+            {
+                "workspace_id": workspace.id,
+                "name": workspace.name,
+                "owner_name": workspace.owner_name,
+                "owner_id": workspace.owner_id,
+                "template_name": workspace.template_name,
+                "build_id": build.id,
+                "build_number": build.build_number,
+                "transition": str(build.transition),
+                "job_status": str(build.job.status),
+                "lifecycle": lifecycle_summary(workspace),
+                "transitional": is_transitional(workspace),
+                "deadline": build.deadline,
+                "seen_at": now,
+            }
+        )
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    for start in range(0, len(rows), 300):
+        statement = dialect.insert(table).values(rows[start : start + 300])  # type: ignore[arg-type]
+        excluded = statement.excluded
+        statement = statement.on_conflict_do_update(
+            index_elements=["workspace_id"],
+            set_={column: excluded[column] for column in rows[0] if column != "workspace_id"},
+        )
+        session.execute(statement)
 
 
 def _peers_starting(session: Session, audience: Audience, target: Target, workspace: Workspace) -> int:
@@ -218,11 +242,9 @@ def _hears_about(audience: Audience, target: Target, row: _Starting) -> bool:
             )
             for identity in audience.identities
         )
-    for sub in audience.by_channel.get(target.destination, []):
-        if sub.workspace_id:
-            if sub.workspace_id == row.workspace_id:
-                return True
-            continue
+    if row.workspace_id in audience.watch_ids(target.destination):
+        return True
+    for sub in audience.filters_by_channel.get(target.destination, []):
         if sub.template and sub.template.lower() != row.template_name.lower():
             continue
         if sub.owner and sub.owner.lower().lstrip("@") not in (row.owner_name.lower(), row.owner_id):
@@ -371,16 +393,12 @@ def record_observations(
     audience = Audience(session, config)
     result = RecordResult()
     observations = list(observations)
-    if len(observations) > 20:
-        # One query instead of one per workspace: the rows land in the session's identity map.
-        wanted = [observation.workspace.id for observation in observations]
-        session.scalars(select(AlertWorkspace).where(AlertWorkspace.workspace_id.in_(wanted))).all()
     if any(event.kind == "ready" for observation in observations for event in observation.events):
         # The digest's denominator counts workspaces that were starting before this batch settled them.
         _load_transitional(session, audience)
+    remember_workspaces(session, [observation.workspace for observation in observations], now)
     for observation in observations:
         workspace = observation.workspace
-        remember_workspace(session, workspace, now)
         for event in observation.events:
             payload = event.payload()
             if event.agent_id in observation.log_tails:
