@@ -8,9 +8,7 @@ import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
-from urllib.parse import quote as urlquote
 
-import aiohttp
 from coder_client import (
     AsyncCoderClient,
     CoderAPIError,
@@ -71,46 +69,20 @@ class CoderPool:
         await asyncio.gather(*(client.aclose() for client in clients), return_exceptions=True)
 
     async def find_user_by_email(self, email: str) -> User | None:
-        """The Coder user with exactly this e-mail, looked up with the service token.
+        """The Coder user with exactly this e-mail (any case), looked up with the service token.
 
-        Coder's ``GET /users?q=`` searches usernames and e-mails; coder_client has no user search yet, so this
-        one request is made directly. Servers without the route (coder-sim) fall back to the e-mail's local
-        part as a username, accepted only when that user's e-mail matches exactly.
+        Coder's user search matches part of a username or e-mail, so the matches are compared exactly here.
+        On Coder v2 a member's token sees only its own user: the service token must be an owner's (or a
+        user admin's) for this to find anyone else.
         """
-        service = self.service()
         wanted = email.strip().lower()
-        headers = {"Coder-Session-Token": self._service_token or "", "Accept": "application/json"}
-        url = f"{self.url}/api/v2/users?q={urlquote(wanted)}&limit=50"
-        found: list[dict[str, object]] | None = None
-        try:
-            async with (
-                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as session,
-                session.get(url, headers=headers) as response,
-            ):
-                if response.status == 200:
-                    body = await response.json()
-                    users = body.get("users") if isinstance(body, dict) else None
-                    found = users if isinstance(users, list) else []
-                elif response.status in (401, 403):
-                    raise Unauthorized(
-                        status_code=response.status,
-                        message="the bot's Coder token was refused",
-                        method="GET",
-                        path="/api/v2/users",
-                    )
-        except aiohttp.ClientError as exc:
-            raise CoderConnectionError("GET", f"{self.url}/api/v2/users", exc.__class__.__name__) from None
-        if found is not None:
-            for entry in found:
-                if str(entry.get("email", "")).lower() == wanted and entry.get("id"):
-                    return await service.users.get(str(entry["id"]))
+        if not wanted:
             return None
-        local_part = wanted.split("@", 1)[0]
         try:
-            candidate = await service.users.get(local_part)
-        except (NotFound, ValidationFailed):  # Coder answers 400 "Could not find user" for unknown names
+            matches = await self.service().users.list(wanted)
+        except ValidationFailed:  # an address the search syntax cannot carry (e.g. a ':' in it)
             return None
-        return candidate if candidate.email.lower() == wanted else None
+        return next((user for user in matches if user.email.lower() == wanted), None)
 
 
 def _validation_lines(exc: CoderAPIError) -> list[str]:
