@@ -59,7 +59,7 @@ def test_bad_settings_are_explained() -> None:
 
 
 def test_every_subcommand_has_a_usage_line() -> None:
-    for command in ("serve", "console", "migrate", "generate-key"):
+    for command in ("serve", "console", "migrate", "generate-key", "rotate-key"):
         result = coder_slack(command, "--help")
         assert result.returncode == 0
         assert f"usage: coder-slack {command}" in result.stdout

@@ -1,4 +1,4 @@
-"""``coder-slack``: serve (HTTP or Socket Mode), console, migrate, generate-key."""
+"""``coder-slack``: serve (HTTP or Socket Mode), console, migrate, generate-key, rotate-key."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ USAGE = {
     "console": "coder-slack console [--coder-url URL] [--coder-token TOKEN] [--script FILE|-] [--user alice]",
     "migrate": "coder-slack migrate",
     "generate-key": "coder-slack generate-key",
+    "rotate-key": "coder-slack rotate-key [--dry-run]",
 }
+COMMANDS = "{serve,console,migrate,generate-key,rotate-key}"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="coder-slack",
         description="A Slack bot for Coder workspaces: /workspace, status cards and lifecycle alerts.",
     )
-    commands = parser.add_subparsers(dest="command", metavar="{serve,console,migrate,generate-key}")
+    commands = parser.add_subparsers(dest="command", metavar=COMMANDS)
     serve = commands.add_parser("serve", help="run the bot", usage=USAGE["serve"])
     serve.add_argument("--host", default="0.0.0.0", help="HTTP listen address (default 0.0.0.0)")
     serve.add_argument("--port", type=int, default=3000, help="HTTP port (default 3000)")
@@ -52,6 +54,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands.add_parser(
         "generate-key", help="print a new CODER_SLACK_ENCRYPTION_KEY", usage=USAGE["generate-key"]
+    )
+    rotate = commands.add_parser(
+        "rotate-key",
+        help="re-encrypt every stored token with the first key of CODER_SLACK_ENCRYPTION_KEY",
+        usage=USAGE["rotate-key"],
+        description=(
+            "Re-encrypts every linked user's stored Coder token with the first (newest) key of "
+            "CODER_SLACK_ENCRYPTION_KEY, in one transaction; the other listed keys are only used to read. "
+            "Tokens already under the first key are left alone, so running it twice is safe. Exits 1 when "
+            "some tokens could not be decrypted with any listed key (those users must link again)."
+        ),
+    )
+    rotate.add_argument(
+        "--dry-run", action="store_true", help="only count what would be re-encrypted; change nothing"
     )
     return parser
 
@@ -113,6 +129,68 @@ def _check(settings: Settings, mode: Mode) -> str | None:
     return None
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _rotate_key(settings: Settings, *, dry_run: bool) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from coder_slack.crypto import EncryptionKeyError, TokenCipher
+    from coder_slack.store import rotate_link_tokens
+
+    keys = secret(settings.coder_slack_encryption_key)
+    if not keys:
+        return _fail(
+            "rotate-key needs CODER_SLACK_ENCRYPTION_KEY: the new key first, then the old ones, "
+            "comma-separated (make a new one with `coder-slack generate-key`)."
+        )
+    try:
+        cipher = TokenCipher(keys)
+    except EncryptionKeyError as exc:
+        return _fail(str(exc))
+    try:
+        report = rotate_link_tokens(settings.coder_slack_database_url, cipher, dry_run=dry_run)
+    except SQLAlchemyError as exc:
+        return _fail(
+            f"cannot rotate the stored tokens: {exc.__class__.__name__} from the database ({_db_reason(exc)})"
+        )
+    if not report.schema_found:
+        return _fail(
+            "the database has no coder-slack tables, so there is nothing to rotate. Is "
+            "CODER_SLACK_DATABASE_URL the database the bot uses? (Keep the old keys until this finds it.)"
+        )
+    verb = "would re-encrypt" if dry_run else "re-encrypted"
+    lines = [
+        f"{_plural(report.total, 'linked token')} stored: {verb} {report.rotated} with the first key; "
+        f"{report.already_current} already used it."
+    ]
+    if report.changed_meanwhile:
+        lines.append(
+            f"{report.changed_meanwhile} changed while rotating (relinked just now) and were left as stored; "
+            "run rotate-key again."
+        )
+    if report.undecryptable:
+        who = ", ".join(f"{team}/{user}" for team, user in report.undecryptable[:20])
+        more = f" and {len(report.undecryptable) - 20} more" if len(report.undecryptable) > 20 else ""
+        lines.append(
+            f"{_plural(len(report.undecryptable), 'token')} could not be decrypted with any of the "
+            f"{_plural(cipher.key_count, 'given key')} and {'would stay' if dry_run else 'stay'} as stored "
+            f"(Slack team/user: {who}{more}). Add the key they were made with to CODER_SLACK_ENCRYPTION_KEY "
+            "and run rotate-key again, or ask those users to run `/workspace login`."
+        )
+    elif not dry_run and not report.changed_meanwhile and cipher.key_count > 1:
+        lines.append("Every stored token now uses the first key; the other keys can be removed.")
+    print("\n".join(lines))
+    return 1 if report.undecryptable else 0
+
+
+def _db_reason(exc: Exception) -> str:
+    """The driver's first line, without the SQL or parameters SQLAlchemy appends."""
+    original = getattr(exc, "orig", None) or exc
+    return str(original).strip().splitlines()[0][:200] if str(original).strip() else "no detail"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -134,6 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         upgrade_database(settings.coder_slack_database_url)
         print("database schema is up to date")
         return 0
+    if args.command == "rotate-key":
+        return _rotate_key(settings, dry_run=args.dry_run)
     if args.command == "serve":
         problem = _check(settings, "socket" if args.socket_mode else "http")
         if problem:

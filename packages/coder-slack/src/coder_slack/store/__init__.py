@@ -16,6 +16,7 @@ from coder_slack.store.engine import (
     upgrade_database,
     upgrade_database_async,
 )
+from coder_slack.store.rotation import KeyRotation, rotate_link_tokens
 from coder_slack.store.tables import (
     ALL_EVENTS,
     DEFAULT_EVENTS,
@@ -35,6 +36,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Identity",
+    "KeyRotation",
     "SessionFactory",
     "StatusCard",
     "Subscription",
@@ -46,6 +48,7 @@ __all__ = [
     "create_session_factory",
     "create_sync_engine_for",
     "is_postgres",
+    "rotate_link_tokens",
     "sync_url",
     "upgrade_database",
     "upgrade_database_async",
