@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from alerts_helpers import HistoryStandIn, add_rows, migrate, posted_alerts, subscription, wait_until
 from coder_client import AsyncCoderClient
 from coder_slack.alerts import AlertConfig, AlertEngine
@@ -11,8 +12,10 @@ from coder_slack.store import create_engine_for, create_session_factory
 from slack_sdk.web.async_client import AsyncWebClient
 
 
-def test_ready_alert_reaches_channel(make_sim, tmp_path: Path) -> None:
-    sim = make_sim(speed=20.0)
+@pytest.mark.parametrize("era", ["v2", "v0.25"])
+def test_ready_alert_reaches_channel(make_sim, tmp_path: Path, era: str) -> None:
+    """Both API eras (v0.25 sends no initial snapshot on a watch and names logs differently)."""
+    sim = make_sim(speed=20.0, era=era)
     url = f"sqlite:///{tmp_path / 'a.db'}"
     migrate(url)
     add_rows(url, [subscription("C0TEAM", template="python-ds")])
@@ -37,7 +40,7 @@ def test_ready_alert_reaches_channel(make_sim, tmp_path: Path) -> None:
 
         asyncio.run(main())
         posts = posted_alerts(standin.calls())
-        print(posts)
-        for m in standin.messages():
-            print(m.render())
+        rendered = [m.render() for m in standin.messages()]
         assert len(posts) == 1
+        assert "alice/box1* is ready" in rendered[0]
+        assert "[Extend +1h]" in rendered[0]

@@ -34,8 +34,9 @@ class AlertConfig:
     """A ready event with this many matching workspaces starting together opens a digest card."""
     digest_update_interval: float = 0.5
     digest_idle_close_seconds: float = 600.0
-    poll_interval: float = 0.25
-    """How often the delivery worker looks for work other replicas queued."""
+    poll_interval: float = 1.0
+    """How often the delivery worker looks for work other replicas queued or retries fell due (work this
+    replica queues is started at once)."""
     watch_idle_seconds: float = 0.0
     log_tail_lines: int = 15
     coder_url: str = ""

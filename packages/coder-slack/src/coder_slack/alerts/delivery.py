@@ -506,6 +506,7 @@ class DeliveryWorker:
         self._active: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
         self._depth_measured = 0.0
+        self._again: set[str] = set()
 
     async def run(self) -> None:
         while not self._stopping:
@@ -527,7 +528,12 @@ class DeliveryWorker:
     def kick(self, destinations: set[str]) -> None:
         """Start draining these destinations now (they just got rows), without waiting for the next poll."""
         for destination in destinations:
-            if not self._stopping and destination not in self._active:
+            if self._stopping:
+                return
+            if destination in self._active:
+                # The running drain may just have found nothing; have it look once more before it ends.
+                self._again.add(destination)
+            else:
                 self._start(destination)
 
     def _start(self, destination: str) -> None:
@@ -555,6 +561,12 @@ class DeliveryWorker:
                     plan_step, destination, self.config.replica_id, utcnow(), self.config
                 )
                 if step is None:  # plan_step released the lease
+                    if destination in self._again:
+                        self._again.discard(destination)
+                        continue
+                    # Leave the active set in this same step, so a kick from now on starts a new drain.
+                    if self._active.get(destination) is asyncio.current_task():
+                        del self._active[destination]
                     return
                 if step.action == "wait":
                     await asyncio.sleep(min(step.wait, self.config.lease_seconds / 3))
