@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from coder_slack.standin import SlackStandIn, StoredMessage, render_message
-from conftest import BotThread, answer, rendered
+from slack_harness import BotThread, answer, rendered
 
 
 def card_in(

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from conftest import BotThread
+from slack_harness import BotThread
 
 CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CODER_"))}
 CLEAN_ENV["CODER_CONFIG_DIR"] = "/nonexistent/coderv2"  # no `coder login` files unless a test writes some

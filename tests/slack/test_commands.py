@@ -10,7 +10,7 @@ import pytest
 from coder_slack.commands.grammar import USAGES
 from coder_slack.standin import SlackStandIn
 from coder_slack.store import Subscription, UserSettings
-from conftest import BotThread, ack_text, answer, rendered
+from slack_harness import BotThread, ack_text, answer, rendered
 from sqlalchemy import select
 
 TOKEN = "abcdefghij-0123456789012345678901"

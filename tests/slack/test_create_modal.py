@@ -6,7 +6,7 @@ from typing import Any
 
 from coder_slack.standin import SlackStandIn, render_view
 from coder_slack.views.modals import NAME_BLOCK
-from conftest import BotThread, ack_text
+from slack_harness import BotThread, ack_text
 
 
 def open_create_form(bot: BotThread, standin: SlackStandIn, text: str) -> dict[str, Any]:

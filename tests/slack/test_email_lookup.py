@@ -8,7 +8,7 @@ import pytest
 from coder_sim import SimServer
 from coder_slack.standin import SlackStandIn
 from coder_slack.standin.server import SlackUser
-from conftest import BotThread, answer, rendered
+from slack_harness import BotThread, answer, rendered
 
 
 def test_username_need_not_match_the_email(bot: BotThread, standin: SlackStandIn, sim: SimServer) -> None:

@@ -9,7 +9,7 @@ import pytest
 from coder_slack.standin import SlackStandIn
 from coder_slack.store import UserLink
 from coder_slack.views.modals import TOKEN_BLOCK
-from conftest import BotThread, ack_text, answer, rendered
+from slack_harness import BotThread, ack_text, answer, rendered
 from sqlalchemy import select
 
 

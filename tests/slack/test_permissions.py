@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from coder_slack.standin import SlackStandIn
-from conftest import BotThread, answer, rendered
+from slack_harness import BotThread, answer, rendered
 
 
 def test_member_cannot_stop_someone_elses_workspace(bot: BotThread, standin: SlackStandIn, sim: Any) -> None:

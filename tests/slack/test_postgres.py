@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from coder_slack.standin import SlackStandIn
-from conftest import BotThread, answer, rendered
+from slack_harness import BotThread, answer, rendered
 
 
 @pytest.mark.postgres

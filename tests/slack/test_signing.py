@@ -6,7 +6,7 @@ import json
 import time
 
 from coder_slack.signed import SlackRequests
-from conftest import BotThread
+from slack_harness import BotThread
 
 
 def test_signed_request_is_answered(bot: BotThread) -> None:

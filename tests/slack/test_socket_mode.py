@@ -10,7 +10,7 @@ from typing import Any
 from coder_slack.app import build_bot
 from coder_slack.server import RunningSocketMode, start_socket_mode
 from coder_slack.standin import TEAM_ID, SlackStandIn
-from conftest import bot_settings
+from slack_harness import bot_settings
 
 
 def slash(text: str, user: str = "U0ALICE") -> dict[str, Any]:
