@@ -39,6 +39,7 @@ lint: install
 
 bench: install
 	$(UV) run --no-sync pytest tests/perf -s -p no:cacheprovider -o addopts="" --timeout=1800
+	@bash scripts/perf-results.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

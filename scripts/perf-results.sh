@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Assembles tests/perf/RESULTS.md from the per-area figures each benchmark writes into tests/perf/results/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+{
+  echo "# Benchmark results"
+  echo
+  echo "Produced by \`make bench\` (= \`pytest tests/perf -s -o addopts=\"\"\`, then this file is assembled by"
+  echo "\`scripts/perf-results.sh\` from \`tests/perf/results/*.md\`). Each section names the exact command that"
+  echo "produced it and compares against a baseline measured in the same run. Machine: 2 cores, 24 GB, shared"
+  echo "and noisy: read ratios and medians, not single figures."
+  for area in sim client slack alerts jupyter; do
+    file="tests/perf/results/$area.md"
+    [ -f "$file" ] || continue
+    echo
+    sed -e 's/^## /### /' -e 's/^# /## /' "$file"
+  done
+} > tests/perf/RESULTS.md
+echo "wrote tests/perf/RESULTS.md"
