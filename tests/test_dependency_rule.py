@@ -1,0 +1,47 @@
+"""DESIGN.md's dependency rule, checked on every import statement of every package."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGES = Path(__file__).resolve().parents[1] / "packages"
+OURS = {"coder_client", "coder_sim", "coder_slack", "coder_jupyter"}
+ALLOWED = {
+    "coder_client": set(),
+    "coder_sim": set(),
+    "coder_slack": {"coder_client"},
+    "coder_jupyter": {"coder_client"},
+}
+
+
+def imported_top_levels(source: Path) -> set[str]:
+    tree = ast.parse(source.read_text(encoding="utf-8"), filename=str(source))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("module", sorted(ALLOWED))
+def test_each_package_imports_only_what_the_rule_allows(module: str) -> None:
+    root = PACKAGES / module.replace("_", "-") / "src" / module
+    sources = sorted(root.rglob("*.py"))
+    assert sources, f"no sources under {root}"
+    offenders = {
+        f"{source.relative_to(PACKAGES)} imports {sorted(bad)}"
+        for source in sources
+        if (bad := (imported_top_levels(source) & OURS) - ALLOWED[module] - {module})
+    }
+    assert not offenders, "dependency rule broken:\n" + "\n".join(sorted(offenders))
+
+
+def test_the_checker_sees_a_forbidden_import(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("import os\nfrom coder_sim.server import SimServer\nfrom . import local\n")
+    assert imported_top_levels(sample) & OURS == {"coder_sim"}
