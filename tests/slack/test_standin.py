@@ -123,3 +123,36 @@ def test_standin_as_subprocess() -> None:
     finally:
         process.terminate()
         process.wait(5)
+
+
+def test_history_and_replies_find_posts_by_metadata(standin: SlackStandIn) -> None:
+    web = client(standin)
+    metadata = {"event_type": "coderops_alert", "event_payload": {"keys": "ws:1:ready"}}
+    first = web.chat_postMessage(channel="C1", text="first")["ts"]
+    card = web.chat_postMessage(channel="C1", text="card", metadata=metadata)["ts"]
+    reply = web.chat_postMessage(channel="C1", text="in thread", thread_ts=card, metadata=metadata)["ts"]
+    web.chat_postMessage(channel="C2", text="elsewhere")
+    web.chat_postEphemeral(channel="C1", user="U0ALICE", text="only alice")
+
+    history = web.conversations_history(channel="C1")
+    assert [m["text"] for m in history["messages"]] == ["card", "first"]  # newest first, no replies
+    assert all("metadata" not in m for m in history["messages"])  # only with include_all_metadata
+    assert history["messages"][0]["reply_count"] == 1
+
+    with_metadata = web.conversations_history(channel="C1", include_all_metadata=True, oldest=first)
+    assert [m["ts"] for m in with_metadata["messages"]] == [card]  # oldest is exclusive, as in Slack
+    assert with_metadata["messages"][0]["metadata"] == metadata
+    inclusive = web.conversations_history(channel="C1", oldest=first, inclusive=True)
+    assert len(inclusive["messages"]) == 2
+
+    page = web.conversations_history(channel="C1", limit=1)
+    assert page["has_more"] is True and [m["text"] for m in page["messages"]] == ["card"]
+    rest = web.conversations_history(channel="C1", limit=1, cursor=page["response_metadata"]["next_cursor"])
+    assert [m["text"] for m in rest["messages"]] == ["first"] and rest["has_more"] is False
+
+    replies = web.conversations_replies(channel="C1", ts=card, include_all_metadata=True)
+    assert [m["ts"] for m in replies["messages"]] == [card, reply]  # parent first, then oldest first
+    assert replies["messages"][1]["metadata"] == metadata and replies["messages"][1]["thread_ts"] == card
+    with pytest.raises(SlackApiError) as missing:
+        web.conversations_replies(channel="C1", ts="1.000000")
+    assert missing.value.response["error"] == "thread_not_found"

@@ -1,4 +1,4 @@
-"""Test helpers for the alert engine: a stand-in that can also read history, databases, subscriptions."""
+"""Test helpers for the alert engine: databases, subscriptions, Slack deliveries, bot processes."""
 
 from __future__ import annotations
 
@@ -6,14 +6,12 @@ import asyncio
 import contextlib
 import json
 import sys
-import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from aiohttp import web
 from coder_slack.alerts.messages import METADATA_EVENT_TYPE
 from coder_slack.standin import RecordedCall, SlackStandIn
 from coder_slack.store import Identity, Subscription, UserSettings, create_sync_engine_for, upgrade_database
@@ -24,44 +22,8 @@ BOB_SLACK = "U0BOB"
 TEAM = "T0CODEROPS"
 
 
-class HistoryStandIn(SlackStandIn):
-    """The Slack helper's stand-in plus ``conversations.history`` / ``conversations.replies`` (with message
-    metadata), which the engine uses to check whether a post interrupted by a crash reached Slack."""
-
-    async def _handle_api(self, request: web.Request) -> web.Response:
-        method = request.match_info["method"]
-        if method not in ("conversations.history", "conversations.replies"):
-            return await super()._handle_api(request)
-        args = await self._read_args(request)
-        channel = str(args.get("channel", ""))
-        found = [m for m in self.messages(channel) if m.ephemeral_user is None]
-        if method == "conversations.history":
-            oldest = float(args.get("oldest") or 0)
-            found = [m for m in found if m.thread_ts in (None, m.ts) and float(m.ts) >= oldest]
-        else:
-            parent = str(args.get("ts", ""))
-            found = [m for m in found if m.ts == parent or m.thread_ts == parent]
-        found.sort(key=lambda m: float(m.ts), reverse=method == "conversations.history")
-        response = {
-            "ok": True,
-            "messages": [
-                {
-                    "type": "message",
-                    "ts": m.ts,
-                    "text": m.text,
-                    "thread_ts": m.thread_ts,
-                    "metadata": m.metadata,
-                }
-                for m in found
-            ],
-            "has_more": False,
-        }
-        call = RecordedCall(method, args, "xoxb", time.time(), 200, response)
-        with self._lock:
-            call.seq = next(self._seq)
-            self._calls.append(call)
-            self._lock.notify_all()
-        return web.json_response(response)
+# Kept for tests/perf (other owners); conversations.history/replies are in SlackStandIn itself now.
+HistoryStandIn = SlackStandIn
 
 
 def migrate(url: str) -> None:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from alerts_helpers import (
     ALICE_SLACK,
-    HistoryStandIn,
     add_rows,
     identity,
     migrate,
@@ -19,6 +18,7 @@ from alerts_helpers import (
 )
 from coder_client import AsyncCoderClient
 from coder_slack.alerts import redact
+from coder_slack.standin import SlackStandIn
 from coder_slack.store import Subscription, create_sync_engine_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -45,7 +45,7 @@ def test_start_error_card_shows_redacted_log_and_recovery_goes_in_thread(make_si
     sim = make_sim(speed=20.0, record=False)
     database = _db(tmp_path)
     add_rows(database, [subscription("C0TEAM")])
-    with HistoryStandIn() as standin:
+    with SlackStandIn() as standin:
 
         async def main() -> None:
             async with running_engine(sim.url, sim.token, standin.api_url, database, sweep_interval=0.3):
@@ -94,7 +94,7 @@ def test_owner_dm_respects_setting_and_autostop_warns_once_per_deadline(make_sim
             user_settings("U0BOB", dm_enabled=False),
         ],
     )
-    with HistoryStandIn() as standin:
+    with SlackStandIn() as standin:
 
         async def main() -> None:
             async with running_engine(sim.url, sim.token, standin.api_url, database, sweep_interval=0.3):
@@ -127,7 +127,7 @@ def test_burst_is_coalesced_into_a_digest_that_counts_up(make_sim, tmp_path: Pat
     sim = make_sim(speed=5.0, record=False)
     database = _db(tmp_path)
     add_rows(database, [subscription("C0BURST")])
-    with HistoryStandIn() as standin:
+    with SlackStandIn() as standin:
 
         async def main() -> None:
             async with running_engine(sim.url, sim.token, standin.api_url, database, sweep_interval=0.3):
@@ -155,7 +155,7 @@ def test_permanent_error_disables_subscription_and_tells_its_creator(make_sim, t
     sim = make_sim(speed=20.0, record=False)
     database = _db(tmp_path)
     add_rows(database, [subscription("C0GONE", creator=ALICE_SLACK, template="python-ds")])
-    with HistoryStandIn() as standin:
+    with SlackStandIn() as standin:
         standin.channel_error("C0GONE", "channel_not_found")
 
         async def main() -> None:
@@ -180,7 +180,7 @@ def test_downtime_is_summarised_once_per_channel(make_sim, tmp_path: Path) -> No
     sim = make_sim(speed=20.0, record=False)
     database = _db(tmp_path)
     add_rows(database, [subscription("C0AWAY")])
-    with HistoryStandIn() as standin:
+    with SlackStandIn() as standin:
 
         async def main() -> None:
             config = {"sweep_interval": 0.3, "catch_up_after_seconds": 1.0, "lease_seconds": 0.6}

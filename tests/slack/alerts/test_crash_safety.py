@@ -10,7 +10,6 @@ from pathlib import Path
 from alerts_helpers import (
     ALICE_SLACK,
     BotFarm,
-    HistoryStandIn,
     add_rows,
     bot_env,
     identity,
@@ -20,6 +19,7 @@ from alerts_helpers import (
 )
 from coder_client import CoderClient
 from coder_slack.alerts.events import detect
+from coder_slack.standin import SlackStandIn
 
 TRIALS = 50
 TEMPLATES = ("python-ds", "python-ds", "broken-startup", "failing-build")
@@ -35,7 +35,7 @@ def test_sigkill_restart_trials_lose_and_repeat_nothing(make_sim, tmp_path: Path
     alice_id = coder.users.get("alice").id
     add_rows(database, [subscription("C0ALL"), identity(ALICE_SLACK, alice_id, "alice")])
     # A little latency at Slack widens the window in which a kill lands between Slack's answer and our commit.
-    with HistoryStandIn(latency=0.01) as standin:
+    with SlackStandIn(latency=0.01) as standin:
         farm = BotFarm(
             bot_env(sim.url, sim.token, standin.api_url, database, CODER_SLACK_REPLICA_ID="crash-bot"),
             str(tmp_path / "bot.log"),
@@ -113,7 +113,7 @@ def test_kill_while_a_post_is_in_flight_does_not_post_twice(sim, tmp_path: Path)
     migrate(database)
     add_rows(database, [subscription("C0ALL")])
     coder = CoderClient(url=sim.url, token=sim.token)
-    with HistoryStandIn(latency=1.0) as standin:
+    with SlackStandIn(latency=1.0) as standin:
         farm = BotFarm(
             bot_env(sim.url, sim.token, standin.api_url, database, CODER_SLACK_REPLICA_ID="crash-bot"),
             str(tmp_path / "bot.log"),

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 from alerts_helpers import (
-    HistoryStandIn,
     add_rows,
     migrate,
     posted_alerts,
@@ -17,6 +16,7 @@ from alerts_helpers import (
 )
 from coder_client import AsyncCoderClient
 from coder_slack.alerts.events import detect
+from coder_slack.standin import SlackStandIn
 
 PARAMS = {"python-ds": {"project_name": "faults"}}
 
@@ -41,7 +41,7 @@ def test_coder_outage_mid_start_delivers_everything_once(make_sim, tmp_path: Pat
     database = f"sqlite:///{tmp_path / 'alerts.db'}"
     migrate(database)
     add_rows(database, [subscription("C0OPS")])
-    with HistoryStandIn() as standin:
+    with SlackStandIn() as standin:
 
         async def main() -> list[str]:
             async with running_engine(sim.url, sim.token, standin.api_url, database) as engine:
@@ -85,7 +85,7 @@ def test_rate_limit_storm_delivers_once_in_order_per_workspace(make_sim, tmp_pat
     database = f"sqlite:///{tmp_path / 'alerts.db'}"
     migrate(database)
     add_rows(database, [subscription("C0STORM")])
-    with HistoryStandIn() as standin:
+    with SlackStandIn() as standin:
 
         async def main() -> dict[str, list[str]]:
             async with running_engine(

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from alerts_helpers import (
     BotFarm,
-    HistoryStandIn,
     add_rows,
     alert_keys,
     bot_env,
@@ -18,6 +17,7 @@ from alerts_helpers import (
 )
 from coder_client import CoderClient
 from coder_slack.alerts.events import detect
+from coder_slack.standin import SlackStandIn
 from sqlalchemy import create_engine, text
 
 LEASE = 3.0
@@ -33,7 +33,7 @@ def test_killed_replica_hands_over_its_watches_within_a_lease(
     migrate(postgres_url)
     add_rows(postgres_url, [subscription("C0REPLICAS")])
     coder = CoderClient(url=sim.url, token=sim.token)
-    with HistoryStandIn() as standin:
+    with SlackStandIn() as standin:
         # A long sweep interval: only the lease takeover can rescue the dead replica's workspaces in time.
         env = bot_env(
             sim.url,

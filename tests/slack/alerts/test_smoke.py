@@ -4,10 +4,11 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from alerts_helpers import HistoryStandIn, add_rows, migrate, posted_alerts, subscription, wait_until
+from alerts_helpers import add_rows, migrate, posted_alerts, subscription, wait_until
 from coder_client import AsyncCoderClient
 from coder_slack.alerts import AlertConfig, AlertEngine
 from coder_slack.settings import Settings
+from coder_slack.standin import SlackStandIn
 from coder_slack.store import create_engine_for, create_session_factory
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -19,7 +20,7 @@ def test_ready_alert_reaches_channel(make_sim, tmp_path: Path, era: str) -> None
     url = f"sqlite:///{tmp_path / 'a.db'}"
     migrate(url)
     add_rows(url, [subscription("C0TEAM", template="python-ds")])
-    with HistoryStandIn() as standin:
+    with SlackStandIn() as standin:
 
         async def main() -> None:
             engine = create_engine_for(url)

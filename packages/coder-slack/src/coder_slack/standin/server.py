@@ -574,6 +574,103 @@ class SlackStandIn:
             removed = self._messages.pop((str(args.get("channel")), str(args.get("ts"))), None)
         return {"ok": True} if removed else {"ok": False, "error": "message_not_found"}
 
+    # conversations.history / conversations.replies: what the alert engine reads after a crash to find a
+    # post it made just before (by its message metadata). Slack's paging rules: ``limit`` (default 100, at
+    # most 999), ``oldest``/``latest`` exclusive unless ``inclusive``, ``cursor`` from
+    # ``response_metadata.next_cursor``; metadata only with ``include_all_metadata``.
+
+    def _visible(self, channel: str) -> list[StoredMessage]:
+        with self._lock:
+            return [m for m in self._messages.values() if m.channel == channel and m.ephemeral_user is None]
+
+    def _as_history_item(self, message: StoredMessage, replies: int, with_metadata: bool) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "type": "message",
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "text": message.text,
+            "ts": message.ts,
+        }
+        if message.blocks:
+            item["blocks"] = message.blocks
+        if message.thread_ts:
+            item["thread_ts"] = message.thread_ts
+        if replies:
+            item["thread_ts"] = message.ts
+            item["reply_count"] = replies
+        if with_metadata and message.metadata:
+            item["metadata"] = message.metadata
+        return item
+
+    @staticmethod
+    def _page(
+        found: list[StoredMessage], args: Mapping[str, Any], *, newest_first: bool
+    ) -> tuple[list[StoredMessage], dict[str, Any]] | dict[str, Any]:
+        try:
+            limit = int(args.get("limit") or 100)
+            oldest = float(args.get("oldest") or 0)
+            latest = float(args.get("latest") or 0) or float("inf")
+            offset = int(str(args.get("cursor") or "0").removeprefix("offset:") or 0)
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+        if limit < 1:
+            return {"ok": False, "error": "invalid_limit"}
+        limit = min(limit, 999)
+        inclusive = str(args.get("inclusive") or "").lower() in {"1", "true"}
+
+        def within(message: StoredMessage) -> bool:
+            ts = float(message.ts)
+            if inclusive:
+                return oldest <= ts <= latest
+            return oldest < ts < latest
+
+        kept = sorted((m for m in found if within(m)), key=lambda m: float(m.ts), reverse=newest_first)
+        page = kept[offset : offset + limit]
+        more = offset + limit < len(kept)
+        paging: dict[str, Any] = {"has_more": more}
+        paging["response_metadata"] = {"next_cursor": f"offset:{offset + limit}" if more else ""}
+        return page, paging
+
+    def _reply_counts(self, messages: list[StoredMessage]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for message in messages:
+            if message.thread_ts and message.thread_ts != message.ts:
+                counts[message.thread_ts] = counts.get(message.thread_ts, 0) + 1
+        return counts
+
+    def _history(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args.get("channel") or "")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        visible = self._visible(channel)
+        counts = self._reply_counts(visible)
+        parents = [m for m in visible if m.thread_ts in (None, m.ts)]
+        paged = self._page(parents, args, newest_first=True)
+        if isinstance(paged, dict):
+            return paged
+        page, paging = paged
+        with_metadata = str(args.get("include_all_metadata") or "").lower() in {"1", "true"}
+        items = [self._as_history_item(m, counts.get(m.ts, 0), with_metadata) for m in page]
+        return {"ok": True, "messages": items, **paging}
+
+    def _replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, parent_ts = str(args.get("channel") or ""), str(args.get("ts") or "")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        visible = self._visible(channel)
+        parent = next((m for m in visible if m.ts == parent_ts), None)
+        if parent is None:
+            return {"ok": False, "error": "thread_not_found"}
+        thread = [m for m in visible if m.ts == parent_ts or m.thread_ts == parent_ts]
+        paged = self._page(thread, args, newest_first=False)
+        if isinstance(paged, dict):
+            return paged
+        page, paging = paged
+        with_metadata = str(args.get("include_all_metadata") or "").lower() in {"1", "true"}
+        replies = len(thread) - 1
+        items = [self._as_history_item(m, replies if m is parent else 0, with_metadata) for m in page]
+        return {"ok": True, "messages": items, **paging}
+
     def _auth_test(self, _args: dict[str, Any]) -> dict[str, Any]:
         return {
             "ok": True,
@@ -691,6 +788,8 @@ _METHODS: dict[str, Callable[[SlackStandIn, dict[str, Any]], dict[str, Any]]] = 
     "users.lookupByEmail": SlackStandIn._lookup_by_email,
     "conversations.open": SlackStandIn._conversations_open,
     "conversations.info": SlackStandIn._conversations_info,
+    "conversations.history": SlackStandIn._history,
+    "conversations.replies": SlackStandIn._replies,
     "views.open": SlackStandIn._views_open,
     "views.push": SlackStandIn._views_push,
     "views.update": SlackStandIn._views_update,
