@@ -58,6 +58,54 @@ def test_bad_settings_are_explained() -> None:
     assert result.returncode == 2 and "CODER_SLACK_LIST_PAGE_SIZE" in result.stderr
 
 
+def test_bad_alert_knobs_stop_start_up_naming_each_one() -> None:
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-1",
+        "SLACK_SIGNING_SECRET": "s",
+        "CODER_URL": "http://127.0.0.1:9",
+        "CODER_SLACK_ENCRYPTION_KEY": "not-checked-before-the-knobs",
+        "CODER_SLACK_CATCH_UP_AFTER_SECONDS": "soon",
+        "CODER_SLACK_ALERT_POLL_SECONDS": "0",
+        "CODER_SLACK_DIGEST_UPDATE_SECONDS": "-1",
+        "CODER_SLACK_SWEEP_INTERVAL_SECONDS": "0",
+        "CODER_SLACK_LOG_LEVEL": "chatty",
+    }
+    for command in (["serve"], ["-m", "coder_slack.alerts.run"]):
+        if command[0] == "-m":
+            result = subprocess.run(
+                [sys.executable, *command],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env={**CLEAN_ENV, **env},
+            )
+        else:
+            result = coder_slack(*command, env=env)
+        assert result.returncode != 0, result.stderr
+        assert "Traceback" not in result.stderr
+        for name in (
+            "CODER_SLACK_CATCH_UP_AFTER_SECONDS",
+            "CODER_SLACK_ALERT_POLL_SECONDS",
+            "CODER_SLACK_DIGEST_UPDATE_SECONDS",
+            "CODER_SLACK_SWEEP_INTERVAL_SECONDS",
+            "CODER_SLACK_LOG_LEVEL",
+        ):
+            assert name in result.stderr, (name, result.stderr)
+        assert "(got 'soon')" in result.stderr
+
+
+def test_alert_knobs_reach_the_engine_through_settings(monkeypatch: Any) -> None:
+    from coder_slack.alerts import AlertConfig
+    from coder_slack.settings import load_settings
+
+    monkeypatch.setenv("CODER_SLACK_CATCH_UP_AFTER_SECONDS", "5")
+    monkeypatch.setenv("CODER_SLACK_ALERT_POLL_SECONDS", "0.25")
+    monkeypatch.setenv("CODER_SLACK_DIGEST_UPDATE_SECONDS", "2")
+    config = AlertConfig.from_settings(load_settings())
+    assert config.catch_up_after_seconds == 5
+    assert (config.poll_interval, config.digest_update_interval) == (0.25, 2)
+
+
 def test_every_subcommand_has_a_usage_line() -> None:
     for command in ("serve", "console", "migrate", "generate-key", "rotate-key"):
         result = coder_slack(command, "--help")

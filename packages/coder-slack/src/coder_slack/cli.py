@@ -8,9 +8,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr
 
-from coder_slack.settings import Mode, Settings, secret
+from coder_slack.settings import Mode, Settings, SettingsError, load_settings, secret
 
 USAGE = {
     "serve": "coder-slack serve [--host 0.0.0.0] [--port 3000] [--socket-mode]",
@@ -79,12 +79,9 @@ def _fail(message: str) -> int:
 
 def _load_settings() -> Settings | str:
     try:
-        settings = Settings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
-        )
-        return f"invalid settings: {problems}"
+        settings = load_settings()
+    except SettingsError as exc:
+        return str(exc)
     return _with_coder_login(settings)
 
 

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Mode = Literal["http", "socket", "console"]
@@ -19,6 +19,33 @@ _REQUIRED: dict[Mode, tuple[str, ...]] = {
     "socket": ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "CODER_URL", "CODER_SLACK_ENCRYPTION_KEY"),
     "console": ("CODER_URL",),
 }
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_SECRET_WORDS = ("token", "secret", "key", "database_url")
+
+
+class SettingsError(Exception):
+    """Settings that cannot be used; ``str()`` names every bad variable and never shows a secret."""
+
+
+def load_settings() -> Settings:
+    """``Settings()`` from the environment, or SettingsError naming each variable with a bad value."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(describe_invalid(exc)) from None
+
+
+def describe_invalid(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        name = ".".join(str(part) for part in error["loc"]).upper()
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if not any(word in name.lower() for word in _SECRET_WORDS) and "input" in error:
+            message += f" (got {str(error['input'])[:60]!r})"
+        problems.append(f"{name}: {message}")
+    return "invalid settings: " + "; ".join(problems)
 
 
 def default_database_url() -> str:
@@ -46,22 +73,33 @@ class Settings(BaseSettings):
     coder_slack_encryption_key: SecretStr | None = None
 
     # Command surface.
-    coder_slack_command: str = "/workspace"
+    coder_slack_command: str = Field(default="/workspace", pattern=r"^/[a-z0-9_-]{1,31}$")
     coder_slack_log_level: str = "INFO"
-    coder_slack_list_page_size: int = 10
-    coder_slack_card_timeout_seconds: float = 1800.0
-    coder_slack_coder_timeout_seconds: float = 20.0
-    coder_slack_socket_watchdog_seconds: float = 60.0
+    coder_slack_list_page_size: int = Field(default=10, ge=1, le=40)
+    coder_slack_card_timeout_seconds: float = Field(default=1800.0, gt=0)
+    coder_slack_coder_timeout_seconds: float = Field(default=20.0, gt=0)
+    coder_slack_socket_watchdog_seconds: float = Field(default=60.0, gt=0)
 
-    # Alert engine knobs (read by coder_slack.alerts).
+    # Alert engine (coder_slack.alerts); AlertConfig.from_settings turns these into the engine's config.
     coder_slack_alerts_enabled: bool = True
-    coder_slack_sweep_interval_seconds: float = 30.0
-    coder_slack_lease_seconds: float = 15.0
-    coder_slack_autostop_warning_minutes: int = 30
-    coder_slack_stale_after_minutes: int = 60
-    coder_slack_channel_messages_per_second: float = 1.0
-    coder_slack_digest_threshold: int = 5
+    coder_slack_sweep_interval_seconds: float = Field(default=30.0, gt=0)
+    coder_slack_lease_seconds: float = Field(default=15.0, gt=0)
+    coder_slack_autostop_warning_minutes: int = Field(default=30, ge=1)
+    coder_slack_stale_after_minutes: int = Field(default=60, ge=1)
+    coder_slack_channel_messages_per_second: float = Field(default=1.0, gt=0)
+    coder_slack_digest_threshold: int = Field(default=5, ge=1)
     coder_slack_replica_id: str | None = None
+    coder_slack_catch_up_after_seconds: float = Field(default=60.0, ge=0)
+    coder_slack_alert_poll_seconds: float = Field(default=1.0, gt=0)
+    coder_slack_digest_update_seconds: float = Field(default=0.5, gt=0)
+
+    @field_validator("coder_slack_log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return level
 
     def missing_for(self, mode: Mode) -> list[str]:
         """Names of the environment variables this mode needs but that are unset or empty."""

@@ -54,11 +54,8 @@ class AlertConfig:
             digest_threshold=settings.coder_slack_digest_threshold,
             coder_url=settings.coder_url or "",
             replica_id=settings.coder_slack_replica_id or _default_replica_id(),
+            catch_up_after_seconds=settings.coder_slack_catch_up_after_seconds,
+            poll_interval=settings.coder_slack_alert_poll_seconds,
+            digest_update_interval=settings.coder_slack_digest_update_seconds,
         )
-        env_overrides = {
-            "catch_up_after_seconds": os.environ.get("CODER_SLACK_CATCH_UP_AFTER_SECONDS"),
-            "poll_interval": os.environ.get("CODER_SLACK_ALERT_POLL_SECONDS"),
-            "digest_update_interval": os.environ.get("CODER_SLACK_DIGEST_UPDATE_SECONDS"),
-        }
-        numbers: dict[str, Any] = {name: float(raw) for name, raw in env_overrides.items() if raw}
-        return replace(config, **{**numbers, **overrides})
+        return replace(config, **overrides)

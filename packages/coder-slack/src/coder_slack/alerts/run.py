@@ -17,7 +17,7 @@ from coder_client import AsyncCoderClient
 from slack_sdk.web.async_client import AsyncWebClient
 
 from coder_slack.alerts.engine import AlertEngine
-from coder_slack.settings import Settings, secret
+from coder_slack.settings import Settings, SettingsError, load_settings, secret
 from coder_slack.store import create_engine_for, create_session_factory, upgrade_database_async
 
 
@@ -43,7 +43,10 @@ async def serve(settings: Settings) -> None:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    settings = Settings()
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        sys.exit(f"coder_slack.alerts.run: {exc}")
     missing = [name for name in ("SLACK_BOT_TOKEN", "CODER_URL") if name in settings.missing_for("http")]
     if missing:
         sys.exit(f"coder_slack.alerts.run: set {', '.join(missing)} in the environment.")
