@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from coder_slack.alerts.config import AlertConfig
 from coder_slack.alerts.db import Database, aware, insert_ignoring_conflicts, utcnow
-from coder_slack.alerts.delivery import DeliveryWorker
+from coder_slack.alerts.delivery import DeliveryWorker, outbox_depth
 from coder_slack.alerts.events import FAILURE_KINDS, detect, is_transitional, lifecycle_summary
 from coder_slack.alerts.ledger import (
     CatchUp,
@@ -232,6 +232,10 @@ class AlertEngine:
     def request_sweep(self) -> None:
         """Sweep soon, e.g. after a subscription was added."""
         self._sweep_now.set()
+
+    async def idle(self) -> bool:
+        """Nothing in transition is watched here and no alert waits to be sent (the console settles on it)."""
+        return not self._watched and await self.db.run(outbox_depth) == 0
 
     @property
     def watched(self) -> set[str]:
