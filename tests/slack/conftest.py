@@ -57,7 +57,7 @@ def postgres_url() -> Iterator[str]:
 def make_bot(standin: SlackStandIn, tmp_path: Path) -> Iterator[Callable[..., BotThread]]:
     bots: list[BotThread] = []
 
-    def factory(sim: Any, *, service_token: bool = True, **overrides: Any) -> BotThread:
+    def factory(sim: Any, *, service_token: bool = True, alerts: bool = False, **overrides: Any) -> BotThread:
         settings = bot_settings(
             sim.url,
             sim.token if service_token else None,
@@ -65,7 +65,7 @@ def make_bot(standin: SlackStandIn, tmp_path: Path) -> Iterator[Callable[..., Bo
             f"sqlite:///{tmp_path / f'bot{len(bots)}.db'}",
         )
         settings = settings.model_copy(update=overrides)
-        running = BotThread(settings)
+        running = BotThread(settings, alerts=alerts)
         running.requests.response_base_url = standin.url + "/response"
         bots.append(running)
         return running

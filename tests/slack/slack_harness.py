@@ -21,8 +21,9 @@ from coder_slack.standin import RecordedCall, SlackStandIn, render_message
 class BotThread:
     """The real bot (bolt AsyncApp behind aiohttp on a loopback port) in its own thread and event loop."""
 
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: Any, *, alerts: bool = False) -> None:
         self.settings = settings
+        self.alerts = alerts
         self.loop = asyncio.new_event_loop()
         self.thread: threading.Thread | None = threading.Thread(
             target=self.loop.run_forever, name="coder-slack-bot", daemon=True
@@ -34,7 +35,10 @@ class BotThread:
 
     async def _start(self) -> RunningServer:
         bot = await build_bot(self.settings)
-        return await start_http(bot, alerts=False)
+        server = await start_http(bot, alerts=self.alerts)
+        if self.alerts and server.alert_engine is None:
+            raise RuntimeError("the alert engine did not start (see the log)")
+        return server
 
     def run(self, coroutine: Any, timeout: float = 30) -> Any:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)

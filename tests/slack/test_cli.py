@@ -153,6 +153,28 @@ def test_console_script_shows_cards_and_answers(sim: Any, tmp_path: Path) -> Non
     assert "Traceback" not in out + result.stderr
 
 
+def test_console_shows_the_ready_alert_of_a_watched_restart(sim: Any, tmp_path: Path) -> None:
+    sim.create_workspace_direct("alice", "python-ds", "dev", running=True)
+    script = "/workspace watch dev\nwait\n/workspace restart dev\nwait 30\n"
+    env = {
+        "CODER_SLACK_DATABASE_URL": f"sqlite:///{tmp_path / 'console.db'}",
+        "CODER_SLACK_SWEEP_INTERVAL_SECONDS": "600",  # the alert must come from the restart, not a sweep
+    }
+    started = time.monotonic()
+    result = coder_slack(
+        "console", "--coder-url", sim.url, "--coder-token", sim.token, "--settle", "30", stdin=script, env=env
+    )
+    out = result.stdout
+    assert result.returncode == 0, result.stderr
+    assert "with lifecycle alerts" in out
+    channel_posts = [part for part in out.split("── ") if part.startswith("#C0CONSOLE · bot posted")]
+    alerts = [post for post in channel_posts if ":white_check_mark: *alice/dev* is ready" in post]
+    assert len(alerts) == 1, out
+    assert "Build #3" in alerts[0] and "[Extend +1h]" in alerts[0]
+    assert time.monotonic() - started < 30  # settled on the alert, not on the --settle limit
+    assert "Traceback" not in out + result.stderr
+
+
 def test_ops_routes_are_mounted(bot: BotThread) -> None:
     health = httpx.get(bot.server.url + "/healthz")
     assert health.status_code == 200

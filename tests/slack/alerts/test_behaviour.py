@@ -69,7 +69,7 @@ def test_start_error_card_shows_redacted_log_and_recovery_goes_in_thread(make_si
     assert "start_error" in card.args["text"]
     assert "tensorflow==1.0.0" in card_text  # the log tail
     assert "https://docs.example.com/templates/broken-startup" in card_text
-    assert "alert_restart" in card_text
+    assert "ws_restart" in card_text
     assert reply.args["thread_ts"] == card.response["ts"]
     assert "recovered" in reply.args["text"]
     assert updated is not None and "recovered" in updated.text  # the card itself was updated in place
@@ -119,7 +119,7 @@ def test_owner_dm_respects_setting_and_autostop_warns_once_per_deadline(make_sim
     assert channels == {"D0ALICE"}, "Bob turned DMs off; only Alice hears anything"
     warnings = [c for c in posts if "stops in" in c.args["text"]]
     assert len(warnings) == 2
-    assert "alert_extend_2h" in str(warnings[0].args["blocks"])
+    assert "ws_extend_2h" in str(warnings[0].args["blocks"])
     assert any("is ready" in c.args["text"] for c in posts)
 
 

@@ -47,6 +47,7 @@ from coder_slack.identity import IdentityResolver
 from coder_slack.progress import StatusCards
 from coder_slack.settings import Settings, secret
 from coder_slack.store import create_engine_for, create_session_factory, upgrade_database_async
+from coder_slack.views.buttons import BUTTON_ACTION_IDS, BUTTON_ACTIONS, workspace_of
 from coder_slack.views.common import escape
 from coder_slack.views.messages import help_message, text_message, usage_error
 from coder_slack.views.modals import CREATE_CALLBACK, LOGIN_CALLBACK
@@ -265,14 +266,16 @@ def create_app(bot: Bot, *, socket_mode: bool = False) -> AsyncApp:
             can_replace=can_replace,
         )
 
-    @app.action(re.compile(r"^ws_(extend_1h|extend_2h|stop|start|restart)$"))
-    async def on_card_button(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+    @app.action(BUTTON_ACTION_IDS)
+    async def on_workspace_button(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Any
+    ) -> None:
+        """Extend / Stop / Start / Restart on a status card, an alert card or an autostop warning."""
         await ack()
-        verb, duration = workspaces.BUTTON_VERBS[action["action_id"]]
+        verb, duration = BUTTON_ACTIONS[action["action_id"]]
         inv = interaction(body, respond, verb, can_replace=False)
-        bot.tasks.spawn(
-            workspaces.button(inv, verb, str(action.get("value") or ""), duration), name=f"button-{verb}"
-        )
+        workspace_id = workspace_of(str(action.get("value") or ""))
+        bot.tasks.spawn(workspaces.button(inv, verb, workspace_id, duration), name=f"button-{verb}")
 
     @app.action("workspace_menu")
     async def on_menu(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
@@ -289,7 +292,7 @@ def create_app(bot: Bot, *, socket_mode: bool = False) -> AsyncApp:
         inv = interaction(body, respond, "list", can_replace=True)
         bot.tasks.spawn(workspaces.list_page(inv, str(action.get("value") or "{}")), name="list-page")
 
-    @app.action(re.compile(r"^open_"))
+    @app.action(re.compile(r"^(open_|alert_open$|alert_troubleshoot$)"))
     async def on_link(ack: Ack) -> None:
         await ack()  # link buttons open in the browser; Slack still expects an ack
 

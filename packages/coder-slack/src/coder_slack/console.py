@@ -7,7 +7,7 @@ including later updates of a status card. Extra console lines:
     @bob /workspace list        one command as another user
     click Extend +1h            press a button on the latest message that has it
     submit name=dev cpu=8       submit the open form (name, token, or template parameters)
-    wait [seconds]              wait until the bot's background work is done
+    wait [seconds]              wait until the bot's background work is done and alerts are sent
     sleep <seconds>             pause
     # text                      a comment, echoed (narration for demos)
     quit
@@ -245,7 +245,7 @@ class Console:
             await asyncio.sleep(float(rest or "1"))
             return True
         if verb == "wait":
-            await self.server.bot.tasks.wait(float(rest or "120"))
+            await settle(self.server, float(rest or "120"))
             return True
         if verb == "click":
             await self.click(rest, user)
@@ -264,6 +264,21 @@ class Console:
 
     async def close(self) -> None:
         await self.http.aclose()
+
+
+async def settle(server: RunningServer, limit: float) -> None:
+    """Until the bot's background work (cards) is done and the alert engine has sent what it saw, or ``limit``
+    seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    await server.bot.tasks.wait(limit)
+    engine = server.alert_engine
+    while engine is not None and loop.time() < deadline:
+        await asyncio.sleep(0.3)  # a snapshot that just arrived is recorded before the engine looks idle
+        with contextlib.suppress(Exception):
+            if await engine.idle():
+                break
+    await asyncio.sleep(0.3)
 
 
 async def _lines(script: Iterable[str] | None) -> AsyncIterator[str]:
@@ -332,8 +347,7 @@ async def run_console(
         async for line in _lines(script):
             if not await console.handle(line):
                 break
-        await bot.tasks.wait(settle_seconds)
-        await asyncio.sleep(0.3)
+        await settle(server, settle_seconds)
     finally:
         await console.close()
         with contextlib.suppress(Exception):

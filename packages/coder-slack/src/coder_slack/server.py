@@ -85,6 +85,7 @@ async def start_alert_engine(bot: Bot) -> Any | None:
         settings=bot.settings, session_factory=bot.sessions, slack_client=bot.slack, coder=bot.pool.service()
     )
     await engine.start()
+    bot.alerts = engine  # commands tell it about the builds they start
     return engine
 
 
@@ -110,6 +111,7 @@ class RunningServer:
 
     async def stop(self) -> None:
         if self.alert_engine is not None:
+            self.bot.alerts = None
             with contextlib.suppress(Exception):
                 await self.alert_engine.stop()
         await self.runner.cleanup()
@@ -245,6 +247,7 @@ class RunningSocketMode:
     async def stop(self) -> None:
         await self.watchdog.stop()
         if self.alert_engine is not None:
+            self.bot.alerts = None
             with contextlib.suppress(Exception):
                 await self.alert_engine.stop()
         await self.handler.close_async()

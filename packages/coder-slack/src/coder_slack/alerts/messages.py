@@ -3,14 +3,13 @@
 Every message carries fallback ``text`` and ``metadata`` (``event_type`` ``coderops_alert``) naming the outbox
 rows it delivers: that is how a restarted engine recognises a post it made just before it crashed.
 
-Button ``action_id`` values for the command app: ``alert_extend`` / ``alert_extend_2h`` (value
-``{"workspace_id", "hours"}``), ``alert_stop`` and ``alert_restart`` (value ``{"workspace_id"}``);
-``alert_open`` and ``alert_troubleshoot`` are link buttons.
+Extend, Stop and Restart are the status card's own buttons (``coder_slack.views.buttons``: ``ws_extend_1h``,
+``ws_extend_2h``, ``ws_stop``, ``ws_restart``, value the workspace id), so the command app's one button
+handler answers both; ``open_alert_app`` and ``open_troubleshooting`` are link buttons.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +22,8 @@ from slack_sdk.models.blocks import (
     MarkdownTextObject,
     SectionBlock,
 )
+
+from coder_slack.views.buttons import extend_button, restart_button, stop_button
 
 METADATA_EVENT_TYPE = "coderops_alert"
 SECTION_LIMIT = 3000
@@ -81,10 +82,6 @@ def _md(text: str) -> MarkdownTextObject:
     return MarkdownTextObject(text=text[:SECTION_LIMIT])
 
 
-def _value(workspace_id: str, **extra: Any) -> str:
-    return json.dumps({"workspace_id": workspace_id, **extra}, separators=(",", ":"))
-
-
 def _title(payload: dict[str, Any]) -> str:
     name = f"{payload['owner_name']}/{payload['workspace_name']}"
     return _TITLES[payload["kind"]].format(
@@ -110,6 +107,7 @@ def _facts(payload: dict[str, Any]) -> str:
 def _buttons(payload: dict[str, Any], coder_url: str) -> ActionsBlock | None:
     workspace_id = payload["workspace_id"]
     kind = payload["kind"]
+    name = f"{payload['owner_name']}/{payload['workspace_name']}"
     elements: list[ButtonElement] = []
     dashboard = (
         f"{coder_url.rstrip('/')}/@{payload['owner_name']}/{payload['workspace_name']}" if coder_url else ""
@@ -118,39 +116,24 @@ def _buttons(payload: dict[str, Any], coder_url: str) -> ActionsBlock | None:
         apps = payload.get("apps") or []
         url = apps[0]["url"] if apps else dashboard
         if url:
-            elements.append(ButtonElement(text="Open", url=url, action_id="alert_open"))
-        elements.append(
-            ButtonElement(text="Extend +1h", action_id="alert_extend", value=_value(workspace_id, hours=1))
-        )
-        elements.append(
-            ButtonElement(text="Stop", action_id="alert_stop", value=_value(workspace_id), style="danger")
-        )
+            elements.append(ButtonElement(text="Open", url=url, action_id="open_alert_app"))
+        elements.append(extend_button(workspace_id, 1))
+        elements.append(stop_button(workspace_id, name))
     elif kind in ("start_error", "start_timeout", "build_failed"):
-        elements.append(
-            ButtonElement(
-                text="Restart", action_id="alert_restart", value=_value(workspace_id), style="primary"
-            )
-        )
+        elements.append(restart_button(workspace_id, primary=True))
         if payload.get("troubleshooting_url"):
             elements.append(
                 ButtonElement(
-                    text="Troubleshooting", url=payload["troubleshooting_url"], action_id="alert_troubleshoot"
+                    text="Troubleshooting",
+                    url=payload["troubleshooting_url"],
+                    action_id="open_troubleshooting",
                 )
             )
         elif dashboard:
-            elements.append(ButtonElement(text="Open in Coder", url=dashboard, action_id="alert_open"))
+            elements.append(ButtonElement(text="Open in Coder", url=dashboard, action_id="open_alert_app"))
     elif kind == "autostop":
-        elements.append(
-            ButtonElement(
-                text="Extend +1h",
-                action_id="alert_extend",
-                value=_value(workspace_id, hours=1),
-                style="primary",
-            )
-        )
-        elements.append(
-            ButtonElement(text="Extend +2h", action_id="alert_extend_2h", value=_value(workspace_id, hours=2))
-        )
+        elements.append(extend_button(workspace_id, 1, primary=True))
+        elements.append(extend_button(workspace_id, 2))
     if not elements:
         return None
     return ActionsBlock(block_id=f"alert_actions:{workspace_id}"[:255], elements=elements)

@@ -8,7 +8,7 @@ import importlib.util
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from coder_client import Workspace
 from slack_sdk.errors import SlackApiError, SlackObjectFormationError
@@ -108,6 +108,14 @@ class BackgroundTasks:
             await asyncio.wait(tasks, timeout=5)
 
 
+class AlertHooks(Protocol):
+    """What the command app asks of the alert engine (``coder_slack.alerts.AlertEngine``)."""
+
+    async def track(self, workspace_id: str) -> None: ...
+
+    def request_sweep(self) -> None: ...
+
+
 @dataclass
 class Bot:
     settings: Settings
@@ -117,6 +125,24 @@ class Bot:
     slack: AsyncWebClient
     cards: StatusCards
     tasks: BackgroundTasks = field(default_factory=BackgroundTasks)
+    alerts: AlertHooks | None = None
+    """The running alert engine, if any: told about builds the commands start, so alerts need no sweep."""
+
+    async def track_build(self, workspace_id: str) -> None:
+        """Have the alert engine watch this workspace now (a build just started); never fails the command."""
+        if self.alerts is None:
+            return
+        try:
+            await self.alerts.track(workspace_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("the alert engine could not start watching %s: %s", workspace_id, type(exc).__name__)
+
+    def request_sweep(self) -> None:
+        """Have the alert engine list workspaces soon (a subscription just changed)."""
+        if self.alerts is not None:
+            self.alerts.request_sweep()
 
 
 class NotYours(Exception):

@@ -69,6 +69,7 @@ async def _parameters(actor: Actor, template: str) -> list[TemplateVersionParame
 
 
 async def _post_card(inv: Invocation, actor: Actor, workspace: Workspace) -> None:
+    await inv.bot.track_build(workspace.id)
     await inv.audit(actor, workspace.full_name, "create")
     card = await inv.bot.cards.post(
         team_id=inv.team_id,

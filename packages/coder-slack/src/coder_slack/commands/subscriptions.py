@@ -48,6 +48,7 @@ async def watch(inv: Invocation, target: WorkspaceRef) -> None:
             session.add(row)
             await session.commit()
             row_id = row.id
+        inv.bot.request_sweep()
         await inv.audit(actor, workspace.full_name, f"watch #{row_id}")
         await inv.reply(
             text_message(
@@ -145,6 +146,7 @@ async def subscribe(inv: Invocation, command: Subscribe) -> None:
             session.add(row)
             await session.commit()
             await session.refresh(row)
+        inv.bot.request_sweep()
         await inv.audit(actor, command.template, f"subscribe #{row.id}")
         await inv.reply(
             text_message(f"🔔 Subscribed{note}: {describe_subscription(row)}"),

@@ -112,6 +112,7 @@ async def _build_and_follow(inv: Invocation, actor: Actor, workspace: Workspace,
         build = await client.workspaces.stop(workspace.id)
     else:
         build = await client.workspaces.restart(workspace.id)
+    await inv.bot.track_build(workspace.id)
     await inv.audit(actor, workspace.full_name, f"{verb}: build #{build.build_number} queued")
     card = await inv.bot.cards.post(
         team_id=inv.team_id,
@@ -198,13 +199,6 @@ async def run_workspace_command(inv: Invocation, command: WorkspaceAction | Exte
         await transition(inv, command.verb, command.target)
 
 
-BUTTON_VERBS = {
-    "ws_extend_1h": ("extend", timedelta(hours=1)),
-    "ws_extend_2h": ("extend", timedelta(hours=2)),
-    "ws_stop": ("stop", None),
-    "ws_start": ("start", None),
-    "ws_restart": ("restart", None),
-}
 MENU_VERBS = {
     "status": ("status", None),
     "extend1h": ("extend", timedelta(hours=1)),

@@ -135,6 +135,7 @@ class SlackStandIn:
         self._users = {user.id: user for user in users}
         self._lock = threading.Condition()
         self._calls: list[RecordedCall] = []
+        self._arrived: set[str] = set()  # methods a request reached us for (recorded only once answered)
         self._messages: dict[tuple[str, str], StoredMessage] = {}
         self._views: dict[str, dict[str, Any]] = {}
         self._view_stacks: dict[str, list[str]] = {}
@@ -264,6 +265,17 @@ class SlackStandIn:
                     raise TimeoutError(f"no matching {method} call within {timeout}s; last calls: {seen}")
                 self._lock.wait(remaining)
 
+    def wait_for_arrival(self, method: str, timeout: float = 10.0) -> None:
+        """Until a request for ``method`` has reached the stand-in, answered or not (with ``latency`` set, a
+        test can kill the caller while Slack is still working on its request)."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while method not in self._arrived:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"no {method} request arrived within {timeout}s")
+                self._lock.wait(remaining)
+
     def last_seq(self) -> int:
         with self._lock:
             return self._calls[-1].seq if self._calls else 0
@@ -283,6 +295,7 @@ class SlackStandIn:
     def clear(self) -> None:
         with self._lock:
             self._calls.clear()
+            self._arrived.clear()
             self._messages.clear()
             self._views.clear()
             self._view_stacks.clear()
@@ -365,6 +378,9 @@ class SlackStandIn:
         args = await self._read_args(request)
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ").strip() or args.pop("token", None)
+        with self._lock:
+            self._arrived.add(method)
+            self._lock.notify_all()
         if self.latency:
             await asyncio.sleep(self.latency)
         headers: dict[str, str] = {}

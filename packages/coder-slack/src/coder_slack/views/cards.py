@@ -9,12 +9,12 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
-    ConfirmObject,
     ContextBlock,
     MarkdownTextObject,
     SectionBlock,
 )
 
+from coder_slack.views.buttons import extend_button, restart_button, start_button, stop_button
 from coder_slack.views.common import Message, clip, escape, human_duration
 
 START_STAGES = ("queued", "building", "agent starting", "ready")
@@ -96,25 +96,14 @@ def _buttons(state: CardState) -> list[ButtonElement]:
         if not state.apps:
             buttons.append(ButtonElement(text="Open", url=state.workspace_url, action_id="open_app_coder"))
         buttons += [
-            ButtonElement(text="Extend +1h", action_id="ws_extend_1h", value=workspace),
-            ButtonElement(text="Extend +2h", action_id="ws_extend_2h", value=workspace),
-            ButtonElement(
-                text="Stop",
-                action_id="ws_stop",
-                value=workspace,
-                style="danger",
-                confirm=ConfirmObject(
-                    title="Stop the workspace?",
-                    text=f"{state.workspace_name} will stop; unsaved work outside the home volume is lost.",
-                    confirm="Stop it",
-                    deny="Keep it",
-                ),
-            ),
+            extend_button(workspace, 1),
+            extend_button(workspace, 2),
+            stop_button(workspace, state.workspace_name),
         ]
         if state.stage != "ready":
-            buttons.append(ButtonElement(text="Restart", action_id="ws_restart", value=workspace))
+            buttons.append(restart_button(workspace))
     elif state.stage in {"stopped", "build_failed", "canceled", "gave_up"} and workspace:
-        buttons.append(ButtonElement(text="Start", action_id="ws_start", value=workspace))
+        buttons.append(start_button(workspace))
         buttons.append(
             ButtonElement(text="Open in Coder", url=state.workspace_url, action_id="open_app_coder")
         )
