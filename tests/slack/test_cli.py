@@ -211,8 +211,11 @@ def test_the_demo_script_runs(sim: Any, tmp_path: Path) -> None:
         "workspace *alice/demo*",
         "there is no 'd' unit",
         "looks like a Coder token",
+        ":white_check_mark: *alice/demo* is ready",
     ):
         assert expected in out, expected
+    after_click = out.split("bob> click Extend +1h")[1]
+    assert "belongs to alice" in after_click.split("# 8.")[0]
     assert (
         "abcdefghij-0123456789012345678901" not in out.split("alice> /workspace login")[1].split("\n", 1)[1]
     )

@@ -5,7 +5,7 @@ including later updates of a status card. Extra console lines:
 
     as bob                      act as another Slack user (alice, bob, admin, nobody)
     @bob /workspace list        one command as another user
-    click Extend +1h            press a button on the latest message that has it
+    click Extend +1h            press a button on the latest message you can see that has it
     submit name=dev cpu=8       submit the open form (name, token, or template parameters)
     wait [seconds]              wait until the bot's background work is done and alerts are sent
     sleep <seconds>             pause
@@ -155,10 +155,14 @@ class Console:
         name = self.standin.user(user_id).name if self.standin.user(user_id) else user_id  # type: ignore[union-attr]
         await self.post(self.requests.command(text, user_id=user_id, user_name=name, channel_id=self.channel))
 
-    def _find_button(self, label: str) -> tuple[dict[str, Any], str, str] | None:
+    def _find_button(self, label: str, user: str) -> tuple[dict[str, Any], str, str] | None:
+        """The newest message with that button that ``user`` can see: in this channel or their own DM."""
         wanted = label.strip().lower()
         candidates: list[tuple[int, dict[str, Any], str, str]] = []
+        visible = {self.channel, "D" + user.removeprefix("U")}
         for message in self.standin.messages():
+            if message.channel not in visible or message.ephemeral_user not in (None, user):
+                continue
             for block in message.blocks:
                 for element in block.get("elements", []) or []:
                     if (
@@ -174,7 +178,7 @@ class Console:
         return element, channel, ts
 
     async def click(self, label: str, user: str | None = None) -> None:
-        found = self._find_button(label)
+        found = self._find_button(label, user or self.user)
         if found is None:
             self.printer.write(f"(no button labelled {label!r} on any message)")
             return
