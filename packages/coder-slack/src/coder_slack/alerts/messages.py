@@ -24,6 +24,7 @@ from slack_sdk.models.blocks import (
 )
 
 from coder_slack.views.buttons import extend_button, restart_button, stop_button
+from coder_slack.views.common import human_duration
 
 METADATA_EVENT_TYPE = "coderops_alert"
 SECTION_LIMIT = 3000
@@ -66,16 +67,8 @@ def outbox_ids_of(message_metadata: Any) -> set[int]:
 
 
 def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "unknown"
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m {seconds:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m"
+    """Alert cards and status cards speak of durations the same way."""
+    return "unknown" if seconds is None else human_duration(seconds)
 
 
 def _md(text: str) -> MarkdownTextObject:
