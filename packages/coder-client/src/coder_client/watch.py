@@ -19,14 +19,13 @@ from typing import Any
 import httpx
 from httpx_sse import EventSource, aconnect_sse, connect_sse
 from httpx_ws import (
-    AsyncWebSocketSession,
     HTTPXWSException,
     WebSocketSession,
     WebSocketUpgradeError,
-    aconnect_ws,
     connect_ws,
 )
 
+from ._websocket import WebSocketClosed, open_websocket
 from .endpoints import WATCH_WORKSPACE_SSE_PATH, WATCH_WORKSPACE_WS_PATH, stream_path
 from .errors import (
     CoderAPIError,
@@ -71,6 +70,10 @@ class WatchState:
 
     def connected(self) -> None:
         self.fetched_since_connect = False
+
+    def snapshot_follows(self) -> None:
+        """This stream sends the workspace right after its first ping: no fetch needed."""
+        self.fetched_since_connect = True
 
     def on_frame(self, kind: str, payload: Any) -> Workspace | str | None:
         """A workspace to consider, :attr:`FETCH`, or None; raises :class:`_Reconnect` on ``error``."""
@@ -278,22 +281,20 @@ class AsyncWatcher:
             try:
                 async with contextlib.AsyncExitStack() as stack:
                     async with self.connect_gate:  # limits simultaneous handshakes, not open streams
-                        socket: AsyncWebSocketSession = await stack.enter_async_context(
-                            aconnect_ws(
-                                path,
-                                self.streams,
-                                keepalive_ping_interval_seconds=grace / 2,
-                                keepalive_ping_timeout_seconds=grace / 2,
-                            )
-                        )
+                        socket = await stack.enter_async_context(open_websocket(self.streams, path))
                     state.has_watch_ws = True
+                    # /watch-ws exists only on servers that send the workspace right after the first
+                    # ping, so there is nothing to fetch.
+                    self.state.snapshot_follows()
                     while True:
-                        message = await socket.receive_json()
+                        message = await socket.receive_json(idle_timeout=grace)
                         await self._handle(str(message.get("type", "")), message.get("data"), on_snapshot)
             except WebSocketUpgradeError as exc:
                 refusal = _ws_refusal(exc, path)
                 if refusal is not None:
                     raise refusal from None
+            except WebSocketClosed as exc:
+                raise _Reconnect(str(exc)) from None
         path = stream_path(WATCH_WORKSPACE_SSE_PATH, workspace=self.workspace_id)
         async with contextlib.AsyncExitStack() as stack:
             async with self.connect_gate:

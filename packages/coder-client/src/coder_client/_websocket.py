@@ -1,0 +1,118 @@
+"""A receive-only WebSocket for watch streams: the watch's own task reads, nothing runs in the background.
+
+httpx-ws gives every session an anyio task group with a reader task, a keep-alive task, a memory channel
+and client pings; held 2,000 times that is most of a watching service's memory and idle CPU. Coder's
+``/watch-ws`` needs none of it: the server pings every 15 s (answered here, inline, while reading), and
+a socket that stays silent longer than the heartbeat grace is dead. The handshake still goes through
+httpx (same auth headers, TLS settings, proxies and connection pools as every other request); the
+frames are wsproto's.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpcore
+import httpx
+from httpx_ws import WebSocketUpgradeError
+from wsproto.connection import Connection, ConnectionState, ConnectionType
+from wsproto.events import CloseConnection, Message, Ping, TextMessage
+
+__all__ = ["WebSocketClosed", "WebSocketReader", "open_websocket"]
+
+_READ_CHUNK = 65_536
+MAX_MESSAGE_BYTES = 16 * 2**20  # a workspace is a few KB; this only stops a runaway stream
+
+
+class WebSocketClosed(Exception):
+    """The socket ended: closed by the server, dropped, or silent longer than the idle limit."""
+
+
+class WebSocketReader:
+    """Reads JSON text messages from an upgraded connection, answering server pings as they arrive."""
+
+    def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
+        self._stream = stream
+        self._connection = Connection(ConnectionType.CLIENT)
+        self._ready: deque[str] = deque()
+        self._partial: list[str] = []
+        self._partial_size = 0
+
+    async def receive_json(self, idle_timeout: float | None) -> Any:
+        """The next message, parsed; :class:`WebSocketClosed` when the socket ends or stays silent
+        ``idle_timeout`` seconds (Coder's own pings count as traffic)."""
+        while not self._ready:
+            try:
+                data = await self._stream.read(_READ_CHUNK, timeout=idle_timeout)
+            except httpcore.ReadTimeout:
+                raise WebSocketClosed(f"no traffic, not even a ping, for {idle_timeout:g} s") from None
+            except (httpcore.NetworkError, OSError) as exc:
+                raise WebSocketClosed(f"connection lost ({type(exc).__name__})") from None
+            if not data:
+                raise WebSocketClosed("the server closed the connection")
+            self._connection.receive_data(data)
+            await self._handle_events()
+        return json.loads(self._ready.popleft())
+
+    async def _handle_events(self) -> None:
+        for event in self._connection.events():
+            if isinstance(event, Ping):
+                await self._send(self._connection.send(event.response()))
+            elif isinstance(event, TextMessage):
+                self._partial.append(event.data)
+                self._partial_size += len(event.data)
+                if self._partial_size > MAX_MESSAGE_BYTES:
+                    raise WebSocketClosed(f"a message larger than {MAX_MESSAGE_BYTES} bytes")
+                if event.message_finished:
+                    self._ready.append("".join(self._partial))
+                    self._partial.clear()
+                    self._partial_size = 0
+            elif isinstance(event, CloseConnection):
+                with contextlib.suppress(Exception):
+                    await self._send(self._connection.send(event.response()))
+                raise WebSocketClosed(f"the server closed the socket ({event.code} {event.reason})".strip())
+            elif isinstance(event, Message):  # binary: Coder sends none on /watch-ws
+                continue
+
+    async def _send(self, data: bytes) -> None:
+        try:
+            await self._stream.write(data)
+        except (httpcore.NetworkError, OSError) as exc:
+            raise WebSocketClosed(f"connection lost ({type(exc).__name__})") from None
+
+    async def close(self) -> None:
+        """Say goodbye if the socket is still open, then drop the connection (no waiting for the echo)."""
+        if self._connection.state is ConnectionState.OPEN:
+            with contextlib.suppress(Exception):
+                await self._stream.write(self._connection.send(CloseConnection(1000)))
+        with contextlib.suppress(Exception):
+            await self._stream.aclose()
+
+
+def _handshake_headers() -> dict[str, str]:
+    return {
+        "connection": "upgrade",
+        "upgrade": "websocket",
+        "sec-websocket-key": base64.b64encode(os.urandom(16)).decode(),
+        "sec-websocket-version": "13",
+    }
+
+
+@contextlib.asynccontextmanager
+async def open_websocket(client: httpx.AsyncClient, path: str) -> AsyncIterator[WebSocketReader]:
+    """Upgrade ``GET path`` on ``client``; raises httpx-ws's :class:`WebSocketUpgradeError` unless the
+    server answers 101 (the response is kept for its status)."""
+    async with client.stream("GET", path, headers=_handshake_headers()) as response:
+        if response.status_code != 101:
+            raise WebSocketUpgradeError(response)
+        reader = WebSocketReader(response.extensions["network_stream"])
+        try:
+            yield reader
+        finally:
+            await reader.close()
