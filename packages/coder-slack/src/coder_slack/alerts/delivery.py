@@ -19,7 +19,7 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from coder_slack.alerts import messages
@@ -34,7 +34,7 @@ from coder_slack.alerts.tables import (
     AlertLedgerEntry,
     AlertOutboxItem,
 )
-from coder_slack.store import Subscription
+from coder_slack.store import StatusCard, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -55,14 +55,17 @@ ROW_ERRORS = frozenset(
     {"invalid_blocks", "invalid_blocks_format", "msg_too_long", "no_text", "invalid_arguments"}
 )
 UNSENT = ("pending", "sending")
+# Between Coder's clock (when a build was queued) and ours (when its status card was posted).
+CLOCK_SKEW = timedelta(seconds=15)
 
 
 @dataclass
 class Step:
     """What to do next for one destination (computed and committed before any Slack call)."""
 
-    action: str  # "wait", "resolve", "verify", "card", "reply", "summary", "digest_post", "digest_update",
-    "notice"
+    # "wait", "resolve", "verify", "card", "reply", "status_reply", "summary", "digest_post", "digest_update",
+    # "notice"
+    action: str
     wait: float = 0.0
     row_ids: list[int] = field(default_factory=list)
     channel: str = ""
@@ -320,6 +323,18 @@ def _plan_single(
         return Step("wait", wait=wait)
     card = session.get(AlertCard, (dest.destination, row.workspace_id))
     if card is None:
+        is_dm = dest.destination.startswith(("U", "W"))
+        status_ts = None if is_dm else _status_card_ts(session, channel, row)
+        if status_ts is not None:
+            _mark_sending([row], now, "status_reply", channel, status_ts)
+            return Step(
+                "status_reply",
+                row_ids=[row.id],
+                channel=channel,
+                thread_ts=status_ts,
+                payloads=[row.payload],
+                kinds=[row.kind],
+            )
         _mark_sending([row], now, "card", channel, None)
         return Step("card", row_ids=[row.id], channel=channel, payloads=[row.payload], kinds=[row.kind])
     recovered = row.kind == "ready" and card.last_kind in FAILURE_KINDS
@@ -334,6 +349,24 @@ def _plan_single(
         kinds=[row.kind],
         recovered=recovered,
     )
+
+
+def _status_card_ts(session: Session, channel: str, row: AlertOutboxItem) -> str | None:
+    """The status card the command app posted in ``channel`` for this alert's build, if someone started
+    the build here: the alert goes into its thread rather than onto a second card with the same news."""
+    same_build = StatusCard.build_number == row.payload.get("build_number")
+    queued_at = row.payload.get("build_queued_at")
+    if queued_at:
+        # Cards that do not know their build number: one posted after this build was queued is its card.
+        posted_since_queued = StatusCard.started_at >= datetime.fromisoformat(queued_at) - CLOCK_SKEW
+        same_build = or_(same_build, and_(StatusCard.build_number.is_(None), posted_since_queued))
+    found = session.scalar(
+        select(StatusCard.message_ts)
+        .where(StatusCard.channel_id == channel, StatusCard.workspace_id == row.workspace_id, same_build)
+        .order_by(StatusCard.id.desc())
+        .limit(1)
+    )
+    return None if found is None else str(found)
 
 
 def record_sent(
@@ -650,6 +683,10 @@ class DeliveryWorker:
         coder_url = self.config.coder_url
         if step.action == "card":
             ts = await self._post(step.channel, messages.alert_card(step.payloads[0], coder_url), step)
+            await self.db.run(record_sent, step, step.channel, ts, utcnow())
+        elif step.action == "status_reply":
+            reply = messages.alert_card(step.payloads[0], coder_url)
+            ts = await self._post(step.channel, reply, step, thread_ts=step.thread_ts)
             await self.db.run(record_sent, step, step.channel, ts, utcnow())
         elif step.action == "reply":
             payload = step.payloads[0]

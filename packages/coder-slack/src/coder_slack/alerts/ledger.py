@@ -335,6 +335,10 @@ def _write(session: Session, audience: Audience, now: datetime, result: RecordRe
         if c.decision == "baseline" or (c.decision == "stale" and not c.in_downtime):
             continue
         payload = c.payload
+        build = c.workspace.latest_build
+        if build.id == payload.get("build_id") and build.created_at is not None:
+            # Lets delivery tell a status card posted for this build from one left by an earlier build.
+            payload = {**payload, "build_queued_at": build.created_at.isoformat()}
         if c.event.kind == "ready" and c.decision == "queued":
             payload = {**payload, "peers_starting": _peers_starting(session, audience, c.target, c.workspace)}
         teams[c.target.destination] = c.target.team_id
