@@ -42,8 +42,12 @@ class WatchHub:
         on_snapshot: Callable[[Workspace], Awaitable[None]] | None = None,
         on_error: Callable[[str, CoderError], Awaitable[None]] | None = None,
         max_concurrent_connects: int = 32,
+        lifecycle_events: bool = True,
     ) -> None:
+        """``lifecycle_events=False``: only ``on_snapshot`` is called and the hub yields nothing (for a
+        service that works from snapshots; no events are derived and none pile up unread)."""
         self._client = client
+        self._lifecycle_events = lifecycle_events
         self._include_progress = include_progress
         self._on_snapshot = on_snapshot
         self._on_error = on_error
@@ -78,13 +82,14 @@ class WatchHub:
                 log.debug("watch of %s ended with an error while stopping", workspace_id, exc_info=True)
 
     async def _watch(self, workspace_id: str) -> None:
-        tracker = LifecycleTracker(self._include_progress)
+        tracker = LifecycleTracker(self._include_progress) if self._lifecycle_events else None
 
         async def deliver(snapshot: Workspace) -> None:
             if self._on_snapshot is not None:
                 await self._on_snapshot(snapshot)
-            for event in tracker.observe(snapshot):
-                self._events.put_nowait(event)
+            if tracker is not None:
+                for event in tracker.observe(snapshot):
+                    self._events.put_nowait(event)
 
         try:
             await self._client._watcher(workspace_id, self._gate).run(deliver)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import queue
 import random
 import time
@@ -64,7 +65,9 @@ class WatchState:
 
     def __init__(self, policy: WatchPolicy) -> None:
         self.policy = policy
-        self.last: Workspace | None = None
+        # A digest of the last snapshot passed on, not the model: thousands of watches each holding a
+        # parsed workspace (about 14 KB) would be most of a watching service's memory.
+        self._last_digest: bytes | None = None
         self.failures = 0
         self.fetched_since_connect = False
 
@@ -93,9 +96,10 @@ class WatchState:
     def accept(self, workspace: Workspace) -> bool:
         """True if ``workspace`` differs from the last snapshot passed on (and remember it)."""
         self.failures = 0
-        if workspace == self.last:
+        digest = hashlib.blake2b(workspace.model_dump_json().encode(), digest_size=16).digest()
+        if digest == self._last_digest:
             return False
-        self.last = workspace
+        self._last_digest = digest
         return True
 
     def reconnect_delay(self, error: BaseException | None) -> float:
