@@ -77,6 +77,7 @@ async def _post_card(inv: Invocation, actor: Actor, workspace: Workspace) -> Non
         requested_by=inv.user_id,
         action="create",
         workspace=workspace,
+        build_number=workspace.latest_build.build_number,
     )
     inv.bot.tasks.spawn(
         inv.bot.cards.follow(card, actor.client, workspace.latest_build.build_number),

@@ -120,6 +120,7 @@ async def _build_and_follow(inv: Invocation, actor: Actor, workspace: Workspace,
         requested_by=inv.user_id,
         action=verb,
         workspace=workspace,
+        build_number=build.build_number,
     )
     where = "in our DM (I'm not in this channel; `/invite` me to post here)" if card.moved_to_dm else "below"
     await inv.reply(
