@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -177,6 +178,8 @@ class AlertEngine:
         self._to_release: set[str] = set()
         self._sweeps = 0
         self._autostop_due: dict[str, datetime] = {}
+        # (when, workspace id), soonest first; entries whose time no longer matches _autostop_due are stale.
+        self._autostop_heap: list[tuple[datetime, str]] = []
         self._snapshots: asyncio.Queue[Workspace] = asyncio.Queue()
         self._tasks: list[asyncio.Task[Any]] = []
         self._sweep_now = asyncio.Event()
@@ -193,14 +196,19 @@ class AlertEngine:
         )
         if self.catch_up is not None:
             log.info("alert engine: catching up on %s .. %s", self.catch_up.since, self.catch_up.until)
-        self._hub = WatchHub(self.coder, on_snapshot=self._on_snapshot, on_error=self._on_watch_error)
+        # The engine works from snapshots: the hub derives no lifecycle events for it.
+        self._hub = WatchHub(
+            self.coder,
+            on_snapshot=self._on_snapshot,
+            on_error=self._on_watch_error,
+            lifecycle_events=False,
+        )
         self._tasks = [
             asyncio.create_task(self.delivery.run(), name="alerts-delivery"),
             asyncio.create_task(self._recorder(), name="alerts-recorder"),
             asyncio.create_task(self._sweeper(), name="alerts-sweeper"),
             asyncio.create_task(self._lease_keeper(), name="alerts-leases"),
             asyncio.create_task(self._autostop_timer(), name="alerts-autostop"),
-            asyncio.create_task(self._drain_hub_events(), name="alerts-hub-events"),
         ]
         self.started = True
 
@@ -250,12 +258,6 @@ class AlertEngine:
         log.info("alert engine: no longer watching %s (%s)", workspace_id, type(error).__name__)
         self._watched.discard(workspace_id)
         self.metrics.watches_held(len(self._watched))
-
-    async def _drain_hub_events(self) -> None:
-        # The hub also derives lifecycle events; the engine works from snapshots, so these are dropped.
-        assert self._hub is not None
-        async for _event in self._hub:
-            pass
 
     async def _recorder(self) -> None:
         while True:
@@ -313,7 +315,7 @@ class AlertEngine:
                 self._recorded_keys.add(event.key)
         for kind in result.deduplicated:
             self.metrics.deduplicated(kind)
-        self._autostop_due.update(result.next_autostop_due)
+        self._schedule_autostop(result.next_autostop_due)
         if result.queued:
             self.delivery.kick({destination for destination, _kind in result.queued})
         return result
@@ -458,20 +460,34 @@ class AlertEngine:
             except Exception:
                 log.exception("alert engine: lease upkeep failed; retrying")
 
+    def _schedule_autostop(self, due: dict[str, datetime]) -> None:
+        for workspace_id, when in due.items():
+            if self._autostop_due.get(workspace_id) != when:
+                self._autostop_due[workspace_id] = when
+                heapq.heappush(self._autostop_heap, (when, workspace_id))
+
+    def _autostop_due_now(self, now: datetime) -> list[str]:
+        """Pop the warnings due by ``now`` (a heap, not a scan of every watched workspace each second)."""
+        due = []
+        while self._autostop_heap and self._autostop_heap[0][0] <= now:
+            when, workspace_id = heapq.heappop(self._autostop_heap)
+            if self._autostop_due.get(workspace_id) == when:
+                del self._autostop_due[workspace_id]
+                due.append(workspace_id)
+        return due
+
     async def _autostop_timer(self) -> None:
         while True:
             await asyncio.sleep(1.0)
             now = utcnow()
-            due = [workspace_id for workspace_id, when in self._autostop_due.items() if when <= now]
-            for workspace_id in due:
-                self._autostop_due.pop(workspace_id, None)
+            for workspace_id in self._autostop_due_now(now):
                 try:
                     await self.observe([await self.coder.workspaces.get(workspace_id)], force=True)
                 except Exception as error:
                     log.info(
                         "alert engine: autostop check of %s failed (%s)", workspace_id, type(error).__name__
                     )
-                    self._autostop_due[workspace_id] = now + timedelta(seconds=5)
+                    self._schedule_autostop({workspace_id: now + timedelta(seconds=5)})
 
 
 __all__ = ["FAILURE_KINDS", "AlertEngine"]
