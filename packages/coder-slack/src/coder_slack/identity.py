@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from coder_client import AsyncCoderClient, User
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from coder_slack.coder import CoderPool
 from coder_slack.crypto import TokenCipher, UndecryptableToken
@@ -24,6 +25,16 @@ from coder_slack.store import Identity, SessionFactory, UserLink
 log = logging.getLogger(__name__)
 
 IDENTITY_TTL_SECONDS = 300.0
+
+
+def _link_of(team_id: str, slack_user_id: str) -> tuple[ColumnElement[bool], ...]:
+    return (UserLink.team_id == team_id, UserLink.slack_user_id == slack_user_id)
+
+
+async def _find_link(session: AsyncSession, team_id: str, slack_user_id: str) -> UserLink | None:
+    return (
+        await session.execute(select(UserLink).where(*_link_of(team_id, slack_user_id)))
+    ).scalar_one_or_none()
 
 
 class IdentityProblem(Exception):
@@ -87,13 +98,7 @@ class IdentityResolver:
 
     async def _linked(self, team_id: str, slack_user_id: str) -> Actor | None:
         async with self.sessions() as session:
-            link = (
-                await session.execute(
-                    select(UserLink).where(
-                        UserLink.team_id == team_id, UserLink.slack_user_id == slack_user_id
-                    )
-                )
-            ).scalar_one_or_none()
+            link = await _find_link(session, team_id, slack_user_id)
         if link is None:
             return None
         if self.cipher is None:
@@ -172,13 +177,7 @@ class IdentityResolver:
         user = await client.users.me()
         ciphertext = self.cipher.encrypt(token)
         async with self.sessions() as session:
-            link = (
-                await session.execute(
-                    select(UserLink).where(
-                        UserLink.team_id == team_id, UserLink.slack_user_id == slack_user_id
-                    )
-                )
-            ).scalar_one_or_none()
+            link = await _find_link(session, team_id, slack_user_id)
             if link is None:
                 session.add(
                     UserLink(
@@ -201,9 +200,7 @@ class IdentityResolver:
 
     async def unlink(self, team_id: str, slack_user_id: str) -> bool:
         async with self.sessions() as session:
-            result = await session.execute(
-                delete(UserLink).where(UserLink.team_id == team_id, UserLink.slack_user_id == slack_user_id)
-            )
+            result = await session.execute(delete(UserLink).where(*_link_of(team_id, slack_user_id)))
             await session.commit()
         self.forget(team_id, slack_user_id)
         return bool(getattr(result, "rowcount", 0))
