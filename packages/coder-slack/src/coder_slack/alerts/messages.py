@@ -5,7 +5,11 @@ rows it delivers: that is how a restarted engine recognises a post it made just 
 
 Extend, Stop and Restart are the status card's own buttons (``coder_slack.views.buttons``: ``ws_extend_1h``,
 ``ws_extend_2h``, ``ws_stop``, ``ws_restart``, value the workspace id), so the command app's one button
-handler answers both; ``open_alert_app`` and ``open_troubleshooting`` are link buttons.
+handler answers both; ``open_alert_app`` (the workspace's app), ``open_alert_dashboard`` (Coder's page for it)
+and ``open_troubleshooting`` are link buttons.
+
+The blocks a click changes carry ids (``views.buttons``: ``ALERT_ACTIONS_PREFIX``, ``ALERT_TITLE_PREFIX``,
+``ALERT_DEADLINE_BLOCK``), so the card can be rewritten from the copy Slack sends with the click.
 """
 
 from __future__ import annotations
@@ -23,7 +27,14 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from coder_slack.views.buttons import extend_button, restart_button, stop_button
+from coder_slack.views.buttons import (
+    ALERT_ACTIONS_PREFIX,
+    ALERT_DEADLINE_BLOCK,
+    ALERT_TITLE_PREFIX,
+    extend_button,
+    restart_button,
+    stop_button,
+)
 from coder_slack.views.common import human_duration
 
 METADATA_EVENT_TYPE = "coderops_alert"
@@ -123,13 +134,15 @@ def _buttons(payload: dict[str, Any], coder_url: str) -> ActionsBlock | None:
                 )
             )
         elif dashboard:
-            elements.append(ButtonElement(text="Open in Coder", url=dashboard, action_id="open_alert_app"))
+            elements.append(
+                ButtonElement(text="Open in Coder", url=dashboard, action_id="open_alert_dashboard")
+            )
     elif kind == "autostop":
         elements.append(extend_button(workspace_id, 1, primary=True))
         elements.append(extend_button(workspace_id, 2))
     if not elements:
         return None
-    return ActionsBlock(block_id=f"alert_actions:{workspace_id}"[:255], elements=elements)
+    return ActionsBlock(block_id=f"{ALERT_ACTIONS_PREFIX}{workspace_id}"[:255], elements=elements)
 
 
 def _detail_blocks(payload: dict[str, Any]) -> list[Block]:
@@ -151,12 +164,13 @@ def _detail_blocks(payload: dict[str, Any]) -> list[Block]:
         deadline = datetime.fromisoformat(payload["deadline"])
         blocks.append(
             ContextBlock(
+                block_id=ALERT_DEADLINE_BLOCK,
                 elements=[
                     _md(
                         f"Autostop deadline: <!date^{int(deadline.timestamp())}^{{time}}|"
                         f"{deadline:%H:%M} UTC>"
                     )
-                ]
+                ],
             )
         )
     return blocks
@@ -169,7 +183,10 @@ def alert_card(
     title = _title(payload)
     if recovered:
         title += " — recovered after a failed start"
-    blocks: list[Block] = [SectionBlock(text=_md(title)), ContextBlock(elements=[_md(_facts(payload))])]
+    blocks: list[Block] = [
+        SectionBlock(block_id=f"{ALERT_TITLE_PREFIX}{payload['kind']}", text=_md(title)),
+        ContextBlock(elements=[_md(_facts(payload))]),
+    ]
     blocks.extend(_detail_blocks(payload))
     if note:
         blocks.append(ContextBlock(elements=[_md(note)]))
