@@ -55,6 +55,10 @@ ROW_ERRORS = frozenset(
     {"invalid_blocks", "invalid_blocks_format", "msg_too_long", "no_text", "invalid_arguments"}
 )
 UNSENT = ("pending", "sending")
+# How many rows one catch-up summary carries at most (the first sweep after a restart queues them).
+SUMMARY_LIMIT = 500
+# How far down the queue a digest looks for ready rows to take (so one digest step takes at most this many).
+DIGEST_WINDOW = 500
 # Between Coder's clock (when a build was queued) and ours (when its status card was posted).
 CLOCK_SKEW = timedelta(seconds=15)
 
@@ -85,13 +89,70 @@ class LeaseLost(Exception):
     pass
 
 
-def _rows(session: Session, destination: str) -> list[AlertOutboxItem]:
-    return list(
+def _first_unsent(session: Session, destination: str) -> AlertOutboxItem | None:
+    """The destination's oldest unsent row: one index seek per status (``status IN (…) ORDER BY id`` would
+    sort every unsent row of the destination first)."""
+    found = [
         session.scalars(
             select(AlertOutboxItem)
-            .where(AlertOutboxItem.destination == destination, AlertOutboxItem.status.in_(UNSENT))
+            .where(AlertOutboxItem.destination == destination, AlertOutboxItem.status == status)
             .order_by(AlertOutboxItem.id)
-            .limit(500)
+            .limit(1)
+        ).first()
+        for status in UNSENT
+    ]
+    return min((row for row in found if row is not None), key=lambda row: row.id, default=None)
+
+
+def _pending_window(destination: str, limit: int) -> Any:
+    """The ids of the destination's oldest ``limit`` pending rows (an index-only range scan)."""
+    return (
+        select(AlertOutboxItem.id)
+        .where(AlertOutboxItem.destination == destination, AlertOutboxItem.status == "pending")
+        .order_by(AlertOutboxItem.id)
+        .limit(limit)
+    )
+
+
+@dataclass(frozen=True)
+class _Head:
+    """What the digest needs to know of a row at the head of the queue (no payload)."""
+
+    id: int
+    workspace_id: str
+    kind: str
+    status: str
+    catch_up: bool
+
+
+def _head(session: Session, destination: str, limit: int) -> list[_Head]:
+    """The destination's oldest ``limit`` unsent rows, without their payloads, oldest first."""
+    heads: list[_Head] = []
+    for status in UNSENT:
+        heads += [
+            _Head(*row)
+            for row in session.execute(
+                select(
+                    AlertOutboxItem.id,
+                    AlertOutboxItem.workspace_id,
+                    AlertOutboxItem.kind,
+                    AlertOutboxItem.status,
+                    AlertOutboxItem.catch_up,
+                )
+                .where(AlertOutboxItem.destination == destination, AlertOutboxItem.status == status)
+                .order_by(AlertOutboxItem.id)
+                .limit(limit)
+            )
+        ]
+    return sorted(heads, key=lambda head: head.id)[:limit]
+
+
+def _by_ids(session: Session, ids: list[int]) -> list[AlertOutboxItem]:
+    if not ids:
+        return []
+    return list(
+        session.scalars(
+            select(AlertOutboxItem).where(AlertOutboxItem.id.in_(ids)).order_by(AlertOutboxItem.id)
         )
     )
 
@@ -176,8 +237,10 @@ def plan_step(
     blocked = aware(dest.blocked_until)
     if blocked is not None and blocked > now:
         return Step("wait", wait=(blocked - now).total_seconds())
-    rows = _rows(session, destination)
-    if not rows:
+    # Each step reads what it needs from the head of the queue, never the whole backlog: a step costs the
+    # same with 10 or 10,000 rows waiting.
+    first = _first_unsent(session, destination)
+    if first is None:
         dest.leased_by = None
         dest.leased_until = None
         return None
@@ -185,11 +248,19 @@ def plan_step(
     if is_dm and not dest.resolved_channel:
         return Step("resolve")
     channel = dest.resolved_channel if is_dm and dest.resolved_channel else destination
-    first = rows[0]
     if first.status == "sending":
-        in_doubt = [
-            row for row in rows if row.status == "sending" and row.sending_since == first.sending_since
-        ]
+        in_doubt = list(
+            session.scalars(
+                select(AlertOutboxItem)
+                .where(
+                    AlertOutboxItem.destination == destination,
+                    AlertOutboxItem.status == "sending",
+                    AlertOutboxItem.sending_since == first.sending_since,
+                )
+                .order_by(AlertOutboxItem.id)
+                .limit(SUMMARY_LIMIT)
+            )
+        )
         return Step(
             "verify",
             row_ids=[row.id for row in in_doubt],
@@ -206,10 +277,21 @@ def plan_step(
         _mark_sending([first], now, "notice", channel, None)
         return Step("notice", row_ids=[first.id], channel=channel, payloads=[first.payload], kinds=["notice"])
     if first.catch_up:
-        batch = [row for row in rows if row.catch_up and row.status == "pending"]
         wait = _take_token(dest, now, config)
         if wait:
             return Step("wait", wait=wait)
+        # The catch-up rows among the oldest pending ones (the first sweep after a restart queues them
+        # together).
+        batch = list(
+            session.scalars(
+                select(AlertOutboxItem)
+                .where(
+                    AlertOutboxItem.id.in_(_pending_window(destination, SUMMARY_LIMIT)),
+                    AlertOutboxItem.catch_up.is_(True),
+                )
+                .order_by(AlertOutboxItem.id)
+            )
+        )
         _mark_sending(batch, now, "summary", channel, None)
         since = min((datetime.fromisoformat(row.payload["event_at"]) for row in batch), default=None)
         return Step(
@@ -221,7 +303,7 @@ def plan_step(
             since=since,
         )
     if first.kind == "ready":
-        digest_step = _plan_digest(session, dest, rows, channel, now, config)
+        digest_step = _plan_digest(session, dest, first, channel, now, config)
         if digest_step is not None:
             return digest_step
     return _plan_single(session, dest, first, channel, now, config)
@@ -248,26 +330,23 @@ def _open_digest(
 def _plan_digest(
     session: Session,
     dest: AlertDestination,
-    rows: list[AlertOutboxItem],
+    first: AlertOutboxItem,
     channel: str,
     now: datetime,
     config: AlertConfig,
 ) -> Step | None:
     digest = _open_digest(session, dest.destination, now, config)
-    first = rows[0]
     burst = int(first.payload.get("peers_starting", 0)) + 1 >= config.digest_threshold
     if digest is None and not burst:
         return None
-    # Ready rows that are the oldest pending row of their workspace (order per workspace is kept).
-    blocked_workspaces: set[str] = set()
-    batch: list[AlertOutboxItem] = []
-    for row in rows:
-        if row.status != "pending" or row.catch_up:
-            blocked_workspaces.add(row.workspace_id)
-            continue
-        if row.kind == "ready" and row.workspace_id not in blocked_workspaces:
-            batch.append(row)
-        blocked_workspaces.add(row.workspace_id)
+    if digest is not None:
+        updated = aware(digest.updated_at) or now
+        wait = config.digest_update_interval - (now - updated).total_seconds()
+        if wait > 0:
+            return Step("wait", wait=wait)
+    batch = _digest_batch(session, dest.destination)
+    if not batch:
+        return None
     members: dict[str, Any] = dict(digest.members) if digest is not None else {}
     for row in batch:
         members[row.workspace_id] = {
@@ -292,10 +371,6 @@ def _plan_digest(
             kinds=[row.kind for row in batch],
             payloads=[row.payload for row in batch],
         )
-    updated = aware(digest.updated_at) or now
-    wait = config.digest_update_interval - (now - updated).total_seconds()
-    if wait > 0:
-        return Step("wait", wait=wait)
     _mark_sending(batch, now, "digest_update", digest.channel, None)
     return Step(
         "digest_update",
@@ -308,6 +383,19 @@ def _plan_digest(
         kinds=[row.kind for row in batch],
         payloads=[row.payload for row in batch],
     )
+
+
+def _digest_batch(session: Session, destination: str) -> list[AlertOutboxItem]:
+    """Ready rows that are the oldest unsent row of their workspace (order per workspace is kept), among the
+    oldest DIGEST_WINDOW rows: the window is a prefix of the queue, so "oldest in the window" is "oldest"."""
+    blocked_workspaces: set[str] = set()
+    chosen: list[int] = []
+    for head in _head(session, destination, DIGEST_WINDOW):
+        ready = head.status == "pending" and not head.catch_up and head.kind == "ready"
+        if ready and head.workspace_id not in blocked_workspaces:
+            chosen.append(head.id)
+        blocked_workspaces.add(head.workspace_id)
+    return _by_ids(session, chosen)
 
 
 def _plan_single(
@@ -456,7 +544,10 @@ def record_permanent(session: Session, destination: str, error: str, now: dateti
     if dest is not None:
         dest.disabled_reason = error
     kinds = []
-    for row in _rows(session, destination):
+    unsent = select(AlertOutboxItem).where(
+        AlertOutboxItem.destination == destination, AlertOutboxItem.status.in_(UNSENT)
+    )
+    for row in session.scalars(unsent):
         row.status = "failed"
         row.error = f"Slack refused the destination: {error}"
         kinds.append(row.kind)

@@ -1,0 +1,253 @@
+"""Edges of the delivery worker: a long backlog (each step's cost must not grow with it), bursts the engine
+never saw starting, and a status card deleted in Slack while a post into its thread was in doubt."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from alerts_helpers import add_rows, alert_keys, migrate, running_engine, wait_until
+from coder_slack.alerts.config import AlertConfig
+from coder_slack.alerts.delivery import plan_step, record_sent
+from coder_slack.alerts.tables import AlertDestination, AlertOutboxItem
+from coder_slack.standin import RecordedCall, SlackStandIn
+from coder_slack.store import create_sync_engine_for
+from sqlalchemy import create_engine, event, select
+from sqlalchemy.orm import Session
+
+TEAM = "T0CODEROPS"
+# A destination that may post as fast as the worker goes: these tests are about the outbox, not the bucket.
+FAST = {"messages_per_second": 1000.0, "burst": 1000.0}
+
+
+def _db(tmp_path: Path, name: str = "alerts.db") -> str:
+    url = f"sqlite:///{tmp_path / name}"
+    migrate(url)
+    return url
+
+
+def _payload(kind: str, workspace: int, build: int) -> dict[str, Any]:
+    workspace_id = f"ws-{workspace:04d}"
+    build_id = f"build-{workspace:04d}-{build}"
+    agent_id = "" if kind == "build_failed" else f"agent-{workspace:04d}"
+    payload: dict[str, Any] = {
+        "kind": kind,
+        "workspace_id": workspace_id,
+        "workspace_name": f"dev-{workspace:04d}",
+        "owner_name": "alice",
+        "template_name": "python-ds",
+        "build_id": build_id,
+        "build_number": build,
+        "agent_id": agent_id,
+        "agent_name": "main",
+        "event_at": datetime.now(UTC).isoformat(),
+        "key": f"{workspace_id}:{build_id}:{agent_id}:{kind}",
+        "startup_seconds": 12.0,
+        "build_seconds": 30.0,
+        "labels": ["subscription to all workspaces"],
+    }
+    if kind == "build_failed":
+        payload.update(transition="start", job_error="terraform apply failed")
+    if kind in ("start_error", "start_timeout"):
+        payload.update(log_tail=["pip install", "error: no space left"], troubleshooting_url="")
+    return payload
+
+
+def _row(destination: str, kind: str, workspace: int, build: int) -> AlertOutboxItem:
+    payload = _payload(kind, workspace, build)
+    now = datetime.now(UTC)
+    return AlertOutboxItem(
+        team_id=TEAM,
+        destination=destination,
+        workspace_id=payload["workspace_id"],
+        alert_key=payload["key"],
+        kind=kind,
+        payload=payload,
+        catch_up=False,
+        stale=False,
+        status="pending",
+        attempts=0,
+        due_at=now,
+        created_at=now,
+    )
+
+
+def _destination(destination: str, tokens: float = 1000.0) -> AlertDestination:
+    return AlertDestination(destination=destination, team_id=TEAM, tokens=tokens, tokens_at=datetime.now(UTC))
+
+
+def _first_seen(calls: list[RecordedCall], channel: str) -> dict[str, list[int]]:
+    """alert key → the sequence numbers of the distinct messages (channel, ts) that carried it."""
+    seen: dict[str, dict[str, int]] = defaultdict(dict)
+    for call in calls:
+        if call.method not in ("chat.postMessage", "chat.update") or not call.ok:
+            continue
+        if str(call.response.get("channel") or call.args.get("channel")) != channel:
+            continue
+        ts = str(call.response.get("ts") or call.args.get("ts"))
+        for key in alert_keys(call):
+            seen[key].setdefault(ts, call.seq)
+    return {key: sorted(by_ts.values()) for key, by_ts in seen.items()}
+
+
+# ---------------------------------------------------------------------------------------------- backlog
+
+
+def _mixed_backlog(destination: str, workspaces: int) -> list[AlertOutboxItem]:
+    """Three alerts per workspace, interleaved across workspaces (so order per workspace matters): a failed
+    build, a failed start of the next build, then its recovery (which goes into the card's thread)."""
+    rows = []
+    for kind, build in (("build_failed", 1), ("start_error", 2), ("ready", 2)):
+        rows += [_row(destination, kind, n, build) for n in range(workspaces)]
+    return rows
+
+
+def test_a_backlog_of_300_is_delivered_completely_once_each_in_order(make_sim, tmp_path: Path) -> None:
+    sim = make_sim(record=False)
+    database = _db(tmp_path)
+    channel = "C0BACKLOG"
+    rows = _mixed_backlog(channel, 100)
+    keys_in_order = [row.payload["key"] for row in rows]
+    add_rows(database, [_destination(channel), *rows])
+    with SlackStandIn() as standin:
+
+        async def main() -> None:
+            async with running_engine(sim.url, sim.token, standin.api_url, database, **FAST):
+                await wait_until(
+                    lambda: len(_first_seen(standin.calls(), channel)) >= len(keys_in_order),
+                    90,
+                    what="300 alerts",
+                )
+                await asyncio.sleep(1.0)  # anything repeated would show up now
+
+        asyncio.run(main())
+        seen = _first_seen(standin.calls(), channel)
+    assert set(seen) == set(keys_in_order)
+    assert all(len(messages) == 1 for messages in seen.values()), "an alert was posted twice"
+    by_workspace: dict[str, list[int]] = defaultdict(list)
+    for key in keys_in_order:
+        by_workspace[key.split(":")[0]].append(seen[key][0])
+    for workspace_id, order in by_workspace.items():
+        assert order == sorted(order), f"alerts of {workspace_id} arrived out of order"
+    engine = create_sync_engine_for(database)
+    with Session(engine) as session:
+        statuses = set(session.scalars(select(AlertOutboxItem.status)))
+    engine.dispose()
+    assert statuses == {"sent"}
+
+
+class _CountingCursor(sqlite3.Cursor):
+    rows = 0
+
+    def fetchone(self) -> Any:
+        row = super().fetchone()
+        _CountingCursor.rows += row is not None
+        return row
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        found = super().fetchmany(size) if size is not None else super().fetchmany()
+        _CountingCursor.rows += len(found)
+        return found
+
+    def fetchall(self) -> list[Any]:
+        found = super().fetchall()
+        _CountingCursor.rows += len(found)
+        return found
+
+
+class _CountingConnection(sqlite3.Connection):
+    def cursor(self, factory: Any = _CountingCursor) -> Any:
+        return super().cursor(factory)
+
+
+@dataclass
+class _Cost:
+    rows: int = 0  # rows handed from SQLite to Python
+    vm_steps: int = 0  # SQLite virtual-machine instructions, in hundreds: the work inside the database
+
+
+@contextmanager
+def _measured(path: Path) -> Iterator[tuple[Any, _Cost]]:
+    cost = _Cost()
+    engine = create_engine(f"sqlite:///{path}", connect_args={"factory": _CountingConnection})
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        def tick() -> int:
+            cost.vm_steps += 1
+            return 0
+
+        dbapi_connection.set_progress_handler(tick, 100)
+
+    event.listen(engine, "connect", on_connect)
+    try:
+        yield engine, cost
+    finally:
+        engine.dispose()
+
+
+def _ready_seen_starting(workspace: int, peers: int) -> AlertOutboxItem:
+    row = _row("C0COST", "ready", workspace, 1)
+    row.payload = {**row.payload, "peers_starting": peers}
+    return row
+
+
+def _missed(workspace: int) -> AlertOutboxItem:
+    row = _row("C0COST", "ready", workspace, 1)
+    row.catch_up = True
+    return row
+
+
+def _drain_cost(tmp_path: Path, rows: list[AlertOutboxItem], steps: int) -> tuple[_Cost, list[str]]:
+    """The cost of the worker's first ``steps`` steps (plan, then record the post as made) on this backlog."""
+    channel = rows[0].destination
+    database = _db(tmp_path, f"cost-{len(rows)}-{rows[0].kind}-{rows[0].catch_up}.db")
+    rows = list(rows)
+    add_rows(database, [_destination(channel, tokens=10_000.0), *rows])
+    config = AlertConfig(replica_id="cost", **FAST)
+    actions = []
+    with _measured(Path(database.removeprefix("sqlite:///"))) as (engine, cost):
+        now = datetime.now(UTC)
+        for n in range(steps):
+            now += timedelta(seconds=1)  # past any digest update interval
+            before = _CountingCursor.rows
+            with Session(engine) as session, session.begin():
+                step = plan_step(session, channel, "cost", now, config)
+                assert step is not None
+                actions.append(step.action)
+                if step.action != "wait":
+                    record_sent(session, step, channel, f"{1000 + n}.000100", now)
+            cost.rows += _CountingCursor.rows - before
+    return cost, actions
+
+
+def test_each_step_reads_the_same_whatever_the_backlog(tmp_path: Path) -> None:
+    """A step reads the head of the queue, not the backlog: the rows it loads and the work SQLite does are the
+    same for 300 and for 3,000 waiting alerts (before, every post reloaded up to 500 rows and sorted all
+    of them)."""
+    shapes = {
+        # one card per step
+        "failures": (lambda n: [_row("C0COST", "build_failed", w, 1) for w in range(n)], 300, 3000, 5),
+        # one digest of up to 500 rows per step (every workspace was seen starting with ten others)
+        "burst": (lambda n: [_ready_seen_starting(w, peers=10) for w in range(n)], 1200, 6000, 2),
+        # one "while I was away" summary of up to 500 rows per step
+        "catch-up": (lambda n: [_missed(w) for w in range(n)], 1200, 6000, 2),
+    }
+    for shape, (make, few, many, steps) in shapes.items():
+        small, small_actions = _drain_cost(tmp_path, make(few), steps)
+        big, big_actions = _drain_cost(tmp_path, make(many), steps)
+        assert small_actions == big_actions, (shape, small_actions, big_actions)
+        assert big.rows == small.rows, (
+            f"{shape}: {small.rows} rows read with {few} waiting, {big.rows} with {many}"
+        )
+        assert big.vm_steps <= 1.5 * small.vm_steps + 5, (
+            f"{shape}: SQLite worked {small.vm_steps * 100} steps with {few} waiting, "
+            f"{big.vm_steps * 100} with {many}"
+        )
+        print(shape, small_actions, "rows", small.rows, big.rows, "vm", small.vm_steps, big.vm_steps)
