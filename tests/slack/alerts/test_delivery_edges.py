@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from alerts_helpers import add_rows, alert_keys, migrate, running_engine, wait_until
+from alerts_helpers import add_rows, alert_keys, migrate, running_engine, subscription, wait_until
 from coder_slack.alerts.config import AlertConfig
 from coder_slack.alerts.delivery import plan_step, record_sent
 from coder_slack.alerts.tables import AlertDestination, AlertOutboxItem
@@ -129,7 +129,11 @@ def test_a_backlog_of_300_is_delivered_completely_once_each_in_order(make_sim, t
 
         asyncio.run(main())
         seen = _first_seen(standin.calls(), channel)
+        replies = [c for c in standin.calls("chat.postMessage") if c.ok and c.args.get("thread_ts")]
     assert set(seen) == set(keys_in_order)
+    # 100 waiting ready rows are no burst to coalesce: each is a recovery, told in its failed card's thread.
+    recoveries = {key for key in keys_in_order if key.endswith(":ready")}
+    assert recoveries <= {key for call in replies for key in alert_keys(call)}
     assert all(len(messages) == 1 for messages in seen.values()), "an alert was posted twice"
     by_workspace: dict[str, list[int]] = defaultdict(list)
     for key in keys_in_order:
@@ -251,3 +255,43 @@ def test_each_step_reads_the_same_whatever_the_backlog(tmp_path: Path) -> None:
             f"{big.vm_steps * 100} with {many}"
         )
         print(shape, small_actions, "rows", small.rows, big.rows, "vm", small.vm_steps, big.vm_steps)
+
+
+# ---------------------------------------------------------------------------------------------- bursts
+
+
+def test_workspaces_already_ready_when_first_seen_get_one_digest(make_sim, tmp_path: Path) -> None:
+    """An autostart at 9:00 whose workspaces were all ready before the next sweep: nobody saw them starting
+    (no watch, peers_starting 0), yet the channel gets one digest card, not one post per second for each."""
+    sim = make_sim(record=False)
+    database = _db(tmp_path)
+    channel = "C0NINEAM"
+    count = 12
+    # The subscription is older than the ready events (events before a subscription are not paged).
+    add_rows(database, [subscription(channel, template="python-ds")])
+    with SlackStandIn() as standin:
+
+        async def main() -> None:
+            # No sweep but the ones asked for: the whole autostart happens between two sweeps.
+            async with running_engine(
+                sim.url, sim.token, standin.api_url, database, sweep_interval=600.0
+            ) as engine:
+                sim.seed_workspaces("alice", "python-ds", "nine", count)  # started and ready, unseen
+                engine.request_sweep()
+                await wait_until(
+                    lambda: len(_first_seen(standin.calls(), channel)) >= count,
+                    40,
+                    what=f"{count} ready alerts",
+                )
+                await asyncio.sleep(1.5)  # a straggler post would show up now
+
+        asyncio.run(main())
+        posts = [c for c in standin.calls("chat.postMessage") if c.ok and c.args.get("channel") == channel]
+        seen = _first_seen(standin.calls(), channel)
+        final = standin.message(channel, str(posts[0].response["ts"])) if posts else None
+    assert len(seen) == count and all(len(m) == 1 for m in seen.values()), seen
+    assert len(posts) == 1, f"{len(posts)} posts for {count} ready workspaces: the burst was not coalesced"
+    assert final is not None and final.text.startswith(f"{count} of {count} workspaces ready"), final
+    shown = final.render()
+    for n in range(count):
+        assert shown.count(f"alice/nine-{n} ") == 1, f"alice/nine-{n} is not listed once:\n{shown}"

@@ -335,18 +335,22 @@ def _plan_digest(
     now: datetime,
     config: AlertConfig,
 ) -> Step | None:
+    """A digest step when ``first`` (a ready row) is part of a burst: it was seen starting together with
+    enough others, or enough ready rows are waiting here at once (workspaces that were already ready when the
+    engine first saw them, e.g. an autostart that settled between two sweeps: nobody saw them starting)."""
     digest = _open_digest(session, dest.destination, now, config)
-    burst = int(first.payload.get("peers_starting", 0)) + 1 >= config.digest_threshold
-    if digest is None and not burst:
-        return None
     if digest is not None:
         updated = aware(digest.updated_at) or now
         wait = config.digest_update_interval - (now - updated).total_seconds()
         if wait > 0:
             return Step("wait", wait=wait)
-    batch = _digest_batch(session, dest.destination)
-    if not batch:
+    seen_starting = int(first.payload.get("peers_starting", 0)) + 1 >= config.digest_threshold
+    chosen = _digest_candidates(session, dest.destination)
+    if first.id not in chosen:
+        return None  # a recovery: it goes into the failed card's thread
+    if digest is None and not seen_starting and len(chosen) < config.digest_threshold:
         return None
+    batch = _by_ids(session, chosen)
     members: dict[str, Any] = dict(digest.members) if digest is not None else {}
     for row in batch:
         members[row.workspace_id] = {
@@ -356,6 +360,7 @@ def _plan_digest(
             "startup_seconds": row.payload.get("startup_seconds"),
         }
     peers = max(int(row.payload.get("peers_starting", 0)) for row in batch)
+    # At least every member; more when the batch was seen starting with others that are not ready yet.
     expected = max(digest.expected if digest else 0, len(members), len(members) + peers - len(batch) + 1)
     if digest is None:
         wait = _take_token(dest, now, config)
@@ -385,17 +390,29 @@ def _plan_digest(
     )
 
 
-def _digest_batch(session: Session, destination: str) -> list[AlertOutboxItem]:
+def _digest_candidates(session: Session, destination: str) -> list[int]:
     """Ready rows that are the oldest unsent row of their workspace (order per workspace is kept), among the
-    oldest DIGEST_WINDOW rows: the window is a prefix of the queue, so "oldest in the window" is "oldest"."""
+    oldest DIGEST_WINDOW rows: the window is a prefix of the queue, so "oldest in the window" is "oldest".
+    A workspace whose card shows a failure is left out: its recovery is a reply in that card's thread."""
     blocked_workspaces: set[str] = set()
-    chosen: list[int] = []
+    chosen: dict[int, str] = {}
     for head in _head(session, destination, DIGEST_WINDOW):
         ready = head.status == "pending" and not head.catch_up and head.kind == "ready"
         if ready and head.workspace_id not in blocked_workspaces:
-            chosen.append(head.id)
+            chosen[head.id] = head.workspace_id
         blocked_workspaces.add(head.workspace_id)
-    return _by_ids(session, chosen)
+    if not chosen:
+        return []
+    failed = set(
+        session.scalars(
+            select(AlertCard.workspace_id).where(
+                AlertCard.destination == destination,
+                AlertCard.workspace_id.in_(set(chosen.values())),
+                AlertCard.last_kind.in_(FAILURE_KINDS),
+            )
+        )
+    )
+    return [row_id for row_id, workspace_id in chosen.items() if workspace_id not in failed]
 
 
 def _plan_single(
