@@ -104,6 +104,37 @@ def test_paging_lists_every_workspace(sim: SimServer) -> None:
         alice.workspaces.get("bob/box-0")  # members see only their own (Coder's vague 404)
 
 
+def test_summaries_agree_with_full_workspaces(sim_any: SimServer) -> None:
+    """``workspaces.summaries`` reads the same list as ``workspaces.list``, keeping only the lifecycle
+    position; every field it keeps equals the full workspace's, in both eras and across pages."""
+    for n in range(5):
+        sim_any.create_workspace_direct("bob", "python-ds", f"sum-{n}", running=n % 2 == 0)
+    with CoderClient(sim_any.url, sim_any.token) as coder:
+        coder.workspaces.create("sum-live", "python-ds", parameters=PROJECT, owner="bob")
+        full = {w.id: w for w in coder.workspaces.list("owner:bob")}
+        summaries = coder.workspaces._run(coder._ops.list_workspace_summaries("owner:bob", None, page_size=2))
+        assert sorted(s.id for s in summaries) == sorted(full)
+        for summary in summaries:
+            workspace, build = full[summary.id], full[summary.id].latest_build
+            assert (summary.name, summary.owner_name, summary.owner_id, summary.template_name) == (
+                workspace.name,
+                workspace.owner_name,
+                workspace.owner_id,
+                workspace.template_name,
+            )
+            assert summary.latest_build.id == build.id
+            assert summary.latest_build.build_number == build.build_number
+            assert summary.latest_build.transition == build.transition
+            assert summary.latest_build.job.status == build.job.status
+            assert summary.latest_build.deadline == build.deadline
+            assert [(a.id, a.lifecycle_state) for a in summary.latest_build.agents] == [
+                (a.id, a.lifecycle_state) for a in build.agents
+            ]
+        running = {s.name for s in coder.workspaces.summaries("owner:bob status:running")}
+        assert {"sum-0", "sum-2", "sum-4"} <= running and "sum-1" not in running
+        assert len(coder.workspaces.summaries("owner:bob", limit=3)) == 3
+
+
 def test_start_stop_restart_builds_and_wait(sim_any: SimServer) -> None:
     with CoderClient(sim_any.url, sim_any.token) as coder:
         ws = coder.workspaces.create("cycle", "python-ds", parameters=PROJECT)

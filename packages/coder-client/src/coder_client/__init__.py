@@ -56,6 +56,7 @@ from .models import (
     WorkspaceBuild,
     WorkspaceResource,
     WorkspaceStatus,
+    WorkspaceSummary,
     WorkspaceTransition,
 )
 from .parameters import validate_parameters
@@ -114,6 +115,7 @@ __all__ = [
     "WorkspaceNotReady",
     "WorkspaceResource",
     "WorkspaceStatus",
+    "WorkspaceSummary",
     "WorkspaceTransition",
     "default_config_dir",
     "describe_schedule",

@@ -30,6 +30,7 @@ from .models import (
     WorkspaceAgent,
     WorkspaceBuild,
     WorkspacesPage,
+    WorkspaceSummariesPage,
 )
 
 T = TypeVar("T")
@@ -143,6 +144,7 @@ GET_RICH_PARAMETERS = Endpoint(
 
 # Workspaces
 LIST_WORKSPACES = Endpoint("GET", "/workspaces", parse_model(WorkspacesPage))
+LIST_WORKSPACE_SUMMARIES = Endpoint("GET", "/workspaces", parse_model(WorkspaceSummariesPage))
 GET_WORKSPACE = Endpoint("GET", "/workspaces/{workspace}", parse_model(Workspace))
 GET_WORKSPACE_WITH_HEADERS = Endpoint("GET", "/workspaces/{workspace}", parse_with_server_time(Workspace))
 GET_WORKSPACE_BY_NAME = Endpoint("GET", "/users/{user}/workspace/{name}", parse_model(Workspace))

@@ -8,10 +8,18 @@ newer server adds become extra members instead of errors; both eras' field names
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
-from pydantic import AliasChoices, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+)
 
 __all__ = [
     "AgentLog",
@@ -38,6 +46,8 @@ __all__ = [
     "WorkspaceBuild",
     "WorkspaceResource",
     "WorkspaceStatus",
+    "WorkspaceSummariesPage",
+    "WorkspaceSummary",
     "WorkspaceTransition",
     "WorkspacesPage",
 ]
@@ -124,23 +134,49 @@ class LogLevel(OpenEnum):
 
 
 def _zero_time_is_none(value: Any) -> Any:
-    if isinstance(value, str) and (value == "" or value.startswith("0001-01-01")):
+    if value == "" or (isinstance(value, datetime) and value.year == 1):
         return None
     return value
 
 
-Time = Annotated[AwareDatetime | None, BeforeValidator(_zero_time_is_none)]
+if TYPE_CHECKING:
+    Time = AwareDatetime | None
+else:
+    # Go's zero time and "" read as None, checked after parsing (see NullableList for why not before).
+    Time = Annotated[AwareDatetime | Literal[""] | None, AfterValidator(_zero_time_is_none)]
 
 
 def _null_is_empty(value: Any) -> Any:
     return [] if value is None else value
 
 
+_Item = TypeVar("_Item")
+
+if TYPE_CHECKING:
+    NullableList = Annotated[list[_Item], "JSON null reads as []"]
+else:
+
+    class NullableList:
+        """``list[X]`` whose JSON ``null`` (Go's nil slice) reads as ``[]``.
+
+        Checked after validation (``list[X] | None``), not before: a before-validator makes pydantic build
+        the whole JSON subtree as Python dicts first, which for a workspace's resources and agents cost
+        more than the rest of the parse (a 100-workspace page: 12 ms instead of about 5).
+        """
+
+        def __class_getitem__(cls, item: Any) -> Any:
+            return Annotated[list[item] | None, AfterValidator(_null_is_empty)]
+
+
 def _null_is_blank(value: Any) -> Any:
     return "" if value is None else value
 
 
-Text = Annotated[str, BeforeValidator(_null_is_blank)]
+if TYPE_CHECKING:
+    Text = str
+else:
+    # null reads as "" (checked after validation, so pydantic never builds the raw value in Python first).
+    Text = Annotated[str | None, AfterValidator(_null_is_blank)]
 
 
 class CoderModel(BaseModel):
@@ -157,7 +193,7 @@ class Response(CoderModel):
 
     message: Text = ""
     detail: Text = ""
-    validations: Annotated[list[ValidationError], BeforeValidator(_null_is_empty)] = []
+    validations: NullableList[ValidationError] = []
 
 
 class Healthcheck(CoderModel):
@@ -205,7 +241,7 @@ class WorkspaceAgent(CoderModel):
     logs_overflowed: bool = Field(
         False, validation_alias=AliasChoices("logs_overflowed", "startup_logs_overflowed")
     )
-    apps: Annotated[list[WorkspaceApp], BeforeValidator(_null_is_empty)] = []
+    apps: NullableList[WorkspaceApp] = []
 
     @property
     def startup_duration_seconds(self) -> float | None:
@@ -230,8 +266,8 @@ class WorkspaceResource(CoderModel):
     hide: bool = False
     icon: Text = ""
     daily_cost: int = 0
-    agents: Annotated[list[WorkspaceAgent], BeforeValidator(_null_is_empty)] = []
-    metadata: Annotated[list[ResourceMetadata], BeforeValidator(_null_is_empty)] = []
+    agents: NullableList[WorkspaceAgent] = []
+    metadata: NullableList[ResourceMetadata] = []
 
 
 class ProvisionerJob(CoderModel):
@@ -264,7 +300,7 @@ class WorkspaceBuild(CoderModel):
     deadline: Time = None
     max_deadline: Time = None
     job: ProvisionerJob = Field(default_factory=ProvisionerJob)
-    resources: Annotated[list[WorkspaceResource], BeforeValidator(_null_is_empty)] = []
+    resources: NullableList[WorkspaceResource] = []
     daily_cost: int = 0
 
     @property
@@ -309,7 +345,55 @@ class Workspace(CoderModel):
 
 
 class WorkspacesPage(CoderModel):
-    workspaces: Annotated[list[Workspace], BeforeValidator(_null_is_empty)] = []
+    workspaces: NullableList[Workspace] = []
+    count: int = 0
+
+
+# A workspace's lifecycle position only: the same JSON as ``Workspace``, a fifth of the parsing. A service
+# that lists thousands of workspaces every few seconds to notice changes reads these, then fetches in full
+# only the workspaces whose summary changed.
+
+
+class AgentSummary(CoderModel):
+    id: str
+    lifecycle_state: LifecycleState = LifecycleState.CREATED
+
+
+class ResourceSummary(CoderModel):
+    agents: NullableList[AgentSummary] = []
+
+
+class JobSummary(CoderModel):
+    status: JobStatus = JobStatus.PENDING
+
+
+class BuildSummary(CoderModel):
+    id: str
+    build_number: int = 0
+    transition: WorkspaceTransition = WorkspaceTransition.START
+    deadline: Time = None
+    job: JobSummary = Field(default_factory=JobSummary)
+    resources: NullableList[ResourceSummary] = []
+
+    @property
+    def agents(self) -> list[AgentSummary]:
+        return [agent for resource in self.resources for agent in resource.agents]
+
+
+class WorkspaceSummary(CoderModel):
+    """Who and where a workspace is in its lifecycle: names, latest build, job status, agents' lifecycle
+    states and deadline (attribute paths as on ``Workspace``, so code reading these reads both)."""
+
+    id: str
+    name: str
+    owner_id: Text = ""
+    owner_name: Text = ""
+    template_name: Text = ""
+    latest_build: BuildSummary
+
+
+class WorkspaceSummariesPage(CoderModel):
+    workspaces: NullableList[WorkspaceSummary] = []
     count: int = 0
 
 
@@ -322,8 +406,8 @@ class User(CoderModel):
     created_at: Time = None
     last_seen_at: Time = None
     avatar_url: Text = ""
-    organization_ids: Annotated[list[str], BeforeValidator(_null_is_empty)] = []
-    roles: Annotated[list[dict[str, Any]], BeforeValidator(_null_is_empty)] = []
+    organization_ids: NullableList[str] = []
+    roles: NullableList[dict[str, Any]] = []
 
     @property
     def role_names(self) -> list[str]:
@@ -333,7 +417,7 @@ class User(CoderModel):
 class UsersPage(CoderModel):
     """``GET /users``: one page of matches and ``count``, the total match count (both eras)."""
 
-    users: Annotated[list[User], BeforeValidator(_null_is_empty)] = []
+    users: NullableList[User] = []
     count: int = 0
 
 
@@ -385,7 +469,7 @@ class TemplateVersionParameter(CoderModel):
     ephemeral: bool = False
     default_value: Text = ""
     icon: Text = ""
-    options: Annotated[list[ParameterOption], BeforeValidator(_null_is_empty)] = []
+    options: NullableList[ParameterOption] = []
     required: bool = False
     validation_error: Text = ""
     validation_regex: Text = ""

@@ -29,6 +29,7 @@ from .models import (
     Workspace,
     WorkspaceAgent,
     WorkspaceBuild,
+    WorkspaceSummary,
     WorkspaceTransition,
 )
 from .parameters import validate_parameters
@@ -155,6 +156,18 @@ class Operations:
         return (
             yield from _all_pages(
                 lambda params: _page_of(api.LIST_WORKSPACES(params=params), "workspaces"),
+                query,
+                limit,
+                page_size,
+            )
+        )
+
+    def list_workspace_summaries(
+        self, query: str | None, limit: int | None, page_size: int = PAGE_SIZE
+    ) -> Op[list[WorkspaceSummary]]:
+        return (
+            yield from _all_pages(
+                lambda params: _page_of(api.LIST_WORKSPACE_SUMMARIES(params=params), "workspaces"),
                 query,
                 limit,
                 page_size,

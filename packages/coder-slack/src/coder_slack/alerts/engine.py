@@ -25,7 +25,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from coder_client import AsyncCoderClient, CoderError, WatchHub, Workspace
+from coder_client import AsyncCoderClient, CoderError, NotFound, WatchHub, Workspace, WorkspaceSummary
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import and_, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 
 SWEEP_LEASE = "sweep"
 _BATCH = 500
+# A sweep fetches changed workspaces one by one up to this many; more, and it lists them all in full.
+_FETCH_SINGLY = 40
 
 
 def _watch_lease(workspace_id: str) -> str:
@@ -121,7 +123,7 @@ def renew_leases(session: Session, holder: str, now: datetime, seconds: float) -
     return set(session.scalars(statement, execution_options={"synchronize_session": False}))
 
 
-def _fingerprint(workspace: Workspace) -> tuple[object, ...]:
+def _fingerprint(workspace: Workspace | WorkspaceSummary) -> tuple[object, ...]:
     build = workspace.latest_build
     return (
         build.id,
@@ -332,7 +334,7 @@ class AlertEngine:
 
     # ----------------------------------------------------------------- watching
 
-    async def _adjust_watches(self, workspaces: list[Workspace]) -> None:
+    async def _adjust_watches(self, workspaces: list[Workspace] | list[WorkspaceSummary]) -> None:
         starting = []
         for workspace in workspaces:
             if is_transitional(workspace):
@@ -423,16 +425,43 @@ class AlertEngine:
                 await asyncio.wait_for(self._sweep_now.wait(), timeout=delay)
 
     async def sweep(self, catch_up: CatchUp | None = None) -> None:
-        """List every workspace, record what it shows, watch the ones in transition."""
-        workspaces = await self.coder.workspaces.list(query=None)
-        # Every tenth sweep re-records everything (settings such as a changed autostop lead time take effect).
-        force = self._sweeps % 10 == 0
+        """List every workspace, record what changed, watch the ones in transition.
+
+        The list is read as summaries (a fifth of the parsing of full workspaces); only workspaces whose
+        summary differs from what this process last recorded are fetched in full. Every tenth sweep, and a
+        catch-up, reads everything in full and re-records it (settings such as a changed autostop lead time
+        take effect).
+        """
+        force = catch_up is not None or self._sweeps % 10 == 0
         self._sweeps += 1
+        if force:
+            workspaces = await self.coder.workspaces.list(query=None)
+            summaries: list[Workspace] | list[WorkspaceSummary] = workspaces
+        else:
+            summaries = await self.coder.workspaces.summaries(query=None)
+            changed = [s.id for s in summaries if self._fingerprints.get(s.id) != _fingerprint(s)]
+            workspaces = await self._fetch_full(changed)
         for start in range(0, len(workspaces), _BATCH):
-            await self.observe(
-                workspaces[start : start + _BATCH], catch_up, force=force or catch_up is not None
-            )
-        await self._adjust_watches(workspaces)
+            await self.observe(workspaces[start : start + _BATCH], catch_up, force=force)
+        await self._adjust_watches(summaries)
+
+    async def _fetch_full(self, workspace_ids: list[str]) -> list[Workspace]:
+        if not workspace_ids:
+            return []
+        if len(workspace_ids) > _FETCH_SINGLY:
+            wanted = set(workspace_ids)
+            return [w for w in await self.coder.workspaces.list(query=None) if w.id in wanted]
+        limit = asyncio.Semaphore(8)
+
+        async def fetch(workspace_id: str) -> Workspace | None:
+            async with limit:
+                try:
+                    return await self.coder.workspaces.get(workspace_id)
+                except NotFound:  # deleted since the list
+                    return None
+
+        found = await asyncio.gather(*(fetch(w) for w in workspace_ids))
+        return [w for w in found if w is not None]
 
     async def _lease_keeper(self) -> None:
         interval = max(0.2, self.config.lease_seconds / 3)

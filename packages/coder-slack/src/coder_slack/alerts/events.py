@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from coder_client import Workspace
+from coder_client import Workspace, WorkspaceSummary
 
 EVENT_KINDS = ("ready", "start_error", "start_timeout", "build_failed", "autostop")
 FAILURE_KINDS = ("start_error", "start_timeout", "build_failed")
@@ -63,7 +63,7 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
     return max(0.0, (end - start).total_seconds())
 
 
-def is_transitional(workspace: Workspace) -> bool:
+def is_transitional(workspace: Workspace | WorkspaceSummary) -> bool:
     """Whether something alertable may happen soon: an active build, or a started build whose agents are still
     coming up. Only these workspaces hold a watch stream."""
     build = workspace.latest_build
@@ -74,7 +74,7 @@ def is_transitional(workspace: Workspace) -> bool:
     return any(str(agent.lifecycle_state) in _STARTING_LIFECYCLES for agent in build.agents)
 
 
-def lifecycle_summary(workspace: Workspace) -> str:
+def lifecycle_summary(workspace: Workspace | WorkspaceSummary) -> str:
     states = sorted({str(agent.lifecycle_state) for agent in workspace.latest_build.agents})
     return ",".join(states)
 
