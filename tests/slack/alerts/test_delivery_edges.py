@@ -13,12 +13,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from alerts_helpers import add_rows, alert_keys, migrate, running_engine, subscription, wait_until
+from coder_slack.alerts import messages
 from coder_slack.alerts.config import AlertConfig
 from coder_slack.alerts.delivery import plan_step, record_sent
-from coder_slack.alerts.tables import AlertDestination, AlertOutboxItem
+from coder_slack.alerts.tables import AlertCard, AlertDestination, AlertOutboxItem
 from coder_slack.standin import RecordedCall, SlackStandIn
-from coder_slack.store import create_sync_engine_for
+from coder_slack.store import StatusCard, create_sync_engine_for
+from slack_sdk import WebClient
 from sqlalchemy import create_engine, event, select
 from sqlalchemy.orm import Session
 
@@ -295,3 +298,183 @@ def test_workspaces_already_ready_when_first_seen_get_one_digest(make_sim, tmp_p
     shown = final.render()
     for n in range(count):
         assert shown.count(f"alice/nine-{n} ") == 1, f"alice/nine-{n} is not listed once:\n{shown}"
+
+
+# ------------------------------------------------------------------------------------------ deleted parents
+
+STATUS_CHANNEL = "C0GENERAL"
+
+
+def _status_card(ts: str, build: int) -> StatusCard:
+    payload = _payload("start_error", 1, build)
+    return StatusCard(
+        team_id=TEAM,
+        channel_id=STATUS_CHANNEL,
+        message_ts=ts,
+        requested_by="U0ALICE",
+        action="restart",
+        workspace_id=payload["workspace_id"],
+        workspace_name=payload["workspace_name"],
+        owner_name="alice",
+        build_number=build,
+        stage="starting",
+        finished=False,
+        started_at=datetime.now(UTC) - timedelta(seconds=30),
+    )
+
+
+@pytest.mark.parametrize("attempt", ["in_doubt_not_posted", "in_doubt_posted_at_top", "first_attempt"])
+def test_a_status_card_deleted_under_an_alert_gives_the_alert_a_card_of_its_own(
+    make_sim, tmp_path: Path, attempt: str
+) -> None:
+    """``/workspace restart`` posted a status card; the start_error alert goes into its thread; someone
+    deletes the status card. Slack then answers ``thread_not_found`` to ``conversations.replies`` on it,
+    and posts a reply to it at the top of the channel. The alert is delivered once, as a top-level card
+    (the one Slack made of the reply, or a new one), and the workspace's next alert goes into that card's
+    thread."""
+    sim = make_sim(record=False)
+    database = _db(tmp_path)
+    first = _row(STATUS_CHANNEL, "start_error", 1, 7)
+    first.id = 1
+    recovery = _row(STATUS_CHANNEL, "ready", 1, 7)
+    recovery.id = 2
+    first_key, recovery_key = first.payload["key"], recovery.payload["key"]
+    with SlackStandIn() as standin:
+        slack = WebClient(token="xoxb-command-app", base_url=standin.api_url)
+        status_ts = str(
+            slack.chat_postMessage(channel=STATUS_CHANNEL, text="alice/dev-0001 is restarting")["ts"]
+        )
+        if attempt != "first_attempt":
+            # The engine had marked the row sending (a post into the status card's thread) when it was killed.
+            first.status, first.attempts, first.attempt_kind = "sending", 1, "status_reply"
+            first.message_channel, first.thread_ts = STATUS_CHANNEL, status_ts
+            first.sending_since = datetime.now(UTC) - timedelta(seconds=2)
+        assert standin.delete_message(STATUS_CHANNEL, status_ts)
+        landed = None
+        if attempt == "in_doubt_posted_at_top":
+            # The killed engine's post did reach Slack, which put it at the top of the channel.
+            card = messages.alert_card(first.payload, sim.url)
+            landed = slack.chat_postMessage(
+                channel=STATUS_CHANNEL,
+                text=card.text,
+                blocks=card.blocks_json(),
+                thread_ts=status_ts,
+                metadata=messages.metadata([1], [first_key], first.workspace_id),
+            )
+            assert not landed["message"].get("thread_ts")
+        add_rows(database, [_status_card(status_ts, 7), _destination(STATUS_CHANNEL), first])
+        started = standin.last_seq()
+
+        async def main() -> None:
+            async with running_engine(
+                sim.url, sim.token, standin.api_url, database, sweep_interval=600.0, **FAST
+            ) as engine:
+                await wait_until(lambda: _row_status(database, 1) == "sent", 20, what="the first alert")
+                # From another thread: the engine's transactions run on this loop.
+                await asyncio.to_thread(add_rows, database, [recovery])
+                engine.delivery.kick({STATUS_CHANNEL})
+                await wait_until(lambda: _row_status(database, 2) == "sent", 20, what="the recovery")
+                await asyncio.sleep(1.5)  # a retry would show up now
+
+        asyncio.run(main())
+        engine_calls = [c for c in standin.calls() if c.seq > started]
+        seen = _first_seen(standin.calls(), STATUS_CHANNEL)
+        top = [m for m in standin.messages(STATUS_CHANNEL) if not m.thread_ts]
+    alert_posts = [c for c in engine_calls if c.method == "chat.postMessage" and alert_keys(c)]
+    assert set(seen) == {first_key, recovery_key}
+    assert all(len(found) == 1 for found in seen.values()), f"an alert was delivered twice: {seen}"
+    # The status card is gone; one top-level message is left: the alert's card.
+    assert len(top) == 1, f"{len(top)} top-level messages: {[m.text for m in top]}"
+    card = top[0]
+    assert seen[first_key] and card.metadata and first_key in str(card.metadata)
+    if landed is not None:
+        assert card.ts == landed["ts"]
+        assert [c for c in alert_posts if first_key in alert_keys(c)] == [], "posted again"
+    (reply,) = [c for c in alert_posts if recovery_key in alert_keys(c)]
+    assert reply.args.get("thread_ts") == card.ts, "the next alert did not go into the new card's thread"
+    assert reply.response["message"].get("thread_ts") == card.ts
+    updated = standin.message(STATUS_CHANNEL, card.ts)
+    assert updated is not None and "recovered" in updated.text
+    # No endless retry against the deleted thread: one look at it at most, and a handful of calls in all.
+    assert len([c for c in engine_calls if c.method == "conversations.replies"]) <= 1
+    assert len(engine_calls) <= 6, [(c.method, c.error) for c in engine_calls]
+
+
+def test_a_reply_that_slack_put_at_the_top_after_its_card_was_deleted_is_not_posted_again(
+    make_sim, tmp_path: Path
+) -> None:
+    """The workspace's alert card was deleted while its recovery was being posted into the card's thread;
+    Slack put the reply at the top of the channel, and the engine was killed before it recorded that. The
+    restarted engine finds it there (not in the gone thread), keeps it as the workspace's card, and posts
+    nothing twice; the next alert goes into its thread."""
+    sim = make_sim(record=False)
+    database = _db(tmp_path)
+    channel = "C0CARDS"
+    recovery = _row(channel, "ready", 1, 7)
+    recovery.id = 1
+    later = _row(channel, "build_failed", 1, 8)
+    later.id = 2
+    recovery_key, later_key = recovery.payload["key"], later.payload["key"]
+    with SlackStandIn() as standin:
+        slack = WebClient(token="xoxb-earlier-engine", base_url=standin.api_url)
+        failed = messages.alert_card(_payload("start_error", 1, 7), sim.url)
+        card_ts = str(
+            slack.chat_postMessage(channel=channel, text=failed.text, blocks=failed.blocks_json())["ts"]
+        )
+        recovery.status, recovery.attempts, recovery.attempt_kind = "sending", 1, "reply"
+        recovery.message_channel, recovery.thread_ts = channel, card_ts
+        recovery.sending_since = datetime.now(UTC) - timedelta(seconds=2)
+        assert standin.delete_message(channel, card_ts)
+        reply = messages.thread_reply(recovery.payload, sim.url, recovered=True)
+        landed = slack.chat_postMessage(
+            channel=channel,
+            text=reply.text,
+            blocks=reply.blocks_json(),
+            thread_ts=card_ts,
+            metadata=messages.metadata([1], [recovery_key], recovery.workspace_id),
+        )
+        assert not landed["message"].get("thread_ts")
+        card = AlertCard(
+            destination=channel,
+            workspace_id=recovery.workspace_id,
+            channel=channel,
+            ts=card_ts,
+            last_kind="start_error",
+            last_build_id=str(recovery.payload["build_id"]),
+            updated_at=datetime.now(UTC),
+        )
+        add_rows(database, [card, _destination(channel), recovery])
+        started = standin.last_seq()
+
+        async def main() -> None:
+            async with running_engine(
+                sim.url, sim.token, standin.api_url, database, sweep_interval=600.0, **FAST
+            ) as engine:
+                await wait_until(lambda: _row_status(database, 1) == "sent", 20, what="the recovery")
+                await asyncio.to_thread(add_rows, database, [later])
+                engine.delivery.kick({channel})
+                await wait_until(lambda: _row_status(database, 2) == "sent", 20, what="the next alert")
+                await asyncio.sleep(1.5)
+
+        asyncio.run(main())
+        engine_calls = [c for c in standin.calls() if c.seq > started]
+        seen = _first_seen(standin.calls(), channel)
+    assert seen == {recovery_key: seen[recovery_key], later_key: seen[later_key]}
+    assert all(len(found) == 1 for found in seen.values()), f"an alert was delivered twice: {seen}"
+    posts = [c for c in engine_calls if c.method == "chat.postMessage"]
+    assert [alert_keys(c) for c in posts] == [[later_key]], "the recovery was posted again"
+    assert posts[0].args.get("thread_ts") == landed["ts"]
+    assert [c.method for c in engine_calls if c.method.startswith("conversations.")] == [
+        "conversations.replies",
+        "conversations.history",
+    ]
+
+
+def _row_status(database: str, row_id: int) -> str | None:
+    engine = create_sync_engine_for(database)
+    try:
+        with Session(engine) as session:
+            row = session.get(AlertOutboxItem, row_id)
+            return None if row is None else row.status
+    finally:
+        engine.dispose()

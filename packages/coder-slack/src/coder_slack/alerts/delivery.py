@@ -54,6 +54,8 @@ PERMANENT_ERRORS = frozenset(
 ROW_ERRORS = frozenset(
     {"invalid_blocks", "invalid_blocks_format", "msg_too_long", "no_text", "invalid_arguments"}
 )
+# What Slack answers about a thread whose parent message was deleted (conversations.replies, chat.update).
+PARENT_GONE = frozenset({"thread_not_found", "message_not_found"})
 UNSENT = ("pending", "sending")
 # How many rows one catch-up summary carries at most (the first sweep after a restart queues them).
 SUMMARY_LIMIT = 500
@@ -465,12 +467,14 @@ def _status_card_ts(session: Session, channel: str, row: AlertOutboxItem) -> str
         # Cards that do not know their build number: one posted after this build was queued is its card.
         posted_since_queued = StatusCard.started_at >= datetime.fromisoformat(queued_at) - CLOCK_SKEW
         same_build = or_(same_build, and_(StatusCard.build_number.is_(None), posted_since_queued))
-    found = session.scalar(
-        select(StatusCard.message_ts)
-        .where(StatusCard.channel_id == channel, StatusCard.workspace_id == row.workspace_id, same_build)
-        .order_by(StatusCard.id.desc())
-        .limit(1)
+    query = select(StatusCard.message_ts).where(
+        StatusCard.channel_id == channel, StatusCard.workspace_id == row.workspace_id, same_build
     )
+    gone = row.payload.get("status_card_gone")
+    if gone:
+        # Deleted in Slack while this alert was on its way into its thread: the alert gets a card of its own.
+        query = query.where(StatusCard.message_ts != str(gone))
+    found = session.scalar(query.order_by(StatusCard.id.desc()).limit(1))
     return None if found is None else str(found)
 
 
@@ -502,6 +506,10 @@ def record_sent(
                 )
             )
         else:
+            if step.action == "card":
+                # A reply whose parent was deleted: Slack posted it at the top of the channel, and it is the
+                # workspace's card from now on.
+                card.channel, card.ts = channel, card_ts or ts
             card.last_kind = row.kind
             card.last_build_id = str(row.payload.get("build_id", ""))
             card.updated_at = now
@@ -761,7 +769,7 @@ class DeliveryWorker:
             for kind in step.kinds:
                 self.metrics.failed(kind)
             return
-        if code == "message_not_found" and step.action in ("reply", "digest_update"):
+        if code in PARENT_GONE and step.action in ("reply", "status_reply", "digest_update"):
             await self.db.run(_forget_parent, step)
             return
         in_doubt = error.response.status_code >= 500 and step.action != "verify"
@@ -784,6 +792,13 @@ class DeliveryWorker:
             metadata=self._metadata(step),
             unfurl_links=False,
         )
+        if thread_ts is not None and not _in_thread(response.data):
+            # The parent was deleted: Slack does not refuse the reply, it posts it at the top of the
+            # channel. That message is the workspace's card now (a reply carries the card's content).
+            log.info(
+                "alert delivery to %s: the thread %s is gone; the post became the card", channel, thread_ts
+            )
+            step.action = "card"
         return str(response["ts"])
 
     async def _deliver(self, destination: str, step: Step) -> None:
@@ -834,6 +849,13 @@ class DeliveryWorker:
         for kind in step.kinds:
             self.metrics.delivered(kind, (utcnow() - now).total_seconds())
 
+    async def _find_in_history(self, step: Step, wanted: set[int]) -> str | None:
+        oldest = (step.since or utcnow()) - timedelta(seconds=60)
+        response = await self.slack.conversations_history(
+            channel=step.channel, oldest=f"{oldest.timestamp():.6f}", include_all_metadata=True, limit=200
+        )
+        return _find(response.get("messages") or [], wanted)
+
     async def _verify(self, destination: str, step: Step) -> None:
         """Find out whether an interrupted attempt reached Slack; record it if so, else make the rows
         pending."""
@@ -842,16 +864,24 @@ class DeliveryWorker:
         if step.card_kind == "digest_update":
             found_ts = None  # chat.update is idempotent: simply do it again
         elif step.thread_ts:
-            response = await self.slack.conversations_replies(
-                channel=step.channel, ts=step.thread_ts, include_all_metadata=True, limit=200
-            )
-            found_ts = _find(response.get("messages") or [], wanted)
+            try:
+                response = await self.slack.conversations_replies(
+                    channel=step.channel, ts=step.thread_ts, include_all_metadata=True, limit=200
+                )
+                found_ts = _find(response.get("messages") or [], wanted)
+            except SlackApiError as error:
+                if str(error.response.get("error", "")) not in PARENT_GONE:
+                    raise
+                # The card or status card was deleted. Slack posts a reply to a deleted parent at the top of
+                # the channel, so the interrupted post is either there or nowhere.
+                found_ts = await self._find_in_history(step, wanted)
+                if found_ts is None:
+                    log.info("alert delivery to %s: the thread %s is gone", destination, step.thread_ts)
+                    await self.db.run(_forget_parent, step)
+                    return
+                step.card_kind, step.thread_ts = "card", None
         else:
-            oldest = (step.since or utcnow()) - timedelta(seconds=60)
-            response = await self.slack.conversations_history(
-                channel=step.channel, oldest=f"{oldest.timestamp():.6f}", include_all_metadata=True, limit=200
-            )
-            found_ts = _find(response.get("messages") or [], wanted)
+            found_ts = await self._find_in_history(step, wanted)
         if found_ts is None:
             await self.db.run(
                 record_retry, step, destination, utcnow(), 0.0, "retrying after an interruption", False
@@ -873,6 +903,14 @@ class DeliveryWorker:
         await self.db.run(record_sent, step, step.channel, found_ts, utcnow(), step.thread_ts)
 
 
+def _in_thread(response: Any) -> bool:
+    """Whether chat.postMessage put the message into the thread it was asked to (its answer's message names
+    the thread; a reply to a deleted parent comes back without one). An answer without a message is taken at
+    its word."""
+    message = response.get("message") if isinstance(response, dict) else None
+    return not isinstance(message, dict) or bool(message.get("thread_ts"))
+
+
 def _find(found: list[dict[str, Any]], wanted: set[int]) -> str | None:
     for message in found:
         if messages.outbox_ids_of(message.get("metadata")) & wanted:
@@ -881,15 +919,23 @@ def _find(found: list[dict[str, Any]], wanted: set[int]) -> str | None:
 
 
 def _forget_parent(session: Session, step: Step) -> None:
-    """The card or digest was deleted in Slack: forget it, so the next attempt posts a new one."""
+    """The card, status card or digest the rows were going into was deleted in Slack: forget it, so the next
+    attempt posts a new one (the rows were not delivered: a post into a deleted thread is nowhere to be
+    found)."""
+    kind = step.card_kind if step.action == "verify" else step.action
     rows = session.scalars(select(AlertOutboxItem).where(AlertOutboxItem.id.in_(step.row_ids))).all()
     for row in rows:
+        if row.status == "sent":
+            continue
         row.status = "pending"
         row.sending_since = None
-        if step.action == "reply":
+        row.error = "the message it belongs under was deleted in Slack"
+        if kind == "reply":
             card = session.get(AlertCard, (row.destination, row.workspace_id))
-            if card is not None:
+            if card is not None and card.ts == step.thread_ts:
                 session.delete(card)
+        elif kind == "status_reply" and step.thread_ts:
+            row.payload = {**row.payload, "status_card_gone": step.thread_ts}
     if step.digest_id is not None:
         digest = session.get(AlertDigest, step.digest_id)
         if digest is not None:

@@ -97,3 +97,6 @@ class RemoteStandIn:
 
     def clear_faults(self) -> None:
         self._post("/_standin/faults", {"kind": "clear"})
+
+    def delete_message(self, channel: str, ts: str) -> None:
+        self._post("/_standin/faults", {"kind": "delete_message", "channel": channel, "ts": ts})

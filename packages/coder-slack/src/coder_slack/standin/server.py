@@ -143,6 +143,7 @@ class SlackStandIn:
         self._fail_next: dict[str, list[tuple[str, int, int]]] = {}
         self._storms: list[_Storm] = []
         self._channel_errors: dict[str, str] = {}
+        self._deleted: set[tuple[str, str]] = set()  # (channel, ts) of messages deleted here
         self._listeners: list[Callable[[RecordedCall], None]] = []
         self._last_ts = 0.0
         self._ids = itertools.count(1)
@@ -298,6 +299,7 @@ class SlackStandIn:
             self._arrived.clear()
             self._messages.clear()
             self._views.clear()
+            self._deleted.clear()
             self._view_stacks.clear()
 
     def subscribe(self, listener: Callable[[RecordedCall], None]) -> None:
@@ -333,6 +335,17 @@ class SlackStandIn:
         """Every call naming ``channel`` fails permanently with ``error`` until ``clear_faults``."""
         with self._lock:
             self._channel_errors[channel] = error
+
+    def delete_message(self, channel: str, ts: str) -> bool:
+        """Someone deleted this message in Slack (as ``chat.delete`` does): it is gone from history and
+        ``conversations.replies`` on it answers ``thread_not_found``; a later ``chat.postMessage`` with it as
+        ``thread_ts`` lands at the top of the channel, as Slack does with a reply to a deleted parent. (A
+        parent that has replies leaves a tombstone in Slack; that is not modelled.)"""
+        with self._lock:
+            removed = self._messages.pop((channel, ts), None)
+            if removed is not None:
+                self._deleted.add((channel, ts))
+        return removed is not None
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -504,6 +517,8 @@ class SlackStandIn:
             self.rate_limit_storm(**body)
         elif kind == "channel_error":
             self.channel_error(**body)
+        elif kind == "delete_message":
+            self.delete_message(**body)
         elif kind == "clear":
             self.clear_faults()
         else:
@@ -541,24 +556,34 @@ class SlackStandIn:
             return payload
         text, blocks = payload
         ts = self._next_ts()
+        thread_ts = str(args["thread_ts"]) if args.get("thread_ts") else None
+        with self._lock:
+            if thread_ts is not None and (str(channel), thread_ts) in self._deleted:
+                # Slack does not refuse a reply to a deleted parent: it posts it at the top of the channel,
+                # and the answer's message has no thread_ts.
+                thread_ts = None
         message = StoredMessage(
             str(channel),
             ts,
             text,
             blocks,
-            args.get("thread_ts"),
+            thread_ts,
             args.get("metadata"),
             None,
             [(text, blocks)],
         )
         with self._lock:
             self._messages[(str(channel), ts)] = message
-        return {
-            "ok": True,
-            "channel": channel,
+        answer: dict[str, Any] = {
+            "type": "message",
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "text": text,
             "ts": ts,
-            "message": {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "text": text, "ts": ts},
         }
+        if thread_ts is not None:
+            answer["thread_ts"] = thread_ts
+        return {"ok": True, "channel": channel, "ts": ts, "message": answer}
 
     def _update(self, args: dict[str, Any]) -> dict[str, Any]:
         channel, ts = str(args.get("channel", "")), str(args.get("ts", ""))
@@ -586,8 +611,7 @@ class SlackStandIn:
         return {"ok": True, "message_ts": result["ts"]}
 
     def _delete(self, args: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            removed = self._messages.pop((str(args.get("channel")), str(args.get("ts"))), None)
+        removed = self.delete_message(str(args.get("channel")), str(args.get("ts")))
         return {"ok": True} if removed else {"ok": False, "error": "message_not_found"}
 
     # conversations.history / conversations.replies: what the alert engine reads after a crash to find a
