@@ -17,7 +17,7 @@ import pytest
 from alerts_helpers import add_rows, alert_keys, migrate, running_engine, subscription, wait_until
 from coder_slack.alerts import messages
 from coder_slack.alerts.config import AlertConfig
-from coder_slack.alerts.delivery import plan_step, record_sent
+from coder_slack.alerts.delivery import claim_destinations, plan_step, record_sent
 from coder_slack.alerts.tables import AlertCard, AlertDestination, AlertOutboxItem
 from coder_slack.standin import RecordedCall, SlackStandIn
 from coder_slack.store import StatusCard, create_sync_engine_for
@@ -258,6 +258,31 @@ def test_each_step_reads_the_same_whatever_the_backlog(tmp_path: Path) -> None:
             f"{big.vm_steps * 100} with {many}"
         )
         print(shape, small_actions, "rows", small.rows, big.rows, "vm", small.vm_steps, big.vm_steps)
+
+
+def _claim_cost(tmp_path: Path, delivered: int) -> tuple[_Cost, list[str]]:
+    """The cost of one poll for work, with ``delivered`` rows already sent and one waiting."""
+    database = _db(tmp_path, f"claim-{delivered}.db")
+    rows = [_row("C0DONE", "build_failed", w, 1) for w in range(delivered)]
+    for row in rows:
+        row.status = "sent"
+    add_rows(database, [_destination("C0DONE"), _destination("C0WAIT"), *rows, _row("C0WAIT", "ready", 0, 1)])
+    with _measured(Path(database.removeprefix("sqlite:///"))) as (engine, cost):
+        before = _CountingCursor.rows
+        with Session(engine) as session, session.begin():
+            claimed = claim_destinations(session, "cost", datetime.now(UTC), AlertConfig(replica_id="cost"))
+        cost.rows = _CountingCursor.rows - before
+    return cost, claimed
+
+
+def test_polling_for_work_does_not_scan_what_was_delivered(tmp_path: Path) -> None:
+    """The worker polls for destinations with work every second; the outbox keeps every row ever sent."""
+    small, small_claimed = _claim_cost(tmp_path, 300)
+    big, big_claimed = _claim_cost(tmp_path, 3000)
+    assert small_claimed == big_claimed == ["C0WAIT"]
+    assert big.vm_steps <= 1.5 * small.vm_steps + 5, (
+        f"SQLite worked {small.vm_steps * 100} steps with 300 rows sent, {big.vm_steps * 100} with 3,000"
+    )
 
 
 # ---------------------------------------------------------------------------------------------- bursts

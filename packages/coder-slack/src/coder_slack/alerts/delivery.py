@@ -19,7 +19,7 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from coder_slack.alerts import messages
@@ -160,15 +160,22 @@ def _by_ids(session: Session, ids: list[int]) -> list[AlertOutboxItem]:
 
 
 def claim_destinations(session: Session, replica: str, now: datetime, config: AlertConfig) -> list[str]:
-    waiting = (
-        select(AlertOutboxItem.destination)
-        .where(AlertOutboxItem.status.in_(UNSENT), AlertOutboxItem.due_at <= now)
-        .distinct()
+    # Per destination, one index seek per status ("any unsent row?"), rather than a scan of the whole outbox
+    # (sent rows included) on every poll.
+    waiting = or_(
+        *(
+            exists().where(
+                AlertOutboxItem.destination == AlertDestination.destination,
+                AlertOutboxItem.status == status,
+                AlertOutboxItem.due_at <= now,
+            )
+            for status in UNSENT
+        )
     )
     query = (
         select(AlertDestination)
         .where(
-            AlertDestination.destination.in_(waiting),
+            waiting,
             AlertDestination.disabled_reason.is_(None),
             or_(
                 AlertDestination.leased_until.is_(None),
