@@ -11,7 +11,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from coder_slack.alerts.messages import METADATA_EVENT_TYPE
 from coder_slack.standin import RecordedCall, SlackStandIn, StoredMessage, render_message
 from coder_slack.standin.server import TEAM_ID
@@ -158,12 +157,6 @@ def test_alert_cards_posted_before_the_shared_buttons_still_work(
 
 # ------------------------------------------------------------------------ the card shows what a click did
 
-# The command app's button handler (app.py) must hand a successful click's outcome to
-# coder_slack.views.buttons.update_clicked_card; until it does, these fail (strict: they must then pass).
-NOT_WIRED = pytest.mark.xfail(
-    strict=True,
-    reason="app.py / commands/workspaces.py do not yet pass a click's outcome to update_clicked_card",
-)
 _clicks = itertools.count(1)
 
 
@@ -263,7 +256,6 @@ def card_updates(standin: SlackStandIn, channel: str, ts: str, after: int) -> li
     ]
 
 
-@NOT_WIRED
 def test_ready_card_shows_extend_and_stop_to_the_channel_and_refusals_only_to_the_clicker(
     make_bot: Callable[..., BotThread], standin: SlackStandIn, sim: Any
 ) -> None:
@@ -329,7 +321,6 @@ def test_ready_card_shows_extend_and_stop_to_the_channel_and_refusals_only_to_th
     assert f"Stopped by @U0ALICE (build #{stop_build})" in card_text(card_now(standin, CHANNEL, ts))
 
 
-@NOT_WIRED
 def test_restart_on_a_start_error_card_shows_who_and_the_engine_later_updates_the_same_card(
     make_bot: Callable[..., BotThread], standin: SlackStandIn, sim: Any
 ) -> None:
@@ -381,7 +372,6 @@ def test_restart_on_a_start_error_card_shows_who_and_the_engine_later_updates_th
     assert posted != latest
 
 
-@NOT_WIRED
 def test_extend_on_an_autostop_warning_dm_stops_the_warning_and_a_refused_extend_stays_private(
     make_bot: Callable[..., BotThread], standin: SlackStandIn, sim: Any
 ) -> None:

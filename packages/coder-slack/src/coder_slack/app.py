@@ -47,7 +47,13 @@ from coder_slack.identity import IdentityResolver
 from coder_slack.progress import StatusCards
 from coder_slack.settings import Settings, secret
 from coder_slack.store import create_engine_for, create_session_factory, upgrade_database_async
-from coder_slack.views.buttons import BUTTON_ACTION_IDS, BUTTON_ACTIONS, workspace_of
+from coder_slack.views.buttons import (
+    BUTTON_ACTION_IDS,
+    BUTTON_ACTIONS,
+    ClickedCard,
+    update_clicked_card,
+    workspace_of,
+)
 from coder_slack.views.common import escape
 from coder_slack.views.messages import help_message, text_message, usage_error
 from coder_slack.views.modals import CREATE_CALLBACK, LOGIN_CALLBACK
@@ -270,12 +276,22 @@ def create_app(bot: Bot, *, socket_mode: bool = False) -> AsyncApp:
     async def on_workspace_button(
         ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Any
     ) -> None:
-        """Extend / Stop / Start / Restart on a status card, an alert card or an autostop warning."""
+        """Extend / Stop / Start / Restart on a status card, an alert card or an autostop warning.
+
+        The clicker gets a private answer; when the action worked on an alert card, the card itself says
+        so for everyone (the status card follows its build by itself)."""
         await ack()
         verb, duration = BUTTON_ACTIONS[action["action_id"]]
         inv = interaction(body, respond, verb, can_replace=False)
         workspace_id = workspace_of(str(action.get("value") or ""))
-        bot.tasks.spawn(workspaces.button(inv, verb, workspace_id, duration), name=f"button-{verb}")
+        card = ClickedCard.of(body, action)
+
+        async def click() -> None:
+            outcome = await workspaces.button(inv, verb, workspace_id, duration)
+            if card is not None and outcome is not None:
+                await update_clicked_card(bot.slack, card, outcome)
+
+        bot.tasks.spawn(click(), name=f"button-{verb}")
 
     @app.action("workspace_menu")
     async def on_menu(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:

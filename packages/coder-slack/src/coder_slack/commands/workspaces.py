@@ -18,6 +18,7 @@ from coder_slack.commands.grammar import (
     WorkspaceRef,
 )
 from coder_slack.identity import Actor
+from coder_slack.views.buttons import ButtonOutcome
 from coder_slack.views.common import human_duration, slack_date
 from coder_slack.views.messages import text_message, workspace_details, workspace_list
 
@@ -103,7 +104,7 @@ async def status(inv: Invocation, target: WorkspaceRef | str) -> None:
     await inv.guarded(work, what=_what(target))
 
 
-async def _build_and_follow(inv: Invocation, actor: Actor, workspace: Workspace, verb: str) -> None:
+async def _build_and_follow(inv: Invocation, actor: Actor, workspace: Workspace, verb: str) -> WorkspaceBuild:
     client = actor.client
     build: WorkspaceBuild
     if verb == "start":
@@ -130,22 +131,32 @@ async def _build_and_follow(inv: Invocation, actor: Actor, workspace: Workspace,
         replace=True,
     )
     inv.bot.tasks.spawn(inv.bot.cards.follow(card, client, build.build_number), name=f"card-{card.row_id}")
+    return build
 
 
-async def transition(inv: Invocation, verb: str, target: WorkspaceRef | str) -> None:
+async def transition(inv: Invocation, verb: str, target: WorkspaceRef | str) -> ButtonOutcome | None:
+    """Start, stop or restart; what was done (None if it failed: the user was told why)."""
+    done: list[ButtonOutcome] = []
+
     async def work() -> None:
         actor = await inv.actor()
         workspace = await inv.workspace(actor, target)
-        await _build_and_follow(inv, actor, workspace, verb)
+        build = await _build_and_follow(inv, actor, workspace, verb)
+        done.append(ButtonOutcome(verb, inv.user_id, workspace.full_name, build_number=build.build_number))
 
     await inv.guarded(work, what=_what(target))
+    return done[0] if done else None
 
 
-async def extend(inv: Invocation, target: WorkspaceRef | str, duration: timedelta) -> None:
+async def extend(inv: Invocation, target: WorkspaceRef | str, duration: timedelta) -> ButtonOutcome | None:
+    """Move the stop time; what was done (None if it failed: the user was told why)."""
+    done: list[ButtonOutcome] = []
+
     async def work() -> None:
         actor = await inv.actor()
         workspace = await inv.workspace(actor, target)
         deadline = await actor.client.workspaces.extend(workspace.id, by=duration)
+        done.append(ButtonOutcome("extend", inv.user_id, workspace.full_name, deadline=deadline))
         await inv.audit(actor, workspace.full_name, f"extend {human_duration(duration)}")
         await inv.reply(
             text_message(
@@ -156,6 +167,7 @@ async def extend(inv: Invocation, target: WorkspaceRef | str, duration: timedelt
         )
 
     await inv.guarded(work, what=_what(target))
+    return done[0] if done else None
 
 
 async def set_ttl(inv: Invocation, command: SetTtl) -> None:
@@ -209,14 +221,17 @@ MENU_VERBS = {
 }
 
 
-async def button(inv: Invocation, verb: str, workspace_id: str, duration: timedelta | None) -> None:
-    """A button or menu item: the clicker is resolved and checked again, whoever posted the message."""
+async def button(
+    inv: Invocation, verb: str, workspace_id: str, duration: timedelta | None
+) -> ButtonOutcome | None:
+    """A button or menu item: the clicker is resolved and checked again, whoever posted the message.
+    Returns what was done to the workspace (None for status, and when it failed)."""
     if not workspace_id:
         await inv.reply(text_message("That button has no workspace attached; use `/workspace list`."))
-        return
+        return None
     if verb == "extend" and duration is not None:
-        await extend(inv, workspace_id, duration)
-    elif verb == "status":
+        return await extend(inv, workspace_id, duration)
+    if verb == "status":
         await status(inv, workspace_id)
-    else:
-        await transition(inv, verb, workspace_id)
+        return None
+    return await transition(inv, verb, workspace_id)
