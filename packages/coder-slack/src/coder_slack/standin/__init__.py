@@ -5,17 +5,20 @@ from coder_slack.standin.render import plain, render_blocks, render_message, ren
 from coder_slack.standin.server import (
     BOT_USER_ID,
     DEFAULT_USERS,
+    METHOD_SCOPES,
     PERMANENT_CHANNEL_ERRORS,
     TEAM_ID,
     RecordedCall,
     SlackStandIn,
     SlackUser,
     StoredMessage,
+    needed_scope,
 )
 
 __all__ = [
     "BOT_USER_ID",
     "DEFAULT_USERS",
+    "METHOD_SCOPES",
     "PERMANENT_CHANNEL_ERRORS",
     "TEAM_ID",
     "RecordedCall",
@@ -23,6 +26,7 @@ __all__ = [
     "SlackStandIn",
     "SlackUser",
     "StoredMessage",
+    "needed_scope",
     "plain",
     "render_blocks",
     "render_message",

@@ -37,6 +37,34 @@ BOT_ID = "B0BOT"
 JSON_ARGS = ("blocks", "attachments", "view", "metadata")
 PERMANENT_CHANNEL_ERRORS = ("channel_not_found", "is_archived", "not_in_channel", "token_revoked")
 
+# The bot-token scope each method the stand-in answers needs (Slack's method pages,
+# https://docs.slack.dev/reference/methods/<method>, "Scopes: Bot token"), enforced only when the stand-in is
+# given ``scopes=``. Methods that read or describe a conversation need the scope of its type, told apart here
+# by the first letter of its id (C public channel, G private channel, D DM; group DMs are not told apart).
+METHOD_SCOPES: dict[str, str] = {
+    "chat.postMessage": "chat:write",
+    "chat.update": "chat:write",
+    "chat.postEphemeral": "chat:write",
+    "chat.delete": "chat:write",
+    "users.info": "users:read",
+    "users.lookupByEmail": "users:read.email",
+    "conversations.open": "im:write",  # a 1:1 DM; a group DM would need mpim:write
+}
+CONVERSATION_SCOPES: dict[str, dict[str, str]] = {
+    "conversations.history": {"C": "channels:history", "G": "groups:history", "D": "im:history"},
+    "conversations.replies": {"C": "channels:history", "G": "groups:history", "D": "im:history"},
+    "conversations.info": {"C": "channels:read", "G": "groups:read", "D": "im:read"},
+}
+
+
+def needed_scope(method: str, args: Mapping[str, Any]) -> str | None:
+    """The bot scope Slack would ask of this call (None: no scope, e.g. ``auth.test``, ``views.open``)."""
+    by_kind = CONVERSATION_SCOPES.get(method)
+    if by_kind is not None:
+        channel = str(args.get("channel") or "")
+        return by_kind.get(channel[:1], by_kind["C"])
+    return METHOD_SCOPES.get(method)
+
 
 @dataclass(frozen=True)
 class SlackUser:
@@ -128,10 +156,15 @@ class SlackStandIn:
         port: int = 0,
         users: Iterable[SlackUser] = DEFAULT_USERS,
         latency: float = 0.0,
+        scopes: Iterable[str] | None = None,
     ) -> None:
+        """``scopes``: the bot token's OAuth scopes. Given, a call that needs a scope not among them is
+        refused as Slack does (``missing_scope`` with ``needed`` and ``provided``) and ``users.info`` leaves
+        out e-mail addresses without ``users:read.email``; None (the default) grants everything."""
         self.host = host
         self.port = port
         self.latency = latency
+        self.scopes: frozenset[str] | None = None if scopes is None else frozenset(scopes)
         self._users = {user.id: user for user in users}
         self._lock = threading.Condition()
         self._calls: list[RecordedCall] = []
@@ -398,8 +431,11 @@ class SlackStandIn:
             await asyncio.sleep(self.latency)
         headers: dict[str, str] = {}
         fault = self._injected_fault(method, args)
+        missing = self._missing_scope(method, args)
         if not token:
             status, response = 200, {"ok": False, "error": "not_authed"}
+        elif missing is not None:
+            status, response = 200, missing
         elif fault is not None:
             error, status, retry_after = fault
             response = {"ok": False, "error": error}
@@ -413,6 +449,20 @@ class SlackStandIn:
                 status, response = 200, handler(self, args)
         self._record(RecordedCall(method, args, token, time.time(), status, response))
         return web.json_response(response, status=status, headers=headers)
+
+    def _missing_scope(self, method: str, args: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Slack's answer to a call whose token lacks the scope it needs, or None."""
+        if self.scopes is None:
+            return None
+        needed = needed_scope(method, args)
+        if needed is None or needed in self.scopes:
+            return None
+        return {
+            "ok": False,
+            "error": "missing_scope",
+            "needed": needed,
+            "provided": ",".join(sorted(self.scopes)),
+        }
 
     def response_url(self, name: str = "") -> str:
         """A ``response_url`` for a synthetic payload; posts to it are recorded as ``response_url``."""
@@ -727,7 +777,10 @@ class SlackStandIn:
         user = self._users.get(str(args.get("user", "")))
         if user is None:
             return {"ok": False, "error": "user_not_found"}
-        return {"ok": True, "user": user.as_slack()}
+        answer = user.as_slack()
+        if self.scopes is not None and "users:read.email" not in self.scopes:
+            answer["profile"].pop("email", None)  # Slack shares e-mail addresses only with that scope
+        return {"ok": True, "user": answer}
 
     def _lookup_by_email(self, args: dict[str, Any]) -> dict[str, Any]:
         email = str(args.get("email", "")).lower()
