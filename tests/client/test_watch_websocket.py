@@ -4,7 +4,9 @@ silence past the heartbeat grace reconnects, and nothing is refetched over /watc
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
+import ssl
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,7 +14,12 @@ import httpx
 import pytest
 from aiohttp import web
 from coder_client import AsyncCoderClient, WatchPolicy, Workspace
+from coder_client._netio import AsyncioBackend, streams_transport
 from coder_sim import SimServer
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 
 @pytest.fixture
@@ -34,6 +41,7 @@ class ScriptedCoder:
         self.connections = 0
         self.closed_for_missing_pong = 0
         self.plain_gets = 0
+        self.client_leaving = False
 
     async def watch_ws(self, request: web.Request) -> web.WebSocketResponse:
         self.connections += 1
@@ -43,7 +51,8 @@ class ScriptedCoder:
         await socket.send_str(json.dumps({"type": "data", "data": self.body}))
         async for _message in socket:  # the client never sends data frames
             pass
-        if socket.close_code == 1006 and self.ping_every is not None:
+        # 1006 before the client was told to leave: the server gave up waiting for a pong.
+        if socket.close_code == 1006 and self.ping_every is not None and not self.client_leaving:
             self.closed_for_missing_pong += 1
         return socket
 
@@ -51,25 +60,29 @@ class ScriptedCoder:
         self.plain_gets += 1
         return web.json_response(self.body)
 
-    async def run(self) -> AsyncIterator[str]:
+    async def run(self, tls: ssl.SSLContext | None = None) -> AsyncIterator[str]:
         app = web.Application()
         app.router.add_get("/api/v2/workspaces/{id}/watch-ws", self.watch_ws)
         app.router.add_get("/api/v2/workspaces/{id}", self.get_workspace)
         runner = web.AppRunner(app)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls)
         await site.start()
         port = runner.addresses[0][1]
         try:
-            yield f"http://127.0.0.1:{port}"
+            yield f"{'https' if tls else 'http'}://localhost:{port}"
         finally:
             await runner.cleanup()
 
 
-async def _watch_for(server: ScriptedCoder, seconds: float, policy: WatchPolicy) -> list[Workspace]:
+async def _watch_for(
+    server: ScriptedCoder, seconds: float, policy: WatchPolicy, tls: tuple[ssl.SSLContext, str] | None = None
+) -> list[Workspace]:
     seen: list[Workspace] = []
-    async for url in server.run():
-        async with AsyncCoderClient(url, "token", watch_policy=policy) as coder:
+    async for url in server.run(tls[0] if tls else None):
+        async with AsyncCoderClient(
+            url, "token", watch_policy=policy, verify=tls[1] if tls else True
+        ) as coder:
 
             async def collect(stream: AsyncIterator[Workspace]) -> None:
                 async for snapshot in stream:
@@ -77,6 +90,7 @@ async def _watch_for(server: ScriptedCoder, seconds: float, policy: WatchPolicy)
 
             task = asyncio.create_task(collect(coder.workspaces.watch(server.body["id"])))
             await asyncio.sleep(seconds)
+            server.client_leaving = True
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
     return seen
@@ -98,3 +112,60 @@ def test_a_silent_socket_is_reconnected_after_the_heartbeat_grace(workspace_body
     )
     assert 3 <= server.connections <= 6
     assert len(seen) == 1  # each reconnect sends the same workspace: passed on once
+
+
+def _self_signed(tmp_path: Any) -> tuple[ssl.SSLContext, str]:
+    """A server context for "localhost" and the path of its certificate (the client's CA bundle)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_path, key_path)
+    return context, str(cert_path)
+
+
+def test_pings_are_answered_over_tls_too(workspace_body: dict[str, Any], tmp_path: Any) -> None:
+    """https Coder: the watch socket's TLS runs on asyncio's own transport (loop.start_tls); pings are
+    answered there as well, and the server's certificate is checked against the configured CA bundle."""
+    server = ScriptedCoder(workspace_body, ping_every=0.2)
+    tls = _self_signed(tmp_path)
+    seen = asyncio.run(_watch_for(server, 2.0, WatchPolicy(min_backoff=0.05, heartbeat_timeout=0.6), tls))
+    assert server.connections == 1 and server.closed_for_missing_pong == 0
+    assert len(seen) == 1 and seen[0].id == workspace_body["id"]
+
+
+def test_an_untrusted_certificate_is_refused(workspace_body: dict[str, Any], tmp_path: Any) -> None:
+    server = ScriptedCoder(workspace_body, ping_every=0.2)
+    context, _ = _self_signed(tmp_path)
+    seen = asyncio.run(
+        _watch_for(
+            server, 1.0, WatchPolicy(min_backoff=0.05), (context, ssl.get_default_verify_paths().cafile or "")
+        )
+    )
+    assert seen == [] and server.connections == 0  # the handshake failed before any WebSocket opened
+
+
+def test_watch_pools_use_the_asyncio_backend() -> None:
+    """Guards the fast path: should httpx lay out its transport differently, this fails instead of the
+    watches silently falling back to the slower anyio sockets."""
+    transport = streams_transport(True, httpx.Limits(max_connections=None))
+    assert isinstance(transport._pool._network_backend, AsyncioBackend)

@@ -10,6 +10,7 @@ frames are wsproto's.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -23,6 +24,8 @@ import httpx
 from httpx_ws import WebSocketUpgradeError
 from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import CloseConnection, Message, Ping, TextMessage
+
+from ._netio import FRAMES, AsyncioStream
 
 __all__ = ["WebSocketClosed", "WebSocketReader", "open_websocket"]
 
@@ -43,10 +46,19 @@ class WebSocketReader:
         self._ready: deque[str] = deque()
         self._partial: list[str] = []
         self._partial_size = 0
+        # On coder_client's asyncio backend, frames are handled inside data_received (see _feed).
+        frames = stream.get_extra_info(FRAMES)
+        self._frames: AsyncioStream | None = frames if isinstance(frames, AsyncioStream) else None
+        self._attached = False
+        self._closed: str | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._last_traffic = 0.0
 
     async def receive_json(self, idle_timeout: float | None) -> Any:
         """The next message, parsed; :class:`WebSocketClosed` when the socket ends or stays silent
         ``idle_timeout`` seconds (Coder's own pings count as traffic)."""
+        if self._frames is not None:
+            return json.loads(await self._receive_attached(idle_timeout))
         while not self._ready:
             try:
                 data = await self._stream.read(_READ_CHUNK, timeout=idle_timeout)
@@ -60,19 +72,101 @@ class WebSocketReader:
             await self._handle_events()
         return json.loads(self._ready.popleft())
 
+    # ------------------------------------------------------------ frames handled inside data_received
+
+    async def _attach(self, frames: AsyncioStream) -> None:
+        loop = asyncio.get_running_loop()
+        self._last_traffic = loop.time()
+        early = bytearray()
+        with contextlib.suppress(httpcore.ReadTimeout):
+            while chunk := await self._stream.read(_READ_CHUNK, timeout=0):  # bytes read with the handshake
+                early += chunk
+        self._attached = True
+        pending = frames.attach(self._feed, self._on_close)
+        if early or pending:
+            self._feed(bytes(early) + pending)
+
+    async def _receive_attached(self, idle_timeout: float | None) -> str:
+        assert self._frames is not None
+        if not self._attached:
+            await self._attach(self._frames)
+        loop = asyncio.get_running_loop()
+        while not self._ready:
+            if self._closed is not None:
+                raise WebSocketClosed(self._closed)
+            waiter = loop.create_future()
+            self._waiter = waiter
+            try:
+                if idle_timeout is None:
+                    await waiter
+                    continue
+                # Pings move _last_traffic without waking this task; the timer only re-checks it.
+                remaining = self._last_traffic + idle_timeout - loop.time()
+                if remaining <= 0:
+                    raise WebSocketClosed(f"no traffic, not even a ping, for {idle_timeout:g} s")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(waiter, remaining)
+            finally:
+                self._waiter = None
+        return self._ready.popleft()
+
+    def _feed(self, data: bytes) -> None:
+        """Runs inside the protocol's data_received: answer pings at once, queue messages, wake the reader
+        only for a message or the end."""
+        assert self._frames is not None
+        self._last_traffic = asyncio.get_running_loop().time()
+        try:
+            self._connection.receive_data(data)
+            for event in self._connection.events():
+                if isinstance(event, Ping):
+                    self._frames.write_nowait(self._connection.send(event.response()))
+                elif isinstance(event, TextMessage):
+                    self._add_text(event)
+                elif isinstance(event, CloseConnection):
+                    with contextlib.suppress(Exception):
+                        self._frames.write_nowait(self._connection.send(event.response()))
+                    reason = f"the server closed the socket ({event.code} {event.reason})".strip()
+                    self._end(reason)
+        except WebSocketClosed as exc:
+            self._end(str(exc))
+        except Exception as exc:  # a broken frame must not escape into asyncio's protocol callback
+            self._end(f"unreadable WebSocket data ({type(exc).__name__})")
+        if self._ready:
+            self._wake()
+
+    def _on_close(self, exc: BaseException | None) -> None:
+        if exc is None:
+            self._end("the server closed the connection")
+        else:
+            self._end(f"connection lost ({type(exc).__name__})")
+
+    def _end(self, reason: str) -> None:
+        if self._closed is None:
+            self._closed = reason
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def _add_text(self, event: TextMessage) -> None:
+        self._partial.append(event.data)
+        self._partial_size += len(event.data)
+        if self._partial_size > MAX_MESSAGE_BYTES:
+            raise WebSocketClosed(f"a message larger than {MAX_MESSAGE_BYTES} bytes")
+        if event.message_finished:
+            self._ready.append("".join(self._partial))
+            self._partial.clear()
+            self._partial_size = 0
+
+    # ------------------------------------------------------------ frames read by the caller's task
+
     async def _handle_events(self) -> None:
         for event in self._connection.events():
             if isinstance(event, Ping):
                 await self._send(self._connection.send(event.response()))
             elif isinstance(event, TextMessage):
-                self._partial.append(event.data)
-                self._partial_size += len(event.data)
-                if self._partial_size > MAX_MESSAGE_BYTES:
-                    raise WebSocketClosed(f"a message larger than {MAX_MESSAGE_BYTES} bytes")
-                if event.message_finished:
-                    self._ready.append("".join(self._partial))
-                    self._partial.clear()
-                    self._partial_size = 0
+                self._add_text(event)
             elif isinstance(event, CloseConnection):
                 with contextlib.suppress(Exception):
                     await self._send(self._connection.send(event.response()))

@@ -20,6 +20,7 @@ from typing import Any, Literal, Self, overload
 
 import httpx
 
+from ._netio import streams_transport, tls_verify
 from ._tasks import iterate_producer
 from .config import ClientConfig, resolve_config
 from .errors import WaitTimeout, WorkspaceNotReady
@@ -327,7 +328,7 @@ class CoderClient(_ClientCore):
             base_url=self._settings.config.url,
             headers=self._settings.headers,
             timeout=self._settings.timeout,
-            verify=verify,
+            verify=tls_verify(verify),
         )
         self._transport = SyncTransport(self._http, self._settings.retry)
         self.users = Users(self)
@@ -558,7 +559,7 @@ class AsyncCoderClient(_ClientCore):
             base_url=self._settings.config.url,
             headers=self._settings.headers,
             timeout=self._settings.timeout,
-            verify=verify,
+            verify=tls_verify(verify),
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=20),
         )
         self._streams: dict[int, httpx.AsyncClient] = {}
@@ -585,8 +586,11 @@ class AsyncCoderClient(_ClientCore):
                 base_url=self._settings.config.url,
                 headers=self._settings.headers,
                 timeout=httpx.Timeout(10.0, read=None),
-                verify=self._verify,
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=0),
+                # Plain asyncio sockets: an idle watch costs a callback per Coder ping, not a task wake-up.
+                transport=streams_transport(
+                    tls_verify(self._verify),
+                    httpx.Limits(max_connections=None, max_keepalive_connections=0),
+                ),
             )
         return self._streams[shard]
 
