@@ -62,6 +62,10 @@ def test_http_manifest_points_at_the_bot() -> None:
         "im:write",
         "users:read",
         "users:read.email",
+        "channels:history",
+        "groups:history",
+        "im:history",
+        "mpim:history",
     }
 
 
