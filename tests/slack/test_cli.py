@@ -175,6 +175,81 @@ def test_console_shows_the_ready_alert_of_a_watched_restart(sim: Any, tmp_path: 
     assert "Traceback" not in out + result.stderr
 
 
+def test_a_click_on_a_message_carries_what_slack_sends() -> None:
+    import json
+    import urllib.parse
+
+    from coder_slack.signed import SlackRequests
+    from coder_slack.views.buttons import ClickedCard
+
+    extend = {
+        "type": "button",
+        "action_id": "ws_extend_1h",
+        "value": "ws-1",
+        "text": {"type": "plain_text", "text": "Extend +1h"},
+    }
+    blocks = [
+        {"type": "section", "block_id": "alert_title:ready", "text": {"type": "mrkdwn", "text": "ready"}},
+        {"type": "actions", "block_id": "alert_actions:ws-1", "elements": [extend]},
+    ]
+    message = {"ts": "1700000000.000100", "text": "ready", "blocks": blocks, "metadata": {"event_type": "x"}}
+
+    def payload(ephemeral: bool = False) -> dict[str, Any]:
+        request = SlackRequests("secret").button(
+            "ws_extend_1h", "ws-1", channel_id="D0ALICE", message=message, ephemeral=ephemeral
+        )
+        return dict(json.loads(urllib.parse.parse_qs(request.body.decode())["payload"][0]))
+
+    body = payload()
+    (action,) = body["actions"]
+    assert action["block_id"] == "alert_actions:ws-1" and action["text"]["text"] == "Extend +1h"
+    assert body["container"] == {
+        "type": "message",
+        "message_ts": "1700000000.000100",
+        "channel_id": "D0ALICE",
+        "is_ephemeral": False,
+    }
+    assert body["message"]["blocks"] == blocks and body["message"]["metadata"] == {"event_type": "x"}
+    card = ClickedCard.of(body, action)
+    assert card is not None and (card.channel, card.ts, card.blocks) == ("D0ALICE", message["ts"], blocks)
+    hidden = payload(ephemeral=True)
+    assert hidden["container"]["is_ephemeral"] is True and "message" not in hidden
+    assert ClickedCard.of(hidden, hidden["actions"][0]) is None  # chat.update cannot touch it
+
+
+def test_a_console_click_on_an_alert_card_updates_the_card_like_slack(sim: Any, tmp_path: Path) -> None:
+    """The console sends what Slack sends for a click on a message (its channel and ts, its blocks, the
+    button's block id), so Extend on the ready alert card rewrites that card for the channel."""
+    sim.create_workspace_direct("alice", "python-ds", "dev", running=True)
+    script = "/workspace watch dev\nwait\n/workspace restart dev\nwait 30\nclick Extend +1h\nwait 30\n"
+    env = {
+        "CODER_SLACK_DATABASE_URL": f"sqlite:///{tmp_path / 'console.db'}",
+        "CODER_SLACK_SWEEP_INTERVAL_SECONDS": "600",
+    }
+    result = coder_slack(
+        "console", "--coder-url", sim.url, "--coder-token", sim.token, "--settle", "30", stdin=script, env=env
+    )
+    out = result.stdout
+    assert result.returncode == 0, result.stderr
+    clicked = out.split("alice> click Extend +1h", 1)[1]
+    assert "`alice/dev` will now stop at" in clicked  # the clicker's private answer
+    # The ready alert reaches the channel and alice's DM; the click is on the newest of them she sees.
+    cards = {
+        part.split(" · ts ", 1)[1].split(" ", 1)[0]: part.split(" ", 1)[0]
+        for part in out.split("── ")
+        if " · bot posted · ts " in part and ":white_check_mark: *alice/dev* is ready" in part
+    }
+    assert len(cards) == 2 and set(cards.values()) == {"#C0CONSOLE", "#D0ALICE"}, out
+    newest = max(cards, key=float)
+    updates = [part for part in clicked.split("── ") if " · bot updated · ts " in part]
+    assert [update.split(" ", 1)[0] for update in updates] == [cards[newest]], clicked
+    card = updates[0]
+    assert f" · ts {newest} " in card
+    assert "Extended by @U0ALICE: now stops at" in card and ":white_check_mark: *alice/dev* is ready" in card
+    assert "[Extend +1h]" in card  # a further extension is still useful
+    assert "Traceback" not in out + result.stderr
+
+
 def test_ops_routes_are_mounted(bot: BotThread) -> None:
     health = httpx.get(bot.server.url + "/healthz")
     assert health.status_code == 200

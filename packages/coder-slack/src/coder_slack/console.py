@@ -34,7 +34,7 @@ from coder_slack.crypto import generate_key
 from coder_slack.server import RunningServer, start_http
 from coder_slack.settings import Settings, secret
 from coder_slack.signed import SignedRequest, SlackRequests
-from coder_slack.standin import RecordedCall, SlackStandIn, render_message, render_view
+from coder_slack.standin import RecordedCall, SlackStandIn, StoredMessage, render_message, render_view
 from coder_slack.views.modals import NAME_BLOCK, PARAM_PREFIX, TOKEN_BLOCK
 
 CONSOLE_CHANNEL = "C0CONSOLE"
@@ -155,10 +155,10 @@ class Console:
         name = self.standin.user(user_id).name if self.standin.user(user_id) else user_id  # type: ignore[union-attr]
         await self.post(self.requests.command(text, user_id=user_id, user_name=name, channel_id=self.channel))
 
-    def _find_button(self, label: str, user: str) -> tuple[dict[str, Any], str, str] | None:
+    def _find_button(self, label: str, user: str) -> tuple[dict[str, Any], StoredMessage] | None:
         """The newest message with that button that ``user`` can see: in this channel or their own DM."""
         wanted = label.strip().lower()
-        candidates: list[tuple[int, dict[str, Any], str, str]] = []
+        candidates: list[tuple[int, dict[str, Any], StoredMessage]] = []
         visible = {self.channel, "D" + user.removeprefix("U")}
         for message in self.standin.messages():
             if message.channel not in visible or message.ephemeral_user not in (None, user):
@@ -169,29 +169,36 @@ class Console:
                         element.get("type") == "button"
                         and str(element.get("text", {}).get("text", "")).lower() == wanted
                     ):
-                        candidates.append(
-                            (int(float(message.ts) * 1e6), element, message.channel, message.ts)
-                        )
+                        candidates.append((int(float(message.ts) * 1e6), element, message))
         if not candidates:
             return None
-        _, element, channel, ts = max(candidates, key=lambda c: c[0])
-        return element, channel, ts
+        _, element, message = max(candidates, key=lambda c: c[0])
+        return element, message
 
     async def click(self, label: str, user: str | None = None) -> None:
         found = self._find_button(label, user or self.user)
         if found is None:
             self.printer.write(f"(no button labelled {label!r} on any message)")
             return
-        element, channel, ts = found
+        element, message = found
         if element.get("url"):
             self.printer.write(f"(that button opens {element['url']} in a browser)")
+        # What Slack sends for a click on that message: its conversation and ts, its current content (the
+        # handler rewrites an alert card from it) and the id of the actions block the button is in.
         await self.post(
             self.requests.button(
                 element.get("action_id", ""),
                 element.get("value", ""),
                 user_id=user or self.user,
-                channel_id=channel,
-                message_ts=ts,
+                channel_id=message.channel,
+                message={
+                    "ts": message.ts,
+                    "text": message.text,
+                    "blocks": message.blocks,
+                    "thread_ts": message.thread_ts,
+                    "metadata": message.metadata,
+                },
+                ephemeral=message.ephemeral_user is not None,
             )
         )
 

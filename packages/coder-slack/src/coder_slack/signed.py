@@ -6,12 +6,13 @@ import itertools
 import json
 import time
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.signature import SignatureVerifier
 
-from coder_slack.standin.server import TEAM_ID
+from coder_slack.standin.server import BOT_ID, BOT_USER_ID, TEAM_ID
 
 _counter = itertools.count(1)
 
@@ -88,7 +89,19 @@ class SlackRequests:
         message_ts: str = "1.000001",
         selected_option: str | None = None,
         team_id: str = TEAM_ID,
+        message: Mapping[str, Any] | None = None,
+        ephemeral: bool = False,
     ) -> SignedRequest:
+        """A click on a button (or an overflow menu's ``selected_option``).
+
+        With ``message`` (the clicked message as Slack holds it: ``ts``, ``text``, ``blocks``, and
+        ``thread_ts``/``metadata`` when it has them) the payload is what Slack sends for a click on that
+        message: ``container`` names it, ``message`` carries its current content, and the action has the
+        ``block_id`` of the actions block the button sits in. ``ephemeral``: the message is one only the
+        clicker sees; Slack then marks the container ``is_ephemeral`` and sends no copy of the message.
+        Without ``message``, a minimal payload for the status card (``block_id`` ``card_actions``)."""
+        if message is not None:
+            message_ts = str(message.get("ts") or message_ts)
         action: dict[str, Any] = {
             "action_id": action_id,
             "block_id": "card_actions",
@@ -104,18 +117,32 @@ class SlackRequests:
                 "selected_option": {"value": selected_option},
                 "action_ts": f"{time.time():.6f}",
             }
-        payload = {
+        container: dict[str, Any] = {"type": "message", "message_ts": message_ts, "channel_id": channel_id}
+        copy: dict[str, Any] = {"ts": message_ts}
+        if message is not None:
+            found = _element_in(message.get("blocks") or [], action_id, value)
+            if found is not None:
+                block_id, element = found
+                action["block_id"] = block_id
+                if selected_option is None and isinstance(element.get("text"), Mapping):
+                    action["text"] = dict(element["text"])
+            copy = _message_copy(message)
+            container["is_ephemeral"] = ephemeral
+            if message.get("thread_ts"):
+                container["thread_ts"] = str(message["thread_ts"])
+        payload: dict[str, Any] = {
             "type": "block_actions",
             "team": {"id": team_id, "domain": "coderops"},
             "user": {"id": user_id, "team_id": team_id},
             "api_app_id": "A0CODEROPS",
-            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel_id},
+            "container": container,
             "channel": {"id": channel_id},
-            "message": {"ts": message_ts},
             "trigger_id": self.new_trigger_id(),
             "response_url": f"{self.response_base_url}/act{next(_counter)}",
             "actions": [action],
         }
+        if not ephemeral:
+            payload["message"] = copy
         signed = self.interaction(payload)
         return SignedRequest(signed.body, signed.headers, str(payload["response_url"]))
 
@@ -151,3 +178,38 @@ class SlackRequests:
             "view": {**view, "state": {"values": state}},
         }
         return self.interaction(payload)
+
+
+def _element_in(blocks: list[Any], action_id: str, value: str) -> tuple[str, Mapping[str, Any]] | None:
+    """The block id and element of the button (or menu) ``action_id`` with ``value``, in a message's blocks.
+    A block the bot sent without an id gets one from Slack; here, one from its position."""
+    for index, block in enumerate(blocks):
+        if not isinstance(block, Mapping):
+            continue
+        elements = block.get("elements") or []
+        if block.get("type") == "section" and isinstance(block.get("accessory"), Mapping):
+            elements = [block["accessory"]]
+        for element in elements:
+            if not isinstance(element, Mapping) or element.get("action_id") != action_id:
+                continue
+            if element.get("type") == "button" and str(element.get("value", "")) != value:
+                continue
+            return str(block.get("block_id") or f"b{index}"), element
+    return None
+
+
+def _message_copy(message: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``message`` Slack sends with a click on a message the bot posted."""
+    copy: dict[str, Any] = {
+        "type": "message",
+        "user": BOT_USER_ID,
+        "bot_id": BOT_ID,
+        "text": str(message.get("text") or ""),
+        "ts": str(message.get("ts") or ""),
+        "blocks": json.loads(json.dumps(list(message.get("blocks") or []))),
+    }
+    if message.get("thread_ts"):
+        copy["thread_ts"] = str(message["thread_ts"])
+    if message.get("metadata"):
+        copy["metadata"] = json.loads(json.dumps(message["metadata"]))
+    return copy
