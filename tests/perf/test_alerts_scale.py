@@ -79,7 +79,7 @@ def test_two_thousand_watched_workspaces_memory_and_idle_cpu(make_sim, tmp_path:
                 database,
                 CODER_SLACK_SWEEP_INTERVAL_SECONDS="30",
                 CODER_SLACK_LEASE_SECONDS="15",
-                CODER_SLACK_ALERT_POLL_SECONDS="0.25",
+                CODER_SLACK_ALERT_POLL_SECONDS="1",
             ),
             str(tmp_path / "bot.log"),
         )
@@ -100,7 +100,7 @@ def test_two_thousand_watched_workspaces_memory_and_idle_cpu(make_sim, tmp_path:
             farm.close()
     lines = [
         "2,000 watched workspaces, one bot process "
-        "(SQLite, default sweep 30 s and lease 15 s, sim heartbeat 15 s):",
+        "(SQLite, the defaults: sweep 30 s, lease 15 s, delivery poll 1 s; sim heartbeat 15 s):",
         f"  settled (no streams): RSS {base_rss:.0f} MB, idle CPU {base_cpu:.1f}% of a core",
         f"  2,000 streams held:   RSS {rss:.0f} MB ({rss / base_rss:.2f}x), idle CPU {cpu:.1f}% of a core "
         "(goals: ≤ 250 MB, ≤ 5%)",
