@@ -99,7 +99,15 @@ def test_watch_then_restart_alerts_the_channel_and_its_buttons_recheck_the_click
 
     extended = click(bot, standin, button(alert, "Extend +1h"), "U0ALICE", ts)
     assert "`alice/dev` will now stop at" in extended
-    assert bot.run(service.workspaces.get(workspace_id)).latest_build.deadline != before
+    after = bot.run(service.workspaces.get(workspace_id)).latest_build
+    # "+1h" adds to the stop time the workspace had (never "1 h from now", which would cut a long one short),
+    # up to the latest stop its template allows.
+    assert before is not None and after.deadline is not None and after.deadline > before
+    wanted = before + timedelta(hours=1)
+    if after.max_deadline is not None and wanted > after.max_deadline:
+        assert after.deadline == after.max_deadline and "the latest its template allows" in extended
+    else:
+        assert abs((after.deadline - wanted).total_seconds()) < 2 and "1h 00m later than before" in extended
 
     assert "belongs to alice" in click(bot, standin, button(alert, "Stop"), "U0BOB", ts)
     assert str(bot.run(service.workspaces.get(workspace_id)).latest_build.transition) == "start"
@@ -285,9 +293,12 @@ def test_ready_card_shows_extend_and_stop_to_the_channel_and_refusals_only_to_th
     assert card_updates(standin, CHANNEL, ts, seq) == []
 
     # Alice extends: the channel's card says so, and still offers a further extension and Stop.
+    before = bot.run(service.workspaces.get(workspace_id)).latest_build.deadline
     extended, seq = click_card(bot, standin, CHANNEL, ts, "Extend +1h", "U0ALICE")
     assert "will now stop at" in extended
     deadline = bot.run(service.workspaces.get(workspace_id)).latest_build.deadline
+    assert before is not None and deadline is not None
+    assert abs((deadline - before - timedelta(hours=1)).total_seconds()) < 2  # an hour more
     (update,) = card_updates(standin, CHANNEL, ts, seq)
     # chat.update without metadata keeps the card's, which the engine's crash check reads back
     assert "metadata" not in update.args
@@ -296,7 +307,7 @@ def test_ready_card_shows_extend_and_stop_to_the_channel_and_refusals_only_to_th
     assert "is ready" in shown
     assert "Extended by @U0ALICE: now stops at" in shown
     assert f"{deadline:%Y-%m-%d %H:%M} UTC" in shown
-    assert "(in 59m" in shown or "(in 1h 00m" in shown
+    assert "(in 8h 59m)" in shown or "(in 9h 00m)" in shown  # the template's 8 h, plus the hour
     assert labels(card) == ["Open", "Extend +1h", "Stop"]
     assert card.metadata == metadata
 
@@ -405,7 +416,8 @@ def test_extend_on_an_autostop_warning_dm_stops_the_warning_and_a_refused_extend
     extended, seq = click_card(bot, standin, dm, ts, "Extend +1h", "U0ALICE")
     assert "will now stop at" in extended
     deadline = bot.run(service.workspaces.get(workspace_id)).latest_build.deadline
-    assert deadline != before
+    assert before is not None and deadline is not None
+    assert abs((deadline - before - timedelta(hours=1)).total_seconds()) < 2  # an hour more than it had
     card = card_now(standin, dm, ts)
     shown = card_text(card)
     assert "stops in about" not in shown  # no longer a warning

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from coder_client import Workspace, WorkspaceBuild, describe_schedule
@@ -148,21 +148,34 @@ async def transition(inv: Invocation, verb: str, target: WorkspaceRef | str) -> 
     return done[0] if done else None
 
 
-async def extend(inv: Invocation, target: WorkspaceRef | str, duration: timedelta) -> ButtonOutcome | None:
-    """Move the stop time; what was done (None if it failed: the user was told why)."""
+async def extend(
+    inv: Invocation, target: WorkspaceRef | str, duration: timedelta, *, add: bool = False
+) -> ButtonOutcome | None:
+    """Move the stop time; what was done (None if it failed: the user was told why).
+
+    ``/workspace extend 2h`` means "stop 2 h from now", as ``coder schedule extend`` does. A button's
+    "Extend +1h" (``add``) means what it says: an hour more than the current stop time, up to the template's
+    latest allowed stop, and never earlier than it was."""
     done: list[ButtonOutcome] = []
 
     async def work() -> None:
         actor = await inv.actor()
         workspace = await inv.workspace(actor, target)
-        deadline = await actor.client.workspaces.extend(workspace.id, by=duration)
+        before = workspace.latest_build.deadline
+        if add and before is not None:
+            until = max(before, datetime.now(UTC)) + duration
+            latest = workspace.latest_build.max_deadline
+            capped = latest is not None and until > latest and latest > before
+            deadline = await actor.client.workspaces.extend(workspace.id, until=latest if capped else until)
+            gained = human_duration(deadline - before)
+            how = f"{gained} later than before" + (", the latest its template allows" if capped else "")
+        else:
+            deadline = await actor.client.workspaces.extend(workspace.id, by=duration)
+            how = f"{human_duration(duration)} from now"
         done.append(ButtonOutcome("extend", inv.user_id, workspace.full_name, deadline=deadline))
         await inv.audit(actor, workspace.full_name, f"extend {human_duration(duration)}")
         await inv.reply(
-            text_message(
-                f"⏰ `{workspace.full_name}` will now stop at {slack_date(deadline)} "
-                f"({human_duration(duration)} from now)."
-            ),
+            text_message(f"⏰ `{workspace.full_name}` will now stop at {slack_date(deadline)} ({how})."),
             replace=True,
         )
 
@@ -230,7 +243,7 @@ async def button(
         await inv.reply(text_message("That button has no workspace attached; use `/workspace list`."))
         return None
     if verb == "extend" and duration is not None:
-        return await extend(inv, workspace_id, duration)
+        return await extend(inv, workspace_id, duration, add=True)
     if verb == "status":
         await status(inv, workspace_id)
         return None
