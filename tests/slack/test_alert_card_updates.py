@@ -218,3 +218,18 @@ def test_the_card_is_rewritten_in_place_and_keeps_its_metadata() -> None:
     assert "Extended by @U0ALICE" in stored.render()
     assert len(stored.versions) == 2
     assert stored.metadata is not None and stored.metadata["event_payload"]["outbox_ids"] == "7"
+
+
+def test_an_autostop_warning_says_how_long_is_really_left() -> None:
+    """Sent late (the bot was down, or someone moved the stop time closer), a warning does not claim the
+    configured lead time: it counts from when it is written to the deadline."""
+    soon = datetime.now(UTC) + timedelta(minutes=12, seconds=10)
+    late = alert_card(
+        payload("autostop", deadline=soon.isoformat(), warn_minutes=30), "https://coder.example"
+    )
+    assert "stops in about 12 min" in late.text and "about 30 min" not in late.text
+    gone = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+    past = alert_card(payload("autostop", deadline=gone, warn_minutes=30), "https://coder.example")
+    assert "stops in about 1 min" in past.text  # never "in 0" or a negative time
+    later = (datetime.now(UTC) + timedelta(minutes=90, seconds=10)).isoformat()
+    assert "stops in about 1h 30m" in alert_card(payload("autostop", deadline=later), "https://x").text

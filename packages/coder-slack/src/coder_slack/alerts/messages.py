@@ -15,7 +15,7 @@ The blocks a click changes carry ids (``views.buttons``: ``ALERT_ACTIONS_PREFIX`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -45,7 +45,7 @@ _TITLES = {
     "start_error": ":x: *{name}*: a startup script failed (start_error)",
     "start_timeout": ":hourglass: *{name}*: startup timed out (start_timeout)",
     "build_failed": ":rotating_light: *{name}*: the {transition} build failed",
-    "autostop": ":alarm_clock: *{name}* stops in about {minutes} min",
+    "autostop": ":alarm_clock: *{name}* stops in about {left}",
 }
 
 
@@ -91,8 +91,19 @@ def _title(payload: dict[str, Any]) -> str:
     return _TITLES[payload["kind"]].format(
         name=name,
         transition=payload.get("transition", "start"),
-        minutes=round(float(payload.get("warn_minutes", 30))),
+        left=_time_left(payload),
     )
+
+
+def _time_left(payload: dict[str, Any]) -> str:
+    """From now (when the message is written) to the deadline; the lead time if the deadline is unknown. A
+    warning sent late (the bot was down, the deadline moved closer) says how long is really left."""
+    deadline = payload.get("deadline")
+    if deadline:
+        minutes = max(1, round((datetime.fromisoformat(deadline) - datetime.now(UTC)).total_seconds() / 60))
+    else:
+        minutes = round(float(payload.get("warn_minutes", 30)))
+    return f"{minutes} min" if minutes < 60 else human_duration(minutes * 60.0)
 
 
 def _facts(payload: dict[str, Any]) -> str:
