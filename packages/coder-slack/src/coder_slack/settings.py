@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     coder_slack_card_timeout_seconds: float = Field(default=1800.0, gt=0)
     coder_slack_coder_timeout_seconds: float = Field(default=20.0, gt=0)
     coder_slack_socket_watchdog_seconds: float = Field(default=60.0, gt=0)
+    # Socket Mode serves no Slack HTTP; this port serves /healthz, /readyz and /metrics (None: no ops server).
+    coder_slack_ops_port: int | None = Field(default=None, ge=0, le=65535)
 
     # Alert engine (coder_slack.alerts); AlertConfig.from_settings turns these into the engine's config.
     coder_slack_alerts_enabled: bool = True
