@@ -56,6 +56,8 @@ ROW_ERRORS = frozenset(
 )
 # What Slack answers about a thread whose parent message was deleted (conversations.replies, chat.update).
 PARENT_GONE = frozenset({"thread_not_found", "message_not_found"})
+# The token may not read the conversation: the crash check cannot work until the app is reinstalled.
+SCOPE_ERRORS = frozenset({"missing_scope", "not_allowed_token_type"})
 UNSENT = ("pending", "sending")
 # How many rows one catch-up summary carries at most (the first sweep after a restart queues them).
 SUMMARY_LIMIT = 500
@@ -202,6 +204,9 @@ def release_destination(session: Session, destination: str, replica: str) -> Non
 
 
 def outbox_depth(session: Session) -> int:
+    """Unsent rows (``pending`` or ``sending``): two range scans of ``ix_alert_outbox_status_created``
+    (revision 0003), so the cost follows the backlog, not every row ever delivered. Zero is what
+    ``AlertEngine.idle`` waits for."""
     return int(session.scalar(select(func.count()).where(AlertOutboxItem.status.in_(UNSENT))) or 0)
 
 
@@ -757,6 +762,9 @@ class DeliveryWorker:
     async def _handle_error(self, destination: str, step: Step, error: SlackApiError) -> None:
         code = str(error.response.get("error", "") or "")
         self.metrics.slack_error(code)
+        if step.action == "verify" and code not in PERMANENT_ERRORS:
+            await self._verify_failed(destination, step, error, code)
+            return
         if error.response.status_code == 429 or code == "ratelimited":
             retry_after = float(
                 error.response.headers.get("Retry-After", error.response.headers.get("retry-after", 1))
@@ -781,6 +789,30 @@ class DeliveryWorker:
             return
         in_doubt = error.response.status_code >= 500 and step.action != "verify"
         await self.db.run(record_retry, step, destination, utcnow(), 2.0, code or "error", in_doubt)
+
+    async def _verify_failed(self, destination: str, step: Step, error: SlackApiError, code: str) -> None:
+        """Slack would not say whether an interrupted post arrived. Posting again could post it twice, so
+        the rows stay in doubt and the check is repeated later (after Retry-After on a 429) — unless this
+        token may not read the conversation at all (an app installed from an older manifest): then waiting
+        cannot help, and the alert is posted again, which may repeat it, with an error naming the scope."""
+        if code in SCOPE_ERRORS:
+            needed = str(error.response.get("needed", "") or "a history scope")
+            log.error(
+                "alert delivery to %s: cannot check whether an interrupted post arrived: Slack answered %s "
+                "(needs %s). Add the scope to the Slack app (deploy/slack/manifest.yaml lists them) and "
+                "reinstall it; until then an alert interrupted by a crash may be posted twice.",
+                destination,
+                code,
+                needed,
+            )
+            await self.db.run(record_retry, step, destination, utcnow(), 0.0, code, False)
+            return
+        if error.response.status_code == 429 or code == "ratelimited":
+            headers = error.response.headers
+            wait = float(headers.get("Retry-After", headers.get("retry-after", 1)))
+        else:
+            wait = 2.0
+        await self.db.run(record_retry, step, destination, utcnow(), wait, code or "error", True)
 
     @staticmethod
     def _metadata(step: Step) -> dict[str, Any]:
