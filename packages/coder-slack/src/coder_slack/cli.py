@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from coder_slack.settings import Mode, Settings, SettingsError, load_settings, secret
 
 USAGE = {
-    "serve": "coder-slack serve [--host 0.0.0.0] [--port 3000] [--socket-mode]",
+    "serve": "coder-slack serve [--host 0.0.0.0] [--port 3000] [--socket-mode [--ops-port PORT]]",
     "console": "coder-slack console [--coder-url URL] [--coder-token TOKEN] [--script FILE|-] [--user alice]",
     "migrate": "coder-slack migrate",
     "generate-key": "coder-slack generate-key",
@@ -33,6 +33,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=3000, help="HTTP port (default 3000)")
     serve.add_argument(
         "--socket-mode", action="store_true", help="connect to Slack over Socket Mode (SLACK_APP_TOKEN)"
+    )
+    serve.add_argument(
+        "--ops-port",
+        type=_port,
+        help=(
+            "Socket Mode only: serve /healthz, /readyz and /metrics on this port, on --host "
+            "(default: CODER_SLACK_OPS_PORT; unset: no HTTP at all). HTTP mode serves them on --port."
+        ),
     )
     console = commands.add_parser(
         "console", help="try the bot in a terminal against a local Slack stand-in", usage=USAGE["console"]
@@ -70,6 +78,16 @@ def _parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="only count what would be re-encrypted; change nothing"
     )
     return parser
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port number (0-65535): {value!r}")
+    return port
 
 
 def _fail(message: str) -> int:
@@ -212,19 +230,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "rotate-key":
         return _rotate_key(settings, dry_run=args.dry_run)
     if args.command == "serve":
+        if args.ops_port is not None and not args.socket_mode:
+            return _fail(
+                "--ops-port is for Socket Mode (--socket-mode); in HTTP mode /healthz, /readyz and "
+                "/metrics are served on --port"
+            )
         problem = _check(settings, "socket" if args.socket_mode else "http")
         if problem:
             return _fail(problem)
         _configure_logging(settings)
         from coder_slack.server import serve_http, serve_socket_mode
 
+        listening = args.port
         try:
             if args.socket_mode:
-                asyncio.run(serve_socket_mode(settings))
+                if args.ops_port is not None:
+                    settings = settings.model_copy(update={"coder_slack_ops_port": args.ops_port})
+                listening = settings.coder_slack_ops_port
+                asyncio.run(serve_socket_mode(settings, args.host))
             else:
+                if settings.coder_slack_ops_port is not None:
+                    logging.getLogger(__name__).info(
+                        "CODER_SLACK_OPS_PORT is ignored in HTTP mode: the ops routes are on port %d",
+                        args.port,
+                    )
                 asyncio.run(serve_http(settings, args.host, args.port))
         except OSError as exc:
-            return _fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+            return _fail(f"cannot listen on {args.host}:{listening}: {exc.strerror or exc}")
         except KeyboardInterrupt:
             pass
         return 0

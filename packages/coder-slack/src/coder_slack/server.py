@@ -58,14 +58,50 @@ def build_web_app(app: AsyncApp, bot: Bot) -> web.Application:
 
     web_app.router.add_post(EVENTS_PATH, events)
     if ops is not None:
-        engine = bot.sessions.kw.get("bind")
-        checks: dict[str, Any] = {"slack": ops.slack_auth_check(bot.slack)}
-        if engine is not None:
-            checks["database"] = ops.database_check(engine)
-        if bot.pool.url:
-            checks["coder"] = ops.coder_check(bot.pool.url)
-        ops.add_ops_routes(web_app, checks)
+        ops.add_ops_routes(web_app, _readiness_checks(ops, bot))
     return web_app
+
+
+def _readiness_checks(ops: Any, bot: Bot) -> dict[str, Any]:
+    """The checks /readyz runs in both modes: Slack auth, the database, Coder."""
+    engine = bot.sessions.kw.get("bind")
+    checks: dict[str, Any] = {"slack": ops.slack_auth_check(bot.slack)}
+    if engine is not None:
+        checks["database"] = ops.database_check(engine)
+    if bot.pool.url:
+        checks["coder"] = ops.coder_check(bot.pool.url)
+    return checks
+
+
+def build_ops_app(bot: Bot, watchdog: SocketModeWatchdog) -> web.Application | None:
+    """Socket Mode's own aiohttp app: /healthz, /readyz (HTTP mode's checks plus ``socket_mode``), /metrics.
+
+    None when coder_slack.ops is not installed.
+    """
+    ops = _ops()
+    if ops is None:
+        return None
+    web_app = web.Application(middlewares=[ops.request_id_middleware])
+    checks = _readiness_checks(ops, bot)
+    checks["socket_mode"] = ops.socket_mode_check(watchdog)
+    ops.add_ops_routes(web_app, checks)
+    return web_app
+
+
+async def _listen(web_app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Start serving ``web_app``; returns the runner and the port bound (``port`` 0 picks a free one)."""
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    sockets = getattr(site._server, "sockets", None)
+    if sockets:
+        port = sockets[0].getsockname()[1]
+    return runner, port
 
 
 async def start_alert_engine(bot: Bot) -> Any | None:
@@ -122,13 +158,7 @@ async def start_http(
     bot: Bot, host: str = "127.0.0.1", port: int = 0, *, alerts: bool = True
 ) -> RunningServer:
     app = create_app(bot)
-    runner = web.AppRunner(build_web_app(app, bot), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    sockets = getattr(site._server, "sockets", None)
-    if sockets:
-        port = sockets[0].getsockname()[1]
+    runner, port = await _listen(build_web_app(app, bot), host, port)
     server = RunningServer(bot, app, runner, host, port)
     await _resume(bot)
     if alerts:
@@ -186,7 +216,11 @@ class SocketModeWatchdog:
 
     Every ``interval`` seconds: when the socket reports itself disconnected, its ping/pong is failing, or no
     message arrived for ``stale_after`` seconds and ``auth.test`` still works, a fresh connection is made.
+    Each reconnect is counted in ``reconnects`` and in ``coderops_slack_socket_reconnects_total{reason}``.
+    ``needs_reconnect`` only reads the client's state, so /readyz asks it on every probe.
     """
+
+    REASONS = ("disconnected", "ping_pong", "stale")
 
     def __init__(self, client: Any, bot: Bot, interval: float = 60.0, stale_after: float = 1800.0) -> None:
         self.client = client
@@ -201,7 +235,12 @@ class SocketModeWatchdog:
         self.last_inbound = time.monotonic()
 
     def start(self) -> None:
+        self.last_inbound = time.monotonic()
         self.client.message_listeners.append(self._heard)
+        ops = _ops()
+        if ops is not None:  # every reason shows as 0 from the start, so rate() and increase() work at once
+            for reason in self.REASONS:
+                ops.METRICS.socket_reconnects.labels(reason=reason)
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
@@ -210,27 +249,36 @@ class SocketModeWatchdog:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def needs_reconnect(self) -> str | None:
+    async def _diagnose(self) -> tuple[str, str] | None:
+        """(metric label, description) of what is wrong with the connection, or None when it looks alive."""
         if not await self.client.is_connected():
-            return "disconnected"
+            return "disconnected", "disconnected"
         if await self.client.is_ping_pong_failing():
-            return "ping/pong failing"
+            return "ping_pong", "ping/pong failing"
         if time.monotonic() - self.last_inbound > self.stale_after:
-            return f"no message for {self.stale_after:.0f}s"
+            return "stale", f"no message for {self.stale_after:.0f}s"
         return None
+
+    async def needs_reconnect(self) -> str | None:
+        diagnosis = await self._diagnose()
+        return diagnosis[1] if diagnosis is not None else None
 
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self.interval)
             try:
-                reason = await self.needs_reconnect()
-                if reason is None:
+                diagnosis = await self._diagnose()
+                if diagnosis is None:
                     continue
+                label, reason = diagnosis
                 await self.bot.slack.auth_test()
                 log.warning("Socket Mode connection looks dead (%s); reconnecting", reason)
                 await self.client.connect_to_new_endpoint(force=True)
                 self.reconnects += 1
                 self.last_inbound = time.monotonic()
+                ops = _ops()
+                if ops is not None:
+                    ops.METRICS.record_socket_reconnect(label)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -243,8 +291,18 @@ class RunningSocketMode:
     handler: Any
     watchdog: SocketModeWatchdog
     alert_engine: Any | None = None
+    ops_runner: web.AppRunner | None = None
+    ops_host: str = "127.0.0.1"
+    ops_port: int | None = None
+
+    @property
+    def ops_url(self) -> str | None:
+        """Where /healthz, /readyz and /metrics answer, or None without CODER_SLACK_OPS_PORT."""
+        return None if self.ops_port is None else f"http://{self.ops_host}:{self.ops_port}"
 
     async def stop(self) -> None:
+        if self.ops_runner is not None:
+            await self.ops_runner.cleanup()
         await self.watchdog.stop()
         if self.alert_engine is not None:
             self.bot.alerts = None
@@ -255,19 +313,43 @@ class RunningSocketMode:
 
 
 async def start_socket_mode(
-    bot: Bot, *, alerts: bool = True, watchdog_interval: float | None = None, stale_after: float = 1800.0
+    bot: Bot,
+    *,
+    alerts: bool = True,
+    watchdog_interval: float | None = None,
+    stale_after: float = 1800.0,
+    ops_host: str = "127.0.0.1",
 ) -> RunningSocketMode:
+    """Connect over Socket Mode, with its watchdog; with ``CODER_SLACK_OPS_PORT`` set, serve the ops routes.
+
+    The ops port listens before the first connection is made, so a pod that cannot reach Slack still
+    answers /healthz (alive) and /readyz (503, ``socket_mode`` failing) instead of nothing.
+    """
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     from coder_slack.settings import secret
 
     app = create_app(bot, socket_mode=True)
     handler = AsyncSocketModeHandler(app, secret(bot.settings.slack_app_token))
-    await handler.connect_async()  # type: ignore[no-untyped-call]
     interval = watchdog_interval or bot.settings.coder_slack_socket_watchdog_seconds
     watchdog = SocketModeWatchdog(handler.client, bot, interval=interval, stale_after=stale_after)
+    running = RunningSocketMode(bot, handler, watchdog, ops_host=ops_host)
+    ops_port = bot.settings.coder_slack_ops_port
+    ops_app = build_ops_app(bot, watchdog) if ops_port is not None else None
+    if ops_port is not None and ops_app is None:
+        log.warning("CODER_SLACK_OPS_PORT is set but coder_slack.ops is not installed; no ops routes")
+    if ops_app is not None and ops_port is not None:
+        running.ops_runner, running.ops_port = await _listen(ops_app, ops_host, ops_port)
+        log.info("ops routes (/healthz, /readyz, /metrics) on %s", running.ops_url)
+    try:
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await handler.close_async()  # type: ignore[no-untyped-call]
+        if running.ops_runner is not None:
+            await running.ops_runner.cleanup()
+        raise
     watchdog.start()
-    running = RunningSocketMode(bot, handler, watchdog)
     await _resume(bot)
     if alerts:
         try:
@@ -277,11 +359,24 @@ async def start_socket_mode(
     return running
 
 
-async def serve_socket_mode(settings: Any) -> None:
+async def serve_socket_mode(settings: Any, host: str = "0.0.0.0") -> None:
+    """``serve --socket-mode``; ``host`` is where the ops routes listen when CODER_SLACK_OPS_PORT is set."""
     stop = _stop_on_signals()
     bot = await build_bot(settings)
     await _check_slack(bot)
-    running = await start_socket_mode(bot)
+    # The first connection can take long when Slack is unreachable (the client retries for ever): a
+    # SIGTERM meanwhile must still stop the process, as it does once connected.
+    starting = asyncio.ensure_future(start_socket_mode(bot, ops_host=host))
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await starting
+        await close_bot(bot)
+        return
+    stopping.cancel()
+    running = starting.result()
     log.info("coder-slack connected in Socket Mode")
     try:
         await stop.wait()

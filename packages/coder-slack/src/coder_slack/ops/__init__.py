@@ -18,6 +18,10 @@ Wiring it into `coder-slack serve` (HTTP mode)::
         "coder": coder_check(settings.coder_url),    # GET {url}/api/v2/buildinfo (no token needed)
     })
 
+In Socket Mode (`serve --socket-mode` with CODER_SLACK_OPS_PORT) the same routes are served on their own
+port, with one more check, `socket_mode_check(watchdog)`: not ready while the Socket Mode connection is down
+or its watchdog considers it dead (it reads the client's state; it does not call Slack).
+
 Routes: `GET /healthz` answers 200 `{"status": "ok"}` while the process serves. `GET /readyz` runs every
 check at once, each bounded by `check_timeout` (3 s); 200 `{"status": "ok", "failing": [], "checks": {...}}`
 when all pass, else 503 with `"failing": ["slack", ...]` and `checks[name]["reason"]` saying why
@@ -33,6 +37,8 @@ Metrics (`METRICS`, a `SlackBotMetrics`; all names start with `coderops_slack_`)
 - `METRICS.outbox_depth.set(n)`, `METRICS.watches_held.inc()` / `.dec()` / `.set(n)`
 - `METRICS.record_coder_error(status)` (int status, or None / "timeout" when no response came)
 - `METRICS.record_slack_error(error_code)` (Slack's `error` field, e.g. "ratelimited")
+- `METRICS.record_socket_reconnect(reason)` -> `socket_reconnects_total{reason}` (disconnected, ping_pong,
+  stale), counted by the Socket Mode watchdog each time it replaces the connection
 
 Logging: `configure_logging(level, json_lines=True)` installs one redacting handler on the root logger.
 `redact(text)` is public: use it for anything shown to people that may carry secrets (startup logs).
@@ -48,6 +54,7 @@ from coder_slack.ops.health import (
     coder_check,
     database_check,
     slack_auth_check,
+    socket_mode_check,
 )
 from coder_slack.ops.logging import (
     REDACTED,
@@ -82,4 +89,5 @@ __all__ = [
     "request_id_middleware",
     "request_id_var",
     "slack_auth_check",
+    "socket_mode_check",
 ]

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 from aiohttp import web
@@ -146,5 +146,31 @@ def coder_check(url: str, *, client: httpx.AsyncClient | None = None, timeout: f
             raise CheckFailed(reason) from exc
         if response.status_code != 200:
             raise CheckFailed(f"Coder at {url} answered HTTP {response.status_code} to /api/v2/buildinfo")
+
+    return check
+
+
+class SocketModeState(Protocol):
+    """What :func:`socket_mode_check` reads: ``coder_slack.server.SocketModeWatchdog`` has both."""
+
+    interval: float
+
+    async def needs_reconnect(self) -> str | None: ...
+
+
+def socket_mode_check(watchdog: SocketModeState) -> ReadinessCheck:
+    """Fails while the Socket Mode connection is down or the watchdog considers it dead.
+
+    It only reads the client's own state (is the websocket open, is ping/pong answered, when did the last
+    message arrive): no call to Slack, so a probe every few seconds costs nothing.
+    """
+
+    async def check() -> None:
+        reason = await watchdog.needs_reconnect()
+        if reason is not None:
+            raise CheckFailed(
+                f"Socket Mode connection to Slack is not usable ({reason}); "
+                f"the watchdog tries a new one every {watchdog.interval:g} s"
+            )
 
     return check

@@ -82,9 +82,19 @@ class SlackBotMetrics:
             ["error"],
             registry=r,
         )
+        self.socket_reconnects = Counter(
+            "coderops_slack_socket_reconnects",
+            "Socket Mode connections the watchdog replaced, by why (disconnected, ping_pong, stale).",
+            ["reason"],
+            registry=r,
+        )
 
     def record_command(self, subcommand: str, outcome: str) -> None:
         self.commands_handled.labels(subcommand=subcommand or "none", outcome=outcome).inc()
+
+    def record_socket_reconnect(self, reason: str) -> None:
+        """Count one Socket Mode reconnect made by the watchdog (`reason`: disconnected, ping_pong, stale)."""
+        self.socket_reconnects.labels(reason=reason).inc()
 
     def record_coder_error(self, status: int | str | None) -> None:
         """Count one failed Coder call; `status` is the HTTP status, or a word when no response came."""
