@@ -1,4 +1,4 @@
-"""Tables of the alert engine (revision 0002_alerts), on the store's declarative ``Base``.
+"""Tables of the alert engine (revisions 0002_alerts and 0003_alert_retention), on the store's ``Base``.
 
 - ``alert_ledger``: one row per (alert key, destination) ever decided; the unique constraint is what makes an
   alert happen at most once, and the outbox row written in the same transaction is what makes it happen at
@@ -27,7 +27,10 @@ from coder_slack.store import Base, utcnow
 
 class AlertLedgerEntry(Base):
     __tablename__ = "alert_ledger"
-    __table_args__ = (UniqueConstraint("alert_key", "destination", name="uq_alert_ledger_key_destination"),)
+    __table_args__ = (
+        UniqueConstraint("alert_key", "destination", name="uq_alert_ledger_key_destination"),
+        Index("ix_alert_ledger_event_at", "event_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     alert_key: Mapped[str] = mapped_column(String(400))
@@ -43,7 +46,11 @@ class AlertLedgerEntry(Base):
 
 class AlertOutboxItem(Base):
     __tablename__ = "alert_outbox"
-    __table_args__ = (Index("ix_alert_outbox_destination_status", "destination", "status", "id"),)
+    __table_args__ = (
+        Index("ix_alert_outbox_destination_status", "destination", "status", "id"),
+        # outbox_depth (unsent rows) and the pruner (sent/failed rows older than the retention).
+        Index("ix_alert_outbox_status_created", "status", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     team_id: Mapped[str] = mapped_column(String(32), default="")
@@ -98,7 +105,10 @@ class AlertCard(Base):
 
 class AlertDigest(Base):
     __tablename__ = "alert_digests"
-    __table_args__ = (Index("ix_alert_digests_destination_open", "destination", "closed"),)
+    __table_args__ = (
+        Index("ix_alert_digests_destination_open", "destination", "closed"),
+        Index("ix_alert_digests_updated_at", "updated_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     destination: Mapped[str] = mapped_column(String(64))
