@@ -94,6 +94,7 @@ class Settings(BaseSettings):
     coder_slack_catch_up_after_seconds: float = Field(default=60.0, ge=0)
     coder_slack_alert_poll_seconds: float = Field(default=1.0, gt=0)
     coder_slack_digest_update_seconds: float = Field(default=0.5, gt=0)
+    coder_slack_outbox_retention_days: int = Field(default=14, ge=1)
 
     @field_validator("coder_slack_log_level")
     @classmethod

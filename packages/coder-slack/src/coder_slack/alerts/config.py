@@ -42,6 +42,15 @@ class AlertConfig:
     coder_url: str = ""
     replica_id: str = field(default_factory=_default_replica_id)
     slack_timeout: float = 10.0
+    outbox_retention_days: float = 14.0
+    """Sent and failed outbox rows, closed digests, and ledger rows of events older than this (and than the
+    stale cutoff) are pruned; see ``coder_slack.alerts.engine.retention_cutoffs``."""
+    prune_interval: float = 600.0
+    """Seconds between pruning passes (one replica at a time, lease ``prune``)."""
+    prune_batch: int = 500
+    """Rows deleted per transaction, so pruning never holds a write lock for long."""
+    prune_pause: float = 0.05
+    """Seconds between two pruning transactions (other writers get their turn)."""
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> AlertConfig:
@@ -57,5 +66,6 @@ class AlertConfig:
             catch_up_after_seconds=settings.coder_slack_catch_up_after_seconds,
             poll_interval=settings.coder_slack_alert_poll_seconds,
             digest_update_interval=settings.coder_slack_digest_update_seconds,
+            outbox_retention_days=float(settings.coder_slack_outbox_retention_days),
         )
         return replace(config, **overrides)

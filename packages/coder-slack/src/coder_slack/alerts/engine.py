@@ -12,7 +12,9 @@ Per replica, these tasks run side by side:
   writes
   batches of observations in one transaction each;
 - the *autostop timer* re-reads a workspace when its warning falls due;
-- the *delivery worker* drains the outbox.
+- the *delivery worker* drains the outbox;
+- the *pruner* (one replica at a time, lease ``prune``) deletes what no later alert needs, in small batches
+  (``retention_cutoffs``).
 """
 
 from __future__ import annotations
@@ -21,13 +23,13 @@ import asyncio
 import contextlib
 import heapq
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from coder_client import AsyncCoderClient, CoderError, NotFound, WatchHub, Workspace, WorkspaceSummary
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import and_, literal, select, update
+from sqlalchemy import ColumnElement, Table, and_, delete, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -45,12 +47,19 @@ from coder_slack.alerts.ledger import (
 )
 from coder_slack.alerts.metrics import AlertMetrics
 from coder_slack.alerts.redact import redact_tail
-from coder_slack.alerts.tables import AlertLease, AlertLedgerEntry, AlertWorkspace
+from coder_slack.alerts.tables import (
+    AlertDigest,
+    AlertLease,
+    AlertLedgerEntry,
+    AlertOutboxItem,
+    AlertWorkspace,
+)
 from coder_slack.settings import Settings
 
 log = logging.getLogger(__name__)
 
 SWEEP_LEASE = "sweep"
+PRUNE_LEASE = "prune"
 _BATCH = 500
 # A sweep fetches changed workspaces one by one up to this many; more, and it lists them all in full.
 _FETCH_SINGLY = 40
@@ -146,6 +155,79 @@ def unknown_keys(session: Session, keys: list[str]) -> set[str]:
     return set(keys) - known
 
 
+@dataclass(frozen=True)
+class RetentionCutoffs:
+    """What the pruner may delete: rows strictly older than these instants (see ``retention_cutoffs``)."""
+
+    outbox: datetime
+    """``sent`` / ``failed`` outbox rows created before this."""
+    ledger: datetime
+    """Ledger rows whose event happened before this ..."""
+    protected: tuple[datetime, datetime] | None
+    """... except events inside this window (this process's catch-up window, which its catch-up sweep may
+    still re-observe)."""
+    digests: datetime
+    """Digests last updated before this (long closed, or idle long past the idle close)."""
+
+
+def retention_cutoffs(
+    now: datetime, config: AlertConfig, catch_up: CatchUp | None = None
+) -> RetentionCutoffs:
+    """The retention rule, chosen so pruning never changes who gets paged (exactly once still holds).
+
+    - **Outbox**: ``sent`` and ``failed`` rows created more than ``outbox_retention_days`` ago. Nothing
+      reads a delivered row again: delivery works from the unsent head of each queue, a crash check only
+      looks for rows still ``sending``, cards and digests keep their own ``ts``. Unsent rows are never
+      pruned.
+    - **Ledger**: rows whose *event* is older than ``max(retention, stale cutoff)``. The ledger row is what
+      stops a re-observed event (a restart, a forced sweep, a workspace that stays ready for weeks) from
+      being queued again. Once its event is older than the stale cutoff, re-observing it decides ``stale``,
+      which is not paged; it is only listed in a "while I was away" summary when it falls inside a catch-up
+      window, and a catch-up window starts at the last heartbeat of a live engine, so a future window never
+      reaches back past now. The one window that can reach back is this process's own (it may not have been
+      swept yet), so ledger rows of events inside it are kept for the life of the process. Autostop
+      warnings are never stale, but are only queued while their deadline is ahead, and the deadline is at
+      most 12 h (the largest ``warn=``) after the event, less than the one-day minimum retention.
+    - **Cards** (``alert_cards``) are never pruned by age: a later alert of the workspace is a reply in its
+      card's thread however old the card is. There is one per workspace and destination.
+    - **Digests** last updated more than the retention ago: a digest idle for ``digest_idle_close_seconds``
+      (10 min) is closed and never written to again.
+    """
+    retention = timedelta(days=config.outbox_retention_days)
+    ledger = now - max(retention, timedelta(seconds=config.stale_after_seconds))
+    digests = now - max(retention, timedelta(seconds=config.digest_idle_close_seconds))
+    protected = (catch_up.since, catch_up.until) if catch_up is not None else None
+    return RetentionCutoffs(outbox=now - retention, ledger=ledger, protected=protected, digests=digests)
+
+
+def _delete_batch(session: Session, table: Table, condition: ColumnElement[bool], limit: int) -> int:
+    """Delete at most ``limit`` rows matching ``condition`` (found through an index), in this transaction."""
+    ids = list(session.scalars(select(table.c.id).where(condition).limit(limit)))
+    if ids:
+        session.execute(delete(table).where(table.c.id.in_(ids)))
+    return len(ids)
+
+
+def prune_outbox_batch(session: Session, cutoffs: RetentionCutoffs, limit: int) -> int:
+    outbox = AlertOutboxItem.__table__
+    condition = and_(outbox.c.status.in_(("sent", "failed")), outbox.c.created_at < cutoffs.outbox)
+    return _delete_batch(session, outbox, condition, limit)  # type: ignore[arg-type]
+
+
+def prune_ledger_batch(session: Session, cutoffs: RetentionCutoffs, limit: int) -> int:
+    ledger = AlertLedgerEntry.__table__
+    condition: ColumnElement[bool] = ledger.c.event_at < cutoffs.ledger
+    if cutoffs.protected is not None:
+        since, until = cutoffs.protected
+        condition = and_(condition, or_(ledger.c.event_at < since, ledger.c.event_at > until))
+    return _delete_batch(session, ledger, condition, limit)  # type: ignore[arg-type]
+
+
+def prune_digests_batch(session: Session, cutoffs: RetentionCutoffs, limit: int) -> int:
+    digests = AlertDigest.__table__
+    return _delete_batch(session, digests, digests.c.updated_at < cutoffs.digests, limit)  # type: ignore[arg-type]
+
+
 class AlertEngine:
     """Lifecycle alerts from Coder into Slack channels and DMs, exactly once across restarts and replicas."""
 
@@ -211,6 +293,7 @@ class AlertEngine:
             asyncio.create_task(self._sweeper(), name="alerts-sweeper"),
             asyncio.create_task(self._lease_keeper(), name="alerts-leases"),
             asyncio.create_task(self._autostop_timer(), name="alerts-autostop"),
+            asyncio.create_task(self._pruner(), name="alerts-pruner"),
         ]
         self.started = True
 
@@ -518,5 +601,43 @@ class AlertEngine:
                     )
                     self._schedule_autostop({workspace_id: now + timedelta(seconds=5)})
 
+    # ----------------------------------------------------------------- retention
 
-__all__ = ["FAILURE_KINDS", "AlertEngine"]
+    async def _pruner(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.prune_interval)
+            try:
+                won = await self.db.run(
+                    claim_leases, [PRUNE_LEASE], self.config.replica_id, utcnow(), self.config.lease_seconds
+                )
+                if won:
+                    self._leases.add(PRUNE_LEASE)  # renewed by the lease keeper while this replica lives
+                    await self.prune()
+                else:
+                    self._leases.discard(PRUNE_LEASE)
+            except Exception:
+                log.exception("alert engine: pruning failed; retrying at the next pass")
+
+    async def prune(self, now: datetime | None = None) -> dict[str, int]:
+        """One pruning pass (``retention_cutoffs``): batches of ``prune_batch`` rows, one transaction each,
+        until nothing old is left or the ``prune`` lease is lost. How many rows went, per table."""
+        cutoffs = retention_cutoffs(now or utcnow(), self.config, self.catch_up)
+        deleted: dict[str, int] = {}
+        for table, batch in (
+            ("alert_outbox", prune_outbox_batch),
+            ("alert_ledger", prune_ledger_batch),
+            ("alert_digests", prune_digests_batch),
+        ):
+            deleted[table] = 0
+            while True:
+                count = await self.db.run(batch, cutoffs, self.config.prune_batch)
+                deleted[table] += count
+                if count < self.config.prune_batch or (self.started and PRUNE_LEASE not in self._leases):
+                    break
+                await asyncio.sleep(self.config.prune_pause)
+        if any(deleted.values()):
+            log.info("alert engine: pruned %s", ", ".join(f"{n} from {t}" for t, n in deleted.items()))
+        return deleted
+
+
+__all__ = ["FAILURE_KINDS", "PRUNE_LEASE", "AlertEngine", "RetentionCutoffs", "retention_cutoffs"]
