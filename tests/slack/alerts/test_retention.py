@@ -399,8 +399,10 @@ def test_old_card_still_gets_the_next_alert_in_its_thread(make_sim: Any, databas
                     )
                 (steady_key,) = [k for k in ready_keys if steady.id in k]
                 # A new process sees the steady workspace's ready event again; its ledger row is gone.
-                async with running_engine(sim.url, sim.token, standin.api_url, database, **config):
+                async with running_engine(sim.url, sim.token, standin.api_url, database, **config) as alerts:
                     await asyncio.sleep(2.0)
+                    # Nothing unsent is left (outbox_depth through the index): the engine settles.
+                    await wait_until(alerts.idle, 15, what="the engine to be idle")
                 return steady_key, str(_card_ts(database, carded.id))
 
         steady_key, card_ts = asyncio.run(main())

@@ -201,11 +201,13 @@ def retention_cutoffs(
 
 
 def _delete_batch(session: Session, table: Table, condition: ColumnElement[bool], limit: int) -> int:
-    """Delete at most ``limit`` rows matching ``condition`` (found through an index), in this transaction."""
+    """Delete at most ``limit`` rows matching ``condition`` (found through an index), in this transaction.
+    The DELETE checks the condition again: a row changed since it was found (on PostgreSQL) is left alone."""
     ids = list(session.scalars(select(table.c.id).where(condition).limit(limit)))
-    if ids:
-        session.execute(delete(table).where(table.c.id.in_(ids)))
-    return len(ids)
+    if not ids:
+        return 0
+    result = session.execute(delete(table).where(table.c.id.in_(ids), condition))
+    return int(getattr(result, "rowcount", len(ids)))
 
 
 def prune_outbox_batch(session: Session, cutoffs: RetentionCutoffs, limit: int) -> int:
