@@ -13,14 +13,25 @@ from deploy_support import require_tool
 
 REPO = Path(__file__).resolve().parents[2]
 KUBERNETES = REPO / "deploy" / "kubernetes"
-OVERLAYS = ("single", "ha")
+OVERLAYS = ("single", "ha", "socket-mode")
 # The oldest Kubernetes release still commonly run, and the newest the validator knows.
 KUBERNETES_VERSIONS = ("1.28.0", "1.37.0")
 SECRET_SETTINGS = {
     "SLACK_BOT_TOKEN",
     "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
     "CODER_SLACK_ENCRYPTION_KEY",
     "CODER_SESSION_TOKEN",
+}
+HTTP_SECRETS = SECRET_SETTINGS - {"SLACK_APP_TOKEN"}
+SOCKET_SECRETS = SECRET_SETTINGS - {"SLACK_SIGNING_SECRET"}
+HTTP_ARGS = ["serve", "--host", "0.0.0.0", "--port", "3000"]
+SOCKET_ARGS = ["serve", "--socket-mode", "--host", "0.0.0.0"]
+# Per overlay: the container's args, its one port (probed, and the Service's target), the secrets it reads.
+EXPECTED: dict[str, tuple[list[str], dict[str, Any], set[str]]] = {
+    "single": (HTTP_ARGS, {"name": "http", "containerPort": 3000}, HTTP_SECRETS),
+    "ha": (HTTP_ARGS, {"name": "http", "containerPort": 3000}, HTTP_SECRETS),
+    "socket-mode": (SOCKET_ARGS, {"name": "ops", "containerPort": 8080}, SOCKET_SECRETS),
 }
 
 
@@ -100,23 +111,37 @@ def environment(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_probes_use_the_bots_health_endpoints(rendered: tuple[str, str]) -> None:
-    container = bot_container(documents(rendered[1]))
-    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
-    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
-    assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
+    overlay, text = rendered
+    args, port, _ = EXPECTED[overlay]
+    container = bot_container(documents(text))
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": port["name"]}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": port["name"]}
+    assert container["startupProbe"]["httpGet"] == {"path": "/healthz", "port": port["name"]}
     assert container["readinessProbe"]["timeoutSeconds"] > 3, "longer than /readyz's own 3 s check timeout"
-    assert container["ports"] == [{"name": "http", "containerPort": 3000}]
-    assert container["args"] == ["serve", "--host", "0.0.0.0", "--port", "3000"]
+    assert container["ports"] == [port]
+    assert container["args"] == args
+
+
+def test_container_args_are_ones_coder_slack_serve_accepts(rendered: tuple[str, str]) -> None:
+    from coder_slack.cli import _parser
+
+    overlay, text = rendered
+    args = _parser().parse_args(bot_container(documents(text))["args"])
+    assert args.command == "serve"
+    assert args.socket_mode is (overlay == "socket-mode")
 
 
 def test_secrets_are_referenced_never_inlined(rendered: tuple[str, str]) -> None:
-    resources = documents(rendered[1])
+    overlay, text = rendered
+    resources = documents(text)
     assert "Secret" not in resources
     env = environment(bot_container(resources))
     for name in SECRET_SETTINGS | {"CODER_SLACK_DATABASE_URL"}:
         if name in env and "value" in env[name]:
             assert not env[name]["value"].startswith("postgres"), f"{name} holds credentials inline"
-    for name in SECRET_SETTINGS:
+    secrets = EXPECTED[overlay][2]
+    assert not (SECRET_SETTINGS - secrets) & set(env), "a secret this mode does not use would be required"
+    for name in secrets:
         assert env[name]["valueFrom"]["secretKeyRef"]["name"] == "coderops-slack"
         assert env[name]["valueFrom"]["secretKeyRef"]["key"] == name
     config = resources["ConfigMap"]["data"]
@@ -147,7 +172,11 @@ def test_service_selects_the_bot_pods(rendered: tuple[str, str]) -> None:
     pod_labels = resources["Deployment"]["spec"]["template"]["metadata"]["labels"]
     selector = resources["Service"]["spec"]["selector"]
     assert selector.items() <= pod_labels.items()
-    assert resources["Service"]["spec"]["ports"][0]["targetPort"] == "http"
+    (port,) = resources["Service"]["spec"]["ports"]
+    assert port["targetPort"] == EXPECTED[rendered[0]][1]["name"]
+    annotations = resources["Deployment"]["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == str(EXPECTED[rendered[0]][1]["containerPort"])
+    assert annotations["prometheus.io/path"] == "/metrics"
 
 
 def test_single_is_one_replica_with_sqlite_on_a_volume() -> None:
@@ -200,3 +229,20 @@ def test_every_variable_given_to_the_bot_is_a_setting_it_reads(rendered: tuple[s
     resources = documents(rendered[1])
     given = set(environment(bot_container(resources))) | set(resources["ConfigMap"]["data"])
     assert given <= known, f"the bot ignores {sorted(given - known)}"
+
+
+def test_socket_mode_is_ha_over_socket_mode_with_the_ops_port_probed() -> None:
+    resources = documents(kustomize("socket-mode"))
+    ha = documents(kustomize("ha"))
+    deployment = resources["Deployment"]
+    assert deployment["spec"]["replicas"] == ha["Deployment"]["spec"]["replicas"] == 3
+    assert resources["PodDisruptionBudget"] == ha["PodDisruptionBudget"]
+    container = bot_container(resources)
+    env = environment(container)
+    (port,) = container["ports"]
+    assert env["CODER_SLACK_OPS_PORT"]["value"] == str(port["containerPort"])
+    assert "--port" not in container["args"], "no Slack HTTP to listen for"
+    assert env["CODER_SLACK_DATABASE_URL"] == environment(bot_container(ha))["CODER_SLACK_DATABASE_URL"]
+    (service_port,) = resources["Service"]["spec"]["ports"]
+    assert service_port == {"name": "metrics", "port": port["containerPort"], "targetPort": port["name"]}
+    assert "Ingress" not in resources
