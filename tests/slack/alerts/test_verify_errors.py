@@ -85,6 +85,13 @@ def _status(database: str) -> str:
         engine.dispose()
 
 
+async def _until_sent(database: str) -> None:
+    for _ in range(100):
+        if _status(database) == "sent":
+            return
+        await asyncio.sleep(0.1)
+
+
 def _posts(standin: SlackStandIn) -> list[Any]:
     return [c for c in standin.calls("chat.postMessage") if c.ok and c.args.get("channel") == CHANNEL]
 
@@ -102,10 +109,7 @@ def test_a_crash_check_slack_refuses_is_repeated_not_turned_into_a_second_post(
 
         async def main() -> None:
             async with running_engine(sim.url, sim.token, standin.api_url, database, lease_seconds=3.0):
-                for _ in range(100):
-                    if _status(database) == "sent":
-                        break
-                    await asyncio.sleep(0.1)
+                await _until_sent(database)
                 await asyncio.sleep(1.0)  # a repeated post would show up now
 
         asyncio.run(main())
@@ -132,10 +136,7 @@ def test_without_a_history_scope_the_check_gives_way_and_says_which_scope(
 
         async def main() -> None:
             async with running_engine(sim.url, sim.token, standin.api_url, database, lease_seconds=3.0):
-                for _ in range(100):
-                    if _status(database) == "sent":
-                        break
-                    await asyncio.sleep(0.1)
+                await _until_sent(database)
 
         with caplog.at_level(logging.ERROR, logger="coder_slack.alerts.delivery"):
             asyncio.run(main())
