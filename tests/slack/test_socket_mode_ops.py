@@ -274,3 +274,53 @@ def test_serve_socket_mode_ops_port_option_overrides_the_setting(
         [*command, "--ops-port", "70000"], env=clean, capture_output=True, text=True, timeout=60
     )
     assert bad.returncode == 2 and "not a port number" in bad.stderr
+
+
+def test_serve_answers_health_while_slack_refuses_the_socket_and_stops_on_sigterm(
+    standin: SlackStandIn, sim: Any, tmp_path: Path
+) -> None:
+    ops_port = free_port()
+    env = {
+        **{name: value for name, value in os.environ.items() if not name.startswith(("CODER_", "SLACK_"))},
+        "CODER_CONFIG_DIR": "/nonexistent/coderv2",
+        "SLACK_BOT_TOKEN": "xoxb-socket-ops-refused",
+        "SLACK_APP_TOKEN": APP_TOKEN,
+        "SLACK_API_URL": standin.api_url,
+        "CODER_URL": sim.url,
+        "CODER_SLACK_ENCRYPTION_KEY": generate_key(),
+        "CODER_SLACK_DATABASE_URL": f"sqlite:///{tmp_path / 'refused.db'}",
+        "CODER_SLACK_OPS_PORT": str(ops_port),
+    }
+    standin.fail_next("apps.connections.open", count=10_000, error="internal_error")
+    log_path = tmp_path / "refused.log"
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "coder_slack.cli", "serve", "--socket-mode", "--host", "127.0.0.1"],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{ops_port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, log_path.read_text()[-3000:]
+            try:
+                if httpx.get(f"{base}/healthz", timeout=10).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+            time.sleep(0.2)
+        standin.wait_for("apps.connections.open", timeout=30)
+        not_ready = httpx.get(f"{base}/readyz", timeout=10)
+        assert not_ready.status_code == 503
+        assert not_ready.json()["failing"] == ["socket_mode"]
+        assert "Socket Mode" in not_ready.json()["checks"]["socket_mode"]["reason"]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(20) == 0, "SIGTERM stops a bot still trying to connect"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    assert APP_TOKEN not in log_path.read_text()
