@@ -42,6 +42,7 @@ class ScriptedCoder:
         self.closed_for_missing_pong = 0
         self.plain_gets = 0
         self.client_leaving = False
+        self.then_garbage = False  # after the workspace, bytes that are no WebSocket frame
 
     async def watch_ws(self, request: web.Request) -> web.WebSocketResponse:
         self.connections += 1
@@ -49,6 +50,9 @@ class ScriptedCoder:
         await socket.prepare(request)
         await socket.send_str(json.dumps({"type": "ping", "data": None}))
         await socket.send_str(json.dumps({"type": "data", "data": self.body}))
+        if self.then_garbage and request.transport is not None:
+            await asyncio.sleep(0.05)
+            request.transport.write(b"\xff\x7f" + b"\x00" * 8 + b"not a frame")
         async for _message in socket:  # the client never sends data frames
             pass
         # 1006 before the client was told to leave: the server gave up waiting for a pong.
@@ -169,3 +173,13 @@ def test_watch_pools_use_the_asyncio_backend() -> None:
     watches silently falling back to the slower anyio sockets."""
     transport = streams_transport(True, httpx.Limits(max_connections=None))
     assert isinstance(transport._pool._network_backend, AsyncioBackend)
+
+
+def test_a_broken_frame_ends_the_socket_and_the_watch_reconnects(workspace_body: dict[str, Any]) -> None:
+    """Bytes that are no WebSocket frame (a broken proxy, say) end that socket, not the watch: it reconnects,
+    and the workspace it already passed on is not passed on again."""
+    server = ScriptedCoder(workspace_body, ping_every=None)
+    server.then_garbage = True
+    seen = asyncio.run(_watch_for(server, 1.5, WatchPolicy(min_backoff=0.05, max_backoff=0.1)))
+    assert server.connections >= 2
+    assert len(seen) == 1 and seen[0].id == workspace_body["id"]

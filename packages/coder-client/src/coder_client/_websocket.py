@@ -78,8 +78,10 @@ class WebSocketReader:
         loop = asyncio.get_running_loop()
         self._last_traffic = loop.time()
         early = bytearray()
-        with contextlib.suppress(httpcore.ReadTimeout):
-            while chunk := await self._stream.read(_READ_CHUNK, timeout=0):  # bytes read with the handshake
+        # Bytes that came with the handshake, or arrived since; a connection already gone is reported by
+        # attach() through _on_close.
+        with contextlib.suppress(httpcore.ReadTimeout, httpcore.NetworkError):
+            while chunk := await self._stream.read(_READ_CHUNK, timeout=0):
                 early += chunk
         self._attached = True
         pending = frames.attach(self._feed, self._on_close)
@@ -129,6 +131,8 @@ class WebSocketReader:
                     self._end(reason)
         except WebSocketClosed as exc:
             self._end(str(exc))
+        except httpcore.NetworkError as exc:  # the pong could not be written
+            self._end(f"connection lost ({type(exc).__name__})")
         except Exception as exc:  # a broken frame must not escape into asyncio's protocol callback
             self._end(f"unreadable WebSocket data ({type(exc).__name__})")
         if self._ready:
