@@ -64,18 +64,60 @@ class RecordResult:
     next_autostop_due: dict[str, datetime] = field(default_factory=dict)  # workspace id → when
 
 
+@dataclass(frozen=True, slots=True)
+class _Sub:
+    """An enabled subscription as the audience reads it: a plain row, not an ORM instance (a burst records
+    in several batches, and each batch reads every subscription)."""
+
+    channel_id: str
+    team_id: str
+    workspace_id: str | None
+    workspace_label: str | None
+    template: str | None
+    owner: str | None
+    created_at: datetime | None
+    event_list: frozenset[str]
+
+
+def _enabled_subscriptions(session: Session) -> list[_Sub]:
+    table = Subscription.__table__
+    query = select(
+        table.c.channel_id,
+        table.c.team_id,
+        table.c.workspace_id,
+        table.c.workspace_label,
+        table.c.template,
+        table.c.owner,
+        table.c.created_at,
+        table.c.events,
+    ).where(table.c.enabled.is_(True))
+    return [
+        _Sub(
+            channel_id=row.channel_id,
+            team_id=row.team_id,
+            workspace_id=row.workspace_id,
+            workspace_label=row.workspace_label,
+            template=row.template,
+            owner=row.owner,
+            created_at=row.created_at,
+            event_list=frozenset(event for event in str(row.events or "").split(",") if event),
+        )
+        for row in session.execute(query)
+    ]
+
+
 class Audience:
     """Subscriptions, identities and DM settings, loaded once per transaction."""
 
     def __init__(self, session: Session, config: AlertConfig) -> None:
         self.config = config
-        self.subscriptions = list(session.scalars(select(Subscription).where(Subscription.enabled.is_(True))))
+        self.subscriptions = _enabled_subscriptions(session)
         self.identities = list(session.scalars(select(Identity)))
         self.settings = {(s.team_id, s.slack_user_id): s for s in session.scalars(select(UserSettings))}
-        self.by_channel: dict[str, list[Subscription]] = {}
-        self.by_workspace: dict[str, list[Subscription]] = {}
-        self.filters: list[Subscription] = []
-        self.filters_by_channel: dict[str, list[Subscription]] = {}
+        self.by_channel: dict[str, list[_Sub]] = {}
+        self.by_workspace: dict[str, list[_Sub]] = {}
+        self.filters: list[_Sub] = []
+        self.filters_by_channel: dict[str, list[_Sub]] = {}
         self._watch_ids: dict[str, set[str]] = {}
         for sub in self.subscriptions:
             self.by_channel.setdefault(sub.channel_id, []).append(sub)
@@ -137,7 +179,7 @@ class Audience:
         return list(found.values())
 
 
-def _filter_label(sub: Subscription) -> str:
+def _filter_label(sub: _Sub) -> str:
     parts = [f"{name}={value}" for name, value in (("template", sub.template), ("owner", sub.owner)) if value]
     return "subscription " + (" ".join(parts) if parts else "to all workspaces")
 
@@ -148,7 +190,7 @@ def _is_owner(identity: Identity, workspace: Workspace) -> bool:
     return bool(workspace.owner_name) and identity.coder_username.lower() == workspace.owner_name.lower()
 
 
-def subscription_matches(sub: Subscription, workspace: Workspace) -> bool:
+def subscription_matches(sub: _Sub, workspace: Workspace) -> bool:
     if sub.workspace_id:
         return sub.workspace_id == workspace.id
     if sub.template:
