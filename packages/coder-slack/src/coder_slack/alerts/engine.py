@@ -146,6 +146,27 @@ def _fingerprint(workspace: Workspace | WorkspaceSummary) -> tuple[object, ...]:
     )
 
 
+def forget_workspaces(session: Session, listed: set[str], listed_at: datetime, holder: str) -> list[str]:
+    """Delete what the engine remembers of workspaces missing from a complete list taken at ``listed_at``
+    (rows written since then are of workspaces the list could not show yet, and stay); release their watch
+    leases. The ids forgotten."""
+    known = session.execute(select(AlertWorkspace.workspace_id, AlertWorkspace.seen_at)).all()
+    gone = [
+        workspace_id
+        for workspace_id, seen_at in known
+        if workspace_id not in listed and (aware(seen_at) or listed_at) < listed_at
+    ]
+    for start in range(0, len(gone), _BATCH):
+        chunk = gone[start : start + _BATCH]
+        session.execute(
+            delete(AlertWorkspace).where(
+                AlertWorkspace.workspace_id.in_(chunk), AlertWorkspace.seen_at < listed_at
+            )
+        )
+        release_leases(session, [_watch_lease(w) for w in chunk], holder)
+    return gone
+
+
 def unknown_keys(session: Session, keys: list[str]) -> set[str]:
     if not keys:
         return set()
@@ -259,7 +280,9 @@ class AlertEngine:
         self._hub: WatchHub | None = None
         self._watched: set[str] = set()
         self._leases: set[str] = set()
-        self._recorded_keys: set[str] = set()
+        # Per workspace: its latest build and the alert keys recorded for it (a new build starts afresh, so
+        # this stays as large as the fleet, not as the history).
+        self._recorded: dict[str, tuple[str, set[str]]] = {}
         self._fingerprints: dict[str, tuple[object, ...]] = {}
         self._to_release: set[str] = set()
         self._sweeps = 0
@@ -344,6 +367,12 @@ class AlertEngine:
     async def _on_watch_error(self, workspace_id: str, error: CoderError) -> None:
         log.info("alert engine: no longer watching %s (%s)", workspace_id, type(error).__name__)
         self._watched.discard(workspace_id)
+        if isinstance(error, NotFound):
+            # Deleted: give the lease back (released in the keeper's next batch) rather than renew it forever.
+            name = _watch_lease(workspace_id)
+            if name in self._leases:
+                self._leases.discard(name)
+                self._to_release.add(name)
         self.metrics.watches_held(len(self._watched))
 
     async def _recorder(self) -> None:
@@ -377,7 +406,8 @@ class AlertEngine:
         need_tails: list[tuple[Observation, str]] = []
         fingerprints: dict[str, tuple[object, ...]] = {}
         for workspace in workspaces:
-            events = [event for event in detect(workspace) if event.key not in self._recorded_keys]
+            recorded = self._recorded_for(workspace)
+            events = [event for event in detect(workspace) if event.key not in recorded]
             fingerprint = _fingerprint(workspace)
             if not force and not events and self._fingerprints.get(workspace.id) == fingerprint:
                 continue
@@ -398,14 +428,21 @@ class AlertEngine:
         result = await self.db.run(record_observations, observations, self.config, utcnow(), catch_up)
         self._fingerprints.update(fingerprints)
         for observation in observations:
-            for event in observation.events:
-                self._recorded_keys.add(event.key)
+            self._recorded_for(observation.workspace).update(event.key for event in observation.events)
         for kind in result.deduplicated:
             self.metrics.deduplicated(kind)
         self._schedule_autostop(result.next_autostop_due)
         if result.queued:
             self.delivery.kick({destination for destination, _kind in result.queued})
         return result
+
+    def _recorded_for(self, workspace: Workspace) -> set[str]:
+        build_id = workspace.latest_build.id
+        entry = self._recorded.get(workspace.id)
+        if entry is None or entry[0] != build_id:
+            entry = (build_id, set())
+            self._recorded[workspace.id] = entry
+        return entry[1]
 
     async def _log_tail(self, agent_id: str) -> list[str]:
         try:
@@ -519,6 +556,7 @@ class AlertEngine:
         """
         force = catch_up is not None or self._sweeps % 10 == 0
         self._sweeps += 1
+        listed_at = utcnow()
         if force:
             workspaces = await self.coder.workspaces.list(query=None)
             summaries: list[Workspace] | list[WorkspaceSummary] = workspaces
@@ -529,6 +567,19 @@ class AlertEngine:
         for start in range(0, len(workspaces), _BATCH):
             await self.observe(workspaces[start : start + _BATCH], catch_up, force=force)
         await self._adjust_watches(summaries)
+        await self._forget_unlisted({s.id for s in summaries}, listed_at)
+
+    async def _forget_unlisted(self, listed: set[str], listed_at: datetime) -> None:
+        """Workspaces the complete list no longer shows were deleted (or are out of the token's sight): drop
+        what this process and the database remember of them, so a workspace deleted mid-start is not watched
+        again by every replica that starts, and memory follows the fleet."""
+        for memory in (self._fingerprints, self._recorded, self._autostop_due):
+            for workspace_id in [w for w in memory if w not in listed and w not in self._watched]:
+                del memory[workspace_id]
+        gone = await self.db.run(forget_workspaces, listed, listed_at, self.config.replica_id)
+        for workspace_id in gone:
+            if workspace_id in self._watched:
+                await self._unwatch(workspace_id)
 
     async def _fetch_full(self, workspace_ids: list[str]) -> list[Workspace]:
         if not workspace_ids:
