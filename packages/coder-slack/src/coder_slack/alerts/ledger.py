@@ -426,7 +426,8 @@ def _write(session: Session, audience: Audience, now: datetime, result: RecordRe
         elif row.disabled_reason is not None:
             # Only an enabled subscription (a new one, after the old was disabled) or a DM target gets here.
             row.disabled_reason = None
-    session.execute(insert(AlertOutboxItem), outbox)
+    # Core, not the ORM bulk path: a burst queues hundreds of rows, and the ORM built a command for each.
+    session.execute(insert(AlertOutboxItem.__table__), outbox)  # type: ignore[arg-type]
 
 
 def record_observations(
