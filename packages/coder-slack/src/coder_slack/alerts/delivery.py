@@ -19,7 +19,7 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from coder_slack.alerts import messages
@@ -223,15 +223,27 @@ def _take_token(dest: AlertDestination, now: datetime, config: AlertConfig) -> f
 
 
 def _mark_sending(
-    rows: list[AlertOutboxItem], now: datetime, kind: str, channel: str, thread_ts: str | None
+    session: Session,
+    rows: list[AlertOutboxItem],
+    now: datetime,
+    kind: str,
+    channel: str,
+    thread_ts: str | None,
 ) -> None:
-    for row in rows:
-        row.status = "sending"
-        row.sending_since = now
-        row.attempts += 1
-        row.attempt_kind = kind
-        row.message_channel = channel
-        row.thread_ts = thread_ts
+    """One UPDATE for the whole batch (a digest step marks dozens of rows; the ORM flushed one each)."""
+    session.execute(
+        update(AlertOutboxItem)
+        .where(AlertOutboxItem.id.in_([row.id for row in rows]))
+        .values(
+            status="sending",
+            sending_since=now,
+            attempts=AlertOutboxItem.attempts + 1,
+            attempt_kind=kind,
+            message_channel=channel,
+            thread_ts=thread_ts,
+        ),
+        execution_options={"synchronize_session": False},
+    )
 
 
 def plan_step(
@@ -288,7 +300,7 @@ def plan_step(
         wait = _take_token(dest, now, config)
         if wait:
             return Step("wait", wait=wait)
-        _mark_sending([first], now, "notice", channel, None)
+        _mark_sending(session, [first], now, "notice", channel, None)
         return Step("notice", row_ids=[first.id], channel=channel, payloads=[first.payload], kinds=["notice"])
     if first.catch_up:
         wait = _take_token(dest, now, config)
@@ -306,7 +318,7 @@ def plan_step(
                 .order_by(AlertOutboxItem.id)
             )
         )
-        _mark_sending(batch, now, "summary", channel, None)
+        _mark_sending(session, batch, now, "summary", channel, None)
         since = min((datetime.fromisoformat(row.payload["event_at"]) for row in batch), default=None)
         return Step(
             "summary",
@@ -380,7 +392,7 @@ def _plan_digest(
         wait = _take_token(dest, now, config)
         if wait:
             return Step("wait", wait=wait)
-        _mark_sending(batch, now, "digest_post", channel, None)
+        _mark_sending(session, batch, now, "digest_post", channel, None)
         return Step(
             "digest_post",
             row_ids=[row.id for row in batch],
@@ -390,7 +402,7 @@ def _plan_digest(
             kinds=[row.kind for row in batch],
             payloads=[row.payload for row in batch],
         )
-    _mark_sending(batch, now, "digest_update", digest.channel, None)
+    _mark_sending(session, batch, now, "digest_update", digest.channel, None)
     return Step(
         "digest_update",
         row_ids=[row.id for row in batch],
@@ -445,7 +457,7 @@ def _plan_single(
         is_dm = dest.destination.startswith(("U", "W"))
         status_ts = None if is_dm else _status_card_ts(session, channel, row)
         if status_ts is not None:
-            _mark_sending([row], now, "status_reply", channel, status_ts)
+            _mark_sending(session, [row], now, "status_reply", channel, status_ts)
             return Step(
                 "status_reply",
                 row_ids=[row.id],
@@ -454,10 +466,10 @@ def _plan_single(
                 payloads=[row.payload],
                 kinds=[row.kind],
             )
-        _mark_sending([row], now, "card", channel, None)
+        _mark_sending(session, [row], now, "card", channel, None)
         return Step("card", row_ids=[row.id], channel=channel, payloads=[row.payload], kinds=[row.kind])
     recovered = row.kind == "ready" and card.last_kind in FAILURE_KINDS
-    _mark_sending([row], now, "reply", card.channel, card.ts)
+    _mark_sending(session, [row], now, "reply", card.channel, card.ts)
     return Step(
         "reply",
         row_ids=[row.id],
@@ -494,14 +506,13 @@ def record_sent(
     session: Session, step: Step, channel: str, ts: str, now: datetime, card_ts: str | None = None
 ) -> None:
     rows = session.scalars(select(AlertOutboxItem).where(AlertOutboxItem.id.in_(step.row_ids))).all()
-    for row in rows:
-        if row.status == "sent":
-            continue
-        row.status = "sent"
-        row.message_channel = channel
-        row.message_ts = ts
-        row.delivered_at = now
-        row.error = None
+    # One UPDATE for the batch (rows already sent by an earlier attempt keep their message).
+    session.execute(
+        update(AlertOutboxItem)
+        .where(AlertOutboxItem.id.in_(step.row_ids), AlertOutboxItem.status != "sent")
+        .values(status="sent", message_channel=channel, message_ts=ts, delivered_at=now, error=None),
+        execution_options={"synchronize_session": False},
+    )
     if step.action in ("card", "reply") and rows:
         row = rows[0]
         card = session.get(AlertCard, (row.destination, row.workspace_id))
