@@ -19,7 +19,10 @@ fi
 apt-get update -qq > /dev/null
 installable=()
 for package in "${need[@]}"; do
-  if apt-cache policy "$package" 2> /dev/null | grep -q "Candidate: [0-9]"; then
+  # Not `apt-cache policy | grep -q`: grep stops at the first match, apt-cache gets SIGPIPE, and pipefail
+  # turns the match into a failure.
+  policy=$(apt-cache policy "$package" 2> /dev/null || true)
+  if grep -q "Candidate: [0-9]" <<< "$policy"; then
     installable+=("$package")
   else
     echo "coderops: no Debian package '$package' in this machine's apt sources; install it another way" \
