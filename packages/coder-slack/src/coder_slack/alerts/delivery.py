@@ -777,10 +777,9 @@ class DeliveryWorker:
             await self._verify_failed(destination, step, error, code)
             return
         if error.response.status_code == 429 or code == "ratelimited":
-            retry_after = float(
-                error.response.headers.get("Retry-After", error.response.headers.get("retry-after", 1))
+            await self.db.run(
+                record_retry, step, destination, utcnow(), _retry_after(error), "ratelimited", False
             )
-            await self.db.run(record_retry, step, destination, utcnow(), retry_after, "ratelimited", False)
             return
         if code in PERMANENT_ERRORS:
             log.warning("alerts to %s disabled: Slack answered %s", destination, code)
@@ -818,11 +817,7 @@ class DeliveryWorker:
             )
             await self.db.run(record_retry, step, destination, utcnow(), 0.0, code, False)
             return
-        if error.response.status_code == 429 or code == "ratelimited":
-            headers = error.response.headers
-            wait = float(headers.get("Retry-After", headers.get("retry-after", 1)))
-        else:
-            wait = 2.0
+        wait = _retry_after(error) if error.response.status_code == 429 or code == "ratelimited" else 2.0
         await self.db.run(record_retry, step, destination, utcnow(), wait, code or "error", True)
 
     @staticmethod
@@ -959,6 +954,11 @@ def _in_thread(response: Any) -> bool:
     its word."""
     message = response.get("message") if isinstance(response, dict) else None
     return not isinstance(message, dict) or bool(message.get("thread_ts"))
+
+
+def _retry_after(error: SlackApiError) -> float:
+    headers = error.response.headers
+    return float(headers.get("Retry-After", headers.get("retry-after", 1)))
 
 
 def _find(found: list[dict[str, Any]], wanted: set[int]) -> str | None:

@@ -367,13 +367,11 @@ class AlertEngine:
 
     async def _on_watch_error(self, workspace_id: str, error: CoderError) -> None:
         log.info("alert engine: no longer watching %s (%s)", workspace_id, type(error).__name__)
-        self._watched.discard(workspace_id)
         if isinstance(error, NotFound):
-            # Deleted: give the lease back (released in the keeper's next batch) rather than renew it forever.
-            name = _watch_lease(workspace_id)
-            if name in self._leases:
-                self._leases.discard(name)
-                self._to_release.add(name)
+            # Deleted: give the lease back (as any unwatch does) rather than renew it forever.
+            await self._unwatch(workspace_id)
+            return
+        self._watched.discard(workspace_id)
         self.metrics.watches_held(len(self._watched))
 
     async def _recorder(self) -> None:
@@ -483,20 +481,6 @@ class AlertEngine:
             self._leases.add(name)
             self._watched.add(workspace_id)
             await self._hub.add(workspace_id)
-        self.metrics.watches_held(len(self._watched))
-
-    async def _watch(self, workspace_id: str) -> None:
-        if workspace_id in self._watched or self._hub is None:
-            return
-        name = _watch_lease(workspace_id)
-        won = await self.db.run(
-            claim_leases, [name], self.config.replica_id, utcnow(), self.config.lease_seconds
-        )
-        if not won:
-            return
-        self._leases.add(name)
-        self._watched.add(workspace_id)
-        await self._hub.add(workspace_id)
         self.metrics.watches_held(len(self._watched))
 
     async def _close_watch(self, hub: WatchHub, workspace_id: str) -> None:
