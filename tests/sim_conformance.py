@@ -69,9 +69,10 @@ OMITTED_WHEN_EMPTY = {
 }
 
 
-def shared_dir() -> Path:
-    override = os.environ.get("CODEROPS_SHARED_DIR")
-    return Path(override) if override else REPO_ROOT.parent / "shared"
+def specs_dir() -> Path:
+    """Coder's OpenAPI documents, carried in the repo (`specs/coder-api/SOURCE.md` says where from)."""
+    override = os.environ.get("CODEROPS_SPECS_DIR")
+    return Path(override) if override else REPO_ROOT / "specs"
 
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
@@ -106,10 +107,10 @@ def _tighten(name: str, definition: dict[str, Any], definitions: dict[str, Any])
 
 @cache
 def load_spec(era: str) -> dict[str, Any]:
-    path = shared_dir() / "coder-api" / SPEC_FILES[era]
+    path = specs_dir() / "coder-api" / SPEC_FILES[era]
     if not path.is_file():
         raise FileNotFoundError(
-            f"Coder OpenAPI document not found at {path}; set CODEROPS_SHARED_DIR to the shared dir"
+            f"Coder OpenAPI document not found at {path}; the repo carries it under specs/coder-api/ (or set CODEROPS_SPECS_DIR)"
         )
     spec: dict[str, Any] = json.loads(path.read_text())
     strict = copy.deepcopy(spec)

@@ -1,6 +1,6 @@
 """One real-browser check: JupyterLab + Debian Chromium + Playwright, launch.ipynb end to end.
 
-Recipe: ../shared/notes/jupyter.md §3c. Never `playwright install`: Playwright drives /usr/bin/chromium.
+Recipe: docs/reference/jupyter.md §3c. Never `playwright install`: Playwright drives /usr/bin/chromium.
 """
 
 from __future__ import annotations

@@ -28,9 +28,7 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 from pydantic import BaseModel
 
-SPECS = Path(__file__).resolve().parents[2].parent / "shared" / "coder-api"
-if not SPECS.exists():  # the repo may be checked out without the shared notes beside it
-    SPECS = Path("/work/shared/coder-api")
+SPECS = Path(__file__).resolve().parents[2] / "specs" / "coder-api"
 
 ALWAYS_SENT = {
     "codersdk.Workspace": ["id", "name", "latest_build"],

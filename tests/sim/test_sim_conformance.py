@@ -114,11 +114,11 @@ def test_inner(sim, monkeypatch):
     result.stdout.fnmatch_lines(["*do not match the Coder OpenAPI document*", "*favourite_colour*"])
 
 
-def test_shared_dir_override(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("CODEROPS_SHARED_DIR", str(tmp_path))
-    assert sim_conformance.shared_dir() == tmp_path
-    monkeypatch.delenv("CODEROPS_SHARED_DIR")
-    assert (sim_conformance.shared_dir() / "coder-api" / "NOTES.md").is_file()
+def test_specs_dir_override(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CODEROPS_SPECS_DIR", str(tmp_path))
+    assert sim_conformance.specs_dir() == tmp_path
+    monkeypatch.delenv("CODEROPS_SPECS_DIR")
+    assert (sim_conformance.specs_dir() / "coder-api" / "SOURCE.md").is_file()
 
 
 def test_every_demo_template_and_user_conforms(sim_any: SimServer) -> None:
