@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import demo, watch
+from . import watch
 from .auth import authenticate, user_for_rate_limit
 from .clock import SimClock
 from .context import CONTEXT_KEY, USER_KEY, ResponseHook, SimContext
@@ -22,6 +22,7 @@ from .ids import IdSource
 from .ratelimit import RateLimiter, limited_message
 from .render import render_workspace
 from .routes import add_api_routes
+from .seed import seed_demo
 from .store import Store
 
 API_PREFIX = "/api/v2"
@@ -115,11 +116,12 @@ def _middleware(ctx: SimContext) -> Any:
     return middleware
 
 
-def build_app(config: SimConfig) -> tuple[web.Application, SimContext, Controller]:
+def new_sim(config: SimConfig) -> tuple[SimContext, watch.WatchHub]:
+    """A seeded sim: its state, simulation, faults and rate limit, and the hub its watch streams share."""
     store = Store()
     clock = SimClock()
     ids = IdSource(config.seed)
-    demo.populate(store, ids, clock, admin_token=config.token)
+    seed_demo(store, ids, clock, admin_token=config.token)
     sim = Simulation(store, config.era, clock, ids, config.seed, config.speed)
     ctx = SimContext(
         store=store,
@@ -131,20 +133,36 @@ def build_app(config: SimConfig) -> tuple[web.Application, SimContext, Controlle
         heartbeat=config.heartbeat,
         response_hook=config.response_hook,
     )
-    hub = watch.WatchHub()
-    hub.render = lambda workspace: render_workspace(workspace, store, config.era, clock.now())
-    ctx.extra["hub"] = hub
+    hub = watch.WatchHub(lambda workspace: render_workspace(workspace, store, config.era, clock.now()))
     sim.add_listener(hub.publish)
-    controller = Controller(ctx, hub)
+    return ctx, hub
 
+
+def build_app(controller: Controller) -> web.Application:
+    """The aiohttp application serving ``controller``'s sim: Coder's API, its watch streams, ``/_sim``."""
+    ctx = controller.context
     app = web.Application(middlewares=[_middleware(ctx)])
     app[CONTEXT_KEY] = ctx
-    add_api_routes(app, config.era)
-    watch.register(app.router, config.era.has_watch_ws)
+    app[watch.HUB_KEY] = controller.hub
+    add_api_routes(app, ctx.era)
+    watch.register(app.router, ctx.era.has_watch_ws)
     add_control_routes(app, controller)
 
     async def bind_loop(_: web.Application) -> None:
-        sim.loop = asyncio.get_running_loop()
+        ctx.sim.loop = asyncio.get_running_loop()
 
     app.on_startup.append(bind_loop)
-    return app, ctx, controller
+    return app
+
+
+async def listen(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Serve ``app`` on ``host``:``port`` (0 picks a free port); returns the runner and the port."""
+    runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True, backlog=4096)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner, runner.addresses[0][1]

@@ -8,9 +8,8 @@ import contextlib
 import signal
 import sys
 
-from aiohttp import web
-
-from .app import SimConfig, build_app
+from .app import SimConfig, build_app, listen, new_sim
+from .control import Controller
 from .eras import ERA_NAMES, era_by_name
 
 
@@ -29,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _serve(args: argparse.Namespace, banner: bool) -> None:
+async def _serve(args: argparse.Namespace) -> None:
     config = SimConfig(
         era=era_by_name(args.era),
         speed=args.speed,
@@ -38,20 +37,16 @@ async def _serve(args: argparse.Namespace, banner: bool) -> None:
         rate_limit=args.rate_limit or None,
         heartbeat=args.heartbeat,
     )
-    app, ctx, controller = build_app(config)
-    runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, args.host, args.port, reuse_address=True, backlog=4096)
+    controller = Controller(*new_sim(config))
+    ctx = controller.context
     try:
-        await site.start()
+        runner, port = await listen(build_app(controller), args.host, args.port)
     except OSError as exc:
         print(
             f"coder-sim: cannot listen on {args.host}:{args.port}: {exc.strerror}. Try --port 0.",
             file=sys.stderr,
         )
         raise SystemExit(2) from None
-    sockets = getattr(site._server, "sockets", None) or []
-    port = sockets[0].getsockname()[1] if sockets else args.port
     url = f"http://{args.host}:{port}"
     print(f"coder-sim {config.era.name} ({config.era.version}) listening on {url}")
     print(f"CODER_URL={url}")
@@ -60,7 +55,7 @@ async def _serve(args: argparse.Namespace, banner: bool) -> None:
         role = "owner" if user.is_owner else "member"
         print(f"TOKEN {user.username} ({role}, {user.email}): {user.token}")
     print(f"CODER_SESSION_TOKEN={next(u.token for u in ctx.store.users.values() if u.is_owner)}")
-    if banner:
+    if sys.stdout.isatty():  # a person, not a parent process reading the facts above
         print(f'Try: curl -H "Coder-Session-Token: <token>" {url}/api/v2/users/me')
         print("Press Ctrl-C to stop.")
     sys.stdout.flush()
@@ -74,13 +69,13 @@ async def _serve(args: argparse.Namespace, banner: bool) -> None:
     await runner.cleanup()
 
 
-def main(argv: list[str] | None = None, banner: bool = False) -> None:
+def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if args.speed <= 0:
         _parser().error("--speed must be a positive number")
     if not 0 <= args.port <= 65535:
         _parser().error("--port must be between 0 and 65535")
-    asyncio.run(_serve(args, banner))
+    asyncio.run(_serve(args))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -44,7 +44,6 @@ class SimContext:
     limiter: RateLimiter
     heartbeat: float
     response_hook: ResponseHook | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def record(self, request: web.Request, status: int, body: Any, kind: str = "http") -> None:
         if self.response_hook is not None:

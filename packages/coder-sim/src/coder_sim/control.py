@@ -1,13 +1,24 @@
-"""The control surface for tests and benchmarks: Python methods, also served over HTTP under ``/_sim``.
+"""The control surface for tests and benchmarks, declared once.
 
-Every method here runs on the server's event loop.
+Each control operation is one method of ``Controller`` marked with ``@operation``. The mark makes the
+method safe to call from any thread (a call from outside the sim's event loop runs on the loop and
+waits for its answer) and serves it over HTTP as ``POST /_sim/<route>``, its parameters read from the
+JSON body by name and checked against their annotations. ``SimServer`` is a ``Controller``, so
+``sim.inject_delay(...)`` is this very method, and mypy checks its callers.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import gc
+import inspect
 import ipaddress
-from typing import Any
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Concatenate, ParamSpec, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from aiohttp import web
 
@@ -18,55 +29,244 @@ from .watch import WatchHub
 
 CONTROL_PREFIX = "/_sim"
 USER_STATUSES = ("active", "suspended")
+# A control call from another thread waits this long for the loop (a 10,000-workspace seed takes seconds).
+CALL_TIMEOUT = 60.0
+
+P = ParamSpec("P")
+R = TypeVar("R")
+Method = Callable[Concatenate["Controller", P], R]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One control operation: its HTTP route and the method behind it."""
+
+    route: str
+    method: str
+    parameters: dict[str, inspect.Parameter]
+    readers: dict[str, Reader]
+    path_parameter: str | None
+    read_only: bool
+
+    def arguments(self, body: dict[str, Any], path_value: str) -> dict[str, Any]:
+        """The method's keyword arguments from a JSON body (and the path's ``{arg}``), checked."""
+        values = dict(body)
+        if path_value:
+            if self.path_parameter is None:
+                raise ValueError(f"/{self.route} takes no path argument")
+            values[self.path_parameter] = path_value
+        unknown = sorted(values.keys() - self.parameters.keys())
+        if unknown:
+            raise ValueError(
+                f"/{self.route} does not take {', '.join(map(repr, unknown))}; "
+                f"it takes {', '.join(map(repr, self.parameters)) or 'nothing'}"
+            )
+        arguments: dict[str, Any] = {}
+        for name, parameter in self.parameters.items():
+            if name in values:
+                arguments[name] = self.readers[name](name, values[name])
+            elif parameter.default is inspect.Parameter.empty:
+                raise ValueError(f"/{self.route} needs {name!r}")
+        return arguments
+
+
+OPERATIONS: dict[str, Operation] = {}
+
+
+def operation(
+    route: str, *, path_parameter: str | None = None, read_only: bool = False
+) -> Callable[[Method[P, R]], Method[P, R]]:
+    """Declare a control operation: thread-safe in Python, and ``POST /_sim/<route>`` over HTTP.
+
+    ``path_parameter`` may also come from the path (``/_sim/<route>/<value>``); a ``read_only``
+    operation is also served as ``GET /_sim/<route>``, answering its bare result.
+    """
+
+    def declare(method: Method[P, R]) -> Method[P, R]:
+        parameters = dict(list(inspect.signature(method).parameters.items())[1:])
+        hints = get_type_hints(method)
+        OPERATIONS[route] = Operation(
+            route=route,
+            method=method.__name__,
+            parameters=parameters,
+            readers={name: _reader(hints[name]) for name in parameters},
+            path_parameter=path_parameter,
+            read_only=read_only,
+        )
+
+        @functools.wraps(method)
+        def on_the_loop(self: Controller, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            return self.run_on_loop(functools.partial(method, self, *args, **kwargs))
+
+        return on_the_loop
+
+    return declare
+
+
+Reader = Callable[[str, Any], Any]
+
+
+def _reader(annotation: Any) -> Reader:
+    """How to read a JSON value for a parameter of this annotation (a ValueError says what was expected)."""
+    options = get_args(annotation) if get_origin(annotation) in (Union, types.UnionType) else (annotation,)
+    nullable = type(None) in options
+    kinds = [option for option in options if option is not type(None)]
+    if len(kinds) != 1:
+        raise TypeError(f"the control HTTP API cannot read a {annotation!r}")
+    read = _READERS.get(get_origin(kinds[0]) or kinds[0])
+    if read is None:
+        raise TypeError(f"the control HTTP API cannot read a {annotation!r}")
+
+    def checked(name: str, value: Any) -> Any:
+        if value is None:
+            if nullable:
+                return None
+            raise ValueError(f"{name!r} may not be null")
+        return read(name, value)
+
+    return checked
+
+
+def _read_bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ValueError(f"{name!r} must be true or false, not {value!r}")
+
+
+def _read_int(name: str, value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise ValueError(f"{name!r} must be a whole number, not {value!r}")
+
+
+def _read_float(name: str, value: Any) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise ValueError(f"{name!r} must be a number, not {value!r}")
+
+
+def _read_str(name: str, value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    raise ValueError(f"{name!r} must be a string, not {value!r}")
+
+
+def _read_strings(name: str, value: Any) -> dict[str, str]:
+    if isinstance(value, dict) and all(isinstance(item, str) for item in value.values()):
+        return dict(value)
+    raise ValueError(f"{name!r} must be an object whose values are strings, not {value!r}")
+
+
+_READERS: dict[Any, Reader] = {
+    bool: _read_bool,
+    int: _read_int,
+    float: _read_float,
+    str: _read_str,
+    dict: _read_strings,
+}
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 class Controller:
-    def __init__(self, ctx: SimContext, hub: WatchHub) -> None:
-        self.ctx = ctx
+    """The sim's control operations, over its live state (``context``) and its watch streams."""
+
+    def __init__(self, context: SimContext, hub: WatchHub) -> None:
+        self.context = context
         self.hub = hub
 
-    def inject_delay(self, seconds: float, count: int | None = None, path_prefix: str | None = None) -> None:
-        self.ctx.faults.add_delay(seconds, count, path_prefix)
+    def run_on_loop(self, call: Callable[[], R]) -> R:
+        """Run ``call`` on the sim's event loop (at once when already there, or when no loop runs)."""
+        loop = self.context.sim.loop
+        if loop is None or not loop.is_running() or _running_loop() is loop:
+            return call()
 
+        async def run() -> R:
+            return call()
+
+        return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=CALL_TIMEOUT)
+
+    def now(self) -> datetime:
+        """The simulated "now" (an aware UTC datetime); reading the clock is safe from any thread."""
+        return self.context.clock.now()
+
+    @operation("delay")
+    def inject_delay(self, seconds: float, count: int | None = None, path_prefix: str | None = None) -> None:
+        """Delay matching requests by ``seconds``; ``count=None`` = until cleared."""
+        self.context.faults.add_delay(seconds, count, path_prefix)
+
+    @operation("status")
     def inject_status(
         self, status: int, count: int = 1, path_prefix: str | None = None, retry_after: int | None = None
     ) -> None:
-        self.ctx.faults.add_status(status, count, path_prefix, retry_after)
+        """Answer the next ``count`` matching requests with ``status`` and Coder's error body."""
+        self.context.faults.add_status(status, count, path_prefix, retry_after)
 
+    @operation("clear-faults")
     def clear_faults(self) -> None:
-        self.ctx.faults.clear()
+        self.context.faults.clear()
 
+    @operation("drop-watches")
     def drop_watches(self) -> int:
+        """Abort every open watch stream; returns how many."""
         return self.hub.drop_all()
 
-    def send_watch_error(self, message: str, detail: str = "", workspace_id: str | None = None) -> int:
+    @operation("watch-error")
+    def send_watch_error(
+        self,
+        message: str = "Internal error fetching workspace.",
+        detail: str = "",
+        workspace_id: str | None = None,
+    ) -> int:
+        """Send an `error` event to open watch streams (all, or one workspace's); returns how many."""
         return self.hub.send_error(message, detail, workspace_id)
 
+    @operation("pause")
     def pause(self) -> None:
-        self.ctx.faults.pause()
+        """Hold every API response until ``resume()`` (connections are still accepted)."""
+        self.context.faults.pause()
 
+    @operation("resume")
     def resume(self) -> None:
-        self.ctx.faults.resume()
+        self.context.faults.resume()
 
+    @operation("agent-lifecycle", path_parameter="agent_id")
     def set_agent_lifecycle(self, agent_id: str, state: str) -> None:
+        """Force an agent's lifecycle state (cancels its pending steps; publishes)."""
         if state not in LIFECYCLE_STATES:
             raise ValueError(f"unknown lifecycle state {state!r}; use one of {', '.join(LIFECYCLE_STATES)}")
-        if agent_id not in self.ctx.store.agents:
-            raise KeyError(f"no agent with id {agent_id}")
-        self.ctx.sim.force_lifecycle(agent_id, state)
+        self._require_agent(agent_id)
+        self.context.sim.force_lifecycle(agent_id, state)
 
+    @operation("agent-connection", path_parameter="agent_id")
     def set_agent_connection(self, agent_id: str, connected: bool) -> None:
-        if agent_id not in self.ctx.store.agents:
+        """Disconnect (``status`` → disconnected) or reconnect (→ connected) an agent; publishes."""
+        self._require_agent(agent_id)
+        self.context.sim.set_connection(agent_id, connected)
+
+    def _require_agent(self, agent_id: str) -> None:
+        if agent_id not in self.context.store.agents:
             raise KeyError(f"no agent with id {agent_id}")
-        self.ctx.sim.set_connection(agent_id, connected)
 
+    @operation("advance-clock")
     def advance_clock(self, seconds: float) -> None:
-        self.ctx.clock.advance(seconds)
-        self.ctx.sim.enforce_deadlines()
+        """Move the simulated clock forward; deadlines that pass stop their workspaces (autostop)."""
+        self.context.clock.advance(seconds)
+        self.context.sim.enforce_deadlines()
 
+    @operation("rate-limit")
     def set_rate_limit(self, limit: int | None) -> None:
-        self.ctx.limiter.set_limit(limit or None)
+        """Requests per minute per caller and path; None or 0 turns the limit off."""
+        self.context.limiter.set_limit(limit or None)
 
+    @operation("workspaces")
     def create_workspace_direct(
         self,
         owner: str,
@@ -75,7 +275,8 @@ class Controller:
         running: bool = True,
         parameters: dict[str, str] | None = None,
     ) -> str:
-        store = self.ctx.store
+        """Seed a workspace whose first build has finished (ready agent, or stopped); returns its id."""
+        store = self.context.store
         user = store.user_by_name(owner)
         if user is None:
             raise KeyError(f"no user named {owner!r}")
@@ -87,33 +288,9 @@ class Controller:
         values = {p.name: p.default_value for p in found.parameters}
         values.update({p.name: "demo" for p in found.parameters if p.required and not p.default_value})
         values.update(parameters or {})
-        return self.ctx.sim.seed_workspace(user, found, name, values, running).id
+        return self.context.sim.seed_workspace(user, found, name, values, running).id
 
-    def create_user(
-        self, username: str, email: str, name: str = "", owner: bool = False, status: str = "active"
-    ) -> str:
-        """Add a user (a member unless ``owner``); returns its session token."""
-        store = self.ctx.store
-        if store.user_by_name(username) is not None:
-            raise ValueError(f"a user named {username!r} already exists")
-        if any(user.email.lower() == email.lower() for user in store.users.values()):
-            raise ValueError(f"a user with e-mail {email!r} already exists")
-        if status not in USER_STATUSES:
-            raise ValueError(f"unknown user status {status!r}; use one of {', '.join(USER_STATUSES)}")
-        ids = self.ctx.sim.ids
-        user = User(
-            id=ids.uuid(),
-            username=username,
-            email=email,
-            name=name,
-            is_owner=owner,
-            created_at=self.ctx.clock.now(),
-            token=ids.api_key(),
-            status=status,
-        )
-        store.add_user(user)
-        return user.token
-
+    @operation("seed-workspaces")
     def seed_workspaces(
         self, owner: str, template: str, prefix: str, count: int, running: bool = True
     ) -> list[str]:
@@ -124,14 +301,42 @@ class Controller:
         gc.freeze()
         return ids
 
+    @operation("users")
+    def create_user(
+        self, username: str, email: str, name: str = "", owner: bool = False, status: str = "active"
+    ) -> str:
+        """Add a user (a member unless ``owner``; ``status`` active or suspended); returns its token."""
+        store = self.context.store
+        if store.user_by_name(username) is not None:
+            raise ValueError(f"a user named {username!r} already exists")
+        if any(user.email.lower() == email.lower() for user in store.users.values()):
+            raise ValueError(f"a user with e-mail {email!r} already exists")
+        if status not in USER_STATUSES:
+            raise ValueError(f"unknown user status {status!r}; use one of {', '.join(USER_STATUSES)}")
+        ids = self.context.sim.ids
+        user = User(
+            id=ids.uuid(),
+            username=username,
+            email=email,
+            name=name,
+            is_owner=owner,
+            created_at=self.context.clock.now(),
+            token=ids.api_key(),
+            status=status,
+        )
+        store.add_user(user)
+        return user.token
+
+    @operation("state", read_only=True)
     def state(self) -> dict[str, Any]:
+        """Era, simulated now, workspace count, open watch streams, paused, rate limit."""
         return {
-            "era": self.ctx.era.name,
-            "now": self.ctx.clock.now().isoformat(),
-            "workspaces": len(self.ctx.store.workspaces),
+            "era": self.context.era.name,
+            "now": self.context.clock.now().isoformat(),
+            "workspaces": len(self.context.store.workspaces),
             "open_watch_streams": self.hub.open_streams,
-            "paused": self.ctx.faults.paused,
-            "rate_limit": self.ctx.limiter.limit,
+            "paused": self.context.faults.paused,
+            "rate_limit": self.context.limiter.limit,
         }
 
 
@@ -146,72 +351,32 @@ def _loopback_only(request: web.Request) -> None:
 
 
 def add_control_routes(app: web.Application, controller: Controller) -> None:
-    async def dispatch(request: web.Request) -> web.StreamResponse:
+    """Serve every declared operation under ``/_sim`` (loopback only, no auth)."""
+
+    def perform(request: web.Request, body: dict[str, Any]) -> Any:
         _loopback_only(request)
-        body = await read_json(request) if request.method in ("POST", "PUT") and request.can_read_body else {}
         action = request.match_info["action"]
+        found = OPERATIONS.get(action)
+        if found is None:
+            known = ", ".join(sorted(OPERATIONS))
+            raise ApiError(400, f"coder-sim control: unknown action {action!r}; the actions are {known}")
+        if request.method == "GET" and not found.read_only:
+            raise ApiError(405, f"coder-sim control: {action!r} changes the sim; POST it")
         try:
-            result = _run(controller, action, request.match_info.get("arg", ""), body)
-        except (KeyError, ValueError, TypeError) as exc:
-            raise ApiError(400, f"coder-sim control: {exc}") from exc
-        return json_response({"ok": True, "result": result})
+            arguments = found.arguments(body, request.match_info.get("arg", ""))
+            return getattr(controller, found.method)(**arguments)
+        except (KeyError, ValueError) as exc:
+            # A KeyError's str() is its repr; its message is the first argument.
+            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            raise ApiError(400, f"coder-sim control: {message}") from exc
 
-    async def state(request: web.Request) -> web.StreamResponse:
-        _loopback_only(request)
-        return json_response(controller.state())
+    async def post(request: web.Request) -> web.StreamResponse:
+        body = await read_json(request) if request.can_read_body else {}
+        return json_response({"ok": True, "result": perform(request, body)})
 
-    app.router.add_get(CONTROL_PREFIX + "/state", state)
-    app.router.add_post(CONTROL_PREFIX + "/{action}", dispatch)
-    app.router.add_post(CONTROL_PREFIX + "/{action}/{arg}", dispatch)
+    async def get(request: web.Request) -> web.StreamResponse:
+        return json_response(perform(request, {}))
 
-
-def _run(controller: Controller, action: str, arg: str, body: dict[str, Any]) -> Any:
-    if action == "delay":
-        return controller.inject_delay(float(body["seconds"]), body.get("count"), body.get("path_prefix"))
-    if action == "status":
-        return controller.inject_status(
-            int(body["status"]), int(body.get("count", 1)), body.get("path_prefix"), body.get("retry_after")
-        )
-    if action == "clear-faults":
-        return controller.clear_faults()
-    if action == "drop-watches":
-        return controller.drop_watches()
-    if action == "watch-error":
-        return controller.send_watch_error(
-            str(body.get("message", "Internal error fetching workspace.")),
-            str(body.get("detail", "")),
-            body.get("workspace_id"),
-        )
-    if action == "pause":
-        return controller.pause()
-    if action == "resume":
-        return controller.resume()
-    if action == "agent-lifecycle":
-        return controller.set_agent_lifecycle(arg or str(body["agent_id"]), str(body["state"]))
-    if action == "agent-connection":
-        return controller.set_agent_connection(arg or str(body["agent_id"]), bool(body["connected"]))
-    if action == "advance-clock":
-        return controller.advance_clock(float(body["seconds"]))
-    if action == "rate-limit":
-        return controller.set_rate_limit(body.get("limit"))
-    if action == "workspaces":
-        return controller.create_workspace_direct(
-            str(body["owner"]), str(body["template"]), str(body["name"]), bool(body.get("running", True))
-        )
-    if action == "users":
-        return controller.create_user(
-            str(body["username"]),
-            str(body["email"]),
-            str(body.get("name", "")),
-            bool(body.get("owner", False)),
-            str(body.get("status", "active")),
-        )
-    if action == "seed-workspaces":
-        return controller.seed_workspaces(
-            str(body["owner"]),
-            str(body["template"]),
-            str(body["prefix"]),
-            int(body["count"]),
-            bool(body.get("running", True)),
-        )
-    raise KeyError(f"unknown action {action!r}")
+    app.router.add_get(CONTROL_PREFIX + "/{action}", get)
+    app.router.add_post(CONTROL_PREFIX + "/{action}", post)
+    app.router.add_post(CONTROL_PREFIX + "/{action}/{arg}", post)

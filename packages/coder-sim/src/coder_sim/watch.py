@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -39,9 +40,9 @@ class Subscriber:
 
 
 class WatchHub:
-    def __init__(self) -> None:
+    def __init__(self, render: Callable[[Workspace], dict[str, Any]]) -> None:
         self._subscribers: dict[str, set[Subscriber]] = defaultdict(set)
-        self.render: Any = None  # Callable[[Workspace], dict]; set by the app
+        self.render = render
 
     @property
     def open_streams(self) -> int:
@@ -93,6 +94,9 @@ class WatchHub:
         return count
 
 
+HUB_KEY = web.AppKey("coder_sim_watch_hub", WatchHub)
+
+
 def _snapshot(event: str, body: dict[str, Any]) -> Snapshot:
     return (event, body, dumps(body))
 
@@ -106,7 +110,7 @@ def _abort(request: web.Request) -> None:
 async def watch_sse(request: web.Request) -> web.StreamResponse:
     ctx = context_of(request)
     workspace = resolve_workspace(request)
-    hub: WatchHub = ctx.extra["hub"]
+    hub = request.app[HUB_KEY]
     response = web.StreamResponse(status=200, headers={**SSE_HEADERS, **request.get(EXTRA_HEADERS_KEY, {})})
     subscriber = hub.subscribe(workspace.id)
     try:
@@ -142,7 +146,7 @@ async def _send_sse(request: web.Request, response: web.StreamResponse, snapshot
 async def watch_ws(request: web.Request) -> web.StreamResponse:
     ctx = context_of(request)
     workspace = resolve_workspace(request)
-    hub: WatchHub = ctx.extra["hub"]
+    hub = request.app[HUB_KEY]
     socket = web.WebSocketResponse(heartbeat=ctx.heartbeat)
     socket.headers.update(request.get(EXTRA_HEADERS_KEY, {}))
     subscriber = hub.subscribe(workspace.id)

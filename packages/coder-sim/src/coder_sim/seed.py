@@ -1,8 +1,12 @@
-"""The demo state every sim starts with, and ``python -m coder_sim.demo`` (what ``make demo`` runs)."""
+"""The seed data every sim starts with: the organization ``coder``, three users and six templates.
+
+Each template is a scenario the demo and the tests rely on (a clean start, a failing startup script,
+a startup timeout, a failing build, an admin-fixed schedule, a max deadline); the README's "Demo
+state" tables describe them.
+"""
 
 from __future__ import annotations
 
-import sys
 from datetime import timedelta
 from typing import Any
 
@@ -187,7 +191,8 @@ def _templates(org: Organization, admin: User, ids: IdSource, clock: SimClock) -
     ]
 
 
-def populate(store: Store, ids: IdSource, clock: SimClock, admin_token: str | None = None) -> None:
+def seed_demo(store: Store, ids: IdSource, clock: SimClock, admin_token: str | None = None) -> None:
+    """Put the demo organization, users and templates into an empty ``store``."""
     created = clock.now() - timedelta(days=30)
     org = Organization(id=ids.uuid(), name=ORGANIZATION_NAME, display_name="Coder", created_at=created)
     store.organizations[org.id] = org
@@ -210,13 +215,3 @@ def populate(store: Store, ids: IdSource, clock: SimClock, admin_token: str | No
     assert admin is not None
     for template in _templates(org, admin, ids, clock):
         store.templates[template.id] = template
-
-
-def main() -> None:
-    from .cli import main as cli_main
-
-    cli_main(sys.argv[1:] or ["--port", "3000"], banner=True)
-
-
-if __name__ == "__main__":
-    main()
