@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pty
 import re
 import signal
 import subprocess
@@ -86,3 +87,34 @@ def test_a_busy_port_is_reported_without_a_traceback() -> None:
     assert result.returncode == 2
     assert "cannot listen on 127.0.0.1" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_person_at_a_terminal_gets_a_how_to_and_a_parent_process_does_not() -> None:
+    piped = subprocess.Popen(
+        [sys.executable, "-m", "coder_sim", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert piped.stdout is not None
+    for line in piped.stdout:
+        if line.startswith(b"CODER_SESSION_TOKEN="):
+            break
+    else:
+        raise AssertionError(f"coder-sim exited early: {piped.stderr.read() if piped.stderr else b''!r}")
+    piped.send_signal(signal.SIGTERM)
+    rest, _ = piped.communicate(timeout=10)  # everything it printed, now that it has exited
+    assert b"Press Ctrl-C" not in rest and b"Try:" not in rest
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "coder_sim", "--port", "0"], stdout=terminal, stderr=subprocess.PIPE
+    )
+    os.close(terminal)
+    printed = b""
+    try:
+        deadline = time.monotonic() + 15
+        while b"Press Ctrl-C to stop." not in printed:
+            assert time.monotonic() < deadline, printed
+            printed += os.read(controller, 4096)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=10)
+        os.close(controller)
+    assert b'Try: curl -H "Coder-Session-Token: <token>" http://127.0.0.1:' in printed

@@ -110,6 +110,52 @@ def test_the_control_api_over_http(sim: SimServer) -> None:
     assert bad_state.status_code == 400
 
 
+def test_the_control_api_reads_each_operations_parameters_and_says_what_is_wrong(sim: SimServer) -> None:
+    control = httpx.Client(base_url=sim.url + "/_sim")
+    missing = control.post("/delay", json={})
+    assert (missing.status_code, missing.json()["message"]) == (
+        400,
+        "coder-sim control: /delay needs 'seconds'",
+    )
+    mistyped = control.post("/delay", json={"seconds": "soon"})
+    assert mistyped.status_code == 400
+    assert "'seconds' must be a number" in mistyped.json()["message"]
+    unknown = control.post("/users", json={"username": "ivy", "email": "ivy@example.com", "role": "admin"})
+    assert unknown.status_code == 400
+    assert (
+        "/users does not take 'role'; it takes 'username', 'email', 'name', 'owner', 'status'"
+        in (unknown.json()["message"])
+    )
+    not_a_bool = control.post(
+        "/workspaces", json={"owner": "bob", "template": "python-ds", "name": "x", "running": "no"}
+    )
+    assert "'running' must be true or false" in not_a_bool.json()["message"]
+    assert control.get("/pause").status_code == 405
+    assert sim.state()["paused"] is False
+    assert sim.state()["workspaces"] == 0
+    # Every parameter of the Python method is served, parameters too.
+    created = control.post(
+        "/workspaces",
+        json={"owner": "bob", "template": "python-ds", "name": "tuned", "parameters": {"cpu": "8"}},
+    )
+    workspace = sim.context.store.workspaces[created.json()["result"]]
+    assert workspace.latest_build.parameters["cpu"] == "8"
+
+
+def test_control_calls_from_another_thread_run_on_the_sims_loop(sim: SimServer) -> None:
+    ran_on = sim.run_on_loop(threading.current_thread)
+    assert ran_on is not threading.current_thread()
+    assert ran_on.name == "coder-sim-v2"
+    callers = [
+        threading.Thread(target=sim.create_user, args=(f"u{n}", f"u{n}@example.com")) for n in range(8)
+    ]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+    assert {f"u{n}" for n in range(8)} <= sim.user_tokens.keys()
+
+
 def test_rate_limit_per_caller_and_exact_path(make_sim: Any) -> None:
     sim = make_sim(era="v2", rate_limit=3)
     with api(sim, "alice") as alice, api(sim, "bob") as bob:
