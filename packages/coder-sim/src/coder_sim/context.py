@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -32,6 +32,7 @@ class RecordedBody:
 
 
 ResponseHook = Callable[[RecordedBody], None]
+T = TypeVar("T")
 
 
 @dataclass
@@ -85,6 +86,13 @@ def int_query(request: web.Request, key: str) -> int:
             validations=[validation(key, f'Query param "{key}" must be a valid positive integer ({text!r})')],
         )
     return value
+
+
+def page_of(request: web.Request, items: list[T]) -> list[T]:
+    """The page of ``items`` that ``offset`` and ``limit`` ask for (no limit: everything from offset)."""
+    limit = int_query(request, "limit")
+    offset = int_query(request, "offset")
+    return items[offset : offset + limit] if limit else items[offset:]
 
 
 def resolve_user(request: web.Request, key: str = "user") -> User:

@@ -25,6 +25,7 @@ from .model import (
     Resource,
     StartupLine,
     Template,
+    Timers,
     Transition,
     User,
     Workspace,
@@ -75,9 +76,9 @@ class Simulation:
         """Scale an unscaled duration by ``speed``, with a little seeded jitter."""
         return max(0.0, seconds * self._rng.uniform(0.9, 1.1) / self.speed)
 
-    def _later(self, timers: list[asyncio.TimerHandle], seconds: float, step: Callable[[], None]) -> None:
+    def _later(self, timers: Timers, seconds: float, step: Callable[[], None]) -> None:
         assert self.loop is not None, "the simulation runs on the server loop"
-        timers.append(self.loop.call_later(self._delay(seconds), step))
+        timers.add(self.loop.call_later(self._delay(seconds), step))
 
     # -- workspaces and builds --------------------------------------------------------------------
 
@@ -136,7 +137,7 @@ class Simulation:
         if previous is not None and self.era.name == "v2":
             # v2 follow streams stay open while the agent belongs to the latest build.
             for agent in previous.agents():
-                self._end_log_follow(agent)
+                agent.logs.end_follow()
         return build
 
     def start_build(
@@ -188,7 +189,7 @@ class Simulation:
         return build
 
     def cancel_build(self, workspace: Workspace, build: Build) -> None:
-        build.cancel_timers()
+        build.timers.cancel()
         build.job.status = "canceling"
         build.updated_at = self.clock.now()
         self.publish(workspace)
@@ -199,7 +200,7 @@ class Simulation:
             build.job.canceled_at = now
             build.job.completed_at = now
             build.updated_at = now
-            build.job.end_log_follow()
+            build.job.logs.end_follow()
             self.publish(workspace)
 
         self._later(build.timers, 0.5, done)
@@ -210,19 +211,17 @@ class Simulation:
         build.job.completed_at = now
         build.job.error = error
         build.updated_at = now
-        build.job.end_log_follow()
+        build.job.logs.end_follow()
 
     def _job_log(self, build: Build, stage: str, output: str, level: str = "info") -> None:
         entry = ProvisionerLog(
-            id=len(build.job.logs) + 1,
+            id=len(build.job.logs.entries) + 1,
             created_at=self.clock.now(),
             stage=stage,
             output=output,
             level="error" if level == "error" else "info",
         )
         build.job.logs.append(entry)
-        for queue in list(build.job.log_listeners):
-            queue.put_nowait([entry])
 
     def _volume(self, build: Build, transition: Transition) -> Resource:
         return Resource(
@@ -304,10 +303,8 @@ class Simulation:
     def _append_log(self, workspace: Workspace, agent: Agent, line: StartupLine) -> None:
         self._log_ids += 1
         entry = LogEntry(id=self._log_ids, created_at=self.clock.now(), output=line.output, level=line.level)
-        first = not agent.logs
+        first = not agent.logs.entries
         agent.logs.append(entry)
-        for queue in list(agent.log_listeners):
-            queue.put_nowait([entry])
         if first:
             # Coder publishes on an agent's first logs, not on every line.
             self.publish(workspace)
@@ -325,12 +322,12 @@ class Simulation:
             agent.ready_at = now
         if self.era.name == "v0.25" and agent.ready_at is not None:
             # v0.25 closes startup-log follow streams once ready_at is set.
-            self._end_log_follow(agent)
+            agent.logs.end_follow()
         self.publish(workspace)
 
     def force_lifecycle(self, agent_id: str, state: str) -> None:
         agent, build = self.store.agents[agent_id]
-        agent.cancel_timers()
+        agent.timers.cancel()
         if state == "off" and agent.disconnected_at is None:
             agent.disconnected_at = self.clock.now()
         self._set_lifecycle(self.store.workspaces[build.workspace_id], agent, state)
@@ -351,20 +348,15 @@ class Simulation:
         for agent in build.agents():
             if agent.lifecycle_state == "off":
                 continue
-            agent.cancel_timers()
+            agent.timers.cancel()
             self._set_lifecycle(workspace, agent, "shutting_down")
 
             def off(agent: Agent = agent) -> None:
                 agent.disconnected_at = self.clock.now()
                 self._set_lifecycle(workspace, agent, "off")
-                self._end_log_follow(agent)
+                agent.logs.end_follow()
 
             self._later(agent.timers, shutdown_seconds, off)
-
-    def _end_log_follow(self, agent: Agent) -> None:
-        for queue in list(agent.log_listeners):
-            queue.put_nowait(None)
-        agent.log_listeners.clear()
 
     # -- autostop ---------------------------------------------------------------------------------
 

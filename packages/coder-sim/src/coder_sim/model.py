@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 Transition = Literal["start", "stop", "delete"]
 JobStatus = Literal["pending", "running", "succeeded", "canceling", "canceled", "failed"]
@@ -24,6 +24,52 @@ LIFECYCLE_STATES = (
     "off",
 )
 ACTIVE_JOB_STATUSES = ("pending", "running", "canceling")
+
+Entry = TypeVar("Entry")
+
+
+class Log(Generic[Entry]):
+    """A log (an agent's startup logs, a provisioner job's logs) and the ``?follow`` streams reading it.
+
+    A follower's queue gets each new entry as a one-entry batch, then ``None`` when the log ends.
+    """
+
+    def __init__(self) -> None:
+        self.entries: list[Entry] = []
+        self._followers: set[asyncio.Queue[list[Entry] | None]] = set()
+
+    def append(self, entry: Entry) -> None:
+        self.entries.append(entry)
+        for queue in self._followers:
+            queue.put_nowait([entry])
+
+    def follow(self) -> asyncio.Queue[list[Entry] | None]:
+        queue: asyncio.Queue[list[Entry] | None] = asyncio.Queue()
+        self._followers.add(queue)
+        return queue
+
+    def unfollow(self, queue: asyncio.Queue[list[Entry] | None]) -> None:
+        self._followers.discard(queue)
+
+    def end_follow(self) -> None:
+        for queue in self._followers:
+            queue.put_nowait(None)
+        self._followers.clear()
+
+
+class Timers:
+    """The pending steps of an agent or a build (loop timers), cancelled together."""
+
+    def __init__(self) -> None:
+        self._handles: list[asyncio.TimerHandle] = []
+
+    def add(self, handle: asyncio.TimerHandle) -> None:
+        self._handles.append(handle)
+
+    def cancel(self) -> None:
+        for handle in self._handles:
+            handle.cancel()
+        self._handles.clear()
 
 
 @dataclass
@@ -147,14 +193,8 @@ class Agent:
     last_connected_at: datetime | None = None
     disconnected_at: datetime | None = None
     updated_at: datetime | None = None
-    logs: list[LogEntry] = field(default_factory=list)
-    timers: list[asyncio.TimerHandle] = field(default_factory=list)
-    log_listeners: set[asyncio.Queue[list[LogEntry] | None]] = field(default_factory=set)
-
-    def cancel_timers(self) -> None:
-        for timer in self.timers:
-            timer.cancel()
-        self.timers.clear()
+    logs: Log[LogEntry] = field(default_factory=Log)
+    timers: Timers = field(default_factory=Timers)
 
 
 @dataclass
@@ -187,17 +227,11 @@ class Job:
     canceled_at: datetime | None = None
     error: str = ""
     error_code: str = ""
-    logs: list[ProvisionerLog] = field(default_factory=list)
-    log_listeners: set[asyncio.Queue[list[ProvisionerLog] | None]] = field(default_factory=set)
+    logs: Log[ProvisionerLog] = field(default_factory=Log)
 
     @property
     def active(self) -> bool:
         return self.status in ACTIVE_JOB_STATUSES
-
-    def end_log_follow(self) -> None:
-        for queue in list(self.log_listeners):
-            queue.put_nowait(None)
-        self.log_listeners.clear()
 
 
 @dataclass
@@ -218,12 +252,7 @@ class Build:
     deadline: datetime | None = None
     max_deadline: datetime | None = None
     resources: list[Resource] = field(default_factory=list)
-    timers: list[asyncio.TimerHandle] = field(default_factory=list)
-
-    def cancel_timers(self) -> None:
-        for timer in self.timers:
-            timer.cancel()
-        self.timers.clear()
+    timers: Timers = field(default_factory=Timers)
 
     def agents(self) -> list[Agent]:
         return [agent for resource in self.resources for agent in resource.agents]

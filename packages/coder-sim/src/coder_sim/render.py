@@ -203,7 +203,7 @@ def render_parameter(parameter: Parameter, era: Era) -> JSON:
 
 
 def render_agent(agent: Agent, era: Era, now: datetime) -> JSON:
-    logs_length = sum(len(entry.output) for entry in agent.logs)
+    logs_length = sum(len(entry.output) for entry in agent.logs.entries)
     version = era.version if agent.first_connected_at else ""
     blocking = "non-blocking" if era.name == "v0.25" else "blocking"
     body: JSON = {

@@ -11,6 +11,7 @@ from .eras import Era
 from .errors import ApiError, validation
 from .model import User, Workspace
 from .render import agent_status, workspace_status
+from .searchquery import collect_terms, invalid_value
 from .store import Store
 
 OLD_KEYS = frozenset({"owner", "template", "name", "status", "has-agent", "deleting_by"})
@@ -55,46 +56,22 @@ class WorkspaceFilter:
     terms: dict[str, list[str]] = field(default_factory=dict)
 
 
+def _bare_term(element: str) -> list[tuple[str, str]]:
+    """A bare ``owner/name`` is both keys; any other bare term is a name."""
+    owner, slash, name = element.partition("/")
+    return [("owner", owner), ("name", name)] if slash else [("name", element)]
+
+
 def parse(query: str, era: Era) -> WorkspaceFilter:
-    allowed = NEW_KEYS if era.name == "v2" else OLD_KEYS
-    result = WorkspaceFilter()
-    problems: list[dict[str, str]] = []
     try:
         elements = shlex.split(query)
     except ValueError as exc:
         raise ApiError(400, INVALID_QUERY, validations=[validation("q", str(exc))]) from exc
-    for element in elements:
-        parts = element.split(":")
-        if len(parts) == 1:
-            owner, slash, name = element.partition("/")
-            if slash:
-                result.terms.setdefault("owner", []).append(owner.lower())
-                result.terms.setdefault("name", []).append(name.lower())
-            else:
-                result.terms.setdefault("name", []).append(element.lower())
-            continue
-        if len(parts) > 2:
-            problems.append(validation("q", f"Query element \"{element}\" can only contain 1 ':'"))
-            continue
-        key, value = parts
-        if key not in allowed:
-            problems.append(validation(key, f'Query param "{key}" is not a valid query param'))
-            continue
-        result.terms.setdefault(key, []).append(value.lower())
-    for value in result.terms.get("status", []):
-        if value not in WORKSPACE_STATUSES:
-            problems.append(
-                validation(
-                    "status", f'Query param "status" has invalid value: "{value}" is not a valid value'
-                )
-            )
-    for value in result.terms.get("has-agent", []):
-        if value not in AGENT_STATUSES:
-            problems.append(
-                validation(
-                    "has-agent", f'Query param "has-agent" has invalid value: "{value}" is not a valid value'
-                )
-            )
+    allowed = NEW_KEYS if era.name == "v2" else OLD_KEYS
+    terms, problems = collect_terms(elements, lambda element: element.split(":"), allowed, _bare_term)
+    result = WorkspaceFilter({key: [value.lower() for value in values] for key, values in terms.items()})
+    for key, valid in (("status", WORKSPACE_STATUSES), ("has-agent", AGENT_STATUSES)):
+        problems += [invalid_value(key, value) for value in result.terms.get(key, []) if value not in valid]
     if problems:
         raise ApiError(400, INVALID_QUERY, validations=problems)
     return result

@@ -14,6 +14,7 @@ from datetime import datetime
 from .eras import Era
 from .errors import ApiError, validation
 from .model import User
+from .searchquery import collect_terms, invalid_value
 
 OLD_KEYS = frozenset({"search", "status", "role", "last_seen_after", "last_seen_before"})
 NEW_KEYS = OLD_KEYS | frozenset(
@@ -32,10 +33,6 @@ SIM_LOGIN_TYPE = "password"
 class UserFilter:
     terms: dict[str, list[str]] = field(default_factory=dict)
     times: dict[str, datetime] = field(default_factory=dict)
-
-
-def _invalid_value(key: str, value: str, what: str) -> dict[str, str]:
-    return validation(key, f'Query param "{key}" has invalid value: "{value}" is not a valid {what}')
 
 
 def split_outside_quotes(text: str, delimiter: str, keep_quotes: bool) -> list[str]:
@@ -59,27 +56,19 @@ def split_outside_quotes(text: str, delimiter: str, keep_quotes: bool) -> list[s
 
 def parse(query: str, era: Era) -> UserFilter:
     allowed = NEW_KEYS if era.name == "v2" else OLD_KEYS
-    result = UserFilter()
-    problems: list[dict[str, str]] = []
-    for element in split_outside_quotes(query.lower(), " ", keep_quotes=True):
-        parts = split_outside_quotes(element, ":", keep_quotes=False)
-        if len(parts) == 1:
-            result.terms.setdefault("search", []).append(element)
-            continue
-        if len(parts) > 2:
-            problems.append(validation("q", f"Query element \"{element}\" can only contain 1 ':'"))
-            continue
-        key, value = parts
-        if key not in allowed:
-            problems.append(validation(key, f'Query param "{key}" is not a valid query param'))
-            continue
-        result.terms.setdefault(key, []).append(value)
+    terms, problems = collect_terms(
+        split_outside_quotes(query.lower(), " ", keep_quotes=True),
+        lambda element: split_outside_quotes(element, ":", keep_quotes=False),
+        allowed,
+        lambda element: [("search", element)],
+    )
+    result = UserFilter(terms)
     statuses = NEW_STATUSES if era.name == "v2" else OLD_STATUSES
     for raw in result.terms.get("status", []):
-        problems += [_invalid_value("status", v, "user status") for v in raw.split(",") if v not in statuses]
+        problems += [invalid_value("status", v, "user status") for v in raw.split(",") if v not in statuses]
     for raw in result.terms.get("login_type", []):
         problems += [
-            _invalid_value("login_type", v, "login type") for v in raw.split(",") if v not in LOGIN_TYPES
+            invalid_value("login_type", v, "login type") for v in raw.split(",") if v not in LOGIN_TYPES
         ]
     for value in result.terms.get("service_account", []):
         if value not in ("true", "false"):

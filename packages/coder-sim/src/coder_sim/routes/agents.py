@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
 
 from ..clock import rfc3339
 from ..context import context_of, resolve_agent
 from ..eras import Era
-from ..errors import ApiError, dumps, json_response, validation
-from ..model import Agent, LogEntry
-from ..render import render_agent, render_log
-from .follow import relay
+from ..errors import ApiError, json_response, validation
+from ..model import LogEntry
+from ..render import JSON, render_agent, render_log
+from .follow import follow_log
 
 PREFIX = "/api/v2"
 
@@ -41,41 +39,23 @@ async def agent_logs(request: web.Request) -> web.StreamResponse:
     ctx = context_of(request)
     agent, build, workspace = resolve_agent(request)
     after = _after(request)
-    backlog = [entry for entry in agent.logs if entry.id > after]
+    backlog = [entry for entry in agent.logs.entries if entry.id > after]
+
+    def render(entries: list[LogEntry]) -> list[JSON]:
+        return [render_log(entry, agent, ctx.era) for entry in entries]
+
     if "follow" not in request.query:
         if request.query.get("format") == "text" and ctx.era.name == "v2":
             lines = "".join(f"{rfc3339(entry.created_at)} {entry.output}\n" for entry in backlog)
             return web.Response(text=lines, content_type="text/plain")
-        return json_response([render_log(entry, agent, ctx.era) for entry in backlog])
+        return json_response(render(backlog))
 
-    socket = web.WebSocketResponse(heartbeat=ctx.heartbeat)
-    await socket.prepare(request)
-    queue: asyncio.Queue[list[LogEntry] | None] = asyncio.Queue()
     still_following = (
         agent.lifecycle_state in ("created", "starting", "start_timeout") and agent.ready_at is None
         if ctx.era.name == "v0.25"
         else workspace.latest_build.id == build.id and agent.lifecycle_state != "off"
     )
-    if still_following:
-        agent.log_listeners.add(queue)
-    try:
-        if backlog:
-            await _send_logs(request, socket, backlog, agent)
-        if still_following:
-            await relay(socket, queue, lambda entries: _send_logs(request, socket, entries, agent))
-    finally:
-        agent.log_listeners.discard(queue)
-        await socket.close()
-    return socket
-
-
-async def _send_logs(
-    request: web.Request, socket: web.WebSocketResponse, entries: list[LogEntry], agent: Agent
-) -> None:
-    ctx = context_of(request)
-    body = [render_log(entry, agent, ctx.era) for entry in entries]
-    ctx.record(request, 200, body, kind="ws-logs")
-    await socket.send_str(dumps(body) + "\n")
+    return await follow_log(request, agent.logs, backlog, still_following, render, kind="ws-logs")
 
 
 def register(router: web.UrlDispatcher, era: Era) -> None:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
 
 from .. import parameters
 from ..clock import rfc3339
-from ..context import context_of, current_user, resolve_build, resolve_workspace
+from ..context import context_of, current_user, page_of, resolve_build, resolve_workspace
 from ..eras import Era
-from ..errors import ApiError, dumps, json_response, read_json, validation
+from ..errors import ApiError, json_response, read_json, validation
 from ..model import ProvisionerLog
 from ..render import render_build
-from .follow import relay
+from .follow import follow_log
 
 PREFIX = "/api/v2"
 TRANSITIONS = ("start", "stop", "delete")
@@ -56,10 +54,7 @@ async def create_build(request: web.Request) -> web.StreamResponse:
 async def list_builds(request: web.Request) -> web.StreamResponse:
     ctx = context_of(request)
     workspace = resolve_workspace(request)
-    builds = sorted(workspace.builds, key=lambda b: b.build_number, reverse=True)
-    offset = int(request.query.get("offset") or 0)
-    limit = int(request.query.get("limit") or 0)
-    builds = builds[offset : offset + limit] if limit else builds[offset:]
+    builds = page_of(request, sorted(workspace.builds, key=lambda b: b.build_number, reverse=True))
     now = ctx.clock.now()
     return json_response([render_build(b, workspace, ctx.store, ctx.era, now) for b in builds])
 
@@ -101,36 +96,18 @@ def _render_job_logs(logs: list[ProvisionerLog]) -> list[dict[str, object]]:
 
 async def build_logs(request: web.Request) -> web.StreamResponse:
     """Provisioner logs; ``?follow`` upgrades to a WebSocket that closes when the job completes."""
-    ctx = context_of(request)
     build, _ = resolve_build(request)
     text = request.query.get("after") or "0"
     if not text.lstrip("-").isdigit():
         raise ApiError(
             400, 'Query param "after" must be an integer.', validations=[validation("after", text)]
         )
-    backlog = [log for log in build.job.logs if log.id > int(text)]
+    backlog = [log for log in build.job.logs.entries if log.id > int(text)]
     if "follow" not in request.query:
         return json_response(_render_job_logs(backlog))
-    socket = web.WebSocketResponse(heartbeat=ctx.heartbeat)
-    await socket.prepare(request)
-    queue: asyncio.Queue[list[ProvisionerLog] | None] = asyncio.Queue()
-    if build.job.active:
-        build.job.log_listeners.add(queue)
-
-    async def send(logs: list[ProvisionerLog]) -> None:
-        body = _render_job_logs(logs)
-        ctx.record(request, 200, body, kind="ws-build-logs")
-        await socket.send_str(dumps(body) + "\n")
-
-    try:
-        if backlog:
-            await send(backlog)
-        if build.job.active:
-            await relay(socket, queue, send)
-    finally:
-        build.job.log_listeners.discard(queue)
-        await socket.close()
-    return socket
+    return await follow_log(
+        request, build.job.logs, backlog, build.job.active, _render_job_logs, kind="ws-build-logs"
+    )
 
 
 def register(router: web.UrlDispatcher, era: Era) -> None:

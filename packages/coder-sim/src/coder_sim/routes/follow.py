@@ -1,12 +1,16 @@
-"""``?follow`` log streams: a one-way WebSocket fed from a queue until the queue says ``None``."""
+"""``?follow`` log streams: a one-way WebSocket sending a log's backlog, then new entries until it ends."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import WSMsgType, web
+
+from ..context import context_of
+from ..errors import dumps
+from ..model import Log
 
 T = TypeVar("T")
 CLOSING = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR)
@@ -35,3 +39,38 @@ async def relay(
             await send(batch)
     finally:
         reader.cancel()
+
+
+async def follow_log(
+    request: web.Request,
+    log: Log[T],
+    backlog: list[T],
+    live: bool,
+    render: Callable[[list[T]], Any],
+    kind: str,
+) -> web.WebSocketResponse:
+    """Upgrade to a WebSocket, send ``backlog``, then (when ``live``) each new batch until the log ends.
+
+    Each batch is one text frame: ``render(batch)`` as JSON and a newline, recorded as ``kind``.
+    """
+    ctx = context_of(request)
+    socket = web.WebSocketResponse(heartbeat=ctx.heartbeat)
+    await socket.prepare(request)
+
+    async def send(batch: list[T]) -> None:
+        body = render(batch)
+        ctx.record(request, 200, body, kind=kind)
+        await socket.send_str(dumps(body) + "\n")
+
+    # Follow before sending the backlog, so that nothing appended meanwhile is missed.
+    queue = log.follow() if live else None
+    try:
+        if backlog:
+            await send(backlog)
+        if queue is not None:
+            await relay(socket, queue, send)
+    finally:
+        if queue is not None:
+            log.unfollow(queue)
+        await socket.close()
+    return socket

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from .. import user_search
-from ..context import context_of, current_user, int_query, parse_uuid, resolve_organization, resolve_user
+from ..context import context_of, current_user, page_of, parse_uuid, resolve_organization, resolve_user
 from ..eras import Era
 from ..errors import json_response, not_found
 from ..model import User
@@ -48,8 +48,6 @@ async def list_users(request: web.Request) -> web.StreamResponse:
     ctx = context_of(request)
     me = current_user(request)
     query = user_search.parse(request.query.get("q", ""), ctx.era)
-    limit = int_query(request, "limit")
-    offset = int_query(request, "offset")
     visible = [user for user in ctx.store.users.values() if _can_read_user(me, user, ctx.era)]
     selected = user_search.select(query, visible)
     after_id = request.query.get("after_id", "")
@@ -57,16 +55,20 @@ async def list_users(request: web.Request) -> web.StreamResponse:
         after = ctx.store.users.get(parse_uuid(after_id))
         # Coder pages by username after that user's; an unknown id matches nothing.
         selected = [u for u in selected if after and u.username.lower() > after.username.lower()]
-    page = selected[offset : offset + limit] if limit else selected[offset:]
+    page = page_of(request, selected)
     return json_response(
         {"users": [render_user(user, ctx.store, ctx.era) for user in page], "count": len(selected)}
     )
 
 
-async def user_organizations(request: web.Request) -> web.StreamResponse:
+def _all_organizations(request: web.Request) -> web.StreamResponse:
     ctx = context_of(request)
-    resolve_user(request)
     return json_response([render_organization(org, ctx.era) for org in ctx.store.organizations.values()])
+
+
+async def user_organizations(request: web.Request) -> web.StreamResponse:
+    resolve_user(request)  # the sim's users belong to every organization
+    return _all_organizations(request)
 
 
 async def user_organization_by_name(request: web.Request) -> web.StreamResponse:
@@ -79,9 +81,7 @@ async def user_organization_by_name(request: web.Request) -> web.StreamResponse:
 
 
 async def list_organizations(request: web.Request) -> web.StreamResponse:
-    ctx = context_of(request)
-    current_user(request)
-    return json_response([render_organization(org, ctx.era) for org in ctx.store.organizations.values()])
+    return _all_organizations(request)
 
 
 async def get_organization(request: web.Request) -> web.StreamResponse:

@@ -12,7 +12,7 @@ from ..context import (
     can_see,
     context_of,
     current_user,
-    int_query,
+    page_of,
     parse_uuid,
     resolve_organization,
     resolve_user,
@@ -152,12 +152,10 @@ async def list_workspaces(request: web.Request) -> web.StreamResponse:
     ctx = context_of(request)
     me = current_user(request)
     query = search.parse(request.query.get("q", ""), ctx.era)
-    limit = int_query(request, "limit")
-    offset = int_query(request, "offset")
     now = ctx.clock.now()
     visible = [ws for ws in ctx.store.workspaces.values() if not ws.deleted and can_see(me, ws)]
     selected = search.select(query, visible, ctx.store, me, now)
-    page = selected[offset : offset + limit] if limit else selected[offset:]
+    page = page_of(request, selected)
     return json_response(
         {"workspaces": [render_workspace(ws, ctx.store, ctx.era, now) for ws in page], "count": len(selected)}
     )
