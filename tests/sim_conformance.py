@@ -110,7 +110,8 @@ def load_spec(era: str) -> dict[str, Any]:
     path = specs_dir() / "coder-api" / SPEC_FILES[era]
     if not path.is_file():
         raise FileNotFoundError(
-            f"Coder OpenAPI document not found at {path}; the repo carries it under specs/coder-api/ (or set CODEROPS_SPECS_DIR)"
+            f"Coder OpenAPI document not found at {path}; "
+            "the repo carries it under specs/coder-api/ (or set CODEROPS_SPECS_DIR)"
         )
     spec: dict[str, Any] = json.loads(path.read_text())
     strict = copy.deepcopy(spec)
