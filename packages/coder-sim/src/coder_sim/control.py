@@ -35,6 +35,8 @@ CALL_TIMEOUT = 60.0
 P = ParamSpec("P")
 R = TypeVar("R")
 Method = Callable[Concatenate["Controller", P], R]
+# Reads one JSON value for the named parameter (a ValueError says what was expected).
+Reader = Callable[[str, Any], Any]
 
 
 @dataclass(frozen=True)
@@ -101,9 +103,6 @@ def operation(
         return on_the_loop
 
     return declare
-
-
-Reader = Callable[[str, Any], Any]
 
 
 def _reader(annotation: Any) -> Reader:
@@ -262,7 +261,7 @@ class Controller:
         self.context.sim.enforce_deadlines()
 
     @operation("rate-limit")
-    def set_rate_limit(self, limit: int | None) -> None:
+    def set_rate_limit(self, limit: int | None = None) -> None:
         """Requests per minute per caller and path; None or 0 turns the limit off."""
         self.context.limiter.set_limit(limit or None)
 
