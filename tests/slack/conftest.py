@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from coder_slack.standin import SlackStandIn
 from slack_harness import BotThread, bot_settings
+from slack_sim import SlackStandIn
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 

@@ -25,10 +25,10 @@ import pytest
 import yaml
 from coder_slack.alerts import messages
 from coder_slack.alerts.tables import AlertCard, AlertDestination, AlertOutboxItem
-from coder_slack.standin import METHOD_SCOPES, SlackStandIn, needed_scope
 from coder_slack.store import create_sync_engine_for, upgrade_database
 from slack_sdk import WebClient
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sim import METHOD_SCOPES, SlackStandIn, needed_scope
 from sqlalchemy.orm import Session
 
 ROOT = Path(__file__).resolve().parents[2]
