@@ -10,6 +10,7 @@ TEAM_NAME = "coderops"
 APP_ID = "A0CODEROPS"
 BOT_USER_ID = "U0BOT"
 BOT_ID = "B0CODEROPS"
+UPDATED = 1_700_000_000  # when the stand-in's users last changed their profiles (Unix seconds)
 
 
 @dataclass(frozen=True)
@@ -24,18 +25,24 @@ class SlackUser:
 
     def as_slack(self) -> dict[str, Any]:
         """The user object of ``users.info`` and ``users.lookupByEmail``."""
+        real_name = self.real_name or self.name.title()
         return {
             "id": self.id,
             "team_id": TEAM_ID,
             "name": self.name,
             "deleted": self.deleted,
-            "real_name": self.real_name or self.name.title(),
+            "real_name": real_name,
             "tz": self.tz,
             "is_bot": self.is_bot,
+            "is_app_user": False,
+            "updated": UPDATED,
             "profile": {
                 "email": self.email,
-                "real_name": self.real_name or self.name.title(),
+                "real_name": real_name,
+                "real_name_normalized": real_name,
                 "display_name": self.name,
+                "display_name_normalized": self.name,
+                "avatar_hash": "",
             },
         }
 

@@ -19,6 +19,7 @@ class RecordedCall:
     status: int
     response: dict[str, Any]
     seq: int = 0
+    injected: bool = False  # the answer is a fault a test asked for, not the stand-in's own
 
     @property
     def ok(self) -> bool:

@@ -285,7 +285,7 @@ class SlackStandIn:
         if self.latency:
             await asyncio.sleep(self.latency)
         headers: dict[str, str] = {}
-        status = 200
+        status, injected = 200, False
         fault = self.faults.injected(method, args)
         refused = missing_scope(method, args, self.state.scopes)
         handler = METHODS.get(method)
@@ -294,14 +294,14 @@ class SlackStandIn:
         elif refused is not None:
             response = refused
         elif fault is not None:
-            status, response = fault.status, {"ok": False, "error": fault.error}
+            status, response, injected = fault.status, {"ok": False, "error": fault.error}, True
             if status == 429:
                 headers["Retry-After"] = str(fault.retry_after)
         elif handler is None:
             response = {"ok": False, "error": "unknown_method"}
         else:
             response = handler(self.state, args)
-        self.log.record(RecordedCall(method, args, token, time.time(), status, response))
+        self.log.record(RecordedCall(method, args, token, time.time(), status, response, injected=injected))
         return web.json_response(response, status=status, headers=headers)
 
     async def _handle_response_url(self, request: web.Request) -> web.Response:

@@ -64,7 +64,8 @@ def update(state: SlackState, args: dict[str, Any]) -> Answer:
     with state.lock:
         message.text, message.blocks = text, blocks
         message.versions.append((text, blocks))
-    return {"ok": True, "channel": channel, "ts": ts, "text": text}
+    updated: Answer = {"text": text, "blocks": blocks} if blocks else {"text": text}
+    return {"ok": True, "channel": channel, "ts": ts, "text": text, "message": updated}
 
 
 def post_ephemeral(state: SlackState, args: dict[str, Any]) -> Answer:

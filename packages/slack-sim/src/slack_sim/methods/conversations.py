@@ -17,6 +17,8 @@ from slack_sim.records import StoredMessage
 from slack_sim.state import SlackState
 
 MAX_LIMIT = 999
+CREATED = 1_700_000_000  # when the stand-in's channels were made (Unix seconds)
+CREATOR = "U0ADMIN"
 
 
 def open_conversation(state: SlackState, args: dict[str, Any]) -> Answer:
@@ -28,8 +30,30 @@ def open_conversation(state: SlackState, args: dict[str, Any]) -> Answer:
 
 
 def info(_state: SlackState, args: dict[str, Any]) -> Answer:
+    """Every conversation exists and has the bot as a member; its kind is told by its id's first letter."""
     channel = str(args.get("channel", ""))
-    return {"ok": True, "channel": {"id": channel, "name": channel.lower(), "is_member": True}}
+    unset = {"value": "", "creator": "", "last_set": 0}
+    kind = channel[:1]
+    described = {
+        "id": channel,
+        "name": channel.lower(),
+        "name_normalized": channel.lower(),
+        "created": CREATED,
+        "creator": CREATOR,
+        "is_archived": False,
+        "is_channel": kind == "C",
+        "is_group": kind == "G",
+        "is_im": kind == "D",
+        "is_mpim": False,
+        "is_private": kind != "C",
+        "is_general": False,
+        "is_shared": False,
+        "is_org_shared": False,
+        "is_member": True,
+        "topic": unset,
+        "purpose": unset,
+    }
+    return {"ok": True, "channel": described}
 
 
 def _as_history_item(message: StoredMessage, replies: int, with_metadata: bool) -> dict[str, Any]:
@@ -104,7 +128,9 @@ def history(state: SlackState, args: dict[str, Any]) -> Answer:
     page, paging = paged
     with_metadata = flag(args.get("include_all_metadata"))
     items = [_as_history_item(m, counts.get(m.ts, 0), with_metadata) for m in page]
-    return {"ok": True, "messages": items, **paging}
+    # Slack answers history with the channel's pin and action counts too (nothing is pinned here).
+    pins = {"pin_count": 0, "channel_actions_ts": None, "channel_actions_count": 0}
+    return {"ok": True, "messages": items, **paging, **pins}
 
 
 def replies(state: SlackState, args: dict[str, Any]) -> Answer:
