@@ -79,7 +79,13 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def console(args: argparse.Namespace) -> int:
-    from slack_sim.console import ConsoleSetupError, coder_connection, read_script, run_console
+    try:
+        from slack_sim.console import ConsoleSetupError, coder_connection, read_script, run_console
+    except ImportError as exc:
+        return _fail(
+            f"the console drives the coder-slack bot, which is not installed ({exc.name} is missing): "
+            "install slack-sim[console]"
+        )
 
     try:
         coder_url, token = coder_connection(args.coder_url, args.coder_token)
