@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             return bot.returncode
         say("no Slack settings given: the bot runs in the terminal console against a local Slack stand-in.")
         say("type for example:  /workspace create python-ds demo project_name=demo   (Ctrl-D ends the demo)")
-        console = [coder_slack, "console", "--coder-url", coder_url, "--coder-token", coder_token]
+        console = [str(BIN / "slack-sim"), "console", "--coder-url", coder_url, "--coder-token", coder_token]
         if args.script:
             console += ["--script", args.script]
         elif not sys.stdin.isatty():

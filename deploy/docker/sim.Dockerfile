@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# coder-sim, the Coder API stand-in, for the local compose stack and demos. Not for production.
+# coder-sim and slack-sim, the Coder and Slack Web API stand-ins, for the local compose stack and demos.
+# Not for production.
 # Build from the repository root:  docker build -f deploy/docker/sim.Dockerfile -t coderops/coder-sim .
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -14,8 +15,9 @@ WORKDIR /src
 COPY pyproject.toml uv.lock ./
 COPY packages/ packages/
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-editable --package coder-sim \
-    && /opt/coderops/bin/coder-sim --help > /dev/null
+    uv sync --frozen --no-dev --no-editable --package coder-sim --package slack-sim \
+    && /opt/coderops/bin/coder-sim --help > /dev/null \
+    && /opt/coderops/bin/slack-sim --help > /dev/null
 
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="coder-sim" \

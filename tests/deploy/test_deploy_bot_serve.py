@@ -44,7 +44,7 @@ def stop(process: subprocess.Popen[str]) -> None:
 @pytest.fixture
 def slack_api_url() -> Iterator[str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "coder_slack.standin", "--host", "127.0.0.1", "--port", "0"],
+        [sys.executable, "-m", "slack_sim", "serve", "--host", "127.0.0.1", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

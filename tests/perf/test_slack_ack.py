@@ -19,8 +19,7 @@ from pathlib import Path
 import httpx
 from coder_sim import SimServer
 from coder_slack.crypto import generate_key
-from coder_slack.signed import SlackRequests
-from coder_slack.standin import SlackStandIn
+from slack_sim import SlackRequests, SlackStandIn
 
 CONCURRENT = 50
 ROUNDS = 7

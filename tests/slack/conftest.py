@@ -1,4 +1,7 @@
-"""Fixtures for the Slack bot tests: the Web API stand-in, databases, and (when present) the running bot."""
+"""Fixtures for the Slack bot tests: the Web API stand-in, databases, and (when present) the running bot.
+
+Every body a Slack stand-in serves during a test here (the ``standin`` fixture's, or one a test starts itself)
+is checked against Slack's OpenAPI document of the Web API at the end of the test (``slack_conformance``)."""
 
 from __future__ import annotations
 
@@ -9,10 +12,32 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from coder_slack.standin import SlackStandIn
+from slack_conformance import Recorder
 from slack_harness import BotThread, bot_settings
+from slack_sim import SlackStandIn
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+
+@pytest.fixture(autouse=True)
+def slack_conformance(monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder]:
+    """Records what every stand-in started in the test answers; fails the test where Slack would not."""
+    recorder = Recorder()
+    started = SlackStandIn.__init__
+
+    def recording(self: SlackStandIn, *args: Any, **kwargs: Any) -> None:
+        started(self, *args, **kwargs)
+        self.subscribe(recorder.record)
+
+    monkeypatch.setattr(SlackStandIn, "__init__", recording)
+    yield recorder
+    problems = recorder.problems()
+    if problems:
+        pytest.fail(
+            "the Slack stand-in served bodies that Slack's Web API document does not allow:\n"
+            + "\n".join(problems[:40]),
+            pytrace=False,
+        )
 
 
 @pytest.fixture

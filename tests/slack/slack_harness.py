@@ -14,8 +14,7 @@ from coder_slack.commands.context import Bot
 from coder_slack.crypto import generate_key
 from coder_slack.server import RunningServer, start_http
 from coder_slack.settings import Settings, secret
-from coder_slack.signed import SignedRequest, SlackRequests
-from coder_slack.standin import RecordedCall, SlackStandIn, render_message
+from slack_sim import RecordedCall, SignedRequest, SlackRequests, SlackStandIn, render_message
 
 
 class BotThread:

@@ -12,9 +12,8 @@ from datetime import timedelta
 from typing import Any
 
 from coder_slack.alerts.messages import METADATA_EVENT_TYPE
-from coder_slack.standin import RecordedCall, SlackStandIn, StoredMessage, render_message
-from coder_slack.standin.server import TEAM_ID
 from slack_harness import BotThread, answer, rendered
+from slack_sim import TEAM_ID, RecordedCall, SlackStandIn, StoredMessage, render_message
 
 CHANNEL = "C0GENERAL"
 # Longer than any test here: an alert that arrives came from the commands' hand-off, not from a sweep.

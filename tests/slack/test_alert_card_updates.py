@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from coder_slack.alerts.messages import alert_card, metadata
-from coder_slack.standin import SlackStandIn, render_message
 from coder_slack.views.buttons import (
     ALERT_CLICK_BLOCK,
     ButtonOutcome,
@@ -21,6 +20,7 @@ from coder_slack.views.buttons import (
 )
 from coder_slack.views.cards import CardState, status_card
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sim import SlackStandIn, render_message
 
 NOW = datetime(2026, 11, 28, 17, 0, tzinfo=UTC)
 WORKSPACE_ID = "2f1c6b1e-0000-4000-8000-000000000001"

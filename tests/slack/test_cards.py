@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from coder_slack.standin import SlackStandIn, StoredMessage, render_message
 from slack_harness import BotThread, answer, rendered
+from slack_sim import SlackStandIn, StoredMessage, render_message
 
 
 def card_in(

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from coder_slack.commands.grammar import USAGES
-from coder_slack.standin import SlackStandIn
 from coder_slack.store import Subscription, UserSettings
 from slack_harness import BotThread, ack_text, answer, rendered
+from slack_sim import SlackStandIn
 from sqlalchemy import select
 
 TOKEN = "abcdefghij-0123456789012345678901"

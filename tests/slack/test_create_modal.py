@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from coder_slack.standin import SlackStandIn, render_view
 from coder_slack.views.modals import NAME_BLOCK
 from slack_harness import BotThread, ack_text
+from slack_sim import SlackStandIn, render_view
 
 
 def open_create_form(bot: BotThread, standin: SlackStandIn, text: str) -> dict[str, Any]:

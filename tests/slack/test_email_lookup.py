@@ -6,9 +6,8 @@ from collections.abc import Callable
 
 import pytest
 from coder_sim import SimServer
-from coder_slack.standin import SlackStandIn
-from coder_slack.standin.server import SlackUser
 from slack_harness import BotThread, answer, rendered
+from slack_sim import SlackStandIn, SlackUser
 
 
 def test_username_need_not_match_the_email(bot: BotThread, standin: SlackStandIn, sim: SimServer) -> None:

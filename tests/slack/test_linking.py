@@ -6,10 +6,10 @@ import logging
 from typing import Any
 
 import pytest
-from coder_slack.standin import SlackStandIn
 from coder_slack.store import UserLink
 from coder_slack.views.modals import TOKEN_BLOCK
 from slack_harness import BotThread, ack_text, answer, rendered
+from slack_sim import SlackStandIn
 from sqlalchemy import select
 
 

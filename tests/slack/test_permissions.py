@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from coder_slack.standin import SlackStandIn
 from slack_harness import BotThread, answer, rendered
+from slack_sim import SlackStandIn
 
 
 def test_member_cannot_stop_someone_elses_workspace(bot: BotThread, standin: SlackStandIn, sim: Any) -> None:

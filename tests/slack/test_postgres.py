@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from coder_slack.standin import SlackStandIn
 from slack_harness import BotThread, answer, rendered
+from slack_sim import SlackStandIn
 
 
 @pytest.mark.postgres

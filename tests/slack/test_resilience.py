@@ -8,10 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from coder_slack.commands.grammar import USAGES
-from coder_slack.standin import SlackStandIn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from slack_harness import BotThread, ack_text, answer, rendered
+from slack_sim import SlackStandIn
 
 ACK_BUDGET = 3.0
 UNREADABLE = ("Traceback", "Exception", "Error:", "object at 0x", "None", "{'")

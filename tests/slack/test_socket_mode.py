@@ -9,8 +9,8 @@ from typing import Any
 
 from coder_slack.app import build_bot
 from coder_slack.server import RunningSocketMode, start_socket_mode
-from coder_slack.standin import TEAM_ID, SlackStandIn
 from slack_harness import bot_settings
+from slack_sim import TEAM_ID, SlackStandIn
 
 
 def slash(text: str, user: str = "U0ALICE") -> dict[str, Any]:

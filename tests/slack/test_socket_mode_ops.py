@@ -6,7 +6,6 @@ for a while, so /readyz must say so, and recover once the watchdog reconnects.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import signal
@@ -24,9 +23,9 @@ from coder_slack.crypto import generate_key
 from coder_slack.ops import METRICS_CONTENT_TYPE
 from coder_slack.server import RunningSocketMode, start_socket_mode
 from coder_slack.settings import Settings
-from coder_slack.standin import SlackStandIn
 from prometheus_client.parser import text_string_to_metric_families
 from slack_harness import bot_settings
+from slack_sim import SlackStandIn
 from test_socket_mode import _Loop, _wait, slash
 
 APP_TOKEN = "xapp-1-A0CODEROPS-opsTestAppToken"
@@ -54,13 +53,7 @@ def samples(metrics_text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], 
 
 def drop_connections(standin: SlackStandIn) -> None:
     """The stand-in closes every Socket Mode websocket, as Slack does when it recycles a connection."""
-
-    async def close_all() -> None:
-        for websocket in list(standin._sockets):
-            await websocket.close()
-
-    assert standin._loop is not None
-    asyncio.run_coroutine_threadsafe(close_all(), standin._loop).result(15)
+    standin.drop_sockets()
 
 
 def until_status(url: str, status: int, timeout: float = 20) -> httpx.Response:

@@ -8,10 +8,10 @@ import sys
 import time
 
 import pytest
-from coder_slack.standin import RemoteStandIn, SlackStandIn, render_message
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sim import RemoteStandIn, SlackStandIn, render_message
 
 
 def client(standin: SlackStandIn | RemoteStandIn) -> WebClient:
@@ -105,7 +105,7 @@ def test_wait_for_sees_calls_from_async_clients(standin: SlackStandIn) -> None:
 
 def test_standin_as_subprocess() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "coder_slack.standin"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "slack_sim", "serve"], stdout=subprocess.PIPE, text=True
     )
     try:
         assert process.stdout is not None

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from coder_slack.alerts.messages import METADATA_EVENT_TYPE
-from coder_slack.standin import RecordedCall, SlackStandIn
 from coder_slack.store import Identity, Subscription, UserSettings, create_sync_engine_for, upgrade_database
+from slack_sim import RecordedCall, SlackStandIn
 from sqlalchemy.orm import Session
 
 ALICE_SLACK = "U0ALICE"

@@ -18,8 +18,8 @@ from alerts_helpers import (
 )
 from coder_client import AsyncCoderClient
 from coder_slack.alerts import redact
-from coder_slack.standin import SlackStandIn
 from coder_slack.store import Subscription, create_sync_engine_for
+from slack_sim import SlackStandIn
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 

@@ -19,7 +19,7 @@ from alerts_helpers import (
 )
 from coder_client import CoderClient
 from coder_slack.alerts.events import detect
-from coder_slack.standin import SlackStandIn
+from slack_sim import SlackStandIn
 
 TRIALS = 50
 TEMPLATES = ("python-ds", "python-ds", "broken-startup", "failing-build")

@@ -19,9 +19,9 @@ from coder_slack.alerts import messages
 from coder_slack.alerts.config import AlertConfig
 from coder_slack.alerts.delivery import claim_destinations, plan_step, record_sent
 from coder_slack.alerts.tables import AlertCard, AlertDestination, AlertOutboxItem
-from coder_slack.standin import RecordedCall, SlackStandIn
 from coder_slack.store import StatusCard, create_sync_engine_for
 from slack_sdk import WebClient
+from slack_sim import RecordedCall, SlackStandIn
 from sqlalchemy import create_engine, event, select
 from sqlalchemy.orm import Session
 

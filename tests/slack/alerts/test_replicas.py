@@ -17,7 +17,7 @@ from alerts_helpers import (
 )
 from coder_client import CoderClient
 from coder_slack.alerts.events import detect
-from coder_slack.standin import SlackStandIn
+from slack_sim import SlackStandIn
 from sqlalchemy import create_engine, text
 
 LEASE = 3.0

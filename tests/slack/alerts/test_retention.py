@@ -34,7 +34,6 @@ from coder_slack.alerts.tables import (
     AlertOutboxItem,
 )
 from coder_slack.settings import Settings
-from coder_slack.standin import SlackStandIn
 from coder_slack.store import (
     Base,
     create_engine_for,
@@ -43,6 +42,7 @@ from coder_slack.store import (
     upgrade_database,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sim import SlackStandIn
 from sqlalchemy import event, insert, inspect, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session

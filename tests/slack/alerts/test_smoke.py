@@ -8,9 +8,9 @@ from alerts_helpers import add_rows, migrate, posted_alerts, subscription, wait_
 from coder_client import AsyncCoderClient
 from coder_slack.alerts import AlertConfig, AlertEngine
 from coder_slack.settings import Settings
-from coder_slack.standin import SlackStandIn
 from coder_slack.store import create_engine_for, create_session_factory
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sim import SlackStandIn
 
 
 @pytest.mark.parametrize("era", ["v2", "v0.25"])

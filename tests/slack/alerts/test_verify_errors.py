@@ -13,9 +13,9 @@ import pytest
 from alerts_helpers import TEAM, running_engine
 from coder_slack.alerts import messages
 from coder_slack.alerts.tables import AlertDestination, AlertOutboxItem
-from coder_slack.standin import SlackStandIn
 from coder_slack.store import create_sync_engine_for, upgrade_database
 from slack_sdk import WebClient
+from slack_sim import SlackStandIn
 from sqlalchemy.orm import Session
 
 CHANNEL = "C0DOUBT"

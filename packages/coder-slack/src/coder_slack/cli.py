@@ -1,4 +1,4 @@
-"""``coder-slack``: serve (HTTP or Socket Mode), console, migrate, generate-key, rotate-key."""
+"""``coder-slack``: serve (HTTP or Socket Mode), migrate, generate-key, rotate-key."""
 
 from __future__ import annotations
 
@@ -14,12 +14,11 @@ from coder_slack.settings import Mode, Settings, SettingsError, load_settings, s
 
 USAGE = {
     "serve": "coder-slack serve [--host 0.0.0.0] [--port 3000] [--socket-mode [--ops-port PORT]]",
-    "console": "coder-slack console [--coder-url URL] [--coder-token TOKEN] [--script FILE|-] [--user alice]",
     "migrate": "coder-slack migrate",
     "generate-key": "coder-slack generate-key",
     "rotate-key": "coder-slack rotate-key [--dry-run]",
 }
-COMMANDS = "{serve,console,migrate,generate-key,rotate-key}"
+COMMANDS = "{serve,migrate,generate-key,rotate-key}"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,21 +40,6 @@ def _parser() -> argparse.ArgumentParser:
             "Socket Mode only: serve /healthz, /readyz and /metrics on this port, on --host "
             "(default: CODER_SLACK_OPS_PORT; unset: no HTTP at all). HTTP mode serves them on --port."
         ),
-    )
-    console = commands.add_parser(
-        "console", help="try the bot in a terminal against a local Slack stand-in", usage=USAGE["console"]
-    )
-    console.add_argument("--coder-url", help="Coder URL (default: CODER_URL)")
-    console.add_argument("--coder-token", help="Coder service token (default: CODER_SESSION_TOKEN)")
-    console.add_argument(
-        "--script", help="read console lines from this file ('-' for stdin) instead of a prompt"
-    )
-    console.add_argument(
-        "--user", default="alice", help="the Slack user you act as (alice, bob, admin, nobody)"
-    )
-    console.add_argument("--channel", default="C0CONSOLE", help="the Slack channel id commands come from")
-    console.add_argument(
-        "--settle", type=float, default=120.0, help="seconds to wait for status cards to settle at the end"
     )
     commands.add_parser(
         "migrate", help="bring the database schema up to date and exit", usage=USAGE["migrate"]
@@ -260,39 +244,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             pass
         return 0
-    if args.command == "console":
-        coder_url = args.coder_url or settings.coder_url
-        if not coder_url:
-            return _fail(
-                "the console needs a Coder: pass --coder-url/--coder-token or set "
-                "CODER_URL/CODER_SESSION_TOKEN "
-                "(for example, start coder-sim first)."
-            )
-        token = args.coder_token or secret(settings.coder_session_token) or None
-        logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-        from coder_slack.console import read_script, run_console
-
-        script = None
-        if args.script:
-            try:
-                script = read_script(args.script)
-            except OSError as exc:
-                return _fail(f"cannot read the script {args.script}: {exc.strerror}")
-        elif not sys.stdin.isatty():
-            script = sys.stdin.read().splitlines()
-        try:
-            return asyncio.run(
-                run_console(
-                    coder_url,
-                    token,
-                    script=script,
-                    user=args.user,
-                    channel=args.channel,
-                    settle_seconds=args.settle,
-                )
-            )
-        except KeyboardInterrupt:
-            return 0
     return _fail(f"unknown command {args.command}")
 
 

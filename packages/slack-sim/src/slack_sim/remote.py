@@ -1,4 +1,4 @@
-"""Query and steer a stand-in that runs in another process (``python -m coder_slack.standin``)."""
+"""Query and steer a stand-in that runs in another process (``slack-sim serve``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from coder_slack.standin.server import RecordedCall
+from slack_sim.records import RecordedCall
 
 
 class RemoteStandIn:

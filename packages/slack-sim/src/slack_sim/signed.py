@@ -12,7 +12,7 @@ from typing import Any
 
 from slack_sdk.signature import SignatureVerifier
 
-from coder_slack.standin.server import BOT_ID, BOT_USER_ID, TEAM_ID
+from slack_sim.identity import APP_ID, BOT_ID, BOT_USER_ID, TEAM_ID
 
 _counter = itertools.count(1)
 
@@ -68,7 +68,7 @@ class SlackRequests:
             "user_name": user_name,
             "command": command,
             "text": text,
-            "api_app_id": "A0CODEROPS",
+            "api_app_id": APP_ID,
             "is_enterprise_install": "false",
             "response_url": f"{self.response_base_url}/{response_id}",
             "trigger_id": self.new_trigger_id(),
@@ -134,7 +134,7 @@ class SlackRequests:
             "type": "block_actions",
             "team": {"id": team_id, "domain": "coderops"},
             "user": {"id": user_id, "team_id": team_id},
-            "api_app_id": "A0CODEROPS",
+            "api_app_id": APP_ID,
             "container": container,
             "channel": {"id": channel_id},
             "trigger_id": self.new_trigger_id(),
@@ -173,7 +173,7 @@ class SlackRequests:
             "type": "view_submission",
             "team": {"id": team_id, "domain": "coderops"},
             "user": {"id": user_id, "team_id": team_id},
-            "api_app_id": "A0CODEROPS",
+            "api_app_id": APP_ID,
             "trigger_id": self.new_trigger_id(),
             "view": {**view, "state": {"values": state}},
         }
