@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from coder_slack.commands.grammar import USAGES
+from coder_slack.commands.registry import COMMANDS
 from coder_slack.standin import SlackStandIn
 from coder_slack.store import Subscription, UserSettings
 from slack_harness import BotThread, ack_text, answer, rendered
@@ -18,7 +18,7 @@ TOKEN = "abcdefghij-0123456789012345678901"
 
 def test_help_lists_every_subcommand(bot: BotThread) -> None:
     text = ack_text(bot.command("help"))
-    for name in USAGES:
+    for name in COMMANDS:
         assert f"/workspace {name}" in text
 
 
@@ -49,7 +49,7 @@ def test_malformed_commands_get_the_usage_line(
     if usage is None:
         assert "/workspace help" in shown
     else:
-        assert f"Usage: {USAGES[usage].line}" in shown.replace("`", "")
+        assert f"Usage: {COMMANDS[usage].usage}" in shown.replace("`", "")
 
 
 def test_token_in_command_text_is_refused_and_never_echoed(bot: BotThread, standin: SlackStandIn) -> None:

@@ -5,18 +5,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from coder_client import AsyncCoderClient, NotFound, Workspace
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select, update
 
+from coder_slack.alerts.engine import claim_leases, release_leases, renew_leases
+from coder_slack.settings import Settings
 from coder_slack.store import SessionFactory, StatusCard
 from coder_slack.views.cards import CardState, status_card
+
+if TYPE_CHECKING:
+    from coder_slack.commands.context import Bot
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +110,8 @@ class StatusCards:
         min_update_interval: float = 1.0,
         tick_seconds: float = 15.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        holder: str | None = None,
+        lease_seconds: float = 15.0,
     ) -> None:
         self.slack = slack
         self.sessions = sessions
@@ -109,6 +120,61 @@ class StatusCards:
         self.min_update_interval = min_update_interval
         self.tick_seconds = tick_seconds
         self.clock = clock
+        self.holder = holder or _process_id()
+        self.lease_seconds = lease_seconds
+        self._held: set[int] = set()  # cards whose lease this process holds
+        self._following: set[int] = set()  # cards a follow() of this process is updating now
+        self._lost: set[int] = set()
+
+    # ------------------------------------------------------------------ leases (one follower per card)
+    # A card is followed by the process holding its lease ``card:<row id>`` (in the alert engine's lease
+    # table), so replicas sharing a database never both update it: the poster takes it with the card, the
+    # CardKeeper renews it while the card is followed and takes over cards whose lease lapsed, and it is
+    # given back when the card settles.
+
+    @property
+    def following(self) -> frozenset[int]:
+        """Row ids of the cards this process follows now."""
+        return frozenset(self._following)
+
+    async def claim(self, row_ids: list[int]) -> set[int]:
+        """The cards among ``row_ids`` whose lease this process now holds (and so may follow)."""
+        names = [_card_lease(row_id) for row_id in row_ids]
+        if not names:
+            return set()
+        async with self.sessions() as session:
+            won = await session.run_sync(
+                claim_leases, names, self.holder, datetime.now(UTC), self.lease_seconds
+            )
+            await session.commit()
+        claimed = {int(name.removeprefix("card:")) for name in won}
+        self._held |= claimed
+        self._lost -= claimed
+        return claimed
+
+    async def give_back(self, row_ids: list[int]) -> None:
+        self._held.difference_update(row_ids)
+        if not row_ids:
+            return
+        async with self.sessions() as session:
+            await session.run_sync(release_leases, [_card_lease(row_id) for row_id in row_ids], self.holder)
+            await session.commit()
+
+    async def renew(self) -> None:
+        """Renew this process's card leases; a card whose lease was lost (this process stalled past it) is
+        left to its new holder."""
+        async with self.sessions() as session:
+            kept = await session.run_sync(renew_leases, self.holder, datetime.now(UTC), self.lease_seconds)
+            await session.commit()
+        lost = {row_id for row_id in self._held if _card_lease(row_id) not in kept}
+        self._held -= lost
+        self._lost |= lost
+
+    async def release_all(self) -> None:
+        """Give back every card lease held here (a clean shutdown: a restart resumes these cards at once)."""
+        with contextlib.suppress(Exception):
+            await self.give_back(list(self._held))
+        self._held.clear()
 
     async def post(
         self,
@@ -155,12 +221,20 @@ class StatusCards:
                 stage=state.stage,
             )
             session.add(row)
-            await session.commit()
+            await session.flush()
             row_id = row.id
+            # Leased with the row, in one transaction: no other replica ever sees it unfollowed.
+            await session.run_sync(
+                claim_leases, [_card_lease(row_id)], self.holder, datetime.now(UTC), self.lease_seconds
+            )
+            await session.commit()
+        self._held.add(row_id)
         return PostedCard(channel, ts, state, row_id, moved)
 
     async def unfinished(self) -> list[tuple[StatusCard, PostedCard]]:
-        """Cards a previous run was still following (younger than the timeout), to pick up after a restart."""
+        """Unfinished cards younger than the timeout that this process does not follow (a previous run's, or
+        another replica's), to pick up after a restart. Only the ones whose lease this process wins get
+        followed (:meth:`follow`)."""
         cutoff = self.clock() - timedelta(seconds=self.timeout_seconds)
         async with self.sessions() as session:
             rows = (
@@ -171,7 +245,7 @@ class StatusCards:
         found = []
         for row in rows:
             started = row.started_at if row.started_at.tzinfo else row.started_at.replace(tzinfo=UTC)
-            if started < cutoff or row.workspace_id is None:
+            if started < cutoff or row.workspace_id is None or row.id in self._held:
                 continue
             state = CardState(
                 action=row.action,
@@ -226,13 +300,25 @@ class StatusCards:
                     break
 
     async def follow(self, card: PostedCard, client: AsyncCoderClient, build_number: int) -> None:
-        """Update ``card`` until its build settles (or the timeout passes). Never raises."""
+        """Update ``card`` until its build settles (or the timeout passes), when this process holds or wins
+        its lease (else another replica follows it). Never raises."""
+        if card.row_id in self._following:
+            return
+        self._following.add(card.row_id)
         try:
+            if card.row_id not in self._held and not await self.claim([card.row_id]):
+                return
             await self._follow(card, client, build_number)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("following status card %s failed", card.row_id)
+        finally:
+            self._following.discard(card.row_id)
+            self._lost.discard(card.row_id)
+            if card.row_id in self._held:
+                with contextlib.suppress(Exception):
+                    await self.give_back([card.row_id])
 
     async def _follow(self, card: PostedCard, client: AsyncCoderClient, build_number: int) -> None:
         assert card.state.workspace_id is not None
@@ -258,6 +344,9 @@ class StatusCards:
         shown = card.state.stage
         try:
             while not card.state.finished:
+                if card.row_id in self._lost:
+                    log.info("status card %s is followed elsewhere now", card.row_id)
+                    return
                 now = time.monotonic()
                 if now >= give_up:
                     card.state.stage = "gave_up"
@@ -310,3 +399,95 @@ class StatusCards:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await watcher
+
+
+def _card_lease(row_id: int) -> str:
+    return f"card:{row_id}"
+
+
+def _process_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}:cards"
+
+
+class CardKeeper:
+    """Keeps this process's status-card leases alive and picks up cards nobody follows.
+
+    Every third of a lease period: renew the leases of the cards followed here, then claim the unfinished
+    cards whose lease has lapsed (a restart, or a replica that died) and follow the ones won. A card's
+    follower is resolved as the user who asked for it; one that cannot be resolved is not retried."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+        self.interval = max(0.2, bot.cards.lease_seconds / 3)
+        self._given_up: set[int] = set()
+        self.resumed: list[int] = []
+        """Row ids of the cards this keeper took up (each followed here from then on)."""
+        self._task: asyncio.Task[None] | None = None
+        self._passes = 0
+        self._passed = asyncio.Event()
+
+    @staticmethod
+    def holder_for(settings: Settings) -> str:
+        """The lease holder of this process: the configured replica id (a restarted pod keeps it), or one
+        of its own."""
+        replica = settings.coder_slack_replica_id
+        return f"{replica}:cards" if replica else _process_id()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="status-cards")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def passed(self, count: int = 1, timeout: float = 30.0) -> None:  # noqa: ASYNC109
+        """Until ``count`` more passes have finished (tests: "the keeper has looked, and did nothing")."""
+        target = self._passes + count
+        async with asyncio.timeout(timeout):
+            while self._passes < target:
+                self._passed.clear()
+                await self._passed.wait()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.bot.cards.renew()
+                resumed = await self.resume()
+                if resumed:
+                    log.info("following %d status card(s) nobody else follows", resumed)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("status card upkeep failed; retrying")
+            self._passes += 1
+            self._passed.set()
+            await asyncio.sleep(self.interval)
+
+    async def resume(self) -> int:
+        """Claim the unfinished cards nobody follows and follow them; how many were taken up."""
+        bot = self.bot
+        found = {
+            row.id: (row, card) for row, card in await bot.cards.unfinished() if row.id not in self._given_up
+        }
+        won = await bot.cards.claim(list(found))
+        resumed = 0
+        for row_id in sorted(won):
+            row, card = found[row_id]
+            try:
+                actor = await bot.identities.resolve(row.team_id, row.requested_by)
+            except Exception as exc:
+                log.info("not resuming card %s: %s", row.id, type(exc).__name__)
+                self._given_up.add(row_id)
+                with contextlib.suppress(Exception):
+                    await bot.cards.give_back([row_id])
+                continue
+            bot.tasks.spawn(
+                bot.cards.follow(card, actor.client, row.build_number or 0), name=f"card-{row.id}"
+            )
+            self.resumed.append(row_id)
+            resumed += 1
+        return resumed

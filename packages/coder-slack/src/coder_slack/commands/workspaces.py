@@ -22,19 +22,6 @@ from coder_slack.views.buttons import ButtonOutcome
 from coder_slack.views.common import human_duration, slack_date
 from coder_slack.views.messages import text_message, workspace_details, workspace_list
 
-PENDING = {
-    "list": "⏳ Listing workspaces…",
-    "status": "⏳ Looking up {target}…",
-    "start": "⏳ Starting {target}…",
-    "stop": "⏳ Stopping {target}…",
-    "restart": "⏳ Restarting {target}…",
-    "extend": "⏳ Extending {target}…",
-    "ttl": "⏳ Changing the TTL of {target}…",
-    "autostart": "⏳ Changing the autostart of {target}…",
-    "watch": "⏳ Looking up {target}…",
-    "unwatch": "⏳ Looking up {target}…",
-}
-
 
 def _what(target: WorkspaceRef | str) -> str:
     return f"workspace `{target}`" if isinstance(target, WorkspaceRef) else "that workspace"
@@ -216,13 +203,16 @@ async def set_autostart(inv: Invocation, command: SetAutostart) -> None:
     await inv.guarded(work, what=_what(command.target))
 
 
-async def run_workspace_command(inv: Invocation, command: WorkspaceAction | Extend) -> None:
-    if isinstance(command, Extend):
-        await extend(inv, command.target, command.duration)
-    elif command.verb == "status":
-        await status(inv, command.target)
-    else:
-        await transition(inv, command.verb, command.target)
+async def run_status(inv: Invocation, command: WorkspaceAction) -> None:
+    await status(inv, command.target)
+
+
+async def run_transition(inv: Invocation, command: WorkspaceAction) -> None:
+    await transition(inv, command.verb, command.target)
+
+
+async def run_extend(inv: Invocation, command: Extend) -> None:
+    await extend(inv, command.target, command.duration)
 
 
 MENU_VERBS = {

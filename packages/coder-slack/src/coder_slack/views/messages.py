@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC
 
 from coder_client import Workspace
@@ -19,7 +20,6 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from coder_slack.commands.grammar import USAGES
 from coder_slack.store.tables import Subscription
 from coder_slack.views.common import Message, clip, escape, human_duration, slack_date
 
@@ -41,12 +41,22 @@ def text_message(text: str) -> Message:
     return text, [SectionBlock(text=MarkdownTextObject(text=clip(text, 3000)))]
 
 
-def help_message(topic: str | None = None) -> Message:
-    if topic is not None:
-        usage = USAGES[topic]
-        text = f"`{escape(usage.line)}`\n{escape(usage.summary)}"
+@dataclass(frozen=True)
+class HelpEntry:
+    """One subcommand as help shows it (from the command registry)."""
+
+    verb: str
+    usage: str
+    summary: str
+
+
+def help_message(entries: Sequence[HelpEntry], topic: str | None = None) -> Message:
+    """All subcommands, or the one named ``topic``."""
+    chosen = [entry for entry in entries if entry.verb == topic]
+    if chosen:
+        text = f"`{escape(chosen[0].usage)}`\n{escape(chosen[0].summary)}"
         return text_message(text)
-    lines = [f"`{escape(usage.line)}`\n      {escape(usage.summary)}" for usage in USAGES.values()]
+    lines = [f"`{escape(entry.usage)}`\n      {escape(entry.summary)}" for entry in entries]
     blocks: list[Block] = [HeaderBlock(text="/workspace — Coder workspaces from Slack")]
     chunk: list[str] = []
     for line in lines:
@@ -65,7 +75,7 @@ def help_message(topic: str | None = None) -> Message:
             ]
         )
     )
-    return "/workspace help: " + ", ".join(USAGES), blocks
+    return "/workspace help: " + ", ".join(entry.verb for entry in entries), blocks
 
 
 def usage_error(message: str, usage: str | None) -> Message:
@@ -73,7 +83,7 @@ def usage_error(message: str, usage: str | None) -> Message:
     if usage is None:
         text = f"{escape(message)} Try `/workspace help`."
     else:
-        text = f"{escape(message)}\nUsage: `{escape(USAGES[usage].line)}`"
+        text = f"{escape(message)}\nUsage: `{escape(usage)}`"
     return text_message(text)
 
 
