@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -95,14 +95,17 @@ def test_status_extend_ttl_autostart(bot: BotThread, standin: SlackStandIn, sim:
     details = rendered(answer(standin, request))
     assert "alice/dev" in details and "running" in details
 
-    before = datetime.now(UTC)
+    before = bot.run(_get(bot, "alice", "dev")).latest_build.deadline
+    assert before is not None  # coder-sim's default TTL: 8 hours after the start
     _, request = bot.ask("extend dev 2h")
     extended = rendered(answer(standin, request))
     assert "alice/dev` will now stop at" in extended or "alice/dev will now stop at" in extended
+    assert "2h 00m later than before" in extended
     workspace = bot.run(_get(bot, "alice", "dev"))
     deadline = workspace.latest_build.deadline
     assert deadline is not None
-    assert timedelta(hours=1, minutes=59) <= deadline - before <= timedelta(hours=2, minutes=1)
+    # Two hours more than it had, never "2 hours from now" (which would cut 6 hours off it).
+    assert abs((deadline - before - timedelta(hours=2)).total_seconds()) < 2
 
     _, request = bot.ask("ttl dev 8h")
     assert "8h 00m after each start" in rendered(answer(standin, request))

@@ -21,7 +21,9 @@ from coder_slack.settings import secret
 from coder_slack.views.buttons import (
     BUTTON_ACTION_IDS,
     BUTTON_ACTIONS,
+    SET_DEADLINE_ACTION,
     ClickedCard,
+    deadline_of,
     update_clicked_card,
     workspace_of,
 )
@@ -126,6 +128,19 @@ def create_app(bot: Bot, *, socket_mode: bool = False) -> AsyncApp:
                 await update_clicked_card(bot.slack, card, outcome)
 
         bot.tasks.spawn(click(), name=f"button-{verb}")
+
+    @app.action(SET_DEADLINE_ACTION)
+    async def on_set_deadline(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+        """The confirm button of "stop earlier than planned?": the question itself is private, so the answer
+        replaces it."""
+        await ack()
+        inv = interaction(body, respond, "extend", can_replace=True)
+        wanted = deadline_of(str(action.get("value") or ""))
+        if wanted is None:
+            bot.tasks.spawn(inv.reply(text_message("That button has lost its stop time; ask again.")))
+            return
+        workspace_id, until = wanted
+        bot.tasks.spawn(workspaces.confirm_earlier_stop(inv, workspace_id, until), name="extend-confirmed")
 
     @app.action("workspace_menu")
     async def on_menu(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:

@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from coder_client import AsyncCoderClient, NotFound, Workspace
+from coder_client import (
+    AsyncCoderClient,
+    JobStatus,
+    LifecycleKind,
+    NotFound,
+    Workspace,
+    WorkspaceProgress,
+    progress_of,
+)
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select, update
@@ -32,37 +40,31 @@ log = logging.getLogger(__name__)
 NOT_POSTABLE = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
 
 
-def stage_of(workspace: Workspace) -> tuple[str, str]:
-    """(card stage, error text) for a workspace snapshot."""
-    build = workspace.latest_build
-    job = str(build.job.status)
-    transition = str(build.transition)
-    if job == "failed":
-        return "build_failed", build.job.error or "the build failed"
-    if job == "canceled":
-        return "canceled", ""
-    if transition == "stop":
-        return ("stopped" if job == "succeeded" else "queued" if job == "pending" else "stopping"), ""
-    if transition == "delete":
-        return ("deleted" if job == "succeeded" else "stopping"), ""
-    if job == "pending":
-        return "queued", ""
-    if job != "succeeded":
-        return "building", ""
-    agents = build.agents
-    if not agents:
-        return "ready", ""
-    states = [str(agent.lifecycle_state) for agent in agents]
-    if "start_error" in states:
-        return "start_error", "a startup script failed"
-    if "start_timeout" in states:
-        return "start_timeout", "a startup script ran past its timeout"
-    if all(
-        state == "ready" and str(agent.status) == "connected"
-        for state, agent in zip(states, agents, strict=True)
-    ):
-        return "ready", ""
-    return "agent starting", ""
+# coder_client's lifecycle stage → the card's stage word (stored in status_cards.stage, shown on the card).
+CARD_STAGES: dict[LifecycleKind, str] = {
+    LifecycleKind.QUEUED: "queued",
+    LifecycleKind.BUILDING: "building",
+    LifecycleKind.AGENT_CONNECTING: "agent starting",
+    LifecycleKind.AGENT_TIMEOUT: "agent starting",
+    LifecycleKind.STARTING: "agent starting",
+    LifecycleKind.READY: "ready",
+    LifecycleKind.START_ERROR: "start_error",
+    LifecycleKind.START_TIMEOUT: "start_timeout",
+    LifecycleKind.BUILD_FAILED: "build_failed",
+    LifecycleKind.BUILD_CANCELED: "canceled",
+    LifecycleKind.STOPPING: "stopping",
+    LifecycleKind.STOPPED: "stopped",
+    LifecycleKind.DELETING: "stopping",
+    LifecycleKind.DELETED: "deleted",
+}
+
+
+def card_stage(progress: WorkspaceProgress, workspace: Workspace) -> str:
+    """The card's stage for a workspace snapshot: a build waiting for a provisioner is "queued" whatever it
+    does (a stop or delete too), the rest is coder_client's stage."""
+    if workspace.latest_build.job.status == JobStatus.PENDING:
+        return "queued"
+    return CARD_STAGES[progress.stage]
 
 
 def workspace_apps(workspace: Workspace, coder_url: str) -> list[tuple[str, str]]:
@@ -78,17 +80,6 @@ def workspace_apps(workspace: Workspace, coder_url: str) -> list[tuple[str, str]
                     (label, f"{base}/@{workspace.owner_name}/{workspace.name}.{agent.name}/apps/{app.slug}/")
                 )
     return apps
-
-
-def _durations(workspace: Workspace) -> tuple[timedelta | None, timedelta | None]:
-    startup = None
-    for agent in workspace.agents:
-        if agent.started_at and agent.ready_at:
-            startup = agent.ready_at - agent.started_at
-            break
-    job = workspace.latest_build.job
-    build = job.completed_at - job.started_at if job.completed_at and job.started_at else None
-    return startup, build
 
 
 @dataclass
@@ -283,16 +274,16 @@ class StatusCards:
             await session.commit()
 
     def _apply(self, card: PostedCard, workspace: Workspace) -> None:
-        stage, error = stage_of(workspace)
+        progress = progress_of(workspace)
+        stage = card_stage(progress, workspace)
         card.state.stage = stage
         card.state.template = (
             card.state.template or workspace.template_display_name or workspace.template_name
         )
-        card.state.error = error if stage in {"build_failed"} else ""
-        startup, build = _durations(workspace)
-        card.state.build_duration = build
+        card.state.error = progress.error if stage == "build_failed" else ""
+        card.state.build_duration = progress.build_duration
         if card.state.finished:
-            card.state.startup_duration = startup
+            card.state.startup_duration = progress.startup_duration
             card.state.apps = workspace_apps(workspace, self.coder_url)
             for agent in workspace.agents:
                 if agent.troubleshooting_url:
@@ -325,17 +316,14 @@ class StatusCards:
         queue: asyncio.Queue[Workspace | BaseException] = asyncio.Queue()
 
         async def pump() -> None:
-            while True:
-                try:
-                    async for snapshot in client.workspaces.watch(card.state.workspace_id or ""):
-                        await queue.put(snapshot)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    await queue.put(exc)
-                    if isinstance(exc, NotFound):
-                        return
-                    await asyncio.sleep(2.0)
+            # The client's watch reconnects by itself; what ends it is final (deleted, or access refused).
+            try:
+                async for snapshot in client.workspaces.watch(card.state.workspace_id or ""):
+                    await queue.put(snapshot)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                await queue.put(exc)
 
         watcher = asyncio.create_task(pump())
         give_up = time.monotonic() + self.timeout_seconds
@@ -363,17 +351,20 @@ class StatusCards:
                     item = await asyncio.wait_for(queue.get(), timeout=min(wait, give_up - now))
                 except TimeoutError:
                     item = None
-                if isinstance(item, NotFound):
+                if isinstance(item, NotFound):  # Gone (410) included: deleted either way
                     card.state.stage = "deleted"
                     dirty = True
                     break
                 if isinstance(item, BaseException):
-                    log.info(
-                        "watch of %s interrupted (%s); retrying",
-                        card.state.workspace_name,
-                        type(item).__name__,
+                    log.warning("watch of %s ended: %s", card.state.workspace_name, type(item).__name__)
+                    card.state.stage = "gave_up"
+                    card.state.error = (
+                        "I lost sight of this workspace (Coder stopped answering my watch); "
+                        "`/workspace status` shows where it is."
                     )
-                elif item is not None:
+                    dirty = True
+                    break
+                if item is not None:
                     if item.latest_build.build_number < build_number:
                         continue  # a snapshot from before our build
                     self._apply(card, item)

@@ -12,14 +12,11 @@ import html
 import re
 import shlex
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
-from coder_client import parse_duration, parse_schedule
+from coder_client import MAX_NAME_LENGTH, parse_duration, parse_schedule, workspace_name_error
 
 from coder_slack.store.tables import ALL_EVENTS
-
-NAME_PATTERN = re.compile(r"^[a-zA-Z0-9]+(?:-[a-zA-Z0-9]+)*$")
-MAX_NAME = 32
 
 # A Coder API token is "<10-char id>-<22-char secret>"; a session cookie value looks the same.
 _TOKEN_PATTERN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9]{10}-[A-Za-z0-9]{22}(?![A-Za-z0-9])")
@@ -81,9 +78,13 @@ class WorkspaceAction:
 
 @dataclass(frozen=True)
 class Extend:
+    """``extend <ws> 2h`` (``duration``: later than the current stop time) or ``extend <ws> 17:30``
+    (``until``: a time of day in UTC, the next one to come, or a full ISO 8601 time with its offset)."""
+
     target: WorkspaceRef
-    duration: timedelta
+    duration: timedelta | None
     text: str
+    until: time | datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -171,12 +172,17 @@ def normalize(text: str) -> str:
 
 
 def _name(value: str, what: str, usage: str) -> str:
-    if len(value) > MAX_NAME or not NAME_PATTERN.match(value):
-        raise CommandError(
-            f"{quote(value)} is not a valid {what}: use up to {MAX_NAME} letters, digits and single hyphens.",
-            usage,
-        )
-    return value
+    """A workspace, template or user name, checked with Coder's name rule (coder_client's)."""
+    problem = workspace_name_error(value)
+    if problem is None:
+        return value
+    if what == "workspace name":
+        raise CommandError(problem, usage)
+    raise CommandError(
+        f"{quote(value)} is not a valid {what}: use up to {MAX_NAME_LENGTH} letters, digits and single "
+        "hyphens.",
+        usage,
+    )
 
 
 def workspace_ref(value: str, usage: str) -> WorkspaceRef:
@@ -316,10 +322,47 @@ def no_arguments(verb: str, args: list[str]) -> None:
         raise CommandError(f"`{verb}` takes no arguments.", verb)
 
 
+_TIME_OF_DAY = re.compile(r"^(\d{1,2}):(\d{2})(?:z|utc)?$", re.IGNORECASE)
+
+
+def _stop_time(value: str) -> time | datetime | None:
+    """``17:30`` / ``17:30Z`` / ``17:30 UTC`` (a UTC time of day), or an ISO time with its offset; None when
+    the text is not meant as a time at all. A time that is meant but wrong is a :class:`CommandError`."""
+    matched = _TIME_OF_DAY.match(value)
+    if matched:
+        hour, minute = int(matched.group(1)), int(matched.group(2))
+        if hour > 23 or minute > 59:
+            raise CommandError(f"{quote(value)} is not a time of day: use 00:00 to 23:59 (UTC).", "extend")
+        return time(hour, minute)
+    if "T" in value.upper() and "-" in value:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise CommandError(
+                f"{quote(value)} is not a time: write `17:30` (UTC) or `2026-12-03T17:30+01:00`.", "extend"
+            ) from None
+        if moment.tzinfo is None:
+            raise CommandError(
+                f"{quote(value)} has no time zone: add one, e.g. `{value}Z` or `{value}+01:00`.", "extend"
+            )
+        return moment
+    return None
+
+
 def parse_extend(args: list[str]) -> Extend:
+    if len(args) == 3 and args[2].lower() == "utc":
+        args = [args[0], args[1] + "Z"]
     if len(args) != 2:
-        raise CommandError("Say which workspace and for how long, e.g. `/workspace extend dev 2h`.", "extend")
-    return Extend(workspace_ref(args[0], "extend"), _duration(args[1], "extend"), args[1])
+        raise CommandError(
+            "Say which workspace and for how long (or until when), e.g. `/workspace extend dev 2h` or "
+            "`/workspace extend dev 18:00`.",
+            "extend",
+        )
+    target = workspace_ref(args[0], "extend")
+    until = _stop_time(args[1])
+    if until is not None:
+        return Extend(target, None, args[1], until)
+    return Extend(target, _duration(args[1], "extend"), args[1])
 
 
 def parse_ttl(args: list[str]) -> SetTtl:

@@ -224,8 +224,8 @@ _SPECS: tuple[RegisteredCommand, ...] = (
     ),
     CommandSpec[Extend](
         "extend",
-        "/workspace extend <ws> <duration>",
-        "Move the autostop deadline to now + duration.",
+        "/workspace extend <ws> <duration | HH:MM UTC>",
+        "Stop later: that much after the current stop time, or at that time (asks before stopping earlier).",
         parse_extend,
         workspaces.run_extend,
         pending=_on_target("⏳ Extending {target}…"),

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
 
-from coder_client import Workspace
+from coder_client import DeadlinePlan, Workspace, human_duration
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -21,7 +21,8 @@ from slack_sdk.models.blocks import (
 )
 
 from coder_slack.store.tables import Subscription
-from coder_slack.views.common import Message, clip, escape, human_duration, slack_date
+from coder_slack.views.buttons import set_deadline_button
+from coder_slack.views.common import Message, clip, escape, slack_date
 
 STATUS_EMOJI = {
     "running": "🟢",
@@ -256,3 +257,34 @@ def describe_subscription(subscription: Subscription) -> str:
         f"`#{subscription.id}` {what} · events: {subscription.events.replace(',', ', ')} · "
         f"by <@{subscription.created_by}> {slack_date(created)}{state}"
     )
+
+
+def stop_time_changed(workspace_name: str, plan: DeadlinePlan) -> Message:
+    """The answer to an extend that was applied: the new stop time (in the reader's time zone) and how it
+    moved, saying so when the template's maximum capped it."""
+    notes: list[str] = []
+    if plan.previous is not None and plan.previous > plan.now and plan.deadline >= plan.previous:
+        notes.append(f"{human_duration(plan.deadline - plan.previous)} later than before")
+    elif plan.previous is not None and plan.shortens:
+        notes.append(f"{human_duration(plan.previous - plan.deadline)} earlier than before")
+    else:
+        notes.append(f"{human_duration(plan.deadline - plan.now)} from now")
+    if plan.capped:
+        notes.append("the latest its template allows")
+    return text_message(
+        f"⏰ `{escape(workspace_name)}` will now stop at {slack_date(plan.deadline)} ({', '.join(notes)})."
+    )
+
+
+def earlier_stop_question(workspace_name: str, workspace_id: str, plan: DeadlinePlan) -> Message:
+    """An explicit stop time earlier than the current one: say so and ask, never shorten silently."""
+    previous = plan.previous or plan.deadline
+    text = (
+        f":warning: `{escape(workspace_name)}` already runs until {slack_date(previous)}; stopping at "
+        f"{slack_date(plan.deadline)} would cut {human_duration(previous - plan.deadline)} off it. "
+        "Extend never shortens a workspace on its own. Stop it earlier anyway?"
+    )
+    return text, [
+        SectionBlock(text=MarkdownTextObject(text=clip(text, 3000))),
+        ActionsBlock(elements=[set_deadline_button(workspace_id, plan.deadline)]),
+    ]
