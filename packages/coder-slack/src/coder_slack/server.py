@@ -99,26 +99,28 @@ async def _listen(web_app: web.Application, host: str, port: int) -> tuple[web.A
 
 
 @dataclass
-class RunningServer:
-    """An HTTP server started by :func:`start_http` (used by ``serve``, the console and tests)."""
+class _Serving:
+    """A composed service being served (over HTTP or Socket Mode)."""
 
     service: CoderSlack
-    runner: web.AppRunner
-    host: str
-    port: int
 
     @property
     def bot(self) -> Bot:
         return self.service.bot
 
     @property
-    def app(self) -> AsyncApp:
-        return self.service.app
-
-    @property
     def alert_engine(self) -> AlertEngine | None:
         """The running alert engine (None when alerts are off or it did not start)."""
         return self.service.alert_engine if self.service.alerts_running else None
+
+
+@dataclass
+class RunningServer(_Serving):
+    """An HTTP server started by :func:`start_http` (used by ``serve``, the console and tests)."""
+
+    runner: web.AppRunner
+    host: str
+    port: int
 
     @property
     def url(self) -> str:
@@ -254,21 +256,12 @@ class SocketModeWatchdog:
 
 
 @dataclass
-class RunningSocketMode:
-    service: CoderSlack
+class RunningSocketMode(_Serving):
     handler: AsyncSocketModeHandler
     watchdog: SocketModeWatchdog
     ops_runner: web.AppRunner | None = None
     ops_host: str = "127.0.0.1"
     ops_port: int | None = None
-
-    @property
-    def bot(self) -> Bot:
-        return self.service.bot
-
-    @property
-    def alert_engine(self) -> AlertEngine | None:
-        return self.service.alert_engine if self.service.alerts_running else None
 
     @property
     def ops_url(self) -> str | None:
