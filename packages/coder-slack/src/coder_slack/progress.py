@@ -129,7 +129,10 @@ class StatusCards:
         return frozenset(self._following)
 
     async def claim(self, row_ids: list[int]) -> set[int]:
-        """The cards among ``row_ids`` whose lease this process now holds (and so may follow)."""
+        """The unfinished cards among ``row_ids`` whose lease this process now holds (and so may follow).
+
+        A card is marked finished before its lease is given back, so a lease won here on a card another
+        replica just finished shows the card finished: that lease is given back at once."""
         names = [_card_lease(row_id) for row_id in row_ids]
         if not names:
             return set()
@@ -137,8 +140,21 @@ class StatusCards:
             won = await session.run_sync(
                 claim_leases, names, self.holder, datetime.now(UTC), self.lease_seconds
             )
+            won_ids = [int(name.removeprefix("card:")) for name in won]
+            open_ids = set(
+                (
+                    await session.execute(
+                        select(StatusCard.id).where(
+                            StatusCard.id.in_(won_ids), StatusCard.finished.is_(False)
+                        )
+                    )
+                ).scalars()
+            )
+            settled = [_card_lease(row_id) for row_id in won_ids if row_id not in open_ids]
+            if settled:
+                await session.run_sync(release_leases, settled, self.holder)
             await session.commit()
-        claimed = {int(name.removeprefix("card:")) for name in won}
+        claimed = open_ids
         self._held |= claimed
         self._lost -= claimed
         return claimed
@@ -264,12 +280,12 @@ class StatusCards:
                 return exc.response.get("error") not in {"message_not_found", "channel_not_found"}
         return True
 
-    async def _save(self, card: PostedCard) -> None:
+    async def _save(self, card: PostedCard, *, finished: bool = False) -> None:
         async with self.sessions() as session:
             await session.execute(
                 update(StatusCard)
                 .where(StatusCard.id == card.row_id)
-                .values(stage=card.state.stage, finished=card.state.finished)
+                .values(stage=card.state.stage, finished=finished or card.state.finished)
             )
             await session.commit()
 
@@ -377,6 +393,7 @@ class StatusCards:
                         continue
                 if dirty or item is None:
                     if not await self._update(card):
+                        await self._save(card, finished=True)  # the message is gone: nothing to follow
                         return
                     last_sent = time.monotonic()
                     dirty = False
