@@ -110,3 +110,18 @@ def test_extend_refusals_are_said_plainly(bot: BotThread, standin: SlackStandIn,
     assert "not running" in rendered(answer(standin, request))
     assert "is not a time of day" in ack_text(bot.command("extend ml-box 25:00"))
     assert "has no time zone" in ack_text(bot.command("extend ml-box 2030-01-01T10:00"))
+
+
+def test_extend_past_the_template_maximum_is_capped_and_says_so(
+    bot: BotThread, standin: SlackStandIn, sim: Any
+) -> None:
+    workspace_id = sim.create_workspace_direct("alice", "max-deadline", "capped", running=True)
+    build = _workspace(bot, workspace_id).latest_build
+    assert build.deadline is not None and build.max_deadline is not None  # 8 h now, at most 12 h
+    _, request = bot.ask("extend capped 5h")
+    text = rendered(answer(standin, request))
+    assert "will now stop at" in text and "the latest its template allows" in text
+    assert _workspace(bot, workspace_id).latest_build.deadline == build.max_deadline
+    _, request = bot.ask("extend capped 1h")  # already at the maximum: nothing to change, said plainly
+    assert "nothing to change" in rendered(answer(standin, request))
+    assert _workspace(bot, workspace_id).latest_build.deadline == build.max_deadline
