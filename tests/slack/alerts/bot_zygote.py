@@ -13,6 +13,7 @@ import os
 import sys
 
 from coder_slack import cli
+from coder_slack import server as _preloaded  # noqa: F401  (what `alerts` imports, paid once, before forks)
 
 
 def main() -> None:
