@@ -277,6 +277,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if missing:
             return _fail(f"the alert engine needs {', '.join(missing)}: set them in the environment.")
         _configure_logging(settings)
+        # The engine's watches and sweeps would log every request to Coder; its own lines are what matter.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
         from coder_slack.server import serve_alerts
 
         try:
