@@ -1,9 +1,19 @@
-"""Launcher form logic from Coder's rich parameters: kinds, defaults, validation as Coder would do it."""
+"""Launcher form logic from Coder's rich parameters: kinds, defaults, validation as Coder would do it (the
+launcher draws coder_client's ParameterField; these are the launcher's cases)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from coder_jupyter.parameters import ParameterSpec, check_workspace_name
+from coder_client import ParameterField, TemplateVersionParameter, workspace_name_error
+
+
+class ParameterSpec:
+    @staticmethod
+    def from_coder(raw: dict[str, Any]) -> ParameterField:
+        return ParameterField.from_parameter(TemplateVersionParameter.model_validate(raw))
+
 
 CPU = {
     "name": "cpu",
@@ -36,16 +46,16 @@ EXTENSIONS = {"name": "extensions", "type": "list(string)", "default_value": '["
 
 
 def test_kinds_follow_type_and_options() -> None:
-    kinds = [ParameterSpec.from_coder(p).kind for p in (CPU, REGION, REPO, GPU, EXTENSIONS)]
-    assert kinds == ["number", "dropdown", "text", "checkbox", "tags"]
+    kinds = [ParameterSpec.from_coder(p).form for p in (CPU, REGION, REPO, GPU, EXTENSIONS)]
+    assert kinds == ["number", "select", "text", "checkbox", "tags"]
 
 
 def test_defaults_become_widget_values_and_back_to_coder_strings() -> None:
     gpu, extensions, region = (ParameterSpec.from_coder(p) for p in (GPU, EXTENSIONS, REGION))
-    assert gpu.initial_value() is False and gpu.to_coder(True) == "true"
-    assert extensions.initial_value() == ["ms-python.python"]
+    assert gpu.initial_value is False and gpu.to_coder(True) == "true"
+    assert extensions.initial_value == ["ms-python.python"]
     assert extensions.to_coder(["a", "b"]) == '["a", "b"]'
-    assert region.initial_value() == "eu" and not region.mutable
+    assert region.initial_value == "eu" and not region.mutable
 
 
 @pytest.mark.parametrize(
@@ -91,4 +101,4 @@ def test_old_servers_zero_bounds_mean_unbounded() -> None:
     ],
 )
 def test_workspace_name_rule(name: str, ok: bool) -> None:
-    assert (check_workspace_name(name) is None) is ok
+    assert (workspace_name_error(name) is None) is ok

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from coder_client import CoderClient
@@ -33,8 +33,8 @@ def test_launcher_builds_a_form_from_the_templates_rich_parameters(alice: CoderL
     assert "python-ds" in [value for _, value in widget.template.options]
     widget.template.value = "python-ds"
     wait_until(lambda: "project_name" in widget.form.fields, what="python-ds form")
-    kinds = {name: field.spec.kind for name, field in widget.form.fields.items()}
-    assert kinds["region"] == "dropdown"
+    kinds = {name: field.spec.form for name, field in widget.form.fields.items()}
+    assert kinds["region"] == "select"
     assert kinds["gpu"] == "checkbox"
     assert kinds["extensions"] == "tags"
     assert kinds["memory_gb"] == "number"
@@ -157,6 +157,59 @@ def test_extend_moves_the_autostop_countdown(alice: CoderLogin, unique_name: Cal
     card.extend_2h.click()
     wait_until(lambda: (card.autostop_in or 0) > before + 1800, what="the deadline to move", timeout=20)
     assert card.error == ""
+    card.close()
+
+
+def test_extend_adds_to_the_stop_time_the_workspace_has_not_to_now(
+    alice: CoderLogin, unique_name: Callable[[str], str]
+) -> None:
+    """A workspace that stops in 8 h: Extend +1h makes it 9 h, never 1 h; past the template's maximum
+    (max-deadline: 12 h after the start) the stop time is capped and the card says so."""
+    with CoderClient(url=alice.url, token=alice.token) as coder:
+        ws = coder.workspaces.create(unique_name("eight"), "max-deadline", ttl=timedelta(hours=8))
+
+        def deadline() -> datetime:
+            moment = coder.workspaces.get(ws).latest_build.deadline
+            assert moment is not None
+            return moment
+
+        card = monitor(ws.id, url=alice.url, token=alice.token)
+        card.wait(timeout=READY_TIMEOUT)
+        wait_until(lambda: not card.extend_1h.disabled, what="extend buttons")
+        eight_hours = deadline()
+        assert card.autostop_in is not None and card.autostop_in > 7.9 * 3600
+
+        card.extend_1h.click()
+        wait_until(lambda: card.extended, what="the extension", timeout=20)
+        assert deadline() == eight_hours + timedelta(hours=1)
+        wait_until(lambda: (card.autostop_in or 0) > 8.9 * 3600, what="the countdown to follow", timeout=20)
+        assert card.error == ""
+
+        card.extended = ""
+        card.extend_2h.click()
+        wait_until(lambda: card.extended, what="the second extension", timeout=20)
+        card.extended = ""
+        card.extend_2h.click()  # 13 h asked, 12 h allowed
+        wait_until(lambda: card.extended, what="the capped extension", timeout=20)
+        assert "capped at the template's maximum" in card.extended
+        assert deadline() == coder.workspaces.get(ws).latest_build.max_deadline
+        wait_until(lambda: "capped" in card._autostop.value, what="the card to say so", timeout=5)
+        card.close()
+
+
+def test_a_followed_workspace_that_is_deleted_shows_deleted_not_an_error(
+    alice: CoderLogin, unique_name: Callable[[str], str]
+) -> None:
+    ws = create_running(alice, unique_name("gone"))
+    card = monitor(ws, url=alice.url, token=alice.token)
+    card.wait(timeout=READY_TIMEOUT)
+    with CoderClient(url=alice.url, token=alice.token) as coder:
+        coder.workspaces.delete(ws)
+    card.wait(lambda view: card.outcome == "deleted", timeout=READY_TIMEOUT)
+    alice.sim.drop_watches()  # the next reconnect finds the workspace gone (410)
+    wait_until(lambda: card._follow.done(), what="the monitor to stop following", timeout=20)
+    assert card.outcome == "deleted" and card.error == ""
+    assert card.extend_1h.disabled
     card.close()
 
 

@@ -123,26 +123,46 @@ async def test_coder_errors_come_back_as_json_with_validations(
     assert status == 400 and bad_query["coder_status"] == 400
 
 
-async def test_extend_is_checked_and_moves_the_deadline(
+async def test_extend_is_checked_and_adds_to_the_stop_time(
+    jp_fetch: Fetch, alice: CoderLogin, unique_name: Callable[[str], str]
+) -> None:
+    """A workspace that stops in 8 h: extend by 1h stops it in 9 h, not in 1 h."""
+    from coder_client import CoderClient
+
+    with CoderClient(url=alice.url, token=alice.token) as coder:
+        ws = coder.workspaces.create(
+            unique_name("ext"), "python-ds", parameters={"project_name": "abc"}, ttl="8h"
+        )
+        coder.workspaces.wait_until_ready(ws, timeout=60)
+        before = coder.workspaces.get(ws).latest_build.deadline
+    assert before is not None
+    status, nothing = await call(jp_fetch, "POST", "workspaces", ws.id, "extend", body={"by": "0m"})
+    assert status == 400 and "positive" in nothing["message"]
+    status, garbled = await call(jp_fetch, "POST", "workspaces", ws.id, "extend", body={"by": "soon"})
+    assert status == 400 and "soon" in garbled["message"]
+    status, extended = await call(jp_fetch, "POST", "workspaces", ws.id, "extend", body={"by": "1h"})
+    assert status == 200, extended
+    after = datetime.fromisoformat(extended["latest_build"]["deadline"].replace("Z", "+00:00"))
+    assert after == before + timedelta(hours=1)
+    assert after - alice.sim.now() > timedelta(hours=8, minutes=55)
+
+
+async def test_a_deleted_workspace_is_gone(
     jp_fetch: Fetch, alice: CoderLogin, unique_name: Callable[[str], str]
 ) -> None:
     from coder_client import CoderClient
 
     with CoderClient(url=alice.url, token=alice.token) as coder:
-        ws = coder.workspaces.create(
-            unique_name("ext"), "python-ds", parameters={"project_name": "abc"}, ttl="1h"
-        )
+        ws = coder.workspaces.create(unique_name("del"), "python-ds", parameters={"project_name": "abc"})
         coder.workspaces.wait_until_ready(ws, timeout=60)
-        before = coder.workspaces.get(ws).latest_build.deadline
-    assert before is not None
-    status, too_short = await call(jp_fetch, "POST", "workspaces", ws.id, "extend", body={"by": "10m"})
-    assert status == 400 and "30 minutes" in too_short["message"]
-    status, garbled = await call(jp_fetch, "POST", "workspaces", ws.id, "extend", body={"by": "soon"})
-    assert status == 400 and "soon" in garbled["message"]
-    status, extended = await call(jp_fetch, "POST", "workspaces", ws.id, "extend", body={"by": "3h"})
-    assert status == 200, extended
-    after = datetime.fromisoformat(extended["latest_build"]["deadline"].replace("Z", "+00:00"))
-    assert after - before > timedelta(hours=1)
+        coder.workspaces.delete(ws)
+        for event in coder.workspaces.lifecycle(ws, timeout=60):
+            if event.kind == "deleted":
+                break
+    status, gone = await call(jp_fetch, "GET", "workspaces", ws.id)
+    assert status == 410 and gone["coder_status"] == 410 and "deleted" in gone["message"]
+    status, gone = await call(jp_fetch, "POST", "workspaces", ws.id, "extend", body={"by": "1h"})
+    assert status == 410
 
 
 async def test_unreachable_or_misconfigured_coder(jp_fetch: Fetch, jp_serverapp: Any) -> None:

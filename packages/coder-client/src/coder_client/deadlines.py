@@ -67,7 +67,7 @@ class DeadlinePlan:
         if self.too_soon or not self.changes:
             return self.message
         if self.shortens:
-            return f"{self.message} Extending never shortens a workspace; set a stop time to do that."
+            return f"{self.message} Extend never shortens a workspace; confirm to stop it earlier."
         return None
 
 

@@ -69,6 +69,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
         400: "Bad input (ours or Coder's), with validations per field",
         403: "Not authenticated or not authorized for the `coder` resource",
         404: "Not found on Coder, or not visible to the configured token",
+        410: "The workspace was deleted",
         409: "Coder refused because of the workspace's state (a build is active, name taken, …)",
         429: "Coder rate-limited the request",
         502: "Coder failed, could not be reached, or rejected the server's token",
@@ -93,7 +94,7 @@ def _ref(name: str) -> dict[str, str]:
 def openapi_document(
     base_path: str, create_body: type[BaseModel], extend_body: type[BaseModel]
 ) -> dict[str, Any]:
-    common = _errors(400, 403, 404, 409, 429, 502)
+    common = _errors(400, 403, 404, 409, 410, 429, 502)
     workspace_id = {"name": "workspace_id", "in": "path", "required": True, "schema": OBJECT_ID}
     return {
         "openapi": "3.1.0",
@@ -160,7 +161,8 @@ def openapi_document(
             "/workspaces/{workspace_id}/extend": {
                 "post": {
                     "operationId": "extendWorkspace",
-                    "summary": "Move the autostop deadline to now + by",
+                    "summary": "Extend: the autostop deadline moves `by` later than it is now "
+                    "(never earlier; capped at the template's maximum)",
                     "parameters": [workspace_id],
                     "requestBody": {
                         "required": False,

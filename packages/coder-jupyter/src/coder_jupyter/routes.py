@@ -36,7 +36,11 @@ class CreateWorkspaceBody(BaseModel):
 
 class ExtendBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    by: str = Field(default="1h", description='How long from now, e.g. "1h" or "2h30m" (at least 30m).')
+    by: str = Field(
+        default="1h",
+        description='How much later than the current stop time, e.g. "1h" or "2h30m" (capped at the '
+        "template's maximum; never earlier).",
+    )
 
 
 class CoderState:

@@ -16,11 +16,12 @@ STYLE = """
 .coder-badge { display: inline-block; padding: 1px 8px; border-radius: 9px; font-size: 12px; font-weight: 600;
   color: #fff; background: #6b7280; }
 .coder-badge-ready, .coder-badge-running { background: #15803d; }
-.coder-badge-start_error, .coder-badge-build_failed, .coder-badge-failed { background: #b91c1c; }
-.coder-badge-start_timeout { background: #b45309; }
+.coder-badge-start_error, .coder-badge-build_failed, .coder-badge-build_canceled, .coder-badge-failed {
+  background: #b91c1c; }
+.coder-badge-start_timeout, .coder-badge-agent.timeout { background: #b45309; }
 .coder-badge-stopped, .coder-badge-deleted { background: #374151; }
 .coder-badge-queued, .coder-badge-building, .coder-badge-agent.connecting, .coder-badge-starting,
-.coder-badge-pending, .coder-badge-stopping { background: #1d4ed8; }
+.coder-badge-pending, .coder-badge-stopping, .coder-badge-deleting { background: #1d4ed8; }
 .coder-timeline { display: flex; gap: 4px; margin: 6px 0; }
 .coder-timeline .coder-step { flex: 1; border-top: 4px solid #d1d5db; padding-top: 3px; font-size: 12px; }
 .coder-timeline .coder-step-done { border-color: #15803d; }

@@ -8,37 +8,38 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import ipywidgets as w
-
-from ..parameters import ParameterSpec
+from coder_client import ParameterField
 
 
 def css_name(name: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_-]", "-", name)
 
 
-def input_widget(spec: ParameterSpec) -> w.Widget:
-    initial = spec.initial_value()
+def input_widget(spec: ParameterField) -> w.Widget:
+    initial = spec.initial_value
     layout = w.Layout(width="320px")
-    if spec.kind == "dropdown":
+    if spec.form == "select":
         return w.Dropdown(options=list(spec.options), value=initial, layout=layout)
-    if spec.kind == "multi-select":
+    if spec.form == "radio":
+        return w.RadioButtons(options=list(spec.options), value=initial, layout=layout)
+    if spec.form == "multi-select":
         return w.SelectMultiple(options=list(spec.options), value=tuple(initial), layout=layout)
-    if spec.kind == "checkbox":
+    if spec.form == "checkbox":
         return w.Checkbox(value=initial, indent=False)
-    if spec.kind == "tags":
+    if spec.form == "tags":
         return w.TagsInput(value=list(initial), allow_duplicates=False)
-    if spec.kind == "textarea":
+    if spec.form == "textarea":
         return w.Textarea(value=initial, layout=layout)
     placeholder = ""
-    if spec.kind == "number" and (spec.minimum is not None or spec.maximum is not None):
-        placeholder = f"{_bound(spec.minimum)} … {_bound(spec.maximum)}"
+    if spec.form == "number" and (spec.min is not None or spec.max is not None):
+        placeholder = f"{_bound(spec.min)} … {_bound(spec.max)}"
     return w.Text(value=initial, placeholder=placeholder, continuous_update=True, layout=layout)
 
 
-class ParameterField:
+class ParameterRow:
     """One row of the form: label, input, and a status line saying what is wrong."""
 
-    def __init__(self, spec: ParameterSpec, on_change: Callable[[], None]) -> None:
+    def __init__(self, spec: ParameterField, on_change: Callable[[], None]) -> None:
         self.spec = spec
         self.input = input_widget(spec)
         self.input.add_class(f"coder-param-{css_name(spec.name)}")
@@ -83,10 +84,10 @@ class ParameterField:
 
 
 class ParameterForm(w.VBox):  # type: ignore[misc]
-    def __init__(self, specs: list[ParameterSpec], on_change: Callable[[], None]) -> None:
+    def __init__(self, specs: list[ParameterField], on_change: Callable[[], None]) -> None:
         super().__init__()
         self.add_class("coder-parameters")
-        self.fields = {spec.name: ParameterField(spec, on_change) for spec in specs}
+        self.fields = {spec.name: ParameterRow(spec, on_change) for spec in specs}
         self.children = [f.row for f in self.fields.values()]
 
     def values(self) -> dict[str, str]:

@@ -11,13 +11,12 @@ from typing import Any
 
 import ipywidgets as w
 import traitlets
-from coder_client import CoderAPIError, NotFound, parse_duration
+from coder_client import CoderAPIError, NotFound, parameter_fields, parse_duration, workspace_name_error
 
-from ..parameters import ParameterSpec, check_workspace_name
 from ..runner import Runner
 from .common import CoderWidget
 from .form import ParameterForm
-from .monitor import Monitor, as_dict
+from .monitor import Monitor
 
 DEFAULT_TTL = "8h"
 NAME_CHECK_PAUSE = 0.3
@@ -93,14 +92,14 @@ class Launcher(CoderWidget):
     async def _load_parameters(self, template_name: str) -> None:
         try:
             template = await self.client().templates.get_by_name(template_name)
-            raw = [as_dict(p) for p in await self.client().templates.parameters(template)]
+            parameters = await self.client().templates.parameters(template)
         except Exception as exc:
             self.show_error(exc)
             self._loaded.set()
             return
         if self.template.value != template_name:
             return  # the user picked another template meanwhile
-        self.form = ParameterForm([ParameterSpec.from_coder(p) for p in raw], self._validate)
+        self.form = ParameterForm(parameter_fields(parameters), self._validate)
         self._form_box.children = (self.form,)
         description = getattr(template, "description", "")
         self._template_info.value = f'<span class="coder-muted">{html.escape(description)}</span>'
@@ -127,7 +126,7 @@ class Launcher(CoderWidget):
         """Everything that stops Create right now, by field."""
         found = dict(self.form.errors())
         name = self.name.value.strip()
-        name_problem = check_workspace_name(name)
+        name_problem = workspace_name_error(name)
         if name_problem:
             found["name"] = name_problem
         elif self._taken.get(name):
@@ -142,7 +141,7 @@ class Launcher(CoderWidget):
     def _name_changed(self, change: Mapping[str, Any]) -> None:
         self._validate()
         name = str(change["new"]).strip()
-        if name and name not in self._taken and check_workspace_name(name) is None:
+        if name and name not in self._taken and workspace_name_error(name) is None:
             # Advisory only: if the check itself fails, Create still reports Coder's own answer.
             self.runner.spawn(lambda: self._check_name_free(name), lambda _exc: None)
 

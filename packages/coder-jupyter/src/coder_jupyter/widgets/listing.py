@@ -10,10 +10,10 @@ import threading
 import ipywidgets as w
 import traitlets
 
-from ..phases import WorkspaceView, workspace_view
 from ..runner import Runner, describe_error
+from ..view import WorkspaceView
 from .common import CoderWidget, badge
-from .monitor import Monitor, as_dict
+from .monitor import Monitor
 
 REFRESH_SECONDS = 5.0
 MAX_BACKOFF_SECONDS = 60.0
@@ -102,7 +102,7 @@ class WorkspaceList(CoderWidget):
 
     async def _refresh_once(self) -> None:
         found = await self.client().workspaces.list(query=self.query)
-        views = [workspace_view(as_dict(ws)) for ws in found]
+        views = [WorkspaceView(ws) for ws in found]
         rows = {}
         for view in sorted(views, key=lambda v: (v.owner, v.name)):
             existing = self.rows.get(view.workspace_id)

@@ -12,21 +12,13 @@ from typing import Any
 
 import ipywidgets as w
 import traitlets
-from coder_client import AsyncCoderClient, Workspace
+from coder_client import AsyncCoderClient, NotFound, Workspace, human_duration
 
-from ..phases import WorkspaceView, format_duration, workspace_view
 from ..runner import Runner
+from ..view import WorkspaceView
 from .common import CoderWidget, badge
 
 LOG_TAIL_LINES = 40
-RECONNECT_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
-
-
-def as_dict(model: Any) -> dict[str, Any]:
-    if isinstance(model, dict):
-        return model
-    dumped: dict[str, Any] = model.model_dump(mode="json")
-    return dumped
 
 
 async def resolve_workspace(client: AsyncCoderClient, ref: str) -> Workspace:
@@ -38,13 +30,13 @@ def timeline_html(view: WorkspaceView, now: datetime | None = None) -> str:
     steps = []
     for phase in view.phases:
         took = phase.duration(now)
-        label = format_duration(took) if took is not None else ""
+        label = human_duration(took) if took is not None else ""
         steps.append(
             f'<div class="coder-step coder-step-{phase.state}" data-phase="{html.escape(phase.name)}">'
             f"{html.escape(phase.name)}<small>{label}</small></div>"
         )
     if view.outcome is not None and view.transition == "start":
-        final = "failed" if view.outcome in {"start_error", "start_timeout", "build_failed"} else "done"
+        final = "done" if view.outcome == "ready" else "failed"
         steps.append(
             f'<div class="coder-step coder-step-{final}">{html.escape(view.outcome)}<small></small></div>'
         )
@@ -59,13 +51,17 @@ class Monitor(CoderWidget):
         "", help="The current phase: queued, building, agent connecting, starting or the outcome."
     )
     outcome = traitlets.Unicode(
-        None, allow_none=True, help="ready, start_error, start_timeout, build_failed, stopped…"
+        None,
+        allow_none=True,
+        help="Where it settled: ready, start_error, start_timeout, build_failed, build_canceled, stopped, "
+        "deleted.",
     )
     startup_duration = traitlets.Float(
         None, allow_none=True, help="Seconds from agent start to ready (ready_at − started_at)."
     )
     autostop_in = traitlets.Float(None, allow_none=True, help="Seconds until the workspace stops on its own.")
     log_tail = traitlets.Unicode("", help="The startup log tail, filled when startup fails.")
+    extended = traitlets.Unicode("", help="What the last Extend did, in a sentence (e.g. capped).")
 
     def __init__(
         self,
@@ -122,33 +118,41 @@ class Monitor(CoderWidget):
     # -- runner-thread side --------------------------------------------------------------------------
 
     async def _follow_forever(self) -> None:
+        """Follow the workspace until the monitor closes. The client's watch reconnects by itself; what
+        reaches here ends the watch: a deleted workspace (404, 410 Gone), or a refusal to show."""
         client = self.client()
         if self._coder_url is None:
             self._coder_url = _base_url(client)
-        attempt = 0
-        while not self._closed:
-            try:
-                workspace = await resolve_workspace(client, self.workspace_ref)
-                self.workspace_ref = str(workspace.id)
-                await self._apply(workspace)
-                async for snapshot in client.workspaces.watch(workspace):
-                    attempt = 0
-                    self.clear_error()
-                    await self._apply(snapshot)
-                    if self._closed:
-                        return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if _is_permanent(exc):
-                    self.show_error(exc)
+        try:
+            workspace = await resolve_workspace(client, self.workspace_ref)
+            self.workspace_ref = str(workspace.id)
+            await self._apply(workspace)
+            async for snapshot in client.workspaces.watch(workspace):
+                self.clear_error()
+                await self._apply(snapshot)
+                if self._closed:
                     return
-                self.show_error(exc)
-            await asyncio.sleep(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)])
-            attempt += 1
+        except NotFound as exc:
+            if self.view is None:
+                self.show_error(exc)  # never found: say so
+            else:
+                self._deleted()
 
-    async def _apply(self, snapshot: Any) -> None:
-        view = workspace_view(as_dict(snapshot))
+    def _deleted(self) -> None:
+        """Coder no longer has the workspace (404 / 410 Gone after it was followed): deleted."""
+        self._ticker.cancel()  # nothing left to count down
+        with self.hold_trait_notifications():
+            self.phase = self.outcome = "deleted"
+            self.autostop_in = None
+        name = self.view.workspace.full_name if self.view is not None else self.workspace_ref
+        self._title.value = f"<b>{html.escape(name)}</b> {badge('deleted')}"
+        self._actions.layout.display = "none"
+        self.extend_1h.disabled = self.extend_2h.disabled = True
+        with self._changed:
+            self._changed.notify_all()
+
+    async def _apply(self, snapshot: Workspace) -> None:
+        view = WorkspaceView(snapshot)
         previous = self.view
         self.view = view
         self._render(view)
@@ -201,7 +205,7 @@ class Monitor(CoderWidget):
         self._title.value = f"<b>{html.escape(name)}</b> {badge(label)}{template}"
         self._timeline.value = timeline_html(view, now)
         if view.startup_duration is not None:
-            self._startup.value = f"Startup took <b>{format_duration(view.startup_duration)}</b>"
+            self._startup.value = f"Startup took <b>{human_duration(view.startup_duration)}</b>"
         else:
             self._startup.value = ""
         self._links.value = self._links_html(view)
@@ -214,7 +218,9 @@ class Monitor(CoderWidget):
             self._actions.layout.display = "none"
             self.extend_1h.disabled = self.extend_2h.disabled = True
             return
-        text = "stops now" if remaining <= 0 else f"Stops in <b>{format_duration(remaining)}</b>"
+        text = "stops now" if remaining <= 0 else f"Stops in <b>{human_duration(remaining)}</b>"
+        if self.extended:
+            text += f' <span class="coder-muted">{html.escape(self.extended)}</span>'
         if self._autostop.value != text:
             self._autostop.value = text
         self._actions.layout.display = ""
@@ -241,9 +247,13 @@ class Monitor(CoderWidget):
     # -- actions (called on the kernel's main thread; hand work to the runner) -----------------------
 
     def extend(self, by: timedelta) -> None:
+        """*Extend +by*: the stop time moves ``by`` later than it is now (the client's rule: never earlier,
+        capped at the template's maximum, which the message under the buttons then says)."""
+
         async def work() -> None:
             self.clear_error()
-            await self.client().workspaces.extend(self.workspace_ref, by=by)
+            plan = await self.client().workspaces.extend(self.workspace_ref, by=by)
+            self.extended = plan.message
             await self._apply(await self.client().workspaces.get(self.workspace_ref))
 
         self.runner.spawn(work, self.show_error)
@@ -296,7 +306,7 @@ class Monitor(CoderWidget):
             return f"Coder workspace {self.workspace_ref}: {self.phase or 'connecting'}"
         text = f"Coder workspace {view.owner}/{view.name}: {view.current_phase}"
         if view.startup_duration is not None:
-            text += f" (startup {format_duration(view.startup_duration)})"
+            text += f" (startup {human_duration(view.startup_duration)})"
         if self.error:
             text += f" — error: {self.error}"
         return text
@@ -308,11 +318,6 @@ def _base_url(client: Any) -> str | None:
         if value:
             return str(value)
     return None
-
-
-def _is_permanent(exc: BaseException) -> bool:
-    status = getattr(exc, "status_code", None)
-    return status in {400, 401, 403, 404} or isinstance(exc, ValueError)
 
 
 def monitor(
