@@ -9,8 +9,8 @@ import threading
 from typing import Any
 
 import httpx
-from coder_slack.app import build_bot
 from coder_slack.commands.context import Bot
+from coder_slack.compose import compose
 from coder_slack.crypto import generate_key
 from coder_slack.server import RunningServer, start_http
 from coder_slack.settings import Settings, secret
@@ -33,8 +33,7 @@ class BotThread:
         self.http = httpx.Client(timeout=30)
 
     async def _start(self) -> RunningServer:
-        bot = await build_bot(self.settings)
-        server = await start_http(bot, alerts=self.alerts)
+        server = await start_http(await compose(self.settings), alerts=self.alerts)
         if self.alerts and server.alert_engine is None:
             raise RuntimeError("the alert engine did not start (see the log)")
         return server

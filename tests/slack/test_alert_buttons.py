@@ -8,7 +8,7 @@ import itertools
 import json
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from coder_slack.alerts.messages import METADATA_EVENT_TYPE
@@ -404,7 +404,8 @@ def test_extend_on_an_autostop_warning_dm_stops_the_warning_and_a_refused_extend
     # Someone moves the stop time to 44 minutes from now (say with the CLI): the warning is due at once, and
     # the owner's DM card becomes the warning. After Extend +1h the next warning is 15 minutes away, so
     # nothing else touches the card during the test.
-    bot.run(service.workspaces.extend(workspace_id, by=timedelta(minutes=44)))
+    soon = datetime.now(UTC) + timedelta(minutes=44)
+    bot.run(service.workspaces.set_deadline(workspace_id, soon, allow_earlier=True))
     standin.wait_for(
         "chat.update",
         lambda c: c.ok and c.args.get("ts") == ts and "stops in about" in rendered(c),

@@ -70,17 +70,8 @@ def test_bad_alert_knobs_stop_start_up_naming_each_one() -> None:
         "CODER_SLACK_SWEEP_INTERVAL_SECONDS": "0",
         "CODER_SLACK_LOG_LEVEL": "chatty",
     }
-    for command in (["serve"], ["-m", "coder_slack.alerts.run"]):
-        if command[0] == "-m":
-            result = subprocess.run(
-                [sys.executable, *command],
-                capture_output=True,
-                text=True,
-                timeout=60,
-                env={**CLEAN_ENV, **env},
-            )
-        else:
-            result = coder_slack(*command, env=env)
+    for command in ("serve", "alerts"):
+        result = coder_slack(command, env=env)
         assert result.returncode != 0, result.stderr
         assert "Traceback" not in result.stderr
         for name in (

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from coder_slack.commands.grammar import USAGES
+from coder_slack.commands.registry import COMMANDS
 from coder_slack.store import Subscription, UserSettings
 from slack_harness import BotThread, ack_text, answer, rendered
 from slack_sim import SlackStandIn
@@ -18,7 +18,7 @@ TOKEN = "abcdefghij-0123456789012345678901"
 
 def test_help_lists_every_subcommand(bot: BotThread) -> None:
     text = ack_text(bot.command("help"))
-    for name in USAGES:
+    for name in COMMANDS:
         assert f"/workspace {name}" in text
 
 
@@ -49,7 +49,7 @@ def test_malformed_commands_get_the_usage_line(
     if usage is None:
         assert "/workspace help" in shown
     else:
-        assert f"Usage: {USAGES[usage].line}" in shown.replace("`", "")
+        assert f"Usage: {COMMANDS[usage].usage}" in shown.replace("`", "")
 
 
 def test_token_in_command_text_is_refused_and_never_echoed(bot: BotThread, standin: SlackStandIn) -> None:
@@ -95,14 +95,17 @@ def test_status_extend_ttl_autostart(bot: BotThread, standin: SlackStandIn, sim:
     details = rendered(answer(standin, request))
     assert "alice/dev" in details and "running" in details
 
-    before = datetime.now(UTC)
+    before = bot.run(_get(bot, "alice", "dev")).latest_build.deadline
+    assert before is not None  # coder-sim's default TTL: 8 hours after the start
     _, request = bot.ask("extend dev 2h")
     extended = rendered(answer(standin, request))
     assert "alice/dev` will now stop at" in extended or "alice/dev will now stop at" in extended
+    assert "2h 00m later than before" in extended
     workspace = bot.run(_get(bot, "alice", "dev"))
     deadline = workspace.latest_build.deadline
     assert deadline is not None
-    assert timedelta(hours=1, minutes=59) <= deadline - before <= timedelta(hours=2, minutes=1)
+    # Two hours more than it had, never "2 hours from now" (which would cut 6 hours off it).
+    assert abs((deadline - before - timedelta(hours=2)).total_seconds()) < 2
 
     _, request = bot.ask("ttl dev 8h")
     assert "8h 00m after each start" in rendered(answer(standin, request))

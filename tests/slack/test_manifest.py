@@ -9,7 +9,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from coder_slack.commands.grammar import USAGES
+from coder_slack.commands.registry import COMMANDS
 from coder_slack.server import EVENTS_PATH
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
@@ -55,7 +55,7 @@ def test_http_manifest_points_at_the_bot() -> None:
     assert command["url"].endswith(EVENTS_PATH)
     assert manifest["settings"]["interactivity"]["request_url"].endswith(EVENTS_PATH)
     for subcommand in ("create", "list", "extend", "watch", "login"):
-        assert subcommand in command["usage_hint"] and subcommand in USAGES
+        assert subcommand in command["usage_hint"] and subcommand in COMMANDS
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == {
         "commands",
         "chat:write",

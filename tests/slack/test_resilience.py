@@ -7,7 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from coder_slack.commands.grammar import USAGES
+from coder_slack.commands.registry import COMMANDS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from slack_harness import BotThread, ack_text, answer, rendered
@@ -60,7 +60,7 @@ def test_coder_down_is_said_plainly(make_bot: Any, standin: SlackStandIn, sim: A
 
 
 command_words = st.sampled_from(
-    [*USAGES, "ls", "", "???", "all", "dev", "alice/dev", "--ttl", "page=2", "x=y"]
+    [*COMMANDS, "ls", "", "???", "all", "dev", "alice/dev", "--ttl", "page=2", "x=y"]
 )
 command_text = st.one_of(
     st.text(max_size=80),

@@ -7,7 +7,7 @@ import threading
 import time
 from typing import Any
 
-from coder_slack.app import build_bot
+from coder_slack.compose import compose
 from coder_slack.server import RunningSocketMode, start_socket_mode
 from slack_harness import bot_settings
 from slack_sim import TEAM_ID, SlackStandIn
@@ -37,7 +37,10 @@ def test_socket_mode_acks_and_recovers_from_a_silent_connection(
 
         async def start() -> RunningSocketMode:
             return await start_socket_mode(
-                await build_bot(settings), alerts=False, watchdog_interval=0.3, stale_after=1.5
+                await compose(settings, socket_mode=True),
+                alerts=False,
+                watchdog_interval=0.3,
+                stale_after=1.5,
             )
 
         running: RunningSocketMode = loop_holder.run(start())

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from coder_slack.app import build_bot
+from coder_slack.compose import compose
 from coder_slack.crypto import generate_key
 from coder_slack.ops import METRICS_CONTENT_TYPE
 from coder_slack.server import RunningSocketMode, start_socket_mode
@@ -76,7 +76,10 @@ def test_ops_port_serves_health_readiness_and_metrics_and_readyz_follows_the_soc
 
         async def start() -> RunningSocketMode:
             return await start_socket_mode(
-                await build_bot(settings), alerts=False, watchdog_interval=0.3, stale_after=600
+                await compose(settings, socket_mode=True),
+                alerts=False,
+                watchdog_interval=0.3,
+                stale_after=600,
             )
 
         running: RunningSocketMode = loop.run(start())
@@ -183,7 +186,7 @@ def test_without_an_ops_port_socket_mode_listens_on_nothing(
             listening = _listening_ports()
 
             async def start(settings: Settings = settings) -> RunningSocketMode:
-                return await start_socket_mode(await build_bot(settings), alerts=False)
+                return await start_socket_mode(await compose(settings, socket_mode=True), alerts=False)
 
             running: RunningSocketMode = loop.run(start())
             new = _listening_ports() - listening

@@ -3,7 +3,7 @@ restart the
 bot many times without paying Python's import time on every start.
 
 Protocol on stdin/stdout, one line each: ``spawn`` → the child's pid; ``quit`` → exit. Each child runs
-``coder_slack.alerts.run.main()`` with the environment this process was started with.
+``coder-slack alerts`` (``coder_slack.cli.main``) with the environment this process was started with.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import contextlib
 import os
 import sys
 
-import coder_slack.alerts.run as bot
+from coder_slack import cli
+from coder_slack import server as _preloaded  # noqa: F401  (what `alerts` imports, paid once, before forks)
 
 
 def main() -> None:
@@ -36,7 +37,7 @@ def main() -> None:
             devnull = os.open(os.devnull, os.O_RDONLY)
             os.dup2(devnull, 0)
             try:
-                bot.main()
+                cli.main(["alerts"])
             finally:
                 os._exit(0)
         print(pid, flush=True)

@@ -1,7 +1,8 @@
 """The slack-bolt AsyncApp: listeners ack at once and hand the work to background tasks.
 
-``build_bot(settings)`` assembles the parts (database, Coder clients, identity, status cards);
-``create_app(bot)`` registers the ``/workspace`` command, buttons and modals on a bolt ``AsyncApp``.
+``create_app(bot)`` registers the ``/workspace`` command (its subcommands come from
+:mod:`coder_slack.commands.registry`), buttons and modals on a bolt ``AsyncApp``; the bot itself is built by
+:mod:`coder_slack.compose`.
 """
 
 from __future__ import annotations
@@ -12,192 +13,27 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-)
-from slack_sdk.web.async_client import AsyncWebClient
 
-from coder_slack.coder import CoderPool
-from coder_slack.commands import account, create, subscriptions, workspaces
-from coder_slack.commands.context import BackgroundTasks, Bot, Invocation, as_dicts, record_command
-from coder_slack.commands.grammar import (
-    ALIASES,
-    ChangeSettings,
-    Command,
-    CommandError,
-    Create,
-    Extend,
-    Help,
-    ListSubscriptions,
-    ListWorkspaces,
-    Login,
-    Logout,
-    SetAutostart,
-    SetTtl,
-    Subscribe,
-    TokenInCommand,
-    Unsubscribe,
-    WorkspaceAction,
-    normalize,
-    parse,
-)
-from coder_slack.crypto import TokenCipher
-from coder_slack.identity import IdentityResolver
-from coder_slack.progress import StatusCards
-from coder_slack.settings import Settings, secret
-from coder_slack.store import create_engine_for, create_session_factory, upgrade_database_async
+from coder_slack.commands import account, create, registry, workspaces
+from coder_slack.commands.context import Bot, Invocation, as_dicts, record_command
+from coder_slack.commands.grammar import CommandError, TokenInCommand
+from coder_slack.settings import secret
 from coder_slack.views.buttons import (
     BUTTON_ACTION_IDS,
     BUTTON_ACTIONS,
+    SET_DEADLINE_ACTION,
     ClickedCard,
+    deadline_of,
     update_clicked_card,
     workspace_of,
 )
 from coder_slack.views.common import escape
-from coder_slack.views.messages import help_message, text_message, usage_error
+from coder_slack.views.messages import text_message, usage_error
 from coder_slack.views.modals import CREATE_CALLBACK, LOGIN_CALLBACK
 
 log = logging.getLogger(__name__)
 
 Ack = Callable[..., Awaitable[Any]]
-
-
-def make_slack_client(settings: Settings) -> AsyncWebClient:
-    return AsyncWebClient(
-        token=secret(settings.slack_bot_token) or None,
-        base_url=settings.slack_api_base_url,
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
-        ],
-    )
-
-
-async def build_bot(settings: Settings, *, migrate: bool = True) -> Bot:
-    """Database (migrated), Coder client pool, identity resolution and status cards, ready to serve."""
-    if migrate:
-        await upgrade_database_async(settings.coder_slack_database_url)
-    engine = create_engine_for(settings.coder_slack_database_url)
-    sessions = create_session_factory(engine)
-    key = secret(settings.coder_slack_encryption_key)
-    cipher = TokenCipher(key) if key else None
-    pool = CoderPool(
-        settings.coder_url or "",
-        secret(settings.coder_session_token) or None,
-        timeout=settings.coder_slack_coder_timeout_seconds,
-    )
-    slack = make_slack_client(settings)
-    cards = StatusCards(slack, sessions, pool.url, timeout_seconds=settings.coder_slack_card_timeout_seconds)
-    return Bot(
-        settings,
-        sessions,
-        pool,
-        IdentityResolver(pool, sessions, cipher, slack),
-        slack,
-        cards,
-        BackgroundTasks(),
-    )
-
-
-async def resume_cards(bot: Bot) -> int:
-    """Follow again the status cards a previous run left unfinished (a restart or a crash mid-build)."""
-    resumed = 0
-    for row, card in await bot.cards.unfinished():
-        try:
-            actor = await bot.identities.resolve(row.team_id, row.requested_by)
-        except Exception as exc:
-            log.info("not resuming card %s: %s", row.id, type(exc).__name__)
-            continue
-        bot.tasks.spawn(bot.cards.follow(card, actor.client, row.build_number or 0), name=f"card-{row.id}")
-        resumed += 1
-    return resumed
-
-
-async def close_bot(bot: Bot) -> None:
-    await bot.tasks.cancel_all()
-    await bot.pool.aclose()
-    engine = bot.sessions.kw.get("bind")
-    if engine is not None:
-        await engine.dispose()
-
-
-PENDING_TEXT = {
-    "create": "⏳ Looking up template `{template}`…",
-    "list": "⏳ Listing workspaces…",
-    "subscribe": "⏳ Saving the subscription…",
-    "subscriptions": "⏳ Looking up this channel's subscriptions…",
-    "unsubscribe": "⏳ Removing the subscription…",
-    "settings": "⏳ Loading your settings…",
-    "logout": "⏳ Unlinking…",
-}
-
-
-def pending_text(command: Command, verb: str) -> str:
-    if isinstance(command, Create):
-        return PENDING_TEXT["create"].format(template=command.template)
-    if isinstance(command, WorkspaceAction | Extend | SetTtl | SetAutostart):
-        return workspaces.PENDING.get(verb, "⏳ Working on it…").format(target=f"`{command.target}`")
-    if isinstance(command, WorkspaceAction):
-        return "⏳ Working on it…"
-    return PENDING_TEXT.get(verb, "⏳ Working on it…")
-
-
-def subcommand_of(command: Command) -> str:
-    if isinstance(command, WorkspaceAction):
-        return command.verb
-    return {
-        Create: "create",
-        ListWorkspaces: "list",
-        Extend: "extend",
-        SetTtl: "ttl",
-        SetAutostart: "autostart",
-        Subscribe: "subscribe",
-        ListSubscriptions: "subscriptions",
-        Unsubscribe: "unsubscribe",
-        ChangeSettings: "settings",
-        Login: "login",
-        Logout: "logout",
-        Help: "help",
-    }[type(command)]
-
-
-async def run_command(inv: Invocation, command: Command) -> None:
-    if isinstance(command, Create):
-        await create.start_create(inv, command)
-    elif isinstance(command, ListWorkspaces):
-        await workspaces.list_workspaces(inv, command)
-    elif isinstance(command, Extend):
-        await workspaces.run_workspace_command(inv, command)
-    elif isinstance(command, WorkspaceAction):
-        if command.verb == "watch":
-            await subscriptions.watch(inv, command.target)
-        elif command.verb == "unwatch":
-            await subscriptions.unwatch(inv, command.target)
-        else:
-            await workspaces.run_workspace_command(inv, command)
-    elif isinstance(command, SetTtl):
-        await workspaces.set_ttl(inv, command)
-    elif isinstance(command, SetAutostart):
-        await workspaces.set_autostart(inv, command)
-    elif isinstance(command, Subscribe):
-        await subscriptions.subscribe(inv, command)
-    elif isinstance(command, ListSubscriptions):
-        await subscriptions.list_subscriptions(inv)
-    elif isinstance(command, Unsubscribe):
-        await subscriptions.unsubscribe(inv, command)
-    elif isinstance(command, ChangeSettings):
-        await subscriptions.change_settings(inv, command)
-    elif isinstance(command, Login):
-        await account.open_login(inv)
-    elif isinstance(command, Logout):
-        await account.logout(inv)
-
-
-def _first_word(text: str) -> str:
-    words = normalize(text).split()
-    word = words[0].lower() if words else "help"
-    return ALIASES.get(word, word)
 
 
 def _ids(body: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -228,12 +64,12 @@ def create_app(bot: Bot, *, socket_mode: bool = False) -> AsyncApp:
             team_id=str(body.get("team_id") or ""),
             user_id=str(body.get("user_id") or ""),
             channel_id=str(body.get("channel_id") or ""),
-            subcommand=_first_word(text)[:32],
+            subcommand=registry.first_word(text)[:32],
             respond=respond,
             trigger_id=body.get("trigger_id"),
         )
         try:
-            command = parse(text)
+            parsed = registry.parse(text)
         except TokenInCommand as exc:
             record_command("token_refused", "usage")
             reply_text, blocks = text_message(f":no_entry: {escape(exc.message)}")
@@ -242,20 +78,20 @@ def create_app(bot: Bot, *, socket_mode: bool = False) -> AsyncApp:
         except CommandError as exc:
             known = exc.usage is not None
             record_command(inv.subcommand if known else "unknown", "usage")
-            reply_text, blocks = usage_error(exc.message, exc.usage)
+            reply_text, blocks = usage_error(exc.message, registry.usage_line(exc.usage))
             await ack(text=reply_text, blocks=as_dicts(blocks))
             return
-        if isinstance(command, Help):
-            record_command("help", "ok")
-            reply_text, blocks = help_message(command.topic)
+        inv.subcommand = parsed.verb
+        if parsed.run is None:
+            record_command(parsed.verb, "ok")
+            reply_text, blocks = parsed.answer or text_message("Done.")
             await ack(text=reply_text, blocks=as_dicts(blocks))
             return
-        inv.subcommand = subcommand_of(command)
-        if isinstance(command, Login):
+        if parsed.pending is None:
             await ack()
         else:
-            await ack(text=pending_text(command, inv.subcommand))
-        bot.tasks.spawn(run_command(inv, command), name=f"command-{inv.subcommand}")
+            await ack(text=parsed.pending)
+        bot.tasks.spawn(parsed.run(inv), name=f"command-{inv.subcommand}")
 
     def interaction(
         body: Mapping[str, Any], respond: Any, subcommand: str, *, can_replace: bool
@@ -292,6 +128,19 @@ def create_app(bot: Bot, *, socket_mode: bool = False) -> AsyncApp:
                 await update_clicked_card(bot.slack, card, outcome)
 
         bot.tasks.spawn(click(), name=f"button-{verb}")
+
+    @app.action(SET_DEADLINE_ACTION)
+    async def on_set_deadline(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+        """The confirm button of "stop earlier than planned?": the question itself is private, so the answer
+        replaces it."""
+        await ack()
+        inv = interaction(body, respond, "extend", can_replace=True)
+        wanted = deadline_of(str(action.get("value") or ""))
+        if wanted is None:
+            bot.tasks.spawn(inv.reply(text_message("That button has lost its stop time; ask again.")))
+            return
+        workspace_id, until = wanted
+        bot.tasks.spawn(workspaces.confirm_earlier_stop(inv, workspace_id, until), name="extend-confirmed")
 
     @app.action("workspace_menu")
     async def on_menu(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:

@@ -1,4 +1,4 @@
-"""``coder-slack``: serve (HTTP or Socket Mode), migrate, generate-key, rotate-key."""
+"""``coder-slack``: serve (HTTP or Socket Mode), alerts, migrate, generate-key, rotate-key."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ from coder_slack.settings import Mode, Settings, SettingsError, load_settings, s
 
 USAGE = {
     "serve": "coder-slack serve [--host 0.0.0.0] [--port 3000] [--socket-mode [--ops-port PORT]]",
+    "alerts": "coder-slack alerts",
     "migrate": "coder-slack migrate",
     "generate-key": "coder-slack generate-key",
     "rotate-key": "coder-slack rotate-key [--dry-run]",
 }
-COMMANDS = "{serve,migrate,generate-key,rotate-key}"
+COMMANDS = "{serve,alerts,migrate,generate-key,rotate-key}"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,6 +40,16 @@ def _parser() -> argparse.ArgumentParser:
         help=(
             "Socket Mode only: serve /healthz, /readyz and /metrics on this port, on --host "
             "(default: CODER_SLACK_OPS_PORT; unset: no HTTP at all). HTTP mode serves them on --port."
+        ),
+    )
+    commands.add_parser(
+        "alerts",
+        help="run only the lifecycle alert engine (no Slack listener)",
+        usage=USAGE["alerts"],
+        description=(
+            "Runs the alert engine alone, for a dedicated alerts deployment; `serve` runs the same engine "
+            "next to the command app. Needs SLACK_BOT_TOKEN, CODER_URL and CODER_SESSION_TOKEN. Prints "
+            "'ALERTS READY pid=…' once started."
         ),
     )
     commands.add_parser(
@@ -102,11 +113,8 @@ def _with_coder_login(settings: Settings) -> Settings:
 
 
 def _configure_logging(settings: Settings) -> None:
-    try:
-        from coder_slack.ops import configure_logging
-    except ImportError:
-        logging.basicConfig(level=settings.coder_slack_log_level.upper())
-        return
+    from coder_slack.ops import configure_logging
+
     configure_logging(settings.coder_slack_log_level.upper())
 
 
@@ -244,6 +252,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             pass
         return 0
+    if args.command == "alerts":
+        missing = [
+            name
+            for name in ("SLACK_BOT_TOKEN", "CODER_URL", "CODER_SESSION_TOKEN")
+            if not secret(getattr(settings, name.lower()))
+        ]
+        if missing:
+            return _fail(f"the alert engine needs {', '.join(missing)}: set them in the environment.")
+        _configure_logging(settings)
+        # The engine's watches and sweeps would log every request to Coder; its own lines are what matter.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        from coder_slack.server import serve_alerts
+
+        try:
+            return asyncio.run(serve_alerts(settings))
+        except KeyboardInterrupt:
+            return 0
     return _fail(f"unknown command {args.command}")
 
 

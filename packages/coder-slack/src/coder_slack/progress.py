@@ -5,55 +5,66 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from coder_client import AsyncCoderClient, NotFound, Workspace
+from coder_client import (
+    AsyncCoderClient,
+    JobStatus,
+    LifecycleKind,
+    NotFound,
+    Workspace,
+    WorkspaceProgress,
+    progress_of,
+)
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select, update
 
+from coder_slack.alerts.engine import claim_leases, release_leases, renew_leases
+from coder_slack.settings import Settings
 from coder_slack.store import SessionFactory, StatusCard
 from coder_slack.views.cards import CardState, status_card
+
+if TYPE_CHECKING:
+    from coder_slack.commands.context import Bot
 
 log = logging.getLogger(__name__)
 
 NOT_POSTABLE = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
 
 
-def stage_of(workspace: Workspace) -> tuple[str, str]:
-    """(card stage, error text) for a workspace snapshot."""
-    build = workspace.latest_build
-    job = str(build.job.status)
-    transition = str(build.transition)
-    if job == "failed":
-        return "build_failed", build.job.error or "the build failed"
-    if job == "canceled":
-        return "canceled", ""
-    if transition == "stop":
-        return ("stopped" if job == "succeeded" else "queued" if job == "pending" else "stopping"), ""
-    if transition == "delete":
-        return ("deleted" if job == "succeeded" else "stopping"), ""
-    if job == "pending":
-        return "queued", ""
-    if job != "succeeded":
-        return "building", ""
-    agents = build.agents
-    if not agents:
-        return "ready", ""
-    states = [str(agent.lifecycle_state) for agent in agents]
-    if "start_error" in states:
-        return "start_error", "a startup script failed"
-    if "start_timeout" in states:
-        return "start_timeout", "a startup script ran past its timeout"
-    if all(
-        state == "ready" and str(agent.status) == "connected"
-        for state, agent in zip(states, agents, strict=True)
-    ):
-        return "ready", ""
-    return "agent starting", ""
+# coder_client's lifecycle stage → the card's stage word (stored in status_cards.stage, shown on the card).
+CARD_STAGES: dict[LifecycleKind, str] = {
+    LifecycleKind.QUEUED: "queued",
+    LifecycleKind.BUILDING: "building",
+    LifecycleKind.AGENT_CONNECTING: "agent starting",
+    LifecycleKind.AGENT_TIMEOUT: "agent starting",
+    LifecycleKind.STARTING: "agent starting",
+    LifecycleKind.READY: "ready",
+    LifecycleKind.START_ERROR: "start_error",
+    LifecycleKind.START_TIMEOUT: "start_timeout",
+    LifecycleKind.BUILD_FAILED: "build_failed",
+    LifecycleKind.BUILD_CANCELED: "canceled",
+    LifecycleKind.STOPPING: "stopping",
+    LifecycleKind.STOPPED: "stopped",
+    LifecycleKind.DELETING: "stopping",
+    LifecycleKind.DELETED: "deleted",
+}
+
+
+def card_stage(progress: WorkspaceProgress, workspace: Workspace) -> str:
+    """The card's stage for a workspace snapshot: a build waiting for a provisioner is "queued" whatever it
+    does (a stop or delete too), the rest is coder_client's stage."""
+    if workspace.latest_build.job.status == JobStatus.PENDING:
+        return "queued"
+    return CARD_STAGES[progress.stage]
 
 
 def workspace_apps(workspace: Workspace, coder_url: str) -> list[tuple[str, str]]:
@@ -69,17 +80,6 @@ def workspace_apps(workspace: Workspace, coder_url: str) -> list[tuple[str, str]
                     (label, f"{base}/@{workspace.owner_name}/{workspace.name}.{agent.name}/apps/{app.slug}/")
                 )
     return apps
-
-
-def _durations(workspace: Workspace) -> tuple[timedelta | None, timedelta | None]:
-    startup = None
-    for agent in workspace.agents:
-        if agent.started_at and agent.ready_at:
-            startup = agent.ready_at - agent.started_at
-            break
-    job = workspace.latest_build.job
-    build = job.completed_at - job.started_at if job.completed_at and job.started_at else None
-    return startup, build
 
 
 @dataclass
@@ -101,6 +101,8 @@ class StatusCards:
         min_update_interval: float = 1.0,
         tick_seconds: float = 15.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        holder: str | None = None,
+        lease_seconds: float = 15.0,
     ) -> None:
         self.slack = slack
         self.sessions = sessions
@@ -109,6 +111,77 @@ class StatusCards:
         self.min_update_interval = min_update_interval
         self.tick_seconds = tick_seconds
         self.clock = clock
+        self.holder = holder or _process_id()
+        self.lease_seconds = lease_seconds
+        self._held: set[int] = set()  # cards whose lease this process holds
+        self._following: set[int] = set()  # cards a follow() of this process is updating now
+        self._lost: set[int] = set()
+
+    # ------------------------------------------------------------------ leases (one follower per card)
+    # A card is followed by the process holding its lease ``card:<row id>`` (in the alert engine's lease
+    # table), so replicas sharing a database never both update it: the poster takes it with the card, the
+    # CardKeeper renews it while the card is followed and takes over cards whose lease lapsed, and it is
+    # given back when the card settles.
+
+    @property
+    def following(self) -> frozenset[int]:
+        """Row ids of the cards this process follows now."""
+        return frozenset(self._following)
+
+    async def claim(self, row_ids: list[int]) -> set[int]:
+        """The unfinished cards among ``row_ids`` whose lease this process now holds (and so may follow).
+
+        A card is marked finished before its lease is given back, so a lease won here on a card another
+        replica just finished shows the card finished: that lease is given back at once."""
+        names = [_card_lease(row_id) for row_id in row_ids]
+        if not names:
+            return set()
+        async with self.sessions() as session:
+            won = await session.run_sync(
+                claim_leases, names, self.holder, datetime.now(UTC), self.lease_seconds
+            )
+            won_ids = [int(name.removeprefix("card:")) for name in won]
+            open_ids = set(
+                (
+                    await session.execute(
+                        select(StatusCard.id).where(
+                            StatusCard.id.in_(won_ids), StatusCard.finished.is_(False)
+                        )
+                    )
+                ).scalars()
+            )
+            settled = [_card_lease(row_id) for row_id in won_ids if row_id not in open_ids]
+            if settled:
+                await session.run_sync(release_leases, settled, self.holder)
+            await session.commit()
+        claimed = open_ids
+        self._held |= claimed
+        self._lost -= claimed
+        return claimed
+
+    async def give_back(self, row_ids: list[int]) -> None:
+        self._held.difference_update(row_ids)
+        if not row_ids:
+            return
+        async with self.sessions() as session:
+            await session.run_sync(release_leases, [_card_lease(row_id) for row_id in row_ids], self.holder)
+            await session.commit()
+
+    async def renew(self) -> None:
+        """Renew this process's card leases; a card whose lease was lost (this process stalled past it) is
+        left to its new holder."""
+        async with self.sessions() as session:
+            kept = await session.run_sync(renew_leases, self.holder, datetime.now(UTC), self.lease_seconds)
+            await session.commit()
+        lost = {row_id for row_id in self._held if _card_lease(row_id) not in kept}
+        self._held -= lost
+        self._lost |= lost
+
+    async def release_all(self) -> None:
+        """Give back every card lease held here (a clean shutdown: a restart resumes these cards at once)."""
+        with contextlib.suppress(Exception):
+            await self.give_back(list(self._held))
+        self._held.clear()
 
     async def post(
         self,
@@ -155,12 +228,20 @@ class StatusCards:
                 stage=state.stage,
             )
             session.add(row)
-            await session.commit()
+            await session.flush()
             row_id = row.id
+            # Leased with the row, in one transaction: no other replica ever sees it unfollowed.
+            await session.run_sync(
+                claim_leases, [_card_lease(row_id)], self.holder, datetime.now(UTC), self.lease_seconds
+            )
+            await session.commit()
+        self._held.add(row_id)
         return PostedCard(channel, ts, state, row_id, moved)
 
     async def unfinished(self) -> list[tuple[StatusCard, PostedCard]]:
-        """Cards a previous run was still following (younger than the timeout), to pick up after a restart."""
+        """Unfinished cards younger than the timeout that this process does not follow (a previous run's, or
+        another replica's), to pick up after a restart. Only the ones whose lease this process wins get
+        followed (:meth:`follow`)."""
         cutoff = self.clock() - timedelta(seconds=self.timeout_seconds)
         async with self.sessions() as session:
             rows = (
@@ -171,7 +252,7 @@ class StatusCards:
         found = []
         for row in rows:
             started = row.started_at if row.started_at.tzinfo else row.started_at.replace(tzinfo=UTC)
-            if started < cutoff or row.workspace_id is None:
+            if started < cutoff or row.workspace_id is None or row.id in self._held:
                 continue
             state = CardState(
                 action=row.action,
@@ -199,26 +280,26 @@ class StatusCards:
                 return exc.response.get("error") not in {"message_not_found", "channel_not_found"}
         return True
 
-    async def _save(self, card: PostedCard) -> None:
+    async def _save(self, card: PostedCard, *, finished: bool = False) -> None:
         async with self.sessions() as session:
             await session.execute(
                 update(StatusCard)
                 .where(StatusCard.id == card.row_id)
-                .values(stage=card.state.stage, finished=card.state.finished)
+                .values(stage=card.state.stage, finished=finished or card.state.finished)
             )
             await session.commit()
 
     def _apply(self, card: PostedCard, workspace: Workspace) -> None:
-        stage, error = stage_of(workspace)
+        progress = progress_of(workspace)
+        stage = card_stage(progress, workspace)
         card.state.stage = stage
         card.state.template = (
             card.state.template or workspace.template_display_name or workspace.template_name
         )
-        card.state.error = error if stage in {"build_failed"} else ""
-        startup, build = _durations(workspace)
-        card.state.build_duration = build
+        card.state.error = progress.error if stage == "build_failed" else ""
+        card.state.build_duration = progress.build_duration
         if card.state.finished:
-            card.state.startup_duration = startup
+            card.state.startup_duration = progress.startup_duration
             card.state.apps = workspace_apps(workspace, self.coder_url)
             for agent in workspace.agents:
                 if agent.troubleshooting_url:
@@ -226,30 +307,39 @@ class StatusCards:
                     break
 
     async def follow(self, card: PostedCard, client: AsyncCoderClient, build_number: int) -> None:
-        """Update ``card`` until its build settles (or the timeout passes). Never raises."""
+        """Update ``card`` until its build settles (or the timeout passes), when this process holds or wins
+        its lease (else another replica follows it). Never raises."""
+        if card.row_id in self._following:
+            return
+        self._following.add(card.row_id)
         try:
+            if card.row_id not in self._held and not await self.claim([card.row_id]):
+                return
             await self._follow(card, client, build_number)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("following status card %s failed", card.row_id)
+        finally:
+            self._following.discard(card.row_id)
+            self._lost.discard(card.row_id)
+            if card.row_id in self._held:
+                with contextlib.suppress(Exception):
+                    await self.give_back([card.row_id])
 
     async def _follow(self, card: PostedCard, client: AsyncCoderClient, build_number: int) -> None:
         assert card.state.workspace_id is not None
         queue: asyncio.Queue[Workspace | BaseException] = asyncio.Queue()
 
         async def pump() -> None:
-            while True:
-                try:
-                    async for snapshot in client.workspaces.watch(card.state.workspace_id or ""):
-                        await queue.put(snapshot)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    await queue.put(exc)
-                    if isinstance(exc, NotFound):
-                        return
-                    await asyncio.sleep(2.0)
+            # The client's watch reconnects by itself; what ends it is final (deleted, or access refused).
+            try:
+                async for snapshot in client.workspaces.watch(card.state.workspace_id or ""):
+                    await queue.put(snapshot)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                await queue.put(exc)
 
         watcher = asyncio.create_task(pump())
         give_up = time.monotonic() + self.timeout_seconds
@@ -258,6 +348,9 @@ class StatusCards:
         shown = card.state.stage
         try:
             while not card.state.finished:
+                if card.row_id in self._lost:
+                    log.info("status card %s is followed elsewhere now", card.row_id)
+                    return
                 now = time.monotonic()
                 if now >= give_up:
                     card.state.stage = "gave_up"
@@ -274,17 +367,20 @@ class StatusCards:
                     item = await asyncio.wait_for(queue.get(), timeout=min(wait, give_up - now))
                 except TimeoutError:
                     item = None
-                if isinstance(item, NotFound):
+                if isinstance(item, NotFound):  # Gone (410) included: deleted either way
                     card.state.stage = "deleted"
                     dirty = True
                     break
                 if isinstance(item, BaseException):
-                    log.info(
-                        "watch of %s interrupted (%s); retrying",
-                        card.state.workspace_name,
-                        type(item).__name__,
+                    log.warning("watch of %s ended: %s", card.state.workspace_name, type(item).__name__)
+                    card.state.stage = "gave_up"
+                    card.state.error = (
+                        "I lost sight of this workspace (Coder stopped answering my watch); "
+                        "`/workspace status` shows where it is."
                     )
-                elif item is not None:
+                    dirty = True
+                    break
+                if item is not None:
                     if item.latest_build.build_number < build_number:
                         continue  # a snapshot from before our build
                     self._apply(card, item)
@@ -297,6 +393,7 @@ class StatusCards:
                         continue
                 if dirty or item is None:
                     if not await self._update(card):
+                        await self._save(card, finished=True)  # the message is gone: nothing to follow
                         return
                     last_sent = time.monotonic()
                     dirty = False
@@ -310,3 +407,95 @@ class StatusCards:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await watcher
+
+
+def _card_lease(row_id: int) -> str:
+    return f"card:{row_id}"
+
+
+def _process_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}:cards"
+
+
+class CardKeeper:
+    """Keeps this process's status-card leases alive and picks up cards nobody follows.
+
+    Every third of a lease period: renew the leases of the cards followed here, then claim the unfinished
+    cards whose lease has lapsed (a restart, or a replica that died) and follow the ones won. A card's
+    follower is resolved as the user who asked for it; one that cannot be resolved is not retried."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+        self.interval = max(0.2, bot.cards.lease_seconds / 3)
+        self._given_up: set[int] = set()
+        self.resumed: list[int] = []
+        """Row ids of the cards this keeper took up (each followed here from then on)."""
+        self._task: asyncio.Task[None] | None = None
+        self._passes = 0
+        self._passed = asyncio.Event()
+
+    @staticmethod
+    def holder_for(settings: Settings) -> str:
+        """The lease holder of this process: the configured replica id (a restarted pod keeps it), or one
+        of its own."""
+        replica = settings.coder_slack_replica_id
+        return f"{replica}:cards" if replica else _process_id()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="status-cards")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def passed(self, count: int = 1, timeout: float = 30.0) -> None:  # noqa: ASYNC109
+        """Until ``count`` more passes have finished (tests: "the keeper has looked, and did nothing")."""
+        target = self._passes + count
+        async with asyncio.timeout(timeout):
+            while self._passes < target:
+                self._passed.clear()
+                await self._passed.wait()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.bot.cards.renew()
+                resumed = await self.resume()
+                if resumed:
+                    log.info("following %d status card(s) nobody else follows", resumed)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("status card upkeep failed; retrying")
+            self._passes += 1
+            self._passed.set()
+            await asyncio.sleep(self.interval)
+
+    async def resume(self) -> int:
+        """Claim the unfinished cards nobody follows and follow them; how many were taken up."""
+        bot = self.bot
+        found = {
+            row.id: (row, card) for row, card in await bot.cards.unfinished() if row.id not in self._given_up
+        }
+        won = await bot.cards.claim(list(found))
+        resumed = 0
+        for row_id in sorted(won):
+            row, card = found[row_id]
+            try:
+                actor = await bot.identities.resolve(row.team_id, row.requested_by)
+            except Exception as exc:
+                log.info("not resuming card %s: %s", row.id, type(exc).__name__)
+                self._given_up.add(row_id)
+                with contextlib.suppress(Exception):
+                    await bot.cards.give_back([row_id])
+                continue
+            bot.tasks.spawn(
+                bot.cards.follow(card, actor.client, row.build_number or 0), name=f"card-{row.id}"
+            )
+            self.resumed.append(row_id)
+            resumed += 1
+        return resumed

@@ -4,37 +4,36 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
-import importlib.util
 import logging
+import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
 
-from coder_slack.app import build_bot, close_bot, create_app, resume_cards
+from coder_slack import ops
+from coder_slack.alerts import AlertEngine
 from coder_slack.commands.context import Bot
+from coder_slack.compose import CoderSlack, compose
+from coder_slack.ops import ReadinessCheck
+from coder_slack.settings import Settings, secret
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 
 
-def _ops() -> Any | None:
-    if importlib.util.find_spec("coder_slack.ops") is None:
-        return None
-    return importlib.import_module("coder_slack.ops")
-
-
 def build_web_app(app: AsyncApp, bot: Bot) -> web.Application:
-    """aiohttp app: ``POST /slack/events`` for bolt, plus the ops routes when coder_slack.ops exists."""
-    ops = _ops()
+    """aiohttp app: ``POST /slack/events`` for bolt, plus the ops routes (/healthz, /readyz, /metrics)."""
 
     @web.middleware
-    async def acks_first(request: web.Request, handler: Any) -> web.StreamResponse:
+    async def acks_first(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path != EVENTS_PATH:
             response: web.StreamResponse = await handler(request)
             return response
@@ -45,9 +44,11 @@ def build_web_app(app: AsyncApp, bot: Bot) -> web.Application:
         finally:
             bot.tasks.request_finished()
 
-    middlewares: list[Any] = [acks_first]
-    if ops is not None:
-        middlewares = [ops.request_id_middleware, ops.METRICS.ack_latency_middleware(EVENTS_PATH), acks_first]
+    middlewares: list[Middleware] = [
+        ops.request_id_middleware,
+        ops.METRICS.ack_latency_middleware(EVENTS_PATH),
+        acks_first,
+    ]
     web_app = web.Application(middlewares=middlewares)
 
     async def events(request: web.Request) -> web.Response:
@@ -57,15 +58,14 @@ def build_web_app(app: AsyncApp, bot: Bot) -> web.Application:
         return response
 
     web_app.router.add_post(EVENTS_PATH, events)
-    if ops is not None:
-        ops.add_ops_routes(web_app, _readiness_checks(ops, bot))
+    ops.add_ops_routes(web_app, _readiness_checks(bot))
     return web_app
 
 
-def _readiness_checks(ops: Any, bot: Bot) -> dict[str, Any]:
+def _readiness_checks(bot: Bot) -> dict[str, ReadinessCheck]:
     """The checks /readyz runs in both modes: Slack auth, the database, Coder."""
     engine = bot.sessions.kw.get("bind")
-    checks: dict[str, Any] = {"slack": ops.slack_auth_check(bot.slack)}
+    checks: dict[str, ReadinessCheck] = {"slack": ops.slack_auth_check(bot.slack)}
     if engine is not None:
         checks["database"] = ops.database_check(engine)
     if bot.pool.url:
@@ -73,16 +73,10 @@ def _readiness_checks(ops: Any, bot: Bot) -> dict[str, Any]:
     return checks
 
 
-def build_ops_app(bot: Bot, watchdog: SocketModeWatchdog) -> web.Application | None:
-    """Socket Mode's own aiohttp app: /healthz, /readyz (HTTP mode's checks plus ``socket_mode``), /metrics.
-
-    None when coder_slack.ops is not installed.
-    """
-    ops = _ops()
-    if ops is None:
-        return None
+def build_ops_app(bot: Bot, watchdog: SocketModeWatchdog) -> web.Application:
+    """Socket Mode's own aiohttp app: /healthz, /readyz (HTTP mode's checks and ``socket_mode``), /metrics."""
     web_app = web.Application(middlewares=[ops.request_id_middleware])
-    checks = _readiness_checks(ops, bot)
+    checks = _readiness_checks(bot)
     checks["socket_mode"] = ops.socket_mode_check(watchdog)
     ops.add_ops_routes(web_app, checks)
     return web_app
@@ -104,38 +98,29 @@ async def _listen(web_app: web.Application, host: str, port: int) -> tuple[web.A
     return runner, port
 
 
-async def start_alert_engine(bot: Bot) -> Any | None:
-    """Start ``coder_slack.alerts.AlertEngine`` next to the commands, when that package is installed."""
-    if not bot.settings.coder_slack_alerts_enabled or importlib.util.find_spec("coder_slack.alerts") is None:
-        return None
-    if not bot.pool.has_service_token:
-        log.warning(
-            "lifecycle alerts are off: they need CODER_SESSION_TOKEN (a service token) to watch workspaces"
-        )
-        return None
-    alerts = importlib.import_module("coder_slack.alerts")
-    engine_class = getattr(alerts, "AlertEngine", None)
-    if engine_class is None:
-        return None
-    engine = engine_class(
-        settings=bot.settings, session_factory=bot.sessions, slack_client=bot.slack, coder=bot.pool.service()
-    )
-    await engine.start()
-    bot.alerts = engine  # commands tell it about the builds they start
-    return engine
+@dataclass
+class _Serving:
+    """A composed service being served (over HTTP or Socket Mode)."""
+
+    service: CoderSlack
+
+    @property
+    def bot(self) -> Bot:
+        return self.service.bot
+
+    @property
+    def alert_engine(self) -> AlertEngine | None:
+        """The running alert engine (None when alerts are off or it did not start)."""
+        return self.service.alert_engine if self.service.alerts_running else None
 
 
 @dataclass
-class RunningServer:
+class RunningServer(_Serving):
     """An HTTP server started by :func:`start_http` (used by ``serve``, the console and tests)."""
 
-    bot: Bot
-    app: AsyncApp
     runner: web.AppRunner
     host: str
     port: int
-    alert_engine: Any | None = None
-    extra: list[Any] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -146,44 +131,29 @@ class RunningServer:
         return self.url + EVENTS_PATH
 
     async def stop(self) -> None:
-        if self.alert_engine is not None:
-            self.bot.alerts = None
-            with contextlib.suppress(Exception):
-                await self.alert_engine.stop()
         await self.runner.cleanup()
-        await close_bot(self.bot)
+        await self.service.close()
 
 
 async def start_http(
-    bot: Bot, host: str = "127.0.0.1", port: int = 0, *, alerts: bool = True
+    service: CoderSlack, host: str = "127.0.0.1", port: int = 0, *, alerts: bool = True
 ) -> RunningServer:
-    app = create_app(bot)
-    runner, port = await _listen(build_web_app(app, bot), host, port)
-    server = RunningServer(bot, app, runner, host, port)
-    await _resume(bot)
-    if alerts:
-        try:
-            server.alert_engine = await start_alert_engine(bot)
-        except Exception:
-            log.exception("the alert engine did not start; commands still work")
+    """Serve ``service``'s bolt app over HTTP, then start it (status cards resumed, the alert engine)."""
+    try:
+        runner, port = await _listen(build_web_app(service.app, service.bot), host, port)
+    except BaseException:
+        await service.close()
+        raise
+    server = RunningServer(service, runner, host, port)
+    await service.start(alerts=alerts)
     return server
 
 
-async def _resume(bot: Bot) -> None:
-    try:
-        resumed = await resume_cards(bot)
-    except Exception:
-        log.exception("could not resume unfinished status cards")
-        return
-    if resumed:
-        log.info("following %d status card(s) left unfinished by the previous run", resumed)
-
-
-async def serve_http(settings: Any, host: str, port: int) -> None:
+async def serve_http(settings: Settings, host: str, port: int) -> None:
     stop = _stop_on_signals()
-    bot = await build_bot(settings)
-    await _check_slack(bot)
-    server = await start_http(bot, host, port)
+    service = await compose(settings)
+    await _check_slack(service.bot)
+    server = await start_http(service, host, port)
     log.info("coder-slack listening on %s (Slack request URL path %s)", server.url, EVENTS_PATH)
     try:
         await stop.wait()
@@ -222,7 +192,9 @@ class SocketModeWatchdog:
 
     REASONS = ("disconnected", "ping_pong", "stale")
 
-    def __init__(self, client: Any, bot: Bot, interval: float = 60.0, stale_after: float = 1800.0) -> None:
+    def __init__(
+        self, client: SocketModeClient, bot: Bot, interval: float = 60.0, stale_after: float = 1800.0
+    ) -> None:
         self.client = client
         self.bot = bot
         self.interval = interval
@@ -237,10 +209,10 @@ class SocketModeWatchdog:
     def start(self) -> None:
         self.last_inbound = time.monotonic()
         self.client.message_listeners.append(self._heard)
-        ops = _ops()
-        if ops is not None:  # every reason shows as 0 from the start, so rate() and increase() work at once
-            for reason in self.REASONS:
-                ops.METRICS.socket_reconnects.labels(reason=reason)
+        for (
+            reason
+        ) in self.REASONS:  # every reason shows as 0 from the start: rate() and increase() work at once
+            ops.METRICS.socket_reconnects.labels(reason=reason)
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
@@ -276,9 +248,7 @@ class SocketModeWatchdog:
                 await self.client.connect_to_new_endpoint(force=True)
                 self.reconnects += 1
                 self.last_inbound = time.monotonic()
-                ops = _ops()
-                if ops is not None:
-                    ops.METRICS.record_socket_reconnect(label)
+                ops.METRICS.record_socket_reconnect(label)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -286,11 +256,9 @@ class SocketModeWatchdog:
 
 
 @dataclass
-class RunningSocketMode:
-    bot: Bot
-    handler: Any
+class RunningSocketMode(_Serving):
+    handler: AsyncSocketModeHandler
     watchdog: SocketModeWatchdog
-    alert_engine: Any | None = None
     ops_runner: web.AppRunner | None = None
     ops_host: str = "127.0.0.1"
     ops_port: int | None = None
@@ -304,16 +272,12 @@ class RunningSocketMode:
         if self.ops_runner is not None:
             await self.ops_runner.cleanup()
         await self.watchdog.stop()
-        if self.alert_engine is not None:
-            self.bot.alerts = None
-            with contextlib.suppress(Exception):
-                await self.alert_engine.stop()
-        await self.handler.close_async()
-        await close_bot(self.bot)
+        await self.handler.close_async()  # type: ignore[no-untyped-call]
+        await self.service.close()
 
 
 async def start_socket_mode(
-    bot: Bot,
+    service: CoderSlack,
     *,
     alerts: bool = True,
     watchdog_interval: float | None = None,
@@ -325,55 +289,47 @@ async def start_socket_mode(
     The ops port listens before the first connection is made, so a pod that cannot reach Slack still
     answers /healthz (alive) and /readyz (503, ``socket_mode`` failing) instead of nothing.
     """
-    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-    from coder_slack.settings import secret
-
-    app = create_app(bot, socket_mode=True)
-    handler = AsyncSocketModeHandler(app, secret(bot.settings.slack_app_token))
+    bot = service.bot
+    handler = AsyncSocketModeHandler(service.app, secret(bot.settings.slack_app_token))
+    client: SocketModeClient = handler.client
     interval = watchdog_interval or bot.settings.coder_slack_socket_watchdog_seconds
-    watchdog = SocketModeWatchdog(handler.client, bot, interval=interval, stale_after=stale_after)
-    running = RunningSocketMode(bot, handler, watchdog, ops_host=ops_host)
+    watchdog = SocketModeWatchdog(client, bot, interval=interval, stale_after=stale_after)
+    running = RunningSocketMode(service, handler, watchdog, ops_host=ops_host)
     ops_port = bot.settings.coder_slack_ops_port
-    ops_app = build_ops_app(bot, watchdog) if ops_port is not None else None
-    if ops_port is not None and ops_app is None:
-        log.warning("CODER_SLACK_OPS_PORT is set but coder_slack.ops is not installed; no ops routes")
-    if ops_app is not None and ops_port is not None:
-        running.ops_runner, running.ops_port = await _listen(ops_app, ops_host, ops_port)
-        log.info("ops routes (/healthz, /readyz, /metrics) on %s", running.ops_url)
     try:
+        if ops_port is not None:
+            running.ops_runner, running.ops_port = await _listen(
+                build_ops_app(bot, watchdog), ops_host, ops_port
+            )
+            log.info("ops routes (/healthz, /readyz, /metrics) on %s", running.ops_url)
         await handler.connect_async()  # type: ignore[no-untyped-call]
     except BaseException:
         with contextlib.suppress(Exception):
             await handler.close_async()  # type: ignore[no-untyped-call]
         if running.ops_runner is not None:
             await running.ops_runner.cleanup()
+        await service.close()
         raise
     watchdog.start()
-    await _resume(bot)
-    if alerts:
-        try:
-            running.alert_engine = await start_alert_engine(bot)
-        except Exception:
-            log.exception("the alert engine did not start; commands still work")
+    await service.start(alerts=alerts)
     return running
 
 
-async def serve_socket_mode(settings: Any, host: str = "0.0.0.0") -> None:
+async def serve_socket_mode(settings: Settings, host: str = "0.0.0.0") -> None:
     """``serve --socket-mode``; ``host`` is where the ops routes listen when CODER_SLACK_OPS_PORT is set."""
     stop = _stop_on_signals()
-    bot = await build_bot(settings)
-    await _check_slack(bot)
+    service = await compose(settings, socket_mode=True)
+    await _check_slack(service.bot)
     # The first connection can take long when Slack is unreachable (the client retries for ever): a
     # SIGTERM meanwhile must still stop the process, as it does once connected.
-    starting = asyncio.ensure_future(start_socket_mode(bot, ops_host=host))
+    starting = asyncio.ensure_future(start_socket_mode(service, ops_host=host))
     stopping = asyncio.ensure_future(stop.wait())
     await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
     if not starting.done():
         starting.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await starting
-        await close_bot(bot)
+        await service.close()
         return
     stopping.cancel()
     running = starting.result()
@@ -382,3 +338,21 @@ async def serve_socket_mode(settings: Any, host: str = "0.0.0.0") -> None:
         await stop.wait()
     finally:
         await running.stop()
+
+
+async def serve_alerts(settings: Settings) -> int:
+    """``coder-slack alerts``: the alert engine alone (a dedicated alerts deployment, the crash tests), until
+    SIGINT/SIGTERM. Prints ``ALERTS READY pid=…`` once started; 1 when these settings give no engine."""
+    stop = _stop_on_signals()
+    service = await compose(settings)
+    try:
+        engine = service.alert_engine
+        if engine is None:
+            log.error("the alert engine cannot run with these settings (see above)")
+            return 1
+        await engine.start()
+        print(f"ALERTS READY pid={os.getpid()}", flush=True)
+        await stop.wait()
+        return 0
+    finally:
+        await service.close()

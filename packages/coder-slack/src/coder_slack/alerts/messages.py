@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from coder_client import human_duration
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -35,7 +36,6 @@ from coder_slack.views.buttons import (
     restart_button,
     stop_button,
 )
-from coder_slack.views.common import human_duration
 
 METADATA_EVENT_TYPE = "coderops_alert"
 SECTION_LIMIT = 3000

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from coder_slack.coder import CoderPool, explain, outcome_of
 from coder_slack.commands.grammar import WorkspaceRef
 from coder_slack.identity import Actor, IdentityProblem, IdentityResolver
+from coder_slack.ops import METRICS
 from coder_slack.progress import StatusCards
 from coder_slack.settings import Settings
 from coder_slack.store import AuditEntry, SessionFactory
@@ -30,11 +30,7 @@ RespondFn = Callable[..., Awaitable[Any]]
 
 
 def record_command(subcommand: str, outcome: str) -> None:
-    """Count the command in the ops metrics when the ops module is installed."""
-    if importlib.util.find_spec("coder_slack.ops") is None:
-        return
-    from coder_slack.ops import METRICS
-
+    """Count the command in the ops metrics."""
     METRICS.record_command(subcommand, outcome)
 
 

@@ -20,21 +20,22 @@ from coder_client import (
     TemplateVersionParameter,
     ValidationFailed,
     Workspace,
-    validate_parameters,
+    parameter_fields,
+    workspace_name_error,
 )
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 
 from coder_slack.coder import explain, field_errors
 from coder_slack.commands.context import Bot, Invocation, record_command
-from coder_slack.commands.grammar import MAX_NAME, NAME_PATTERN, Create
+from coder_slack.commands.grammar import Create
 from coder_slack.identity import Actor
 from coder_slack.views.messages import problem, text_message
 from coder_slack.views.modals import (
     NAME_BLOCK,
-    PARAM_PREFIX,
     create_modal,
-    list_value,
+    form_fields,
+    form_value,
     parameter_block_id,
     submitted_values,
 )
@@ -119,9 +120,8 @@ async def start_create(inv: Invocation, command: Create) -> None:
                     view_id=loading_view, view=_notice("Can't create", "\n".join([message, *details]))
                 )
             raise
-        missing = [
-            p for p in parameters if p.required and not p.ephemeral and p.name not in command.parameters
-        ]
+        fields = parameter_fields(parameters)
+        missing = [f for f in fields if f.required and not f.ephemeral and f.name not in command.parameters]
         spec = {
             "template": command.template,
             "name": command.name,
@@ -143,7 +143,7 @@ async def start_create(inv: Invocation, command: Create) -> None:
             await _post_card(inv, actor, workspace)
             return
         metadata = {k: v for k, v in spec.items() if k not in {"parameters", "name"}}
-        modal = create_modal(command.template, parameters, metadata, command.parameters, command.name)
+        modal = create_modal(command.template, fields, metadata, command.parameters, command.name)
         if loading_view:
             await inv.bot.slack.views_update(view_id=loading_view, view=modal)
         elif inv.trigger_id:
@@ -195,11 +195,9 @@ async def submit_create(
         metadata = {}
     values = submitted_values(view)
     name = (values.get(NAME_BLOCK) or "").strip()
-    if len(name) > MAX_NAME or not NAME_PATTERN.match(name):
-        await ack(
-            response_action="errors",
-            errors={NAME_BLOCK: f"Use up to {MAX_NAME} letters, digits and single hyphens (e.g. ml-box-2)."},
-        )
+    bad_name = workspace_name_error(name)
+    if bad_name is not None:
+        await ack(response_action="errors", errors={NAME_BLOCK: bad_name[:150]})
         return
     inv = make_invocation(str(metadata.get("channel") or ""))
     template = str(metadata.get("template") or "")
@@ -213,17 +211,10 @@ async def submit_create(
     done, _ = await asyncio.wait({preparing}, timeout=SUBMIT_BUDGET_SECONDS)
     if done and preparing.exception() is None:
         actor, parameters = preparing.result()
-        by_block = {parameter_block_id(p.name): p for p in parameters}
-        given = {
-            by_block[block].name: list_value(by_block[block], value)
-            for block, value in values.items()
-            if block.startswith(PARAM_PREFIX) and block in by_block and value not in (None, "")
-        }
-        try:
-            validate_parameters(template, parameters, given)
-        except InvalidParameters as exc:
+        given, problems = _form_parameters(parameters, values)
+        if problems:
             record_command("create", "usage")
-            await ack(response_action="errors", errors=_errors_for_blocks(field_errors(exc), parameters))
+            await ack(response_action="errors", errors=problems)
             return
         spec = {**metadata, "name": name, "parameters": given}
         creating = asyncio.ensure_future(_create(inv, actor, spec))
@@ -266,16 +257,32 @@ async def submit_create(
 
     async def later() -> None:
         actor, parameters = await preparing
-        by_block = {parameter_block_id(p.name): p for p in parameters}
-        given = {
-            by_block[block].name: list_value(by_block[block], value)
-            for block, value in values.items()
-            if block in by_block and value not in (None, "")
-        }
+        given, _problems = _form_parameters(parameters, values)  # Coder's own check answers the rest
         workspace = await _create(inv, actor, {**metadata, "name": name, "parameters": given})
         await _post_card(inv, actor, workspace)
 
     bot.tasks.spawn(inv.guarded(later, what=f"template `{template}`"), name="create-later")
+
+
+def _form_parameters(
+    parameters: Sequence[TemplateVersionParameter], values: Mapping[str, str | None]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The submitted form as Coder's parameter values, and each field's problem (block id → why), checked
+    with coder_client's rules for each parameter (options, bounds, regex, required)."""
+    given: dict[str, str] = {}
+    problems: dict[str, str] = {}
+    for field in form_fields(parameter_fields(parameters)):
+        block = parameter_block_id(field.name)
+        text = values.get(block)
+        if not text:
+            continue  # left empty: the template's default (Slack itself insists on the required ones)
+        value = form_value(field, text)
+        problem = field.check(value)
+        if problem is not None:
+            problems[block] = problem[:150]
+        else:
+            given[field.name] = field.to_coder(value)
+    return given, problems
 
 
 def error_message(error: BaseException) -> str:

@@ -1,5 +1,7 @@
 """``/workspace`` command text → a typed command, or a usage error that says what was wrong.
 
+The typed commands and each subcommand's argument parser; which verb uses which parser (and its usage line,
+aliases, pending text and handler) is declared once, in :mod:`coder_slack.commands.registry`.
 Pure functions: no Slack, no Coder, no I/O. Durations and schedules are checked here with coder_client's
 own readers so a typo gets the usage line at once instead of a round trip to Coder.
 """
@@ -10,88 +12,17 @@ import html
 import re
 import shlex
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
-from coder_client import parse_duration, parse_schedule
+from coder_client import MAX_NAME_LENGTH, parse_duration, parse_schedule, workspace_name_error
 
 from coder_slack.store.tables import ALL_EVENTS
-
-NAME_PATTERN = re.compile(r"^[a-zA-Z0-9]+(?:-[a-zA-Z0-9]+)*$")
-MAX_NAME = 32
 
 # A Coder API token is "<10-char id>-<22-char secret>"; a session cookie value looks the same.
 _TOKEN_PATTERN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9]{10}-[A-Za-z0-9]{22}(?![A-Za-z0-9])")
 _TOKEN_WORDS = re.compile(r"(?:^|\s)(?:--?token|token\s*[=:]|session[-_]?token\s*[=:])", re.IGNORECASE)
 _SLACK_LINK = re.compile(r"<(?:mailto:|https?://)?([^<>|]*)\|([^<>]*)>|<(?:mailto:)?([^<>|]*)>")
 _SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
-
-
-@dataclass(frozen=True)
-class Usage:
-    name: str
-    line: str
-    summary: str
-
-
-USAGES: dict[str, Usage] = {
-    usage.name: usage
-    for usage in (
-        Usage("help", "/workspace help [subcommand]", "Show what the bot can do."),
-        Usage(
-            "create",
-            "/workspace create <template> [name] [param=value …] [--ttl 8h] "
-            '[--autostart "9:30 mon-fri Europe/Berlin"]',
-            "Create a workspace; a form opens when the template needs more parameters.",
-        ),
-        Usage(
-            "list",
-            "/workspace list [all | <search>] [page=N]",
-            "Your workspaces (or everyone's, or a search).",
-        ),
-        Usage("status", "/workspace status <ws>", "One workspace: build, agent, schedule."),
-        Usage("start", "/workspace start <ws>", "Start a workspace and follow it until it is ready."),
-        Usage("stop", "/workspace stop <ws>", "Stop a workspace."),
-        Usage("restart", "/workspace restart <ws>", "Stop and start a workspace."),
-        Usage("extend", "/workspace extend <ws> <duration>", "Move the autostop deadline to now + duration."),
-        Usage("ttl", "/workspace ttl <ws> <duration|off>", "Autostop this long after each start."),
-        Usage(
-            "autostart",
-            '/workspace autostart <ws> <"9:30 mon-fri Europe/Berlin"|off>',
-            "Start the workspace on a schedule.",
-        ),
-        Usage("watch", "/workspace watch <ws>", "Post this workspace's lifecycle alerts in this channel."),
-        Usage("unwatch", "/workspace unwatch <ws>", "Stop posting this workspace's alerts here."),
-        Usage(
-            "subscribe",
-            "/workspace subscribe [template=<name>] [owner=<user>] [events=ready,start_error,…]",
-            "Alerts for every matching workspace in this channel.",
-        ),
-        Usage("subscriptions", "/workspace subscriptions", "What this channel is subscribed to."),
-        Usage("unsubscribe", "/workspace unsubscribe <id|ws>", "Remove a subscription from this channel."),
-        Usage(
-            "settings",
-            "/workspace settings [dm=on|off] [warn=<minutes>]",
-            "Your alert DMs and autostop warning.",
-        ),
-        Usage("login", "/workspace login", "Link your own Coder account (opens a private form)."),
-        Usage("logout", "/workspace logout", "Forget your linked Coder token."),
-    )
-}
-
-ALIASES = {
-    "ls": "list",
-    "new": "create",
-    "info": "status",
-    "show": "status",
-    "up": "start",
-    "down": "stop",
-    "signin": "login",
-    "signout": "logout",
-    "subs": "subscriptions",
-    "sub": "subscribe",
-    "unsub": "unsubscribe",
-    "?": "help",
-}
 
 
 class CommandError(Exception):
@@ -147,9 +78,13 @@ class WorkspaceAction:
 
 @dataclass(frozen=True)
 class Extend:
+    """``extend <ws> 2h`` (``duration``: later than the current stop time) or ``extend <ws> 17:30``
+    (``until``: a time of day in UTC, the next one to come, or a full ISO 8601 time with its offset)."""
+
     target: WorkspaceRef
-    duration: timedelta
+    duration: timedelta | None
     text: str
+    until: time | datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -237,12 +172,17 @@ def normalize(text: str) -> str:
 
 
 def _name(value: str, what: str, usage: str) -> str:
-    if len(value) > MAX_NAME or not NAME_PATTERN.match(value):
-        raise CommandError(
-            f"{quote(value)} is not a valid {what}: use up to {MAX_NAME} letters, digits and single hyphens.",
-            usage,
-        )
-    return value
+    """A workspace, template or user name, checked with Coder's name rule (coder_client's)."""
+    problem = workspace_name_error(value)
+    if problem is None:
+        return value
+    if what == "workspace name":
+        raise CommandError(problem, usage)
+    raise CommandError(
+        f"{quote(value)} is not a valid {what}: use up to {MAX_NAME_LENGTH} letters, digits and single "
+        "hyphens.",
+        usage,
+    )
 
 
 def workspace_ref(value: str, usage: str) -> WorkspaceRef:
@@ -262,18 +202,6 @@ def _duration(value: str, usage: str) -> timedelta:
     return duration
 
 
-def _split(text: str) -> list[str]:
-    try:
-        return shlex.split(text)
-    except ValueError:
-        first = text.split()[0].lower() if text.split() else ""
-        verb = ALIASES.get(first, first)
-        raise CommandError(
-            'A quote is not closed: put the closing `"` after the quoted text.',
-            verb if verb in USAGES else None,
-        ) from None
-
-
 def _key_values(words: list[str], allowed: set[str] | None, usage: str) -> tuple[list[str], dict[str, str]]:
     positional: list[str] = []
     pairs: dict[str, str] = {}
@@ -290,14 +218,7 @@ def _key_values(words: list[str], allowed: set[str] | None, usage: str) -> tuple
     return positional, pairs
 
 
-def _one_workspace(verb: str, args: list[str]) -> WorkspaceRef:
-    if len(args) != 1:
-        problem = "Which workspace?" if not args else "Too many arguments."
-        raise CommandError(problem, verb)
-    return workspace_ref(args[0], verb)
-
-
-def _parse_create(args: list[str]) -> Create:
+def parse_create(args: list[str]) -> Create:
     usage = "create"
     ttl: timedelta | None = None
     autostart: str | None = None
@@ -332,7 +253,7 @@ def _parse_create(args: list[str]) -> Create:
     return Create(template, name, parameters, ttl, autostart)
 
 
-def _parse_list(args: list[str]) -> ListWorkspaces:
+def parse_list(args: list[str]) -> ListWorkspaces:
     positional, pairs = _key_values(args, {"page"}, "list")
     page = 1
     if "page" in pairs:
@@ -344,7 +265,7 @@ def _parse_list(args: list[str]) -> ListWorkspaces:
     return ListWorkspaces(search=" ".join(positional) or None, page=page)
 
 
-def _parse_subscribe(args: list[str]) -> Subscribe:
+def parse_subscribe(args: list[str]) -> Subscribe:
     usage = "subscribe"
     positional, pairs = _key_values(args, {"template", "owner", "events"}, usage)
     if positional:
@@ -368,7 +289,7 @@ def _parse_subscribe(args: list[str]) -> Subscribe:
     return Subscribe(template, owner, events)
 
 
-def _parse_settings(args: list[str]) -> ChangeSettings:
+def parse_settings(args: list[str]) -> ChangeSettings:
     usage = "settings"
     positional, pairs = _key_values(args, {"dm", "warn"}, usage)
     if positional:
@@ -389,9 +310,98 @@ def _parse_settings(args: list[str]) -> ChangeSettings:
     return ChangeSettings(dm, warn)
 
 
-def parse(text: str) -> Command:
-    """Parse the text after ``/workspace``. Raises :class:`CommandError` (or :class:`TokenInCommand`)."""
-    raw = normalize(text)
+def one_workspace(verb: str, args: list[str]) -> WorkspaceRef:
+    if len(args) != 1:
+        problem = "Which workspace?" if not args else "Too many arguments."
+        raise CommandError(problem, verb)
+    return workspace_ref(args[0], verb)
+
+
+def no_arguments(verb: str, args: list[str]) -> None:
+    if args:
+        raise CommandError(f"`{verb}` takes no arguments.", verb)
+
+
+_TIME_OF_DAY = re.compile(r"^(\d{1,2}):(\d{2})(?:z|utc)?$", re.IGNORECASE)
+
+
+def _stop_time(value: str) -> time | datetime | None:
+    """``17:30`` / ``17:30Z`` / ``17:30 UTC`` (a UTC time of day), or an ISO time with its offset; None when
+    the text is not meant as a time at all. A time that is meant but wrong is a :class:`CommandError`."""
+    matched = _TIME_OF_DAY.match(value)
+    if matched:
+        hour, minute = int(matched.group(1)), int(matched.group(2))
+        if hour > 23 or minute > 59:
+            raise CommandError(f"{quote(value)} is not a time of day: use 00:00 to 23:59 (UTC).", "extend")
+        return time(hour, minute)
+    if "T" in value.upper() and "-" in value:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise CommandError(
+                f"{quote(value)} is not a time: write `17:30` (UTC) or `2026-12-03T17:30+01:00`.", "extend"
+            ) from None
+        if moment.tzinfo is None:
+            raise CommandError(
+                f"{quote(value)} has no time zone: add one, e.g. `{value}Z` or `{value}+01:00`.", "extend"
+            )
+        return moment
+    return None
+
+
+def parse_extend(args: list[str]) -> Extend:
+    if len(args) == 3 and args[2].lower() == "utc":
+        args = [args[0], args[1] + "Z"]
+    if len(args) != 2:
+        raise CommandError(
+            "Say which workspace and for how long (or until when), e.g. `/workspace extend dev 2h` or "
+            "`/workspace extend dev 18:00`.",
+            "extend",
+        )
+    target = workspace_ref(args[0], "extend")
+    until = _stop_time(args[1])
+    if until is not None:
+        return Extend(target, None, args[1], until)
+    return Extend(target, _duration(args[1], "extend"), args[1])
+
+
+def parse_ttl(args: list[str]) -> SetTtl:
+    if len(args) != 2:
+        raise CommandError("Say which workspace and the TTL, e.g. `/workspace ttl dev 8h` or `off`.", "ttl")
+    ttl = None if args[1].lower() in {"off", "none", "0"} else _duration(args[1], "ttl")
+    return SetTtl(workspace_ref(args[0], "ttl"), ttl, args[1])
+
+
+def parse_autostart(args: list[str]) -> SetAutostart:
+    verb = "autostart"
+    if len(args) < 2:
+        raise CommandError(
+            'Say which workspace and when, e.g. `/workspace autostart dev "9:30 mon-fri Europe/Berlin"`.',
+            verb,
+        )
+    spec = " ".join(args[1:])
+    schedule: str | None = None
+    if spec.lower() not in {"off", "none"}:
+        try:
+            schedule = parse_schedule(spec)
+        except ValueError as exc:
+            raise CommandError(str(exc), verb) from None
+    return SetAutostart(workspace_ref(args[0], verb), schedule, spec)
+
+
+def parse_unsubscribe(args: list[str]) -> Unsubscribe:
+    if len(args) != 1:
+        raise CommandError(
+            "Which subscription? Give its number (see `/workspace subscriptions`).", "unsubscribe"
+        )
+    target = args[0].removeprefix("#")
+    if target.isdigit():
+        return Unsubscribe(subscription_id=int(target))
+    return Unsubscribe(target=workspace_ref(target, "unsubscribe"))
+
+
+def check_for_secrets(raw: str) -> None:
+    """Raises :class:`TokenInCommand` when the (normalized) command text looks like it holds a token."""
     if looks_like_secret(raw):
         raise TokenInCommand(
             "That looks like a Coder token, so I ignored the whole command and did not store or repeat it. "
@@ -399,63 +409,11 @@ def parse(text: str) -> Command:
             "(`coder tokens rm <name>`), then run `/workspace login`, which takes a token in a private form.",
             "login",
         )
-    words = _split(raw)
-    if not words:
-        return Help()
-    verb = words[0].lower()
-    verb = ALIASES.get(verb, verb)
-    args = words[1:]
-    if verb == "help":
-        topic = ALIASES.get(args[0].lower(), args[0].lower()) if args else None
-        return Help(topic if topic in USAGES else None)
-    if verb == "create":
-        return _parse_create(args)
-    if verb == "list":
-        return _parse_list(args)
-    if verb in {"status", "start", "stop", "restart", "watch", "unwatch"}:
-        return WorkspaceAction(verb, _one_workspace(verb, args))
-    if verb == "extend":
-        if len(args) != 2:
-            raise CommandError("Say which workspace and for how long, e.g. `/workspace extend dev 2h`.", verb)
-        return Extend(workspace_ref(args[0], verb), _duration(args[1], verb), args[1])
-    if verb == "ttl":
-        if len(args) != 2:
-            raise CommandError(
-                "Say which workspace and the TTL, e.g. `/workspace ttl dev 8h` or `off`.", verb
-            )
-        ttl = None if args[1].lower() in {"off", "none", "0"} else _duration(args[1], verb)
-        return SetTtl(workspace_ref(args[0], verb), ttl, args[1])
-    if verb == "autostart":
-        if len(args) < 2:
-            raise CommandError(
-                'Say which workspace and when, e.g. `/workspace autostart dev "9:30 mon-fri Europe/Berlin"`.',
-                verb,
-            )
-        spec = " ".join(args[1:])
-        schedule: str | None = None
-        if spec.lower() not in {"off", "none"}:
-            try:
-                schedule = parse_schedule(spec)
-            except ValueError as exc:
-                raise CommandError(str(exc), verb) from None
-        return SetAutostart(workspace_ref(args[0], verb), schedule, spec)
-    if verb == "subscribe":
-        return _parse_subscribe(args)
-    if verb == "subscriptions":
-        if args:
-            raise CommandError("`subscriptions` takes no arguments.", verb)
-        return ListSubscriptions()
-    if verb == "unsubscribe":
-        if len(args) != 1:
-            raise CommandError("Which subscription? Give its number (see `/workspace subscriptions`).", verb)
-        target = args[0].removeprefix("#")
-        if target.isdigit():
-            return Unsubscribe(subscription_id=int(target))
-        return Unsubscribe(target=workspace_ref(target, verb))
-    if verb == "settings":
-        return _parse_settings(args)
-    if verb in {"login", "logout"}:
-        if args:
-            raise CommandError(f"`{verb}` takes no arguments.", verb)
-        return Login() if verb == "login" else Logout()
-    raise CommandError(f"I don't know the subcommand {quote(words[0], 24)}.", None)
+
+
+def split_words(text: str) -> list[str]:
+    """Shell-like words; an unclosed quote is a :class:`CommandError` (the caller names its usage)."""
+    try:
+        return shlex.split(text)
+    except ValueError:
+        raise CommandError('A quote is not closed: put the closing `"` after the quoted text.') from None

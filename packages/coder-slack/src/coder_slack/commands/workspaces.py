@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from coder_client import Workspace, WorkspaceBuild, describe_schedule
+from coder_client import Workspace, WorkspaceBuild, describe_schedule, human_duration, plan_deadline
 
 from coder_slack.commands.context import Invocation
 from coder_slack.commands.grammar import (
@@ -19,21 +19,13 @@ from coder_slack.commands.grammar import (
 )
 from coder_slack.identity import Actor
 from coder_slack.views.buttons import ButtonOutcome
-from coder_slack.views.common import human_duration, slack_date
-from coder_slack.views.messages import text_message, workspace_details, workspace_list
-
-PENDING = {
-    "list": "⏳ Listing workspaces…",
-    "status": "⏳ Looking up {target}…",
-    "start": "⏳ Starting {target}…",
-    "stop": "⏳ Stopping {target}…",
-    "restart": "⏳ Restarting {target}…",
-    "extend": "⏳ Extending {target}…",
-    "ttl": "⏳ Changing the TTL of {target}…",
-    "autostart": "⏳ Changing the autostart of {target}…",
-    "watch": "⏳ Looking up {target}…",
-    "unwatch": "⏳ Looking up {target}…",
-}
+from coder_slack.views.messages import (
+    earlier_stop_question,
+    stop_time_changed,
+    text_message,
+    workspace_details,
+    workspace_list,
+)
 
 
 def _what(target: WorkspaceRef | str) -> str:
@@ -148,39 +140,62 @@ async def transition(inv: Invocation, verb: str, target: WorkspaceRef | str) -> 
     return done[0] if done else None
 
 
-async def extend(
-    inv: Invocation, target: WorkspaceRef | str, duration: timedelta, *, add: bool = False
-) -> ButtonOutcome | None:
-    """Move the stop time; what was done (None if it failed: the user was told why).
-
-    ``/workspace extend 2h`` means "stop 2 h from now", as ``coder schedule extend`` does. A button's
-    "Extend +1h" (``add``) means what it says: an hour more than the current stop time, up to the template's
-    latest allowed stop, and never earlier than it was."""
+async def extend(inv: Invocation, target: WorkspaceRef | str, duration: timedelta) -> ButtonOutcome | None:
+    """*Extend +duration*, for ``/workspace extend <ws> 2h`` and every Extend button alike: the stop time
+    moves that much later than it is now, capped at the template's maximum (and saying so), never earlier
+    (coder_client's ``workspaces.extend``). What was done, or None if it failed (the user was told why)."""
     done: list[ButtonOutcome] = []
 
     async def work() -> None:
         actor = await inv.actor()
         workspace = await inv.workspace(actor, target)
-        before = workspace.latest_build.deadline
-        if add and before is not None:
-            until = max(before, datetime.now(UTC)) + duration
-            latest = workspace.latest_build.max_deadline
-            capped = latest is not None and until > latest and latest > before
-            deadline = await actor.client.workspaces.extend(workspace.id, until=latest if capped else until)
-            gained = human_duration(deadline - before)
-            how = f"{gained} later than before" + (", the latest its template allows" if capped else "")
-        else:
-            deadline = await actor.client.workspaces.extend(workspace.id, by=duration)
-            how = f"{human_duration(duration)} from now"
-        done.append(ButtonOutcome("extend", inv.user_id, workspace.full_name, deadline=deadline))
+        plan = await actor.client.workspaces.extend(workspace, by=duration)
+        done.append(ButtonOutcome("extend", inv.user_id, workspace.full_name, deadline=plan.deadline))
         await inv.audit(actor, workspace.full_name, f"extend {human_duration(duration)}")
-        await inv.reply(
-            text_message(f"⏰ `{workspace.full_name}` will now stop at {slack_date(deadline)} ({how})."),
-            replace=True,
-        )
+        await inv.reply(stop_time_changed(workspace.full_name, plan), replace=True)
 
     await inv.guarded(work, what=_what(target))
     return done[0] if done else None
+
+
+def next_at(moment: time | datetime, now: datetime | None = None) -> datetime:
+    """A typed stop time as an aware datetime: a UTC time of day is its next occurrence."""
+    if isinstance(moment, datetime):
+        return moment
+    now = now or datetime.now(UTC)
+    candidate = datetime.combine(now.date(), moment, tzinfo=UTC)
+    return candidate if candidate > now else candidate + timedelta(days=1)
+
+
+async def extend_until(inv: Invocation, target: WorkspaceRef, until: datetime) -> None:
+    """``/workspace extend <ws> 18:00``: stop at that time; if that is earlier than the stop time now, say so
+    and ask (a private question with a confirm button) instead of shortening the workspace."""
+
+    async def work() -> None:
+        actor = await inv.actor()
+        workspace = await inv.workspace(actor, target)
+        plan = plan_deadline(workspace, until)
+        if plan.shortens and not plan.too_soon:
+            await inv.reply(earlier_stop_question(workspace.full_name, workspace.id, plan), replace=True)
+            return
+        applied = await actor.client.workspaces.set_deadline(workspace, until)
+        await inv.audit(actor, workspace.full_name, f"extend until {until.isoformat()}")
+        await inv.reply(stop_time_changed(workspace.full_name, applied), replace=True)
+
+    await inv.guarded(work, what=_what(target))
+
+
+async def confirm_earlier_stop(inv: Invocation, workspace_id: str, until: datetime) -> None:
+    """The user confirmed a stop time earlier than the current one (as :func:`extend_until` asked)."""
+
+    async def work() -> None:
+        actor = await inv.actor()
+        workspace = await inv.workspace(actor, workspace_id)
+        plan = await actor.client.workspaces.set_deadline(workspace, until, allow_earlier=True)
+        await inv.audit(actor, workspace.full_name, f"stop earlier, at {until.isoformat()}")
+        await inv.reply(stop_time_changed(workspace.full_name, plan), replace=True)
+
+    await inv.guarded(work, what="that workspace")
 
 
 async def set_ttl(inv: Invocation, command: SetTtl) -> None:
@@ -216,13 +231,19 @@ async def set_autostart(inv: Invocation, command: SetAutostart) -> None:
     await inv.guarded(work, what=_what(command.target))
 
 
-async def run_workspace_command(inv: Invocation, command: WorkspaceAction | Extend) -> None:
-    if isinstance(command, Extend):
+async def run_status(inv: Invocation, command: WorkspaceAction) -> None:
+    await status(inv, command.target)
+
+
+async def run_transition(inv: Invocation, command: WorkspaceAction) -> None:
+    await transition(inv, command.verb, command.target)
+
+
+async def run_extend(inv: Invocation, command: Extend) -> None:
+    if command.until is not None:
+        await extend_until(inv, command.target, next_at(command.until))
+    elif command.duration is not None:
         await extend(inv, command.target, command.duration)
-    elif command.verb == "status":
-        await status(inv, command.target)
-    else:
-        await transition(inv, command.verb, command.target)
 
 
 MENU_VERBS = {
@@ -243,7 +264,7 @@ async def button(
         await inv.reply(text_message("That button has no workspace attached; use `/workspace list`."))
         return None
     if verb == "extend" and duration is not None:
-        return await extend(inv, workspace_id, duration, add=True)
+        return await extend(inv, workspace_id, duration)
     if verb == "status":
         await status(inv, workspace_id)
         return None

@@ -25,11 +25,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from coder_client import human_duration
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ButtonElement, ConfirmObject
 from slack_sdk.web.async_client import AsyncWebClient
 
-from coder_slack.views.common import human_duration, slack_date
+from coder_slack.views.common import slack_date
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,33 @@ def extend_button(workspace_id: str, hours: int, *, primary: bool = False) -> Bu
         value=workspace_id,
         style="primary" if primary else None,
     )
+
+
+SET_DEADLINE_ACTION = "ws_set_deadline"
+
+
+def set_deadline_button(workspace_id: str, until: datetime) -> ButtonElement:
+    """Confirms a stop time earlier than the current one (asked by ``/workspace extend <ws> <time>``)."""
+    stamp = until.astimezone(UTC).strftime("%H:%M UTC")
+    return ButtonElement(
+        text=f"Stop at {stamp}",
+        action_id=SET_DEADLINE_ACTION,
+        value=json.dumps({"workspace_id": workspace_id, "until": until.astimezone(UTC).isoformat()}),
+        style="danger",
+    )
+
+
+def deadline_of(value: str) -> tuple[str, datetime] | None:
+    """(workspace id, stop time) a :func:`set_deadline_button` carries; None when it is not readable."""
+    try:
+        parsed = json.loads(value)
+        until = datetime.fromisoformat(str(parsed["until"]))
+        workspace_id = str(parsed["workspace_id"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    if until.tzinfo is None or not workspace_id:
+        return None
+    return workspace_id, until
 
 
 def stop_button(workspace_id: str, workspace_name: str) -> ButtonElement:
@@ -278,12 +306,15 @@ __all__ = [
     "ALERT_TITLE_PREFIX",
     "BUTTON_ACTIONS",
     "BUTTON_ACTION_IDS",
+    "SET_DEADLINE_ACTION",
     "ButtonOutcome",
     "ClickedCard",
     "card_after_click",
+    "deadline_of",
     "extend_button",
     "outcome_line",
     "restart_button",
+    "set_deadline_button",
     "start_button",
     "stop_button",
     "update_clicked_card",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from coder_client import human_duration
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -15,7 +16,7 @@ from slack_sdk.models.blocks import (
 )
 
 from coder_slack.views.buttons import extend_button, restart_button, start_button, stop_button
-from coder_slack.views.common import Message, clip, escape, human_duration
+from coder_slack.views.common import Message, clip, escape
 
 START_STAGES = ("queued", "building", "agent starting", "ready")
 STOP_STAGES = ("queued", "stopping", "stopped")

@@ -1,8 +1,8 @@
-"""Small text helpers shared by every view."""
+"""Small text helpers shared by every view (durations are coder_client's ``human_duration``)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from slack_sdk.models.blocks import Block
 
@@ -14,22 +14,6 @@ def escape(text: str) -> str:
 
 def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def human_duration(value: timedelta | float | None) -> str:
-    if value is None:
-        return "—"
-    exact = max(0.0, value.total_seconds() if isinstance(value, timedelta) else float(value))
-    if exact < 10:
-        return f"{exact:.1f}s"
-    seconds = round(exact)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
 
 
 def slack_date(moment: datetime | None, fallback: str = "—") -> str:

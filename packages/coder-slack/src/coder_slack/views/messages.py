@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC
 
-from coder_client import Workspace
+from coder_client import DeadlinePlan, Workspace, human_duration
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -19,9 +20,9 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from coder_slack.commands.grammar import USAGES
 from coder_slack.store.tables import Subscription
-from coder_slack.views.common import Message, clip, escape, human_duration, slack_date
+from coder_slack.views.buttons import set_deadline_button
+from coder_slack.views.common import Message, clip, escape, slack_date
 
 STATUS_EMOJI = {
     "running": "🟢",
@@ -41,12 +42,22 @@ def text_message(text: str) -> Message:
     return text, [SectionBlock(text=MarkdownTextObject(text=clip(text, 3000)))]
 
 
-def help_message(topic: str | None = None) -> Message:
-    if topic is not None:
-        usage = USAGES[topic]
-        text = f"`{escape(usage.line)}`\n{escape(usage.summary)}"
+@dataclass(frozen=True)
+class HelpEntry:
+    """One subcommand as help shows it (from the command registry)."""
+
+    verb: str
+    usage: str
+    summary: str
+
+
+def help_message(entries: Sequence[HelpEntry], topic: str | None = None) -> Message:
+    """All subcommands, or the one named ``topic``."""
+    chosen = [entry for entry in entries if entry.verb == topic]
+    if chosen:
+        text = f"`{escape(chosen[0].usage)}`\n{escape(chosen[0].summary)}"
         return text_message(text)
-    lines = [f"`{escape(usage.line)}`\n      {escape(usage.summary)}" for usage in USAGES.values()]
+    lines = [f"`{escape(entry.usage)}`\n      {escape(entry.summary)}" for entry in entries]
     blocks: list[Block] = [HeaderBlock(text="/workspace — Coder workspaces from Slack")]
     chunk: list[str] = []
     for line in lines:
@@ -65,7 +76,7 @@ def help_message(topic: str | None = None) -> Message:
             ]
         )
     )
-    return "/workspace help: " + ", ".join(USAGES), blocks
+    return "/workspace help: " + ", ".join(entry.verb for entry in entries), blocks
 
 
 def usage_error(message: str, usage: str | None) -> Message:
@@ -73,7 +84,7 @@ def usage_error(message: str, usage: str | None) -> Message:
     if usage is None:
         text = f"{escape(message)} Try `/workspace help`."
     else:
-        text = f"{escape(message)}\nUsage: `{escape(USAGES[usage].line)}`"
+        text = f"{escape(message)}\nUsage: `{escape(usage)}`"
     return text_message(text)
 
 
@@ -246,3 +257,34 @@ def describe_subscription(subscription: Subscription) -> str:
         f"`#{subscription.id}` {what} · events: {subscription.events.replace(',', ', ')} · "
         f"by <@{subscription.created_by}> {slack_date(created)}{state}"
     )
+
+
+def stop_time_changed(workspace_name: str, plan: DeadlinePlan) -> Message:
+    """The answer to an extend that was applied: the new stop time (in the reader's time zone) and how it
+    moved, saying so when the template's maximum capped it."""
+    notes: list[str] = []
+    if plan.previous is not None and plan.previous > plan.now and plan.deadline >= plan.previous:
+        notes.append(f"{human_duration(plan.deadline - plan.previous)} later than before")
+    elif plan.previous is not None and plan.shortens:
+        notes.append(f"{human_duration(plan.previous - plan.deadline)} earlier than before")
+    else:
+        notes.append(f"{human_duration(plan.deadline - plan.now)} from now")
+    if plan.capped:
+        notes.append("the latest its template allows")
+    return text_message(
+        f"⏰ `{escape(workspace_name)}` will now stop at {slack_date(plan.deadline)} ({', '.join(notes)})."
+    )
+
+
+def earlier_stop_question(workspace_name: str, workspace_id: str, plan: DeadlinePlan) -> Message:
+    """An explicit stop time earlier than the current one: say so and ask, never shorten silently."""
+    previous = plan.previous or plan.deadline
+    text = (
+        f":warning: `{escape(workspace_name)}` already runs until {slack_date(previous)}; stopping at "
+        f"{slack_date(plan.deadline)} would cut {human_duration(previous - plan.deadline)} off it. "
+        "Extend never shortens a workspace on its own. Stop it earlier anyway?"
+    )
+    return text, [
+        SectionBlock(text=MarkdownTextObject(text=clip(text, 3000))),
+        ActionsBlock(elements=[set_deadline_button(workspace_id, plan.deadline)]),
+    ]

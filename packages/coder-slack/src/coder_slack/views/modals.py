@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from coder_client import TemplateVersionParameter
+from coder_client import ParameterField
 from slack_sdk.models.blocks import (
     Block,
     ContextBlock,
@@ -18,6 +18,7 @@ from slack_sdk.models.blocks import (
     PlainTextInputElement,
     PlainTextObject,
     SectionBlock,
+    StaticMultiSelectElement,
     StaticSelectElement,
 )
 from slack_sdk.models.views import View
@@ -41,37 +42,58 @@ def _option(label: str, value: str) -> Option:
     return Option(label=clip(label or value or "(empty)", 75), value=clip(value, 150))
 
 
-def _parameter_element(parameter: TemplateVersionParameter, prefill: str | None) -> InputInteractiveElement:
-    initial = prefill if prefill is not None else parameter.default_value
-    if parameter.options:
-        options = [_option(option.name, option.value) for option in parameter.options[:100]]
+def _number(value: float | None) -> str | None:
+    if value is None:
+        return None
+    return str(int(value)) if value.is_integer() else str(value)
+
+
+def _list_items(text: str) -> list[str]:
+    try:
+        items = json.loads(text) if text else []
+    except ValueError:
+        return [text]
+    return [str(item) for item in items] if isinstance(items, list) else [text]
+
+
+def _parameter_element(field: ParameterField, prefill: str | None) -> InputInteractiveElement:
+    """The input for one parameter, chosen by coder_client's form kind; prefilled from the command line or
+    the template's default."""
+    initial = prefill if prefill is not None else field.default
+    if field.form == "multi-select":
+        options = [_option(label, value) for label, value in field.options[:100]]
+        chosen = set(_list_items(initial))
+        picked = [o for o in options if o.value in chosen]
+        return StaticMultiSelectElement(
+            action_id=VALUE_ACTION, options=options, initial_options=picked or None
+        )
+    if field.form in ("select", "radio"):
+        options = [_option(label, value) for label, value in field.options[:100]]
         selected = next((o for o in options if o.value == initial), None)
         return StaticSelectElement(action_id=VALUE_ACTION, options=options, initial_option=selected)
-    if parameter.type == "bool":
+    if field.form == "checkbox":
         options = [_option("Yes", "true"), _option("No", "false")]
         selected = next((o for o in options if o.value == (initial or "").lower()), None)
         return StaticSelectElement(action_id=VALUE_ACTION, options=options, initial_option=selected)
-    if parameter.type == "number":
+    if field.form == "number":
         return NumberInputElement(
             action_id=VALUE_ACTION,
             is_decimal_allowed=True,
             initial_value=initial or None,
-            min_value=str(parameter.validation_min) if parameter.validation_min is not None else None,
-            max_value=str(parameter.validation_max) if parameter.validation_max is not None else None,
+            min_value=_number(field.min),
+            max_value=_number(field.max),
         )
-    if parameter.type.startswith("list("):
-        try:
-            items = json.loads(initial) if initial else []
-        except ValueError:
-            items = []
-        lines = "\n".join(str(item) for item in items) if isinstance(items, list) else initial
+    if field.form == "tags":
+        lines = "\n".join(_list_items(initial))
         return PlainTextInputElement(action_id=VALUE_ACTION, multiline=True, initial_value=lines or None)
-    return PlainTextInputElement(action_id=VALUE_ACTION, initial_value=initial or None)
+    return PlainTextInputElement(
+        action_id=VALUE_ACTION, multiline=field.form == "textarea", initial_value=initial or None
+    )
 
 
 def create_modal(
     template: str,
-    parameters: Sequence[TemplateVersionParameter],
+    fields: Sequence[ParameterField],
     metadata: Mapping[str, Any],
     prefill: Mapping[str, str],
     name: str | None,
@@ -84,17 +106,17 @@ def create_modal(
             hint="Letters, digits and hyphens; up to 32 characters.",
         )
     ]
-    for parameter in [p for p in parameters if not p.ephemeral][:MAX_PARAMETER_BLOCKS]:
-        hint = parameter.description_plaintext or parameter.description
-        if parameter.type.startswith("list("):
+    for field in form_fields(fields):
+        hint = field.description
+        if field.form == "tags":
             hint = (hint + " " if hint else "") + "(One item per line.)"
         blocks.append(
             InputBlock(
-                block_id=parameter_block_id(parameter.name),
-                label=clip(parameter.display_name or parameter.name, 2000),
-                element=_parameter_element(parameter, prefill.get(parameter.name)),
+                block_id=parameter_block_id(field.name),
+                label=clip(field.label, 2000),
+                element=_parameter_element(field, prefill.get(field.name)),
                 hint=clip(hint, 2000) if hint else None,
-                optional=not parameter.required,
+                optional=not field.required,
             )
         )
     return View(
@@ -108,21 +130,30 @@ def create_modal(
     )
 
 
+def form_fields(fields: Sequence[ParameterField]) -> list[ParameterField]:
+    """The fields the create form shows (ephemeral ones are for builds, not creation; Slack caps blocks)."""
+    return [field for field in fields if not field.ephemeral][:MAX_PARAMETER_BLOCKS]
+
+
 def submitted_values(view: Mapping[str, Any]) -> dict[str, str | None]:
-    """``block_id`` → the value typed or chosen (None when left empty)."""
+    """``block_id`` → the value typed or chosen (None when left empty; several chosen: one per line)."""
     values: dict[str, str | None] = {}
     for block_id, actions in (view.get("state", {}).get("values", {}) or {}).items():
         action: dict[str, Any] = actions.get(VALUE_ACTION) or next(iter(actions.values()), {})
         value = action.get("value")
         if value is None and isinstance(action.get("selected_option"), Mapping):
             value = action["selected_option"].get("value")
+        if value is None and isinstance(action.get("selected_options"), list):
+            chosen = [str(o.get("value")) for o in action["selected_options"] if isinstance(o, Mapping)]
+            value = "\n".join(chosen) or None
         values[block_id] = value
     return values
 
 
-def list_value(parameter: TemplateVersionParameter, text: str) -> str:
-    if parameter.type.startswith("list("):
-        return json.dumps([line.strip() for line in text.splitlines() if line.strip()])
+def form_value(field: ParameterField, text: str) -> str | list[str]:
+    """What a form input holds, as the field's value (a list for list parameters: one item per line)."""
+    if field.type == "list(string)":
+        return [line.strip() for line in text.splitlines() if line.strip()]
     return text
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from coder_client import ConfigurationError, resolve_config
-from coder_slack.app import build_bot
+from coder_slack.compose import compose
 from coder_slack.crypto import generate_key
 from coder_slack.server import start_http
 from coder_slack.settings import Settings, SettingsError, load_settings, secret
@@ -108,8 +108,7 @@ async def run_console(
 
     standin.subscribe(show)
     settings = console_settings(coder_url, coder_token, standin, database_url)
-    bot = await build_bot(settings)
-    server = await start_http(bot)
+    server = await start_http(await compose(settings))
     console = Console(server, standin, printer, user, channel)
     mode = "with lifecycle alerts" if server.alert_engine is not None else "without lifecycle alerts"
     printer.write(

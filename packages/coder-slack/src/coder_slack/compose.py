@@ -1,0 +1,169 @@
+"""The composition root: settings → store → clients → bot → bolt app → alert engine, built in one place.
+
+Every way of running coder-slack goes through :func:`compose`: ``serve`` (HTTP and Socket Mode), the
+alerts-only process (``coder-slack alerts``), the console and the tests. What it returns is typed
+(:class:`CoderSlack`), so the type checker follows the whole program from the settings to each listener.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from coder_slack.alerts import AlertEngine
+from coder_slack.app import create_app
+from coder_slack.coder import CoderPool
+from coder_slack.commands.context import BackgroundTasks, Bot
+from coder_slack.crypto import TokenCipher
+from coder_slack.identity import IdentityResolver
+from coder_slack.progress import CardKeeper, StatusCards
+from coder_slack.settings import Settings, secret
+from coder_slack.store import create_engine_for, create_session_factory, upgrade_database_async
+
+log = logging.getLogger(__name__)
+
+
+def make_slack_client(settings: Settings) -> AsyncWebClient:
+    return AsyncWebClient(
+        token=secret(settings.slack_bot_token) or None,
+        base_url=settings.slack_api_base_url,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+async def build_bot(settings: Settings, *, migrate: bool = True) -> Bot:
+    """The bot's parts: database (migrated), Coder client pool, identity resolution and status cards."""
+    if migrate:
+        await upgrade_database_async(settings.coder_slack_database_url)
+    engine = create_engine_for(settings.coder_slack_database_url)
+    sessions = create_session_factory(engine)
+    key = secret(settings.coder_slack_encryption_key)
+    cipher = TokenCipher(key) if key else None
+    pool = CoderPool(
+        settings.coder_url or "",
+        secret(settings.coder_session_token) or None,
+        timeout=settings.coder_slack_coder_timeout_seconds,
+    )
+    slack = make_slack_client(settings)
+    cards = StatusCards(
+        slack,
+        sessions,
+        pool.url,
+        timeout_seconds=settings.coder_slack_card_timeout_seconds,
+        holder=CardKeeper.holder_for(settings),
+        lease_seconds=settings.coder_slack_lease_seconds,
+    )
+    return Bot(
+        settings,
+        sessions,
+        pool,
+        IdentityResolver(pool, sessions, cipher, slack),
+        slack,
+        cards,
+        BackgroundTasks(),
+    )
+
+
+def build_alert_engine(bot: Bot) -> AlertEngine | None:
+    """The alert engine over the bot's store and clients (not started), or None when alerts are off."""
+    if not bot.settings.coder_slack_alerts_enabled:
+        return None
+    if not bot.pool.has_service_token:
+        log.warning(
+            "lifecycle alerts are off: they need CODER_SESSION_TOKEN (a service token) to watch workspaces"
+        )
+        return None
+    return AlertEngine(bot.settings, bot.sessions, bot.slack, bot.pool.service())
+
+
+@dataclass
+class CoderSlack:
+    """The composed service: the bot's parts, its bolt app and its alert engine (built, not yet started).
+
+    :meth:`start` resumes the status cards a previous run left unfinished (leased, so that of several
+    replicas one follows each card) and starts the alert engine; :meth:`close` stops everything it started
+    and closes the bot's clients and database."""
+
+    settings: Settings
+    bot: Bot
+    app: AsyncApp
+    alert_engine: AlertEngine | None
+    card_keeper: CardKeeper
+
+    async def start(self, *, alerts: bool = True, cards: bool = True) -> None:
+        if cards:
+            self.card_keeper.start()
+        if alerts:
+            await self.start_alerts()
+
+    async def start_alerts(self) -> AlertEngine | None:
+        """Start the alert engine; the commands then tell it about the builds they start. None when there is
+        none, or when it failed to start (logged: commands still work without it)."""
+        engine = self.alert_engine
+        if engine is None or engine.started:
+            return engine
+        try:
+            await engine.start()
+        except Exception:
+            log.exception("the alert engine did not start; commands still work")
+            self.alert_engine = None
+            return None
+        self.bot.alerts = engine
+        return engine
+
+    @property
+    def alerts_running(self) -> bool:
+        return self.alert_engine is not None and self.alert_engine.started
+
+    async def close(self) -> None:
+        await self.card_keeper.stop()
+        if self.alert_engine is not None and self.alert_engine.started:
+            self.bot.alerts = None
+            with contextlib.suppress(Exception):
+                await self.alert_engine.stop()
+        await close_bot(self.bot)
+
+
+async def close_bot(bot: Bot) -> None:
+    await bot.tasks.cancel_all()
+    await bot.cards.release_all()
+    await bot.pool.aclose()
+    engine = bot.sessions.kw.get("bind")
+    if engine is not None:
+        await engine.dispose()
+
+
+async def compose(settings: Settings, *, socket_mode: bool = False, migrate: bool = True) -> CoderSlack:
+    """Build coder-slack from its settings: store (migrated) → Coder clients → bot → bolt app → alert engine.
+
+    Nothing runs yet: the caller serves ``app`` (HTTP or Socket Mode) or not at all (the alerts-only
+    process), then calls :meth:`CoderSlack.start`."""
+    bot = await build_bot(settings, migrate=migrate)
+    try:
+        app = create_app(bot, socket_mode=socket_mode)
+        engine = build_alert_engine(bot)
+    except BaseException:
+        await close_bot(bot)
+        raise
+    return CoderSlack(settings, bot, app, engine, CardKeeper(bot))
+
+
+__all__ = [
+    "CoderSlack",
+    "build_alert_engine",
+    "build_bot",
+    "close_bot",
+    "compose",
+    "make_slack_client",
+]
