@@ -15,47 +15,15 @@ from typing import Any, TextIO
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from coder_client import is_secret_name
+from coder_client import redact as redact_secrets
 
 REDACTED = "[REDACTED]"
 
-_REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # Credentials inside URLs: scheme://user:password@host -> scheme://[REDACTED]@host
-    (
-        re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s:@\"'<>]+(?::[^/\s@\"'<>]*)?@"),
-        rf"\g<scheme>{REDACTED}@",
-    ),
-    # Authorization: Bearer x / Basic x / a bare value; keep the scheme so the log still says what was sent.
-    (
-        re.compile(
-            r"(?P<key>\bauthorization[\"']?\s*[:=]\s*[\"']?)(?P<scheme>(?:bearer|basic|token)\s+)?[^\s\"',;}]+",
-            re.IGNORECASE,
-        ),
-        rf"\g<key>\g<scheme>{REDACTED}",
-    ),
-    # key=value or "key": "value" where the key names a secret (Coder-Session-Token, SLACK_BOT_TOKEN, ...).
-    (
-        re.compile(
-            r"(?P<key>\b[\w-]*(?:password|passwd|secret|token|api[_-]?key|private[_-]?key|encryption[_-]?key)"
-            r"[\"']?\s*[:=]\s*[\"']?)(?P<value>[^\s\"',;&}]+)",
-            re.IGNORECASE,
-        ),
-        rf"\g<key>{REDACTED}",
-    ),
-    # Slack tokens: bot, user, app-level, refresh, configuration.
-    (re.compile(r"\bxox[a-z]-[A-Za-z0-9-]+"), REDACTED),
-    (re.compile(r"\bxapp-[A-Za-z0-9-]+"), REDACTED),
-    # Coder API keys: <10-char id>-<22-char secret>.
-    (re.compile(r"\b[A-Za-z0-9]{10}-[A-Za-z0-9]{22}\b"), REDACTED),
-    # Fernet keys: URL-safe base64 of 32 bytes (43 characters and one '=').
-    (re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}=(?![A-Za-z0-9_=-])"), REDACTED),
-)
-
 
 def redact(text: str) -> str:
-    """`text` with every token, password, key and URL credential we recognise replaced by [REDACTED]."""
-    for pattern, replacement in _REDACTIONS:
-        text = pattern.sub(replacement, text)
-    return text
+    """`text` with every secret coder_client recognises (tokens, passwords, keys) replaced by [REDACTED]."""
+    return redact_secrets(text, marker=REDACTED)
 
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -122,14 +90,8 @@ _STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, 
 }
 
 
-_SECRET_FIELD_NAME = re.compile(
-    r"password|passwd|secret|token|api[_-]?key|private[_-]?key|encryption[_-]?key|authorization|cookie",
-    re.IGNORECASE,
-)
-
-
 def _redacted_field(name: str, value: Any) -> Any:
-    if value is not None and _SECRET_FIELD_NAME.search(name):
+    if value is not None and is_secret_name(name):
         return REDACTED
     return _redacted(value)
 
