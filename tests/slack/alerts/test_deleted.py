@@ -8,7 +8,7 @@ from typing import Any
 
 from alerts_helpers import add_rows, migrate, running_engine, subscription, wait_until
 from coder_client import AsyncCoderClient
-from coder_slack.alerts.tables import AlertLease, AlertWorkspace
+from coder_slack.store import AlertLease, AlertWorkspace
 from coder_slack.standin import SlackStandIn
 from coder_slack.store import create_sync_engine_for
 from sqlalchemy import select

@@ -17,10 +17,17 @@ import pytest
 from alerts_helpers import add_rows, alert_keys, migrate, running_engine, subscription, wait_until
 from coder_slack.alerts import messages
 from coder_slack.alerts.config import AlertConfig
-from coder_slack.alerts.delivery import claim_destinations, plan_step, record_sent
-from coder_slack.alerts.tables import AlertCard, AlertDestination, AlertOutboxItem
+from coder_slack.alerts.leases import claim_destinations
+from coder_slack.alerts.planner import Delivery
+from coder_slack.alerts.repository import plan_step, record_sent
 from coder_slack.standin import RecordedCall, SlackStandIn
-from coder_slack.store import StatusCard, create_sync_engine_for
+from coder_slack.store import (
+    AlertCard,
+    AlertDestination,
+    AlertOutboxItem,
+    StatusCard,
+    create_sync_engine_for,
+)
 from slack_sdk import WebClient
 from sqlalchemy import create_engine, event, select
 from sqlalchemy.orm import Session
@@ -227,9 +234,9 @@ def _drain_cost(tmp_path: Path, rows: list[AlertOutboxItem], steps: int) -> tupl
             with Session(engine) as session, session.begin():
                 step = plan_step(session, channel, "cost", now, config)
                 assert step is not None
-                actions.append(step.action)
-                if step.action != "wait":
-                    record_sent(session, step, channel, f"{1000 + n}.000100", now)
+                actions.append(type(step).__name__)
+                assert isinstance(step, Delivery), step
+                record_sent(session, step, f"{1000 + n}.000100", now)
             cost.rows += _CountingCursor.rows - before
     return cost, actions
 
@@ -257,7 +264,6 @@ def test_each_step_reads_the_same_whatever_the_backlog(tmp_path: Path) -> None:
             f"{shape}: SQLite worked {small.vm_steps * 100} steps with {few} waiting, "
             f"{big.vm_steps * 100} with {many}"
         )
-        print(shape, small_actions, "rows", small.rows, big.rows, "vm", small.vm_steps, big.vm_steps)
 
 
 def _claim_cost(tmp_path: Path, delivered: int) -> tuple[_Cost, list[str]]:
@@ -270,7 +276,7 @@ def _claim_cost(tmp_path: Path, delivered: int) -> tuple[_Cost, list[str]]:
     with _measured(Path(database.removeprefix("sqlite:///"))) as (engine, cost):
         before = _CountingCursor.rows
         with Session(engine) as session, session.begin():
-            claimed = claim_destinations(session, "cost", datetime.now(UTC), AlertConfig(replica_id="cost"))
+            claimed = claim_destinations(session, "cost", datetime.now(UTC), AlertConfig().lease_seconds)
         cost.rows = _CountingCursor.rows - before
     return cost, claimed
 

@@ -26,7 +26,7 @@ from alerts_helpers import (
 )
 from coder_client import AsyncCoderClient
 from coder_slack.alerts.events import detect
-from coder_slack.alerts.tables import AlertLedgerEntry
+from coder_slack.store import AlertLedgerEntry
 from coder_slack.standin import RecordedCall, SlackStandIn
 from coder_slack.store import create_sync_engine_for
 from sqlalchemy import select

@@ -1,6 +1,6 @@
 """Retention of the alert tables (revision 0003 and the engine's pruner).
 
-What may go (``coder_slack.alerts.engine.retention_cutoffs``): sent/failed outbox rows older than the
+What may go (``coder_slack.alerts.retention.retention_cutoffs``): sent/failed outbox rows older than the
 retention, ledger rows whose event is older than max(retention, stale cutoff) and outside this process's
 catch-up window, digests idle longer than the retention; never unsent rows, never cards. These tests check
 that exactly that goes, in bounded batches, that nothing a later alert needs is lost (an old card still
@@ -24,10 +24,10 @@ from alembic.migration import MigrationContext
 from alerts_helpers import add_rows, migrate, posted_alerts, running_engine, subscription, wait_until
 from coder_client import AsyncCoderClient, Workspace
 from coder_slack.alerts import AlertConfig, AlertEngine
-from coder_slack.alerts.delivery import _first_unsent, outbox_depth
+from coder_slack.alerts.repository import first_unsent, outbox_depth
 from coder_slack.alerts.events import AlertEvent, detect
 from coder_slack.alerts.ledger import CatchUp, Observation, record_observations
-from coder_slack.alerts.tables import (
+from coder_slack.store import (
     AlertCard,
     AlertDigest,
     AlertLedgerEntry,
@@ -586,7 +586,7 @@ def test_outbox_depth_and_first_unsent_use_an_index_on_sqlite(tmp_path: Path, re
     with _session(url) as session:
         assert outbox_depth(session) == 5
     (depth_sql,) = _captured_sql(url, outbox_depth)
-    first_sql = _captured_sql(url, lambda session: _first_unsent(session, "C001"))
+    first_sql = _captured_sql(url, lambda session: first_unsent(session, "C001"))
     connection = sqlite3.connect(path)
     try:
         plans = {

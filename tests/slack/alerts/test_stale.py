@@ -20,7 +20,7 @@ from coder_client import AsyncCoderClient, Workspace
 from coder_slack.alerts import AlertConfig
 from coder_slack.alerts.events import AlertEvent, detect
 from coder_slack.alerts.ledger import Observation, record_observations
-from coder_slack.alerts.tables import AlertLedgerEntry, AlertOutboxItem
+from coder_slack.store import AlertLedgerEntry, AlertOutboxItem
 from coder_slack.settings import Settings
 from coder_slack.standin import RecordedCall, SlackStandIn
 from coder_slack.store import create_sync_engine_for

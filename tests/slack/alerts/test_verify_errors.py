@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from alerts_helpers import TEAM, running_engine
 from coder_slack.alerts import messages
-from coder_slack.alerts.tables import AlertDestination, AlertOutboxItem
+from coder_slack.store import AlertDestination, AlertOutboxItem
 from coder_slack.standin import SlackStandIn
 from coder_slack.store import create_sync_engine_for, upgrade_database
 from slack_sdk import WebClient
@@ -138,7 +138,7 @@ def test_without_a_history_scope_the_check_gives_way_and_says_which_scope(
             async with running_engine(sim.url, sim.token, standin.api_url, database, lease_seconds=3.0):
                 await _until_sent(database)
 
-        with caplog.at_level(logging.ERROR, logger="coder_slack.alerts.delivery"):
+        with caplog.at_level(logging.ERROR, logger="coder_slack.alerts.worker"):
             asyncio.run(main())
     assert _status(database) == "sent"
     assert any("channels:history" in r.getMessage() and "reinstall" in r.getMessage() for r in caplog.records)

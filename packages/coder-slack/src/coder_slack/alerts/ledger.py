@@ -16,16 +16,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from coder_slack.alerts.config import AlertConfig
-from coder_slack.alerts.db import aware, insert_ignoring_conflicts
 from coder_slack.alerts.events import AlertEvent, autostop_warning, is_transitional, lifecycle_summary
-from coder_slack.alerts.tables import (
+from coder_slack.store import (
     AlertDestination,
     AlertLedgerEntry,
     AlertMeta,
     AlertOutboxItem,
     AlertWorkspace,
+    Identity,
+    Subscription,
+    UserSettings,
+    aware,
+    insert_ignoring_conflicts,
 )
-from coder_slack.store import Identity, Subscription, UserSettings
 
 # Subscriptions are written by the command app a moment before its confirmation; clocks of replicas differ
 # a bit.
