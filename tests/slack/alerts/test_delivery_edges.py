@@ -129,13 +129,13 @@ def test_a_backlog_of_300_is_delivered_completely_once_each_in_order(make_sim, t
     with SlackStandIn() as standin:
 
         async def main() -> None:
-            async with running_engine(sim.url, sim.token, standin.api_url, database, **FAST):
+            async with running_engine(sim.url, sim.token, standin.api_url, database, **FAST) as engine:
                 await wait_until(
                     lambda: len(_first_seen(standin.calls(), channel)) >= len(keys_in_order),
                     90,
                     what="300 alerts",
                 )
-                await asyncio.sleep(1.0)  # anything repeated would show up now
+                await engine.settle()  # anything repeated would be in Slack now
 
         asyncio.run(main())
         seen = _first_seen(standin.calls(), channel)
@@ -317,7 +317,7 @@ def test_workspaces_already_ready_when_first_seen_get_one_digest(make_sim, tmp_p
                     40,
                     what=f"{count} ready alerts",
                 )
-                await asyncio.sleep(1.5)  # a straggler post would show up now
+                await engine.settle()  # a straggler post would be in Slack now
 
         asyncio.run(main())
         posts = [c for c in standin.calls("chat.postMessage") if c.ok and c.args.get("channel") == channel]
@@ -405,7 +405,7 @@ def test_a_status_card_deleted_under_an_alert_gives_the_alert_a_card_of_its_own(
                 await asyncio.to_thread(add_rows, database, [recovery])
                 engine.delivery.kick({STATUS_CHANNEL})
                 await wait_until(lambda: _row_status(database, 2) == "sent", 20, what="the recovery")
-                await asyncio.sleep(1.5)  # a retry would show up now
+                await engine.settle()  # a retry would be in Slack now
 
         asyncio.run(main())
         engine_calls = [c for c in standin.calls() if c.seq > started]
@@ -485,7 +485,7 @@ def test_a_reply_that_slack_put_at_the_top_after_its_card_was_deleted_is_not_pos
                 await asyncio.to_thread(add_rows, database, [later])
                 engine.delivery.kick({channel})
                 await wait_until(lambda: _row_status(database, 2) == "sent", 20, what="the next alert")
-                await asyncio.sleep(1.5)
+                await engine.settle()
 
         asyncio.run(main())
         engine_calls = [c for c in standin.calls() if c.seq > started]

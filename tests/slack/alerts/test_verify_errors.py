@@ -12,9 +12,8 @@ from typing import Any
 import pytest
 from alerts_helpers import TEAM, running_engine
 from coder_slack.alerts import messages
-from coder_slack.store import AlertDestination, AlertOutboxItem
 from coder_slack.standin import SlackStandIn
-from coder_slack.store import create_sync_engine_for, upgrade_database
+from coder_slack.store import AlertDestination, AlertOutboxItem, create_sync_engine_for, upgrade_database
 from slack_sdk import WebClient
 from sqlalchemy.orm import Session
 
@@ -108,9 +107,11 @@ def test_a_crash_check_slack_refuses_is_repeated_not_turned_into_a_second_post(
         standin.fail_next("conversations.history", count=2, error=refusal, retry_after=1)
 
         async def main() -> None:
-            async with running_engine(sim.url, sim.token, standin.api_url, database, lease_seconds=3.0):
+            async with running_engine(
+                sim.url, sim.token, standin.api_url, database, lease_seconds=3.0
+            ) as engine:
                 await _until_sent(database)
-                await asyncio.sleep(1.0)  # a repeated post would show up now
+                await engine.settle()  # a repeated post would be in Slack now
 
         asyncio.run(main())
         checks = standin.calls("conversations.history")

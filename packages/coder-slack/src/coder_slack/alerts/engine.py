@@ -122,6 +122,9 @@ class AlertEngine:
         self._tasks: list[asyncio.Task[Any]] = []
         self._sweep_now = asyncio.Event()
         self._swept_once = asyncio.Event()
+        # Sweeper passes (a sweep, or finding another replica holds the sweep): begun and completed.
+        self._passes_begun = 0
+        self._passes_done = 0
         self.started = False
 
     # ----------------------------------------------------------------- lifecycle
@@ -184,9 +187,36 @@ class AlertEngine:
         """Nothing in transition is watched here and no alert waits to be sent (the console settles on it)."""
         return not self._watched and await self.db.run(outbox_depth) == 0
 
+    async def settle(self, limit: float = 30.0) -> None:
+        """Return once a sweep that began after this call is recorded and the engine is ``idle``: everything
+        Coder shows now has reached Slack, and whatever was not posted by then is not going to be (tests and
+        the console prove that something did not happen this way, instead of sleeping).
+        ``TimeoutError`` after ``limit`` seconds."""
+
+        async def settled() -> None:
+            wanted = self._passes_begun + 1
+            self.request_sweep()
+            while self._passes_done < wanted or not await self.idle():
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(settled(), limit)
+
     @property
     def watched(self) -> set[str]:
         return set(self._watched)
+
+    def remembers(self, workspace_id: str) -> bool:
+        """Whether this process keeps anything about the workspace in memory (a deleted one is forgotten at
+        the next complete list)."""
+        return any(
+            workspace_id in memory for memory in (self._fingerprints, self._recorded, self._autostop_due)
+        )
+
+    def recorded_alerts(self, workspace_id: str) -> tuple[str, frozenset[str]] | None:
+        """The build this process last recorded for the workspace and the alert keys recorded for it (only
+        the latest build's are kept: memory follows the fleet, not its history)."""
+        entry = self._recorded.get(workspace_id)
+        return None if entry is None else (entry[0], frozenset(entry[1]))
 
     # ----------------------------------------------------------------- observing
 
@@ -336,18 +366,21 @@ class AlertEngine:
     async def _sweeper(self) -> None:
         first = True
         while True:
+            # Cleared before the pass, so a request made while it runs gets a pass of its own.
+            self._sweep_now.clear()
             try:
                 won = await self.db.run(
                     claim_leases, [SWEEP_LEASE], self.config.replica_id, utcnow(), self.config.lease_seconds
                 )
+                begun = self._passes_begun = self._passes_begun + 1
                 if won:
                     self._leases.add(SWEEP_LEASE)
                     await self.sweep(catch_up=self.catch_up if first else None)
                     first = False
-                    self._swept_once.set()
                 else:
                     self._leases.discard(SWEEP_LEASE)
-                    self._swept_once.set()
+                self._swept_once.set()
+                self._passes_done = begun
                 delay = self.config.sweep_interval
             except CoderError as error:
                 self.metrics.coder_error(getattr(error, "status_code", None))
@@ -356,7 +389,6 @@ class AlertEngine:
             except Exception:
                 log.exception("alert engine: sweep failed; retrying")
                 delay = min(self.config.sweep_interval, 2.0)
-            self._sweep_now.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._sweep_now.wait(), timeout=delay)
 
