@@ -8,6 +8,7 @@ from coder_client import (
     InvalidSchedule,
     describe_schedule,
     format_duration,
+    human_duration,
     parse_duration,
     parse_schedule,
 )
@@ -93,3 +94,22 @@ def test_bad_schedules_say_what_is_wrong(text: str, complaint: str) -> None:
 def test_describe_schedule_reads_back() -> None:
     assert describe_schedule("CRON_TZ=Europe/Berlin 30 9 * * 1-5") == "09:30 Mon-Fri Europe/Berlin"
     assert describe_schedule("0 8 * * *") == "08:00 daily UTC"
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (None, "—"),
+        (0.3, "0.3s"),
+        (4.21, "4.2s"),
+        (timedelta(seconds=9.96), "10.0s"),
+        (10, "10s"),
+        (59.6, "1m 00s"),
+        (185, "3m 05s"),
+        (timedelta(hours=2, minutes=4), "2h 04m"),
+        (timedelta(hours=50, minutes=33), "50h 33m"),
+        (-5, "0.0s"),
+    ],
+)
+def test_human_duration(value: timedelta | float | None, text: str) -> None:
+    assert human_duration(value) == text

@@ -17,7 +17,7 @@ from coder_client import (
     WorkspaceAgent,
     WorkspaceStatus,
 )
-from coder_client.errors import register_secret
+from coder_client.redaction import register_secret
 from coder_client.retry import RetryPolicy
 from coder_client.transport import api_error
 

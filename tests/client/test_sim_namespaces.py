@@ -187,24 +187,45 @@ def test_failing_build_raises_with_the_reason(sim_any: SimServer) -> None:
         assert caught.value.event.error and caught.value.event.error in str(caught.value)
 
 
-def test_extend_is_computed_from_now_and_refused_like_coder(sim_any: SimServer) -> None:
+def test_extend_adds_to_the_current_stop_time_and_never_shortens(sim_any: SimServer) -> None:
+    """The max-deadline template: stops 8 h after the start, at the latest 12 h after it."""
     with CoderClient(sim_any.url, sim_any.token) as coder:
         ws = coder.workspaces.create("ext", "max-deadline")
         coder.workspaces.wait_until_ready(ws, timeout=30)
-        before = sim_any.now()
-        deadline = coder.workspaces.extend(ws, by="2h")
-        assert timedelta(hours=2) - timedelta(seconds=5) <= deadline - before <= timedelta(hours=2, seconds=5)
-        assert coder.workspaces.get(ws).latest_build.deadline == deadline.replace(
-            microsecond=deadline.microsecond
-        )
-        with pytest.raises(ExtendRefused, match="at least 30 minutes"):
-            coder.workspaces.extend(ws, by="10m")
-        with pytest.raises(ExtendRefused, match="past"):
-            coder.workspaces.extend(ws, by="20h")
-        with pytest.raises(InvalidArgument, match="exactly one"):
-            coder.workspaces.extend(ws)
+        eight_hours = coder.workspaces.get(ws).latest_build.deadline
+        assert eight_hours is not None
+        assert abs(eight_hours - sim_any.now() - timedelta(hours=8)) < timedelta(minutes=1)
+
+        plan = coder.workspaces.extend(ws, by="1h")  # 8 h left: 9 h, not 1 h
+        assert plan.previous == eight_hours and plan.deadline == eight_hours + timedelta(hours=1)
+        assert not (plan.capped or plan.shortens or plan.too_soon)
+        assert coder.workspaces.get(ws).latest_build.deadline == plan.deadline
+        assert "later than planned" in plan.message
+
+        latest = coder.workspaces.get(ws).latest_build.max_deadline
+        assert latest is not None
+        capped = coder.workspaces.extend(ws, by="20h")
+        assert capped.capped and capped.deadline == latest
+        assert "capped at the template's maximum" in capped.message
+        assert coder.workspaces.get(ws).latest_build.deadline == latest
+        with pytest.raises(ExtendRefused, match="nothing to change"):
+            coder.workspaces.extend(ws, by="1h")
+
         until = sim_any.now() + timedelta(hours=3)
-        assert coder.workspaces.extend(ws, until=until) == until.astimezone(UTC)
+        with pytest.raises(ExtendRefused, match="earlier than planned") as refused:
+            coder.workspaces.set_deadline(ws, until)
+        assert refused.value.plan is not None and refused.value.plan.shortens
+        assert coder.workspaces.get(ws).latest_build.deadline == latest  # asked, not done
+        shorter = coder.workspaces.set_deadline(ws, until, allow_earlier=True)
+        assert shorter.shortens and shorter.deadline == until.astimezone(UTC)
+        assert coder.workspaces.get(ws).latest_build.deadline == until.astimezone(UTC)
+
+        with pytest.raises(ExtendRefused, match="at least 30 minutes"):
+            coder.workspaces.set_deadline(ws, sim_any.now() + timedelta(minutes=10), allow_earlier=True)
+        with pytest.raises(InvalidArgument, match="no time zone"):
+            coder.workspaces.set_deadline(ws, datetime(2030, 1, 1))
+        with pytest.raises(InvalidArgument, match="positive"):
+            coder.workspaces.extend(ws, by="0m")
         coder.workspaces.stop(ws)
         with pytest.raises(ExtendRefused, match="not running"):
             coder.workspaces.extend(ws, by="1h")
@@ -235,8 +256,9 @@ def test_async_client_covers_the_same_surface(sim_any: SimServer) -> None:
             assert [w.id for w in await coder.workspaces.list("owner:me")] == [ws.id]
             await coder.workspaces.set_autostart(ws, "7:00 mon Europe/Berlin")
             await coder.workspaces.set_ttl(ws, "4h")
-            deadline = await coder.workspaces.extend(ws, by="1h")
-            assert deadline > datetime.now(UTC) - timedelta(days=3650)
+            plan = await coder.workspaces.extend(ws, by="1h")
+            assert plan.previous is not None and plan.deadline == plan.previous + timedelta(hours=1)
+            assert (await coder.workspaces.get(ws)).latest_build.deadline == plan.deadline
             await coder.workspaces.rename(ws, "async-box-2")
             assert (await coder.workspaces.get_by_name("me", "async-box-2")).id == ws.id
             assert len(await coder.agents.logs(event.agent_id or "")) > 0

@@ -6,11 +6,13 @@ import asyncio
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 from coder_client import (
     AsyncCoderClient,
     CoderClient,
+    Gone,
     LifecycleEvent,
     LifecycleKind,
     NotFound,
@@ -108,6 +110,42 @@ def test_watch_survives_server_errors_and_gives_up_on_missing_workspace(sim_any:
         assert next(iter(coder.workspaces.watch(workspace_id, timeout=10))).id == workspace_id
         with pytest.raises(NotFound):
             next(iter(coder.workspaces.watch("0f1c0000-0000-4000-8000-000000000000", timeout=10)))
+
+
+@pytest.mark.parametrize("status", [400, 502])
+def test_a_proxy_that_refuses_websocket_upgrades_gets_sse(
+    make_sim: Callable[..., SimServer], status: int
+) -> None:
+    """A proxy in front of Coder answers every /watch-ws upgrade with 400 or 502; /watch still works."""
+    sim = make_sim(era="v2", record=False)  # the proxy's answer is not Coder's to check against its spec
+    workspace_id = sim.create_workspace_direct("admin", "python-ds", "proxied")
+    sim.inject_status(status, count=1000, path_prefix=f"/workspaces/{workspace_id}/watch-ws")
+    with CoderClient(sim.url, sim.token, watch_policy=QUICK) as coder:
+        first = next(iter(coder.workspaces.watch(workspace_id, timeout=10)))
+        assert first.id == workspace_id and coder._state.has_watch_ws is False
+
+    async def watch_async() -> Workspace:
+        async with AsyncCoderClient(sim.url, sim.token, watch_policy=QUICK) as coder:
+            async for snapshot in coder.workspaces.watch(workspace_id):
+                return snapshot
+        raise AssertionError("the watch ended without a snapshot")
+
+    assert asyncio.run(asyncio.wait_for(watch_async(), 10)).id == workspace_id
+    (fault,) = sim.context.faults.statuses
+    assert fault.remaining == 998  # each client tried the WebSocket once, then stayed on SSE
+
+
+def test_a_deleted_workspace_is_gone_and_gone_is_not_found(sim: SimServer) -> None:
+    with CoderClient(sim.url, sim.token, watch_policy=QUICK) as coder:
+        ws = coder.workspaces.create("short-lived", "python-ds", parameters=PROJECT)
+        coder.workspaces.wait_until_ready(ws, timeout=30)
+        coder.workspaces.delete(ws)
+        for event in coder.workspaces.lifecycle(ws, timeout=30):
+            if event.kind is LifecycleKind.DELETED:
+                break
+        with pytest.raises(Gone) as caught:
+            coder.workspaces.get(ws.id)
+        assert isinstance(caught.value, NotFound) and "was deleted" in str(caught.value)
 
 
 def test_sync_watch_honours_its_timeout(sim: SimServer) -> None:

@@ -9,7 +9,8 @@
 
 from .client import AsyncCoderClient, CoderClient
 from .config import ClientConfig, default_config_dir, resolve_config
-from .durations import format_duration, parse_duration
+from .deadlines import EXTEND_MINIMUM, DeadlinePlan, plan_deadline, plan_extend
+from .durations import format_duration, human_duration, parse_duration
 from .errors import (
     CoderAPIError,
     CoderConnectionError,
@@ -19,6 +20,7 @@ from .errors import (
     ExtendRefused,
     FieldError,
     Forbidden,
+    Gone,
     InvalidArgument,
     InvalidDuration,
     InvalidParameters,
@@ -32,7 +34,7 @@ from .errors import (
     WorkspaceNotReady,
 )
 from .hub import WatchHub
-from .lifecycle import LifecycleEvent, LifecycleKind, LifecycleTracker
+from .lifecycle import LifecycleEvent, LifecycleTracker
 from .models import (
     AgentLog,
     AgentStatus,
@@ -59,12 +61,29 @@ from .models import (
     WorkspaceSummary,
     WorkspaceTransition,
 )
-from .parameters import validate_parameters
+from .names import MAX_NAME_LENGTH, workspace_name_error
+from .parameters import FormKind, ParameterField, parameter_fields, validate_parameters
+from .redaction import REDACTED, is_secret_name, redact, redact_tail, register_secret
 from .retry import RetryPolicy
 from .schedules import describe_schedule, parse_schedule
+from .stages import (
+    PHASE_NAMES,
+    LifecycleKind,
+    Phase,
+    PhaseState,
+    WorkspaceProgress,
+    is_transitional,
+    lifecycle_summary,
+    primary_agent,
+    progress_of,
+)
 from .watch import WatchPolicy
 
 __all__ = [
+    "EXTEND_MINIMUM",
+    "MAX_NAME_LENGTH",
+    "PHASE_NAMES",
+    "REDACTED",
     "AgentLog",
     "AgentStatus",
     "AsyncCoderClient",
@@ -76,9 +95,12 @@ __all__ = [
     "CoderError",
     "ConfigurationError",
     "Conflict",
+    "DeadlinePlan",
     "ExtendRefused",
     "FieldError",
     "Forbidden",
+    "FormKind",
+    "Gone",
     "Healthcheck",
     "InvalidArgument",
     "InvalidDuration",
@@ -92,7 +114,10 @@ __all__ = [
     "LogLevel",
     "NotFound",
     "Organization",
+    "ParameterField",
     "ParameterOption",
+    "Phase",
+    "PhaseState",
     "ProvisionerJob",
     "RateLimited",
     "ResourceMetadata",
@@ -113,6 +138,7 @@ __all__ = [
     "WorkspaceApp",
     "WorkspaceBuild",
     "WorkspaceNotReady",
+    "WorkspaceProgress",
     "WorkspaceResource",
     "WorkspaceStatus",
     "WorkspaceSummary",
@@ -120,8 +146,21 @@ __all__ = [
     "default_config_dir",
     "describe_schedule",
     "format_duration",
+    "human_duration",
+    "is_secret_name",
+    "is_transitional",
+    "lifecycle_summary",
+    "parameter_fields",
     "parse_duration",
     "parse_schedule",
+    "plan_deadline",
+    "plan_extend",
+    "primary_agent",
+    "progress_of",
+    "redact",
+    "redact_tail",
+    "register_secret",
     "resolve_config",
     "validate_parameters",
+    "workspace_name_error",
 ]

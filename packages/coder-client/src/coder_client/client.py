@@ -23,6 +23,7 @@ import httpx
 from ._netio import streams_transport, tls_verify
 from ._tasks import iterate_producer
 from .config import ClientConfig, resolve_config
+from .deadlines import DeadlinePlan
 from .errors import WaitTimeout, WorkspaceNotReady
 from .hub import WatchHub
 from .lifecycle import LifecycleEvent, LifecycleKind, LifecycleTracker
@@ -218,11 +219,18 @@ class Workspaces(_SyncNamespace):
         """Autostop after ``ttl`` (``"8h"``, timedelta, minutes); None: off. Applies from the next build."""
         self._run(self._ops.set_ttl(workspace, ttl))
 
-    def extend(
-        self, workspace: WorkspaceRef, by: Duration | None = None, until: datetime | None = None
-    ) -> datetime:
-        """Move the stop time to now + ``by`` (like ``coder schedule extend``) or to ``until``; returns it."""
-        return self._run(self._ops.extend(workspace, by, until))
+    def extend(self, workspace: WorkspaceRef, by: Duration) -> DeadlinePlan:
+        """*Extend +by*: the stop time moves ``by`` later than it is now (capped at the template's maximum,
+        which ``plan.capped`` and ``plan.message`` say), never earlier; see :func:`plan_extend`. Raises
+        :class:`ExtendRefused` with a sentence to show when it cannot extend."""
+        return self._run(self._ops.extend(workspace, by))
+
+    def set_deadline(
+        self, workspace: WorkspaceRef, until: datetime, allow_earlier: bool = False
+    ) -> DeadlinePlan:
+        """Stop at ``until`` (aware datetime; capped at the template's maximum). An earlier stop time than the
+        current one raises :class:`ExtendRefused` unless ``allow_earlier`` (ask the user first)."""
+        return self._run(self._ops.set_deadline(workspace, until, allow_earlier))
 
     def start(self, workspace: WorkspaceRef, parameters: Mapping[str, Any] | None = None) -> WorkspaceBuild:
         return self._run(self._ops.start(workspace, parameters))
@@ -435,10 +443,15 @@ class AsyncWorkspaces(_AsyncNamespace):
     async def set_ttl(self, workspace: WorkspaceRef, ttl: Duration | None) -> None:
         await self._run(self._ops.set_ttl(workspace, ttl))
 
-    async def extend(
-        self, workspace: WorkspaceRef, by: Duration | None = None, until: datetime | None = None
-    ) -> datetime:
-        return await self._run(self._ops.extend(workspace, by, until))
+    async def extend(self, workspace: WorkspaceRef, by: Duration) -> DeadlinePlan:
+        """*Extend +by* from the current stop time, never earlier (see :meth:`Workspaces.extend`)."""
+        return await self._run(self._ops.extend(workspace, by))
+
+    async def set_deadline(
+        self, workspace: WorkspaceRef, until: datetime, allow_earlier: bool = False
+    ) -> DeadlinePlan:
+        """Stop at ``until``; earlier than planned only with ``allow_earlier`` (as the sync client)."""
+        return await self._run(self._ops.set_deadline(workspace, until, allow_earlier))
 
     async def start(
         self, workspace: WorkspaceRef, parameters: Mapping[str, Any] | None = None

@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigurationError, register_secret
+from .errors import ConfigurationError
+from .redaction import register_secret
 
 __all__ = ["ClientConfig", "default_config_dir", "resolve_config"]
 

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from .errors import InvalidDuration
 
-__all__ = ["as_timedelta", "format_duration", "parse_duration"]
+__all__ = ["as_timedelta", "format_duration", "human_duration", "parse_duration"]
 
 _UNIT_SECONDS = {
     "h": 3600.0,
@@ -77,3 +77,24 @@ def format_duration(value: timedelta) -> str:
     if seconds or not parts:
         parts.append(f"{seconds}s")
     return sign + "".join(parts)
+
+
+def human_duration(value: timedelta | float | None) -> str:
+    """A duration for people: ``4.2s``, ``3m 05s``, ``2h 04m`` (float = seconds; None → ``—``).
+
+    Tenths below ten seconds, because a fast startup is worth telling apart from a slow one; whole
+    units above, because nobody reads the seconds of an hour-long build.
+    """
+    if value is None:
+        return "—"
+    exact = max(0.0, value.total_seconds() if isinstance(value, timedelta) else float(value))
+    if exact < 10:
+        return f"{exact:.1f}s"
+    seconds = round(exact)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"

@@ -11,7 +11,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .redaction import redact
+
 if TYPE_CHECKING:
+    from .deadlines import DeadlinePlan
     from .lifecycle import LifecycleEvent
 
 __all__ = [
@@ -23,6 +26,7 @@ __all__ = [
     "ExtendRefused",
     "FieldError",
     "Forbidden",
+    "Gone",
     "InvalidArgument",
     "InvalidDuration",
     "InvalidParameters",
@@ -34,23 +38,7 @@ __all__ = [
     "ValidationFailed",
     "WaitTimeout",
     "WorkspaceNotReady",
-    "redact",
 ]
-
-_secrets: set[str] = set()
-
-
-def register_secret(secret: str) -> None:
-    """Remember a token so that :func:`redact` removes it from any error text."""
-    if len(secret) >= 6:
-        _secrets.add(secret)
-
-
-def redact(text: str) -> str:
-    for secret in _secrets:
-        if secret in text:
-            text = text.replace(secret, "<redacted>")
-    return text
 
 
 class CoderError(Exception):
@@ -101,7 +89,13 @@ class InvalidParameters(InvalidArgument):
 
 
 class ExtendRefused(InvalidArgument):
-    """``extend`` was refused client-side because Coder would refuse it too."""
+    """A stop-time change was refused client-side: Coder would refuse it (not running, under 30 minutes
+    from now), it would change nothing, or an *Extend* would have moved the stop time earlier. ``plan`` is
+    the :class:`~coder_client.DeadlinePlan` that was refused, when one was computed."""
+
+    def __init__(self, message: str, plan: DeadlinePlan | None = None) -> None:
+        self.plan = plan
+        super().__init__(message)
 
 
 class WaitTimeout(CoderError, TimeoutError):
@@ -137,6 +131,7 @@ _REASONS = {
     401: "Unauthorized",
     403: "Forbidden",
     404: "Not Found",
+    410: "Gone",
     409: "Conflict",
     429: "Too Many Requests",
     500: "Internal Server Error",
@@ -212,6 +207,12 @@ class NotFound(CoderAPIError):
         return self.message.strip().lower().startswith("route not found")
 
 
+class Gone(NotFound):
+    """410: the workspace was deleted. A ``NotFound``, so code that handles "no such workspace" handles it."""
+
+    hint = "It was deleted; create it again if you still need it."
+
+
 class Conflict(CoderAPIError):
     """409: a name is taken, a build is already active, or the workspace is in the wrong state."""
 
@@ -260,6 +261,8 @@ def error_class_for(status_code: int) -> type[CoderAPIError]:
         return Forbidden
     if status_code == 404:
         return NotFound
+    if status_code == 410:
+        return Gone
     if status_code == 409:
         return Conflict
     if status_code == 429:

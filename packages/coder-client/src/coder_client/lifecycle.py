@@ -11,63 +11,11 @@ from __future__ import annotations
 from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
-from .models import (
-    AgentStatus,
-    JobStatus,
-    LifecycleState,
-    Workspace,
-    WorkspaceAgent,
-    WorkspaceTransition,
-)
+from .models import JobStatus, LifecycleState, Workspace, WorkspaceAgent
+from .stages import LifecycleKind, agent_stage, build_stage
 
 __all__ = ["LifecycleEvent", "LifecycleKind", "LifecycleTracker"]
-
-
-class LifecycleKind(StrEnum):
-    BUILDING = "building"  # a start build is queued or running
-    AGENT_CONNECTING = "agent_connecting"  # start build done, agent not yet running its startup
-    AGENT_TIMEOUT = "agent_timeout"  # agent has not connected within its timeout (not final)
-    STARTING = "starting"  # agent is running startup scripts
-    READY = "ready"
-    START_ERROR = "start_error"  # a startup script failed; the agent is usable
-    START_TIMEOUT = "start_timeout"  # a startup script ran past its timeout
-    BUILD_FAILED = "build_failed"
-    BUILD_CANCELED = "build_canceled"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
-    DELETED = "deleted"
-
-    @property
-    def settled(self) -> bool:
-        """The workspace has stopped changing on its own: ready, failed, stopped or gone."""
-        return self in _SETTLED
-
-    @property
-    def usable(self) -> bool:
-        """The agent finished starting (possibly with problems) and can be connected to."""
-        return self in (LifecycleKind.READY, LifecycleKind.START_ERROR, LifecycleKind.START_TIMEOUT)
-
-
-_SETTLED = frozenset(
-    {
-        LifecycleKind.READY,
-        LifecycleKind.START_ERROR,
-        LifecycleKind.START_TIMEOUT,
-        LifecycleKind.BUILD_FAILED,
-        LifecycleKind.BUILD_CANCELED,
-        LifecycleKind.STOPPED,
-        LifecycleKind.DELETED,
-    }
-)
-
-_AGENT_KINDS = {
-    LifecycleState.STARTING: LifecycleKind.STARTING,
-    LifecycleState.READY: LifecycleKind.READY,
-    LifecycleState.START_ERROR: LifecycleKind.START_ERROR,
-    LifecycleState.START_TIMEOUT: LifecycleKind.START_TIMEOUT,
-}
 
 
 @dataclass(frozen=True)
@@ -132,30 +80,25 @@ class LifecycleTracker:
 
     def _events(self, workspace: Workspace) -> list[LifecycleEvent]:
         build = workspace.latest_build
-        job = build.job.status
 
         def event(kind: LifecycleKind, **extra: object) -> LifecycleEvent:
             return LifecycleEvent(kind, workspace, build.id, **extra)  # type: ignore[arg-type]
 
-        if job == JobStatus.FAILED:
-            return [event(LifecycleKind.BUILD_FAILED, error=build.job.error)]
-        if job in (JobStatus.CANCELED, JobStatus.CANCELING):
-            return [event(LifecycleKind.BUILD_CANCELED)] if job == JobStatus.CANCELED else []
-        if build.transition == WorkspaceTransition.STOP:
-            return [event(LifecycleKind.STOPPED if job == JobStatus.SUCCEEDED else LifecycleKind.STOPPING)]
-        if build.transition == WorkspaceTransition.DELETE:
-            return [event(LifecycleKind.DELETED)] if job == JobStatus.SUCCEEDED else []
-        if job != JobStatus.SUCCEEDED:
-            return [event(LifecycleKind.BUILDING)]
+        stage = build_stage(build)
+        if stage is not None:
+            if stage is LifecycleKind.DELETING or build.job.status == JobStatus.CANCELING:
+                return []  # reported once they are done
+            if stage is LifecycleKind.QUEUED:
+                stage = LifecycleKind.BUILDING  # events have always reported a queued start as building
+            return [event(stage, error=build.job.error if stage is LifecycleKind.BUILD_FAILED else "")]
         events = []
         for agent in build.agents:
-            kind = _AGENT_KINDS.get(agent.lifecycle_state)
-            if kind is None:
+            kind = agent_stage(agent)
+            if kind in (LifecycleKind.AGENT_CONNECTING, LifecycleKind.AGENT_TIMEOUT):
                 if agent.lifecycle_state == LifecycleState.CREATED:
-                    waiting = LifecycleKind.AGENT_TIMEOUT if agent.status == AgentStatus.TIMEOUT else None
-                    events.append(event(waiting or LifecycleKind.AGENT_CONNECTING, agent=agent))
-                continue
-            if kind == LifecycleKind.READY and agent.status != AgentStatus.CONNECTED:
-                continue  # ready only counts once the agent is also connected (NOTES.md §4 alert rule)
+                    events.append(event(kind, agent=agent))
+                continue  # a ready agent that is not connected yet: its ready event comes once it is
+            if kind is LifecycleKind.STOPPING:
+                continue  # an agent shutting down inside a start build: the stop build will say so
             events.append(event(kind, agent=agent, started_at=agent.started_at, ready_at=agent.ready_at))
         return events

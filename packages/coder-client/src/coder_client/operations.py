@@ -6,7 +6,6 @@ client's behaviour (name resolution, era fallbacks, client-side checks) lives.
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -15,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from . import endpoints as api
+from .deadlines import DeadlinePlan, plan_deadline, plan_extend
 from .durations import as_timedelta, format_duration
 from .endpoints import Op
 from .errors import CoderError, ExtendRefused, InvalidArgument, NotFound
@@ -32,6 +32,7 @@ from .models import (
     WorkspaceSummary,
     WorkspaceTransition,
 )
+from .names import workspace_name_error
 from .parameters import validate_parameters
 from .retry import _server_clock_offset
 from .schedules import parse_schedule
@@ -44,8 +45,6 @@ TemplateRef = Template | str
 AgentRef = WorkspaceAgent | str
 Duration = timedelta | str | int | float
 
-WORKSPACE_NAME = re.compile(r"^[a-zA-Z0-9]+(?:-[a-zA-Z0-9]+)*$")
-EXTEND_MINIMUM = timedelta(minutes=30)
 PAGE_SIZE = 100
 
 
@@ -209,11 +208,9 @@ class Operations:
         owner: str,
         organization: str | None,
     ) -> Op[Workspace]:
-        if not (1 <= len(name) <= 32 and WORKSPACE_NAME.match(name)):
-            raise InvalidArgument(
-                f"{name!r} is not a valid workspace name: use 1-32 letters, digits and single hyphens "
-                "(e.g. ml-box-2), not starting or ending with a hyphen."
-            )
+        problem = workspace_name_error(name)
+        if problem:
+            raise InvalidArgument(problem)
         resolved = yield from self.template(template, organization)
         rich = yield from api.GET_RICH_PARAMETERS(version=resolved.active_version_id)
         body: dict[str, Any] = {
@@ -257,10 +254,9 @@ class Operations:
         return (yield from older())
 
     def rename(self, workspace: WorkspaceRef, new_name: str) -> Op[None]:
-        if not (1 <= len(new_name) <= 32 and WORKSPACE_NAME.match(new_name)):
-            raise InvalidArgument(
-                f"{new_name!r} is not a valid workspace name: use letters, digits and hyphens."
-            )
+        problem = workspace_name_error(new_name)
+        if problem:
+            raise InvalidArgument(problem)
         workspace_id = yield from self.workspace_id(workspace)
         yield from api.RENAME_WORKSPACE(workspace=workspace_id, json={"name": new_name})
 
@@ -274,20 +270,37 @@ class Operations:
         workspace_id = yield from self.workspace_id(workspace)
         yield from api.SET_TTL(workspace=workspace_id, json={"ttl_ms": ttl_ms})
 
-    def extend(self, workspace: WorkspaceRef, by: Duration | None, until: datetime | None) -> Op[datetime]:
-        if (by is None) == (until is None):
-            raise InvalidArgument("extend needs exactly one of by= (e.g. '2h') or until= (a datetime).")
+    def extend(self, workspace: WorkspaceRef, by: Duration) -> Op[DeadlinePlan]:
+        """*Extend +by*: from the current stop time, capped at ``max_deadline``, never earlier."""
+        amount = as_timedelta(by)
+        return (yield from self._apply_deadline(workspace, lambda ws, now: plan_extend(ws, amount, now=now)))
+
+    def set_deadline(self, workspace: WorkspaceRef, until: datetime, allow_earlier: bool) -> Op[DeadlinePlan]:
+        """Stop at ``until`` (capped at ``max_deadline``); earlier than now planned only if allowed."""
+        return (
+            yield from self._apply_deadline(
+                workspace, lambda ws, now: plan_deadline(ws, until, now=now), allow_earlier
+            )
+        )
+
+    def _apply_deadline(
+        self,
+        workspace: WorkspaceRef,
+        plan_for: Callable[[Workspace, datetime], DeadlinePlan],
+        allow_earlier: bool = False,
+    ) -> Op[DeadlinePlan]:
         workspace_id = yield from self.workspace_id(workspace)
         current, headers = yield from api.GET_WORKSPACE_WITH_HEADERS(workspace=workspace_id)
         # Coder judges the deadline by its own clock; follow it when ours is clearly off.
         offset = _server_clock_offset(headers)
         now = datetime.now(UTC) + timedelta(seconds=offset if abs(offset) > 2 else 0)
-        deadline = now + as_timedelta(by) if by is not None else _aware(until)
-        check_extend(current, deadline, now)
+        plan = plan_for(current, now)
+        if plan.too_soon or not plan.changes or (plan.shortens and not allow_earlier):
+            raise ExtendRefused(f"Workspace {current.full_name}: {plan.refusal or plan.message}", plan)
         yield from api.EXTEND_WORKSPACE(
-            workspace=workspace_id, json={"deadline": deadline.isoformat().replace("+00:00", "Z")}
+            workspace=workspace_id, json={"deadline": plan.deadline.isoformat().replace("+00:00", "Z")}
         )
-        return deadline
+        return plan
 
     def build(
         self, workspace: WorkspaceRef, transition: WorkspaceTransition, body: Mapping[str, Any] | None = None
@@ -407,38 +420,3 @@ def ttl_milliseconds(ttl: Duration) -> int:
             "(pass None to turn autostop off)."
         )
     return int(value.total_seconds() // 60) * 60_000
-
-
-def _aware(moment: datetime | None) -> datetime:
-    assert moment is not None
-    if moment.tzinfo is None:
-        raise InvalidArgument(
-            f"until={moment.isoformat()} has no time zone; pass an aware datetime (e.g. with tzinfo=UTC)."
-        )
-    return moment.astimezone(UTC)
-
-
-def check_extend(workspace: Workspace, deadline: datetime, now: datetime) -> None:
-    """Refuse, with Coder's reasons, an extension Coder would refuse (NOTES.md §8)."""
-    build = workspace.latest_build
-    label = workspace.full_name
-    if build.transition != WorkspaceTransition.START or build.job.status != JobStatus.SUCCEEDED:
-        state = build.status.value
-        raise ExtendRefused(
-            f"Workspace {label} is {state}, not running, so its stop time cannot be extended. Start it first."
-        )
-    if build.deadline is None:
-        raise ExtendRefused(
-            f"Workspace {label} has no automatic stop (its shutdown is manual), so there is nothing to "
-            "extend."
-        )
-    if deadline < now + EXTEND_MINIMUM - timedelta(minutes=1):
-        raise ExtendRefused(
-            f"Cannot extend workspace {label} to {deadline:%Y-%m-%d %H:%M} UTC: the new stop time must be at "
-            "least 30 minutes from now. Ask for a longer extension (e.g. by='1h')."
-        )
-    if build.max_deadline is not None and deadline > build.max_deadline:
-        raise ExtendRefused(
-            f"Cannot extend workspace {label} past {build.max_deadline:%Y-%m-%d %H:%M} UTC, the latest stop "
-            "time its template allows. Ask for less, or restart the workspace later for a new allowance."
-        )

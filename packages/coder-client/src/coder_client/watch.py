@@ -43,6 +43,9 @@ from .transport import AsyncTransport, SyncTransport, api_error
 __all__ = ["AsyncWatcher", "WatchPolicy", "WatchState", "watch_sync"]
 
 HEARTBEAT_GRACE = 45.0  # Coder pings every 15 s; three missed pings means the stream is dead.
+# _FALLBACK: any refused WebSocket upgrade falls back to SSE. A server without /watch-ws answers 404/405,
+# and a proxy that does not pass WebSockets answers 400, 426 or 502; each may still serve /watch. A real
+# refusal (401, 403, a workspace that is gone) comes back from the SSE request too, with Coder's body.
 
 
 @dataclass(frozen=True)
@@ -124,17 +127,6 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
     return leaves
 
 
-def _ws_refusal(error: WebSocketUpgradeError, path: str) -> CoderAPIError | None:
-    """None if the server may simply lack /watch-ws (404/405: try SSE), else the error to raise.
-
-    The upgrade response is already closed, so its body (which would say "Route not found.") is gone;
-    whether the route exists is settled by whether SSE then works.
-    """
-    if error.response.status_code in (404, 405):
-        return None
-    return api_error("GET", path, error.response)
-
-
 def _sse_refused(response: httpx.Response, path: str) -> CoderAPIError | None:
     if response.is_success:
         return None
@@ -165,10 +157,8 @@ def _frames_sync(
                         yield ("idle", None)
                         continue
                     yield (str(message.get("type", "")), message.get("data"))
-        except WebSocketUpgradeError as exc:
-            refusal = _ws_refusal(exc, path)
-            if refusal is not None:
-                raise refusal from None
+        except WebSocketUpgradeError:
+            pass  # no /watch-ws here, or a proxy that refuses upgrades: SSE next (see _FALLBACK)
     path = stream_path(WATCH_WORKSPACE_SSE_PATH, workspace=workspace_id)
     timeout = httpx.Timeout(10.0, read=read_timeout)
     try:
@@ -293,10 +283,8 @@ class AsyncWatcher:
                     while True:
                         message = await socket.receive_json(idle_timeout=grace)
                         await self._handle(str(message.get("type", "")), message.get("data"), on_snapshot)
-            except WebSocketUpgradeError as exc:
-                refusal = _ws_refusal(exc, path)
-                if refusal is not None:
-                    raise refusal from None
+            except WebSocketUpgradeError:
+                pass  # no /watch-ws here, or a proxy that refuses upgrades: SSE next (see _FALLBACK)
             except WebSocketClosed as exc:
                 raise _Reconnect(str(exc)) from None
         path = stream_path(WATCH_WORKSPACE_SSE_PATH, workspace=self.workspace_id)
