@@ -24,9 +24,14 @@ import httpx
 import pytest
 import yaml
 from coder_slack.alerts import messages
-from coder_slack.store import AlertCard, AlertDestination, AlertOutboxItem
 from coder_slack.standin import METHOD_SCOPES, SlackStandIn, needed_scope
-from coder_slack.store import create_sync_engine_for, upgrade_database
+from coder_slack.store import (
+    AlertCard,
+    AlertDestination,
+    AlertOutboxItem,
+    create_sync_engine_for,
+    upgrade_database,
+)
 from slack_sdk import WebClient
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.orm import Session

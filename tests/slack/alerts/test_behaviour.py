@@ -19,8 +19,7 @@ from alerts_helpers import (
     user_settings,
     wait_until,
 )
-from coder_client import AsyncCoderClient
-from coder_slack.alerts import redact
+from coder_client import AsyncCoderClient, redact
 from coder_slack.standin import SlackStandIn
 from coder_slack.store import Subscription, create_sync_engine_for
 from sqlalchemy import select

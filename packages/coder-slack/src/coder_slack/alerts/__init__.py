@@ -10,6 +10,5 @@ from coder_slack.alerts.config import AlertConfig
 from coder_slack.alerts.engine import AlertEngine
 from coder_slack.alerts.events import EVENT_KINDS, AlertEvent
 from coder_slack.alerts.metrics import AlertMetrics
-from coder_slack.alerts.redact import redact
 
-__all__ = ["EVENT_KINDS", "AlertConfig", "AlertEngine", "AlertEvent", "AlertMetrics", "redact"]
+__all__ = ["EVENT_KINDS", "AlertConfig", "AlertEngine", "AlertEvent", "AlertMetrics"]

@@ -25,13 +25,23 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from coder_client import AsyncCoderClient, CoderError, NotFound, WatchHub, Workspace, WorkspaceSummary
+from coder_client import (
+    AsyncCoderClient,
+    CoderError,
+    NotFound,
+    WatchHub,
+    Workspace,
+    WorkspaceSummary,
+    is_transitional,
+    lifecycle_summary,
+    redact_tail,
+)
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coder_slack.alerts import retention
 from coder_slack.alerts.config import AlertConfig
-from coder_slack.alerts.events import detect, is_transitional, lifecycle_summary
+from coder_slack.alerts.events import detect
 from coder_slack.alerts.leases import (
     PRUNE_LEASE,
     SWEEP_LEASE,
@@ -51,7 +61,6 @@ from coder_slack.alerts.ledger import (
     record_observations,
 )
 from coder_slack.alerts.metrics import AlertMetrics
-from coder_slack.alerts.redact import redact_tail
 from coder_slack.alerts.repository import forget_workspaces, outbox_depth, unknown_keys
 from coder_slack.alerts.retention import retention_cutoffs
 from coder_slack.alerts.worker import DeliveryWorker
@@ -125,6 +134,7 @@ class AlertEngine:
         # Sweeper passes (a sweep, or finding another replica holds the sweep): begun and completed.
         self._passes_begun = 0
         self._passes_done = 0
+        self._pass_done = asyncio.Event()
         self.started = False
 
     # ----------------------------------------------------------------- lifecycle
@@ -196,8 +206,13 @@ class AlertEngine:
         async def settled() -> None:
             wanted = self._passes_begun + 1
             self.request_sweep()
-            while self._passes_done < wanted or not await self.idle():
-                await asyncio.sleep(0.05)
+            while self._passes_done < wanted:
+                self._pass_done.clear()
+                await self._pass_done.wait()
+            while True:
+                if await self.idle():
+                    return
+                await asyncio.sleep(0.05)  # idle() is a read of the outbox: poll it
 
         await asyncio.wait_for(settled(), limit)
 
@@ -381,6 +396,7 @@ class AlertEngine:
                     self._leases.discard(SWEEP_LEASE)
                 self._swept_once.set()
                 self._passes_done = begun
+                self._pass_done.set()
                 delay = self.config.sweep_interval
             except CoderError as error:
                 self.metrics.coder_error(getattr(error, "status_code", None))

@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from coder_client import Workspace
+from coder_client import Workspace, is_transitional, lifecycle_summary
 from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from coder_slack.alerts.config import AlertConfig
-from coder_slack.alerts.events import AlertEvent, autostop_warning, is_transitional, lifecycle_summary
+from coder_slack.alerts.events import AlertEvent, autostop_warning
 from coder_slack.store import (
     AlertDestination,
     AlertLedgerEntry,

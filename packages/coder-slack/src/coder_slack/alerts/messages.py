@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from coder_client import human_duration
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -35,7 +36,6 @@ from coder_slack.views.buttons import (
     restart_button,
     stop_button,
 )
-from coder_slack.views.common import human_duration
 from coder_slack.views.message import Message
 
 METADATA_EVENT_TYPE = "coderops_alert"
