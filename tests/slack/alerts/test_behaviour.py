@@ -112,7 +112,8 @@ def test_owner_dm_respects_setting_and_autostop_warns_once_per_deadline(make_sim
                     ]
 
                 await wait_until(lambda: autostops(), 20, what="the autostop DM")
-                await coder.workspaces.extend(alice_ws, by="9h")
+                # Extend adds to the current stop time: 8 h + 1 h, still inside Alice's 10-hour lead time.
+                await coder.workspaces.extend(alice_ws, by="1h")
                 await wait_until(lambda: len(autostops()) >= 2, 20, what="a warning for the new deadline")
                 await engine.settle()
                 await coder.aclose()

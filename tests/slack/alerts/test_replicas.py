@@ -49,7 +49,10 @@ def test_killed_replica_hands_over_its_watches_within_a_lease(
             pids = [farm.spawn() for _ in range(3)]
             deadline = time.monotonic() + 60  # generous: they migrate one at a time, on a busy machine
             while _replicas_alive(db) < 3:  # each replica's heartbeat says it has started
-                assert time.monotonic() < deadline, "three replicas did not start"
+                assert time.monotonic() < deadline, (
+                    f"{_replicas_alive(db)} of 3 replicas started:\n"
+                    + (tmp_path / "bots.log").read_text()[-3000:]
+                )
                 time.sleep(0.05)
             ids = [
                 coder.workspaces.create(f"replica-{i}", "python-ds", parameters=PARAMS, owner="alice").id
