@@ -147,7 +147,12 @@ def alert_key_in(workspace: Workspace, kind: str) -> str | None:
         return f"{workspace.id}:{build.id}::build_failed" if failed else None
     if str(build.transition) != "start" or str(build.job.status) != "succeeded":
         return None
-    agents = [agent for agent in build.agents if str(agent.lifecycle_state) == kind]
+    # Coder's rule for "ready" (docs/reference/coder-api-notes.md §4): the agent is also connected.
+    agents = [
+        agent
+        for agent in build.agents
+        if str(agent.lifecycle_state) == kind and (kind != "ready" or str(agent.status) == "connected")
+    ]
     return f"{workspace.id}:{build.id}:{agents[0].id}:{kind}" if agents else None
 
 

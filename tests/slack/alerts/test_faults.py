@@ -241,6 +241,7 @@ def test_thirty_second_coder_outage_mid_start(make_sim, tmp_path: Path) -> None:
                 caught_up = time.time()
                 # After the outage: the held startup finishes, and the broken workspace's agent recovers.
                 broken_agent = await _agent_id(coder, ids["outage-broken"])
+                sim.set_agent_connection(held_agent, True)  # held before it ever connected
                 sim.set_agent_lifecycle(held_agent, "ready")
                 sim.set_agent_lifecycle(broken_agent, "ready")
                 after = [

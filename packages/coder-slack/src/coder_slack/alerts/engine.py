@@ -45,10 +45,8 @@ from coder_slack.alerts.events import detect
 from coder_slack.alerts.leases import (
     PRUNE_LEASE,
     SWEEP_LEASE,
-    claim_leases,
+    HeldLeases,
     orphaned_transitional,
-    release_leases,
-    renew_leases,
     watch_lease,
     watched_workspace,
 )
@@ -117,12 +115,11 @@ class AlertEngine:
         self.catch_up: CatchUp | None = None
         self._hub: WatchHub | None = None
         self._watched: set[str] = set()
-        self._leases: set[str] = set()
+        self.leases = HeldLeases(self.db, self.config.replica_id, self.config.lease_seconds)
         # Per workspace: its latest build and the alert keys recorded for it (a new build starts afresh, so
         # this stays as large as the fleet, not as the history).
         self._recorded: dict[str, tuple[str, set[str]]] = {}
         self._fingerprints: dict[str, tuple[object, ...]] = {}
-        self._to_release: set[str] = set()
         self._sweeps = 0
         self._autostop_due: dict[str, datetime] = {}
         # (when, workspace id), soonest first; entries whose time no longer matches _autostop_due are stale.
@@ -175,8 +172,7 @@ class AlertEngine:
         if self._hub is not None:
             await self._hub.aclose()
         with contextlib.suppress(Exception):
-            await self.db.run(release_leases, list(self._leases), self.config.replica_id)
-        self._leases.clear()
+            await self.leases.release_all()
         self._watched.clear()
         self.metrics.watches_held(0)
         await self.db.close()
@@ -342,17 +338,10 @@ class AlertEngine:
         wanted = [w for w in workspace_ids if w not in self._watched]
         if not wanted or self._hub is None:
             return
-        won = await self.db.run(
-            claim_leases,
-            [watch_lease(w) for w in wanted],
-            self.config.replica_id,
-            utcnow(),
-            self.config.lease_seconds,
-        )
+        won = await self.leases.claim([watch_lease(w) for w in wanted])
         for name in won:
             workspace_id = watched_workspace(name)
             assert workspace_id is not None
-            self._leases.add(name)
             self._watched.add(workspace_id)
             await self._hub.add(workspace_id)
         self.metrics.watches_held(len(self._watched))
@@ -363,17 +352,14 @@ class AlertEngine:
 
     async def _unwatch(self, workspace_id: str) -> None:
         self._watched.discard(workspace_id)
-        name = watch_lease(workspace_id)
         if self._hub is not None:
             # Not from inside the watch's own callback (that would cancel the caller), and a moment later:
             # closing hundreds of streams at once should not delay the alerts they just produced.
             hub = self._hub
             loop = asyncio.get_running_loop()
             loop.call_later(1.0, lambda: loop.create_task(self._close_watch(hub, workspace_id)))
-        if name in self._leases:
-            # Released by the lease keeper in one batch: no transaction on the alert's hot path.
-            self._leases.discard(name)
-            self._to_release.add(name)
+        # Released by the lease keeper in one batch: no transaction on the alert's hot path.
+        self.leases.give_back(watch_lease(workspace_id))
         self.metrics.watches_held(len(self._watched))
 
     # ----------------------------------------------------------------- sweeping
@@ -384,16 +370,11 @@ class AlertEngine:
             # Cleared before the pass, so a request made while it runs gets a pass of its own.
             self._sweep_now.clear()
             try:
-                won = await self.db.run(
-                    claim_leases, [SWEEP_LEASE], self.config.replica_id, utcnow(), self.config.lease_seconds
-                )
+                won = await self.leases.claim_one(SWEEP_LEASE)
                 begun = self._passes_begun = self._passes_begun + 1
                 if won:
-                    self._leases.add(SWEEP_LEASE)
                     await self.sweep(catch_up=self.catch_up if first else None)
                     first = False
-                else:
-                    self._leases.discard(SWEEP_LEASE)
                 self._swept_once.set()
                 self._passes_done = begun
                 self._pass_done.set()
@@ -468,14 +449,7 @@ class AlertEngine:
             try:
                 now = utcnow()
                 await self.db.run(heartbeat, now, self.config.replica_id)
-                if self._to_release:
-                    released = list(self._to_release - self._leases)
-                    self._to_release.clear()
-                    await self.db.run(release_leases, released, self.config.replica_id)
-                mine = set(self._leases)
-                kept = await self.db.run(renew_leases, self.config.replica_id, now, self.config.lease_seconds)
-                for name in mine - kept:
-                    self._leases.discard(name)
+                for name in await self.leases.renew(now):
                     workspace_id = watched_workspace(name)
                     if workspace_id is not None:
                         self._watched.discard(workspace_id)
@@ -522,14 +496,9 @@ class AlertEngine:
         while True:
             await asyncio.sleep(self.config.prune_interval)
             try:
-                won = await self.db.run(
-                    claim_leases, [PRUNE_LEASE], self.config.replica_id, utcnow(), self.config.lease_seconds
-                )
-                if won:
-                    self._leases.add(PRUNE_LEASE)  # renewed by the lease keeper while this replica lives
+                # Renewed by the lease keeper while this replica lives.
+                if await self.leases.claim_one(PRUNE_LEASE):
                     await self.prune()
-                else:
-                    self._leases.discard(PRUNE_LEASE)
             except Exception:
                 log.exception("alert engine: pruning failed; retrying at the next pass")
 
@@ -539,7 +508,7 @@ class AlertEngine:
         table."""
         cutoffs = retention_cutoffs(now or utcnow(), self.config, self.catch_up)
         return await retention.prune(
-            self.db, cutoffs, self.config, lambda: not self.started or PRUNE_LEASE in self._leases
+            self.db, cutoffs, self.config, lambda: not self.started or PRUNE_LEASE in self.leases
         )
 
 

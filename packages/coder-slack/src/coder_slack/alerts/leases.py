@@ -18,8 +18,10 @@ from coder_slack.store import (
     AlertLease,
     AlertOutboxItem,
     AlertWorkspace,
+    Transactions,
     aware,
     insert_ignoring_conflicts,
+    utcnow,
 )
 
 SWEEP_LEASE = "sweep"
@@ -105,6 +107,56 @@ def orphaned_transitional(session: Session, now: datetime) -> list[str]:
         .where(AlertWorkspace.transitional.is_(True), AlertLease.name.is_(None))
     )
     return list(session.scalars(query))
+
+
+class HeldLeases:
+    """The named leases this replica holds, kept in step with ``alert_leases``: claimed in batches, renewed
+    together by the engine's lease keeper, given back in batches (no transaction on an alert's hot path)."""
+
+    def __init__(self, db: Transactions, holder: str, seconds: float) -> None:
+        self.db = db
+        self.holder = holder
+        self.seconds = seconds
+        self._held: set[str] = set()
+        self._to_release: set[str] = set()
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._held
+
+    async def claim(self, names: list[str]) -> list[str]:
+        """Claim ``names`` in one transaction; the ones this replica holds now."""
+        won = await self.db.run(claim_leases, names, self.holder, utcnow(), self.seconds)
+        self._held.update(won)
+        return won
+
+    async def claim_one(self, name: str) -> bool:
+        """Claim (or keep) one lease; forget it when another replica holds it."""
+        if await self.claim([name]):
+            return True
+        self._held.discard(name)
+        return False
+
+    def give_back(self, name: str) -> None:
+        """Stop holding ``name``; the lease keeper releases it with the next ``renew``."""
+        if name in self._held:
+            self._held.discard(name)
+            self._to_release.add(name)
+
+    async def renew(self, now: datetime) -> set[str]:
+        """Release what was given back, extend the rest; the leases lost meanwhile (expired, taken over)."""
+        if self._to_release:
+            released = list(self._to_release - self._held)
+            self._to_release.clear()
+            await self.db.run(release_leases, released, self.holder)
+        mine = set(self._held)
+        kept = await self.db.run(renew_leases, self.holder, now, self.seconds)
+        lost = mine - kept
+        self._held -= lost
+        return lost
+
+    async def release_all(self) -> None:
+        held, self._held = list(self._held), set()
+        await self.db.run(release_leases, held, self.holder)
 
 
 # ------------------------------------------------------------------------------------ destination leases
