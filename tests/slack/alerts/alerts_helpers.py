@@ -288,6 +288,16 @@ class BotFarm:
         self.pids.append(pid)
         return pid
 
+    def dump_stacks(self) -> None:
+        """Have every bot write its threads' stacks to the log (SIGUSR1, see ``bot_zygote.py``)."""
+        import os
+        import signal
+
+        for pid in self.pids:
+            with contextlib_suppress():
+                os.kill(pid, signal.SIGUSR1)
+        time.sleep(0.5)
+
     def kill(self, pid: int) -> None:
         import os
         import signal

@@ -49,9 +49,11 @@ def test_killed_replica_hands_over_its_watches_within_a_lease(
             pids = [farm.spawn() for _ in range(3)]
             deadline = time.monotonic() + 60  # generous: they migrate one at a time, on a busy machine
             while _replicas_alive(db) < 3:  # each replica's heartbeat says it has started
+                if time.monotonic() > deadline:
+                    farm.dump_stacks()
                 assert time.monotonic() < deadline, (
                     f"{_replicas_alive(db)} of 3 replicas started:\n"
-                    + (tmp_path / "bots.log").read_text()[-3000:]
+                    + (tmp_path / "bots.log").read_text()[-6000:]
                 )
                 time.sleep(0.05)
             ids = [

@@ -487,9 +487,13 @@ def mark_started(session: Session, now: datetime, replica_id: str, catch_up_afte
     """Note this engine's start; when every engine was silent longer than ``catch_up_after`` seconds, the
     gap is a
     downtime whose transitions get summarised."""
-    first = session.get(AlertMeta, FIRST_START_KEY)
-    if first is None:
-        session.add(AlertMeta(key=FIRST_START_KEY, value=now.isoformat(), updated_at=now))
+    # Replicas starting together all find no row; the first insert wins, the others change nothing (a plain
+    # INSERT failed them with a unique violation and they never started).
+    insert_ignoring_conflicts(
+        session,
+        AlertMeta.__table__,  # type: ignore[arg-type]
+        {"key": FIRST_START_KEY, "value": now.isoformat(), "updated_at": now},
+    )
     alive = session.scalars(select(AlertMeta).where(AlertMeta.key.like("alive:%"))).all()
     last_alive = max(
         (
