@@ -171,7 +171,7 @@ def test_only_public_alert_cards_are_rewritten() -> None:
         stage="ready",
         workspace_id=WORKSPACE_ID,
     )
-    status_blocks = [block.to_dict() for block in status_card(state, NOW)[1]]
+    status_blocks = status_card(state, NOW).blocks_json()
     assert any(block.get("block_id") == "card_actions" for block in status_blocks)
     assert ClickedCard.of(click_body(status_blocks), {"block_id": "card_actions"}) is None
     # Ephemeral messages cannot be updated; a click without a copy of the message has nothing to rewrite.

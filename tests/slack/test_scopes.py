@@ -24,8 +24,13 @@ import httpx
 import pytest
 import yaml
 from coder_slack.alerts import messages
-from coder_slack.alerts.tables import AlertCard, AlertDestination, AlertOutboxItem
-from coder_slack.store import create_sync_engine_for, upgrade_database
+from coder_slack.store import (
+    AlertCard,
+    AlertDestination,
+    AlertOutboxItem,
+    create_sync_engine_for,
+    upgrade_database,
+)
 from slack_sdk import WebClient
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sim import METHOD_SCOPES, SlackStandIn, needed_scope
@@ -152,7 +157,7 @@ def test_the_package_calls_what_we_know_it_calls() -> None:
     # The alert engine's crash check and the DM path are among them (the scan is not finding nothing).
     for method in ("conversations.history", "conversations.replies", "conversations.open", "chat.update"):
         assert method in found, sorted(found)
-    assert any("alerts/delivery.py" in place for place in found["conversations.history"])
+    assert any("alerts/worker.py" in place for place in found["conversations.history"])
 
 
 def test_every_called_method_has_its_scopes_in_the_table() -> None:

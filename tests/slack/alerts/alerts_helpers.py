@@ -6,13 +6,17 @@ import asyncio
 import contextlib
 import json
 import sys
+import time
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from coder_client import AsyncCoderClient, CoderClient, Workspace
+from coder_slack.alerts.events import AlertEvent
 from coder_slack.alerts.messages import METADATA_EVENT_TYPE
+from coder_slack.alerts.repository import outbox_depth
 from coder_slack.store import Identity, Subscription, UserSettings, create_sync_engine_for, upgrade_database
 from slack_sim import RecordedCall, SlackStandIn
 from sqlalchemy.orm import Session
@@ -123,6 +127,132 @@ async def wait_until(predicate: Any, timeout: float, interval: float = 0.05, wha
         await asyncio.sleep(interval)
 
 
+# ------------------------------------------------------------------------------------- the scenario
+
+OUTCOME = {
+    "python-ds": "ready",
+    "broken-startup": "start_error",
+    "slow-start": "start_timeout",
+    "failing-build": "build_failed",
+}
+"""What starting a workspace of each coder-sim template ends in (the sim's seed data: coder_sim.demo)."""
+
+
+def alert_key_in(workspace: Workspace, kind: str) -> str | None:
+    """The key of the ``kind`` alert the workspace's latest build shows in the sim, or None while it does
+    not (yet) show it. A key names (workspace, build, agent, kind): what the engine must deliver once."""
+    build = workspace.latest_build
+    if kind == "build_failed":
+        failed = str(build.job.status) == "failed"
+        return f"{workspace.id}:{build.id}::build_failed" if failed else None
+    if str(build.transition) != "start" or str(build.job.status) != "succeeded":
+        return None
+    # Coder's rule for "ready" (docs/reference/coder-api-notes.md §4): the agent is also connected.
+    agents = [
+        agent
+        for agent in build.agents
+        if str(agent.lifecycle_state) == kind and (kind != "ready" or str(agent.status) == "connected")
+    ]
+    return f"{workspace.id}:{build.id}:{agents[0].id}:{kind}" if agents else None
+
+
+async def scenario_key(
+    coder: AsyncCoderClient, workspace_id: str, kind: str, timeout: float = 30, after: Collection[str] = ()
+) -> str:
+    """Wait until the sim shows the outcome the test made happen, and name its alert (keys in ``after``
+    are earlier builds' outcomes, not this one)."""
+    found: list[str] = []
+
+    async def shown() -> bool:
+        key = alert_key_in(await coder.workspaces.get(workspace_id), kind)
+        found[:] = [key] if key is not None and key not in after else []
+        return bool(found)
+
+    await wait_until(shown, timeout, interval=0.1, what=f"{workspace_id} to show {kind}")
+    return found[0]
+
+
+def outcome_at(workspace: Workspace, kind: str) -> datetime:
+    """When the sim says the outcome happened: the failed job's end, or the agent's last lifecycle change."""
+    build = workspace.latest_build
+    when = build.job.completed_at if kind == "build_failed" else None
+    for agent in build.agents:
+        when = when or agent.ready_at or agent.updated_at
+    assert when is not None, workspace
+    return when
+
+
+def ready_event(workspace: Workspace) -> AlertEvent:
+    """The ready alert of a workspace the sim shows ready, built from what the sim shows (input for tests
+    of the ledger on its own)."""
+    build = workspace.latest_build
+    (agent,) = build.agents
+    return AlertEvent(
+        kind="ready",
+        workspace_id=workspace.id,
+        workspace_name=workspace.name,
+        owner_name=workspace.owner_name,
+        owner_id=workspace.owner_id,
+        template_name=workspace.template_name,
+        build_id=build.id,
+        build_number=build.build_number,
+        agent_id=agent.id,
+        agent_name=agent.name,
+        event_at=outcome_at(workspace, "ready"),
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the test made happen to one workspace, as the sim shows it."""
+
+    workspace_id: str
+    kind: str
+    key: str
+    at: datetime
+
+
+async def start_and_settle(
+    coder: AsyncCoderClient, name: str, template: str, owner: str, parameters: dict[str, str] | None = None
+) -> Outcome:
+    """Create a workspace of ``template`` and wait for the outcome its first build ends in (``OUTCOME``)."""
+    workspace = await coder.workspaces.create(name, template, parameters=parameters, owner=owner)
+    kind = OUTCOME[template]
+    key = await scenario_key(coder, workspace.id, kind)
+    return Outcome(workspace.id, kind, key, outcome_at(await coder.workspaces.get(workspace.id), kind))
+
+
+def scenario_key_sync(coder: CoderClient, workspace_id: str, kind: str, timeout: float = 30) -> str:
+    """``scenario_key`` for tests that drive the sim with the synchronous client."""
+    deadline = time.monotonic() + timeout
+    while True:
+        key = alert_key_in(coder.workspaces.get(workspace_id), kind)
+        if key is not None:
+            return key
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {workspace_id} to show {kind}")
+        time.sleep(0.1)
+
+
+def unsent_rows(url: str) -> int:
+    """Outbox rows not yet in Slack (``pending`` or ``sending``), read from the database: how a test sees
+    that an engine in another process has settled (an in-flight or repeated post would be one of them)."""
+    engine = create_sync_engine_for(url)
+    try:
+        with Session(engine) as session:
+            return outbox_depth(session)
+    finally:
+        engine.dispose()
+
+
+def wait_drained(url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while unsent_rows(url):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the outbox still had unsent rows after {timeout}s")
+        time.sleep(0.1)
+
+
 PYTHON = sys.executable
 
 
@@ -157,6 +287,16 @@ class BotFarm:
         pid = int(self._process.stdout.readline())
         self.pids.append(pid)
         return pid
+
+    def dump_stacks(self) -> None:
+        """Have every bot write its threads' stacks to the log (SIGUSR1, see ``bot_zygote.py``)."""
+        import os
+        import signal
+
+        for pid in self.pids:
+            with contextlib_suppress():
+                os.kill(pid, signal.SIGUSR1)
+        time.sleep(0.5)
 
     def kill(self, pid: int) -> None:
         import os

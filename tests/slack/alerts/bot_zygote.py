@@ -9,8 +9,11 @@ Protocol on stdin/stdout, one line each: ``spawn`` → the child's pid; ``quit``
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import os
+import signal
 import sys
+import traceback
 
 from coder_slack import cli
 from coder_slack import server as _preloaded  # noqa: F401  (what `alerts` imports, paid once, before forks)
@@ -36,10 +39,22 @@ def main() -> None:
             os.dup2(log, 2)
             devnull = os.open(os.devnull, os.O_RDONLY)
             os.dup2(devnull, 0)
+            # SIGUSR1 writes every thread's stack to the log: how a test shows where a bot that did not
+            # start is stuck.
+            faulthandler.register(signal.SIGUSR1, all_threads=True)
+            code = 0
             try:
-                cli.main(["alerts"])
+                code = cli.main(["alerts"])
+            except SystemExit as exit_:
+                if not isinstance(exit_.code, int) and exit_.code is not None:
+                    print(exit_.code, file=sys.stderr)
+                code = exit_.code if isinstance(exit_.code, int) else 0 if exit_.code is None else 1
+            except BaseException:
+                traceback.print_exc()  # os._exit below would otherwise end the child without a word
+                code = 1
             finally:
-                os._exit(0)
+                sys.stderr.flush()
+                os._exit(code)
         print(pid, flush=True)
 
 

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 from alerts_helpers import (
     ALICE_SLACK,
+    OUTCOME,
     add_rows,
     identity,
     migrate,
     posted_alerts,
     running_engine,
+    scenario_key,
     subscription,
     user_settings,
     wait_until,
 )
-from coder_client import AsyncCoderClient
-from coder_slack.alerts import redact
+from coder_client import AsyncCoderClient, redact
 from coder_slack.store import Subscription, create_sync_engine_for
 from slack_sim import SlackStandIn
 from sqlalchemy import select
@@ -97,7 +99,9 @@ def test_owner_dm_respects_setting_and_autostop_warns_once_per_deadline(make_sim
     with SlackStandIn() as standin:
 
         async def main() -> None:
-            async with running_engine(sim.url, sim.token, standin.api_url, database, sweep_interval=0.3):
+            async with running_engine(
+                sim.url, sim.token, standin.api_url, database, sweep_interval=0.3
+            ) as engine:
                 coder = AsyncCoderClient(url=sim.url, token=sim.token)
                 alice_ws = await _create(coder, "alice-box", "python-ds", ttl="8h")
                 await _create(coder, "bob-box", "python-ds", owner="bob", ttl="8h")
@@ -108,9 +112,10 @@ def test_owner_dm_respects_setting_and_autostop_warns_once_per_deadline(make_sim
                     ]
 
                 await wait_until(lambda: autostops(), 20, what="the autostop DM")
-                await coder.workspaces.extend(alice_ws, by="9h")
+                # Extend adds to the current stop time: 8 h + 1 h, still inside Alice's 10-hour lead time.
+                await coder.workspaces.extend(alice_ws, by="1h")
                 await wait_until(lambda: len(autostops()) >= 2, 20, what="a warning for the new deadline")
-                await asyncio.sleep(1.5)
+                await engine.settle()
                 await coder.aclose()
 
         asyncio.run(main())
@@ -184,22 +189,19 @@ def test_downtime_is_summarised_once_per_channel(make_sim, tmp_path: Path) -> No
 
         async def main() -> None:
             config = {"sweep_interval": 0.3, "catch_up_after_seconds": 1.0, "lease_seconds": 0.6}
-            async with running_engine(sim.url, sim.token, standin.api_url, database, **config):
-                await asyncio.sleep(0.5)
+            async with running_engine(sim.url, sim.token, standin.api_url, database, **config) as engine:
+                await engine.settle()
+            down_since = time.monotonic()
             coder = AsyncCoderClient(url=sim.url, token=sim.token)
-            ids = [
-                await _create(coder, f"away-{n}", t) for n, t in enumerate(["python-ds", "failing-build"] * 2)
-            ]
-            for workspace_id in ids:
-                await wait_until(
-                    lambda w=workspace_id: _settled(coder, w),
-                    20,
-                    what="workspaces settled while the bot was down",
-                )
-            await asyncio.sleep(1.2)
-            async with running_engine(sim.url, sim.token, standin.api_url, database, **config):
+            templates = ["python-ds", "failing-build"] * 2
+            ids = [await _create(coder, f"away-{n}", t) for n, t in enumerate(templates)]
+            for workspace_id, template in zip(ids, templates, strict=True):
+                await scenario_key(coder, workspace_id, OUTCOME[template], timeout=20)
+            # The bot stays down longer than catch_up_after_seconds: this is a downtime, not a restart.
+            await asyncio.sleep(max(0.0, down_since + 1.2 - time.monotonic()))
+            async with running_engine(sim.url, sim.token, standin.api_url, database, **config) as engine:
                 await wait_until(lambda: standin.calls("chat.postMessage"), 10, what="the summary")
-                await asyncio.sleep(1.5)
+                await engine.settle()
             await coder.aclose()
 
         asyncio.run(main())
@@ -207,12 +209,6 @@ def test_downtime_is_summarised_once_per_channel(make_sim, tmp_path: Path) -> No
     assert len(posts) == 1, [p.args["text"] for p in posts]
     assert posts[0].args["text"].startswith("While I was away")
     assert "4 workspace events" in posts[0].args["text"]
-
-
-async def _settled(coder: AsyncCoderClient, workspace_id: str) -> bool:
-    from coder_slack.alerts.events import detect
-
-    return bool(detect(await coder.workspaces.get(workspace_id)))
 
 
 def test_redaction_of_log_lines() -> None:

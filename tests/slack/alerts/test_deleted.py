@@ -8,8 +8,7 @@ from typing import Any
 
 from alerts_helpers import add_rows, migrate, running_engine, subscription, wait_until
 from coder_client import AsyncCoderClient
-from coder_slack.alerts.tables import AlertLease, AlertWorkspace
-from coder_slack.store import create_sync_engine_for
+from coder_slack.store import AlertLease, AlertWorkspace, create_sync_engine_for
 from slack_sim import SlackStandIn
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -63,13 +62,12 @@ def test_a_workspace_deleted_mid_start_is_forgotten_and_not_watched_again(
                     30,
                     what="the deleted workspace forgotten",
                 )
-                assert workspace.id not in engine._fingerprints and workspace.id not in engine._recorded
+                assert not engine.remembers(workspace.id)
             # A restarted engine has nothing to watch: no stream is opened for the deleted workspace.
             async with running_engine(
                 sim.url, sim.token, standin.api_url, database, sweep_interval=0.5
             ) as engine:
-                await engine.wait_swept()
-                await asyncio.sleep(1.5)
+                await engine.settle()
                 assert engine.watched == set()
                 assert sim.state()["open_watch_streams"] == 0
             await coder.aclose()
@@ -95,16 +93,20 @@ def test_memory_of_recorded_alerts_follows_the_fleet_not_its_history(make_sim: A
             ) as engine:
                 for _ in range(4):
                     await coder.workspaces.wait_until_ready(workspace.id, timeout=30)
-                    await wait_until(lambda: workspace.id in engine._recorded, 10, what="recorded")
+                    await wait_until(
+                        lambda: engine.recorded_alerts(workspace.id) is not None, 10, what="recorded"
+                    )
                     await coder.workspaces.restart(workspace.id)
                 await coder.workspaces.wait_until_ready(workspace.id, timeout=30)
                 latest = (await coder.workspaces.get(workspace.id)).latest_build.id
                 await wait_until(
-                    lambda: engine._recorded.get(workspace.id, ("", set()))[0] == latest,
+                    lambda: (engine.recorded_alerts(workspace.id) or ("", set()))[0] == latest,
                     10,
                     what="latest build",
                 )
-                _build, keys = engine._recorded[workspace.id]
+                recorded = engine.recorded_alerts(workspace.id)
+                assert recorded is not None
+                _build, keys = recorded
                 assert all(key.split(":")[1] == latest for key in keys), keys
             await coder.aclose()
 

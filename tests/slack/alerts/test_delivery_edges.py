@@ -17,9 +17,16 @@ import pytest
 from alerts_helpers import add_rows, alert_keys, migrate, running_engine, subscription, wait_until
 from coder_slack.alerts import messages
 from coder_slack.alerts.config import AlertConfig
-from coder_slack.alerts.delivery import claim_destinations, plan_step, record_sent
-from coder_slack.alerts.tables import AlertCard, AlertDestination, AlertOutboxItem
-from coder_slack.store import StatusCard, create_sync_engine_for
+from coder_slack.alerts.leases import claim_destinations
+from coder_slack.alerts.planner import Delivery
+from coder_slack.alerts.repository import plan_step, record_sent
+from coder_slack.store import (
+    AlertCard,
+    AlertDestination,
+    AlertOutboxItem,
+    StatusCard,
+    create_sync_engine_for,
+)
 from slack_sdk import WebClient
 from slack_sim import RecordedCall, SlackStandIn
 from sqlalchemy import create_engine, event, select
@@ -122,13 +129,13 @@ def test_a_backlog_of_300_is_delivered_completely_once_each_in_order(make_sim, t
     with SlackStandIn() as standin:
 
         async def main() -> None:
-            async with running_engine(sim.url, sim.token, standin.api_url, database, **FAST):
+            async with running_engine(sim.url, sim.token, standin.api_url, database, **FAST) as engine:
                 await wait_until(
                     lambda: len(_first_seen(standin.calls(), channel)) >= len(keys_in_order),
                     90,
                     what="300 alerts",
                 )
-                await asyncio.sleep(1.0)  # anything repeated would show up now
+                await engine.settle()  # anything repeated would be in Slack now
 
         asyncio.run(main())
         seen = _first_seen(standin.calls(), channel)
@@ -227,9 +234,9 @@ def _drain_cost(tmp_path: Path, rows: list[AlertOutboxItem], steps: int) -> tupl
             with Session(engine) as session, session.begin():
                 step = plan_step(session, channel, "cost", now, config)
                 assert step is not None
-                actions.append(step.action)
-                if step.action != "wait":
-                    record_sent(session, step, channel, f"{1000 + n}.000100", now)
+                actions.append(type(step).__name__)
+                assert isinstance(step, Delivery), step
+                record_sent(session, step, f"{1000 + n}.000100", now)
             cost.rows += _CountingCursor.rows - before
     return cost, actions
 
@@ -257,7 +264,6 @@ def test_each_step_reads_the_same_whatever_the_backlog(tmp_path: Path) -> None:
             f"{shape}: SQLite worked {small.vm_steps * 100} steps with {few} waiting, "
             f"{big.vm_steps * 100} with {many}"
         )
-        print(shape, small_actions, "rows", small.rows, big.rows, "vm", small.vm_steps, big.vm_steps)
 
 
 def _claim_cost(tmp_path: Path, delivered: int) -> tuple[_Cost, list[str]]:
@@ -270,7 +276,7 @@ def _claim_cost(tmp_path: Path, delivered: int) -> tuple[_Cost, list[str]]:
     with _measured(Path(database.removeprefix("sqlite:///"))) as (engine, cost):
         before = _CountingCursor.rows
         with Session(engine) as session, session.begin():
-            claimed = claim_destinations(session, "cost", datetime.now(UTC), AlertConfig(replica_id="cost"))
+            claimed = claim_destinations(session, "cost", datetime.now(UTC), AlertConfig().lease_seconds)
         cost.rows = _CountingCursor.rows - before
     return cost, claimed
 
@@ -311,7 +317,7 @@ def test_workspaces_already_ready_when_first_seen_get_one_digest(make_sim, tmp_p
                     40,
                     what=f"{count} ready alerts",
                 )
-                await asyncio.sleep(1.5)  # a straggler post would show up now
+                await engine.settle()  # a straggler post would be in Slack now
 
         asyncio.run(main())
         posts = [c for c in standin.calls("chat.postMessage") if c.ok and c.args.get("channel") == channel]
@@ -399,7 +405,7 @@ def test_a_status_card_deleted_under_an_alert_gives_the_alert_a_card_of_its_own(
                 await asyncio.to_thread(add_rows, database, [recovery])
                 engine.delivery.kick({STATUS_CHANNEL})
                 await wait_until(lambda: _row_status(database, 2) == "sent", 20, what="the recovery")
-                await asyncio.sleep(1.5)  # a retry would show up now
+                await engine.settle()  # a retry would be in Slack now
 
         asyncio.run(main())
         engine_calls = [c for c in standin.calls() if c.seq > started]
@@ -479,7 +485,7 @@ def test_a_reply_that_slack_put_at_the_top_after_its_card_was_deleted_is_not_pos
                 await asyncio.to_thread(add_rows, database, [later])
                 engine.delivery.kick({channel})
                 await wait_until(lambda: _row_status(database, 2) == "sent", 20, what="the next alert")
-                await asyncio.sleep(1.5)
+                await engine.settle()
 
         asyncio.run(main())
         engine_calls = [c for c in standin.calls() if c.seq > started]

@@ -11,23 +11,25 @@ import asyncio
 import itertools
 import time
 from collections import defaultdict
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 import pytest
 from alerts_helpers import (
+    OUTCOME,
     add_rows,
     alert_keys,
     migrate,
+    outcome_at,
     posted_alerts,
     running_engine,
+    scenario_key,
     subscription,
     wait_until,
 )
 from coder_client import AsyncCoderClient
-from coder_slack.alerts.events import detect
-from coder_slack.alerts.tables import AlertLedgerEntry
-from coder_slack.store import create_sync_engine_for
+from coder_slack.store import AlertLedgerEntry, create_sync_engine_for
 from slack_sim import RecordedCall, SlackStandIn
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -35,17 +37,15 @@ from sqlalchemy.orm import Session
 PARAMS = {"python-ds": {"project_name": "faults"}}
 
 
-async def _settled_keys(coder: AsyncCoderClient, ids: list[str], timeout: float = 30) -> list[str]:
-    keys: list[str] = []
-    deadline = time.monotonic() + timeout
-    for workspace_id in ids:
-        while True:
-            events = detect(await coder.workspaces.get(workspace_id))
-            if events or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.1)
-        keys += [event.key for event in events]
-    return keys
+async def _outcomes(
+    coder: AsyncCoderClient, started: dict[str, str], after: Collection[str] = ()
+) -> list[str]:
+    """The alert keys of what the test started (workspace id → template), once the sim shows each outcome;
+    keys in ``after`` are earlier builds'."""
+    return [
+        await scenario_key(coder, workspace_id, OUTCOME[template], after=after)
+        for workspace_id, template in started.items()
+    ]
 
 
 def test_coder_outage_mid_start_delivers_everything_once(make_sim, tmp_path: Path) -> None:
@@ -61,26 +61,26 @@ def test_coder_outage_mid_start_delivers_everything_once(make_sim, tmp_path: Pat
         async def main() -> list[str]:
             async with running_engine(sim.url, sim.token, standin.api_url, database) as engine:
                 coder = AsyncCoderClient(url=sim.url, token=sim.token)
-                ids = []
+                started: dict[str, str] = {}
                 for index, template in enumerate(
                     ["python-ds", "broken-startup", "failing-build", "python-ds"]
                 ):
                     workspace = await coder.workspaces.create(
                         f"outage-{index}", template, parameters=PARAMS.get(template), owner="alice"
                     )
-                    ids.append(workspace.id)
+                    started[workspace.id] = template
                 await wait_until(lambda: engine.watched, 5, what="watches on the starting workspaces")
                 sim.pause()
                 sim.drop_watches()
                 await asyncio.sleep(3.0)
                 sim.resume()
-                keys = await _settled_keys(coder, ids)
+                keys = await _outcomes(coder, started)
                 await wait_until(
                     lambda: {(k, "C0OPS") for k in keys} <= set(posted_alerts(standin.calls())),
                     30,
                     what="every alert after the outage",
                 )
-                await asyncio.sleep(1.5)
+                await engine.settle()
                 await coder.aclose()
                 return keys
 
@@ -106,38 +106,29 @@ def test_rate_limit_storm_delivers_once_in_order_per_workspace(make_sim, tmp_pat
         async def main() -> dict[str, list[str]]:
             async with running_engine(
                 sim.url, sim.token, standin.api_url, database, digest_threshold=1000, sweep_interval=0.5
-            ):
+            ) as engine:
                 coder = AsyncCoderClient(url=sim.url, token=sim.token)
                 standin.rate_limit_storm(fraction=0.5, duration=6.0, retry_after=1, seed=7)
-                ids = []
+                started: dict[str, str] = {}
                 for index in range(6):
                     template = "python-ds" if index % 3 else "broken-startup"
                     workspace = await coder.workspaces.create(
                         f"storm-{index}", template, parameters=PARAMS.get(template), owner="bob"
                     )
-                    ids.append(workspace.id)
-                first = await _settled_keys(coder, ids)
+                    started[workspace.id] = template
+                first = await _outcomes(coder, started)
                 # A second build of every python-ds workspace: its alert must follow the first one.
-                for workspace_id in ids[1:3] + ids[4:6]:
+                restarted = {w: t for w, t in started.items() if t == "python-ds"}
+                for workspace_id in restarted:
                     await coder.workspaces.restart(workspace_id)
-                await asyncio.sleep(1.0)
-                keys = await _settled_keys(coder, ids)
+                second = await _outcomes(coder, restarted, after=first)
                 order = {
-                    workspace_id: [k for k in first + keys if k.startswith(workspace_id)]
-                    for workspace_id in ids
+                    workspace_id: [k for k in first + second if k.startswith(workspace_id)]
+                    for workspace_id in started
                 }
-                every = {(k, "C0STORM") for k in first + keys}
-                try:
-                    await wait_until(
-                        lambda: every <= set(posted_alerts(standin.calls())), 40, what="all alerts"
-                    )
-                except AssertionError:
-                    got = set(posted_alerts(standin.calls()))
-                    print("MISSING", sorted(every - got))
-                    print("GOT", sorted(got))
-                    print([(c.method, c.status, c.args.get("thread_ts")) for c in standin.calls()][-30:])
-                    raise
-                await asyncio.sleep(1.5)
+                every = {(k, "C0STORM") for k in first + second}
+                await wait_until(lambda: every <= set(posted_alerts(standin.calls())), 40, what="all alerts")
+                await engine.settle()
                 await coder.aclose()
                 return {w: list(dict.fromkeys(k)) for w, k in order.items()}
 
@@ -237,11 +228,11 @@ def test_thirty_second_coder_outage_mid_start(make_sim, tmp_path: Path) -> None:
                 await asyncio.sleep(OUTAGE / 2)
                 sim.clear_faults()
                 ended = time.time()
-                during = await _settled_keys(coder, list(ids.values()))
+                during = await _outcomes(coder, {ids[name]: template for name, template in names.items()})
                 event_times = {}
-                for workspace_id in ids.values():
-                    for event in detect(await coder.workspaces.get(workspace_id)):
-                        event_times[event.key] = event.event_at.timestamp()
+                for key in during:
+                    workspace = await coder.workspaces.get(key.split(":")[0])
+                    event_times[key] = outcome_at(workspace, key.rsplit(":", 1)[1]).timestamp()
                 await wait_until(
                     lambda: {(k, "C0OPS") for k in during} <= set(posted_alerts(standin.calls())),
                     OUTAGE_BOUND + 30,
@@ -250,16 +241,19 @@ def test_thirty_second_coder_outage_mid_start(make_sim, tmp_path: Path) -> None:
                 caught_up = time.time()
                 # After the outage: the held startup finishes, and the broken workspace's agent recovers.
                 broken_agent = await _agent_id(coder, ids["outage-broken"])
+                sim.set_agent_connection(held_agent, True)  # held before it ever connected
                 sim.set_agent_lifecycle(held_agent, "ready")
                 sim.set_agent_lifecycle(broken_agent, "ready")
-                after = await _settled_keys(coder, [held, ids["outage-broken"]])
-                after = [key for key in after if key not in during]
+                after = [
+                    await scenario_key(coder, held, "ready"),
+                    await scenario_key(coder, ids["outage-broken"], "ready"),
+                ]
                 await wait_until(
                     lambda: {(k, "C0OPS") for k in during + after} <= set(posted_alerts(standin.calls())),
                     30,
                     what="the alerts after the outage",
                 )
-                await asyncio.sleep(1.5)  # time for a duplicate to show up
+                await engine.settle()
                 await coder.aclose()
                 order = {
                     workspace_id: [k for k in during + after if k.startswith(workspace_id)]
@@ -286,11 +280,6 @@ def test_thirty_second_coder_outage_mid_start(make_sim, tmp_path: Path) -> None:
         result["event_times"],
     )
     delivered = posted_alerts(calls)
-    settled_inside = sum(started < t < ended for t in event_times.values())
-    print(
-        f"outage {ended - started:.1f} s; {result['cut']} watch streams cut; {settled_inside} of 4 builds "
-        f"settled inside; outage alerts in Slack {caught_up - ended:.1f} s after Coder answered again"
-    )
     assert ended - started >= OUTAGE
     assert result["cut"] >= 5, "the engine's watch streams were not cut"
     kinds = sorted(key.rsplit(":", 1)[1] for key in during)
@@ -323,19 +312,6 @@ def _recorded(database: str, key: str) -> bool:
         engine.dispose()
 
 
-async def _next_key(coder: AsyncCoderClient, workspace_id: str, known: list[str]) -> str:
-    """The alert of the workspace's latest build, once it has settled (a key not among ``known``)."""
-    found: list[str] = []
-
-    async def settled() -> bool:
-        found[:] = [e.key for e in detect(await coder.workspaces.get(workspace_id)) if e.key not in known]
-        return bool(found)
-
-    await wait_until(settled, 30, interval=0.1, what="the build to settle")
-    assert len(found) == 1, found
-    return found[0]
-
-
 @pytest.mark.slow
 def test_sixty_second_rate_limit_storm(make_sim, tmp_path: Path) -> None:
     """Slack refuses half of all posts with 429 (Retry-After 2) for a real 60 s while six workspaces, in
@@ -356,11 +332,11 @@ def test_sixty_second_rate_limit_storm(make_sim, tmp_path: Path) -> None:
     gap = 5.0  # after a build's alert is recorded, before the next restart
     with SlackStandIn() as standin:
 
-        async def main() -> tuple[float, dict[str, tuple[str, list[str]]], float]:
+        async def main() -> tuple[float, dict[str, tuple[str, list[str]]]]:
             # A 0.5 s sweep and no digests: every build is seen while it runs, every alert is its own post.
             async with running_engine(
                 sim.url, sim.token, standin.api_url, database, digest_threshold=1000, sweep_interval=0.5
-            ):
+            ) as engine:
                 coder = AsyncCoderClient(url=sim.url, token=sim.token)
                 started = time.time()
                 # Seed 56: of its first 150 posts, never more than 4 in a row are refused (or let through),
@@ -377,7 +353,7 @@ def test_sixty_second_rate_limit_storm(make_sim, tmp_path: Path) -> None:
                     keys: list[str] = []
                     order[workspace.id] = (channel_of[owner], keys)
                     while True:
-                        key = await _next_key(coder, workspace.id, keys)
+                        key = await scenario_key(coder, workspace.id, OUTCOME[template], after=keys)
                         keys.append(key)
                         # The engine has seen this build before the next one replaces it.
                         await wait_until(
@@ -398,22 +374,17 @@ def test_sixty_second_rate_limit_storm(make_sim, tmp_path: Path) -> None:
                     ends + STORM_BOUND + 30 - time.time(),
                     what="every alert after the storm",
                 )
-                drained = time.time()
-                await asyncio.sleep(1.5)  # time for a duplicate to show up
+                await engine.settle()
                 await coder.aclose()
-                return started, order, drained
+                return started, order
 
-        started, order, drained = asyncio.run(main())
+        started, order = asyncio.run(main())
         calls = standin.calls()
     ends = started + STORM
     delivered = posted_alerts(calls)
     posts = [c for c in calls if c.method == "chat.postMessage"]
     refused = [c for c in posts if c.status == 429]
     during = [c for c in posts if started <= c.at <= ends]
-    print(
-        f"storm: {len(during)} posts tried, {len(refused)} refused; "
-        f"{sum(len(keys) for _, keys in order.values())} alerts; backlog gone {drained - ends:.1f} s after"
-    )
     # The storm mattered: half refused, all the way through, while alerts kept arriving in both channels.
     assert all(len(keys) >= 5 for _, keys in order.values()), order
     assert 0.3 < len(refused) / len(during) < 0.7, (len(refused), len(during))
@@ -437,7 +408,6 @@ def test_sixty_second_rate_limit_storm(make_sim, tmp_path: Path) -> None:
         for refusal, following in itertools.pairwise(channel_posts):
             if refusal.status == 429:
                 gaps.append(following.at - refusal.at)
-    print(f"storm: shortest wait after a 429 {min(gaps):.2f} s (Retry-After {STORM_RETRY_AFTER})")
     assert gaps and min(gaps) >= STORM_RETRY_AFTER, f"a post came {min(gaps):.3f} s after a 429"
     # Each alert once, in order per workspace, all within the bound.
     every = {(key, channel) for channel, keys in order.values() for key in keys}
@@ -447,5 +417,4 @@ def test_sixty_second_rate_limit_storm(make_sim, tmp_path: Path) -> None:
         times = [delivered[(key, channel)][0][1] for key in keys]
         assert times == sorted(times), f"alerts of {workspace_id} arrived out of order"
     last = max(found[0][1] for found in delivered.values())
-    print(f"storm: last alert in Slack {last - ends:.1f} s after the storm ended")
     assert last - ends <= STORM_BOUND, f"the last alert arrived {last - ends:.1f} s after the storm"

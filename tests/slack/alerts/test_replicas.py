@@ -9,16 +9,16 @@ import pytest
 from alerts_helpers import (
     BotFarm,
     add_rows,
-    alert_keys,
     bot_env,
     migrate,
     posted_alerts,
+    scenario_key_sync,
     subscription,
+    wait_drained,
 )
 from coder_client import CoderClient
-from coder_slack.alerts.events import detect
 from slack_sim import SlackStandIn
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 LEASE = 3.0
 PARAMS = {"project_name": "replica"}
@@ -47,7 +47,15 @@ def test_killed_replica_hands_over_its_watches_within_a_lease(
         db = create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://"))
         try:
             pids = [farm.spawn() for _ in range(3)]
-            time.sleep(2.0)
+            deadline = time.monotonic() + 60  # generous: they migrate one at a time, on a busy machine
+            while _replicas_alive(db) < 3:  # each replica's heartbeat says it has started
+                if time.monotonic() > deadline:
+                    farm.dump_stacks()
+                assert time.monotonic() < deadline, (
+                    f"{_replicas_alive(db)} of 3 replicas started:\n"
+                    + (tmp_path / "bots.log").read_text()[-6000:]
+                )
+                time.sleep(0.05)
             ids = [
                 coder.workspaces.create(f"replica-{i}", "python-ds", parameters=PARAMS, owner="alice").id
                 for i in range(9)
@@ -72,38 +80,20 @@ def test_killed_replica_hands_over_its_watches_within_a_lease(
             expected = set()
             ready_at: dict[str, float] = {}
             for workspace_id in ids:
-                while True:
-                    workspace = coder.workspaces.get(workspace_id)
-                    events = detect(workspace)
-                    if events:
-                        break
-                    time.sleep(0.1)
-                for event in events:
-                    expected.add((event.key, "C0REPLICAS"))
-                    ready_at[event.key] = event.event_at.timestamp()
+                key = scenario_key_sync(coder, workspace_id, "ready")
+                expected.add((key, "C0REPLICAS"))
+                agent = coder.workspaces.get(workspace_id).latest_build.agents[0]
+                assert agent.ready_at is not None
+                ready_at[key] = agent.ready_at.timestamp()
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and not expected <= set(posted_alerts(standin.calls())):
                 time.sleep(0.1)
-            time.sleep(1.0)
-            calls = standin.calls()
-            delivered = posted_alerts(calls)
+            wait_drained(postgres_url, 10)  # nothing in flight: a post made twice would be in Slack now
+            delivered = posted_alerts(standin.calls())
         finally:
             farm.close()
             db.dispose()
             coder.close()
-    for (key, _c), posts in delivered.items():
-        if len(posts) > 1:
-            print("DUP", key, "killed_at", killed_at)
-            for call in calls:
-                if key in ",".join(alert_keys(call)):
-                    print(
-                        "  ",
-                        call.method,
-                        call.args.get("ts"),
-                        call.response.get("ts"),
-                        call.at,
-                        (call.args.get("metadata") or {}).get("event_payload", {}).get("outbox_ids"),
-                    )
     assert victim_workspaces, "the killed replica held no watches; the test proves nothing"
     assert set(delivered) == expected
     assert all(len(posts) == 1 for posts in delivered.values()), delivered
@@ -111,3 +101,8 @@ def test_killed_replica_hands_over_its_watches_within_a_lease(
         if key.split(":")[0] in victim_workspaces:
             late = posts[0][1] - max(killed_at, ready_at[key])
             assert late <= LEASE + 5, f"{key} was alerted {late:.1f}s after it was due"
+
+
+def _replicas_alive(db: Engine) -> int:
+    with db.connect() as connection:
+        return len(connection.execute(text("SELECT key FROM alert_meta WHERE key LIKE 'alive:%'")).all())

@@ -1,6 +1,6 @@
 """Retention of the alert tables (revision 0003 and the engine's pruner).
 
-What may go (``coder_slack.alerts.engine.retention_cutoffs``): sent/failed outbox rows older than the
+What may go (``coder_slack.alerts.retention.retention_cutoffs``): sent/failed outbox rows older than the
 retention, ledger rows whose event is older than max(retention, stale cutoff) and outside this process's
 catch-up window, digests idle longer than the retention; never unsent rows, never cards. These tests check
 that exactly that goes, in bounded batches, that nothing a later alert needs is lost (an old card still
@@ -21,20 +21,27 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from alerts_helpers import add_rows, migrate, posted_alerts, running_engine, subscription, wait_until
+from alerts_helpers import (
+    add_rows,
+    migrate,
+    posted_alerts,
+    ready_event,
+    running_engine,
+    scenario_key,
+    subscription,
+    wait_until,
+)
 from coder_client import AsyncCoderClient, Workspace
 from coder_slack.alerts import AlertConfig, AlertEngine
-from coder_slack.alerts.delivery import _first_unsent, outbox_depth
-from coder_slack.alerts.events import AlertEvent, detect
+from coder_slack.alerts.events import AlertEvent
 from coder_slack.alerts.ledger import CatchUp, Observation, record_observations
-from coder_slack.alerts.tables import (
+from coder_slack.alerts.repository import first_unsent, outbox_depth
+from coder_slack.settings import Settings
+from coder_slack.store import (
     AlertCard,
     AlertDigest,
     AlertLedgerEntry,
     AlertOutboxItem,
-)
-from coder_slack.settings import Settings
-from coder_slack.store import (
     Base,
     create_engine_for,
     create_session_factory,
@@ -256,7 +263,7 @@ def test_pruning_is_batched_one_transaction_each(database: str) -> None:
 
 
 def _ready_workspace(make_sim: Any) -> tuple[Workspace, AlertEvent]:
-    """A real ready workspace from the sim and its ready event."""
+    """A real ready workspace from the sim and its ready event, built from what the sim shows."""
     sim = make_sim(speed=20.0, record=False)
 
     async def main() -> Workspace:
@@ -264,16 +271,11 @@ def _ready_workspace(make_sim: Any) -> tuple[Workspace, AlertEvent]:
             created = await coder.workspaces.create(
                 "kept", "python-ds", parameters={"project_name": "retention"}, owner="alice"
             )
-
-            async def ready() -> bool:
-                return bool(detect(await coder.workspaces.get(created.id)))
-
-            await wait_until(ready, 20, interval=0.1, what="the workspace to be ready")
+            await scenario_key(coder, created.id, "ready", timeout=20)
             return await coder.workspaces.get(created.id)
 
     workspace = asyncio.run(main())
-    (ready_event,) = detect(workspace)
-    return workspace, ready_event
+    return workspace, ready_event(workspace)
 
 
 def _observe(url: str, workspace: Workspace, ready: AlertEvent, now: datetime, **kwargs: Any) -> list[Any]:
@@ -400,9 +402,8 @@ def test_old_card_still_gets_the_next_alert_in_its_thread(make_sim: Any, databas
                 (steady_key,) = [k for k in ready_keys if steady.id in k]
                 # A new process sees the steady workspace's ready event again; its ledger row is gone.
                 async with running_engine(sim.url, sim.token, standin.api_url, database, **config) as alerts:
-                    await asyncio.sleep(2.0)
-                    # Nothing unsent is left (outbox_depth through the index): the engine settles.
-                    await wait_until(alerts.idle, 15, what="the engine to be idle")
+                    # Its sweeps are recorded and nothing unsent is left (outbox_depth through the index).
+                    await alerts.settle()
                 return steady_key, str(_card_ts(database, carded.id))
 
         steady_key, card_ts = asyncio.run(main())
@@ -586,7 +587,7 @@ def test_outbox_depth_and_first_unsent_use_an_index_on_sqlite(tmp_path: Path, re
     with _session(url) as session:
         assert outbox_depth(session) == 5
     (depth_sql,) = _captured_sql(url, outbox_depth)
-    first_sql = _captured_sql(url, lambda session: _first_unsent(session, "C001"))
+    first_sql = _captured_sql(url, lambda session: first_unsent(session, "C001"))
     connection = sqlite3.connect(path)
     try:
         plans = {

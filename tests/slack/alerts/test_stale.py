@@ -15,14 +15,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alerts_helpers import add_rows, migrate, posted_alerts, running_engine, subscription, wait_until
+from alerts_helpers import (
+    Outcome,
+    add_rows,
+    migrate,
+    posted_alerts,
+    ready_event,
+    running_engine,
+    start_and_settle,
+    subscription,
+    wait_until,
+)
 from coder_client import AsyncCoderClient, Workspace
 from coder_slack.alerts import AlertConfig
-from coder_slack.alerts.events import AlertEvent, detect
 from coder_slack.alerts.ledger import Observation, record_observations
-from coder_slack.alerts.tables import AlertLedgerEntry, AlertOutboxItem
 from coder_slack.settings import Settings
-from coder_slack.store import create_sync_engine_for
+from coder_slack.store import AlertLedgerEntry, AlertOutboxItem, create_sync_engine_for
 from slack_sim import RecordedCall, SlackStandIn
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,22 +47,13 @@ def _db(tmp_path: Path) -> str:
     return url
 
 
-async def _settled(coder: AsyncCoderClient, name: str, template: str, owner: str) -> AlertEvent:
+async def _settled(coder: AsyncCoderClient, name: str, template: str, owner: str) -> Outcome:
     """Create a workspace and wait until its first build has its one alertable outcome."""
-    workspace = await coder.workspaces.create(name, template, parameters=PARAMS.get(template), owner=owner)
-    events: list[AlertEvent] = []
-
-    async def done() -> bool:
-        events[:] = detect(await coder.workspaces.get(workspace.id))
-        return bool(events)
-
-    await wait_until(done, 20, interval=0.1, what=f"{name} to settle")
-    assert len(events) == 1, events
-    return events[0]
+    return await start_and_settle(coder, name, template, owner, PARAMS.get(template))
 
 
-async def _wait_older_than(event: AlertEvent, seconds: float) -> None:
-    while (datetime.now(UTC) - event.event_at).total_seconds() <= seconds:
+async def _wait_older_than(event: Outcome, seconds: float) -> None:
+    while (datetime.now(UTC) - event.at).total_seconds() <= seconds:
         await asyncio.sleep(0.1)
 
 
@@ -91,7 +90,7 @@ def test_first_seen_old_transition_is_not_paged_but_a_fresh_one_in_the_same_swee
     add_rows(database, [subscription("C0STALE")])
     with SlackStandIn() as standin:
 
-        async def main() -> tuple[AlertEvent, AlertEvent, dict[str, float]]:
+        async def main() -> tuple[Outcome, Outcome, dict[str, float]]:
             async with AsyncCoderClient(url=sim.url, token=sim.token) as coder:
                 old = await _settled(coder, "old-box", "python-ds", "alice")
                 await _wait_older_than(old, CUTOFF + 3.0)
@@ -99,13 +98,13 @@ def test_first_seen_old_transition_is_not_paged_but_a_fresh_one_in_the_same_swee
                 # The engine has never run: its first sweep sees both, with no downtime to catch up on.
                 async with running_engine(
                     sim.url, sim.token, standin.api_url, database, stale_after_seconds=CUTOFF
-                ):
+                ) as engine:
                     seen_at = datetime.now(UTC)
                     await wait_until(lambda: _posts(standin), 15, what="the fresh workspace's card")
-                    await asyncio.sleep(2.0)  # time for a wrong post of the old one to show up
+                    await engine.settle()  # a wrong post of the old one would be in Slack now
                 ages = {
-                    "old": (seen_at - old.event_at).total_seconds(),
-                    "fresh": (seen_at - fresh.event_at).total_seconds(),
+                    "old": (seen_at - old.at).total_seconds(),
+                    "fresh": (seen_at - fresh.at).total_seconds(),
                 }
                 return old, fresh, ages
 
@@ -138,9 +137,9 @@ def test_catch_up_lists_old_transitions_as_stale_in_one_message_per_channel(make
     }
     with SlackStandIn() as standin:
 
-        async def main() -> tuple[dict[str, AlertEvent], datetime]:
-            async with running_engine(sim.url, sim.token, standin.api_url, database, **config):
-                await asyncio.sleep(0.5)
+        async def main() -> tuple[dict[str, Outcome], datetime]:
+            async with running_engine(sim.url, sim.token, standin.api_url, database, **config) as engine:
+                await engine.settle()
             # The engine is down from here on.
             async with AsyncCoderClient(url=sim.url, token=sim.token) as coder:
                 events = {
@@ -150,15 +149,15 @@ def test_catch_up_lists_old_transitions_as_stale_in_one_message_per_channel(make
                 await _wait_older_than(events["bob-old"], CUTOFF + 3.0)
                 events["alice-new"] = await _settled(coder, "alice-new", "broken-startup", "alice")
                 events["bob-new"] = await _settled(coder, "bob-new", "python-ds", "bob")
-                async with running_engine(sim.url, sim.token, standin.api_url, database, **config):
+                async with running_engine(sim.url, sim.token, standin.api_url, database, **config) as engine:
                     seen_at = datetime.now(UTC)  # after the first (catch-up) sweep
                     await wait_until(lambda: len(_posts(standin)) >= 2, 15, what="the two summaries")
-                    await asyncio.sleep(2.0)  # time for anything paged on top of the summaries to show up
+                    await engine.settle()  # anything paged on top of the summaries would be in Slack now
                 return events, seen_at
 
         events, seen_at = asyncio.run(main())
         posts = _posts(standin)
-    ages = {name: (seen_at - event.event_at).total_seconds() for name, event in events.items()}
+    ages = {name: (seen_at - event.at).total_seconds() for name, event in events.items()}
     assert min(ages["alice-old"], ages["bob-old"]) > CUTOFF + 2, ages
     assert max(ages["alice-new"], ages["bob-new"]) < CUTOFF - 2, ages
     by_channel = {c.response["channel"]: c for c in posts}
@@ -197,8 +196,8 @@ def _snapshot(make_sim: Any) -> Workspace:
 
     async def main() -> Workspace:
         async with AsyncCoderClient(url=sim.url, token=sim.token) as coder:
-            event = await _settled(coder, "edge", "python-ds", "alice")
-            return await coder.workspaces.get(event.workspace_id)
+            outcome = await _settled(coder, "edge", "python-ds", "alice")
+            return await coder.workspaces.get(outcome.workspace_id)
 
     return asyncio.run(main())
 
@@ -209,7 +208,7 @@ def test_cutoff_boundary_from_the_setting(make_sim, tmp_path: Path, monkeypatch:
     monkeypatch.setenv("CODER_SLACK_STALE_AFTER_MINUTES", "1")
     config = AlertConfig.from_settings(Settings())
     workspace = _snapshot(make_sim)
-    (event,) = detect(workspace)
+    event = ready_event(workspace)
     outcomes = {}
     for name, offset in (("younger", -0.001), ("older", +0.001)):
         database = _db(tmp_path / name)

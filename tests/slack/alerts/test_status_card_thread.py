@@ -9,8 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from coder_slack.alerts.messages import METADATA_EVENT_TYPE
-from coder_slack.alerts.tables import AlertOutboxItem
-from coder_slack.store import create_sync_engine_for
+from coder_slack.store import AlertOutboxItem, create_sync_engine_for
 from slack_harness import BotThread, answer, rendered
 from slack_sim import RecordedCall, SlackStandIn
 from sqlalchemy import select

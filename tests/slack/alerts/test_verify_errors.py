@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 from alerts_helpers import TEAM, running_engine
 from coder_slack.alerts import messages
-from coder_slack.alerts.tables import AlertDestination, AlertOutboxItem
-from coder_slack.store import create_sync_engine_for, upgrade_database
+from coder_slack.store import AlertDestination, AlertOutboxItem, create_sync_engine_for, upgrade_database
 from slack_sdk import WebClient
 from slack_sim import SlackStandIn
 from sqlalchemy.orm import Session
@@ -108,9 +107,11 @@ def test_a_crash_check_slack_refuses_is_repeated_not_turned_into_a_second_post(
         standin.fail_next("conversations.history", count=2, error=refusal, retry_after=1)
 
         async def main() -> None:
-            async with running_engine(sim.url, sim.token, standin.api_url, database, lease_seconds=3.0):
+            async with running_engine(
+                sim.url, sim.token, standin.api_url, database, lease_seconds=3.0
+            ) as engine:
                 await _until_sent(database)
-                await asyncio.sleep(1.0)  # a repeated post would show up now
+                await engine.settle()  # a repeated post would be in Slack now
 
         asyncio.run(main())
         checks = standin.calls("conversations.history")
@@ -138,7 +139,7 @@ def test_without_a_history_scope_the_check_gives_way_and_says_which_scope(
             async with running_engine(sim.url, sim.token, standin.api_url, database, lease_seconds=3.0):
                 await _until_sent(database)
 
-        with caplog.at_level(logging.ERROR, logger="coder_slack.alerts.delivery"):
+        with caplog.at_level(logging.ERROR, logger="coder_slack.alerts.worker"):
             asyncio.run(main())
     assert _status(database) == "sent"
     assert any("channels:history" in r.getMessage() and "reinstall" in r.getMessage() for r in caplog.records)

@@ -15,7 +15,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from coder_slack.commands import account, create, registry, workspaces
-from coder_slack.commands.context import Bot, Invocation, as_dicts, record_command
+from coder_slack.commands.context import Bot, Invocation, record_command
 from coder_slack.commands.grammar import CommandError, TokenInCommand
 from coder_slack.settings import secret
 from coder_slack.views.buttons import (
@@ -72,20 +72,17 @@ def create_app(bot: Bot, *, socket_mode: bool = False) -> AsyncApp:
             parsed = registry.parse(text)
         except TokenInCommand as exc:
             record_command("token_refused", "usage")
-            reply_text, blocks = text_message(f":no_entry: {escape(exc.message)}")
-            await ack(text=reply_text, blocks=as_dicts(blocks))
+            await ack(**text_message(f":no_entry: {escape(exc.message)}").as_kwargs())
             return
         except CommandError as exc:
             known = exc.usage is not None
             record_command(inv.subcommand if known else "unknown", "usage")
-            reply_text, blocks = usage_error(exc.message, registry.usage_line(exc.usage))
-            await ack(text=reply_text, blocks=as_dicts(blocks))
+            await ack(**usage_error(exc.message, registry.usage_line(exc.usage)).as_kwargs())
             return
         inv.subcommand = parsed.verb
         if parsed.run is None:
             record_command(parsed.verb, "ok")
-            reply_text, blocks = parsed.answer or text_message("Done.")
-            await ack(text=reply_text, blocks=as_dicts(blocks))
+            await ack(**(parsed.answer or text_message("Done.")).as_kwargs())
             return
         if parsed.pending is None:
             await ack()

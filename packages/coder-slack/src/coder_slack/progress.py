@@ -27,8 +27,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select, update
 
-from coder_slack.alerts.engine import claim_leases, release_leases, renew_leases
+from coder_slack.alerts.leases import claim_leases, release_leases, renew_leases
 from coder_slack.settings import Settings
+from coder_slack.slack_errors import DESTINATION_ERRORS, PARENT_GONE, error_code, is_rate_limited, retry_after
 from coder_slack.store import SessionFactory, StatusCard
 from coder_slack.views.cards import CardState, status_card
 
@@ -36,8 +37,6 @@ if TYPE_CHECKING:
     from coder_slack.commands.context import Bot
 
 log = logging.getLogger(__name__)
-
-NOT_POSTABLE = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
 
 
 # coder_client's lifecycle stage → the card's stage word (stored in status_cards.stage, shown on the card).
@@ -202,12 +201,13 @@ class StatusCards:
             workspace_id=workspace.id,
             template=workspace.template_display_name or workspace.template_name,
         )
-        text, blocks = status_card(state, self.clock())
+        card_message = status_card(state, self.clock())
+        text, blocks = card_message.text, card_message.blocks
         moved = False
         try:
             response = await self.slack.chat_postMessage(channel=channel, text=text, blocks=blocks)
         except SlackApiError as exc:
-            if exc.response.get("error") not in NOT_POSTABLE:
+            if error_code(exc) not in DESTINATION_ERRORS:
                 raise
             dm = await self.slack.conversations_open(users=requested_by)
             channel = dm["channel"]["id"]
@@ -267,17 +267,19 @@ class StatusCards:
         return found
 
     async def _update(self, card: PostedCard) -> bool:
-        text, blocks = status_card(card.state, self.clock())
+        card_message = status_card(card.state, self.clock())
+        text, blocks = card_message.text, card_message.blocks
         for _attempt in range(3):
             try:
                 await self.slack.chat_update(channel=card.channel, ts=card.ts, text=text, blocks=blocks)
                 return True
             except SlackApiError as exc:
-                if exc.response.status_code == 429:
-                    await asyncio.sleep(float(exc.response.headers.get("Retry-After", "1")))
+                if is_rate_limited(exc):
+                    await asyncio.sleep(retry_after(exc))
                     continue
-                log.warning("status card update failed: %s", exc.response.get("error"))
-                return exc.response.get("error") not in {"message_not_found", "channel_not_found"}
+                log.warning("status card update failed: %s", error_code(exc))
+                # The card's message or its channel is gone: following it further cannot show anyone anything.
+                return error_code(exc) not in PARENT_GONE | DESTINATION_ERRORS
         return True
 
     async def _save(self, card: PostedCard, *, finished: bool = False) -> None:

@@ -1,20 +1,18 @@
-"""The alert engine: list-then-watch Coder, record alerts in the ledger and outbox, deliver them to Slack.
-
-Per replica, these tasks run side by side:
+"""The alert engine: orchestration only. It lists and watches Coder, hands what it sees to the ledger
+(``ledger.record_observations``: who hears about what, queued exactly once), and runs, per replica, side by
+side:
 
 - the *sweeper* (one replica at a time, lease ``sweep``) lists every workspace every ``sweep_interval``
-  seconds,
-  records what it sees and starts watching workspaces that are in transition (builds started outside Slack,
-  autostart at 9:00, ...);
-- the *lease keeper* renews this replica's leases and takes over transitional workspaces whose watch lease has
-  expired (a replica died): takeover within one lease period;
+  seconds, records what it sees and starts watching workspaces that are in transition (builds started
+  outside Slack, autostart at 9:00, ...);
+- the *lease keeper* renews this replica's leases (``leases``) and takes over transitional workspaces whose
+  watch lease has expired (a replica died): takeover within one lease period;
 - watches (``coder_client.WatchHub``, one shared connection pool) feed snapshots into the *recorder*, which
-  writes
-  batches of observations in one transaction each;
+  writes batches of observations in one transaction each;
 - the *autostop timer* re-reads a workspace when its warning falls due;
-- the *delivery worker* drains the outbox;
+- the *delivery worker* (``worker``: planner + repository + Slack) drains the outbox;
 - the *pruner* (one replica at a time, lease ``prune``) deletes what no later alert needs, in small batches
-  (``retention_cutoffs``).
+  (``retention``).
 """
 
 from __future__ import annotations
@@ -23,20 +21,35 @@ import asyncio
 import contextlib
 import heapq
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from coder_client import AsyncCoderClient, CoderError, NotFound, WatchHub, Workspace, WorkspaceSummary
+from coder_client import (
+    AsyncCoderClient,
+    CoderError,
+    NotFound,
+    WatchHub,
+    Workspace,
+    WorkspaceSummary,
+    is_transitional,
+    lifecycle_summary,
+    redact_tail,
+)
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import ColumnElement, Table, and_, delete, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
 
+from coder_slack.alerts import retention
 from coder_slack.alerts.config import AlertConfig
-from coder_slack.alerts.db import Database, aware, insert_ignoring_conflicts, utcnow
-from coder_slack.alerts.delivery import DeliveryWorker, outbox_depth
-from coder_slack.alerts.events import FAILURE_KINDS, detect, is_transitional, lifecycle_summary
+from coder_slack.alerts.events import detect
+from coder_slack.alerts.leases import (
+    PRUNE_LEASE,
+    SWEEP_LEASE,
+    HeldLeases,
+    orphaned_transitional,
+    watch_lease,
+    watched_workspace,
+)
 from coder_slack.alerts.ledger import (
     CatchUp,
     Observation,
@@ -46,91 +59,18 @@ from coder_slack.alerts.ledger import (
     record_observations,
 )
 from coder_slack.alerts.metrics import AlertMetrics
-from coder_slack.alerts.redact import redact_tail
-from coder_slack.alerts.tables import (
-    AlertDigest,
-    AlertLease,
-    AlertLedgerEntry,
-    AlertOutboxItem,
-    AlertWorkspace,
-)
+from coder_slack.alerts.repository import forget_workspaces, outbox_depth, unknown_keys
+from coder_slack.alerts.retention import retention_cutoffs
+from coder_slack.alerts.worker import DeliveryWorker
 from coder_slack.settings import Settings
+from coder_slack.store import Transactions, utcnow
 
 log = logging.getLogger(__name__)
 
-SWEEP_LEASE = "sweep"
-PRUNE_LEASE = "prune"
 _BATCH = 500
 # A sweep fetches changed workspaces one by one up to this many; more (a burst of starts), and one full list
 # is cheaper than the requests and keeps the event loop free for the alerts themselves.
 _FETCH_SINGLY = 10
-
-
-def _watch_lease(workspace_id: str) -> str:
-    return f"watch:{workspace_id}"
-
-
-def claim_leases(session: Session, names: list[str], holder: str, now: datetime, seconds: float) -> list[str]:
-    """The leases among ``names`` this holder now has (new, already its own, or expired elsewhere)."""
-    if not names:
-        return []
-    until = now + timedelta(seconds=seconds)
-    rows = {
-        lease.name: lease
-        for lease in session.scalars(
-            select(AlertLease).where(AlertLease.name.in_(names)).with_for_update(skip_locked=True)
-        )
-    }
-    won = []
-    for name in names:
-        lease = rows.get(name)
-        if lease is None:
-            if insert_ignoring_conflicts(
-                session,
-                AlertLease.__table__,  # type: ignore[arg-type]
-                {"name": name, "holder": holder, "expires_at": until},
-            ):
-                won.append(name)
-            continue
-        expires = aware(lease.expires_at)
-        if lease.holder == holder or expires is None or expires < now:
-            lease.holder, lease.expires_at = holder, until
-            won.append(name)
-    return won
-
-
-def release_leases(session: Session, names: list[str], holder: str) -> None:
-    for lease in session.scalars(
-        select(AlertLease).where(AlertLease.name.in_(names), AlertLease.holder == holder)
-    ):
-        session.delete(lease)
-
-
-def orphaned_transitional(session: Session, now: datetime) -> list[str]:
-    """Transitional workspaces nobody holds a live watch lease for (one anti-join)."""
-    query = (
-        select(AlertWorkspace.workspace_id)
-        .outerjoin(
-            AlertLease,
-            and_(
-                AlertLease.name == literal("watch:") + AlertWorkspace.workspace_id,
-                AlertLease.expires_at > now,
-            ),
-        )
-        .where(AlertWorkspace.transitional.is_(True), AlertLease.name.is_(None))
-    )
-    return list(session.scalars(query))
-
-
-def renew_leases(session: Session, holder: str, now: datetime, seconds: float) -> set[str]:
-    """Extend every lease this holder still has (one UPDATE); the names it still holds."""
-    statement = (
-        update(AlertLease)
-        .where(AlertLease.holder == holder)
-        .values(expires_at=now + timedelta(seconds=seconds))
-        .returning(AlertLease.name)
-    )
-    return set(session.scalars(statement, execution_options={"synchronize_session": False}))
 
 
 def _fingerprint(workspace: Workspace | WorkspaceSummary) -> tuple[object, ...]:
@@ -147,111 +87,6 @@ def _fingerprint(workspace: Workspace | WorkspaceSummary) -> tuple[object, ...]:
     )
 
 
-def forget_workspaces(session: Session, listed: set[str], listed_at: datetime, holder: str) -> list[str]:
-    """Delete what the engine remembers of workspaces missing from a complete list taken at ``listed_at``
-    (rows written since then are of workspaces the list could not show yet, and stay); release their watch
-    leases. The ids forgotten."""
-    known = session.execute(select(AlertWorkspace.workspace_id, AlertWorkspace.seen_at)).all()
-    gone = [
-        workspace_id
-        for workspace_id, seen_at in known
-        if workspace_id not in listed and (aware(seen_at) or listed_at) < listed_at
-    ]
-    for start in range(0, len(gone), _BATCH):
-        chunk = gone[start : start + _BATCH]
-        session.execute(
-            delete(AlertWorkspace).where(
-                AlertWorkspace.workspace_id.in_(chunk), AlertWorkspace.seen_at < listed_at
-            )
-        )
-        release_leases(session, [_watch_lease(w) for w in chunk], holder)
-    return gone
-
-
-def unknown_keys(session: Session, keys: list[str]) -> set[str]:
-    if not keys:
-        return set()
-    known = set(
-        session.scalars(select(AlertLedgerEntry.alert_key).where(AlertLedgerEntry.alert_key.in_(keys)))
-    )
-    return set(keys) - known
-
-
-@dataclass(frozen=True)
-class RetentionCutoffs:
-    """What the pruner may delete: rows strictly older than these instants (see ``retention_cutoffs``)."""
-
-    outbox: datetime
-    """``sent`` / ``failed`` outbox rows created before this."""
-    ledger: datetime
-    """Ledger rows whose event happened before this ..."""
-    protected: tuple[datetime, datetime] | None
-    """... except events inside this window (this process's catch-up window, which its catch-up sweep may
-    still re-observe)."""
-    digests: datetime
-    """Digests last updated before this (long closed, or idle long past the idle close)."""
-
-
-def retention_cutoffs(
-    now: datetime, config: AlertConfig, catch_up: CatchUp | None = None
-) -> RetentionCutoffs:
-    """The retention rule, chosen so pruning never changes who gets paged (exactly once still holds).
-
-    - **Outbox**: ``sent`` and ``failed`` rows created more than ``outbox_retention_days`` ago. Nothing
-      reads a delivered row again: delivery works from the unsent head of each queue, a crash check only
-      looks for rows still ``sending``, cards and digests keep their own ``ts``. Unsent rows are never
-      pruned.
-    - **Ledger**: rows whose *event* is older than ``max(retention, stale cutoff)``. The ledger row is what
-      stops a re-observed event (a restart, a forced sweep, a workspace that stays ready for weeks) from
-      being queued again. Once its event is older than the stale cutoff, re-observing it decides ``stale``,
-      which is not paged; it is only listed in a "while I was away" summary when it falls inside a catch-up
-      window, and a catch-up window starts at the last heartbeat of a live engine, so a future window never
-      reaches back past now. The one window that can reach back is this process's own (it may not have been
-      swept yet), so ledger rows of events inside it are kept for the life of the process. Autostop
-      warnings are never stale, but are only queued while their deadline is ahead, and the deadline is at
-      most 12 h (the largest ``warn=``) after the event, less than the one-day minimum retention.
-    - **Cards** (``alert_cards``) are never pruned by age: a later alert of the workspace is a reply in its
-      card's thread however old the card is. There is one per workspace and destination.
-    - **Digests** last updated more than the retention ago: a digest idle for ``digest_idle_close_seconds``
-      (10 min) is closed and never written to again.
-    """
-    retention = timedelta(days=config.outbox_retention_days)
-    ledger = now - max(retention, timedelta(seconds=config.stale_after_seconds))
-    digests = now - max(retention, timedelta(seconds=config.digest_idle_close_seconds))
-    protected = (catch_up.since, catch_up.until) if catch_up is not None else None
-    return RetentionCutoffs(outbox=now - retention, ledger=ledger, protected=protected, digests=digests)
-
-
-def _delete_batch(session: Session, table: Table, condition: ColumnElement[bool], limit: int) -> int:
-    """Delete at most ``limit`` rows matching ``condition`` (found through an index), in this transaction.
-    The DELETE checks the condition again: a row changed since it was found (on PostgreSQL) is left alone."""
-    ids = list(session.scalars(select(table.c.id).where(condition).limit(limit)))
-    if not ids:
-        return 0
-    result = session.execute(delete(table).where(table.c.id.in_(ids), condition))
-    return int(getattr(result, "rowcount", len(ids)))
-
-
-def prune_outbox_batch(session: Session, cutoffs: RetentionCutoffs, limit: int) -> int:
-    outbox = AlertOutboxItem.__table__
-    condition = and_(outbox.c.status.in_(("sent", "failed")), outbox.c.created_at < cutoffs.outbox)
-    return _delete_batch(session, outbox, condition, limit)  # type: ignore[arg-type]
-
-
-def prune_ledger_batch(session: Session, cutoffs: RetentionCutoffs, limit: int) -> int:
-    ledger = AlertLedgerEntry.__table__
-    condition: ColumnElement[bool] = ledger.c.event_at < cutoffs.ledger
-    if cutoffs.protected is not None:
-        since, until = cutoffs.protected
-        condition = and_(condition, or_(ledger.c.event_at < since, ledger.c.event_at > until))
-    return _delete_batch(session, ledger, condition, limit)  # type: ignore[arg-type]
-
-
-def prune_digests_batch(session: Session, cutoffs: RetentionCutoffs, limit: int) -> int:
-    digests = AlertDigest.__table__
-    return _delete_batch(session, digests, digests.c.updated_at < cutoffs.digests, limit)  # type: ignore[arg-type]
-
-
 class AlertEngine:
     """Lifecycle alerts from Coder into Slack channels and DMs, exactly once across restarts and replicas."""
 
@@ -266,7 +101,7 @@ class AlertEngine:
         metrics: AlertMetrics | None = None,
     ) -> None:
         self.settings = settings
-        self.db = Database(session_factory)
+        self.db = Transactions(session_factory)
         if config is None:
             config = AlertConfig.from_settings(settings)
             if self.db.dialect == "sqlite" and not settings.coder_slack_replica_id:
@@ -280,12 +115,11 @@ class AlertEngine:
         self.catch_up: CatchUp | None = None
         self._hub: WatchHub | None = None
         self._watched: set[str] = set()
-        self._leases: set[str] = set()
+        self.leases = HeldLeases(self.db, self.config.replica_id, self.config.lease_seconds)
         # Per workspace: its latest build and the alert keys recorded for it (a new build starts afresh, so
         # this stays as large as the fleet, not as the history).
         self._recorded: dict[str, tuple[str, set[str]]] = {}
         self._fingerprints: dict[str, tuple[object, ...]] = {}
-        self._to_release: set[str] = set()
         self._sweeps = 0
         self._autostop_due: dict[str, datetime] = {}
         # (when, workspace id), soonest first; entries whose time no longer matches _autostop_due are stale.
@@ -294,6 +128,10 @@ class AlertEngine:
         self._tasks: list[asyncio.Task[Any]] = []
         self._sweep_now = asyncio.Event()
         self._swept_once = asyncio.Event()
+        # Sweeper passes (a sweep, or finding another replica holds the sweep): begun and completed.
+        self._passes_begun = 0
+        self._passes_done = 0
+        self._pass_done = asyncio.Event()
         self.started = False
 
     # ----------------------------------------------------------------- lifecycle
@@ -334,8 +172,7 @@ class AlertEngine:
         if self._hub is not None:
             await self._hub.aclose()
         with contextlib.suppress(Exception):
-            await self.db.run(release_leases, list(self._leases), self.config.replica_id)
-        self._leases.clear()
+            await self.leases.release_all()
         self._watched.clear()
         self.metrics.watches_held(0)
         await self.db.close()
@@ -356,9 +193,41 @@ class AlertEngine:
         """Nothing in transition is watched here and no alert waits to be sent (the console settles on it)."""
         return not self._watched and await self.db.run(outbox_depth) == 0
 
+    async def settle(self, limit: float = 30.0) -> None:
+        """Return once a sweep that began after this call is recorded and the engine is ``idle``: everything
+        Coder shows now has reached Slack, and whatever was not posted by then is not going to be (tests and
+        the console prove that something did not happen this way, instead of sleeping).
+        ``TimeoutError`` after ``limit`` seconds."""
+
+        async def settled() -> None:
+            wanted = self._passes_begun + 1
+            self.request_sweep()
+            while self._passes_done < wanted:
+                self._pass_done.clear()
+                await self._pass_done.wait()
+            while True:
+                if await self.idle():
+                    return
+                await asyncio.sleep(0.05)  # idle() is a read of the outbox: poll it
+
+        await asyncio.wait_for(settled(), limit)
+
     @property
     def watched(self) -> set[str]:
         return set(self._watched)
+
+    def remembers(self, workspace_id: str) -> bool:
+        """Whether this process keeps anything about the workspace in memory (a deleted one is forgotten at
+        the next complete list)."""
+        return any(
+            workspace_id in memory for memory in (self._fingerprints, self._recorded, self._autostop_due)
+        )
+
+    def recorded_alerts(self, workspace_id: str) -> tuple[str, frozenset[str]] | None:
+        """The build this process last recorded for the workspace and the alert keys recorded for it (only
+        the latest build's are kept: memory follows the fleet, not its history)."""
+        entry = self._recorded.get(workspace_id)
+        return None if entry is None else (entry[0], frozenset(entry[1]))
 
     # ----------------------------------------------------------------- observing
 
@@ -469,16 +338,10 @@ class AlertEngine:
         wanted = [w for w in workspace_ids if w not in self._watched]
         if not wanted or self._hub is None:
             return
-        won = await self.db.run(
-            claim_leases,
-            [_watch_lease(w) for w in wanted],
-            self.config.replica_id,
-            utcnow(),
-            self.config.lease_seconds,
-        )
+        won = await self.leases.claim([watch_lease(w) for w in wanted])
         for name in won:
-            workspace_id = name.removeprefix("watch:")
-            self._leases.add(name)
+            workspace_id = watched_workspace(name)
+            assert workspace_id is not None
             self._watched.add(workspace_id)
             await self._hub.add(workspace_id)
         self.metrics.watches_held(len(self._watched))
@@ -489,17 +352,14 @@ class AlertEngine:
 
     async def _unwatch(self, workspace_id: str) -> None:
         self._watched.discard(workspace_id)
-        name = _watch_lease(workspace_id)
         if self._hub is not None:
             # Not from inside the watch's own callback (that would cancel the caller), and a moment later:
             # closing hundreds of streams at once should not delay the alerts they just produced.
             hub = self._hub
             loop = asyncio.get_running_loop()
             loop.call_later(1.0, lambda: loop.create_task(self._close_watch(hub, workspace_id)))
-        if name in self._leases:
-            # Released by the lease keeper in one batch: no transaction on the alert's hot path.
-            self._leases.discard(name)
-            self._to_release.add(name)
+        # Released by the lease keeper in one batch: no transaction on the alert's hot path.
+        self.leases.give_back(watch_lease(workspace_id))
         self.metrics.watches_held(len(self._watched))
 
     # ----------------------------------------------------------------- sweeping
@@ -507,18 +367,17 @@ class AlertEngine:
     async def _sweeper(self) -> None:
         first = True
         while True:
+            # Cleared before the pass, so a request made while it runs gets a pass of its own.
+            self._sweep_now.clear()
             try:
-                won = await self.db.run(
-                    claim_leases, [SWEEP_LEASE], self.config.replica_id, utcnow(), self.config.lease_seconds
-                )
+                won = await self.leases.claim_one(SWEEP_LEASE)
+                begun = self._passes_begun = self._passes_begun + 1
                 if won:
-                    self._leases.add(SWEEP_LEASE)
                     await self.sweep(catch_up=self.catch_up if first else None)
                     first = False
-                    self._swept_once.set()
-                else:
-                    self._leases.discard(SWEEP_LEASE)
-                    self._swept_once.set()
+                self._swept_once.set()
+                self._passes_done = begun
+                self._pass_done.set()
                 delay = self.config.sweep_interval
             except CoderError as error:
                 self.metrics.coder_error(getattr(error, "status_code", None))
@@ -527,7 +386,6 @@ class AlertEngine:
             except Exception:
                 log.exception("alert engine: sweep failed; retrying")
                 delay = min(self.config.sweep_interval, 2.0)
-            self._sweep_now.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._sweep_now.wait(), timeout=delay)
 
@@ -591,16 +449,9 @@ class AlertEngine:
             try:
                 now = utcnow()
                 await self.db.run(heartbeat, now, self.config.replica_id)
-                if self._to_release:
-                    released = list(self._to_release - self._leases)
-                    self._to_release.clear()
-                    await self.db.run(release_leases, released, self.config.replica_id)
-                mine = set(self._leases)
-                kept = await self.db.run(renew_leases, self.config.replica_id, now, self.config.lease_seconds)
-                for name in mine - kept:
-                    self._leases.discard(name)
-                    if name.startswith("watch:"):
-                        workspace_id = name.removeprefix("watch:")
+                for name in await self.leases.renew(now):
+                    workspace_id = watched_workspace(name)
+                    if workspace_id is not None:
                         self._watched.discard(workspace_id)
                         if self._hub is not None:
                             await self._hub.remove(workspace_id)
@@ -645,37 +496,20 @@ class AlertEngine:
         while True:
             await asyncio.sleep(self.config.prune_interval)
             try:
-                won = await self.db.run(
-                    claim_leases, [PRUNE_LEASE], self.config.replica_id, utcnow(), self.config.lease_seconds
-                )
-                if won:
-                    self._leases.add(PRUNE_LEASE)  # renewed by the lease keeper while this replica lives
+                # Renewed by the lease keeper while this replica lives.
+                if await self.leases.claim_one(PRUNE_LEASE):
                     await self.prune()
-                else:
-                    self._leases.discard(PRUNE_LEASE)
             except Exception:
                 log.exception("alert engine: pruning failed; retrying at the next pass")
 
     async def prune(self, now: datetime | None = None) -> dict[str, int]:
-        """One pruning pass (``retention_cutoffs``): batches of ``prune_batch`` rows, one transaction each,
-        until nothing old is left or the ``prune`` lease is lost. How many rows went, per table."""
+        """One pruning pass (``retention.retention_cutoffs``): batches of ``prune_batch`` rows, one
+        transaction each, until nothing old is left or the ``prune`` lease is lost. How many rows went, per
+        table."""
         cutoffs = retention_cutoffs(now or utcnow(), self.config, self.catch_up)
-        deleted: dict[str, int] = {}
-        for table, batch in (
-            ("alert_outbox", prune_outbox_batch),
-            ("alert_ledger", prune_ledger_batch),
-            ("alert_digests", prune_digests_batch),
-        ):
-            deleted[table] = 0
-            while True:
-                count = await self.db.run(batch, cutoffs, self.config.prune_batch)
-                deleted[table] += count
-                if count < self.config.prune_batch or (self.started and PRUNE_LEASE not in self._leases):
-                    break
-                await asyncio.sleep(self.config.prune_pause)
-        if any(deleted.values()):
-            log.info("alert engine: pruned %s", ", ".join(f"{n} from {t}" for t, n in deleted.items()))
-        return deleted
+        return await retention.prune(
+            self.db, cutoffs, self.config, lambda: not self.started or PRUNE_LEASE in self.leases
+        )
 
 
-__all__ = ["FAILURE_KINDS", "PRUNE_LEASE", "AlertEngine", "RetentionCutoffs", "retention_cutoffs"]
+__all__ = ["AlertEngine"]

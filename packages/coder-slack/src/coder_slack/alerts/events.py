@@ -1,6 +1,8 @@
-"""From a workspace snapshot to the alerts it calls for (level-triggered: the same snapshot always gives
-the same
-alerts, so re-reading a workspace after a reconnect or a restart is harmless; the ledger drops repeats)."""
+"""From a workspace snapshot to the alerts it calls for (level-triggered: the same snapshot always gives the
+same alerts, so re-reading a workspace after a reconnect or a restart is harmless; the ledger drops repeats).
+
+Where a workspace is in its lifecycle is ``coder_client``'s to say (``build_stage``, ``agent_stage``,
+``progress_of``); this module only decides which of those stages Slack hears about."""
 
 from __future__ import annotations
 
@@ -8,12 +10,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from coder_client import Workspace, WorkspaceSummary
+from coder_client import LifecycleKind, Workspace, progress_of
+from coder_client.stages import agent_stage, build_stage
 
 EVENT_KINDS = ("ready", "start_error", "start_timeout", "build_failed", "autostop")
 FAILURE_KINDS = ("start_error", "start_timeout", "build_failed")
-_STARTING_LIFECYCLES = {"created", "starting"}
-_ACTIVE_JOBS = {"pending", "running", "canceling"}
+# The stages of an agent that an alert announces (the build's own: BUILD_FAILED).
+_AGENT_ALERTS = (LifecycleKind.READY, LifecycleKind.START_ERROR, LifecycleKind.START_TIMEOUT)
 
 
 @dataclass(frozen=True)
@@ -63,22 +66,6 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
     return max(0.0, (end - start).total_seconds())
 
 
-def is_transitional(workspace: Workspace | WorkspaceSummary) -> bool:
-    """Whether something alertable may happen soon: an active build, or a started build whose agents are still
-    coming up. Only these workspaces hold a watch stream."""
-    build = workspace.latest_build
-    if str(build.job.status) in _ACTIVE_JOBS:
-        return True
-    if str(build.transition) != "start" or str(build.job.status) != "succeeded":
-        return False
-    return any(str(agent.lifecycle_state) in _STARTING_LIFECYCLES for agent in build.agents)
-
-
-def lifecycle_summary(workspace: Workspace | WorkspaceSummary) -> str:
-    states = sorted({str(agent.lifecycle_state) for agent in workspace.latest_build.agents})
-    return ",".join(states)
-
-
 def detect(workspace: Workspace) -> list[AlertEvent]:
     """The lifecycle alerts (all but autostop) that this snapshot shows."""
     build = workspace.latest_build
@@ -92,8 +79,10 @@ def detect(workspace: Workspace) -> list[AlertEvent]:
         "build_id": build.id,
         "build_number": build.build_number,
     }
-    build_seconds = _seconds(job.started_at or job.created_at, job.completed_at)
-    if str(job.status) == "failed":
+    stage = build_stage(build)
+    build_duration = progress_of(workspace).build_duration
+    build_seconds = build_duration.total_seconds() if build_duration is not None else None
+    if stage is LifecycleKind.BUILD_FAILED:
         when = job.completed_at or build.updated_at or build.created_at
         if when is None:
             return []
@@ -112,19 +101,19 @@ def detect(workspace: Workspace) -> list[AlertEvent]:
                 **common,
             )
         ]
-    if str(build.transition) != "start" or str(job.status) != "succeeded":
+    if stage is not None:  # still building, canceled, stopping, stopped, deleted: nothing to announce
         return []
     events = []
     for agent in build.agents:
-        state = str(agent.lifecycle_state)
-        if state not in ("ready", "start_error", "start_timeout"):
+        agent_kind = agent_stage(agent)
+        if agent_kind not in _AGENT_ALERTS:
             continue
         when = agent.ready_at or agent.updated_at or agent.started_at or job.completed_at
         if when is None:
             continue
         events.append(
             AlertEvent(
-                kind=state,
+                kind=str(agent_kind),
                 agent_id=agent.id,
                 agent_name=agent.name,
                 event_at=when,

@@ -10,22 +10,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from coder_client import Workspace
+from coder_client import Workspace, is_transitional, lifecycle_summary
 from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from coder_slack.alerts.config import AlertConfig
-from coder_slack.alerts.db import aware, insert_ignoring_conflicts
-from coder_slack.alerts.events import AlertEvent, autostop_warning, is_transitional, lifecycle_summary
-from coder_slack.alerts.tables import (
+from coder_slack.alerts.events import AlertEvent, autostop_warning
+from coder_slack.store import (
     AlertDestination,
     AlertLedgerEntry,
     AlertMeta,
     AlertOutboxItem,
     AlertWorkspace,
+    Identity,
+    Subscription,
+    UserSettings,
+    aware,
+    insert_ignoring_conflicts,
 )
-from coder_slack.store import Identity, Subscription, UserSettings
 
 # Subscriptions are written by the command app a moment before its confirmation; clocks of replicas differ
 # a bit.
@@ -484,9 +487,13 @@ def mark_started(session: Session, now: datetime, replica_id: str, catch_up_afte
     """Note this engine's start; when every engine was silent longer than ``catch_up_after`` seconds, the
     gap is a
     downtime whose transitions get summarised."""
-    first = session.get(AlertMeta, FIRST_START_KEY)
-    if first is None:
-        session.add(AlertMeta(key=FIRST_START_KEY, value=now.isoformat(), updated_at=now))
+    # Replicas starting together all find no row; the first insert wins, the others change nothing (a plain
+    # INSERT failed them with a unique violation and they never started).
+    insert_ignoring_conflicts(
+        session,
+        AlertMeta.__table__,  # type: ignore[arg-type]
+        {"key": FIRST_START_KEY, "value": now.isoformat(), "updated_at": now},
+    )
     alive = session.scalars(select(AlertMeta).where(AlertMeta.key.like("alive:%"))).all()
     last_alive = max(
         (

@@ -14,7 +14,7 @@ The blocks a click changes carry ids (``views.buttons``: ``ALERT_ACTIONS_PREFIX`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +36,7 @@ from coder_slack.views.buttons import (
     restart_button,
     stop_button,
 )
+from coder_slack.views.message import Message
 
 METADATA_EVENT_TYPE = "coderops_alert"
 SECTION_LIMIT = 3000
@@ -47,15 +48,6 @@ _TITLES = {
     "build_failed": ":rotating_light: *{name}*: the {transition} build failed",
     "autostop": ":alarm_clock: *{name}* stops in about {left}",
 }
-
-
-@dataclass(frozen=True)
-class Message:
-    text: str
-    blocks: list[Block]
-
-    def blocks_json(self) -> list[dict[str, Any]]:
-        return [block.to_dict() for block in self.blocks]
 
 
 def metadata(outbox_ids: list[int], keys: list[str], workspace_id: str = "") -> dict[str, Any]:
@@ -86,7 +78,7 @@ def _md(text: str) -> MarkdownTextObject:
     return MarkdownTextObject(text=text[:SECTION_LIMIT])
 
 
-def _title(payload: dict[str, Any]) -> str:
+def _title(payload: Mapping[str, Any]) -> str:
     name = f"{payload['owner_name']}/{payload['workspace_name']}"
     return _TITLES[payload["kind"]].format(
         name=name,
@@ -95,7 +87,7 @@ def _title(payload: dict[str, Any]) -> str:
     )
 
 
-def _time_left(payload: dict[str, Any]) -> str:
+def _time_left(payload: Mapping[str, Any]) -> str:
     """From now (when the message is written) to the deadline; the lead time if the deadline is unknown. A
     warning sent late (the bot was down, the deadline moved closer) says how long is really left."""
     deadline = payload.get("deadline")
@@ -106,7 +98,7 @@ def _time_left(payload: dict[str, Any]) -> str:
     return f"{minutes} min" if minutes < 60 else human_duration(minutes * 60.0)
 
 
-def _facts(payload: dict[str, Any]) -> str:
+def _facts(payload: Mapping[str, Any]) -> str:
     parts = [
         f"Template: {payload.get('template_name') or 'unknown'}",
         f"Build #{payload.get('build_number', '?')}",
@@ -119,7 +111,7 @@ def _facts(payload: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def _buttons(payload: dict[str, Any], coder_url: str) -> ActionsBlock | None:
+def _buttons(payload: Mapping[str, Any], coder_url: str) -> ActionsBlock | None:
     workspace_id = payload["workspace_id"]
     kind = payload["kind"]
     name = f"{payload['owner_name']}/{payload['workspace_name']}"
@@ -156,7 +148,7 @@ def _buttons(payload: dict[str, Any], coder_url: str) -> ActionsBlock | None:
     return ActionsBlock(block_id=f"{ALERT_ACTIONS_PREFIX}{workspace_id}"[:255], elements=elements)
 
 
-def _detail_blocks(payload: dict[str, Any]) -> list[Block]:
+def _detail_blocks(payload: Mapping[str, Any]) -> list[Block]:
     blocks: list[Block] = []
     kind = payload["kind"]
     if kind in ("start_error", "start_timeout"):
@@ -188,7 +180,7 @@ def _detail_blocks(payload: dict[str, Any]) -> list[Block]:
 
 
 def alert_card(
-    payload: dict[str, Any], coder_url: str, *, recovered: bool = False, note: str = ""
+    payload: Mapping[str, Any], coder_url: str, *, recovered: bool = False, note: str = ""
 ) -> Message:
     """The workspace's card: the latest state, its facts and buttons."""
     title = _title(payload)
@@ -208,13 +200,13 @@ def alert_card(
     return Message(text=text, blocks=blocks)
 
 
-def thread_reply(payload: dict[str, Any], coder_url: str, *, recovered: bool = False) -> Message:
+def thread_reply(payload: Mapping[str, Any], coder_url: str, *, recovered: bool = False) -> Message:
     """The transition as posted into the card's thread (same content as the card, so the thread is a
     history)."""
     return alert_card(payload, coder_url, recovered=recovered)
 
 
-def digest_card(members: dict[str, Any], expected: int) -> Message:
+def digest_card(members: Mapping[str, Any], expected: int) -> Message:
     ready = sorted(
         (member for member in members.values() if member.get("kind") == "ready"), key=lambda m: m["name"]
     )
@@ -238,7 +230,9 @@ def digest_card(members: dict[str, Any], expected: int) -> Message:
     return Message(text=headline.replace(":rocket: ", ""), blocks=blocks)
 
 
-def while_away(items: list[dict[str, Any]], stale: list[dict[str, Any]], since: datetime | None) -> Message:
+def while_away(
+    items: Sequence[Mapping[str, Any]], stale: Sequence[Mapping[str, Any]], since: datetime | None
+) -> Message:
     when = f" (since {since:%Y-%m-%d %H:%M} UTC)" if since else ""
     headline = f":wave: While I was away{when}: {len(items) + len(stale)} workspace events"
     lines = [

@@ -21,7 +21,7 @@ from coder_slack.ops import METRICS
 from coder_slack.progress import StatusCards
 from coder_slack.settings import Settings
 from coder_slack.store import AuditEntry, SessionFactory
-from coder_slack.views.common import Message
+from coder_slack.views.message import Message
 from coder_slack.views.messages import problem
 
 log = logging.getLogger(__name__)
@@ -170,7 +170,7 @@ class Invocation:
 
     async def reply(self, message: Message, *, replace: bool = False) -> None:
         """An answer only the asking user sees (response_url, else chat.postEphemeral, else a DM)."""
-        text, blocks = message
+        text, blocks = message.text, message.blocks
         payload = as_dicts(blocks)
         if self.respond is not None:
             try:

@@ -45,7 +45,7 @@ from coder_slack.commands.grammar import (
     quote,
     split_words,
 )
-from coder_slack.views.common import Message
+from coder_slack.views.message import Message
 from coder_slack.views.messages import HelpEntry, help_message
 
 C = TypeVar("C", bound=Command)

@@ -1,9 +1,21 @@
-"""Persistence for coder_slack: SQLAlchemy 2 models, engines, and Alembic migrations run at start-up.
+"""Persistence for coder_slack: every table (the command surface's in ``tables``, the alert engine's in
+``alert_tables``), the one engine factory with its pragmas, transactions, and Alembic migrations run at
+start-up.
 
 ``CODER_SLACK_DATABASE_URL`` picks the database: a SQLite file by default, PostgreSQL (``postgresql://…``, via
 psycopg) for several replicas.
 """
 
+from coder_slack.store.alert_tables import (
+    AlertCard,
+    AlertDestination,
+    AlertDigest,
+    AlertLease,
+    AlertLedgerEntry,
+    AlertMeta,
+    AlertOutboxItem,
+    AlertWorkspace,
+)
 from coder_slack.store.engine import (
     SessionFactory,
     alembic_config,
@@ -29,10 +41,19 @@ from coder_slack.store.tables import (
     UserSettings,
     utcnow,
 )
+from coder_slack.store.transactions import Transactions, aware, insert_ignoring_conflicts
 
 __all__ = [
     "ALL_EVENTS",
     "DEFAULT_EVENTS",
+    "AlertCard",
+    "AlertDestination",
+    "AlertDigest",
+    "AlertLease",
+    "AlertLedgerEntry",
+    "AlertMeta",
+    "AlertOutboxItem",
+    "AlertWorkspace",
     "AuditEntry",
     "Base",
     "Identity",
@@ -40,13 +61,16 @@ __all__ = [
     "SessionFactory",
     "StatusCard",
     "Subscription",
+    "Transactions",
     "UserLink",
     "UserSettings",
     "alembic_config",
     "async_url",
+    "aware",
     "create_engine_for",
     "create_session_factory",
     "create_sync_engine_for",
+    "insert_ignoring_conflicts",
     "is_postgres",
     "rotate_link_tokens",
     "sync_url",

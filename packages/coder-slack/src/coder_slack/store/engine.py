@@ -55,18 +55,30 @@ def _prepare_sqlite_file(url: str) -> None:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL + busy timeout let a restarted or second process share the file without "database is locked".
+    # synchronous=NORMAL is what SQLite recommends with WAL: a commit survives the process being killed (what
+    # the alert engine's exactly-once relies on); only a power cut may lose the last commits.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
 
-def create_engine_for(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine for the configured database URL (plain ``sqlite:///`` / ``postgresql://`` accepted)."""
+def create_engine_for(url: str, *, single_connection: bool = False, **kwargs: Any) -> AsyncEngine:
+    """An async engine for the configured database URL (plain ``sqlite:///`` / ``postgresql://`` accepted).
+
+    On SQLite every session opens a new connection (and aiosqlite thread) unless ``single_connection``: one
+    connection kept open, for a caller that makes many short transactions and takes turns itself
+    (``coder_slack.store.Transactions``).
+    """
     if make_url(url).get_backend_name() == "sqlite":
         _prepare_sqlite_file(url)
-        engine = create_async_engine(async_url(url), poolclass=NullPool, **kwargs)
+        if single_connection:
+            kwargs.update(pool_size=1, max_overflow=0)
+        else:
+            kwargs.setdefault("poolclass", NullPool)
+        engine = create_async_engine(async_url(url), **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)

@@ -1,4 +1,4 @@
-"""Tables of the command surface (revision 0001_core). The alert engine adds its own in 0002_alerts."""
+"""Tables of the command surface (revision 0001_core); the alert engine's are in ``alert_tables``."""
 
 from __future__ import annotations
 

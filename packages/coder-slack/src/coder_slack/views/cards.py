@@ -16,7 +16,8 @@ from slack_sdk.models.blocks import (
 )
 
 from coder_slack.views.buttons import extend_button, restart_button, start_button, stop_button
-from coder_slack.views.common import Message, clip, escape
+from coder_slack.views.common import clip, escape
+from coder_slack.views.message import Message
 
 START_STAGES = ("queued", "building", "agent starting", "ready")
 STOP_STAGES = ("queued", "stopping", "stopped")
@@ -142,4 +143,4 @@ def status_card(state: CardState, now: datetime) -> Message:
         text += f", startup took {human_duration(state.startup_duration)}"
     if state.error:
         text += f": {clip(state.error, 200)}"
-    return text, blocks
+    return Message(text, blocks)

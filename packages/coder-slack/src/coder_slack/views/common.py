@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from slack_sdk.models.blocks import Block
-
 
 def escape(text: str) -> str:
     """Make text from Coder or a user safe inside mrkdwn (no surprise mentions or links)."""
@@ -23,6 +21,3 @@ def slack_date(moment: datetime | None, fallback: str = "—") -> str:
     stamp = int(moment.timestamp())
     plain = moment.strftime("%Y-%m-%d %H:%M UTC")
     return f"<!date^{stamp}^{{date_short_pretty}} {{time}}|{plain}>"
-
-
-Message = tuple[str, list[Block]]

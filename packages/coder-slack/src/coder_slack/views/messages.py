@@ -22,7 +22,8 @@ from slack_sdk.models.blocks import (
 
 from coder_slack.store.tables import Subscription
 from coder_slack.views.buttons import set_deadline_button
-from coder_slack.views.common import Message, clip, escape, slack_date
+from coder_slack.views.common import clip, escape, slack_date
+from coder_slack.views.message import Message
 
 STATUS_EMOJI = {
     "running": "🟢",
@@ -39,7 +40,7 @@ STATUS_EMOJI = {
 
 
 def text_message(text: str) -> Message:
-    return text, [SectionBlock(text=MarkdownTextObject(text=clip(text, 3000)))]
+    return Message(text, [SectionBlock(text=MarkdownTextObject(text=clip(text, 3000)))])
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def help_message(entries: Sequence[HelpEntry], topic: str | None = None) -> Mess
             ]
         )
     )
-    return "/workspace help: " + ", ".join(entry.verb for entry in entries), blocks
+    return Message("/workspace help: " + ", ".join(entry.verb for entry in entries), blocks)
 
 
 def usage_error(message: str, usage: str | None) -> Message:
@@ -168,7 +169,7 @@ def workspace_list(
     lines = [f"{title} ({total}), page {page}/{pages}:"] + [
         f"{w.full_name} {w.latest_build.status}" for w in shown
     ]
-    return clip("\n".join(lines), 3000), blocks
+    return Message(clip("\n".join(lines), 3000), blocks)
 
 
 def workspace_details(workspace: Workspace, coder_url: str) -> Message:
@@ -222,7 +223,7 @@ def workspace_details(workspace: Workspace, coder_url: str) -> Message:
         )
     )
     text = f"{workspace.full_name}: {build.status} (build #{build.build_number} {build.transition})"
-    return text, blocks
+    return Message(text, blocks)
 
 
 def subscription_list(subscriptions: Sequence[Subscription], channel_id: str) -> Message:
@@ -284,7 +285,10 @@ def earlier_stop_question(workspace_name: str, workspace_id: str, plan: Deadline
         f"{slack_date(plan.deadline)} would cut {human_duration(previous - plan.deadline)} off it. "
         "Extend never shortens a workspace on its own. Stop it earlier anyway?"
     )
-    return text, [
-        SectionBlock(text=MarkdownTextObject(text=clip(text, 3000))),
-        ActionsBlock(elements=[set_deadline_button(workspace_id, plan.deadline)]),
-    ]
+    return Message(
+        text,
+        [
+            SectionBlock(text=MarkdownTextObject(text=clip(text, 3000))),
+            ActionsBlock(elements=[set_deadline_button(workspace_id, plan.deadline)]),
+        ],
+    )

@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-
 from alembic import context
+from coder_slack.store import Base  # the package imports every table module, the alert tables included
 from coder_slack.store.engine import create_sync_engine_for
-from coder_slack.store.tables import Base
-
-# The alert engine keeps its tables in coder_slack.alerts.tables (revision 0002_alerts); import them so the
-# metadata (and autogenerate) sees every table.
-if importlib.util.find_spec("coder_slack.alerts") is not None and (
-    importlib.util.find_spec("coder_slack.alerts.tables") is not None
-):
-    importlib.import_module("coder_slack.alerts.tables")
 
 target_metadata = Base.metadata
 

@@ -1,4 +1,5 @@
-"""Running the engine's (synchronous, easy to read) SQLAlchemy code on the store's async session factory."""
+"""Running synchronous, easy-to-read SQLAlchemy code (the alert engine's) as one transaction per call, on
+the store's async session factory."""
 
 from __future__ import annotations
 
@@ -8,16 +9,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Insert, Table, event
+from sqlalchemy import Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
+from coder_slack.store.engine import create_engine_for
+
 T = TypeVar("T")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def aware(value: datetime | None) -> datetime | None:
@@ -27,26 +26,28 @@ def aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-class Database:
-    """One transaction per call; on SQLite, writers of this process take turns (SQLite has one writer anyway,
-    and taking turns here avoids "database is locked" when a read transaction would upgrade to a write)."""
+class Transactions:
+    """One transaction per ``run``; on SQLite, writers of this process take turns (SQLite has one writer
+    anyway, and taking turns here avoids "database is locked" when a read transaction would upgrade to a
+    write)."""
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._factory = session_factory
         bind = session_factory.kw.get("bind")
         if not isinstance(bind, AsyncEngine):
-            raise TypeError("the alert engine needs a session factory bound to an AsyncEngine")
+            raise TypeError("Transactions needs a session factory bound to an AsyncEngine")
         self.dialect = bind.dialect.name
         self._lock: asyncio.Lock | None = None
         self._own_engine: AsyncEngine | None = None
         if self.dialect == "sqlite":
-            # The store opens a new SQLite connection (and thread) per session; the engine makes several
-            # transactions per alert, so it keeps one connection of its own. Writers take turns anyway.
+            # The store opens a new SQLite connection (and thread) per session; the alert engine makes
+            # several transactions per alert, so it keeps one connection of its own (same pragmas: the one
+            # engine factory). Writers take turns anyway.
             self._lock = asyncio.Lock()
-            self._own_engine = create_async_engine(bind.url, pool_size=1, max_overflow=0)
-            event.listen(self._own_engine.sync_engine, "connect", _sqlite_pragmas)
+            url = bind.url.render_as_string(hide_password=False)
+            self._own_engine = create_engine_for(url, single_connection=True)
             self._factory = async_sessionmaker(self._own_engine, expire_on_commit=False)
-        self.engine = self._own_engine or bind
+        self.engine: AsyncEngine = self._own_engine or bind
 
     async def close(self) -> None:
         if self._own_engine is not None:
@@ -60,14 +61,6 @@ class Database:
         guard = self._lock if self._lock is not None else contextlib.nullcontext()
         async with guard, self._factory() as session, session.begin():
             return await session.run_sync(work, *args)
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
 
 
 def insert_ignoring_conflicts(session: Session, table: Table, values: dict[str, Any]) -> bool:

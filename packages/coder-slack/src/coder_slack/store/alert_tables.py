@@ -1,4 +1,4 @@
-"""Tables of the alert engine (revisions 0002_alerts and 0003_alert_retention), on the store's ``Base``.
+"""Tables of the alert engine (revisions 0002_alerts and 0003_alert_retention), on the one ``Base``.
 
 - ``alert_ledger``: one row per (alert key, destination) ever decided; the unique constraint is what makes an
   alert happen at most once, and the outbox row written in the same transaction is what makes it happen at
@@ -10,7 +10,8 @@
 - ``alert_digests``: the card that coalesces a burst of ready events ("12 of 40 ready").
 - ``alert_workspaces``: what the engine last saw of each workspace (catch-up diff, transitional set,
   deadlines).
-- ``alert_leases``: named leases (``watch:<workspace id>``, ``sweep``) that share work between replicas.
+- ``alert_leases``: named leases (``watch:<workspace id>``, ``sweep``, ``prune``) that share work between
+  replicas (``coder_slack.alerts.leases``).
 - ``alert_meta``: small key/value facts, e.g. when an engine was last alive.
 """
 
@@ -22,7 +23,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from coder_slack.store import Base, utcnow
+from coder_slack.store.tables import Base, utcnow
 
 
 class AlertLedgerEntry(Base):

@@ -1,0 +1,351 @@
+"""The delivery worker: drains the outbox into Slack, one destination at a time, in order.
+
+A replica leases a destination (``coder_slack.alerts.leases``), then repeats: plan the next step in a
+transaction (``repository.plan_step``: the planner's decision, its token and ``sending`` marks committed),
+make the Slack call, record the outcome in a second transaction. A row left ``sending`` by a crash is in
+doubt: before posting again the worker looks for a message whose metadata names the row
+(``conversations.history`` / ``conversations.replies``), so a crash between Slack's answer and the commit
+does not post twice. What Slack's errors mean is ``coder_slack.slack_errors``'s to say.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from coder_slack.alerts import messages
+from coder_slack.alerts.config import AlertConfig
+from coder_slack.alerts.leases import LeaseLost, claim_destinations
+from coder_slack.alerts.metrics import AlertMetrics
+from coder_slack.alerts.planner import (
+    Delivery,
+    PostCard,
+    PostDigest,
+    PostInStatusCard,
+    PostNotice,
+    PostSummary,
+    ReplyInCard,
+    ResolveDM,
+    UpdateDigest,
+    Verify,
+    Wait,
+    as_card,
+)
+from coder_slack.alerts.repository import (
+    forget_parent,
+    outbox_depth,
+    plan_step,
+    record_permanent,
+    record_resolved,
+    record_retry,
+    record_row_failure,
+    record_sent,
+)
+from coder_slack.slack_errors import PARENT_GONE, SlackErrorKind, classify, error_code, retry_after
+from coder_slack.store import Transactions, utcnow
+from coder_slack.views.message import Message
+
+log = logging.getLogger(__name__)
+
+# Replies and updates go into a message that may have been deleted; other posts have no parent.
+_HAS_PARENT = (ReplyInCard, PostInStatusCard, UpdateDigest)
+
+
+class DeliveryWorker:
+    def __init__(
+        self, db: Transactions, slack: AsyncWebClient, config: AlertConfig, metrics: AlertMetrics
+    ) -> None:
+        self.db = db
+        self.config = config
+        self.metrics = metrics
+        # Our own client without slack_sdk's retry handlers: a blind retry of chat.postMessage could post
+        # twice.
+        self.slack = AsyncWebClient(
+            token=slack.token, base_url=slack.base_url, timeout=int(config.slack_timeout), retry_handlers=[]
+        )
+        self.wake = asyncio.Event()
+        self._active: dict[str, asyncio.Task[None]] = {}
+        self._stopping = False
+        self._depth_measured = 0.0
+        self._again: set[str] = set()
+
+    async def run(self) -> None:
+        while not self._stopping:
+            try:
+                claimed = await self.db.run(
+                    claim_destinations, self.config.replica_id, utcnow(), self.config.lease_seconds
+                )
+                for destination in claimed:
+                    if destination not in self._active:
+                        self._start(destination)
+                now = asyncio.get_running_loop().time()
+                if now - self._depth_measured > 2.0:
+                    self._depth_measured = now
+                    self.metrics.outbox_depth(await self.db.run(outbox_depth))
+            except Exception:
+                log.exception("alert delivery: claiming work failed; retrying")
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout=self.config.poll_interval)
+
+    def kick(self, destinations: set[str]) -> None:
+        """Start draining these destinations now (they just got rows), without waiting for the next poll."""
+        for destination in destinations:
+            if self._stopping:
+                return
+            if destination in self._active:
+                # The running drain may just have found nothing; have it look once more before it ends.
+                self._again.add(destination)
+            else:
+                self._start(destination)
+
+    @property
+    def draining(self) -> set[str]:
+        """Destinations a drain task of this replica is working on now."""
+        return set(self._active)
+
+    def _start(self, destination: str) -> None:
+        task = asyncio.create_task(self._drain(destination), name=f"alerts-drain-{destination}")
+        self._active[destination] = task
+        task.add_done_callback(self._forget_task)
+
+    def _forget_task(self, task: asyncio.Task[None]) -> None:
+        for destination, running in list(self._active.items()):
+            if running is task:
+                del self._active[destination]
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self.wake.set()
+        tasks = list(self._active.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _drain(self, destination: str) -> None:
+        try:
+            while not self._stopping:
+                step = await self.db.run(
+                    plan_step, destination, self.config.replica_id, utcnow(), self.config
+                )
+                if step is None:  # plan_step released the lease
+                    if destination in self._again:
+                        self._again.discard(destination)
+                        continue
+                    # Leave the active set in this same step, so a kick from now on starts a new drain.
+                    if self._active.get(destination) is asyncio.current_task():
+                        del self._active[destination]
+                    return
+                if isinstance(step, Wait):
+                    await asyncio.sleep(min(step.seconds, self.config.lease_seconds / 3))
+                    continue
+                await self._execute(destination, step)
+        except LeaseLost:
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("alert delivery to %s failed; another pass will retry", destination)
+
+    async def _execute(self, destination: str, step: ResolveDM | Delivery) -> None:
+        try:
+            if isinstance(step, ResolveDM):
+                response = await self.slack.conversations_open(users=step.user)
+                await self.db.run(record_resolved, destination, str(response["channel"]["id"]))
+            elif isinstance(step, Verify):
+                await self._verify(destination, step)
+            else:
+                await self._deliver(step)
+        except SlackApiError as error:
+            await self._handle_error(destination, step, error)
+        except (TimeoutError, OSError) as error:
+            # The request may or may not have reached Slack: leave the rows in doubt and verify before
+            # retrying.
+            log.warning("alert delivery to %s: %s; will verify and retry", destination, type(error).__name__)
+            row_ids = () if isinstance(step, ResolveDM) else step.row_ids
+            in_doubt = not isinstance(step, ResolveDM)
+            await self.db.run(
+                record_retry, row_ids, destination, utcnow(), 1.0, type(error).__name__, in_doubt
+            )
+
+    async def _handle_error(self, destination: str, step: ResolveDM | Delivery, error: SlackApiError) -> None:
+        code = error_code(error)
+        kind = classify(error)
+        self.metrics.slack_error(code)
+        row_ids = () if isinstance(step, ResolveDM) else step.row_ids
+        if isinstance(step, Verify) and kind is not SlackErrorKind.PERMANENT:
+            await self._verify_failed(destination, step, error, code)
+            return
+        if kind is SlackErrorKind.RATE_LIMITED:
+            await self.db.run(
+                record_retry, row_ids, destination, utcnow(), retry_after(error), "ratelimited", False
+            )
+            return
+        if kind is SlackErrorKind.PERMANENT:
+            log.warning("alerts to %s disabled: Slack answered %s", destination, code)
+            for failed in await self.db.run(record_permanent, destination, code, utcnow()):
+                self.metrics.failed(failed)
+            self.wake.set()
+            return
+        if kind is SlackErrorKind.MESSAGE:
+            log.error("alert rows %s refused by Slack (%s); dropping them", list(row_ids), code)
+            await self.db.run(record_row_failure, row_ids, code)
+            if not isinstance(step, ResolveDM):
+                for failed in step.kinds:
+                    self.metrics.failed(failed)
+            return
+        if kind is SlackErrorKind.PARENT_GONE and isinstance(step, _HAS_PARENT):
+            await self.db.run(forget_parent, step)
+            return
+        in_doubt = error.response.status_code >= 500
+        await self.db.run(record_retry, row_ids, destination, utcnow(), 2.0, code or "error", in_doubt)
+
+    async def _verify_failed(self, destination: str, step: Verify, error: SlackApiError, code: str) -> None:
+        """Slack would not say whether an interrupted post arrived. Posting again could post it twice, so
+        the rows stay in doubt and the check is repeated later (after Retry-After on a 429) — unless this
+        token may not read the conversation at all (an app installed from an older manifest): then waiting
+        cannot help, and the alert is posted again, which may repeat it, with an error naming the scope."""
+        kind = classify(error)
+        if kind is SlackErrorKind.SCOPE:
+            needed = str(error.response.get("needed", "") or "a history scope")
+            log.error(
+                "alert delivery to %s: cannot check whether an interrupted post arrived: Slack answered %s "
+                "(needs %s). Add the scope to the Slack app (deploy/slack/manifest.yaml lists them) and "
+                "reinstall it; until then an alert interrupted by a crash may be posted twice.",
+                destination,
+                code,
+                needed,
+            )
+            await self.db.run(record_retry, step.row_ids, destination, utcnow(), 0.0, code, False)
+            return
+        wait = retry_after(error) if kind is SlackErrorKind.RATE_LIMITED else 2.0
+        await self.db.run(record_retry, step.row_ids, destination, utcnow(), wait, code or "error", True)
+
+    async def _post(self, message: Message, delivery: Delivery) -> tuple[str, Delivery]:
+        """Post ``message`` for ``delivery``; its ts, and what the delivery turned out to be."""
+        thread_ts = delivery.thread_ts
+        response = await self.slack.chat_postMessage(
+            channel=delivery.channel,
+            text=message.text,
+            blocks=message.blocks_json(),
+            thread_ts=thread_ts,
+            metadata=messages.metadata(list(delivery.row_ids), delivery.keys, delivery.workspace_id),
+            unfurl_links=False,
+        )
+        if thread_ts is not None and not _in_thread(response.data):
+            # The parent was deleted: Slack does not refuse the reply, it posts it at the top of the
+            # channel. That message is the workspace's card now (a reply carries the card's content).
+            log.info(
+                "alert delivery to %s: the thread %s is gone; the post became the card",
+                delivery.channel,
+                thread_ts,
+            )
+            return str(response["ts"]), as_card(delivery)
+        return str(response["ts"]), delivery
+
+    async def _deliver(self, step: Delivery) -> None:
+        started = utcnow()
+        coder_url = self.config.coder_url
+        payload = step.payloads[0] if step.payloads else {}
+        delivered = step
+        if isinstance(step, PostCard | PostInStatusCard):
+            ts, delivered = await self._post(messages.alert_card(payload, coder_url), step)
+        elif isinstance(step, ReplyInCard):
+            card = messages.alert_card(payload, coder_url, recovered=step.recovered)
+            await self.slack.chat_update(
+                channel=step.channel, ts=step.card_ts, text=card.text, blocks=card.blocks_json()
+            )
+            reply = messages.thread_reply(payload, coder_url, recovered=step.recovered)
+            ts, delivered = await self._post(reply, step)
+        elif isinstance(step, PostSummary):
+            fresh = [p for p in step.payloads if not p.get("stale")]
+            stale = [p for p in step.payloads if p.get("stale")]
+            ts, delivered = await self._post(messages.while_away(fresh, stale, step.since), step)
+        elif isinstance(step, PostNotice):
+            notice = messages.subscription_disabled(payload["channel"], payload["reason"], payload["labels"])
+            ts, delivered = await self._post(notice, step)
+        elif isinstance(step, PostDigest):
+            ts, delivered = await self._post(messages.digest_card(dict(step.members), step.expected), step)
+        elif isinstance(step, UpdateDigest):
+            digest = messages.digest_card(dict(step.members), step.expected)
+            await self.slack.chat_update(
+                channel=step.channel,
+                ts=step.digest_ts,
+                text=digest.text,
+                blocks=digest.blocks_json(),
+                metadata=messages.metadata(list(step.row_ids), step.keys, step.workspace_id),
+            )
+            ts = step.digest_ts
+        else:
+            raise TypeError(f"not a delivery the worker knows: {step!r}")
+        await self.db.run(record_sent, delivered, ts, utcnow())
+        for kind in step.kinds:
+            self.metrics.delivered(kind, (utcnow() - started).total_seconds())
+
+    async def _find_in_history(self, step: Verify, wanted: set[int]) -> str | None:
+        oldest = (step.since or utcnow()) - timedelta(seconds=60)
+        response = await self.slack.conversations_history(
+            channel=step.channel, oldest=f"{oldest.timestamp():.6f}", include_all_metadata=True, limit=200
+        )
+        return _find(response.get("messages") or [], wanted)
+
+    async def _verify(self, destination: str, step: Verify) -> None:
+        """Find out whether an interrupted attempt reached Slack; record it if so, else make the rows
+        pending."""
+        wanted = set(step.row_ids)
+        found_ts: str | None = None
+        thread_gone = False
+        if step.attempted == UpdateDigest.attempt:
+            found_ts = None  # chat.update is idempotent: simply do it again
+        elif step.thread_ts:
+            try:
+                response = await self.slack.conversations_replies(
+                    channel=step.channel, ts=step.thread_ts, include_all_metadata=True, limit=200
+                )
+                found_ts = _find(response.get("messages") or [], wanted)
+            except SlackApiError as error:
+                if error_code(error) not in PARENT_GONE:
+                    raise
+                # The card or status card was deleted. Slack posts a reply to a deleted parent at the top of
+                # the channel, so the interrupted post is either there or nowhere.
+                found_ts = await self._find_in_history(step, wanted)
+                if found_ts is None:
+                    log.info("alert delivery to %s: the thread %s is gone", destination, step.thread_ts)
+                    await self.db.run(forget_parent, step)
+                    return
+                thread_gone = True
+        else:
+            found_ts = await self._find_in_history(step, wanted)
+        if found_ts is None:
+            await self.db.run(
+                record_retry,
+                step.row_ids,
+                destination,
+                utcnow(),
+                0.0,
+                "retrying after an interruption",
+                False,
+            )
+            return
+        await self.db.run(record_sent, step.found(thread_gone=thread_gone), found_ts, utcnow())
+
+
+def _in_thread(response: Any) -> bool:
+    """Whether chat.postMessage put the message into the thread it was asked to (its answer's message names
+    the thread; a reply to a deleted parent comes back without one). An answer without a message is taken at
+    its word."""
+    message = response.get("message") if isinstance(response, dict) else None
+    return not isinstance(message, dict) or bool(message.get("thread_ts"))
+
+
+def _find(found: list[dict[str, Any]], wanted: set[int]) -> str | None:
+    for message in found:
+        if messages.outbox_ids_of(message.get("metadata")) & wanted:
+            return str(message.get("ts"))
+    return None
