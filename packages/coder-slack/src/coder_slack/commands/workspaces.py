@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from coder_slack.commands.grammar import (
 )
 from coder_slack.identity import Actor
 from coder_slack.views.buttons import ButtonOutcome
+from coder_slack.views.message import Message
 from coder_slack.views.messages import (
     earlier_stop_question,
     stop_time_changed,
@@ -188,47 +190,52 @@ async def extend_until(inv: Invocation, target: WorkspaceRef, until: datetime) -
 async def confirm_earlier_stop(inv: Invocation, workspace_id: str, until: datetime) -> None:
     """The user confirmed a stop time earlier than the current one (as :func:`extend_until` asked)."""
 
+    async def change(actor: Actor, workspace: Workspace) -> Message:
+        plan = await actor.client.workspaces.set_deadline(workspace, until, allow_earlier=True)
+        return stop_time_changed(workspace.full_name, plan)
+
+    await _change_workspace(inv, workspace_id, change, f"stop earlier, at {until.isoformat()}")
+
+
+async def _change_workspace(
+    inv: Invocation,
+    target: WorkspaceRef | str,
+    change: Callable[[Actor, Workspace], Awaitable[Message]],
+    audit: str,
+) -> None:
+    """Find the workspace as the asking user, change it, audit it, answer with ``change``'s reply."""
+
     async def work() -> None:
         actor = await inv.actor()
-        workspace = await inv.workspace(actor, workspace_id)
-        plan = await actor.client.workspaces.set_deadline(workspace, until, allow_earlier=True)
-        await inv.audit(actor, workspace.full_name, f"stop earlier, at {until.isoformat()}")
-        await inv.reply(stop_time_changed(workspace.full_name, plan), replace=True)
+        workspace = await inv.workspace(actor, target)
+        answer = await change(actor, workspace)
+        await inv.audit(actor, workspace.full_name, audit)
+        await inv.reply(answer, replace=True)
 
-    await inv.guarded(work, what="that workspace")
+    await inv.guarded(work, what=_what(target))
 
 
 async def set_ttl(inv: Invocation, command: SetTtl) -> None:
-    async def work() -> None:
-        actor = await inv.actor()
-        workspace = await inv.workspace(actor, command.target)
+    async def change(actor: Actor, workspace: Workspace) -> Message:
         await actor.client.workspaces.set_ttl(workspace.id, command.ttl)
-        await inv.audit(actor, workspace.full_name, f"ttl {command.text}")
         if command.ttl is None:
-            text = f"`{workspace.full_name}` no longer stops on its own after starting."
-        else:
-            text = (
-                f"`{workspace.full_name}` will stop {human_duration(command.ttl)} after each start "
-                "(from its next start on)."
-            )
-        await inv.reply(text_message(text), replace=True)
+            return text_message(f"`{workspace.full_name}` no longer stops on its own after starting.")
+        return text_message(
+            f"`{workspace.full_name}` will stop {human_duration(command.ttl)} after each start "
+            "(from its next start on)."
+        )
 
-    await inv.guarded(work, what=_what(command.target))
+    await _change_workspace(inv, command.target, change, f"ttl {command.text}")
 
 
 async def set_autostart(inv: Invocation, command: SetAutostart) -> None:
-    async def work() -> None:
-        actor = await inv.actor()
-        workspace = await inv.workspace(actor, command.target)
+    async def change(actor: Actor, workspace: Workspace) -> Message:
         await actor.client.workspaces.set_autostart(workspace.id, command.schedule)
-        await inv.audit(actor, workspace.full_name, f"autostart {command.schedule or 'off'}")
         if command.schedule is None:
-            text = f"`{workspace.full_name}` will no longer start on a schedule."
-        else:
-            text = f"`{workspace.full_name}` will start {describe_schedule(command.schedule)}."
-        await inv.reply(text_message(text), replace=True)
+            return text_message(f"`{workspace.full_name}` will no longer start on a schedule.")
+        return text_message(f"`{workspace.full_name}` will start {describe_schedule(command.schedule)}.")
 
-    await inv.guarded(work, what=_what(command.target))
+    await _change_workspace(inv, command.target, change, f"autostart {command.schedule or 'off'}")
 
 
 async def run_status(inv: Invocation, command: WorkspaceAction) -> None:

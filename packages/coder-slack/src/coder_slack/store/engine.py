@@ -27,24 +27,22 @@ def is_postgres(url: str) -> bool:
     return make_url(url).get_backend_name() == "postgresql"
 
 
-def async_url(url: str) -> str:
+def _with_driver(url: str, sqlite_driver: str) -> str:
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return parsed.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
+        return parsed.set(drivername=sqlite_driver).render_as_string(hide_password=False)
     if backend == "postgresql":
         return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     return url
+
+
+def async_url(url: str) -> str:
+    return _with_driver(url, "sqlite+aiosqlite")
 
 
 def sync_url(url: str) -> str:
-    parsed = make_url(url)
-    backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        return parsed.set(drivername="sqlite").render_as_string(hide_password=False)
-    if backend == "postgresql":
-        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return url
+    return _with_driver(url, "sqlite")
 
 
 def _prepare_sqlite_file(url: str) -> None:
