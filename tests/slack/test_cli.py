@@ -36,6 +36,13 @@ def test_serve_names_missing_settings_without_a_traceback() -> None:
     assert "SLACK_APP_TOKEN" in socket.stderr and "SLACK_SIGNING_SECRET" not in socket.stderr
 
 
+def test_alerts_names_missing_settings_without_a_traceback() -> None:
+    result = coder_slack("alerts", env={"SLACK_BOT_TOKEN": "xoxb-1", "CODER_URL": "http://127.0.0.1:9"})
+    assert result.returncode == 2
+    assert "missing settings: CODER_SESSION_TOKEN." in result.stderr
+    assert "xoxb-1" not in result.stderr and "Traceback" not in result.stderr
+
+
 def test_coder_cli_login_files_provide_the_coder_url(tmp_path: Path) -> None:
     (tmp_path / "url").write_text("https://coder.example.com\n")
     (tmp_path / "session").write_text("abcdefghij-0123456789012345678901\n")

@@ -253,13 +253,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             pass
         return 0
     if args.command == "alerts":
-        missing = [
-            name
-            for name in ("SLACK_BOT_TOKEN", "CODER_URL", "CODER_SESSION_TOKEN")
-            if not secret(getattr(settings, name.lower()))
-        ]
-        if missing:
-            return _fail(f"the alert engine needs {', '.join(missing)}: set them in the environment.")
+        problem = _check(settings, "alerts")
+        if problem:
+            return _fail(problem)
         _configure_logging(settings)
         # The engine's watches and sweeps would log every request to Coder; its own lines are what matter.
         logging.getLogger("httpx").setLevel(logging.WARNING)

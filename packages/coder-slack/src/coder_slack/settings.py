@@ -12,12 +12,12 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-Mode = Literal["http", "socket", "console"]
+Mode = Literal["http", "socket", "alerts"]
 
 _REQUIRED: dict[Mode, tuple[str, ...]] = {
     "http": ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "CODER_URL", "CODER_SLACK_ENCRYPTION_KEY"),
     "socket": ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "CODER_URL", "CODER_SLACK_ENCRYPTION_KEY"),
-    "console": ("CODER_URL",),
+    "alerts": ("SLACK_BOT_TOKEN", "CODER_URL", "CODER_SESSION_TOKEN"),
 }
 
 
