@@ -18,10 +18,9 @@ default backend if a future httpx lays its transport out differently.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 import ssl
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import httpcore
@@ -200,17 +199,17 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         return None
 
 
-def _connect_errors(timeout: float | None) -> contextlib.AbstractContextManager[None]:
-    @contextlib.contextmanager
-    def mapped() -> Any:
-        try:
-            yield
-        except TimeoutError:
-            raise httpcore.ConnectTimeout(f"could not connect within {timeout} s") from None
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
-
-    return mapped()
+async def _connected(
+    opening: Awaitable[tuple[asyncio.Transport, _Protocol]], timeout: float | None
+) -> AsyncioStream:
+    """The stream once ``opening`` (a ``loop.create_*connection``) connects, with httpcore's errors."""
+    try:
+        transport, protocol = await asyncio.wait_for(opening, timeout)
+    except TimeoutError:
+        raise httpcore.ConnectTimeout(f"could not connect within {timeout} s") from None
+    except OSError as exc:
+        raise httpcore.ConnectError(str(exc)) from exc
+    return AsyncioStream(transport, protocol)
 
 
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
@@ -223,21 +222,15 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[SocketOption] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
-        with _connect_errors(timeout):
-            transport, protocol = await asyncio.wait_for(
-                loop.create_connection(
-                    _Protocol,
-                    host,
-                    port,
-                    local_addr=(local_address, 0) if local_address else None,
-                    happy_eyeballs_delay=0.25,
-                ),
-                timeout,
-            )
-        sock: socket.socket = transport.get_extra_info("socket")
+        local_addr = (local_address, 0) if local_address else None
+        opening = loop.create_connection(
+            _Protocol, host, port, local_addr=local_addr, happy_eyeballs_delay=0.25
+        )
+        stream = await _connected(opening, timeout)
+        sock: socket.socket = stream.get_extra_info("socket")
         for option in socket_options or ():
             sock.setsockopt(*option)  # type: ignore[arg-type]
-        return AsyncioStream(transport, protocol)
+        return stream
 
     async def connect_unix_socket(
         self,
@@ -246,11 +239,7 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[SocketOption] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
-        with _connect_errors(timeout):
-            transport, protocol = await asyncio.wait_for(
-                loop.create_unix_connection(_Protocol, path), timeout
-            )
-        return AsyncioStream(transport, protocol)
+        return await _connected(loop.create_unix_connection(_Protocol, path), timeout)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)

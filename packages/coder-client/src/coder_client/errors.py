@@ -252,21 +252,18 @@ class ServerError(CoderAPIError):
     hint = "This is a server-side problem; retry later and tell your Coder admin if it persists."
 
 
+_ERROR_CLASSES: dict[int, type[CoderAPIError]] = {
+    400: ValidationFailed,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    410: Gone,
+    429: RateLimited,
+}
+
+
 def error_class_for(status_code: int) -> type[CoderAPIError]:
-    if status_code == 400:
-        return ValidationFailed
-    if status_code == 401:
-        return Unauthorized
-    if status_code == 403:
-        return Forbidden
-    if status_code == 404:
-        return NotFound
-    if status_code == 410:
-        return Gone
-    if status_code == 409:
-        return Conflict
-    if status_code == 429:
-        return RateLimited
-    if status_code >= 500:
-        return ServerError
-    return CoderAPIError
+    if status_code in _ERROR_CLASSES:
+        return _ERROR_CLASSES[status_code]
+    return ServerError if status_code >= 500 else CoderAPIError

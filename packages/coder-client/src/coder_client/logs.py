@@ -43,6 +43,17 @@ def _parse(text: str) -> list[AgentLog]:
     return _batch.validate_json(text) if text.strip() not in ("", "null") else []
 
 
+def _fall_back_or_raise(
+    operations: Operations, agent_id: str, path: str, refused: WebSocketUpgradeError
+) -> None:
+    """After a refused upgrade: a 404 on the v2 route means a v0.25 server (remember it; the caller tries the
+    next path); anything else is an error."""
+    if refused.response.status_code == 404 and path != _paths(operations, agent_id)[-1]:
+        operations.state.has_agent_logs_route = False
+        return
+    raise api_error("GET", path, refused.response) from None
+
+
 def _still_starting(agent: WorkspaceAgent) -> bool:
     return agent.lifecycle_state in STILL_STARTING
 
@@ -68,10 +79,8 @@ def follow_logs_sync(
                         last = max(last, log.id)
                         yield log
         except WebSocketUpgradeError as exc:
-            if exc.response.status_code == 404 and path != _paths(operations, agent_id)[-1]:
-                operations.state.has_agent_logs_route = False
-                continue
-            raise api_error("GET", path, exc.response) from None
+            _fall_back_or_raise(operations, agent_id, path, exc)
+            continue
         break
     yield from (log for log in transport.run(operations.agent_logs(agent_id, last)) if log.id > last)
 
@@ -103,10 +112,8 @@ async def follow_logs_async(
                             last = max(last, log.id)
                             await emit(log)
             except WebSocketUpgradeError as exc:
-                if exc.response.status_code == 404 and path != _paths(operations, agent_id)[-1]:
-                    operations.state.has_agent_logs_route = False
-                    continue
-                raise api_error("GET", path, exc.response) from None
+                _fall_back_or_raise(operations, agent_id, path, exc)
+                continue
             break
         for log in await transport.run(operations.agent_logs(agent_id, last)):
             if log.id > last:

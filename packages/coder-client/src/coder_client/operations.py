@@ -89,11 +89,7 @@ class Operations:
         return (yield from api.GET_USER(user=user))
 
     def list_users(self, query: str | None, limit: int | None, page_size: int = PAGE_SIZE) -> Op[list[User]]:
-        return (
-            yield from _all_pages(
-                lambda params: _page_of(api.LIST_USERS(params=params), "users"), query, limit, page_size
-            )
-        )
+        return (yield from _all_pages(api.LIST_USERS, "users", query, limit, page_size))
 
     def organizations(self) -> Op[list[Organization]]:
         organizations = yield from api.LIST_USER_ORGANIZATIONS(user="me")
@@ -152,26 +148,12 @@ class Operations:
     def list_workspaces(
         self, query: str | None, limit: int | None, page_size: int = PAGE_SIZE
     ) -> Op[list[Workspace]]:
-        return (
-            yield from _all_pages(
-                lambda params: _page_of(api.LIST_WORKSPACES(params=params), "workspaces"),
-                query,
-                limit,
-                page_size,
-            )
-        )
+        return (yield from _all_pages(api.LIST_WORKSPACES, "workspaces", query, limit, page_size))
 
     def list_workspace_summaries(
         self, query: str | None, limit: int | None, page_size: int = PAGE_SIZE
     ) -> Op[list[WorkspaceSummary]]:
-        return (
-            yield from _all_pages(
-                lambda params: _page_of(api.LIST_WORKSPACE_SUMMARIES(params=params), "workspaces"),
-                query,
-                limit,
-                page_size,
-            )
-        )
+        return (yield from _all_pages(api.LIST_WORKSPACE_SUMMARIES, "workspaces", query, limit, page_size))
 
     def workspace_by_name(self, owner: str, name: str, include_deleted: bool = False) -> Op[Workspace]:
         params: dict[str, str | int] | None = {"include_deleted": "true"} if include_deleted else None
@@ -377,22 +359,12 @@ class _Identified(Protocol):
     def id(self) -> str: ...
 
 
-Item = TypeVar("Item", bound=_Identified)
-
-
-def _page_of(call: Op[Any], field: str) -> Op[tuple[list[Any], int]]:
-    page = yield from call
-    return getattr(page, field), page.count
-
-
 def _all_pages(
-    fetch: Callable[[dict[str, str | int]], Op[tuple[list[Item], int]]],
-    query: str | None,
-    limit: int | None,
-    page_size: int,
-) -> Op[list[Item]]:
-    """Follow ``limit``/``offset`` pages of a ``q=`` search until ``count`` matches or ``limit`` are read."""
-    collected: list[Item] = []
+    endpoint: api.Endpoint[Any], field: str, query: str | None, limit: int | None, page_size: int
+) -> Op[list[Any]]:
+    """Follow ``limit``/``offset`` pages of a ``q=`` search until ``count`` matches or ``limit`` are read;
+    ``field`` names the page's list of items (each page also has ``count``, the total)."""
+    collected: list[_Identified] = []
     seen: set[str] = set()
     offset = 0
     while True:
@@ -400,7 +372,9 @@ def _all_pages(
         params: dict[str, str | int] = {"limit": want, "offset": offset}
         if query:
             params["q"] = query
-        items, count = yield from fetch(params)
+        page = yield from endpoint(params=params)
+        items: list[_Identified] = getattr(page, field)
+        count: int = page.count
         offset += len(items)
         # Records created or deleted while paging shift the offsets; never report one twice.
         collected.extend(item for item in items if item.id not in seen)

@@ -6,13 +6,52 @@ import contextlib
 import itertools
 import threading
 import time
-from collections.abc import Callable
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 
 from slack_sim.records import RecordedCall
 
+# Waits up to the given seconds for the record to change (it may return sooner).
+Pause = Callable[[float], object]
 
-class CallLog:
+
+class CallQueries(ABC):
+    """Reading the record of calls, written once for the record in this process (``CallLog``, and
+    ``SlackStandIn`` over it) and for a stand-in in another process (``RemoteStandIn``)."""
+
+    @abstractmethod
+    def calls(self, method: str | None = None, after: int = 0) -> list[RecordedCall]:
+        """The calls of ``method`` (None: of every method) with sequence number > ``after``, oldest first."""
+
+    @abstractmethod
+    def waiting(self) -> AbstractContextManager[Pause]:
+        """While inside, the record changes only during the ``Pause`` this yields."""
+
+    def wait_for(
+        self,
+        method: str | None,
+        predicate: Callable[[RecordedCall], bool] | None = None,
+        timeout: float = 5.0,
+        after: int = 0,
+    ) -> RecordedCall:
+        """The first matching call of ``method`` with sequence number > ``after``; waits up to ``timeout``."""
+        deadline = time.monotonic() + timeout
+        with self.waiting() as pause:
+            while True:
+                for call in self.calls(method, after):
+                    if predicate is None or predicate(call):
+                        return call
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    seen = ", ".join(f"{c.method}({c.error or 'ok'})" for c in self.calls()[-15:])
+                    raise TimeoutError(f"no matching {method} call within {timeout}s; last calls: {seen}")
+                pause(remaining)
+
+
+class CallLog(CallQueries):
     def __init__(self) -> None:
+        # Re-entrant (the default lock of a Condition), so ``calls`` works inside ``waiting``.
         self._lock = threading.Condition()
         self._calls: list[RecordedCall] = []
         self._arrived: set[str] = set()  # methods a request reached us for (recorded only once answered)
@@ -41,27 +80,10 @@ class CallLog:
                 call for call in self._calls if call.seq > after and (method is None or call.method == method)
             ]
 
-    def wait_for(
-        self,
-        method: str | None,
-        predicate: Callable[[RecordedCall], bool] | None = None,
-        timeout: float = 5.0,
-        after: int = 0,
-    ) -> RecordedCall:
-        """The first matching call of ``method`` with sequence number > ``after``; waits up to ``timeout``."""
-        deadline = time.monotonic() + timeout
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[Pause]:
         with self._lock:
-            while True:
-                for call in self._calls:
-                    if call.seq <= after or (method is not None and call.method != method):
-                        continue
-                    if predicate is None or predicate(call):
-                        return call
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    seen = ", ".join(f"{c.method}({c.error or 'ok'})" for c in self._calls[-15:])
-                    raise TimeoutError(f"no matching {method} call within {timeout}s; last calls: {seen}")
-                self._lock.wait(remaining)
+            yield self._lock.wait
 
     def wait_for_arrival(self, method: str, timeout: float = 10.0) -> None:
         """Until a request for ``method`` has reached the stand-in, answered or not."""

@@ -23,7 +23,7 @@ class ControlRoutes:
             "storm": faults.rate_limit_storm,
             "channel_error": faults.channel_error,
             "delete_message": state.delete_message,
-            "clear": faults.clear,
+            "clear": faults.clear_faults,
         }
 
     def add_to(self, app: web.Application) -> None:

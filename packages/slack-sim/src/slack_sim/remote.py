@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Iterator
 from typing import Any
 
+from slack_sim.call_log import CallQueries, Pause
+from slack_sim.faults import FaultControls
 from slack_sim.records import RecordedCall
 
+POLL_INTERVAL = 0.05  # seconds between looks at the record while waiting for a call
 
-class RemoteStandIn:
+
+class RemoteStandIn(CallQueries, FaultControls):
     def __init__(self, url: str) -> None:
         self.url = url.rstrip("/")
 
@@ -44,59 +49,13 @@ class RemoteStandIn:
         )["messages"]
         return result
 
-    def wait_for(
-        self,
-        method: str | None,
-        predicate: Callable[[RecordedCall], bool] | None = None,
-        timeout: float = 5.0,
-        after: int = 0,
-    ) -> RecordedCall:
-        deadline = time.monotonic() + timeout
-        while True:
-            for call in self.calls(method, after):
-                if predicate is None or predicate(call):
-                    return call
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no matching {method} call within {timeout}s")
-            time.sleep(0.05)
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[Pause]:
+        # Another process records the calls: look again a little later.
+        yield lambda remaining: time.sleep(min(POLL_INTERVAL, remaining))
 
-    def fail_next(
-        self, method: str, count: int = 1, error: str = "ratelimited", retry_after: int = 1
-    ) -> None:
-        self._post(
-            "/_standin/faults",
-            {
-                "kind": "fail_next",
-                "method": method,
-                "count": count,
-                "error": error,
-                "retry_after": retry_after,
-            },
-        )
-
-    def rate_limit_storm(
-        self,
-        fraction: float = 0.5,
-        duration: float = 60.0,
-        method: str = "chat.postMessage",
-        retry_after: int = 1,
-    ) -> None:
-        self._post(
-            "/_standin/faults",
-            {
-                "kind": "storm",
-                "fraction": fraction,
-                "duration": duration,
-                "method": method,
-                "retry_after": retry_after,
-            },
-        )
-
-    def channel_error(self, channel: str, error: str = "channel_not_found") -> None:
-        self._post("/_standin/faults", {"kind": "channel_error", "channel": channel, "error": error})
-
-    def clear_faults(self) -> None:
-        self._post("/_standin/faults", {"kind": "clear"})
+    def apply_fault(self, kind: str, arguments: dict[str, Any]) -> None:
+        self._post("/_standin/faults", {"kind": kind, **arguments})
 
     def delete_message(self, channel: str, ts: str) -> None:
         self._post("/_standin/faults", {"kind": "delete_message", "channel": channel, "ts": ts})

@@ -23,13 +23,14 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from aiohttp import web
 
-from slack_sim.call_log import CallLog
+from slack_sim.call_log import CallLog, CallQueries, Pause
 from slack_sim.control import ControlRoutes
-from slack_sim.faults import Faults
+from slack_sim.faults import FaultControls, Faults
 from slack_sim.identity import DEFAULT_USERS, SlackUser
 from slack_sim.methods import METHODS
 from slack_sim.records import RecordedCall, StoredMessage
@@ -41,7 +42,7 @@ from slack_sim.validate import block_errors
 JSON_ARGS = ("blocks", "attachments", "view", "metadata")
 
 
-class SlackStandIn:
+class SlackStandIn(CallQueries, FaultControls):
     """The Web API methods the bot uses, answered from memory, with a record of every call."""
 
     def __init__(
@@ -183,20 +184,13 @@ class SlackStandIn:
         parent that has replies leaves a tombstone in Slack; that is not modelled.)"""
         return self.state.delete_message(channel, ts)
 
-    # ----------------------------------------------------------------- the record (thread-safe)
+    # ----------------------------------------------------------------- the record (``CallQueries``)
 
-    def calls(self, method: str | None = None) -> list[RecordedCall]:
-        return self.log.calls(method)
+    def calls(self, method: str | None = None, after: int = 0) -> list[RecordedCall]:
+        return self.log.calls(method, after)
 
-    def wait_for(
-        self,
-        method: str | None,
-        predicate: Callable[[RecordedCall], bool] | None = None,
-        timeout: float = 5.0,
-        after: int = 0,
-    ) -> RecordedCall:
-        """The first matching call of ``method`` with sequence number > ``after``; waits up to ``timeout``."""
-        return self.log.wait_for(method, predicate, timeout, after)
+    def waiting(self) -> AbstractContextManager[Pause]:
+        return self.log.waiting()
 
     def wait_for_arrival(self, method: str, timeout: float = 10.0) -> None:
         """Until a request for ``method`` has reached the stand-in, answered or not (with ``latency`` set, a
@@ -214,31 +208,10 @@ class SlackStandIn:
         self.log.clear()
         self.state.clear()
 
-    # ----------------------------------------------------------------- faults
+    # ----------------------------------------------------------------- faults (``FaultControls``)
 
-    def fail_next(
-        self, method: str, count: int = 1, error: str = "ratelimited", retry_after: int = 1
-    ) -> None:
-        """The next ``count`` calls of ``method`` fail (``ratelimited``: HTTP 429 + ``Retry-After``)."""
-        self.faults.fail_next(method, count, error, retry_after)
-
-    def rate_limit_storm(
-        self,
-        fraction: float = 0.5,
-        duration: float = 60.0,
-        method: str = "chat.postMessage",
-        retry_after: int = 1,
-        seed: int | None = None,
-    ) -> None:
-        """For ``duration`` seconds refuse about ``fraction`` of ``method`` calls with 429."""
-        self.faults.rate_limit_storm(fraction, duration, method, retry_after, seed)
-
-    def channel_error(self, channel: str, error: str = "channel_not_found") -> None:
-        """Every call naming ``channel`` fails permanently with ``error`` until ``clear_faults``."""
-        self.faults.channel_error(channel, error)
-
-    def clear_faults(self) -> None:
-        self.faults.clear()
+    def apply_fault(self, kind: str, arguments: dict[str, Any]) -> None:
+        self.faults.apply_fault(kind, arguments)
 
     # ----------------------------------------------------------------- Socket Mode
 

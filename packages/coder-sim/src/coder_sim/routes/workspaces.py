@@ -9,6 +9,7 @@ from aiohttp import web
 
 from .. import parameters, schedule_rules, search
 from ..context import (
+    SimContext,
     can_see,
     context_of,
     current_user,
@@ -20,7 +21,7 @@ from ..context import (
 )
 from ..eras import Era
 from ..errors import ApiError, json_response, not_found, read_json, validation
-from ..model import Template, User
+from ..model import Template, User, Workspace
 from ..render import render_workspace
 
 PREFIX = "/api/v2"
@@ -181,10 +182,20 @@ async def workspace_by_owner_and_name(request: web.Request) -> web.StreamRespons
     return json_response(render_workspace(workspace, ctx.store, ctx.era, ctx.clock.now()))
 
 
+async def _change_of(request: web.Request) -> tuple[SimContext, Workspace, dict[str, Any]]:
+    """What a change to one workspace starts from: the sim, the workspace (404 unless the caller sees it)
+    and the request's JSON body (400 unless an object), in that order of checks."""
+    return context_of(request), resolve_workspace(request), await read_json(request)
+
+
+def _changed(ctx: SimContext, workspace: Workspace, answer: web.Response | None = None) -> web.Response:
+    """Tell the workspace's watchers it changed; answer ``answer`` (204 No Content by default)."""
+    ctx.sim.publish(workspace)
+    return answer if answer is not None else web.Response(status=204)
+
+
 async def rename_workspace(request: web.Request) -> web.StreamResponse:
-    ctx = context_of(request)
-    workspace = resolve_workspace(request)
-    body = await read_json(request)
+    ctx, workspace, body = await _change_of(request)
     if "name" not in body or body.get("name") in (None, "", workspace.name):
         return web.Response(status=204)
     name = check_name(body["name"])
@@ -192,27 +203,21 @@ async def rename_workspace(request: web.Request) -> web.StreamResponse:
     if existing is not None and existing.id != workspace.id:
         raise ApiError(409, f'Workspace "{name}" already exists.', validations=[validation("name", IN_USE)])
     ctx.store.rename_workspace(workspace, name)
-    ctx.sim.publish(workspace)
-    return web.Response(status=204)
+    return _changed(ctx, workspace)
 
 
 async def put_autostart(request: web.Request) -> web.StreamResponse:
-    ctx = context_of(request)
-    workspace = resolve_workspace(request)
-    body = await read_json(request)
+    ctx, workspace, body = await _change_of(request)
     schedule = body.get("schedule")
     if schedule is not None and not isinstance(schedule, str):
         raise ApiError(400, "Request body must be valid JSON.", detail="schedule must be a string or null")
     schedule_rules.check_autostart_update(schedule, ctx.store.templates[workspace.template_id])
     workspace.autostart_schedule = schedule or None
-    ctx.sim.publish(workspace)
-    return web.Response(status=204)
+    return _changed(ctx, workspace)
 
 
 async def put_ttl(request: web.Request) -> web.StreamResponse:
-    ctx = context_of(request)
-    workspace = resolve_workspace(request)
-    body = await read_json(request)
+    ctx, workspace, body = await _change_of(request)
     ttl_ms = _optional_int(body, "ttl_ms")
     template = ctx.store.templates[workspace.template_id]
     schedule_rules.check_ttl_update(ttl_ms, template, ctx.era)
@@ -222,14 +227,11 @@ async def put_ttl(request: web.Request) -> web.StreamResponse:
         # v2: disabling autostop moves the current deadline to max_deadline (none: manual shutdown).
         build.deadline = build.max_deadline
         ctx.sim.watch_deadline(workspace, build)
-    ctx.sim.publish(workspace)
-    return web.Response(status=204)
+    return _changed(ctx, workspace)
 
 
 async def put_extend(request: web.Request) -> web.StreamResponse:
-    ctx = context_of(request)
-    workspace = resolve_workspace(request)
-    body = await read_json(request)
+    ctx, workspace, body = await _change_of(request)
     if "deadline" not in body:
         raise ApiError(
             400,
@@ -241,8 +243,7 @@ async def put_extend(request: web.Request) -> web.StreamResponse:
     message = schedule_rules.check_extend(build, deadline, ctx.clock.now())
     build.deadline = deadline
     ctx.sim.watch_deadline(workspace, build)
-    ctx.sim.publish(workspace)
-    return json_response({"message": message})
+    return _changed(ctx, workspace, json_response({"message": message}))
 
 
 def register(router: web.UrlDispatcher, era: Era) -> None:
