@@ -9,35 +9,12 @@ from collections.abc import Iterator
 
 import pytest
 from coder_slack.ops import REDACTED, bind_request_id, configure_logging, redact
-from cryptography.fernet import Fernet
 from hypothesis import given
 from hypothesis import strategies as st
-
-CODER_TOKEN = "Ab3dE5gH9k-aBcDeFgHiJkLmNoPqRsTuV"
-FERNET_KEY = Fernet.generate_key().decode()
+from secret_samples import CODER_TOKEN, FERNET_KEY, ORDINARY_TEXT, SECRET_SAMPLES
 
 
-@pytest.mark.parametrize(
-    ("text", "secret", "kept"),
-    [
-        ("posting with xoxb-1234-5678-AbCdEfGh", "xoxb-1234-5678-AbCdEfGh", "posting with"),
-        ("user token xoxp-11-22-33-abcdef", "xoxp-11-22-33-abcdef", "user token"),
-        ("socket mode xapp-1-A0123-456-abcdef0123", "xapp-1-A0123-456-abcdef0123", "socket mode"),
-        ("config token xoxe.xoxp-1-Mi0yLTE", "xoxp-1-Mi0yLTE", "config token"),
-        (f"linked {CODER_TOKEN} for U123", CODER_TOKEN, "for U123"),
-        ("headers: {'Coder-Session-Token': 'abc123secretvalue'}", "abc123secretvalue", "Coder-Session-Token"),
-        ("Coder-Session-Token: abc123secretvalue", "abc123secretvalue", "Coder-Session-Token"),
-        ("Authorization: Bearer sk_live_abcdef", "sk_live_abcdef", "Authorization: Bearer"),
-        ('{"authorization": "Basic dXNlcjpwYXNz"}', "dXNlcjpwYXNz", "Basic"),
-        (f"key {FERNET_KEY} loaded", FERNET_KEY, "loaded"),
-        (f"CODER_SLACK_ENCRYPTION_KEY={FERNET_KEY}", FERNET_KEY, "CODER_SLACK_ENCRYPTION_KEY="),
-        ("db postgresql://bot:hunter2@db:5432/coderops", "hunter2", "db:5432/coderops"),
-        ("clone https://ghp_abcdef@github.com/org/repo", "ghp_abcdef", "github.com/org/repo"),
-        ("SLACK_SIGNING_SECRET=8f742231b10e8888abcd", "8f742231b10e8888abcd", "SLACK_SIGNING_SECRET="),
-        ("startup: export DB_PASSWORD=s3cr3t; run", "s3cr3t", "run"),
-        ('{"api_key": "AKIA123456"}', "AKIA123456", "api_key"),
-    ],
-)
+@pytest.mark.parametrize(("text", "secret", "kept"), SECRET_SAMPLES)
 def test_redact_removes_each_kind_of_secret_and_keeps_the_rest(text: str, secret: str, kept: str) -> None:
     redacted = redact(text)
     assert secret not in redacted
@@ -45,16 +22,7 @@ def test_redact_removes_each_kind_of_secret_and_keeps_the_rest(text: str, secret
     assert kept in redacted
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "workspace alice/dev-env is ready after 1m32s (build 7f9c2a1e-6b1d-4c52-9b4f-3f1f0a7c1b2d)",
-        "chat.postMessage failed: token_revoked; subscription disabled",
-        "GET https://coder.example.com/api/v2/workspaces?q=owner:me 200",
-        "sha256 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-        "template python-3-11-data-science-gpu-large-v2 started",
-    ],
-)
+@pytest.mark.parametrize("text", ORDINARY_TEXT)
 def test_redact_leaves_ordinary_operational_text_alone(text: str) -> None:
     assert redact(text) == text
 
