@@ -14,6 +14,7 @@ import json
 import os
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -145,10 +146,14 @@ def definition_errors(era: str, schema: dict[str, Any], body: Any) -> list[str]:
         json.dumps(schema).replace('"#/definitions/', f'"{SPEC_URI.format(era=era)}#/definitions/')
     )
     validator = jsonschema.Draft4Validator(rooted, registry=_registry(era), format_checker=FORMAT_CHECKER)
-    leaves = [leaf for error in validator.iter_errors(body) for leaf in _leaves(error)]
+    return described(leaf for error in validator.iter_errors(body) for leaf in _leaves(error))
+
+
+def described(errors: Iterable[jsonschema.ValidationError]) -> list[str]:
+    """One line per schema error, ``path: message``, in path order (shared with slack_conformance)."""
     return [
         f"{'/'.join(str(p) for p in error.absolute_path) or '<root>'}: {error.message}"
-        for error in sorted(leaves, key=lambda e: list(map(str, e.absolute_path)))
+        for error in sorted(errors, key=lambda e: list(map(str, e.absolute_path)))
     ]
 
 

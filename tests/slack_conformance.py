@@ -28,6 +28,7 @@ from typing import Any
 import jsonschema
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
+from sim_conformance import described
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SPEC_PATH = REPO_ROOT / "specs" / "slack" / "web-api" / "slack_web_openapi_v2.extract.json"
@@ -277,11 +278,7 @@ def _validate(pointer: str, body: Any) -> list[str]:
         registry=_registry(),
         format_checker=jsonschema.FormatChecker(formats=["email"]),
     )
-    leaves = [leaf for error in validator.iter_errors(body) for leaf in _leaves(error)]
-    return [
-        f"{'/'.join(str(p) for p in error.absolute_path) or '<root>'}: {error.message}"
-        for error in sorted(leaves, key=lambda e: list(map(str, e.absolute_path)))
-    ]
+    return described(leaf for error in validator.iter_errors(body) for leaf in _leaves(error))
 
 
 def _leaves(error: jsonschema.ValidationError) -> list[jsonschema.ValidationError]:
