@@ -18,7 +18,7 @@ def test_list_searches_and_pages_through_every_match(sim_any: SimServer) -> None
         everyone = coder.users.list()
         assert [u.username for u in everyone][:3] == ["admin", "alice", "analyst0"]
         assert len(everyone) == 10
-        paged = coder.users._run(coder._ops.list_users("data.example", None, page_size=3))
+        paged = coder.users.list("data.example", page_size=3)
         assert [u.username for u in paged] == [f"analyst{n}" for n in range(7)]
         assert [u.username for u in coder.users.list("data.example", limit=4)] == [
             f"analyst{n}" for n in range(4)
@@ -62,7 +62,13 @@ def test_async_client_lists_and_gets_users_the_same_way(sim_any: SimServer) -> N
             zed = users[-1]
             assert (await coder.users.get(zed.id)).email == "zed@example.com"
             assert [u.username for u in await coder.users.list(limit=2)] == ["admin", "alice"]
+            paged = await coder.users.list("example.com", page_size=1)
+            assert [u.username for u in paged] == ["admin", "alice", "bob", "zed"]
+            with pytest.raises(InvalidArgument, match="at least 1 item per page"):
+                await coder.users.list(page_size=0)
             with pytest.raises(ValidationFailed):
                 await coder.users.list("colour:blue")
+
+        assert coder.is_closed
 
     asyncio.run(scenario())

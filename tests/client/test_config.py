@@ -74,7 +74,7 @@ def test_client_repr_and_config_never_show_the_token(tmp_path: Path, monkeypatch
     with CoderClient() as client:
         assert client.url == "https://coder.example.com"
         assert "supersecret" not in repr(client)
-        assert "supersecret" not in repr(client._settings.config)
+        assert "supersecret" not in repr(client.config)
 
 
 def test_client_discovered_from_cli_login_talks_to_the_server(

@@ -30,7 +30,7 @@ def test_hub_without_lifecycle_events_calls_on_snapshot_and_queues_nothing(sim: 
                 await asyncio.sleep(0.05)
             await coder.workspaces.set_ttl(workspace_id, "5h")
             await asyncio.wait_for(changed.wait(), 10)
-            return seen, hub._events.qsize()
+            return seen, hub.pending
 
     seen, queued = asyncio.run(scenario())
     assert [s.id for s in seen] == [workspace_id, workspace_id]

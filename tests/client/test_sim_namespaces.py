@@ -58,7 +58,7 @@ def test_create_get_list_rename_and_schedule(sim_any: SimServer) -> None:
         assert created.owner_name == "alice" and created.ttl_ms == 150 * 60_000
         assert created.autostart_schedule == "CRON_TZ=Europe/Berlin 30 9 * * 1-5"
         # sim_v025 has no /users/{user}/workspaces: the client must have used the organization route
-        assert coder._state.has_user_create_route is (sim_any.era == "v2")
+        assert coder.features.user_create_route is (sim_any.era == "v2")
         assert coder.workspaces.get(created.id).name == "ml-box"
         assert coder.workspaces.get("alice/ml-box").id == created.id
         assert coder.workspaces.get("ml-box").id == created.id
@@ -95,11 +95,13 @@ def test_paging_lists_every_workspace(sim: SimServer) -> None:
     for n in range(7):
         sim.create_workspace_direct("bob", "python-ds", f"box-{n}", running=n % 2 == 0)
     with CoderClient(sim.url, sim.token) as coder:
-        everything = coder.workspaces._run(coder._ops.list_workspaces("owner:bob", None, page_size=3))
+        assert not coder.is_closed
+        everything = coder.workspaces.list("owner:bob", page_size=3)
         assert sorted(w.name for w in everything) == [f"box-{n}" for n in range(7)]
         assert len(coder.workspaces.list("owner:bob", limit=4)) == 4
         running = coder.workspaces.list("owner:bob status:running")
         assert sorted(w.name for w in running) == ["box-0", "box-2", "box-4", "box-6"]
+    assert coder.is_closed
     with CoderClient(sim.url, sim.user_tokens["alice"]) as alice, pytest.raises(NotFound):
         alice.workspaces.get("bob/box-0")  # members see only their own (Coder's vague 404)
 
@@ -112,7 +114,7 @@ def test_summaries_agree_with_full_workspaces(sim_any: SimServer) -> None:
     with CoderClient(sim_any.url, sim_any.token) as coder:
         coder.workspaces.create("sum-live", "python-ds", parameters=PROJECT, owner="bob")
         full = {w.id: w for w in coder.workspaces.list("owner:bob")}
-        summaries = coder.workspaces._run(coder._ops.list_workspace_summaries("owner:bob", None, page_size=2))
+        summaries = coder.workspaces.summaries("owner:bob", page_size=2)
         assert sorted(s.id for s in summaries) == sorted(full)
         for summary in summaries:
             workspace, build = full[summary.id], full[summary.id].latest_build

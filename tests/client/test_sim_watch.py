@@ -42,7 +42,7 @@ def test_watch_uses_websocket_on_v2_and_sse_on_v025(sim_any: SimServer) -> None:
     with CoderClient(sim_any.url, sim_any.token, watch_policy=QUICK) as coder:
         first = next(iter(coder.workspaces.watch(workspace_id, timeout=10)))
         assert first.id == workspace_id and first.latest_build.status == "running"
-        assert coder._state.has_watch_ws is (sim_any.era == "v2")
+        assert coder.features.watch_websocket is (sim_any.era == "v2")
 
 
 def test_lifecycle_exactly_once_across_dropped_streams(sim_any: SimServer) -> None:
@@ -122,7 +122,7 @@ def test_a_proxy_that_refuses_websocket_upgrades_gets_sse(
     sim.inject_status(status, count=1000, path_prefix=f"/workspaces/{workspace_id}/watch-ws")
     with CoderClient(sim.url, sim.token, watch_policy=QUICK) as coder:
         first = next(iter(coder.workspaces.watch(workspace_id, timeout=10)))
-        assert first.id == workspace_id and coder._state.has_watch_ws is False
+        assert first.id == workspace_id and coder.features.watch_websocket is False
 
     async def watch_async() -> Workspace:
         async with AsyncCoderClient(sim.url, sim.token, watch_policy=QUICK) as coder:
@@ -133,6 +133,31 @@ def test_a_proxy_that_refuses_websocket_upgrades_gets_sse(
     assert asyncio.run(asyncio.wait_for(watch_async(), 10)).id == workspace_id
     (fault,) = sim.context.faults.statuses
     assert fault.remaining == 998  # each client tried the WebSocket once, then stayed on SSE
+
+
+def test_a_policy_that_prefers_sse_never_tries_the_websocket(make_sim: Callable[..., SimServer]) -> None:
+    """``WatchPolicy(transport="sse")`` on a v2 server: the watch streams over SSE from the start; the
+    counted WebSocket refusals show that no upgrade was even attempted."""
+    sim = make_sim(era="v2", record=False)
+    workspace_id = sim.create_workspace_direct("admin", "python-ds", "sse-only")
+    sim.inject_status(502, count=1000, path_prefix=f"/workspaces/{workspace_id}/watch-ws")
+    sse_only = WatchPolicy(min_backoff=0.05, max_backoff=0.3, transport="sse")
+    with CoderClient(sim.url, sim.token, watch_policy=sse_only) as coder:
+        assert coder.features.watch_websocket is None  # nothing watched yet
+        first = next(iter(coder.workspaces.watch(workspace_id, timeout=10)))
+        assert first.id == workspace_id and coder.features.watch_websocket is False
+
+    async def watch_async() -> Workspace:
+        async with AsyncCoderClient(sim.url, sim.token, watch_policy=sse_only) as coder:
+            async for snapshot in coder.workspaces.watch(workspace_id):
+                return snapshot
+        raise AssertionError("the watch ended without a snapshot")
+
+    assert asyncio.run(asyncio.wait_for(watch_async(), 10)).id == workspace_id
+    (fault,) = sim.context.faults.statuses
+    assert fault.remaining == 1000
+    with pytest.raises(ValueError, match='use "auto" or "sse"'):
+        WatchPolicy(transport="websocket")  # type: ignore[arg-type]
 
 
 def test_a_deleted_workspace_is_gone_and_gone_is_not_found(sim: SimServer) -> None:
@@ -193,10 +218,7 @@ def test_hub_watches_many_workspaces_on_one_client(make_sim: object) -> None:
                 if len(ready) == 10 or asyncio.get_running_loop().time() > deadline:
                     break
             await asyncio.sleep(0.3)
-            assert hub._events.empty() or all(
-                e.kind is not LifecycleKind.READY
-                for e in list(hub._events._queue)  # type: ignore[attr-defined]
-            )
+            assert all(e.kind is not LifecycleKind.READY for e in hub.drain())
             return ready, len(hub.watched)
 
     ready, watched = asyncio.run(scenario())

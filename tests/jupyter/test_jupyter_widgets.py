@@ -52,7 +52,7 @@ def test_fields_are_checked_as_you_type_and_create_waits_for_valid_input(alice: 
     project.value = "No Spaces"
     assert "lowercase" in project.status.value
     widget.name.value = "bad_name"
-    assert "hyphens" in widget._name_status.value
+    assert "hyphens" in widget.name_problem
     assert widget.create.disabled
     memory.value, project.value, widget.name.value = "32", "churn-model", "ok-name"
     assert memory.status.value == "" and project.status.value == ""
@@ -76,8 +76,8 @@ def test_create_turns_the_launcher_into_a_monitor_that_reaches_ready(
     assert card.phase == "ready"
     assert card.startup_duration is not None and card.startup_duration > 0
     assert [p.state for p in view.phases] == ["done"] * 4
-    assert "Startup took" in card._startup.value
-    assert "Open in Coder" in card._links.value
+    assert "Startup took" in card.startup_text
+    assert "Open in Coder" in card.links_text
     assert card.autostop_in is not None and 7 * 3600 < card.autostop_in <= 8 * 3600 + 5  # default TTL 8h
 
 
@@ -95,7 +95,7 @@ def test_coder_refusal_is_shown_in_the_widget_not_raised(
     wait_until(lambda: widget.error, what="an error in the widget")
     assert "already exists" in widget.error
     assert widget.monitor is None and widget.state == "ready"
-    assert "already exists" in widget._error_box.value
+    assert "already exists" in widget.displayed_error
 
 
 def test_a_name_you_already_use_is_flagged_while_typing(
@@ -105,18 +105,18 @@ def test_a_name_you_already_use_is_flagged_while_typing(
     create_running(alice, taken)
     widget = ready_launcher(alice)
     widget.name.value = taken
-    wait_until(lambda: "already have a workspace" in widget._name_status.value, what="the name check")
+    wait_until(lambda: "already have a workspace" in widget.name_problem, what="the name check")
     assert widget.create.disabled
     widget.name.value = unique_name("free")
-    assert "already have" not in widget._name_status.value
+    assert "already have" not in widget.name_problem
 
 
 def test_ttl_must_be_a_duration(alice: CoderLogin) -> None:
     widget = ready_launcher(alice)
     widget.ttl.value = "until friday"
-    assert widget._ttl_status.value and "ttl" in widget.problems()
+    assert widget.ttl_problem and "ttl" in widget.problems()
     widget.ttl.value = "90m"
-    assert widget._ttl_status.value == ""
+    assert widget.ttl_problem == ""
 
 
 def test_monitor_of_a_missing_workspace_says_so(alice: CoderLogin) -> None:
@@ -143,7 +143,7 @@ def test_failed_startup_shows_the_log_tail(alice: CoderLogin, unique_name: Calla
     card.wait(timeout=READY_TIMEOUT)
     assert card.outcome == "start_error"
     wait_until(lambda: card.log_tail, what="the startup log tail")
-    assert card._log_box.layout.display != "none"
+    assert card.log_tail_shown
     assert card.view is not None and card.view.phases[-1].state == "failed"
     card.close()
 
@@ -193,7 +193,7 @@ def test_extend_adds_to_the_stop_time_the_workspace_has_not_to_now(
         wait_until(lambda: card.extended, what="the capped extension", timeout=20)
         assert "capped at the template's maximum" in card.extended
         assert deadline() == coder.workspaces.get(ws).latest_build.max_deadline
-        wait_until(lambda: "capped" in card._autostop.value, what="the card to say so", timeout=5)
+        wait_until(lambda: "capped" in card.autostop_text, what="the card to say so", timeout=5)
         card.close()
 
 
@@ -207,7 +207,7 @@ def test_a_followed_workspace_that_is_deleted_shows_deleted_not_an_error(
         coder.workspaces.delete(ws)
     card.wait(lambda view: card.outcome == "deleted", timeout=READY_TIMEOUT)
     alice.sim.drop_watches()  # the next reconnect finds the workspace gone (410)
-    wait_until(lambda: card._follow.done(), what="the monitor to stop following", timeout=20)
+    wait_until(lambda: not card.following, what="the monitor to stop following", timeout=20)
     assert card.outcome == "deleted" and card.error == ""
     assert card.extend_1h.disabled
     card.close()
@@ -260,7 +260,7 @@ def test_workspace_list_shows_rows_and_stop_acts(
         what="the row to show the stop",
     )
     listing.rows[row.view.workspace_id].watch.click()
-    assert listing.monitor is not None and listing._detail.children == (listing.monitor,)
+    assert listing.monitor is not None and listing.detail == (listing.monitor,)
     listing.close()
 
 
@@ -297,8 +297,6 @@ def test_the_running_phase_counts_up_between_snapshots(
     assert view.agent_id is not None
     alice.sim.set_agent_lifecycle(view.agent_id, "starting")  # stuck starting: no more snapshots come
     wait_until(lambda: card.phase == "starting", what="the starting phase")
-    first = card._timeline.value
-    wait_until(
-        lambda: card._timeline.value != first, timeout=5, what="the timeline to tick without a snapshot"
-    )
+    first = card.timeline_text
+    wait_until(lambda: card.timeline_text != first, timeout=5, what="the timeline to tick without a snapshot")
     card.close()

@@ -59,8 +59,8 @@ def median_seconds(fn: Callable[[], Any], repeat: int) -> float:
 def test_parse_5000_workspaces_against_json_loads(make_sim: Callable[..., SimServer]) -> None:
     sim = make_sim(era="v2", record=False)
     sim.create_workspace_direct("admin", "python-ds", "template-ws")
-    with CoderClient(sim.url, sim.token) as coder:
-        raw = coder._http.get("/api/v2/workspaces", params={"q": "owner:me"}).json()["workspaces"][0]
+    with httpx.Client(base_url=sim.url, headers={"Coder-Session-Token": sim.token}) as http:
+        raw = http.get("/api/v2/workspaces", params={"q": "owner:me"}).json()["workspaces"][0]
     workspaces = []
     for n in range(5000):
         copy = json.loads(json.dumps(raw))
@@ -231,8 +231,8 @@ def test_watch_delivery_latency_against_bare_sse(make_sim: Callable[..., SimServ
         stop = threading.Event()
         ours: queue.Queue[tuple[str, float]] = queue.Queue()
         bare: queue.Queue[tuple[str, float]] = queue.Queue()
-        with CoderClient(sim.url, sim.token, watch_policy=WatchPolicy(min_backoff=0.05)) as coder:
-            coder._state.has_watch_ws = None if transport == "websocket" else False
+        policy = WatchPolicy(min_backoff=0.05, transport="auto" if transport == "websocket" else "sse")
+        with CoderClient(sim.url, sim.token, watch_policy=policy) as coder:
             agent_id = coder.workspaces.get(workspace_id).agents[0].id
 
             def consume(

@@ -243,11 +243,11 @@ async def test_openapi_document_lists_every_route(jp_fetch: Fetch) -> None:
 async def test_server_stop_closes_the_shared_client(jp_fetch: Fetch, jp_serverapp: Any) -> None:
     await call(jp_fetch, "GET", "templates")
     state = jp_serverapp.web_app.settings[SETTINGS_KEY]
-    client = state._client
-    assert client is not None
+    client = state.active_client
+    assert client is not None and not client.is_closed
     await jp_serverapp.cleanup_extensions()
-    assert state._client is None
-    assert client._http.is_closed
+    assert state.active_client is None
+    assert client.is_closed
 
 
 async def test_no_coder_configured_is_a_503_that_says_where_it_looked(

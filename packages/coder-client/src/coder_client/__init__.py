@@ -62,6 +62,7 @@ from .models import (
     WorkspaceTransition,
 )
 from .names import MAX_NAME_LENGTH, workspace_name_error
+from .operations import ServerFeatures
 from .parameters import FormKind, ParameterField, parameter_fields, validate_parameters
 from .redaction import REDACTED, is_secret_name, redact, redact_tail, register_secret
 from .retry import RetryPolicy
@@ -124,6 +125,7 @@ __all__ = [
     "Response",
     "RetryPolicy",
     "ServerError",
+    "ServerFeatures",
     "Template",
     "TemplateVersionParameter",
     "Unauthorized",

@@ -41,7 +41,16 @@ from .models import (
     WorkspaceSummary,
     WorkspaceTransition,
 )
-from .operations import AgentRef, ClientState, Duration, Operations, TemplateRef, WorkspaceRef
+from .operations import (
+    PAGE_SIZE,
+    AgentRef,
+    ClientState,
+    Duration,
+    Operations,
+    ServerFeatures,
+    TemplateRef,
+    WorkspaceRef,
+)
 from .retry import RetryPolicy
 from .transport import AsyncTransport, SyncTransport
 from .watch import AsyncWatcher, WatchPolicy, watch_sync
@@ -88,6 +97,18 @@ class _ClientCore:
     @property
     def url(self) -> str:
         return self._settings.config.url
+
+    @property
+    def config(self) -> ClientConfig:
+        """The resolved connection settings: URL, extra headers, and ``source`` (where URL and token were
+        found, e.g. the CLI's login files). Its ``repr`` never shows the token."""
+        return self._settings.config
+
+    @property
+    def features(self) -> ServerFeatures:
+        """What this client has found out about its server so far (WebSocket watch, v2 routes): a frozen
+        snapshot; a feature stays ``None`` until the first call that needs it."""
+        return self._state.features()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(url={self.url!r})"
@@ -139,14 +160,17 @@ class Users(_SyncNamespace):
         """A user by username, id, or ``"me"``."""
         return self._run(self._ops.get_user(user))
 
-    def list(self, query: str | None = None, limit: int | None = None) -> builtins.list[User]:
+    def list(
+        self, query: str | None = None, limit: int | None = None, *, page_size: int = PAGE_SIZE
+    ) -> builtins.list[User]:
         """Users matching Coder's user search ``query`` (``q=``), all pages, ordered by username.
 
         A bare term matches part of a username or e-mail (``"alice@example.com"`` also finds
         ``"malice@example.com"``: compare ``user.email`` for an exact match); keys include
         ``status:active``, ``role:owner``. On Coder v2 a member sees only themselves; owners see everyone.
+        ``page_size``: users asked for per request (smaller pages: shorter requests, more of them).
         """
-        return self._run(self._ops.list_users(query, limit))
+        return self._run(self._ops.list_users(query, limit, page_size))
 
 
 class Organizations(_SyncNamespace):
@@ -175,16 +199,21 @@ class Templates(_SyncNamespace):
 
 
 class Workspaces(_SyncNamespace):
-    def list(self, query: str | None = "owner:me", limit: int | None = None) -> builtins.list[Workspace]:
-        """Workspaces matching Coder's search ``query`` (``q=``), all pages; None: all you can see."""
-        return self._run(self._ops.list_workspaces(query, limit))
+    def list(
+        self, query: str | None = "owner:me", limit: int | None = None, *, page_size: int = PAGE_SIZE
+    ) -> builtins.list[Workspace]:
+        """Workspaces matching Coder's search ``query`` (``q=``), all pages; None: all you can see.
+
+        ``page_size``: workspaces asked for per request (smaller pages: shorter requests, more of them).
+        """
+        return self._run(self._ops.list_workspaces(query, limit, page_size))
 
     def summaries(
-        self, query: str | None = "owner:me", limit: int | None = None
+        self, query: str | None = "owner:me", limit: int | None = None, *, page_size: int = PAGE_SIZE
     ) -> builtins.list[WorkspaceSummary]:
         """Like ``list``, but only each workspace's lifecycle position (``WorkspaceSummary``): a fifth of the
         parsing, for services that list many workspaces often and fetch only the ones that changed."""
-        return self._run(self._ops.list_workspace_summaries(query, limit))
+        return self._run(self._ops.list_workspace_summaries(query, limit, page_size))
 
     def get(self, workspace: WorkspaceRef) -> Workspace:
         """A fresh copy, by ``Workspace``, id, ``owner/name`` or bare name (yours)."""
@@ -349,6 +378,11 @@ class CoderClient(_ClientCore):
         """The server's version (``GET /buildinfo``), e.g. for a health check or a compatibility note."""
         return self._transport.run(self._ops.buildinfo())
 
+    @property
+    def is_closed(self) -> bool:
+        """True once :meth:`close` has run (or the ``with`` block ended): no more calls can be made."""
+        return self._http.is_closed
+
     def close(self) -> None:
         self._http.close()
 
@@ -377,9 +411,11 @@ class AsyncUsers(_AsyncNamespace):
     async def get(self, user: str) -> User:
         return await self._run(self._ops.get_user(user))
 
-    async def list(self, query: str | None = None, limit: int | None = None) -> builtins.list[User]:
+    async def list(
+        self, query: str | None = None, limit: int | None = None, *, page_size: int = PAGE_SIZE
+    ) -> builtins.list[User]:
         """Users matching Coder's user search ``query``, all pages (see :meth:`Users.list`)."""
-        return await self._run(self._ops.list_users(query, limit))
+        return await self._run(self._ops.list_users(query, limit, page_size))
 
 
 class AsyncOrganizations(_AsyncNamespace):
@@ -405,14 +441,16 @@ class AsyncTemplates(_AsyncNamespace):
 
 class AsyncWorkspaces(_AsyncNamespace):
     async def list(
-        self, query: str | None = "owner:me", limit: int | None = None
+        self, query: str | None = "owner:me", limit: int | None = None, *, page_size: int = PAGE_SIZE
     ) -> builtins.list[Workspace]:
-        return await self._run(self._ops.list_workspaces(query, limit))
+        """Workspaces matching ``query``, all pages (see :meth:`Workspaces.list`)."""
+        return await self._run(self._ops.list_workspaces(query, limit, page_size))
 
     async def summaries(
-        self, query: str | None = "owner:me", limit: int | None = None
+        self, query: str | None = "owner:me", limit: int | None = None, *, page_size: int = PAGE_SIZE
     ) -> builtins.list[WorkspaceSummary]:
-        return await self._run(self._ops.list_workspace_summaries(query, limit))
+        """Lifecycle positions of the workspaces matching ``query`` (see :meth:`Workspaces.summaries`)."""
+        return await self._run(self._ops.list_workspace_summaries(query, limit, page_size))
 
     async def get(self, workspace: WorkspaceRef) -> Workspace:
         return await self._run(self._ops.workspace(workspace))
@@ -616,6 +654,11 @@ class AsyncCoderClient(_ClientCore):
             self._settings.watch_policy,
             connect_gate,
         )
+
+    @property
+    def is_closed(self) -> bool:
+        """True once :meth:`aclose` has run (or the ``async with`` block ended), watch streams included."""
+        return self._http.is_closed and all(streams.is_closed for streams in self._streams.values())
 
     async def aclose(self) -> None:
         await self._http.aclose()

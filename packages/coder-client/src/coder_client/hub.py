@@ -60,6 +60,18 @@ class WatchHub:
     def watched(self) -> set[str]:
         return set(self._tasks)
 
+    @property
+    def pending(self) -> int:
+        """Events that arrived and are not read yet (a backlog that grows means the reader is too slow)."""
+        return self._events.qsize()
+
+    def drain(self) -> list[LifecycleEvent]:
+        """Take every event that has arrived and not been read, without waiting (oldest first)."""
+        taken: list[LifecycleEvent] = []
+        while not self._events.empty():
+            taken.append(self._events.get_nowait())
+        return taken
+
     async def add(self, workspace: WorkspaceRef) -> str:
         """Start watching; returns the workspace id. Adding one already watched does nothing."""
         workspace_id = await self._client._transport.run(self._client._ops.workspace_id(workspace))

@@ -37,7 +37,7 @@ from .parameters import validate_parameters
 from .retry import _server_clock_offset
 from .schedules import parse_schedule
 
-__all__ = ["ClientState", "Operations", "WorkspaceRef"]
+__all__ = ["ClientState", "Operations", "ServerFeatures", "WorkspaceRef"]
 
 T = TypeVar("T")
 WorkspaceRef = Workspace | str
@@ -65,6 +65,31 @@ class ClientState:
     has_watch_ws: bool | None = None
     has_agent_logs_route: bool | None = None
     organizations: dict[str, str] = field(default_factory=dict)
+
+    def features(self) -> ServerFeatures:
+        return ServerFeatures(
+            watch_websocket=self.has_watch_ws,
+            user_create_route=self.has_user_create_route,
+            agent_logs_route=self.has_agent_logs_route,
+        )
+
+
+@dataclass(frozen=True)
+class ServerFeatures:
+    """What a client has found out about its server so far (``client.features``, a snapshot).
+
+    Each is ``None`` until the first call that needs it has run, then ``True`` or ``False``:
+
+    - ``watch_websocket``: watches stream over WebSocket ``/watch-ws`` (Coder v2); ``False``: over SSE
+      ``/watch`` (Coder v0.25, a proxy that refuses WebSocket upgrades, or ``WatchPolicy(transport="sse")``);
+    - ``user_create_route``: workspaces are created through ``POST /users/{user}/workspaces`` (Coder v2)
+      rather than the organization's route (v0.25);
+    - ``agent_logs_route``: agent startup logs come from ``/logs`` (v2) rather than ``/startup-logs``.
+    """
+
+    watch_websocket: bool | None = None
+    user_create_route: bool | None = None
+    agent_logs_route: bool | None = None
 
 
 def _route_missing(error: CoderError) -> bool:
@@ -364,6 +389,10 @@ def _all_pages(
 ) -> Op[list[Any]]:
     """Follow ``limit``/``offset`` pages of a ``q=`` search until ``count`` matches or ``limit`` are read;
     ``field`` names the page's list of items (each page also has ``count``, the total)."""
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+        raise InvalidArgument(
+            f"page_size={page_size!r}: ask for at least 1 item per page (default {PAGE_SIZE})."
+        )
     collected: list[_Identified] = []
     seen: set[str] = set()
     offset = 0

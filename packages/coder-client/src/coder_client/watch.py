@@ -15,7 +15,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from httpx_sse import EventSource, aconnect_sse, connect_sse
@@ -50,11 +50,21 @@ HEARTBEAT_GRACE = 45.0  # Coder pings every 15 s; three missed pings means the s
 
 @dataclass(frozen=True)
 class WatchPolicy:
-    """Reconnect timing for watch streams."""
+    """Reconnect timing and stream choice for watch streams.
+
+    ``transport="auto"`` tries Coder's WebSocket ``/watch-ws`` first and falls back to SSE ``/watch`` when
+    the upgrade is refused; ``"sse"`` never tries the WebSocket (a proxy known to break WebSockets, or to
+    compare the two streams).
+    """
 
     min_backoff: float = 0.2
     max_backoff: float = 15.0
     heartbeat_timeout: float = HEARTBEAT_GRACE
+    transport: Literal["auto", "sse"] = "auto"
+
+    def __post_init__(self) -> None:
+        if self.transport not in ("auto", "sse"):
+            raise ValueError(f'WatchPolicy(transport={self.transport!r}): use "auto" or "sse".')
 
 
 class _Reconnect(Exception):
@@ -135,9 +145,9 @@ def _sse_refused(response: httpx.Response, path: str) -> CoderAPIError | None:
 
 
 def _frames_sync(
-    http: httpx.Client, state: ClientState, workspace_id: str, read_timeout: float
+    http: httpx.Client, state: ClientState, policy: WatchPolicy, workspace_id: str, read_timeout: float
 ) -> Iterator[tuple[str, Any]]:
-    if state.has_watch_ws is not False:
+    if policy.transport == "auto" and state.has_watch_ws is not False:
         path = stream_path(WATCH_WORKSPACE_WS_PATH, workspace=workspace_id)
         socket: WebSocketSession
         try:
@@ -193,7 +203,9 @@ def watch_sync(
         )
         try:
             watch.connected()
-            for kind, payload in _frames_sync(transport.http, operations.state, workspace_id, read_timeout):
+            for kind, payload in _frames_sync(
+                transport.http, operations.state, policy, workspace_id, read_timeout
+            ):
                 if deadline is not None and time.monotonic() >= deadline:
                     raise WaitTimeout("The watch ran past its deadline.")
                 action = watch.on_frame(kind, payload)
@@ -270,7 +282,7 @@ class AsyncWatcher:
     async def _stream(self, on_snapshot: Callable[[Workspace], Awaitable[None]]) -> None:
         state = self.operations.state
         grace = self.state.policy.heartbeat_timeout
-        if state.has_watch_ws is not False:
+        if self.state.policy.transport == "auto" and state.has_watch_ws is not False:
             path = stream_path(WATCH_WORKSPACE_WS_PATH, workspace=self.workspace_id)
             try:
                 async with contextlib.AsyncExitStack() as stack:

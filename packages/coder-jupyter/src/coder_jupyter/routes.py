@@ -50,7 +50,14 @@ class CoderState:
         self.config = config
         self._client: AsyncCoderClient | None = None
 
+    @property
+    def active_client(self) -> AsyncCoderClient | None:
+        """The shared client if a request has opened it and the server has not closed it yet; else None
+        (unlike :meth:`client`, never creates one)."""
+        return self._client
+
     def client(self) -> AsyncCoderClient:
+        """The shared client, created on first use from the extension's settings."""
         if self._client is None:
             self._client = AsyncCoderClient(
                 url=self.config.resolved_url(), token=self.config.resolved_token()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from html.parser import HTMLParser
 from typing import Any
 
 import ipywidgets as w
@@ -43,6 +44,23 @@ def badge(label: str) -> str:
     return f'<span class="coder-badge {html.escape(css)}">{html.escape(label)}</span>'
 
 
+class _TextOnly(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def visible_text(markup: str) -> str:
+    """What a reader sees of an HTML fragment: its text, without tags, entities decoded."""
+    parser = _TextOnly()
+    parser.feed(markup)
+    parser.close()
+    return "".join(parser.parts)
+
+
 def error_html(message: str) -> str:
     return f'<div class="coder-error-text">{html.escape(message)}</div>' if message else ""
 
@@ -71,6 +89,11 @@ class CoderWidget(w.VBox):  # type: ignore[misc]
     def client(self) -> Any:
         """The runner's shared client for this widget's settings; call on the runner thread."""
         return self._runner.client(self._url, self._token)
+
+    @property
+    def displayed_error(self) -> str:
+        """The error text the widget shows right now (its rendered error box); empty when none."""
+        return visible_text(self._error_box.value)
 
     def show_error(self, exc: BaseException | str) -> None:
         message = exc if isinstance(exc, str) else describe_error(exc)

@@ -14,7 +14,7 @@ import traitlets
 from coder_client import CoderAPIError, NotFound, parameter_fields, parse_duration, workspace_name_error
 
 from ..runner import Runner
-from .common import CoderWidget
+from .common import CoderWidget, visible_text
 from .form import ParameterForm
 from .monitor import Monitor
 
@@ -131,12 +131,22 @@ class Launcher(CoderWidget):
             found["name"] = name_problem
         elif self._taken.get(name):
             found["name"] = f"You already have a workspace named {name}."
-        ttl_problem = self._ttl_problem()
+        ttl_problem = self._ttl_error()
         if ttl_problem:
             found["ttl"] = ttl_problem
         if self._form_for is None:
             found["template"] = "Choose a template."
         return found
+
+    @property
+    def name_problem(self) -> str:
+        """The message shown beside the Name field (invalid, or already yours); empty when none."""
+        return visible_text(self._name_status.value)
+
+    @property
+    def ttl_problem(self) -> str:
+        """The message shown beside the *Stop after* field; empty when it holds a duration (or nothing)."""
+        return visible_text(self._ttl_status.value)
 
     def _name_changed(self, change: Mapping[str, Any]) -> None:
         self._validate()
@@ -157,7 +167,7 @@ class Launcher(CoderWidget):
             self._taken[name] = False
         self._validate()
 
-    def _ttl_problem(self) -> str | None:
+    def _ttl_error(self) -> str | None:
         text = self.ttl.value.strip()
         if not text:
             return None

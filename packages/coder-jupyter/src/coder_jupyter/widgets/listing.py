@@ -137,6 +137,11 @@ class WorkspaceList(CoderWidget):
 
         self.runner.spawn(work, self.show_error)
 
+    @property
+    def detail(self) -> tuple[w.Widget, ...]:
+        """What the detail area under the rows shows: the monitor a row's *Monitor* button opened, if any."""
+        return tuple(self._detail.children)
+
     def show_monitor(self, workspace_id: str) -> None:
         if self.monitor is not None:
             self.monitor.close()

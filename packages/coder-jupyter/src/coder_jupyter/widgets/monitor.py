@@ -16,7 +16,7 @@ from coder_client import AsyncCoderClient, NotFound, Workspace, human_duration
 
 from ..runner import Runner
 from ..view import WorkspaceView
-from .common import CoderWidget, badge
+from .common import CoderWidget, badge, visible_text
 
 LOG_TAIL_LINES = 40
 
@@ -114,6 +114,39 @@ class Monitor(CoderWidget):
         )
         self._follow = self.runner.spawn(self._follow_forever, self.show_error)
         self._ticker = self.runner.spawn(self._tick_countdown, self.show_error)
+
+    # -- what the card shows (read-only; for scripts and tests) ---------------------------------------
+
+    @property
+    def timeline_text(self) -> str:
+        """The phase timeline as shown: each phase with how long it took (the active one counts up)."""
+        return visible_text(self._timeline.value)
+
+    @property
+    def startup_text(self) -> str:
+        """The startup line as shown, e.g. "Startup took 42s"; empty until the workspace is ready."""
+        return visible_text(self._startup.value)
+
+    @property
+    def links_text(self) -> str:
+        """The links offered once startup settled, as shown (e.g. "Open in Coder · Open jupyter")."""
+        return visible_text(self._links.value)
+
+    @property
+    def autostop_text(self) -> str:
+        """The autostop line beside the Extend buttons as shown (with what the last Extend did)."""
+        return visible_text(self._autostop.value)
+
+    @property
+    def log_tail_shown(self) -> bool:
+        """True while the card shows its startup log box (after a failed startup or build)."""
+        return bool(self._log_box.layout.display != "none")
+
+    @property
+    def following(self) -> bool:
+        """True while the card follows the workspace's watch stream; False once that ended (the workspace
+        was deleted or never found, or the card was closed)."""
+        return not self._follow.done()
 
     # -- runner-thread side --------------------------------------------------------------------------
 
