@@ -37,6 +37,7 @@ SECRET_SAMPLES: list[tuple[str, str, str]] = [
 ]
 
 ORDINARY_TEXT: list[str] = [
+    "Slack refused the bot token (auth.test: invalid_auth)",
     "workspace alice/dev-env is ready after 1m32s (build 7f9c2a1e-6b1d-4c52-9b4f-3f1f0a7c1b2d)",
     "chat.postMessage failed: token_revoked; subscription disabled",
     "GET https://coder.example.com/api/v2/workspaces?q=owner:me 200",

@@ -21,7 +21,7 @@ _registered: set[str] = set()
 
 _NAMES = (
     r"pass(?:word|wd)?|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|encryption[_-]?key|"
-    r"credential|auth|session|cookie|signature"
+    r"credential|auth(?!\.)|session|cookie|signature"  # auth, not a Slack method name (auth.test)
 )
 _SECRET_NAME = re.compile(rf"(?i:{_NAMES})")
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s:@\"'<>]+(?::[^/\s@\"'<>]*)?@")
