@@ -112,6 +112,18 @@ def test_watch_survives_server_errors_and_gives_up_on_missing_workspace(sim_any:
             next(iter(coder.workspaces.watch("0f1c0000-0000-4000-8000-000000000000", timeout=10)))
 
 
+def first_async_snapshot(sim: SimServer, workspace_id: str, policy: WatchPolicy) -> Workspace:
+    """The first snapshot an AsyncCoderClient's watch yields (within 10 s)."""
+
+    async def watch() -> Workspace:
+        async with AsyncCoderClient(sim.url, sim.token, watch_policy=policy) as coder:
+            async for snapshot in coder.workspaces.watch(workspace_id):
+                return snapshot
+        raise AssertionError("the watch ended without a snapshot")
+
+    return asyncio.run(asyncio.wait_for(watch(), 10))
+
+
 @pytest.mark.parametrize("status", [400, 502])
 def test_a_proxy_that_refuses_websocket_upgrades_gets_sse(
     make_sim: Callable[..., SimServer], status: int
@@ -124,13 +136,7 @@ def test_a_proxy_that_refuses_websocket_upgrades_gets_sse(
         first = next(iter(coder.workspaces.watch(workspace_id, timeout=10)))
         assert first.id == workspace_id and coder.features.watch_websocket is False
 
-    async def watch_async() -> Workspace:
-        async with AsyncCoderClient(sim.url, sim.token, watch_policy=QUICK) as coder:
-            async for snapshot in coder.workspaces.watch(workspace_id):
-                return snapshot
-        raise AssertionError("the watch ended without a snapshot")
-
-    assert asyncio.run(asyncio.wait_for(watch_async(), 10)).id == workspace_id
+    assert first_async_snapshot(sim, workspace_id, QUICK).id == workspace_id
     (fault,) = sim.context.faults.statuses
     assert fault.remaining == 998  # each client tried the WebSocket once, then stayed on SSE
 
@@ -147,13 +153,7 @@ def test_a_policy_that_prefers_sse_never_tries_the_websocket(make_sim: Callable[
         first = next(iter(coder.workspaces.watch(workspace_id, timeout=10)))
         assert first.id == workspace_id and coder.features.watch_websocket is False
 
-    async def watch_async() -> Workspace:
-        async with AsyncCoderClient(sim.url, sim.token, watch_policy=sse_only) as coder:
-            async for snapshot in coder.workspaces.watch(workspace_id):
-                return snapshot
-        raise AssertionError("the watch ended without a snapshot")
-
-    assert asyncio.run(asyncio.wait_for(watch_async(), 10)).id == workspace_id
+    assert first_async_snapshot(sim, workspace_id, sse_only).id == workspace_id
     (fault,) = sim.context.faults.statuses
     assert fault.remaining == 1000
     with pytest.raises(ValueError, match='use "auto" or "sse"'):
