@@ -217,8 +217,21 @@ def test_hub_watches_many_workspaces_on_one_client(make_sim: object) -> None:
                     ready[event.workspace.id] += 1
                 if len(ready) == 10 or asyncio.get_running_loop().time() > deadline:
                     break
-            await asyncio.sleep(0.3)
-            assert all(e.kind is not LifecycleKind.READY for e in hub.drain())
+            # Settle without sleeping: stop the ten and read each one's stream up to its stop. Events of one
+            # workspace arrive in order, so a second `ready` for any of them would come before its stop.
+            for workspace_id in ids[:10]:
+                await coder.workspaces.stop(workspace_id)
+            stopping: set[str] = set()
+
+            async def read_to_the_stops() -> None:
+                async for event in hub:
+                    assert event.kind is not LifecycleKind.READY, f"a second ready: {event}"
+                    if event.kind in (LifecycleKind.STOPPING, LifecycleKind.STOPPED):
+                        stopping.add(event.workspace.id)
+                    if stopping >= set(ids[:10]):
+                        return
+
+            await asyncio.wait_for(read_to_the_stops(), 30)
             return ready, len(hub.watched)
 
     ready, watched = asyncio.run(scenario())
