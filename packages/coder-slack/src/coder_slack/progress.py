@@ -5,10 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,6 +24,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select, update
 
+from coder_slack.alerts.config import default_replica_id
 from coder_slack.alerts.leases import claim_leases, release_leases, renew_leases
 from coder_slack.settings import Settings
 from coder_slack.slack_errors import DESTINATION_ERRORS, PARENT_GONE, error_code, is_rate_limited, retry_after
@@ -416,7 +414,7 @@ def _card_lease(row_id: int) -> str:
 
 
 def _process_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}:cards"
+    return f"{default_replica_id()}:cards"
 
 
 class CardKeeper:
@@ -440,8 +438,7 @@ class CardKeeper:
     def holder_for(settings: Settings) -> str:
         """The lease holder of this process: the configured replica id (a restarted pod keeps it), or one
         of its own."""
-        replica = settings.coder_slack_replica_id
-        return f"{replica}:cards" if replica else _process_id()
+        return f"{settings.coder_slack_replica_id or default_replica_id()}:cards"
 
     def start(self) -> None:
         if self._task is None:

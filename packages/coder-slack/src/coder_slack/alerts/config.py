@@ -11,7 +11,8 @@ from typing import Any
 from coder_slack.settings import Settings
 
 
-def _default_replica_id() -> str:
+def default_replica_id() -> str:
+    """This process's replica id when none is configured: host, pid and a random suffix."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
@@ -40,7 +41,7 @@ class AlertConfig:
     watch_idle_seconds: float = 0.0
     log_tail_lines: int = 15
     coder_url: str = ""
-    replica_id: str = field(default_factory=_default_replica_id)
+    replica_id: str = field(default_factory=default_replica_id)
     slack_timeout: float = 10.0
     outbox_retention_days: float = 14.0
     """Sent and failed outbox rows, closed digests, and ledger rows of events older than this (and than the
@@ -62,7 +63,7 @@ class AlertConfig:
             messages_per_second=settings.coder_slack_channel_messages_per_second,
             digest_threshold=settings.coder_slack_digest_threshold,
             coder_url=settings.coder_url or "",
-            replica_id=settings.coder_slack_replica_id or _default_replica_id(),
+            replica_id=settings.coder_slack_replica_id or default_replica_id(),
             catch_up_after_seconds=settings.coder_slack_catch_up_after_seconds,
             poll_interval=settings.coder_slack_alert_poll_seconds,
             digest_update_interval=settings.coder_slack_digest_update_seconds,

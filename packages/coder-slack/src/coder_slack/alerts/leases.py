@@ -212,9 +212,3 @@ def release_destination_row(row: AlertDestination, replica: str) -> None:
     if row.leased_by == replica:
         row.leased_by = None
         row.leased_until = None
-
-
-def release_destination(session: Session, destination: str, replica: str) -> None:
-    row = session.get(AlertDestination, destination, with_for_update=True)
-    if row is not None:
-        release_destination_row(row, replica)
