@@ -66,7 +66,7 @@ class Subscription(Base):
     workspace_label: Mapped[str | None] = mapped_column(String(256), nullable=True)
     template: Mapped[str | None] = mapped_column(String(256), nullable=True)
     owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    events: Mapped[str] = mapped_column(String(256), default=DEFAULT_EVENTS)
+    events: Mapped[str] = mapped_column(String(1024), default=DEFAULT_EVENTS)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(String(256), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -83,6 +83,8 @@ class UserSettings(Base):
     slack_user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     dm_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     autostop_warning_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    # Coder notification kinds (slugs, comma-separated) this person does not want as DMs.
+    muted_notifications: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
