@@ -175,6 +175,7 @@ async def test_row_and_lookup_name_one_workspace(
 
 async def test_stream_starts_with_a_snapshot_and_follows_a_new_workspace_to_ready(
     jp_fetch: Fetch,
+    jp_serverapp: Any,
     alice: CoderLogin,
     open_stream: Callable[..., Any],
     unique_name: Callable[[str], str],
@@ -182,6 +183,8 @@ async def test_stream_starts_with_a_snapshot_and_follows_a_new_workspace_to_read
     row_schema = await served_row_schema(jp_fetch)
     existing = unique_name("snap")
     seed(alice, existing)
+    state = jp_serverapp.web_app.settings[SETTINGS_KEY]
+    state.feeds().sweep_seconds = 600  # so only the create's nudge can make the new workspace appear
     async with open_stream() as stream:
         assert stream.response.headers["content-type"].startswith("text/event-stream")
         assert stream.response.headers["cache-control"] == "no-cache"
