@@ -606,3 +606,16 @@ async def test_a_reader_that_falls_behind_is_closed_not_buffered_forever() -> No
     with pytest.raises(EOFError):
         await subscriber.next(0.1)
     assert await Subscriber("q").next(0.01) is None  # nothing to say: time for a keepalive
+
+
+async def test_actions_coder_refuses_say_why(
+    jp_fetch: Fetch, alice: CoderLogin, unique_name: Callable[[str], str]
+) -> None:
+    stopped = seed(alice, unique_name("off"), running=False)
+    status, refused = await call(jp_fetch, "POST", "workspaces", stopped, "extend", body={"by": "1h"})
+    assert status == 400 and "Start it first" in refused["message"]
+    status, stopping = await call(jp_fetch, "POST", "workspaces", stopped, "stop")
+    # Coder accepts another stop build on a stopped workspace; the row shows it under way
+    assert status == 201 and stopping["row"]["id"] == stopped and stopping["row"]["stage"] == "stopping"
+    status, missing = await call(jp_fetch, "POST", "workspaces", MISSING, "restart")
+    assert status == 404 and missing["message"]
