@@ -18,8 +18,8 @@ import jupyterlab
 def main(argv: list[str]) -> int:
     staging = Path(jupyterlab.__file__).parent / "staging"
     here = Path(__file__).resolve().parent.parent
-    command = [sys.executable, "-m", "jupyterlab.labextensions", "build", str(here), "--core-path", str(staging)]
-    return subprocess.call([*command, *argv], env=os.environ.copy())
+    command = [sys.executable, "-m", "jupyterlab.labextensions", "build", str(here)]
+    return subprocess.call([*command, "--core-path", str(staging), *argv], env=os.environ.copy())
 
 
 if __name__ == "__main__":
