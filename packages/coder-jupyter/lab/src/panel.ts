@@ -355,7 +355,6 @@ export class WorkspacesPanel extends Widget {
     this._connection.replaceChildren(
       renderConnection(this._tracker.state, this._tracker.reason)
     );
-    this.node.dataset.connection = this._tracker.state;
   }
 
   private _notify(row: IRow, outcome: Outcome): void {
