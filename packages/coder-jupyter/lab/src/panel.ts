@@ -66,6 +66,13 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** "extend-1h" → "Extend +1h", "stop" → "Stop": how an action is named in an error. */
+function actionLabel(action: string): string {
+  const [verb, by] = action.split('-');
+  const word = verb.charAt(0).toUpperCase() + verb.slice(1);
+  return by ? `${word} +${by}` : word;
+}
+
 /** The body of the Delete dialog: type the workspace's name to confirm. */
 class ConfirmNameBody extends Widget implements Dialog.IBodyWidget<string> {
   private readonly _input: HTMLInputElement;
@@ -538,9 +545,12 @@ export class WorkspacesPanel extends Widget {
       await work();
     } catch (error) {
       const name = this._store.get(id)?.name ?? id;
-      Notification.error(`${action} ${name} failed: ${messageOf(error)}`, {
-        autoClose: false
-      });
+      Notification.error(
+        `${actionLabel(action)} ${name} failed: ${messageOf(error)}`,
+        {
+          autoClose: false
+        }
+      );
     } finally {
       busy.delete(action);
       this._rerender(id);
