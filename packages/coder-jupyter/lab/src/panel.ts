@@ -505,7 +505,7 @@ export class WorkspacesPanel extends Widget {
               autoClose: 5000
             });
           }
-          this._acceptRow(await this.api.row(id));
+          this._acceptRow(reply.row ?? (await this.api.row(id)));
         });
         return;
       }
