@@ -9,7 +9,7 @@ import { Widget } from '@lumino/widgets';
 
 import { CoderApi, CoderApiError } from './api';
 import { h } from './dom';
-import { formatSeconds } from './format';
+import { outcomeMessage } from './format';
 import {
   FieldValue,
   NAME_FIELD,
@@ -366,10 +366,6 @@ export class WorkspacesPanel extends Widget {
 
   private _notify(row: IRow, outcome: Outcome): void {
     if (outcome === 'ready') {
-      const took =
-        row.startup_seconds !== null
-          ? ` in ${formatSeconds(row.startup_seconds)}`
-          : '';
       const actions: Notification.IAction[] = row.dashboard_url
         ? [
             {
@@ -378,20 +374,17 @@ export class WorkspacesPanel extends Widget {
             }
           ]
         : [];
-      Notification.success(`Workspace ${row.name} is ready (started${took}).`, {
+      Notification.success(outcomeMessage(row, 'ready'), {
         autoClose: 10000,
         actions
       });
     } else {
-      Notification.error(
-        `Workspace ${row.name}: ${row.stage_label || row.stage}. ${row.error}`.trim(),
-        {
-          autoClose: false,
-          actions: [
-            { label: 'Details', callback: () => this.showDetails(row.id) }
-          ]
-        }
-      );
+      Notification.error(outcomeMessage(row, 'failed'), {
+        autoClose: false,
+        actions: [
+          { label: 'Details', callback: () => this.showDetails(row.id) }
+        ]
+      });
     }
     this.onOutcome?.(row, outcome);
   }
