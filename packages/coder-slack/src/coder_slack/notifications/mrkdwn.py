@@ -85,7 +85,7 @@ def _span(node: SyntaxTreeNode, style: _Style) -> str:
         code = escape(node.content)
         return f"`{code.replace('`', 'ʼ')}`" if style.marks and code.strip() else code
     if kind in ("link", "image"):
-        text = _inline(node, _PLAIN) if kind == "link" else escape(str(node.attrs.get("alt") or ""))
+        text = _inline(node, _PLAIN)  # an image's alt text is its children, as a link's text is
         href = str(node.attrs.get("href") or node.attrs.get("src") or "")
         url = safe_url(href)
         if url is None:
