@@ -118,7 +118,10 @@ def test_a_person_mutes_and_unmutes_kinds_for_themselves(bot: BotThread, standin
     assert "`dormant`, `out_of_disk`" in reply
     assert muted(bot) == ["dormant", "out_of_disk"]
 
-    reply = say(bot, standin, "settings")  # just shows
+    _, request = bot.ask("settings", channel=CHANNEL)  # just shows
+    shown = answer(standin, request)
+    assert "<minutes>" not in str(shown.args) and "<kind" not in str(shown.args)
+    reply = rendered(shown)
     assert "Saved." not in reply and "`dormant`, `out_of_disk`" in reply
     assert "DMs about your own workspaces: *on*" in reply
 
@@ -144,6 +147,8 @@ def test_the_kinds_are_listed_for_people_to_choose_from(bot: BotThread) -> None:
     for kind in KNOWN_KINDS:
         assert f"{kind.slug} — {kind.name}" in shown.replace("`", "")
     assert "/workspace subscribe notifications=all" in shown and "/workspace mute" in shown
+    raw = str(bot.command("notifications").json())
+    assert "<kind" not in raw and "&lt;kind&gt;" in raw  # shown as typed, not read by Slack as a link
     help_text = ack_text(bot.command("help"))
     for verb in ("mute", "unmute", "notifications"):
         assert verb in COMMANDS and f"/workspace {verb}" in help_text
