@@ -74,6 +74,12 @@ def test_the_failed_builds_report_is_a_list_of_links_not_a_code_block() -> None:
         ("*it* and _it_", "_it_ and _it_"),
         ("~~gone~~", "~gone~"),
         ("**bold _and it_**", "*bold _and it_*"),
+        # Slack reads *b* only between non-word characters: a zero-width space keeps it bold mid-word
+        ("**dev**s and x**y**z", "*dev*\u200bs and x\u200b*y*\u200bz"),
+        ("foo`bar`", "foo\u200b`bar`"),
+        ("**a**_b_", "*a*\u200b_b_"),
+        ('"**autostart**".', '"*autostart*".'),
+        ("Volume **`/home`** is", "Volume *`/home`* is"),
         ("** spaced **", "** spaced **"),  # not bold in markdown either: left as the text it is
         ("a **b **c", "a **b **c"),
         ("[docs](https://coder.com/docs?a=1&b=2)", "<https://coder.com/docs?a=1&amp;b=2|docs>"),

@@ -65,8 +65,28 @@ def _wrap(inner: str, mark: str, style: _Style) -> str:
     return f"{lead}{mark}{stripped}{mark}{trail}"
 
 
+_MARKED = frozenset({"strong", "em", "s", "code_inline"})
+_MARKS = "*_~`"
+_WORD_JOINER = "\u200b"  # a zero-width space: Slack only reads *b* between non-word characters
+
+
 def _inline(node: SyntaxTreeNode, style: _Style) -> str:
-    return "".join(_span(child, style) for child in node.children)
+    """The children's text; a marked span touching a letter, a digit or another mark (``**dev**s``,
+    ``x**y**``) gets a zero-width space on that side, or Slack would show its marks instead of bold."""
+    out = ""
+    after_mark = False
+    for child in node.children:
+        piece = _span(child, style)
+        if not piece:
+            continue
+        marked = style.marks and child.type in _MARKED and piece[0] in _MARKS and piece[-1] in _MARKS
+        touching = out and (
+            (marked and (out[-1].isalnum() or out[-1] in _MARKS))
+            or (after_mark and (piece[0].isalnum() or piece[0] in _MARKS))
+        )
+        out += (_WORD_JOINER if touching else "") + piece
+        after_mark = marked
+    return out
 
 
 def _span(node: SyntaxTreeNode, style: _Style) -> str:
