@@ -196,6 +196,18 @@ def test_a_channel_post_says_whom_it_is_about() -> None:
     assert "for alice" in unknown.blocks_json()[-1]["elements"][0]["text"]
 
 
+def test_a_channel_is_not_greeted_as_the_person() -> None:
+    message = notification("manual_build_failed")
+    dm = seen(render_notification(message, NotificationContext(WORKSPACE_ID, "failed")))
+    channel = seen(
+        render_notification(message, NotificationContext(WORKSPACE_ID, "failed", for_channel=True))
+    )
+    assert "Hi Alice," in dm
+    assert "Hi Alice" not in channel and "A manual build of the workspace *dev*" in channel
+    only_greeting = notification("autobuild_failed", body_markdown="Hi Alice,")
+    assert "Hi Alice," in seen(render_notification(only_greeting, NotificationContext(for_channel=True)))
+
+
 def test_in_a_cards_thread_the_workspace_buttons_are_left_to_the_card() -> None:
     message = render_notification(
         notification("manual_build_failed"), NotificationContext(WORKSPACE_ID, "failed", in_thread=True)

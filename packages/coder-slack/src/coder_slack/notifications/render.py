@@ -13,6 +13,7 @@ way it rewrites an alert card: who did what, and the buttons the click made poin
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from slack_sdk.models.blocks import (
@@ -129,12 +130,20 @@ def headline_of(message: WebhookMessage) -> str:
     return _clip(" ".join(text.split()), HEADLINE_LIMIT)
 
 
-def body_blocks(message: WebhookMessage) -> list[str]:
-    """The body as mrkdwn blocks: ``body_markdown`` converted, else the plain ``body`` escaped."""
+_GREETING = re.compile(r"^(hi|hello|dear)\b[^\n]{0,120},?$", re.IGNORECASE)
+
+
+def body_blocks(message: WebhookMessage, *, greeting: bool = True) -> list[str]:
+    """The body as mrkdwn blocks: ``body_markdown`` converted, else the plain ``body`` escaped. Without
+    ``greeting``, a first paragraph that only greets the person ("Hi Alice,") is left out (a channel)."""
     if message.body_markdown.strip():
-        return mrkdwn_blocks(message.body_markdown)
-    plain = escape(message.body.strip())
-    return [part.strip() for part in plain.split("\n\n") if part.strip()]
+        blocks = mrkdwn_blocks(message.body_markdown)
+    else:
+        plain = escape(message.body.strip())
+        blocks = [part.strip() for part in plain.split("\n\n") if part.strip()]
+    if not greeting and len(blocks) > 1 and _GREETING.match(blocks[0]):
+        return blocks[1:]
+    return blocks
 
 
 def body_plain(message: WebhookMessage) -> str:
@@ -171,7 +180,7 @@ def render_notification(message: WebhookMessage, context: NotificationContext) -
             text=MarkdownTextObject(text=_clip(f"{emoji} *{headline}*", SECTION_LIMIT)),
         )
     ]
-    sections = pack(body_blocks(message), SECTION_LIMIT)
+    sections = pack(body_blocks(message, greeting=not context.for_channel), SECTION_LIMIT)
     for text in sections[:MAX_BODY_SECTIONS]:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=text)))
     note = context_line(message, context)
