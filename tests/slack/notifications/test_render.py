@@ -12,6 +12,8 @@ from coder_slack.notifications.payload import WebhookMessage
 from coder_slack.notifications.render import NotificationContext, render_notification
 from coder_slack.views.buttons import ButtonOutcome, ClickedCard, card_after_click
 from coder_slack.views.message import Message
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from slack_harness import BotThread
 from slack_sim import SlackStandIn, render_message
 from slack_sim.validate import block_errors
@@ -428,3 +430,46 @@ def test_extend_from_the_autostop_reminder_moves_the_stop_time_later(
     assert after is not None and after > before
     stored = standin.message(channel, ts)
     assert stored is not None and "keeps running: it was extended" in stored.render()
+
+
+TEXTISH = st.lists(
+    st.sampled_from([*"ab <>&!*_~`[]()#-\n|:/.", "https://x.example", "<!channel>", "**", "é", "🚀"]),
+    max_size=400,
+).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    title=TEXTISH,
+    body=TEXTISH,
+    labels=st.lists(st.tuples(TEXTISH, TEXTISH), max_size=12),
+    slug=st.sampled_from([kind.slug for kind in KNOWN_KINDS]),
+    status=st.sampled_from(["", "running", "stopped", "failed", "deleted"]),
+    for_channel=st.booleans(),
+)
+def test_any_notification_fits_slack_and_never_mentions(
+    title: str,
+    body: str,
+    labels: list[tuple[str, str]],
+    slug: str,
+    status: str,
+    for_channel: bool,
+) -> None:
+    message = render_notification(
+        notification(
+            slug,
+            title=title,
+            body_markdown=body,
+            payload={"actions": [{"label": label, "url": f"{CODER}/{url}"} for label, url in labels]},
+        ),
+        NotificationContext(WORKSPACE_ID, status, for_channel=for_channel, user_slack_id="U0ALICE"),
+    )
+    assert_within_slack_limits(message)
+    for block in message.blocks_json():
+        texts = [block.get("text", {}).get("text", "")] + [
+            e.get("text", "") for e in block.get("elements", [])
+        ]
+        for text in texts:
+            if isinstance(text, str):
+                assert "<!" not in text and "<#" not in text
+                assert "<@" not in text.replace("<@U0ALICE>", "")
