@@ -104,3 +104,21 @@ def notifications(url: str) -> list[CoderNotification]:
             return list(session.scalars(select(CoderNotification).order_by(CoderNotification.id)))
     finally:
         engine.dispose()
+
+
+def dm_channel(slack_user: str) -> str:
+    """The stand-in's DM conversation with a user (``conversations.open``)."""
+    return "D" + slack_user.removeprefix("U")
+
+
+def top_level(messages: list[Any]) -> list[Any]:
+    return [m for m in messages if not m.thread_ts or m.thread_ts == m.ts]
+
+
+def add_rows(url: str, rows: list[Any]) -> None:
+    engine = create_sync_engine_for(url)
+    try:
+        with Session(engine) as session, session.begin():
+            session.add_all(rows)
+    finally:
+        engine.dispose()
