@@ -16,7 +16,16 @@ from datetime import datetime, time, timedelta
 
 from coder_client import MAX_NAME_LENGTH, parse_duration, parse_schedule, workspace_name_error
 
+from coder_slack.notifications.kinds import (
+    ALL_EVENTS_TOKEN,
+    EVENT_PREFIX,
+    KNOWN_KINDS,
+    event_token,
+    kind_by_slug,
+)
 from coder_slack.store.tables import ALL_EVENTS
+
+EVERY_KIND = "*"  # in Subscribe.notifications and ChangeSettings.unmute: every Coder notification kind
 
 # A Coder API token is "<10-char id>-<22-char secret>"; a session cookie value looks the same.
 _TOKEN_PATTERN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9]{10}-[A-Za-z0-9]{22}(?![A-Za-z0-9])")
@@ -106,6 +115,16 @@ class Subscribe:
     template: str | None = None
     owner: str | None = None
     events: tuple[str, ...] = ALL_EVENTS
+    notifications: tuple[str, ...] = ()
+    """Coder notification kinds (slugs), or ``("*",)`` for every kind; none unless asked for."""
+
+    @property
+    def event_tokens(self) -> tuple[str, ...]:
+        """What the subscription's ``events`` column stores: alert events, then ``coder:<slug>`` tokens."""
+        coder = tuple(
+            ALL_EVENTS_TOKEN if slug == EVERY_KIND else event_token(slug) for slug in self.notifications
+        )
+        return self.events + coder
 
 
 @dataclass(frozen=True)
@@ -123,6 +142,24 @@ class Unsubscribe:
 class ChangeSettings:
     dm_enabled: bool | None = None
     warning_minutes: int | None = None
+    mute: tuple[str, ...] = ()
+    """Coder notification kinds (slugs) to stop sending this person as DMs."""
+    unmute: tuple[str, ...] = ()
+    """Kinds to send again; ``("*",)`` for every kind."""
+
+    @property
+    def changes(self) -> bool:
+        return (
+            self.dm_enabled is not None
+            or self.warning_minutes is not None
+            or bool(self.mute)
+            or bool(self.unmute)
+        )
+
+
+@dataclass(frozen=True)
+class ListNotificationKinds:
+    pass
 
 
 @dataclass(frozen=True)
@@ -147,6 +184,7 @@ Command = (
     | ListSubscriptions
     | Unsubscribe
     | ChangeSettings
+    | ListNotificationKinds
     | Login
     | Logout
 )
@@ -265,17 +303,57 @@ def parse_list(args: list[str]) -> ListWorkspaces:
     return ListWorkspaces(search=" ".join(positional) or None, page=page)
 
 
+def kinds_choice() -> str:
+    """The kinds a person may name, for an error message."""
+    slugs = ", ".join(f"`{kind.slug}`" for kind in KNOWN_KINDS)
+    return f"write `all` or some of {slugs} (`/workspace notifications` says what each one is)."
+
+
+def notification_kinds(value: str, usage: str) -> tuple[str, ...]:
+    """``all`` (``("*",)``) or a comma list of known kinds, as slugs.
+
+    Slugs are read leniently (``Autobuild-Failed`` and ``coder:autobuild_failed`` are ``autobuild_failed``);
+    an unknown one is refused with the list of known ones, so a typo never subscribes to nothing."""
+    words = [word.strip() for word in value.split(",") if word.strip()]
+    if not words:
+        raise CommandError(f"Which kinds of Coder notification? {kinds_choice()}", usage)
+    slugs: list[str] = []
+    for word in words:
+        slug = word.casefold().removeprefix(EVENT_PREFIX).replace("-", "_")
+        if slug in {"all", "*", "every", "everything"}:
+            return (EVERY_KIND,)
+        kind = kind_by_slug(slug)
+        if kind is None:
+            raise CommandError(f"Unknown kind of Coder notification {quote(word)}: {kinds_choice()}", usage)
+        if kind.slug not in slugs:
+            slugs.append(kind.slug)
+    return tuple(slugs)
+
+
 def parse_subscribe(args: list[str]) -> Subscribe:
     usage = "subscribe"
-    positional, pairs = _key_values(args, {"template", "owner", "events"}, usage)
+    positional, pairs = _key_values(args, {"template", "owner", "events", "notifications"}, usage)
     if positional:
         raise CommandError(
-            f"{quote(positional[0])} is not an option: write `template=…`, `owner=…` or `events=…` "
-            "(for one workspace use `/workspace watch <ws>`).",
+            f"{quote(positional[0])} is not an option: write `template=…`, `owner=…`, `events=…` or "
+            "`notifications=…` (for one workspace use `/workspace watch <ws>`).",
             usage,
         )
+    notifications: tuple[str, ...] = ()
+    if pairs.get("notifications", "").strip().casefold() not in {"", "none"}:
+        notifications = notification_kinds(pairs["notifications"], usage)
+    elif "notifications" in pairs and not pairs["notifications"].strip():
+        raise CommandError(f"Which kinds of Coder notification? {kinds_choice()}", usage)
     events: tuple[str, ...] = ALL_EVENTS
-    if "events" in pairs:
+    if pairs.get("events", "").strip().casefold() == "none":
+        if not notifications:
+            raise CommandError(
+                "With `events=none` there is nothing left to post: add `notifications=all` (or some kinds), "
+                "or leave `events` out.",
+                usage,
+            )
+        events = ()
+    elif "events" in pairs:
         wanted = tuple(event.strip() for event in pairs["events"].split(",") if event.strip())
         unknown = [event for event in wanted if event not in ALL_EVENTS]
         if unknown or not wanted:
@@ -286,14 +364,18 @@ def parse_subscribe(args: list[str]) -> Subscribe:
         events = wanted
     template = _name(pairs["template"], "template name", usage) if pairs.get("template") else None
     owner = _name(pairs["owner"], "user name", usage) if pairs.get("owner") else None
-    return Subscribe(template, owner, events)
+    return Subscribe(template, owner, events, notifications)
 
 
 def parse_settings(args: list[str]) -> ChangeSettings:
     usage = "settings"
-    positional, pairs = _key_values(args, {"dm", "warn"}, usage)
+    positional, pairs = _key_values(args, {"dm", "warn", "mute", "unmute"}, usage)
     if positional:
-        raise CommandError(f"{quote(positional[0])} is not a setting: write `dm=on|off` or `warn=30`.", usage)
+        raise CommandError(
+            f"{quote(positional[0])} is not a setting: write `dm=on|off`, `warn=30`, `mute=<kind>,…` or "
+            "`unmute=<kind>,…`.",
+            usage,
+        )
     dm: bool | None = None
     if "dm" in pairs:
         if pairs["dm"].lower() not in {"on", "off", "yes", "no", "true", "false"}:
@@ -307,7 +389,24 @@ def parse_settings(args: list[str]) -> ChangeSettings:
                 f"`warn` is a number of minutes from 0 (off) to 720, not {quote(pairs['warn'])}.", usage
             )
         warn = int(value)
-    return ChangeSettings(dm, warn)
+    mute = _known(notification_kinds(pairs["mute"], usage)) if "mute" in pairs else ()
+    unmute = notification_kinds(pairs["unmute"], usage) if "unmute" in pairs else ()
+    return ChangeSettings(dm, warn, mute, unmute)
+
+
+def _known(slugs: tuple[str, ...]) -> tuple[str, ...]:
+    """Muting ``all`` mutes every kind known today, by name (the stored list is a list of slugs)."""
+    return tuple(kind.slug for kind in KNOWN_KINDS) if EVERY_KIND in slugs else slugs
+
+
+def parse_mute(args: list[str]) -> ChangeSettings:
+    """``mute autobuild_failed dormant`` (or with commas): these kinds stop coming as DMs; ``all``: every
+    kind known today."""
+    return ChangeSettings(mute=_known(notification_kinds(",".join(args), "mute")))
+
+
+def parse_unmute(args: list[str]) -> ChangeSettings:
+    return ChangeSettings(unmute=notification_kinds(",".join(args), "unmute"))
 
 
 def one_workspace(verb: str, args: list[str]) -> WorkspaceRef:

@@ -21,6 +21,7 @@ from coder_slack.commands.grammar import (
     Create,
     Extend,
     Help,
+    ListNotificationKinds,
     ListSubscriptions,
     ListWorkspaces,
     Login,
@@ -38,15 +39,18 @@ from coder_slack.commands.grammar import (
     parse_create,
     parse_extend,
     parse_list,
+    parse_mute,
     parse_settings,
     parse_subscribe,
     parse_ttl,
+    parse_unmute,
     parse_unsubscribe,
     quote,
     split_words,
 )
 from coder_slack.views.message import Message
 from coder_slack.views.messages import HelpEntry, help_message
+from coder_slack.views.notifications import kinds_message
 
 C = TypeVar("C", bound=Command)
 
@@ -264,8 +268,10 @@ _SPECS: tuple[RegisteredCommand, ...] = (
     ),
     CommandSpec[Subscribe](
         "subscribe",
-        "/workspace subscribe [template=<name>] [owner=<user>] [events=ready,start_error,…]",
-        "Alerts for every matching workspace in this channel.",
+        "/workspace subscribe [template=<name>] [owner=<user>] [events=ready,start_error,…|none] "
+        "[notifications=all|<kind>,…]",
+        "Alerts for every matching workspace in this channel; `notifications=` adds Coder's own "
+        "notifications of those kinds.",
         parse_subscribe,
         subscriptions.subscribe,
         pending=lambda _command: "⏳ Saving the subscription…",
@@ -291,11 +297,35 @@ _SPECS: tuple[RegisteredCommand, ...] = (
     ),
     CommandSpec[ChangeSettings](
         "settings",
-        "/workspace settings [dm=on|off] [warn=<minutes>]",
-        "Your alert DMs and autostop warning.",
+        "/workspace settings [dm=on|off] [warn=<minutes>] [mute=<kind>,…] [unmute=<kind>,…|all]",
+        "Your alert DMs, autostop warning and muted Coder notifications.",
         parse_settings,
         subscriptions.change_settings,
         pending=lambda _command: "⏳ Loading your settings…",
+    ),
+    CommandSpec[ChangeSettings](
+        "mute",
+        "/workspace mute <kind>[,<kind>…] | all",
+        "Stop getting these kinds of Coder notification as DMs (for you only).",
+        parse_mute,
+        subscriptions.change_settings,
+        pending=lambda _command: "⏳ Saving your settings…",
+    ),
+    CommandSpec[ChangeSettings](
+        "unmute",
+        "/workspace unmute <kind>[,<kind>…] | all",
+        "Get these kinds of Coder notification as DMs again.",
+        parse_unmute,
+        subscriptions.change_settings,
+        pending=lambda _command: "⏳ Saving your settings…",
+    ),
+    CommandSpec[ListNotificationKinds](
+        "notifications",
+        "/workspace notifications",
+        "The kinds of Coder notification, to subscribe a channel to or to mute.",
+        _nothing("notifications", ListNotificationKinds()),
+        answer=lambda _command: kinds_message(),
+        aliases=("kinds",),
     ),
     CommandSpec[Login](
         "login",

@@ -6,9 +6,16 @@ from coder_client import NotFound
 from sqlalchemy import ColumnElement, delete, or_, select
 
 from coder_slack.commands.context import Invocation, NotYours
-from coder_slack.commands.grammar import ChangeSettings, Subscribe, Unsubscribe, WorkspaceRef
+from coder_slack.commands.grammar import (
+    EVERY_KIND,
+    ChangeSettings,
+    Subscribe,
+    Unsubscribe,
+    WorkspaceRef,
+)
 from coder_slack.store import DEFAULT_EVENTS, Subscription, UserSettings
 from coder_slack.views.messages import describe_subscription, subscription_list, text_message
+from coder_slack.views.notifications import muted_slugs, settings_message, store_mutes
 
 
 async def _channel_subscriptions(inv: Invocation) -> list[Subscription]:
@@ -141,7 +148,7 @@ async def subscribe(inv: Invocation, command: Subscribe) -> None:
                 created_by=inv.user_id,
                 template=command.template,
                 owner=owner,
-                events=",".join(command.events),
+                events=",".join(command.event_tokens),
             )
             session.add(row)
             await session.commit()
@@ -197,23 +204,34 @@ async def change_settings(inv: Invocation, command: ChangeSettings) -> None:
                     slack_user_id=inv.user_id,
                     dm_enabled=True,
                     autostop_warning_minutes=inv.bot.settings.coder_slack_autostop_warning_minutes,
+                    muted_notifications="",
                 )
                 session.add(row)
             if command.dm_enabled is not None:
                 row.dm_enabled = command.dm_enabled
             if command.warning_minutes is not None:
                 row.autostop_warning_minutes = command.warning_minutes
+            if command.mute or command.unmute:
+                row.muted_notifications = store_mutes(
+                    _muted_after(muted_slugs(row.muted_notifications or ""), command)
+                )
             await session.commit()
             dm, warn = row.dm_enabled, row.autostop_warning_minutes
-        changed = "Saved. " if command.dm_enabled is not None or command.warning_minutes is not None else ""
-        warning = f"{warn} minutes before autostop" if warn else "off"
+            muted = muted_slugs(row.muted_notifications or "")
+        if command.mute or command.unmute:
+            await inv.audit(
+                None, ",".join(command.mute or command.unmute), "mute" if command.mute else "unmute"
+            )
         await inv.reply(
-            text_message(
-                f"{changed}DMs about your own workspaces: *{'on' if dm else 'off'}* · "
-                f"autostop warning: *{warning}*.\n"
-                "Change with `/workspace settings dm=on|off warn=<minutes>`."
-            ),
+            settings_message(dm_enabled=dm, warning_minutes=warn, muted=muted, changed=command.changes),
             replace=True,
         )
 
     await inv.guarded(work)
+
+
+def _muted_after(muted: list[str], command: ChangeSettings) -> set[str]:
+    kept = set(muted) | set(command.mute)
+    if EVERY_KIND in command.unmute:
+        return set()
+    return kept - set(command.unmute)

@@ -24,6 +24,7 @@ from coder_slack.store.tables import Subscription
 from coder_slack.views.buttons import set_deadline_button
 from coder_slack.views.common import clip, escape, slack_date
 from coder_slack.views.message import Message
+from coder_slack.views.notifications import describe_events
 
 STATUS_EMOJI = {
     "running": "🟢",
@@ -255,7 +256,7 @@ def describe_subscription(subscription: Subscription) -> str:
     )
     created = subscription.created_at.replace(tzinfo=subscription.created_at.tzinfo or UTC)
     return (
-        f"`#{subscription.id}` {what} · events: {subscription.events.replace(',', ', ')} · "
+        f"`#{subscription.id}` {what} · {describe_events(subscription.event_list)} · "
         f"by <@{subscription.created_by}> {slack_date(created)}{state}"
     )
 
