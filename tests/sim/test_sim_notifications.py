@@ -492,3 +492,15 @@ def test_the_recorder_checks_each_webhook_body_against_coders_structs(receiver: 
     assert "<root>: 'title_markdown' is a required property" in problems
     assert any("'extra' was unexpected" in problem for problem in problems)
     assert any(problem.startswith("payload/labels: ") for problem in problems)
+
+
+def test_coders_send_test_notification_route(sim: SimServer, receiver: Receiver) -> None:
+    with api(sim, "alice") as alice:
+        refused = alice.post("/notifications/test")
+        assert refused.status_code == 403
+    with api(sim, "admin") as admin:
+        assert admin.post("/notifications/test").status_code == 200
+    got = receiver.wait_for(lambda rs: len(rs) == 1)[0]
+    assert payload(got)["user_username"] == "admin"
+    assert payload(got)["notification_template_id"] == "c425f63e-716a-4bf4-ae24-78348f706c3f"
+    assert got.body["body"] == "Hi Ada Admin,\n\nThis is a test notification."
