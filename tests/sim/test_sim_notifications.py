@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -68,10 +69,13 @@ class Receiver:
                     status = receiver.statuses.pop(0) if receiver.statuses else 200
                     receiver.received.append(Received(dict(self.headers.items()), body, status))
                     receiver._changed.notify_all()
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the sim gave up on this attempt (it was stopped)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -504,3 +508,35 @@ def test_coders_send_test_notification_route(sim: SimServer, receiver: Receiver)
     assert payload(got)["user_username"] == "admin"
     assert payload(got)["notification_template_id"] == "c425f63e-716a-4bf4-ae24-78348f706c3f"
     assert got.body["body"] == "Hi Ada Admin,\n\nThis is a test notification."
+
+
+def test_a_reminder_already_due_is_sent_by_the_sims_own_timer(sim: SimServer, receiver: Receiver) -> None:
+    sim.set_autostop_notify("python-ds", 9 * 3600 * 1000)  # longer than the 8 h ttl: due at once
+    sim.create_workspace_direct("bob", "python-ds", "soon")
+    got = receiver.wait_for(lambda rs: len(rs) == 1)[0]  # no advance_clock: the timer sent it
+    assert payload(got)["notification_name"] == "Workspace Autostop Reminder"
+    assert payload(got)["labels"]["timeTilShutdown"] in ("7 hours from now", "8 hours from now")
+
+
+def test_reminders_for_many_workspaces_come_once_each(sim: SimServer, receiver: Receiver) -> None:
+    sim.set_autostop_notify("max-deadline", 60 * 60 * 1000)
+    ids = sim.seed_workspaces("alice", "max-deadline", "fleet", 300)
+    sim.advance_clock(8 * 3600 - 30 * 60)
+    receiver.wait_for(lambda rs: len(rs) == 300, timeout=60)
+    sim.advance_clock(10 * 60)
+    sent = settled(sim)
+    assert len(sent) == 300 and {m["state"] for m in sent} == {"sent"}
+    named = Counter(payload(r)["labels"]["workspace"] for r in receiver.received)
+    assert set(named) == {f"fleet-{n}" for n in range(300)} and set(named.values()) == {1}
+    assert len(ids) == 300
+
+
+def test_stopping_the_sim_cancels_what_is_still_being_sent(make_sim: MakeSim, receiver: Receiver) -> None:
+    receiver.hold.clear()
+    sim = make_sim(era="v2", notifications_webhook=receiver.url)
+    sim.send_notification("test_notification", "alice")
+    notifier = sim.context.notifications.notifier
+    started = time.monotonic()
+    sim.stop()
+    assert time.monotonic() - started < 10
+    assert [m.state for m in notifier.messages] == ["cancelled"]

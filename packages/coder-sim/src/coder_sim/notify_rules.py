@@ -14,6 +14,7 @@ As Coder does (coder/coder ``provisionerdserver``, ``coderd/workspaces.go``,
 from __future__ import annotations
 
 import asyncio
+import heapq
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,8 +33,8 @@ class NotificationRules:
         self.clock = clock
         self.sim = sim
         self.notifier = notifier
-        # build id -> (deadline, workspace id) of the reminders still to send
-        self._reminders: dict[str, tuple[datetime, str]] = {}
+        # (when due, build id, deadline, workspace id) of the autostop reminders still to send
+        self._queue: list[tuple[datetime, str, datetime, str]] = []
         self._reminded: set[tuple[str, datetime]] = set()
         self._timer: asyncio.TimerHandle | None = None
         sim.add_build_listener(self.on_build)
@@ -114,42 +115,39 @@ class NotificationRules:
         if not self.sim.era.has_notifications or template.time_til_autostop_notify_ms <= 0:
             return
         if build.deadline is None:
-            self._reminders.pop(build.id, None)
-            self._arm()
-            return
-        self._reminders[build.id] = (build.deadline, workspace.id)
+            return  # an entry for an earlier deadline finds it changed when it comes due
+        due = build.deadline - timedelta(milliseconds=template.time_til_autostop_notify_ms)
+        heapq.heappush(self._queue, (due, build.id, build.deadline, workspace.id))
         self._arm()
-
-    def _due(self, workspace_id: str, deadline: datetime) -> datetime:
-        template = self.store.templates[self.store.workspaces[workspace_id].template_id]
-        return deadline - timedelta(milliseconds=template.time_til_autostop_notify_ms)
 
     def _arm(self) -> None:
         """One loop timer, for the earliest reminder still to send."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self.sim.loop is None or not self._reminders:
+        if self.sim.loop is None or not self._queue:
             return
-        due = min(self._due(workspace_id, deadline) for deadline, workspace_id in self._reminders.values())
-        wait = (due - self.clock.now()).total_seconds()
+        wait = (self._queue[0][0] - self.clock.now()).total_seconds()
         self._timer = self.sim.loop.call_later(max(0.0, min(wait, 3600.0)), self.tick)
 
     def tick(self) -> None:
         """Send every reminder that is due (timers call this; so does ``advance_clock``)."""
         now = self.clock.now()
-        for build_id, (deadline, workspace_id) in list(self._reminders.items()):
+        while self._queue and self._queue[0][0] <= now:
+            _, build_id, deadline, workspace_id = heapq.heappop(self._queue)
             workspace = self.store.workspaces.get(workspace_id)
             if workspace is None or workspace.deleted or workspace.latest_build.id != build_id:
-                del self._reminders[build_id]
                 continue
             build = workspace.latest_build
             if build.deadline != deadline or build.transition != "start" or build.job.status != "succeeded":
-                del self._reminders[build_id]
                 continue
-            if now < self._due(workspace_id, deadline):
+            window = self.store.templates[workspace.template_id].time_til_autostop_notify_ms
+            if window <= 0:
                 continue
-            del self._reminders[build_id]
+            due = deadline - timedelta(milliseconds=window)
+            if now < due:  # the template's setting shrank since: wait for the new time
+                heapq.heappush(self._queue, (due, build_id, deadline, workspace_id))
+                continue
             if now >= deadline or (build_id, deadline) in self._reminded:
                 continue
             self._reminded.add((build_id, deadline))
