@@ -129,7 +129,8 @@ def claim_received(
     session: Session, replica: str, now: datetime, seconds: float, limit: int = BATCH
 ) -> list[Claimed]:
     """Received notifications no other router holds, oldest first, claimed by ``replica`` until now +
-    ``seconds``."""
+    ``seconds``. A replica's own claims are taken again at once (a restarted process with a stable replica id,
+    as on SQLite, resumes what it was routing); a postponed row (no holder) waits until its time."""
     table = CoderNotification
     query = (
         select(table)
@@ -192,8 +193,10 @@ def last_seen_workspace(session: Session, owner: str, name: str) -> WorkspaceFac
 
 
 def postpone(session: Session, notification_id: int, replica: str, until: datetime, reason: str) -> None:
+    """Give the notification back, to be claimed again (by any replica) from ``until`` on."""
     row = session.get(CoderNotification, notification_id)
     if row is not None and row.status == "received" and row.claimed_by == replica:
+        row.claimed_by = None
         row.claimed_until = until
         row.reason = reason[:500]
 
