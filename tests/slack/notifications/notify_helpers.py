@@ -122,3 +122,21 @@ def add_rows(url: str, rows: list[Any]) -> None:
             session.add_all(rows)
     finally:
         engine.dispose()
+
+
+def delivered(calls: list[Any]) -> dict[tuple[str, str], set[str]]:
+    """(ledger key, channel) → every distinct message (ts) that carried it. Exactly once: one ts each."""
+    found: dict[tuple[str, str], set[str]] = {}
+    for call in calls:
+        if call.method != "chat.postMessage" or not call.ok:
+            continue
+        metadata = call.args.get("metadata")
+        if isinstance(metadata, str):
+            metadata = json.loads(metadata)
+        if not isinstance(metadata, dict):
+            continue
+        keys = str((metadata.get("event_payload") or {}).get("keys", ""))
+        channel = str(call.response.get("channel") or call.args.get("channel"))
+        for key in filter(None, keys.split(",")):
+            found.setdefault((key, channel), set()).add(str(call.response.get("ts")))
+    return found

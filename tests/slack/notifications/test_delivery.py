@@ -59,18 +59,39 @@ def subscription(channel: str, **fields: Any) -> Subscription:
     return Subscription(team_id=TEAM, channel_id=channel, created_by="U0BOB", enabled=True, **fields)
 
 
-def test_every_kind_arrives_as_one_dm(notify_bot: BotThread, standin: SlackStandIn, sim: SimServer) -> None:
-    sim.create_workspace_direct("alice", "python-ds", "box1", running=True)
-    bodies = [webhook_body(slug, base_url=sim.url) for slug in TITLES]
-    for body in bodies:
+BUTTONS = {
+    "workspace_created": [],
+    "workspace_deleted": [],
+    "manual_build_failed": ["[Restart]"],
+    "autobuild_failed": ["[Restart]"],
+    "dormant": ["[Start]"],
+    "autostop_reminder": ["[Extend +1h]"],
+    "test_notification": [],
+}
+OUR_BUTTONS = ("[Restart]", "[Start]", "[Extend +1h]", "[Extend +2h]", "[!Stop]")
+
+
+def test_every_kind_arrives_as_one_dm_with_the_right_buttons(
+    notify_bot: BotThread, standin: SlackStandIn, sim: SimServer
+) -> None:
+    bodies = {}
+    for slug in TITLES:
+        name = f"box-{slug.replace('_', '-')}"[:30]
+        if slug != "workspace_deleted":
+            sim.create_workspace_direct("alice", "python-ds", name, running=True)
+        bodies[slug] = webhook_body(slug, base_url=sim.url, workspace=name)
+    for body in bodies.values():
         assert send(notify_bot, body) == 200
     settle(notify_bot)
     messages = standin.messages(ALICE_DM)
-    assert len(messages) == len(bodies)
-    rendered = "\n".join(m.render() for m in messages)
-    for body in bodies:
-        assert rendered.count(body["title"]) == 1, body["title"]
-        pass
+    assert len(messages) == len(bodies) == len(top_level(messages))
+    for slug, body in bodies.items():
+        (message,) = [m.render() for m in messages if body["title"] in m.render()]
+        assert "**" not in message
+        shown = [button for button in OUR_BUTTONS if button in message]
+        assert shown == BUTTONS[slug], (slug, message)
+        if slug != "test_notification":
+            assert "[View workspace →" in message
     statuses = {row.msg_id: row.status for row in notifications(notify_bot.settings.coder_slack_database_url)}
     assert set(statuses.values()) == {"routed"}
 

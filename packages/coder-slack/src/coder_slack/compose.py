@@ -178,6 +178,11 @@ async def compose(settings: Settings, *, socket_mode: bool = False, migrate: boo
         app = create_app(bot, socket_mode=socket_mode)
         engine = build_alert_engine(bot)
         intake = build_notification_intake(bot)
+        if intake is not None and engine is None:
+            log.warning(
+                "Coder notifications are recorded but not delivered: routing them to Slack runs in the alert "
+                "engine, which is off (see above)"
+            )
     except BaseException:
         await close_bot(bot)
         raise

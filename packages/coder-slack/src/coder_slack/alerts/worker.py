@@ -267,8 +267,11 @@ class DeliveryWorker:
             )
             reply = messages.thread_reply(payload, coder_url, recovered=step.recovered)
             ts, delivered = await self._post(reply, step)
-        elif isinstance(step, PostNotification | NotificationInCard):
+        elif isinstance(step, PostNotification):
             ts, delivered = await self._post(notification_message(payload), step)
+        elif isinstance(step, NotificationInCard):
+            # The card above already has the workspace's buttons: the reply's variant leaves ours out.
+            ts, delivered = await self._post(notification_message(payload.get("thread") or payload), step)
         elif isinstance(step, PostSummary):
             fresh = [p for p in step.payloads if not p.get("stale")]
             stale = [p for p in step.payloads if p.get("stale")]

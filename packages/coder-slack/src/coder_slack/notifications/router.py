@@ -40,7 +40,7 @@ from sqlalchemy import func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from coder_slack.notifications.kinds import NotificationKind, subscribed
+from coder_slack.notifications.kinds import subscribed
 from coder_slack.notifications.outbox import FAILED_BUILD_SLUGS, OUTBOX_KIND, message_payload
 from coder_slack.notifications.payload import WebhookMessage
 from coder_slack.notifications.render import NotificationContext, render_notification
@@ -129,7 +129,8 @@ def claim_received(
     session: Session, replica: str, now: datetime, seconds: float, limit: int = BATCH
 ) -> list[Claimed]:
     """Received notifications no other router holds, oldest first, claimed by ``replica`` until now +
-    ``seconds``."""
+    ``seconds``. A replica's own claims are taken again at once (a restarted process with a stable replica id,
+    as on SQLite, resumes what it was routing); a postponed row (no holder) waits until its time."""
     table = CoderNotification
     query = (
         select(table)
@@ -192,8 +193,10 @@ def last_seen_workspace(session: Session, owner: str, name: str) -> WorkspaceFac
 
 
 def postpone(session: Session, notification_id: int, replica: str, until: datetime, reason: str) -> None:
+    """Give the notification back, to be claimed again (by any replica) from ``until`` on."""
     row = session.get(CoderNotification, notification_id)
     if row is not None and row.status == "received" and row.claimed_by == replica:
+        row.claimed_by = None
         row.claimed_until = until
         row.reason = reason[:500]
 
@@ -223,19 +226,21 @@ def _sub_matches(sub: Subscription, payload_user: tuple[str, str], workspace: Wo
     return True
 
 
-def channel_key(message: WebhookMessage, kind: NotificationKind, received_at: datetime) -> str:
-    """The ledger key of a notification in a channel. About a workspace, Coder sends it to its owner once: its
-    ``msg_id``. Other kinds (a deprecated template, a new account) come once per recipient, each with its own
-    ``msg_id``: a channel hears about the content once an hour."""
-    if kind.about_workspace:
-        return f"notification:{message.msg_id}"
+def channel_key(message: WebhookMessage, workspace: WorkspaceFacts | None, received_at: datetime) -> str:
+    """The ledger key of a notification in a channel. Coder sends one message per recipient (a workspace
+    created or a manual build failed goes to every template admin, each with its own ``msg_id`` and a
+    greeting of its own), so a channel hears about the same event (kind, labels, workspace) once an hour."""
+    kind = message.payload.kind
     labels = sorted(message.payload.labels.items())
-    digest = hashlib.sha256(repr((kind.slug, message.headline, message.body, labels)).encode()).hexdigest()
+    subject = workspace.id if workspace is not None else message.payload.workspace_owner
+    digest = hashlib.sha256(repr((kind.slug, labels, subject)).encode()).hexdigest()
     return f"notification:{kind.slug}:{digest[:24]}:{received_at:%Y%m%d%H}"
 
 
 @dataclass(frozen=True)
 class Rendered:
+    """The message for a DM and for channels, each also as a reply in an alert card's thread."""
+
     dm: dict[str, Any]
     channel: dict[str, Any]
 
@@ -281,7 +286,7 @@ def record_routing(
     elif resolution.problem:
         reasons.append(resolution.problem)
     subs = session.scalars(select(Subscription).where(Subscription.enabled.is_(True))).all()
-    user = (message.payload.user_id, message.payload.user_username)
+    user = (message.payload.user_id, message.payload.workspace_owner)
     seen_channels: set[str] = set()
     for sub in subs:
         if sub.channel_id in seen_channels or not subscribed(sub.event_list, kind):
@@ -289,7 +294,7 @@ def record_routing(
         if not _sub_matches(sub, user, workspace):
             continue
         seen_channels.add(sub.channel_id)
-        key = channel_key(message, kind, claimed.received_at)
+        key = channel_key(message, workspace, claimed.received_at)
         label = sub.workspace_label or "Coder notifications"
         payload = {**base, **rendered.channel, "key": key, "labels": [label]}
         targets.append((sub.channel_id, sub.team_id, key, payload))
@@ -458,15 +463,23 @@ class NotificationRouter:
         message = WebhookMessage.model_validate(claimed.body)
         resolution = await self.resolve(message)
         workspace = resolution.workspace
-        context_common: dict[str, Any] = {}
+        common: dict[str, Any] = {}
         if workspace is not None and workspace.exists:
-            context_common = {"workspace_id": workspace.id, "workspace_status": workspace.status}
-        rendered = Rendered(
-            dm=message_payload(render_notification(message, NotificationContext(**context_common))),
-            channel=message_payload(
-                render_notification(message, NotificationContext(**context_common, for_channel=True))
-            ),
-        )
+            common = {"workspace_id": workspace.id, "workspace_status": workspace.status}
+        about_recipient = message.payload.workspace_owner.lower() == message.payload.user_username.lower()
+        if resolution.recipient is not None and about_recipient:
+            # A channel names the person the notification is about (not a template admin it was sent to).
+            common["user_slack_id"] = resolution.recipient.slack_user_id
+
+        def variant(for_channel: bool) -> dict[str, Any]:
+            alone = NotificationContext(**common, for_channel=for_channel)
+            in_thread = NotificationContext(**common, for_channel=for_channel, in_thread=True)
+            return {
+                **message_payload(render_notification(message, alone)),
+                "thread": message_payload(render_notification(message, in_thread)),
+            }
+
+        rendered = Rendered(dm=variant(False), channel=variant(True))
         return await self.db.run(
             record_routing,
             claimed,
@@ -522,21 +535,32 @@ class NotificationRouter:
         return found
 
     async def _workspace(self, message: WebhookMessage) -> WorkspaceFacts | None:
+        """The workspace the notification names: Coder's first target is its id (checked against the name),
+        else owner/name; a deleted one from what the alert engine last saw of it."""
         payload = message.payload
         name = payload.workspace_name
-        owner = payload.user_username or payload.user_id
-        if not name or not owner:
+        owner = payload.workspace_owner
+        if not name:
             return None
         try:
-            workspace = await self.coder.workspaces.get_by_name(owner, name)
+            workspace = None
+            if payload.targets:
+                with contextlib.suppress(NotFound):
+                    found = await self.coder.workspaces.get(payload.targets[0])
+                    if found.name == name:
+                        workspace = found
+            if workspace is None:
+                if not owner:
+                    return None
+                workspace = await self.coder.workspaces.get_by_name(owner, name)
         except NotFound:
-            return await self.db.run(last_seen_workspace, payload.user_username, name)
+            return await self.db.run(last_seen_workspace, owner, name)
         except CoderError as error:
             self.metrics.record_coder_error(getattr(error, "status_code", None))
             log.info(
                 "Coder notification %s: workspace lookup failed (%s)", message.msg_id, type(error).__name__
             )
-            return await self.db.run(last_seen_workspace, payload.user_username, name)
+            return await self.db.run(last_seen_workspace, owner, name)
         build = workspace.latest_build
         return WorkspaceFacts(
             id=workspace.id,

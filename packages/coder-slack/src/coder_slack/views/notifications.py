@@ -73,8 +73,8 @@ def settings_message(
         f"{'Saved. ' if changed else ''}DMs about your own workspaces: *{'on' if dm_enabled else 'off'}* · "
         f"autostop warning: *{warning}*.",
         f"Coder notifications you muted: {describe_mutes(muted)}.",
-        "Change with `/workspace settings dm=on|off warn=<minutes>`; "
-        "`/workspace mute <kind>` and `/workspace unmute <kind|all>` for Coder's notifications "
+        "Change with `/workspace settings dm=on|off warn=&lt;minutes&gt;`; "
+        "`/workspace mute &lt;kind&gt;` and `/workspace unmute &lt;kind|all&gt;` for Coder's notifications "
         "(`/workspace notifications` lists the kinds).",
     ]
     text = "\n".join(lines)
@@ -95,8 +95,8 @@ def kinds_message() -> Message:
                 MarkdownTextObject(
                     text="Coder sends each person its notifications as DMs here. "
                     "In a channel: `/workspace subscribe notifications=all` (or some kinds, comma-separated; "
-                    "with `template=` / `owner=` to narrow them). For yourself: `/workspace mute <kind>`, "
-                    "`/workspace unmute <kind|all>`."
+                    "with `template=` / `owner=` to narrow them). For yourself: "
+                    "`/workspace mute &lt;kind&gt;`, `/workspace unmute &lt;kind|all&gt;`."
                 )
             ]
         )
