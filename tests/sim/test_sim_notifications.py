@@ -540,3 +540,19 @@ def test_stopping_the_sim_cancels_what_is_still_being_sent(make_sim: MakeSim, re
     sim.stop()
     assert time.monotonic() - started < 10
     assert [m.state for m in notifier.messages] == ["cancelled"]
+
+
+def test_the_webhook_url_never_appears_in_what_the_sim_reports(make_sim: MakeSim) -> None:
+    secret = "never-show-this-0123456789abcdef"
+    sim = make_sim(era="v2")
+    with pytest.raises(ValueError) as refused:
+        sim.set_notifications_webhook(f"ftp://bot/coder/notifications/{secret}")
+    assert secret not in str(refused.value)
+    closed = Receiver()
+    url = closed.url.replace("s3cret", secret)
+    closed.close()
+    sim.set_notifications_webhook(url, retry_interval=FAST_RETRY, max_attempts=2)
+    sim.send_notification("test_notification", "alice")
+    settled(sim)
+    listed = httpx.get(sim.url + "/_sim/notifications").text + httpx.get(sim.url + "/_sim/state").text
+    assert secret not in listed

@@ -244,7 +244,8 @@ class Notifier:
         self, endpoint: str | None, retry_interval: float | None = None, max_attempts: int | None = None
     ) -> None:
         if endpoint is not None and not endpoint.startswith(("http://", "https://")):
-            raise ValueError(f"the notifications webhook must be an http(s) URL, not {endpoint!r}")
+            # Not echoed: the URL's path holds the receiver's secret.
+            raise ValueError("the notifications webhook must be an http(s) URL")
         if retry_interval is not None and retry_interval < 0:
             raise ValueError("retry_interval must not be negative")
         if max_attempts is not None and max_attempts < 1:
