@@ -556,3 +556,20 @@ def test_the_webhook_url_never_appears_in_what_the_sim_reports(make_sim: MakeSim
     settled(sim)
     listed = httpx.get(sim.url + "/_sim/notifications").text + httpx.get(sim.url + "/_sim/state").text
     assert secret not in listed
+
+
+def test_every_active_template_admin_hears_of_a_failed_manual_build(
+    sim: SimServer, receiver: Receiver
+) -> None:
+    sim.create_user("carol", "carol@example.com", name="Carol Ops", owner=True)
+    sim.create_user("dave", "dave@example.com", owner=True, status="suspended")
+    with api(sim, "bob") as bob:
+        workspace = create(bob, "failing-build", "quota").json()
+        wait_for(bob, workspace["id"], lambda w: w["latest_build"]["job"]["status"] == "failed")
+    settled(sim)
+    failed = receiver.of_kind("Workspace Manual Build Failed")
+    assert sorted(payload(r)["user_username"] for r in failed) == ["admin", "carol"]
+    created = receiver.of_kind("Workspace Created")
+    assert sorted(payload(r)["user_username"] for r in created) == ["admin", "carol"]
+    assert {payload(r)["labels"]["workspace_owner_username"] for r in failed + created} == {"bob"}
+    assert len({r.body["msg_id"] for r in receiver.received}) == 4
