@@ -66,6 +66,10 @@ log = logging.getLogger(__name__)
 BATCH = 50
 CONCURRENCY = 8
 EMAIL_CACHE_SECONDS = 300.0
+# Coder failing to answer the workspace lookup postpones the notification this often, then it goes out
+# without the workspace (no buttons; channel filters by template cannot match).
+CODER_ATTEMPTS = 3
+CODER_RETRY_SECONDS = 2.0
 
 
 # ------------------------------------------------------------------------------------------- facts
@@ -77,6 +81,7 @@ class Claimed:
     msg_id: str
     body: dict[str, Any]
     received_at: datetime
+    attempts: int = 1  # how often it has been claimed, this time included
 
 
 @dataclass(frozen=True)
@@ -147,7 +152,8 @@ def claim_received(
         row.claimed_by = replica
         row.claimed_until = now + timedelta(seconds=seconds)
         row.attempts += 1
-        claimed.append(Claimed(row.id, row.msg_id, dict(row.body), aware(row.received_at) or now))
+        received_at = aware(row.received_at) or now
+        claimed.append(Claimed(row.id, row.msg_id, dict(row.body), received_at, row.attempts))
     return claimed
 
 
@@ -461,7 +467,7 @@ class NotificationRouter:
 
     async def route(self, claimed: Claimed) -> RouteResult:
         message = WebhookMessage.model_validate(claimed.body)
-        resolution = await self.resolve(message)
+        resolution = await self.resolve(message, patient=claimed.attempts < CODER_ATTEMPTS)
         workspace = resolution.workspace
         common: dict[str, Any] = {}
         if workspace is not None and workspace.exists:
@@ -491,7 +497,9 @@ class NotificationRouter:
             self.burst,
         )
 
-    async def resolve(self, message: WebhookMessage) -> Resolution:
+    async def resolve(self, message: WebhookMessage, patient: bool = False) -> Resolution:
+        """Who gets it and which workspace it is about. ``patient``: when Coder cannot answer, postpone the
+        notification (``Postpone``) rather than send it without the workspace."""
         payload = message.payload
         recipient = await self.db.run(
             find_identity, payload.user_id, payload.user_username, payload.user_email
@@ -505,7 +513,7 @@ class NotificationRouter:
                     problem = f"no Slack user has the e-mail of Coder user {who} and none linked that account"
             else:
                 problem = "the notification names no user e-mail and no linked Slack user"
-        workspace = await self._workspace(message)
+        workspace = await self._workspace(message, patient)
         return Resolution(recipient, problem, workspace)
 
     async def _lookup_email(self, email: str) -> Recipient | None:
@@ -534,7 +542,7 @@ class NotificationRouter:
         self._emails[key] = (time.monotonic(), found)
         return found
 
-    async def _workspace(self, message: WebhookMessage) -> WorkspaceFacts | None:
+    async def _workspace(self, message: WebhookMessage, patient: bool = False) -> WorkspaceFacts | None:
         """The workspace the notification names: Coder's first target is its id (checked against the name),
         else owner/name; a deleted one from what the alert engine last saw of it."""
         payload = message.payload
@@ -557,6 +565,10 @@ class NotificationRouter:
             return await self.db.run(last_seen_workspace, owner, name)
         except CoderError as error:
             self.metrics.record_coder_error(getattr(error, "status_code", None))
+            if patient:
+                raise Postpone(
+                    CODER_RETRY_SECONDS, f"Coder did not answer ({type(error).__name__})"
+                ) from None
             log.info(
                 "Coder notification %s: workspace lookup failed (%s)", message.msg_id, type(error).__name__
             )
