@@ -197,3 +197,22 @@ def test_coder_down_for_long_the_notification_goes_out_without_buttons(
     assert len(standin.messages(dm_channel("U0ALICE"))) == 1
     assert "[Restart]" not in standin.messages(dm_channel("U0ALICE"))[0].render()
     assert "[View workspace →" in standin.messages(dm_channel("U0ALICE"))[0].render()
+
+
+def test_finished_notifications_are_pruned_after_the_retention(
+    notify_bot: BotThread, standin: SlackStandIn
+) -> None:
+    from datetime import timedelta
+
+    engine = notify_bot.server.alert_engine
+    assert engine is not None
+    body = webhook_body("test_notification")
+    assert send(notify_bot, body) == 200
+    settle(notify_bot)
+    router = engine.notification_router
+    url = notify_bot.settings.coder_slack_database_url
+    assert notify_bot.run(router.prune(datetime.now(UTC) + timedelta(days=13))) == 0
+    assert len(notifications(url)) == 1
+    assert notify_bot.run(router.prune(datetime.now(UTC) + timedelta(days=15))) == 1
+    assert notifications(url) == []
+    assert len(standin.messages(dm_channel("U0ALICE"))) == 1

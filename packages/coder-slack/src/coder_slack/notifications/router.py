@@ -36,7 +36,7 @@ from typing import Any
 from coder_client import AsyncCoderClient, CoderError, NotFound
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -160,6 +160,23 @@ def claim_received(
 def received_count(session: Session) -> int:
     """Notifications recorded and not yet routed (the engine is not idle while there are any)."""
     return int(session.scalar(select(func.count()).where(CoderNotification.status == "received")) or 0)
+
+
+def prune_finished(session: Session, before: datetime, limit: int = 500) -> int:
+    """Delete at most ``limit`` routed, muted or undeliverable notifications received before ``before`` (Coder
+    retries a message for minutes, not days: its ``msg_id`` is not needed after that)."""
+    table = CoderNotification
+    ids = list(
+        session.scalars(
+            select(table.id)
+            .where(table.status != "received", table.received_at < before)
+            .order_by(table.id)
+            .limit(limit)
+        )
+    )
+    if ids:
+        session.execute(delete(table).where(table.id.in_(ids)))
+    return len(ids)
 
 
 def find_identity(session: Session, user_id: str, username: str, email: str) -> Recipient | None:
@@ -404,6 +421,8 @@ class NotificationRouter:
         poll_interval: float = 1.0,
         on_queued: Callable[[set[str]], None] | None = None,
         metrics: SlackBotMetrics | None = None,
+        retention_days: float = 14.0,
+        prune_interval: float = 600.0,
     ) -> None:
         self.db = db
         self.slack = slack
@@ -414,6 +433,9 @@ class NotificationRouter:
         self.poll_interval = poll_interval
         self.on_queued = on_queued
         self.metrics = metrics or METRICS
+        self.retention = timedelta(days=retention_days)
+        self.prune_interval = prune_interval
+        self._pruned_at = 0.0
         self.wake = asyncio.Event()
         self._emails: dict[str, tuple[float, Recipient | None]] = {}
         self._limit = asyncio.Semaphore(CONCURRENCY)
@@ -435,8 +457,26 @@ class NotificationRouter:
                 await asyncio.sleep(1.0)
             if len(batch) >= BATCH:
                 continue
+            if time.monotonic() - self._pruned_at > self.prune_interval:
+                self._pruned_at = time.monotonic()
+                await self.prune()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=self.poll_interval)
+
+    async def prune(self, now: datetime | None = None) -> int:
+        """Delete finished notifications older than the retention, 500 a transaction; how many went."""
+        before = (now or utcnow()) - self.retention
+        total = 0
+        try:
+            while True:
+                count = await self.db.run(prune_finished, before)
+                total += count
+                if count < 500:
+                    return total
+                await asyncio.sleep(0.05)
+        except Exception:
+            log.exception("Coder notifications: pruning failed; retrying at the next pass")
+            return total
 
     async def pending(self) -> int:
         return await self.db.run(received_count)
