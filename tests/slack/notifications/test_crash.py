@@ -131,7 +131,7 @@ def test_sigkill_between_and_during_coders_attempts_gives_one_message(
     log = tmp_path / "serve.log"
     first = Serve(serve_env, port, log)
     sim.set_notifications_webhook(
-        url=f"http://127.0.0.1:{port}{PATH}{SECRET}", retry_interval=0.5, max_attempts=40
+        url=f"http://127.0.0.1:{port}{PATH}{SECRET}", retry_interval=0.5, max_attempts=240
     )
     second: Serve | None = None
     try:
@@ -160,7 +160,7 @@ def test_sigkill_between_and_during_coders_attempts_gives_one_message(
             time.sleep(0.05)
         assert all(attempt["status"] is None for attempt in attempts(while_down))
         second = Serve(serve_env, port, log)
-        assert sim.wait_for_notifications(30)
+        assert sim.wait_for_notifications(120)
         # 4. Coder retries the first one as if our 200 had been lost.
         (body,) = [m["body"] for m in sim.sent_notifications() if m["msg_id"] == before]
         retried = httpx.post(f"{second.base}{PATH}{SECRET}", content=encoded(body), headers=headers(body))
@@ -171,7 +171,10 @@ def test_sigkill_between_and_during_coders_attempts_gives_one_message(
             second.stop()
         elif first.process.poll() is None:
             first.stop()
-    assert {m["state"] for m in sim.sent_notifications()} == {"sent"}
+    # Coder's retry budget here (2 minutes) outlasts a restart on a loaded machine; each one got through.
+    assert {m["msg_id"]: m["state"] for m in sim.sent_notifications()} == dict.fromkeys(
+        (before, in_flight, while_down), "sent"
+    )
     posts = delivered(standin.calls())
     wanted = {
         (f"notification:{before}", dm_channel("U0ALICE")),

@@ -163,3 +163,56 @@ def test_a_failed_build_notified_before_its_alert_pages_once(
     assert len(replies) == 1, [m.render() for m in messages]
     assert "build failed" in replies[0].render()
     assert workspace_id
+
+
+def test_coder_failing_the_workspace_lookup_postpones_then_the_buttons_come(
+    notify_bot: BotThread, standin: SlackStandIn, sim: SimServer
+) -> None:
+    sim.create_workspace_direct("alice", "python-ds", "flaky", running=True)
+    # Every attempt the Coder client makes for one lookup (it retries 503s itself) is refused.
+    sim.inject_status(503, count=4, path_prefix="/api/v2/users/alice/workspace/flaky")
+    body = webhook_body("autobuild_failed", workspace="flaky", base_url=sim.url)
+    assert send(notify_bot, body) == 200
+    settle(notify_bot)
+    (message,) = standin.messages(dm_channel("U0ALICE"))
+    assert "[Restart]" in message.render()
+    (row,) = notifications(notify_bot.settings.coder_slack_database_url)
+    assert (row.status, row.attempts) == ("routed", 2)
+
+
+def test_coder_down_for_long_the_notification_goes_out_without_buttons(
+    notify_bot: BotThread, standin: SlackStandIn, sim: SimServer
+) -> None:
+    sim.create_workspace_direct("alice", "python-ds", "down", running=True)
+    sim.inject_status(503, count=1000, path_prefix="/api/v2/users/alice/workspace/down")
+    body = webhook_body("autobuild_failed", workspace="down", base_url=sim.url)
+    assert send(notify_bot, body) == 200
+    message = standin.wait_for(
+        "chat.postMessage", lambda c: c.args.get("channel") == dm_channel("U0ALICE"), timeout=60
+    )
+    sim.clear_faults()
+    settle(notify_bot)
+    text = str(message.args.get("text"))
+    assert "autobuild failed" in text
+    assert len(standin.messages(dm_channel("U0ALICE"))) == 1
+    assert "[Restart]" not in standin.messages(dm_channel("U0ALICE"))[0].render()
+    assert "[View workspace →" in standin.messages(dm_channel("U0ALICE"))[0].render()
+
+
+def test_finished_notifications_are_pruned_after_the_retention(
+    notify_bot: BotThread, standin: SlackStandIn
+) -> None:
+    from datetime import timedelta
+
+    engine = notify_bot.server.alert_engine
+    assert engine is not None
+    body = webhook_body("test_notification")
+    assert send(notify_bot, body) == 200
+    settle(notify_bot)
+    router = engine.notification_router
+    url = notify_bot.settings.coder_slack_database_url
+    assert notify_bot.run(router.prune(datetime.now(UTC) + timedelta(days=13))) == 0
+    assert len(notifications(url)) == 1
+    assert notify_bot.run(router.prune(datetime.now(UTC) + timedelta(days=15))) == 1
+    assert notifications(url) == []
+    assert len(standin.messages(dm_channel("U0ALICE"))) == 1

@@ -114,3 +114,26 @@ def test_without_a_secret_the_route_does_not_exist(
     response = bot.http.post(bot.server.url + PATH + SECRET, content=encoded(body), headers=headers(body))
     assert response.status_code in (404, 405)
     assert notifications(bot.settings.coder_slack_database_url) == []
+
+
+def test_outcomes_are_counted(intake_bot: BotThread) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def counts() -> dict[str, float]:
+        text = intake_bot.http.get(intake_bot.server.url + "/metrics").text
+        return {
+            sample.labels["outcome"]: sample.value
+            for family in text_string_to_metric_families(text)
+            if family.name == "coderops_slack_notifications"
+            for sample in family.samples
+            if sample.name.endswith("_total")
+        }
+
+    before = counts()
+    body = webhook_body("workspace_created")
+    intake_bot.http.post(_url(intake_bot), content=encoded(body), headers=headers(body))
+    intake_bot.http.post(_url(intake_bot), content=encoded(body), headers=headers(body))
+    intake_bot.http.post(_url(intake_bot), content=b"nope", headers={"Content-Type": "application/json"})
+    after = counts()
+    for outcome in ("received", "duplicate", "rejected"):
+        assert after.get(outcome, 0) - before.get(outcome, 0) == 1, outcome

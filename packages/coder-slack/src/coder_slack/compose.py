@@ -27,12 +27,7 @@ from coder_slack.identity import IdentityResolver
 from coder_slack.notifications.intake import NotificationIntake
 from coder_slack.progress import CardKeeper, StatusCards
 from coder_slack.settings import Settings, secret
-from coder_slack.store import (
-    Transactions,
-    create_engine_for,
-    create_session_factory,
-    upgrade_database_async,
-)
+from coder_slack.store import create_engine_for, create_session_factory, upgrade_database_async
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +94,7 @@ def build_notification_intake(bot: Bot) -> NotificationIntake | None:
     shared = secret(bot.settings.coder_slack_notifications_secret)
     if not shared:
         return None
-    return NotificationIntake(Transactions(bot.sessions), shared)
+    return NotificationIntake(bot.settings.coder_slack_database_url, shared)
 
 
 @dataclass

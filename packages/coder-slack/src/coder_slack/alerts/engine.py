@@ -125,6 +125,8 @@ class AlertEngine:
             poll_interval=self.config.poll_interval,
             on_queued=self.delivery.kick,
             metrics=self.metrics.prometheus,
+            retention_days=self.config.outbox_retention_days,
+            prune_interval=self.config.prune_interval,
         )
         self.catch_up: CatchUp | None = None
         self._hub: WatchHub | None = None

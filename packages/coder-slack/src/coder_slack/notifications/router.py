@@ -36,7 +36,7 @@ from typing import Any
 from coder_client import AsyncCoderClient, CoderError, NotFound
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -66,6 +66,10 @@ log = logging.getLogger(__name__)
 BATCH = 50
 CONCURRENCY = 8
 EMAIL_CACHE_SECONDS = 300.0
+# Coder failing to answer the workspace lookup postpones the notification this often, then it goes out
+# without the workspace (no buttons; channel filters by template cannot match).
+CODER_ATTEMPTS = 3
+CODER_RETRY_SECONDS = 2.0
 
 
 # ------------------------------------------------------------------------------------------- facts
@@ -77,6 +81,7 @@ class Claimed:
     msg_id: str
     body: dict[str, Any]
     received_at: datetime
+    attempts: int = 1  # how often it has been claimed, this time included
 
 
 @dataclass(frozen=True)
@@ -147,13 +152,31 @@ def claim_received(
         row.claimed_by = replica
         row.claimed_until = now + timedelta(seconds=seconds)
         row.attempts += 1
-        claimed.append(Claimed(row.id, row.msg_id, dict(row.body), aware(row.received_at) or now))
+        received_at = aware(row.received_at) or now
+        claimed.append(Claimed(row.id, row.msg_id, dict(row.body), received_at, row.attempts))
     return claimed
 
 
 def received_count(session: Session) -> int:
     """Notifications recorded and not yet routed (the engine is not idle while there are any)."""
     return int(session.scalar(select(func.count()).where(CoderNotification.status == "received")) or 0)
+
+
+def prune_finished(session: Session, before: datetime, limit: int = 500) -> int:
+    """Delete at most ``limit`` routed, muted or undeliverable notifications received before ``before`` (Coder
+    retries a message for minutes, not days: its ``msg_id`` is not needed after that)."""
+    table = CoderNotification
+    ids = list(
+        session.scalars(
+            select(table.id)
+            .where(table.status != "received", table.received_at < before)
+            .order_by(table.id)
+            .limit(limit)
+        )
+    )
+    if ids:
+        session.execute(delete(table).where(table.id.in_(ids)))
+    return len(ids)
 
 
 def find_identity(session: Session, user_id: str, username: str, email: str) -> Recipient | None:
@@ -398,6 +421,8 @@ class NotificationRouter:
         poll_interval: float = 1.0,
         on_queued: Callable[[set[str]], None] | None = None,
         metrics: SlackBotMetrics | None = None,
+        retention_days: float = 14.0,
+        prune_interval: float = 600.0,
     ) -> None:
         self.db = db
         self.slack = slack
@@ -408,6 +433,9 @@ class NotificationRouter:
         self.poll_interval = poll_interval
         self.on_queued = on_queued
         self.metrics = metrics or METRICS
+        self.retention = timedelta(days=retention_days)
+        self.prune_interval = prune_interval
+        self._pruned_at = 0.0
         self.wake = asyncio.Event()
         self._emails: dict[str, tuple[float, Recipient | None]] = {}
         self._limit = asyncio.Semaphore(CONCURRENCY)
@@ -429,8 +457,26 @@ class NotificationRouter:
                 await asyncio.sleep(1.0)
             if len(batch) >= BATCH:
                 continue
+            if time.monotonic() - self._pruned_at > self.prune_interval:
+                self._pruned_at = time.monotonic()
+                await self.prune()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=self.poll_interval)
+
+    async def prune(self, now: datetime | None = None) -> int:
+        """Delete finished notifications older than the retention, 500 a transaction; how many went."""
+        before = (now or utcnow()) - self.retention
+        total = 0
+        try:
+            while True:
+                count = await self.db.run(prune_finished, before)
+                total += count
+                if count < 500:
+                    return total
+                await asyncio.sleep(0.05)
+        except Exception:
+            log.exception("Coder notifications: pruning failed; retrying at the next pass")
+            return total
 
     async def pending(self) -> int:
         return await self.db.run(received_count)
@@ -461,7 +507,7 @@ class NotificationRouter:
 
     async def route(self, claimed: Claimed) -> RouteResult:
         message = WebhookMessage.model_validate(claimed.body)
-        resolution = await self.resolve(message)
+        resolution = await self.resolve(message, patient=claimed.attempts < CODER_ATTEMPTS)
         workspace = resolution.workspace
         common: dict[str, Any] = {}
         if workspace is not None and workspace.exists:
@@ -491,7 +537,9 @@ class NotificationRouter:
             self.burst,
         )
 
-    async def resolve(self, message: WebhookMessage) -> Resolution:
+    async def resolve(self, message: WebhookMessage, patient: bool = False) -> Resolution:
+        """Who gets it and which workspace it is about. ``patient``: when Coder cannot answer, postpone the
+        notification (``Postpone``) rather than send it without the workspace."""
         payload = message.payload
         recipient = await self.db.run(
             find_identity, payload.user_id, payload.user_username, payload.user_email
@@ -505,7 +553,7 @@ class NotificationRouter:
                     problem = f"no Slack user has the e-mail of Coder user {who} and none linked that account"
             else:
                 problem = "the notification names no user e-mail and no linked Slack user"
-        workspace = await self._workspace(message)
+        workspace = await self._workspace(message, patient)
         return Resolution(recipient, problem, workspace)
 
     async def _lookup_email(self, email: str) -> Recipient | None:
@@ -534,7 +582,7 @@ class NotificationRouter:
         self._emails[key] = (time.monotonic(), found)
         return found
 
-    async def _workspace(self, message: WebhookMessage) -> WorkspaceFacts | None:
+    async def _workspace(self, message: WebhookMessage, patient: bool = False) -> WorkspaceFacts | None:
         """The workspace the notification names: Coder's first target is its id (checked against the name),
         else owner/name; a deleted one from what the alert engine last saw of it."""
         payload = message.payload
@@ -557,6 +605,10 @@ class NotificationRouter:
             return await self.db.run(last_seen_workspace, owner, name)
         except CoderError as error:
             self.metrics.record_coder_error(getattr(error, "status_code", None))
+            if patient:
+                raise Postpone(
+                    CODER_RETRY_SECONDS, f"Coder did not answer ({type(error).__name__})"
+                ) from None
             log.info(
                 "Coder notification %s: workspace lookup failed (%s)", message.msg_id, type(error).__name__
             )
