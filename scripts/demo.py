@@ -10,14 +10,17 @@ Every child process is stopped when the console ends (Ctrl-D) or on Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -127,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         coder_url = os.environ.get("CODER_URL")
         coder_token = os.environ.get("CODER_SESSION_TOKEN")
         user_token = coder_token
+        sim_started = False
         if not (coder_url and coder_token):
+            sim_started = True
             sim_port = pick_port(args.sim_port)
             sim_argv = [str(BIN / "coder-sim"), "--host", "127.0.0.1", "--port", str(sim_port)]
             sim = Child("coder-sim", [*sim_argv, "--speed", args.speed], env)
@@ -167,12 +172,21 @@ def main(argv: list[str] | None = None) -> int:
                 say("JupyterLab did not start; the rest of the demo goes on (see its output above)")
 
         bot_env = {**env, "CODER_URL": coder_url, "CODER_SESSION_TOKEN": coder_token}
+        if sim_started:
+            # coder-sim sends Coder's notifications (payload 1.1) to the bot's webhook, so the demo shows
+            # them arriving as DMs: the console points the sim at itself; `serve` is pointed at here.
+            bot_env.setdefault("CODER_SLACK_NOTIFICATIONS_SECRET", secrets.token_urlsafe(32))
         slack_ready = bool(os.environ.get("SLACK_BOT_TOKEN")) and bool(
             os.environ.get("SLACK_SIGNING_SECRET") or os.environ.get("SLACK_APP_TOKEN")
         )
         coder_slack = str(BIN / "coder-slack")
         if slack_ready:
             mode = ["--socket-mode"] if os.environ.get("SLACK_APP_TOKEN") else ["--port", "3030"]
+            if sim_started and "--port" in mode:
+                webhook = (
+                    "http://127.0.0.1:3030/coder/notifications/" + bot_env["CODER_SLACK_NOTIFICATIONS_SECRET"]
+                )
+                set_sim_webhook(coder_url or "", webhook)
             say("serving your Slack app (Ctrl-C stops everything)")
             bot = subprocess.run([coder_slack, "serve", *mode], env=bot_env, cwd=ROOT, check=False)
             return bot.returncode
@@ -187,6 +201,21 @@ def main(argv: list[str] | None = None) -> int:
             return subprocess.run(console, env=bot_env, cwd=ROOT, check=False).returncode
         except KeyboardInterrupt:
             return 0
+
+
+def set_sim_webhook(coder_url: str, webhook: str) -> None:
+    """Point coder-sim's notification webhook at the bot (coder-sim's loopback-only control surface)."""
+    request = urllib.request.Request(  # noqa: S310 (an http URL of the coder-sim this script started)
+        coder_url.rstrip("/") + "/_sim/notifications-webhook",
+        data=json.dumps({"url": webhook}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5):  # noqa: S310 (a loopback URL we started)
+            say("coder-sim sends Coder's notifications to the bot")
+    except OSError as error:
+        say(f"could not point coder-sim's notification webhook at the bot ({error})")
 
 
 def free_port() -> int:

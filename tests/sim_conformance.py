@@ -207,10 +207,28 @@ def response_schema(era: str, method: str, path: str, status: int) -> dict[str, 
     return None
 
 
+NOTIFICATION_SCHEMA = Path("coder-api") / "notifications" / "webhook-payload.schema.json"
+
+
+@cache
+def notification_schema() -> dict[str, Any]:
+    """Coder's notification webhook body (WebhookPayload 1.1), transcribed from its Go structs."""
+    schema: dict[str, Any] = json.loads((specs_dir() / NOTIFICATION_SCHEMA).read_text())
+    return schema
+
+
+def notification_errors(body: Any) -> list[str]:
+    """Every way ``body`` differs from the webhook body Coder sends (``specs/coder-api/notifications/``)."""
+    validator = jsonschema.Draft202012Validator(notification_schema(), format_checker=FORMAT_CHECKER)
+    return described(validator.iter_errors(body))
+
+
 LOG_DEFINITION = {"v0.25": "codersdk.WorkspaceAgentStartupLog", "v2": "codersdk.WorkspaceAgentLog"}
 
 
 def body_errors(era: str, method: str, path: str, status: int, body: Any, kind: str = "http") -> list[str]:
+    if kind == "notification":
+        return notification_errors(body)
     if kind == "sse":
         return definition_errors(era, ref("codersdk.Workspace"), body)
     if kind == "sse-error":

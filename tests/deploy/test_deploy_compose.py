@@ -23,6 +23,7 @@ SETTINGS = {
     "CODER_SLACK_ENCRYPTION_KEY": "q3cdB8Yl0iWq5vQbqf3Ll8ZQmDIRt3nYk7Q0XkVJx1s=",
     "POSTGRES_PASSWORD": "pg-password",
     "JUPYTER_TOKEN": "jupyter-token",
+    "CODER_SLACK_NOTIFICATIONS_SECRET": "notifications-secret-0123456789abcdef",
 }
 
 

@@ -12,13 +12,15 @@ from aiohttp import web
 from . import watch
 from .auth import authenticate, user_for_rate_limit
 from .clock import SimClock
-from .context import CONTEXT_KEY, USER_KEY, ResponseHook, SimContext
+from .context import CONTEXT_KEY, USER_KEY, RecordedBody, ResponseHook, SimContext
 from .control import CONTROL_PREFIX, Controller, add_control_routes
 from .engine import Simulation
 from .eras import Era
 from .errors import JSON_BODY_KEY, ROUTE_NOT_FOUND, ApiError, error_body, json_response
 from .faults import Faults, status_message
 from .ids import IdSource
+from .notifications import Notifier
+from .notify_rules import NotificationRules
 from .ratelimit import RateLimiter, limited_message
 from .render import render_workspace
 from .routes import add_api_routes
@@ -39,6 +41,11 @@ class SimConfig:
     rate_limit: int | None = None
     heartbeat: float = 15.0
     response_hook: ResponseHook | None = None
+    notifications_webhook: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.notifications_webhook and not self.era.has_notifications:
+            raise ValueError(f"Coder {self.era.version} ({self.era.name}) has no notifications; use --era v2")
 
 
 def _injected_response(ctx: SimContext, status: int, retry_after: int | None) -> web.Response:
@@ -123,6 +130,15 @@ def new_sim(config: SimConfig) -> tuple[SimContext, watch.WatchHub]:
     ids = IdSource(config.seed)
     seed_demo(store, ids, clock, admin_token=config.token)
     sim = Simulation(store, config.era, clock, ids, config.seed, config.speed)
+    hook = config.response_hook
+
+    def built(body: dict[str, Any]) -> None:
+        if hook is not None:
+            hook(RecordedBody(config.era.name, "POST", "webhook", 0, body, "notification"))
+
+    notifier = Notifier(config.speed, built)
+    if config.notifications_webhook:
+        notifier.configure(config.notifications_webhook)
     ctx = SimContext(
         store=store,
         sim=sim,
@@ -131,6 +147,7 @@ def new_sim(config: SimConfig) -> tuple[SimContext, watch.WatchHub]:
         faults=Faults(),
         limiter=RateLimiter(config.rate_limit),
         heartbeat=config.heartbeat,
+        notifications=NotificationRules(store, clock, sim, notifier),
         response_hook=config.response_hook,
     )
     hub = watch.WatchHub(lambda workspace: render_workspace(workspace, store, config.era, clock.now()))
@@ -150,8 +167,13 @@ def build_app(controller: Controller) -> web.Application:
 
     async def bind_loop(_: web.Application) -> None:
         ctx.sim.loop = asyncio.get_running_loop()
+        ctx.notifications.tick()
+
+    async def stop_sending(_: web.Application) -> None:
+        await ctx.notifications.notifier.close()
 
     app.on_startup.append(bind_loop)
+    app.on_cleanup.append(stop_sending)
     return app
 
 

@@ -25,6 +25,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed for ids, tokens and timing jitter")
     parser.add_argument("--rate-limit", type=int, default=0, help="requests/min per caller and path (0: off)")
     parser.add_argument("--heartbeat", type=float, default=15.0, help="watch stream ping interval, seconds")
+    parser.add_argument(
+        "--notifications-webhook",
+        metavar="URL",
+        default=None,
+        help="POST Coder's notifications to URL, as CODER_NOTIFICATIONS_WEBHOOK_ENDPOINT does (v2 era)",
+    )
     return parser
 
 
@@ -36,6 +42,7 @@ async def _serve(args: argparse.Namespace) -> None:
         token=args.token,
         rate_limit=args.rate_limit or None,
         heartbeat=args.heartbeat,
+        notifications_webhook=args.notifications_webhook,
     )
     controller = Controller(*new_sim(config))
     ctx = controller.context
@@ -48,6 +55,7 @@ async def _serve(args: argparse.Namespace) -> None:
         )
         raise SystemExit(2) from None
     url = f"http://{args.host}:{port}"
+    ctx.notifications.notifier.base_url = url
     print(f"coder-sim {config.era.name} ({config.era.version}) listening on {url}")
     print(f"CODER_URL={url}")
     print(f"PORT={port}")
@@ -75,6 +83,12 @@ def main(argv: list[str] | None = None) -> None:
         _parser().error("--speed must be a positive number")
     if not 0 <= args.port <= 65535:
         _parser().error("--port must be between 0 and 65535")
+    webhook = args.notifications_webhook
+    if webhook is not None:
+        if not webhook.startswith(("http://", "https://")):
+            _parser().error("--notifications-webhook must be an http:// or https:// URL")
+        if not era_by_name(args.era).has_notifications:
+            _parser().error(f"--notifications-webhook needs the v2 era: Coder {args.era} has none")
     asyncio.run(_serve(args))
 
 

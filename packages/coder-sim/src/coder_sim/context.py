@@ -15,6 +15,7 @@ from .eras import Era
 from .errors import ApiError, not_found, validation
 from .faults import Faults
 from .model import Agent, Build, Organization, Template, User, Workspace
+from .notify_rules import NotificationRules
 from .ratelimit import RateLimiter
 from .store import Store
 
@@ -28,7 +29,7 @@ class RecordedBody:
     path: str
     status: int
     body: Any
-    kind: str = "http"  # "http" | "sse" | "ws" | "ws-logs"
+    kind: str = "http"  # "http" | "sse" | "ws" | "ws-logs" | "notification" (a webhook body it sends)
 
 
 ResponseHook = Callable[[RecordedBody], None]
@@ -44,6 +45,7 @@ class SimContext:
     faults: Faults
     limiter: RateLimiter
     heartbeat: float
+    notifications: NotificationRules
     response_hook: ResponseHook | None = None
 
     def record(self, request: web.Request, status: int, body: Any, kind: str = "http") -> None:

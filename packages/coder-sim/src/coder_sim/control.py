@@ -24,7 +24,7 @@ from aiohttp import web
 
 from .context import SimContext
 from .errors import ApiError, json_response, read_json
-from .model import LIFECYCLE_STATES, User
+from .model import LIFECYCLE_STATES, User, Workspace
 from .watch import WatchHub
 
 CONTROL_PREFIX = "/_sim"
@@ -259,6 +259,7 @@ class Controller:
         """Move the simulated clock forward; deadlines that pass stop their workspaces (autostop)."""
         self.context.clock.advance(seconds)
         self.context.sim.enforce_deadlines()
+        self.context.notifications.tick()
 
     @operation("rate-limit")
     def set_rate_limit(self, limit: int | None = None) -> None:
@@ -325,6 +326,89 @@ class Controller:
         )
         store.add_user(user)
         return user.token
+
+    # -- Coder's notifications (webhook) ----------------------------------------------------------
+
+    @operation("notifications-webhook")
+    def set_notifications_webhook(
+        self, url: str | None = None, retry_interval: float | None = None, max_attempts: int | None = None
+    ) -> None:
+        """Send Coder's notifications to ``url`` (None: stop sending). ``retry_interval`` (seconds,
+        default 5 min scaled by ``--speed``) and ``max_attempts`` (default 5) as Coder's settings."""
+        if url and not self.context.era.has_notifications:
+            raise ValueError(f"Coder {self.context.era.version} has no notifications; use the v2 era")
+        self.context.notifications.notifier.configure(url, retry_interval, max_attempts)
+
+    @operation("notify")
+    def send_notification(
+        self, kind: str, user: str, workspace: str | None = None, labels: dict[str, str] | None = None
+    ) -> str | None:
+        """Send one notification of ``kind`` (a slug: out_of_memory, test_notification, ...) to ``user``,
+        about ``workspace`` (an id or ``owner/name``); ``labels`` override the defaults. Returns its
+        msg_id (None when no webhook is set)."""
+        found = self.context.store.user_by_name(user)
+        if found is None:
+            raise KeyError(f"no user named {user!r}")
+        about = self._workspace(workspace) if workspace else None
+        message = self.context.notifications.send(kind, found, about, dict(labels or {}))
+        return message.msg_id if message is not None else None
+
+    @operation("mark-dormant", path_parameter="workspace_id")
+    def mark_dormant(
+        self, workspace_id: str, initiator: str | None = None, delete_after_hours: int = 24
+    ) -> str | None:
+        """Notify the owner that a workspace was marked dormant (by the schedule, or by ``initiator``);
+        returns the msg_id (None when nothing is sent). The sim keeps no dormancy state."""
+        workspace = self._workspace(workspace_id)
+        by = None
+        if initiator is not None:
+            by = self.context.store.user_by_name(initiator)
+            if by is None:
+                raise KeyError(f"no user named {initiator!r}")
+        message = self.context.notifications.mark_dormant(workspace, by, delete_after_hours)
+        return message.msg_id if message is not None else None
+
+    @operation("autostart", path_parameter="workspace_id")
+    def autostart(self, workspace_id: str) -> str:
+        """Start a workspace as its autostart schedule would (build reason ``autostart``); returns the
+        build id. A template whose builds fail makes this Coder's "autobuild failed"."""
+        workspace = self._workspace(workspace_id)
+        build = workspace.latest_build
+        if build.job.active:
+            raise ValueError("a workspace build is already active")
+        owner = self.context.store.users[workspace.owner_id]
+        started = self.context.sim.start_build(
+            workspace, "start", owner, dict(build.parameters), reason="autostart"
+        )
+        return started.id
+
+    @operation("template-autostop-notify")
+    def set_autostop_notify(self, template: str, milliseconds: int) -> None:
+        """Set a template's ``time_til_autostop_notify_ms`` (0: no autostop reminder)."""
+        if milliseconds < 0:
+            raise ValueError("milliseconds must not be negative")
+        found = next((t for t in self.context.store.templates.values() if t.name == template), None)
+        if found is None:
+            raise KeyError(f"no template named {template!r}")
+        found.time_til_autostop_notify_ms = milliseconds
+
+    @operation("notifications", read_only=True)
+    def sent_notifications(self) -> list[dict[str, Any]]:
+        """Every notification message built since the webhook was set: its body, state (pending, sent,
+        failed, cancelled) and each attempt's HTTP status (null: the connection failed)."""
+        return [message.as_json() for message in self.context.notifications.notifier.messages]
+
+    def _workspace(self, reference: str) -> Workspace:
+        store = self.context.store
+        if "/" in reference:
+            owner_name, _, name = reference.partition("/")
+            owner = store.user_by_name(owner_name)
+            found = store.workspace_by_name(owner.id, name) if owner is not None else None
+        else:
+            found = store.workspaces.get(reference)
+        if found is None or found.deleted:
+            raise KeyError(f"no workspace {reference!r}")
+        return found
 
     @operation("state", read_only=True)
     def state(self) -> dict[str, Any]:

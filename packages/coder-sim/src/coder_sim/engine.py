@@ -33,6 +33,9 @@ from .model import (
 from .store import Store
 
 ChangeListener = Callable[[Workspace], None]
+# (event, workspace, build): "started" (a build was queued), "finished" (its job succeeded or failed),
+# "deadline" (the build's autostop deadline was set or moved).
+BuildListener = Callable[[str, Workspace, Build], None]
 STARTING_STATES = ("created", "starting", "start_timeout")
 READY_AT_STATES = ("ready", "start_error")
 DEADLINES_PER_TICK = 500
@@ -57,6 +60,7 @@ class Simulation:
         self.speed = speed
         self._rng = random.Random(seed + 1)
         self._listeners: list[ChangeListener] = []
+        self._build_listeners: list[BuildListener] = []
         self._deadlines: list[tuple[datetime, str, str]] = []
         self._deadline_timer: asyncio.TimerHandle | None = None
         self._log_ids = 0
@@ -66,6 +70,13 @@ class Simulation:
 
     def add_listener(self, listener: ChangeListener) -> None:
         self._listeners.append(listener)
+
+    def add_build_listener(self, listener: BuildListener) -> None:
+        self._build_listeners.append(listener)
+
+    def _build_event(self, event: str, workspace: Workspace, build: Build) -> None:
+        for listener in self._build_listeners:
+            listener(event, workspace, build)
 
     def publish(self, workspace: Workspace) -> None:
         workspace.updated_at = max(workspace.updated_at, self.clock.now())
@@ -154,6 +165,7 @@ class Simulation:
         behaviour = template.behaviour
         self._job_log(build, "Setting up", "Waiting for a provisioner")
         self.publish(workspace)
+        self._build_event("started", workspace, build)
 
         def begin() -> None:
             build.job.status = "running"
@@ -171,6 +183,7 @@ class Simulation:
                 self._job_log(build, "Starting workspace", behaviour.build_error, level="error")
                 self._complete_job(build, "failed", error=behaviour.build_error)
                 self.publish(workspace)
+                self._build_event("finished", workspace, build)
                 return
             self._job_log(build, "Cleaning Up", "Apply complete!")
             self._complete_job(build, "succeeded")
@@ -184,6 +197,7 @@ class Simulation:
                 if transition == "delete":
                     self.store.mark_deleted(workspace)
             self.publish(workspace)
+            self._build_event("finished", workspace, build)
 
         self._later(build.timers, behaviour.pending_seconds, begin)
         return build
@@ -361,6 +375,7 @@ class Simulation:
     # -- autostop ---------------------------------------------------------------------------------
 
     def watch_deadline(self, workspace: Workspace, build: Build) -> None:
+        self._build_event("deadline", workspace, build)
         if build.deadline is None:
             return
         heapq.heappush(self._deadlines, (build.deadline, workspace.id, build.id))

@@ -31,6 +31,8 @@ class Era:
     rate_limit_by_user: bool
     org_param_by_name: bool
     create_status: int
+    # Coder's notifications (webhook, autostop reminder) arrived in 2024–2026; v0.25 has none.
+    has_notifications: bool
 
 
 V2 = Era(
@@ -48,6 +50,7 @@ V2 = Era(
     rate_limit_by_user=True,
     org_param_by_name=True,
     create_status=201,
+    has_notifications=True,
 )
 
 V0_25 = Era(
@@ -65,6 +68,7 @@ V0_25 = Era(
     rate_limit_by_user=False,
     org_param_by_name=False,
     create_status=201,
+    has_notifications=False,
 )
 
 

@@ -159,6 +159,7 @@ class Template:
     behaviour: Behaviour
     default_ttl_ms: int = 8 * 3600 * 1000
     max_ttl_ms: int = 0
+    time_til_autostop_notify_ms: int = 0  # v2 (2026): the autostop reminder's lead time; 0 = none
     allow_user_autostart: bool = True
     allow_user_autostop: bool = True
     allow_user_cancel_workspace_jobs: bool = True

@@ -163,7 +163,7 @@ def render_template(template: Template, store: Store, era: Era) -> JSON:
             organization_icon="",
             organization_name=org.name,
             require_active_version=False,
-            time_til_autostop_notify_ms=0,
+            time_til_autostop_notify_ms=template.time_til_autostop_notify_ms,
             time_til_dormant_autodelete_ms=0,
             time_til_dormant_ms=0,
             use_classic_parameter_flow=True,

@@ -32,6 +32,7 @@ class SimServer(Controller):
         rate_limit: int | None = None,
         heartbeat: float = 15.0,
         response_hook: ResponseHook | None = None,
+        notifications_webhook: str | None = None,
     ) -> None:
         self.config = SimConfig(
             era=era_by_name(era),
@@ -41,6 +42,7 @@ class SimServer(Controller):
             rate_limit=rate_limit or None,
             heartbeat=heartbeat,
             response_hook=response_hook,
+            notifications_webhook=notifications_webhook,
         )
         super().__init__(*new_sim(self.config))
         self.host = host
@@ -81,6 +83,7 @@ class SimServer(Controller):
             raise RuntimeError(
                 f"coder-sim could not listen on {self.host}:{self.port}: {failure[0]}"
             ) from failure[0]
+        self.context.notifications.notifier.base_url = self.url
         return self
 
     def stop(self) -> None:
@@ -107,6 +110,14 @@ class SimServer(Controller):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+    def wait_for_notifications(self, timeout: float = 30.0) -> bool:
+        """Wait until no notification is still being sent (each delivered, or out of attempts)."""
+        loop = self._loop
+        if loop is None:
+            return True
+        notifier = self.context.notifications.notifier
+        return asyncio.run_coroutine_threadsafe(notifier.settle(timeout), loop).result(timeout + 5)
 
     # -- facts ------------------------------------------------------------------------------------
 

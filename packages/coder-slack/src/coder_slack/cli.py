@@ -17,9 +17,11 @@ USAGE = {
     "alerts": "coder-slack alerts",
     "migrate": "coder-slack migrate",
     "generate-key": "coder-slack generate-key",
+    "generate-secret": "coder-slack generate-secret",
+    "notifications": "coder-slack notifications [--status STATUS] [--limit N]",
     "rotate-key": "coder-slack rotate-key [--dry-run]",
 }
-COMMANDS = "{serve,alerts,migrate,generate-key,rotate-key}"
+COMMANDS = "{serve,alerts,migrate,generate-key,generate-secret,rotate-key,notifications}"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,6 +60,32 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "generate-key", help="print a new CODER_SLACK_ENCRYPTION_KEY", usage=USAGE["generate-key"]
     )
+    commands.add_parser(
+        "generate-secret",
+        help="print a new CODER_SLACK_NOTIFICATIONS_SECRET (the secret path of Coder's notification webhook)",
+        usage=USAGE["generate-secret"],
+        description=(
+            "Prints 43 random URL-safe characters. Set them as CODER_SLACK_NOTIFICATIONS_SECRET for the bot "
+            "and point Coder at https://<bot>/coder/notifications/<secret> "
+            "(CODER_NOTIFICATIONS_METHOD=webhook, CODER_NOTIFICATIONS_WEBHOOK_ENDPOINT)."
+        ),
+    )
+    listing = commands.add_parser(
+        "notifications",
+        help="list the latest Coder notifications and where they went (or why nobody got them)",
+        usage=USAGE["notifications"],
+        description=(
+            "Reads the bot's database (CODER_SLACK_DATABASE_URL). Status: received (not routed yet), routed "
+            "(queued for the Slack users/channels listed), muted (its person muted the kind), undeliverable "
+            "(no Slack user and no channel; the reason says why)."
+        ),
+    )
+    listing.add_argument(
+        "--status",
+        choices=("received", "routed", "muted", "undeliverable"),
+        help="only notifications with this status",
+    )
+    listing.add_argument("--limit", type=int, default=50, help="how many, newest first (default 50)")
     rotate = commands.add_parser(
         "rotate-key",
         help="re-encrypt every stored token with the first key of CODER_SLACK_ENCRYPTION_KEY",
@@ -192,6 +220,29 @@ def _rotate_key(settings: Settings, *, dry_run: bool) -> int:
     return 1 if report.undecryptable else 0
 
 
+def _list_notifications(settings: Settings, status: str | None, limit: int) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.orm import Session
+
+    from coder_slack.notifications.admin import format_notifications, recent_notifications
+    from coder_slack.store import create_sync_engine_for, upgrade_database
+
+    if limit < 1:
+        return _fail("--limit must be at least 1")
+    try:
+        upgrade_database(settings.coder_slack_database_url)
+        engine = create_sync_engine_for(settings.coder_slack_database_url)
+        try:
+            with Session(engine) as session:
+                rows = recent_notifications(session, status, limit)
+        finally:
+            engine.dispose()
+    except SQLAlchemyError as exc:
+        return _fail(f"cannot read the database: {_db_reason(exc)}")
+    print(format_notifications(rows))
+    return 0
+
+
 def _db_reason(exc: Exception) -> str:
     """The driver's first line, without the SQL or parameters SQLAlchemy appends."""
     original = getattr(exc, "orig", None) or exc
@@ -209,6 +260,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(generate_key())
         return 0
+    if args.command == "generate-secret":
+        import secrets
+
+        print(secrets.token_urlsafe(32))
+        return 0
     loaded = _load_settings()
     if isinstance(loaded, str):
         return _fail(loaded)
@@ -221,6 +277,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "rotate-key":
         return _rotate_key(settings, dry_run=args.dry_run)
+    if args.command == "notifications":
+        return _list_notifications(settings, args.status, args.limit)
     if args.command == "serve":
         if args.ops_port is not None and not args.socket_mode:
             return _fail(

@@ -24,6 +24,7 @@ from coder_slack.coder import CoderPool
 from coder_slack.commands.context import BackgroundTasks, Bot
 from coder_slack.crypto import TokenCipher
 from coder_slack.identity import IdentityResolver
+from coder_slack.notifications.intake import NotificationIntake
 from coder_slack.progress import CardKeeper, StatusCards
 from coder_slack.settings import Settings, secret
 from coder_slack.store import create_engine_for, create_session_factory, upgrade_database_async
@@ -87,6 +88,15 @@ def build_alert_engine(bot: Bot) -> AlertEngine | None:
     return AlertEngine(bot.settings, bot.sessions, bot.slack, bot.pool.service())
 
 
+def build_notification_intake(bot: Bot) -> NotificationIntake | None:
+    """The Coder notification webhook's intake, or None when CODER_SLACK_NOTIFICATIONS_SECRET is unset (then
+    the route does not exist)."""
+    shared = secret(bot.settings.coder_slack_notifications_secret)
+    if not shared:
+        return None
+    return NotificationIntake(bot.settings.coder_slack_database_url, shared)
+
+
 @dataclass
 class CoderSlack:
     """The composed service: the bot's parts, its bolt app and its alert engine (built, not yet started).
@@ -100,6 +110,8 @@ class CoderSlack:
     app: AsyncApp
     alert_engine: AlertEngine | None
     card_keeper: CardKeeper
+    notifications: NotificationIntake | None = None
+    """Coder's notification webhook (served by ``server``); its router runs in the alert engine."""
 
     async def start(self, *, alerts: bool = True, cards: bool = True) -> None:
         if cards:
@@ -120,6 +132,8 @@ class CoderSlack:
             self.alert_engine = None
             return None
         self.bot.alerts = engine
+        if self.notifications is not None:
+            self.notifications.on_received = engine.notifications_received
         return engine
 
     @property
@@ -128,10 +142,15 @@ class CoderSlack:
 
     async def close(self) -> None:
         await self.card_keeper.stop()
+        if self.notifications is not None:
+            self.notifications.on_received = None
         if self.alert_engine is not None and self.alert_engine.started:
             self.bot.alerts = None
             with contextlib.suppress(Exception):
                 await self.alert_engine.stop()
+        if self.notifications is not None:
+            with contextlib.suppress(Exception):
+                await self.notifications.close()
         await close_bot(self.bot)
 
 
@@ -153,16 +172,23 @@ async def compose(settings: Settings, *, socket_mode: bool = False, migrate: boo
     try:
         app = create_app(bot, socket_mode=socket_mode)
         engine = build_alert_engine(bot)
+        intake = build_notification_intake(bot)
+        if intake is not None and engine is None:
+            log.warning(
+                "Coder notifications are recorded but not delivered: routing them to Slack runs in the alert "
+                "engine, which is off (see above)"
+            )
     except BaseException:
         await close_bot(bot)
         raise
-    return CoderSlack(settings, bot, app, engine, CardKeeper(bot))
+    return CoderSlack(settings, bot, app, engine, CardKeeper(bot), intake)
 
 
 __all__ = [
     "CoderSlack",
     "build_alert_engine",
     "build_bot",
+    "build_notification_intake",
     "close_bot",
     "compose",
     "make_slack_client",

@@ -21,6 +21,7 @@ from coder_slack import ops
 from coder_slack.alerts import AlertEngine
 from coder_slack.commands.context import Bot
 from coder_slack.compose import CoderSlack, compose
+from coder_slack.notifications.intake import NotificationIntake
 from coder_slack.ops import ReadinessCheck
 from coder_slack.settings import Settings, secret
 
@@ -29,8 +30,11 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 
 
-def build_web_app(app: AsyncApp, bot: Bot) -> web.Application:
-    """aiohttp app: ``POST /slack/events`` for bolt, plus the ops routes (/healthz, /readyz, /metrics)."""
+def build_web_app(
+    app: AsyncApp, bot: Bot, notifications: NotificationIntake | None = None
+) -> web.Application:
+    """aiohttp app: ``POST /slack/events`` for bolt, the ops routes (/healthz, /readyz, /metrics), and, when
+    a notifications secret is set, Coder's notification webhook (``POST /coder/notifications/<secret>``)."""
 
     @web.middleware
     async def acks_first(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -59,6 +63,8 @@ def build_web_app(app: AsyncApp, bot: Bot) -> web.Application:
 
     web_app.router.add_post(EVENTS_PATH, events)
     ops.add_ops_routes(web_app, _readiness_checks(bot))
+    if notifications is not None:
+        notifications.add_route(web_app)
     return web_app
 
 
@@ -73,12 +79,18 @@ def _readiness_checks(bot: Bot) -> dict[str, ReadinessCheck]:
     return checks
 
 
-def build_ops_app(bot: Bot, watchdog: SocketModeWatchdog) -> web.Application:
-    """Socket Mode's own aiohttp app: /healthz, /readyz (HTTP mode's checks and ``socket_mode``), /metrics."""
+def build_ops_app(
+    bot: Bot, watchdog: SocketModeWatchdog, notifications: NotificationIntake | None = None
+) -> web.Application:
+    """Socket Mode's own aiohttp app: /healthz, /readyz (HTTP mode's checks and ``socket_mode``), /metrics,
+    and Coder's notification webhook when a notifications secret is set (Socket Mode has no other HTTP
+    port)."""
     web_app = web.Application(middlewares=[ops.request_id_middleware])
     checks = _readiness_checks(bot)
     checks["socket_mode"] = ops.socket_mode_check(watchdog)
     ops.add_ops_routes(web_app, checks)
+    if notifications is not None:
+        notifications.add_route(web_app)
     return web_app
 
 
@@ -140,7 +152,8 @@ async def start_http(
 ) -> RunningServer:
     """Serve ``service``'s bolt app over HTTP, then start it (status cards resumed, the alert engine)."""
     try:
-        runner, port = await _listen(build_web_app(service.app, service.bot), host, port)
+        web_app = build_web_app(service.app, service.bot, service.notifications)
+        runner, port = await _listen(web_app, host, port)
     except BaseException:
         await service.close()
         raise
@@ -296,10 +309,15 @@ async def start_socket_mode(
     watchdog = SocketModeWatchdog(client, bot, interval=interval, stale_after=stale_after)
     running = RunningSocketMode(service, handler, watchdog, ops_host=ops_host)
     ops_port = bot.settings.coder_slack_ops_port
+    if service.notifications is not None and ops_port is None:
+        log.warning(
+            "CODER_SLACK_NOTIFICATIONS_SECRET is set, but in Socket Mode Coder's notification webhook is "
+            "served on the ops port only: set CODER_SLACK_OPS_PORT"
+        )
     try:
         if ops_port is not None:
             running.ops_runner, running.ops_port = await _listen(
-                build_ops_app(bot, watchdog), ops_host, ops_port
+                build_ops_app(bot, watchdog, service.notifications), ops_host, ops_port
             )
             log.info("ops routes (/healthz, /readyz, /metrics) on %s", running.ops_url)
         await handler.connect_async()  # type: ignore[no-untyped-call]

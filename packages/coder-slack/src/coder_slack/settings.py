@@ -96,6 +96,26 @@ class Settings(BaseSettings):
     coder_slack_digest_update_seconds: float = Field(default=0.5, gt=0)
     coder_slack_outbox_retention_days: int = Field(default=14, ge=1)
 
+    # Coder's notification webhook (coder_slack.notifications): POST /coder/notifications/<this secret>.
+    # Unset: the route does not exist. Make one with `coder-slack generate-secret`.
+    coder_slack_notifications_secret: SecretStr | None = None
+    # How long a router's claim on received notifications lasts (another replica takes them over after).
+    coder_slack_notifications_claim_seconds: float = Field(default=30.0, gt=0)
+
+    @field_validator("coder_slack_notifications_secret")
+    @classmethod
+    def _long_random_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        text = value.get_secret_value().strip()
+        if len(text) < 24:
+            raise ValueError(
+                "must be at least 24 characters of random text (make one with `coder-slack generate-secret`)"
+            )
+        if not all(ch.isalnum() or ch in "-_.~" for ch in text):
+            raise ValueError("may only contain letters, digits and -_.~ (it is part of a URL path)")
+        return SecretStr(text)
+
     @field_validator("coder_slack_log_level")
     @classmethod
     def _known_log_level(cls, value: str) -> str:

@@ -62,6 +62,7 @@ from coder_slack.alerts.metrics import AlertMetrics
 from coder_slack.alerts.repository import forget_workspaces, outbox_depth, unknown_keys
 from coder_slack.alerts.retention import retention_cutoffs
 from coder_slack.alerts.worker import DeliveryWorker
+from coder_slack.notifications.router import NotificationRouter
 from coder_slack.settings import Settings
 from coder_slack.store import Transactions, utcnow
 
@@ -112,6 +113,21 @@ class AlertEngine:
         self.coder = coder
         self.metrics = metrics or AlertMetrics()
         self.delivery = DeliveryWorker(self.db, slack_client, self.config, self.metrics)
+        # Coder's own notifications (recorded by the webhook intake) are routed here and delivered by the
+        # same worker.
+        self.notification_router = NotificationRouter(
+            self.db,
+            slack_client,
+            coder,
+            replica_id=self.config.replica_id,
+            claim_seconds=settings.coder_slack_notifications_claim_seconds,
+            burst=self.config.burst,
+            poll_interval=self.config.poll_interval,
+            on_queued=self.delivery.kick,
+            metrics=self.metrics.prometheus,
+            retention_days=self.config.outbox_retention_days,
+            prune_interval=self.config.prune_interval,
+        )
         self.catch_up: CatchUp | None = None
         self._hub: WatchHub | None = None
         self._watched: set[str] = set()
@@ -158,6 +174,7 @@ class AlertEngine:
             asyncio.create_task(self._lease_keeper(), name="alerts-leases"),
             asyncio.create_task(self._autostop_timer(), name="alerts-autostop"),
             asyncio.create_task(self._pruner(), name="alerts-pruner"),
+            asyncio.create_task(self.notification_router.run(), name="alerts-notifications"),
         ]
         self.started = True
 
@@ -185,13 +202,20 @@ class AlertEngine:
         """Watch this workspace now (the command app just started a build), instead of at the next sweep."""
         await self._watch_many([workspace_id])
 
+    def notifications_received(self) -> None:
+        """The webhook intake recorded a Coder notification: route it now rather than at the next poll."""
+        self.notification_router.wake.set()
+
     def request_sweep(self) -> None:
         """Sweep soon, e.g. after a subscription was added."""
         self._sweep_now.set()
 
     async def idle(self) -> bool:
-        """Nothing in transition is watched here and no alert waits to be sent (the console settles on it)."""
-        return not self._watched and await self.db.run(outbox_depth) == 0
+        """Nothing in transition is watched here, no Coder notification waits to be routed and no alert or
+        notification waits to be sent (the console settles on it)."""
+        if self._watched or await self.notification_router.pending():
+            return False
+        return await self.db.run(outbox_depth) == 0
 
     async def settle(self, limit: float = 30.0) -> None:
         """Return once a sweep that began after this call is recorded and the engine is ``idle``: everything

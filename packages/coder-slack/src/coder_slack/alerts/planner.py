@@ -10,9 +10,10 @@ what the worker learns from Slack makes a new decision (``as_card``, ``Verify.fo
 
 The rules, in order: a disabled destination gets nothing; a ``Retry-After`` blocks it; a DM is first
 resolved to its conversation; rows left ``sending`` by a crash are verified before anything else; a notice,
-then a catch-up summary, then a burst of ready rows coalesced into a digest, then one alert (a card, a post
-into the status card of the build, or a reply in the workspace's card). Every post takes a token from the
-destination's bucket (``messages_per_second``).
+then a Coder notification (``PostNotification``, or ``NotificationInCard`` for a failed build whose alert card
+is already here), then a catch-up summary, then a burst of ready rows coalesced into a digest, then one alert
+(a card, a post into the status card of the build, or a reply in the workspace's card). Every post takes a
+token from the destination's bucket (``messages_per_second``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any, ClassVar, Protocol
 
 from coder_slack.alerts.config import AlertConfig
 from coder_slack.alerts.events import FAILURE_KINDS
+from coder_slack.notifications.outbox import OUTBOX_KIND as NOTIFICATION
 
 # How many rows one catch-up summary carries at most (the first sweep after a restart queues them).
 SUMMARY_LIMIT = 500
@@ -90,6 +92,7 @@ class Card:
     channel: str
     ts: str
     last_kind: str
+    last_build_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -239,6 +242,27 @@ class UpdateDigest(Delivery):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PostNotification(Delivery):
+    """A Coder notification as a message of its own (rendered by the router: ``payload`` has its text and
+    blocks)."""
+
+    attempt: ClassVar[str] = "notification"
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotificationInCard(Delivery):
+    """A Coder notification about a failed build into the thread of the alert card of that same build (the
+    alert engine already paged about it: no second top-level message)."""
+
+    attempt: ClassVar[str] = "note_reply"
+    card_ts: str
+
+    @property
+    def thread_ts(self) -> str | None:
+        return self.card_ts
+
+
+@dataclass(frozen=True, kw_only=True)
 class Verify(Delivery):
     """Rows a crash left ``sending``: find out whether the interrupted attempt reached Slack."""
 
@@ -276,6 +300,10 @@ class Verify(Delivery):
             return PostDigest(members=members, expected=max(len(members), peers + 1), **common)
         if self.attempted == PostNotice.attempt:
             return PostNotice(**common)
+        if self.attempted == PostNotification.attempt:
+            return PostNotification(**common)
+        if self.attempted == NotificationInCard.attempt and self.attempt_thread_ts:
+            return NotificationInCard(card_ts=self.attempt_thread_ts, **common)
         return PostSummary(since=self.since, **common)
 
 
@@ -283,7 +311,17 @@ Decision = Wait | ResolveDM | Delivery
 
 ATTEMPTS = {
     kind.attempt: kind
-    for kind in (PostCard, PostInStatusCard, ReplyInCard, PostSummary, PostNotice, PostDigest, UpdateDigest)
+    for kind in (
+        PostCard,
+        PostInStatusCard,
+        ReplyInCard,
+        PostSummary,
+        PostNotice,
+        PostDigest,
+        UpdateDigest,
+        PostNotification,
+        NotificationInCard,
+    )
 }
 """Every delivery kind by the name its rows record."""
 
@@ -363,6 +401,8 @@ def plan(state: DestinationState, queue: QueueView, now: datetime, config: Alert
         return _with_token(
             state, now, config, lambda: PostNotice(**_rows([first], channel), kinds=("notice",))
         )
+    if first.kind == NOTIFICATION:
+        return _plan_notification(state, queue, first, channel, now, config)
     if first.catch_up:
         return _with_token(state, now, config, lambda: _summary(queue.catch_up_batch(), channel))
     if first.kind == "ready":
@@ -499,3 +539,27 @@ def _plan_single(
     recovered = row.kind == "ready" and card.last_kind in FAILURE_KINDS
     reply = ReplyInCard(**_rows([row], card.channel), kinds=kinds, card_ts=card.ts, recovered=recovered)
     return Plan(reply, bucket=bucket)
+
+
+def _plan_notification(
+    state: DestinationState,
+    queue: QueueView,
+    row: QueuedRow,
+    channel: str,
+    now: datetime,
+    config: AlertConfig,
+) -> Plan:
+    """A Coder notification: its own message, unless it reports a failed build that the workspace's alert
+    card here already shows failed (same build): then into that card's thread. (The other way round, an
+    alert after the notification, goes into the notification's thread: it is recorded as the card.)"""
+    bucket, wait = take_token(state.bucket, now, config)
+    if wait:
+        return Plan(Wait(wait), bucket=bucket)
+    kinds = (row.kind,)
+    build_id = str(row.payload.get("build_id") or "")
+    if row.payload.get("failed_build") and row.workspace_id and build_id:
+        card = queue.card(row.workspace_id)
+        if card is not None and card.last_kind in FAILURE_KINDS and card.last_build_id == build_id:
+            reply = NotificationInCard(**_rows([row], card.channel), kinds=kinds, card_ts=card.ts)
+            return Plan(reply, bucket=bucket)
+    return Plan(PostNotification(**_rows([row], channel), kinds=kinds), bucket=bucket)

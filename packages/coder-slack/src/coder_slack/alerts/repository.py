@@ -32,16 +32,19 @@ from coder_slack.alerts.planner import (
     Delivery,
     DestinationState,
     Head,
+    NotificationInCard,
     OpenDigest,
     PostCard,
     PostDigest,
     PostInStatusCard,
+    PostNotification,
     QueuedRow,
     ReplyInCard,
     UpdateDigest,
     Verify,
     plan,
 )
+from coder_slack.notifications.outbox import FAILED_CARD_KIND
 from coder_slack.store import (
     AlertCard,
     AlertDestination,
@@ -195,7 +198,11 @@ class SqlQueue:
 
     def card(self, workspace_id: str) -> Card | None:
         card = self.session.get(AlertCard, (self.destination, workspace_id))
-        return None if card is None else Card(channel=card.channel, ts=card.ts, last_kind=card.last_kind)
+        if card is None:
+            return None
+        return Card(
+            channel=card.channel, ts=card.ts, last_kind=card.last_kind, last_build_id=card.last_build_id
+        )
 
     def status_card_ts(self, channel: str, row: QueuedRow) -> str | None:
         same_build = StatusCard.build_number == row.payload.get("build_number")
@@ -314,6 +321,8 @@ def record_sent(session: Session, delivery: Delivery, ts: str, now: datetime) ->
             card.last_kind = row.kind
             card.last_build_id = str(row.payload.get("build_id", ""))
             card.updated_at = now
+    if isinstance(delivery, PostNotification) and rows:
+        _notification_as_card(session, rows[0], delivery.channel, ts, now)
     if isinstance(delivery, PostDigest) and rows:
         session.add(
             AlertDigest(
@@ -334,6 +343,32 @@ def record_sent(session: Session, delivery: Delivery, ts: str, now: datetime) ->
             digest.expected = delivery.expected
             digest.updated_at = now
             digest.closed = len(delivery.members) >= delivery.expected
+
+
+def _notification_as_card(
+    session: Session, row: AlertOutboxItem, channel: str, ts: str, now: datetime
+) -> None:
+    """A notification of a failed build becomes the workspace's card here: the alert engine's own alert of
+    that build then rewrites it and goes into its thread, instead of paging a second time."""
+    build_id = str(row.payload.get("build_id") or "")
+    if not row.payload.get("failed_build") or not row.workspace_id or not build_id:
+        return
+    card = session.get(AlertCard, (row.destination, row.workspace_id))
+    if card is None:
+        session.add(
+            AlertCard(
+                destination=row.destination,
+                workspace_id=row.workspace_id,
+                channel=channel,
+                ts=ts,
+                last_kind=FAILED_CARD_KIND,
+                last_build_id=build_id,
+                updated_at=now,
+            )
+        )
+    elif card.last_build_id != build_id or card.last_kind not in FAILURE_KINDS:
+        card.channel, card.ts = channel, ts
+        card.last_kind, card.last_build_id, card.updated_at = FAILED_CARD_KIND, build_id, now
 
 
 def record_retry(
@@ -381,7 +416,7 @@ def forget_parent(session: Session, delivery: Delivery) -> None:
         row.status = "pending"
         row.sending_since = None
         row.error = "the message it belongs under was deleted in Slack"
-        if attempt == ReplyInCard.attempt:
+        if attempt in (ReplyInCard.attempt, NotificationInCard.attempt):
             card = session.get(AlertCard, (row.destination, row.workspace_id))
             if card is not None and card.ts == delivery.thread_ts:
                 session.delete(card)

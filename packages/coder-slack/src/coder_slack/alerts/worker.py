@@ -25,10 +25,12 @@ from coder_slack.alerts.leases import LeaseLost, claim_destinations
 from coder_slack.alerts.metrics import AlertMetrics
 from coder_slack.alerts.planner import (
     Delivery,
+    NotificationInCard,
     PostCard,
     PostDigest,
     PostInStatusCard,
     PostNotice,
+    PostNotification,
     PostSummary,
     ReplyInCard,
     ResolveDM,
@@ -47,6 +49,8 @@ from coder_slack.alerts.repository import (
     record_row_failure,
     record_sent,
 )
+from coder_slack.notifications.outbox import OUTBOX_KIND as NOTIFICATION
+from coder_slack.notifications.outbox import message_of as notification_message
 from coder_slack.slack_errors import PARENT_GONE, SlackErrorKind, classify, error_code, retry_after
 from coder_slack.store import Transactions, utcnow
 from coder_slack.views.message import Message
@@ -54,7 +58,7 @@ from coder_slack.views.message import Message
 log = logging.getLogger(__name__)
 
 # Replies and updates go into a message that may have been deleted; other posts have no parent.
-_HAS_PARENT = (ReplyInCard, PostInStatusCard, UpdateDigest)
+_HAS_PARENT = (ReplyInCard, PostInStatusCard, UpdateDigest, NotificationInCard)
 
 
 class DeliveryWorker:
@@ -263,6 +267,11 @@ class DeliveryWorker:
             )
             reply = messages.thread_reply(payload, coder_url, recovered=step.recovered)
             ts, delivered = await self._post(reply, step)
+        elif isinstance(step, PostNotification):
+            ts, delivered = await self._post(notification_message(payload), step)
+        elif isinstance(step, NotificationInCard):
+            # The card above already has the workspace's buttons: the reply's variant leaves ours out.
+            ts, delivered = await self._post(notification_message(payload.get("thread") or payload), step)
         elif isinstance(step, PostSummary):
             fresh = [p for p in step.payloads if not p.get("stale")]
             stale = [p for p in step.payloads if p.get("stale")]
@@ -287,6 +296,8 @@ class DeliveryWorker:
         await self.db.run(record_sent, delivered, ts, utcnow())
         for kind in step.kinds:
             self.metrics.delivered(kind, (utcnow() - started).total_seconds())
+            if kind == NOTIFICATION:
+                self.metrics.prometheus.record_notification("delivered")
 
     async def _find_in_history(self, step: Verify, wanted: set[int]) -> str | None:
         oldest = (step.since or utcnow()) - timedelta(seconds=60)

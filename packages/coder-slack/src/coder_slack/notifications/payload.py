@@ -70,8 +70,18 @@ class NotificationPayload(BaseModel):
 
     @property
     def workspace_name(self) -> str:
-        """The workspace the notification is about (Coder puts its name in ``labels.name``), or ""."""
-        return self.labels.get("name", "") if self.kind.about_workspace else ""
+        """The workspace the notification is about, or "". Coder puts its name in ``labels.name`` for most
+        kinds and in ``labels.workspace`` for some (created, autostop reminder, out of memory/disk)."""
+        if not self.kind.about_workspace:
+            return ""
+        return self.labels.get("name", "") or self.labels.get("workspace", "")
+
+    @property
+    def workspace_owner(self) -> str:
+        """The username of the workspace's owner: Coder sends some kinds (workspace created, manual build
+        failed) to template admins and names the owner in ``labels.workspace_owner_username``; the others go
+        to the owner."""
+        return self.labels.get("workspace_owner_username", "") or self.user_username
 
 
 class WebhookMessage(BaseModel):

@@ -89,6 +89,17 @@ class SlackBotMetrics:
             registry=r,
         )
 
+        self.notifications = Counter(
+            "coderops_slack_notifications",
+            "Coder notifications by outcome: received, duplicate, rejected (bad request), routed, "
+            "undeliverable (no Slack user and no channel), muted, delivered (a Slack post).",
+            ["outcome"],
+            registry=r,
+        )
+
+    def record_notification(self, outcome: str) -> None:
+        self.notifications.labels(outcome=outcome).inc()
+
     def record_command(self, subcommand: str, outcome: str) -> None:
         self.commands_handled.labels(subcommand=subcommand or "none", outcome=outcome).inc()
 

@@ -28,6 +28,7 @@ from coder_slack.store.engine import (
     upgrade_database,
     upgrade_database_async,
 )
+from coder_slack.store.notification_tables import NOTIFICATION_STATUSES, CoderNotification
 from coder_slack.store.rotation import KeyRotation, rotate_link_tokens
 from coder_slack.store.tables import (
     ALL_EVENTS,
@@ -46,6 +47,7 @@ from coder_slack.store.transactions import Transactions, aware, insert_ignoring_
 __all__ = [
     "ALL_EVENTS",
     "DEFAULT_EVENTS",
+    "NOTIFICATION_STATUSES",
     "AlertCard",
     "AlertDestination",
     "AlertDigest",
@@ -56,6 +58,7 @@ __all__ = [
     "AlertWorkspace",
     "AuditEntry",
     "Base",
+    "CoderNotification",
     "Identity",
     "KeyRotation",
     "SessionFactory",

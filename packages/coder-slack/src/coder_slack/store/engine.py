@@ -12,7 +12,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, StaticPool
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +83,20 @@ def create_engine_for(url: str, *, single_connection: bool = False, **kwargs: An
     return create_async_engine(async_url(url), **kwargs)
 
 
-def create_sync_engine_for(url: str, **kwargs: Any) -> Engine:
+def create_sync_engine_for(url: str, *, single_connection: bool = False, **kwargs: Any) -> Engine:
+    """A synchronous engine (same pragmas). On SQLite a new connection per session unless
+    ``single_connection``: one connection kept open, for one thread of a caller that commits often (the
+    notification intake's writer)."""
     if make_url(url).get_backend_name() == "sqlite":
         _prepare_sqlite_file(url)
-        engine = create_engine(sync_url(url), poolclass=NullPool, **kwargs)
+        if single_connection:
+            kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+        else:
+            kwargs.setdefault("poolclass", NullPool)
+        engine = create_engine(sync_url(url), **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    kwargs.setdefault("pool_pre_ping", True)
     return create_engine(sync_url(url), **kwargs)
 
 

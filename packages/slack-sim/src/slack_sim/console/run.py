@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import TextIO
 
+import httpx
 from coder_client import ConfigurationError, resolve_config
 from coder_slack.compose import compose
 from coder_slack.crypto import generate_key
@@ -85,7 +86,22 @@ def console_settings(
         or os.environ.get("CODER_SLACK_DATABASE_URL")
         or f"sqlite:///{Path(tempfile.mkdtemp(prefix='coder-slack-console-')) / 'console.db'}",
         coder_slack_encryption_key=secret(base.coder_slack_encryption_key) or generate_key(),
+        # Coder's notification webhook: `make demo` sets a secret and coder-sim is pointed at this bot.
+        coder_slack_notifications_secret=base.coder_slack_notifications_secret,
     )
+
+
+async def point_sim_webhook(coder_url: str, webhook_url: str) -> bool:
+    """Ask coder-sim (its loopback-only ``/_sim`` control surface) to send Coder's notifications to
+    ``webhook_url``; False when ``coder_url`` is not a coder-sim (a real Coder is set up by its admin)."""
+    try:
+        async with httpx.AsyncClient(timeout=5) as client:
+            response = await client.post(
+                coder_url.rstrip("/") + "/_sim/notifications-webhook", json={"url": webhook_url}
+            )
+    except httpx.HTTPError:
+        return False
+    return response.status_code < 300
 
 
 async def run_console(
@@ -111,6 +127,9 @@ async def run_console(
     server = await start_http(await compose(settings))
     console = Console(server, standin, printer, user, channel)
     mode = "with lifecycle alerts" if server.alert_engine is not None else "without lifecycle alerts"
+    shared = secret(settings.coder_slack_notifications_secret)
+    if shared and await point_sim_webhook(coder_url, f"{server.url}/coder/notifications/{shared}"):
+        mode += " and Coder's notifications (coder-sim sends them to this bot)"
     printer.write(
         f"slack-sim console: Coder at {coder_url}, Slack stand-in at {standin.url}, {mode}. "
         f"You are {console.user_name(console.user)} in #{channel}. `/workspace help` to start."

@@ -1,0 +1,627 @@
+"""Who hears about a Coder notification, decided once, in the alert engine's process.
+
+The intake only records notifications (``coder_notifications``, status ``received``). The router, a task of
+the alert engine, claims received rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so replicas share them;
+a claim expires after ``CODER_SLACK_NOTIFICATIONS_CLAIM_SECONDS`` so a dead replica's rows are taken over),
+then for each:
+
+1. finds the person: the Slack user whose linked Coder account (``identities``) is ``payload.user_id`` (or
+   its username / e-mail), else the Slack user with ``payload.user_email`` (``users.lookupByEmail``, cached);
+2. finds the workspace ``labels.name`` of that user names (the bot's Coder client; a deleted one is looked up
+   in what the alert engine last saw of it), for the buttons and for channel filters;
+3. renders the message (``render_notification``) for the DM and for channels;
+4. in ONE transaction: the person's DM unless they muted the kind (``user_settings.muted_notifications``),
+   every channel whose enabled subscription lists the kind (``coder:<slug>`` or ``coder:*``) and matches the
+   workspace (watch) or its template/owner (subscribe) — written as alert-ledger rows (unique per
+   ``notification:<msg_id>`` and destination, so two routers racing queue it once) plus outbox rows of kind
+   ``notification``, and the notification marked ``routed``, ``muted`` or ``undeliverable`` (with the reason).
+
+The alert engine's delivery worker then posts the outbox rows with the same guarantees as alerts (in order per
+destination, 1 message/s per channel, Retry-After honoured, a crash verified by message metadata, permanent
+errors disable the subscription and tell its creator).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from coder_client import AsyncCoderClient, CoderError, NotFound
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from coder_slack.notifications.kinds import subscribed
+from coder_slack.notifications.outbox import FAILED_BUILD_SLUGS, OUTBOX_KIND, message_payload
+from coder_slack.notifications.payload import WebhookMessage
+from coder_slack.notifications.render import NotificationContext, render_notification
+from coder_slack.ops.metrics import METRICS, SlackBotMetrics
+from coder_slack.slack_errors import SlackErrorKind, classify, error_code, retry_after
+from coder_slack.store import (
+    AlertDestination,
+    AlertLedgerEntry,
+    AlertOutboxItem,
+    AlertWorkspace,
+    CoderNotification,
+    Identity,
+    Subscription,
+    Transactions,
+    UserSettings,
+    aware,
+    insert_ignoring_conflicts,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+BATCH = 50
+CONCURRENCY = 8
+EMAIL_CACHE_SECONDS = 300.0
+# Coder failing to answer the workspace lookup postpones the notification this often, then it goes out
+# without the workspace (no buttons; channel filters by template cannot match).
+CODER_ATTEMPTS = 3
+CODER_RETRY_SECONDS = 2.0
+
+
+# ------------------------------------------------------------------------------------------- facts
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    msg_id: str
+    body: dict[str, Any]
+    received_at: datetime
+    attempts: int = 1  # how often it has been claimed, this time included
+
+
+@dataclass(frozen=True)
+class Recipient:
+    slack_user_id: str
+    team_id: str
+
+
+@dataclass(frozen=True)
+class WorkspaceFacts:
+    """What the router knows of the notification's workspace."""
+
+    id: str
+    exists: bool  # False: deleted (known from what the alert engine last saw)
+    status: str = ""
+    build_id: str = ""
+    owner_id: str = ""
+    owner_name: str = ""
+    template_id: str = ""
+    template_name: str = ""
+    template_display_name: str = ""
+
+
+@dataclass(frozen=True)
+class Resolution:
+    recipient: Recipient | None
+    problem: str  # why there is no recipient ("" when there is one)
+    workspace: WorkspaceFacts | None
+
+
+@dataclass
+class RouteResult:
+    outcome: str  # routed | muted | undeliverable | skipped (another router did it)
+    queued: set[str] = field(default_factory=set)
+
+
+class Postpone(Exception):
+    """Slack or Coder cannot answer now; try this notification again after ``seconds``."""
+
+    def __init__(self, seconds: float, reason: str) -> None:
+        super().__init__(reason)
+        self.seconds = seconds
+        self.reason = reason
+
+
+# ------------------------------------------------------------------------------------------- SQL
+
+
+def claim_received(
+    session: Session, replica: str, now: datetime, seconds: float, limit: int = BATCH
+) -> list[Claimed]:
+    """Received notifications no other router holds, oldest first, claimed by ``replica`` until now +
+    ``seconds``. A replica's own claims are taken again at once (a restarted process with a stable replica id,
+    as on SQLite, resumes what it was routing); a postponed row (no holder) waits until its time."""
+    table = CoderNotification
+    query = (
+        select(table)
+        .where(
+            table.status == "received",
+            or_(table.claimed_until.is_(None), table.claimed_until < now, table.claimed_by == replica),
+        )
+        .order_by(table.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = []
+    for row in session.scalars(query):
+        row.claimed_by = replica
+        row.claimed_until = now + timedelta(seconds=seconds)
+        row.attempts += 1
+        received_at = aware(row.received_at) or now
+        claimed.append(Claimed(row.id, row.msg_id, dict(row.body), received_at, row.attempts))
+    return claimed
+
+
+def received_count(session: Session) -> int:
+    """Notifications recorded and not yet routed (the engine is not idle while there are any)."""
+    return int(session.scalar(select(func.count()).where(CoderNotification.status == "received")) or 0)
+
+
+def prune_finished(session: Session, before: datetime, limit: int = 500) -> int:
+    """Delete at most ``limit`` routed, muted or undeliverable notifications received before ``before`` (Coder
+    retries a message for minutes, not days: its ``msg_id`` is not needed after that)."""
+    table = CoderNotification
+    ids = list(
+        session.scalars(
+            select(table.id)
+            .where(table.status != "received", table.received_at < before)
+            .order_by(table.id)
+            .limit(limit)
+        )
+    )
+    if ids:
+        session.execute(delete(table).where(table.id.in_(ids)))
+    return len(ids)
+
+
+def find_identity(session: Session, user_id: str, username: str, email: str) -> Recipient | None:
+    """The Slack user linked (or matched earlier) to this Coder user."""
+    conditions = []
+    if user_id:
+        conditions.append(Identity.coder_user_id == user_id)
+    if username:
+        conditions.append(func.lower(Identity.coder_username) == username.lower())
+    if email:
+        conditions.append(func.lower(Identity.email) == email.lower())
+    for condition in conditions:
+        found = session.scalars(select(Identity).where(condition).limit(1)).first()
+        if found is not None:
+            return Recipient(found.slack_user_id, found.team_id)
+    return None
+
+
+def last_seen_workspace(session: Session, owner: str, name: str) -> WorkspaceFacts | None:
+    """What the alert engine last saw of a workspace that Coder no longer shows (deleted)."""
+    row = session.scalars(
+        select(AlertWorkspace)
+        .where(func.lower(AlertWorkspace.owner_name) == owner.lower(), AlertWorkspace.name == name)
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return WorkspaceFacts(
+        id=row.workspace_id,
+        exists=False,
+        status="deleted",
+        build_id=row.build_id,
+        owner_id=row.owner_id,
+        owner_name=row.owner_name,
+        template_name=row.template_name,
+    )
+
+
+def postpone(session: Session, notification_id: int, replica: str, until: datetime, reason: str) -> None:
+    """Give the notification back, to be claimed again (by any replica) from ``until`` on."""
+    row = session.get(CoderNotification, notification_id)
+    if row is not None and row.status == "received" and row.claimed_by == replica:
+        row.claimed_by = None
+        row.claimed_until = until
+        row.reason = reason[:500]
+
+
+def _sub_matches(sub: Subscription, payload_user: tuple[str, str], workspace: WorkspaceFacts | None) -> bool:
+    user_id, username = payload_user
+    if sub.workspace_id:
+        return workspace is not None and sub.workspace_id == workspace.id
+    if sub.template:
+        if workspace is None:
+            return False
+        wanted = sub.template.lower()
+        names = {
+            workspace.template_name.lower(),
+            workspace.template_display_name.lower(),
+            workspace.template_id,
+        }
+        if wanted not in names:
+            return False
+    if sub.owner:
+        wanted_owner = sub.owner.lower().lstrip("@")
+        owners = {username.lower(), user_id}
+        if workspace is not None:
+            owners |= {workspace.owner_name.lower(), workspace.owner_id}
+        if wanted_owner not in owners - {""}:
+            return False
+    return True
+
+
+def channel_key(message: WebhookMessage, workspace: WorkspaceFacts | None, received_at: datetime) -> str:
+    """The ledger key of a notification in a channel. Coder sends one message per recipient (a workspace
+    created or a manual build failed goes to every template admin, each with its own ``msg_id`` and a
+    greeting of its own), so a channel hears about the same event (kind, labels, workspace) once an hour."""
+    kind = message.payload.kind
+    labels = sorted(message.payload.labels.items())
+    subject = workspace.id if workspace is not None else message.payload.workspace_owner
+    digest = hashlib.sha256(repr((kind.slug, labels, subject)).encode()).hexdigest()
+    return f"notification:{kind.slug}:{digest[:24]}:{received_at:%Y%m%d%H}"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """The message for a DM and for channels, each also as a reply in an alert card's thread."""
+
+    dm: dict[str, Any]
+    channel: dict[str, Any]
+
+
+def record_routing(
+    session: Session,
+    claimed: Claimed,
+    message: WebhookMessage,
+    resolution: Resolution,
+    rendered: Rendered,
+    replica: str,
+    now: datetime,
+    burst: float,
+) -> RouteResult:
+    """Queue the notification for everyone who hears about it and mark it routed, in this transaction."""
+    row = session.get(CoderNotification, claimed.id, with_for_update=True)
+    if row is None or row.status != "received" or row.claimed_by != replica:
+        return RouteResult("skipped")
+    kind = message.payload.kind
+    workspace = resolution.workspace
+    # (destination, team, ledger key, payload)
+    targets: list[tuple[str, str, str, dict[str, Any]]] = []
+    reasons: list[str] = []
+    muted = False
+    base = {
+        "msg_id": message.msg_id,
+        "slug": kind.slug,
+        "workspace_id": workspace.id if workspace is not None else "",
+        "build_id": workspace.build_id if workspace is not None else "",
+        "failed_build": kind.slug in FAILED_BUILD_SLUGS and workspace is not None,
+    }
+    recipient = resolution.recipient
+    if recipient is not None:
+        settings = session.get(UserSettings, (recipient.team_id, recipient.slack_user_id))
+        mutes = {s.strip() for s in (settings.muted_notifications if settings else "").split(",")}
+        if kind.slug in mutes:
+            muted = True
+            reasons.append(f"{kind.slug} is muted by its recipient")
+        else:
+            key = f"notification:{message.msg_id}"
+            payload = {**base, **rendered.dm, "key": key, "labels": ["your Coder notifications"]}
+            targets.append((recipient.slack_user_id, recipient.team_id, key, payload))
+    elif resolution.problem:
+        reasons.append(resolution.problem)
+    subs = session.scalars(select(Subscription).where(Subscription.enabled.is_(True))).all()
+    user = (message.payload.user_id, message.payload.workspace_owner)
+    seen_channels: set[str] = set()
+    for sub in subs:
+        if sub.channel_id in seen_channels or not subscribed(sub.event_list, kind):
+            continue
+        if not _sub_matches(sub, user, workspace):
+            continue
+        seen_channels.add(sub.channel_id)
+        key = channel_key(message, workspace, claimed.received_at)
+        label = sub.workspace_label or "Coder notifications"
+        payload = {**base, **rendered.channel, "key": key, "labels": [label]}
+        targets.append((sub.channel_id, sub.team_id, key, payload))
+    queued = _queue(session, message, targets, workspace, now, burst)
+    row.destinations = ",".join(sorted({t[0] for t in targets}))[:1024]
+    row.routed_at = now
+    row.claimed_until = None
+    if targets:
+        row.status = "routed"
+    elif muted:
+        row.status = "muted"
+    else:
+        row.status = "undeliverable"
+        if not reasons:
+            reasons.append("no Slack user and no channel subscription hears about it")
+    row.reason = "; ".join(reasons)[:500]
+    return RouteResult(row.status, queued)
+
+
+def _queue(
+    session: Session,
+    message: WebhookMessage,
+    targets: list[tuple[str, str, str, dict[str, Any]]],
+    workspace: WorkspaceFacts | None,
+    now: datetime,
+    burst: float,
+) -> set[str]:
+    if not targets:
+        return set()
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    ledger = AlertLedgerEntry.__table__
+    rows = [
+        {
+            "alert_key": key,
+            "destination": destination,
+            "kind": OUTBOX_KIND,
+            "workspace_id": workspace.id if workspace is not None else "",
+            "decision": "queued",
+            "event_at": now,
+            "created_at": now,
+        }
+        for destination, _team, key, _payload in targets
+    ]
+    statement = (
+        dialect.insert(ledger)  # type: ignore[arg-type]
+        .on_conflict_do_nothing()
+        .returning(ledger.c.alert_key, ledger.c.destination)
+    )
+    inserted = {(str(k), str(d)) for k, d in session.execute(statement, rows)}
+    outbox = []
+    queued: set[str] = set()
+    for destination, team_id, key, payload in targets:
+        if (key, destination) not in inserted:
+            continue
+        queued.add(destination)
+        dest = session.get(AlertDestination, destination)
+        if dest is None:
+            insert_ignoring_conflicts(
+                session,
+                AlertDestination.__table__,  # type: ignore[arg-type]
+                {"destination": destination, "team_id": team_id, "tokens": burst, "tokens_at": now},
+            )
+        elif dest.disabled_reason is not None:
+            dest.disabled_reason = None  # an enabled subscription or a person: try again
+        outbox.append(
+            {
+                "team_id": team_id,
+                "destination": destination,
+                "workspace_id": payload["workspace_id"],
+                "alert_key": key,
+                "kind": OUTBOX_KIND,
+                "payload": payload,
+                "catch_up": False,
+                "stale": False,
+                "status": "pending",
+                "attempts": 0,
+                "due_at": now,
+                "created_at": now,
+            }
+        )
+    if outbox:
+        session.execute(insert(AlertOutboxItem.__table__), outbox)  # type: ignore[arg-type]
+    return queued
+
+
+# ------------------------------------------------------------------------------------------- router
+
+
+class NotificationRouter:
+    """Claims received notifications and routes them (see the module's docstring)."""
+
+    def __init__(
+        self,
+        db: Transactions,
+        slack: AsyncWebClient,
+        coder: AsyncCoderClient,
+        *,
+        replica_id: str,
+        claim_seconds: float = 30.0,
+        burst: float = 1.0,
+        poll_interval: float = 1.0,
+        on_queued: Callable[[set[str]], None] | None = None,
+        metrics: SlackBotMetrics | None = None,
+        retention_days: float = 14.0,
+        prune_interval: float = 600.0,
+    ) -> None:
+        self.db = db
+        self.slack = slack
+        self.coder = coder
+        self.replica_id = replica_id
+        self.claim_seconds = claim_seconds
+        self.burst = burst
+        self.poll_interval = poll_interval
+        self.on_queued = on_queued
+        self.metrics = metrics or METRICS
+        self.retention = timedelta(days=retention_days)
+        self.prune_interval = prune_interval
+        self._pruned_at = 0.0
+        self.wake = asyncio.Event()
+        self._emails: dict[str, tuple[float, Recipient | None]] = {}
+        self._limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def run(self) -> None:
+        while True:
+            batch: list[Claimed] = []
+            self.wake.clear()
+            try:
+                batch = await self.db.run(
+                    claim_received, self.replica_id, utcnow(), self.claim_seconds, BATCH
+                )
+                if batch:
+                    await asyncio.gather(*(self._route_one(claimed) for claimed in batch))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("Coder notifications: routing failed; retrying")
+                await asyncio.sleep(1.0)
+            if len(batch) >= BATCH:
+                continue
+            if time.monotonic() - self._pruned_at > self.prune_interval:
+                self._pruned_at = time.monotonic()
+                await self.prune()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout=self.poll_interval)
+
+    async def prune(self, now: datetime | None = None) -> int:
+        """Delete finished notifications older than the retention, 500 a transaction; how many went."""
+        before = (now or utcnow()) - self.retention
+        total = 0
+        try:
+            while True:
+                count = await self.db.run(prune_finished, before)
+                total += count
+                if count < 500:
+                    return total
+                await asyncio.sleep(0.05)
+        except Exception:
+            log.exception("Coder notifications: pruning failed; retrying at the next pass")
+            return total
+
+    async def pending(self) -> int:
+        return await self.db.run(received_count)
+
+    async def _route_one(self, claimed: Claimed) -> None:
+        async with self._limit:
+            try:
+                result = await self.route(claimed)
+            except Postpone as postponed:
+                log.info(
+                    "Coder notification %s: %s; retrying in %.0fs",
+                    claimed.msg_id,
+                    postponed.reason,
+                    postponed.seconds,
+                )
+                until = utcnow() + timedelta(seconds=postponed.seconds)
+                await self.db.run(postpone, claimed.id, self.replica_id, until, postponed.reason)
+                return
+            except Exception:
+                log.exception("Coder notification %s: routing failed; another pass retries", claimed.msg_id)
+                until = utcnow() + timedelta(seconds=5)
+                await self.db.run(postpone, claimed.id, self.replica_id, until, "routing failed")
+                return
+        if result.outcome != "skipped":
+            self.metrics.record_notification(result.outcome)
+        if result.queued and self.on_queued is not None:
+            self.on_queued(result.queued)
+
+    async def route(self, claimed: Claimed) -> RouteResult:
+        message = WebhookMessage.model_validate(claimed.body)
+        resolution = await self.resolve(message, patient=claimed.attempts < CODER_ATTEMPTS)
+        workspace = resolution.workspace
+        common: dict[str, Any] = {}
+        if workspace is not None and workspace.exists:
+            common = {"workspace_id": workspace.id, "workspace_status": workspace.status}
+        about_recipient = message.payload.workspace_owner.lower() == message.payload.user_username.lower()
+        if resolution.recipient is not None and about_recipient:
+            # A channel names the person the notification is about (not a template admin it was sent to).
+            common["user_slack_id"] = resolution.recipient.slack_user_id
+
+        def variant(for_channel: bool) -> dict[str, Any]:
+            alone = NotificationContext(**common, for_channel=for_channel)
+            in_thread = NotificationContext(**common, for_channel=for_channel, in_thread=True)
+            return {
+                **message_payload(render_notification(message, alone)),
+                "thread": message_payload(render_notification(message, in_thread)),
+            }
+
+        rendered = Rendered(dm=variant(False), channel=variant(True))
+        return await self.db.run(
+            record_routing,
+            claimed,
+            message,
+            resolution,
+            rendered,
+            self.replica_id,
+            utcnow(),
+            self.burst,
+        )
+
+    async def resolve(self, message: WebhookMessage, patient: bool = False) -> Resolution:
+        """Who gets it and which workspace it is about. ``patient``: when Coder cannot answer, postpone the
+        notification (``Postpone``) rather than send it without the workspace."""
+        payload = message.payload
+        recipient = await self.db.run(
+            find_identity, payload.user_id, payload.user_username, payload.user_email
+        )
+        problem = ""
+        if recipient is None:
+            if payload.user_email:
+                recipient = await self._lookup_email(payload.user_email)
+                if recipient is None:
+                    who = payload.user_username or payload.user_id
+                    problem = f"no Slack user has the e-mail of Coder user {who} and none linked that account"
+            else:
+                problem = "the notification names no user e-mail and no linked Slack user"
+        workspace = await self._workspace(message, patient)
+        return Resolution(recipient, problem, workspace)
+
+    async def _lookup_email(self, email: str) -> Recipient | None:
+        key = email.strip().lower()
+        cached = self._emails.get(key)
+        if cached is not None and time.monotonic() - cached[0] < EMAIL_CACHE_SECONDS:
+            return cached[1]
+        try:
+            response = await self.slack.users_lookupByEmail(email=email)
+        except SlackApiError as error:
+            code = error_code(error)
+            if code == "users_not_found":
+                self._emails[key] = (time.monotonic(), None)
+                return None
+            kind = classify(error)
+            if kind is SlackErrorKind.RATE_LIMITED:
+                raise Postpone(retry_after(error), "users.lookupByEmail is rate limited") from None
+            if kind in (SlackErrorKind.PERMANENT, SlackErrorKind.SCOPE):
+                log.error("Coder notifications: users.lookupByEmail failed permanently (%s)", code)
+                return None
+            raise Postpone(5.0, f"users.lookupByEmail answered {code or 'an error'}") from None
+        except (TimeoutError, OSError) as error:
+            raise Postpone(5.0, f"users.lookupByEmail failed ({type(error).__name__})") from None
+        user = response.get("user") or {}
+        found = Recipient(str(user.get("id", "")), str(user.get("team_id", ""))) if user.get("id") else None
+        self._emails[key] = (time.monotonic(), found)
+        return found
+
+    async def _workspace(self, message: WebhookMessage, patient: bool = False) -> WorkspaceFacts | None:
+        """The workspace the notification names: Coder's first target is its id (checked against the name),
+        else owner/name; a deleted one from what the alert engine last saw of it."""
+        payload = message.payload
+        name = payload.workspace_name
+        owner = payload.workspace_owner
+        if not name:
+            return None
+        try:
+            workspace = None
+            if payload.targets:
+                with contextlib.suppress(NotFound):
+                    found = await self.coder.workspaces.get(payload.targets[0])
+                    if found.name == name:
+                        workspace = found
+            if workspace is None:
+                if not owner:
+                    return None
+                workspace = await self.coder.workspaces.get_by_name(owner, name)
+        except NotFound:
+            return await self.db.run(last_seen_workspace, owner, name)
+        except CoderError as error:
+            self.metrics.record_coder_error(getattr(error, "status_code", None))
+            if patient:
+                raise Postpone(
+                    CODER_RETRY_SECONDS, f"Coder did not answer ({type(error).__name__})"
+                ) from None
+            log.info(
+                "Coder notification %s: workspace lookup failed (%s)", message.msg_id, type(error).__name__
+            )
+            return await self.db.run(last_seen_workspace, owner, name)
+        build = workspace.latest_build
+        return WorkspaceFacts(
+            id=workspace.id,
+            exists=True,
+            status=str(build.status),
+            build_id=build.id,
+            owner_id=workspace.owner_id,
+            owner_name=workspace.owner_name,
+            template_id=workspace.template_id,
+            template_name=workspace.template_name,
+            template_display_name=workspace.template_display_name,
+        )
