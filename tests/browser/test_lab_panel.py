@@ -1,0 +1,156 @@
+"""The "Coder workspaces" sidebar in a real browser (JupyterLab + Debian Chromium + Playwright), issue 15.
+
+What a user would notice: the tab found by its caption, the list of their workspaces (however created), a
+workspace created from the panel going through its phases to ready with a JupyterLab notification, Extend
+moving the stop time later, Stop asking first — all while a notebook cell sleeps for 120 s, and again with
+no kernel at all. Truth about Coder is read from coder-sim through coder_client, never from the panel.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import pytest
+from coder_client import CoderClient
+from coder_sim import SimServer
+from browser.labpanel import CAPTION, LabServer, Panel, dialog, start_busy_notebook, toasts
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+pytestmark = pytest.mark.browser
+
+READY = re.compile(r"\bready\b", re.IGNORECASE)
+STOPPED = re.compile(r"\bstopped\b", re.IGNORECASE)
+RUNNING = re.compile(r"\brunning\b", re.IGNORECASE)
+PYTHON_DS = ("python-ds", "Python data science")
+
+
+@pytest.fixture
+def coder(panel_sim: SimServer) -> Iterator[CoderClient]:
+    with CoderClient(url=panel_sim.url, token=panel_sim.user_tokens["alice"]) as client:
+        yield client
+
+
+@pytest.fixture
+def seeded(panel_sim: SimServer, coder: CoderClient) -> dict[str, str]:
+    """alice's workspaces, made three ways (seeded running, seeded stopped, created through the API), by
+    name → id; bob has one too, which alice's panel must not list."""
+    made = {
+        "seeded-running": panel_sim.create_workspace_direct(
+            "alice", "python-ds", "seeded-running", parameters={"project_name": "seeded"}
+        ),
+        "seeded-stopped": panel_sim.create_workspace_direct("alice", "max-deadline", "seeded-stopped", False),
+    }
+    api_made = coder.workspaces.create("api-made", "no-user-autostop")
+    coder.workspaces.wait_until_ready(api_made, timeout=60)
+    made["api-made"] = api_made.id
+    panel_sim.create_workspace_direct("bob", "python-ds", "bobs-box", parameters={"project_name": "bobs"})
+    return made
+
+
+def open_lab(page: Page, lab: LabServer, kernel: str) -> str | None:
+    """Open JupyterLab: with a notebook whose cell runs time.sleep(120) (returns its kernel id), or with
+    no notebook and no kernel at all (returns None, after checking the server runs no kernel)."""
+    if kernel == "busy":
+        return start_busy_notebook(page, lab)
+    page.goto(lab.login_url)
+    assert lab.kernels() == []
+    return None
+
+
+def create_from_panel(panel: Panel, template: tuple[str, str], name: str, **params: str) -> str:
+    """Fill and submit the panel's New workspace form; return the new row's workspace id."""
+    from playwright.sync_api import expect
+
+    panel.root.locator('[data-action="new"]').first.click()
+    panel.choose_template(*template)
+    for param, value in params.items():
+        field = panel.param(param)
+        expect(field).to_be_visible(timeout=15_000)
+        field.fill(value)
+    panel.param("__name").fill(name)
+    panel.root.locator('[data-action="create"]').first.click()
+    row = panel.row_named(name)
+    expect(row).to_have_count(1, timeout=30_000)
+    workspace_id = row.get_attribute("data-workspace-id")
+    assert workspace_id
+    return workspace_id
+
+
+@pytest.mark.parametrize("kernel", ["busy", "none"])
+def test_panel_lists_creates_extends_and_stops(
+    kernel: str, lab: LabServer, page: Page, coder: CoderClient, seeded: dict[str, str]
+) -> None:
+    from playwright.sync_api import expect
+
+    kernel_id = open_lab(page, lab, kernel)
+    panel = Panel(page)
+    # The tab is found by its caption, and opens the panel.
+    expect(panel.tab).to_have_count(1, timeout=60_000)
+    expect(panel.tab).to_have_attribute("title", CAPTION)
+    panel.open()
+    expect(panel.connection).to_have_attribute("data-connection", "live", timeout=30_000)
+
+    # The list: alice's three workspaces, however they were made; not bob's.
+    for name, workspace_id in seeded.items():
+        expect(panel.field(workspace_id, "name")).to_have_text(name, timeout=30_000)
+        expect(panel.field(workspace_id, "owner")).to_contain_text("alice")
+    expect(panel.root.locator("[data-workspace-id]")).to_have_count(len(seeded))
+    expect(panel.field(seeded["seeded-running"], "status")).to_contain_text(RUNNING)
+    expect(panel.field(seeded["seeded-running"], "template")).to_contain_text(
+        re.compile("Python data science|python-ds")
+    )
+    expect(panel.field(seeded["seeded-running"], "stage")).to_contain_text(READY)
+    expect(panel.field(seeded["seeded-stopped"], "status")).to_contain_text(STOPPED)
+    expect(panel.row_named("bobs-box")).to_have_count(0)
+
+    # Create from the panel: the row goes through its phases to ready, and a notification says so.
+    panel.start_recorder()
+    workspace_id = create_from_panel(panel, PYTHON_DS, "panel-made", project_name="panel-project")
+    expect(panel.field(workspace_id, "stage")).to_contain_text(READY, timeout=60_000)
+    stages = [event["fields"].get("stage", "") for event in panel.recorded() if event["id"] == workspace_id]
+    distinct = list(dict.fromkeys(stage for stage in stages if stage))
+    assert READY.search(distinct[-1]), distinct
+    assert len(distinct) >= 3, f"the panel showed too few phases on the way to ready: {distinct}"
+    assert coder.workspaces.get(workspace_id).latest_build.resources[0].agents[0].lifecycle_state == "ready"
+    toast = toasts(page).filter(has_text="panel-made")
+    expect(toast.first).to_be_visible(timeout=30_000)
+    expect(toast.first).to_contain_text(READY)
+
+    # Extend +1h: the stop time shown moves, and Coder's deadline is one hour later.
+    deadline_field = panel.field(workspace_id, "deadline")
+    expect(deadline_field).not_to_be_empty()
+    shown_before = deadline_field.inner_text()
+    before = coder.workspaces.get(workspace_id).latest_build.deadline
+    assert before is not None
+    panel.action(workspace_id, "extend-1h").click()
+    expect(deadline_field).not_to_have_text(shown_before, timeout=30_000)
+    after = coder.workspaces.get(workspace_id).latest_build.deadline
+    assert after is not None
+    assert timedelta(minutes=59) <= after - before <= timedelta(minutes=61), (before, after)
+
+    # Stop asks first. Cancelled: nothing happens; accepted: exactly one stop build, shown as stopped.
+    builds_before = coder.workspaces.get(workspace_id).latest_build.build_number
+    panel.action(workspace_id, "stop").click()
+    expect(dialog(page)).to_be_visible(timeout=10_000)
+    expect(dialog(page)).to_contain_text("panel-made")
+    dialog(page).locator(".jp-mod-reject").first.click()
+    expect(dialog(page)).to_have_count(0)
+    panel.action(workspace_id, "stop").click()
+    expect(dialog(page)).to_be_visible(timeout=10_000)
+    dialog(page).locator(".jp-mod-accept").first.click()
+    expect(panel.field(workspace_id, "status")).to_contain_text(STOPPED, timeout=60_000)
+    latest = coder.workspaces.get(workspace_id).latest_build
+    assert (latest.transition, latest.build_number) == ("stop", builds_before + 1)
+
+    # All of it happened while the cell slept (its kernel still busy), or with no kernel at all.
+    kernels = lab.kernels()
+    if kernel_id is None:
+        assert kernels == []
+        assert lab.api("GET", "api/sessions").json() == []
+    else:
+        assert [(k["id"], k["execution_state"]) for k in kernels] == [(kernel_id, "busy")]
