@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from coder_sim import SimServer
 from browser.labpanel import ARTIFACTS, CHROMIUM, LabServer, launch_chromium
+from coder_sim import SimServer
 from sim_conformance import Recorder
 
 if TYPE_CHECKING:

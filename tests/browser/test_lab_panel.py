@@ -9,14 +9,15 @@ no kernel at all. Truth about Coder is read from coder-sim through coder_client,
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pytest
+from browser.labpanel import CAPTION, LabServer, Panel, dialog, start_busy_notebook, toasts
 from coder_client import CoderClient
 from coder_sim import SimServer
-from browser.labpanel import CAPTION, LabServer, Panel, dialog, start_busy_notebook, toasts
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -50,6 +51,15 @@ def seeded(panel_sim: SimServer, coder: CoderClient) -> dict[str, str]:
     made["api-made"] = api_made.id
     panel_sim.create_workspace_direct("bob", "python-ds", "bobs-box", parameters={"project_name": "bobs"})
     return made
+
+
+def wait_until(condition: Callable[[], bool], timeout: float) -> None:
+    """Poll ``condition`` (a read of Coder's state) until it holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout} s")
+        time.sleep(0.1)
 
 
 def open_lab(page: Page, lab: LabServer, kernel: str) -> str | None:
@@ -154,3 +164,120 @@ def test_panel_lists_creates_extends_and_stops(
         assert lab.api("GET", "api/sessions").json() == []
     else:
         assert [(k["id"], k["execution_state"]) for k in kernels] == [(kernel_id, "busy")]
+
+
+def open_panel_without_kernel(page: Page, lab: LabServer) -> Panel:
+    from playwright.sync_api import expect
+
+    page.goto(lab.login_url)
+    panel = Panel(page).open()
+    expect(panel.connection).to_have_attribute("data-connection", "live", timeout=30_000)
+    return panel
+
+
+def test_a_failed_start_notifies_and_its_details_show_the_log(
+    lab: LabServer, page: Page, coder: CoderClient
+) -> None:
+    from playwright.sync_api import expect
+
+    panel = open_panel_without_kernel(page, lab)
+    workspace_id = create_from_panel(panel, ("broken-startup", "Broken startup"), "panel-broken")
+    expect(panel.field(workspace_id, "stage")).to_contain_text(re.compile("error|fail", re.I), timeout=60_000)
+    agent = coder.workspaces.get(workspace_id).latest_build.resources[0].agents[0]
+    assert agent.lifecycle_state == "start_error"
+    toast = page.locator(".jp-Notification-Toast-error").filter(has_text="panel-broken")
+    expect(toast.first).to_be_visible(timeout=30_000)
+    toast.first.locator(".jp-toast-button", has_text=re.compile("details", re.I)).first.click()
+    details = panel.details(workspace_id)
+    expect(details).to_be_visible(timeout=15_000)
+    expect(details.locator('[data-field="log"]')).to_contain_text("tensorflow==1.0.0", timeout=15_000)
+    expect(details.locator('[data-field="phases"]')).not_to_be_empty()
+
+
+def test_details_of_a_ready_workspace_show_its_phases_and_startup_time(
+    lab: LabServer, page: Page, seeded: dict[str, str]
+) -> None:
+    from playwright.sync_api import expect
+
+    panel = open_panel_without_kernel(page, lab)
+    workspace_id = seeded["api-made"]
+    expect(panel.field(workspace_id, "stage")).to_contain_text(READY, timeout=30_000)
+    panel.action(workspace_id, "details").click()
+    details = panel.details(workspace_id)
+    expect(details).to_be_visible(timeout=15_000)
+    expect(details.locator('[data-field="phases"]')).not_to_be_empty()
+    expect(details.locator('[data-field="startup"]')).to_contain_text(re.compile(r"\d"))
+    row = lab.row(workspace_id)
+    assert row["startup_seconds"] is not None and row["startup_seconds"] > 0, row
+
+
+def test_the_form_starts_with_no_template_shows_field_errors_and_remembers_the_last_template(
+    lab: LabServer, page: Page, panel_sim: SimServer, coder: CoderClient
+) -> None:
+    from playwright.sync_api import expect
+
+    panel = open_panel_without_kernel(page, lab)
+    panel.root.locator('[data-action="new"]').first.click()
+    template = panel.param("__template")
+    expect(template).to_be_visible(timeout=15_000)
+    expect(template).to_have_value("")  # not the alphabetically first ("Broken startup")
+
+    panel.choose_template(*PYTHON_DS)
+    project = panel.param("project_name")
+    expect(project).to_be_visible(timeout=15_000)
+    project.fill("X")  # the template's validation_regex wants 3 to 31 lowercase letters
+    panel.param("__name").fill("form-check")
+    panel.root.locator('[data-action="create"]').first.click()
+    expect(panel.error_for("project_name")).to_contain_text("lowercase", timeout=15_000)
+    assert [w.name for w in coder.workspaces.list() if w.name == "form-check"] == []
+
+    project.fill("form-project")
+    panel.root.locator('[data-action="create"]').first.click()
+    expect(panel.row_named("form-check")).to_have_count(1, timeout=30_000)
+    assert lab.api("GET", "coder/api/preferences").json()["last_template"] == "python-ds"
+
+    page.reload()
+    panel = Panel(page).open()
+    panel.root.locator('[data-action="new"]').first.click()
+    expect(panel.param("__template")).to_have_value("python-ds", timeout=15_000)
+
+
+def test_the_panel_shows_when_it_lost_the_server_and_catches_up_after(
+    lab: LabServer, page: Page, coder: CoderClient, seeded: dict[str, str]
+) -> None:
+    from playwright.sync_api import expect
+
+    panel = open_panel_without_kernel(page, lab)
+    workspace_id = seeded["seeded-running"]
+    expect(panel.field(workspace_id, "status")).to_contain_text(RUNNING, timeout=30_000)
+    lab.stop()
+    expect(panel.connection).to_have_attribute("data-connection", "reconnecting", timeout=30_000)
+    coder.workspaces.stop(workspace_id)
+    wait_until(lambda: coder.workspaces.get(workspace_id).latest_build.status == "stopped", 60)
+    lab.start()
+    expect(panel.connection).to_have_attribute("data-connection", "live", timeout=60_000)
+    expect(panel.field(workspace_id, "status")).to_contain_text(STOPPED, timeout=60_000)
+
+
+def test_commands_palette_and_launcher(lab: LabServer, page: Page) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(lab.login_url)
+    panel = Panel(page)
+    expect(panel.tab).to_have_count(1, timeout=60_000)
+    labels = page.evaluate(
+        """() => ['coder:new-workspace', 'coder:show-workspaces'].map(id =>
+             window.jupyterapp.commands.hasCommand(id) ? window.jupyterapp.commands.label(id) : null)"""
+    )
+    assert labels[0] and "New workspace" in labels[0], labels
+    assert labels[1] and "workspaces" in labels[1].lower(), labels
+    page.evaluate("() => window.jupyterapp.commands.execute('filebrowser:activate')")
+    expect(panel.root).to_be_hidden()
+    page.evaluate("() => window.jupyterapp.commands.execute('coder:show-workspaces')")
+    expect(panel.root).to_be_visible(timeout=10_000)
+    page.evaluate("() => window.jupyterapp.commands.execute('coder:new-workspace')")
+    expect(panel.param("__template")).to_be_visible(timeout=15_000)
+    page.evaluate("() => window.jupyterapp.commands.execute('launcher:create')")
+    expect(page.locator(".jp-LauncherCard", has_text=re.compile("workspace", re.I)).first).to_be_visible(
+        timeout=15_000
+    )
