@@ -97,6 +97,10 @@ def test_panel_lists_creates_extends_and_stops(
 ) -> None:
     from playwright.sync_api import expect
 
+    streams: list[str] = []
+    page.on(
+        "request", lambda request: streams.append(request.url) if "workspaces/stream" in request.url else None
+    )
     kernel_id = open_lab(page, lab, kernel)
     panel = Panel(page)
     # The tab is found by its caption, and opens the panel.
@@ -156,6 +160,9 @@ def test_panel_lists_creates_extends_and_stops(
     expect(panel.field(workspace_id, "status")).to_contain_text(STOPPED, timeout=60_000)
     latest = coder.workspaces.get(workspace_id).latest_build
     assert (latest.transition, latest.build_number) == ("stop", builds_before + 1)
+
+    # One event stream for the panel, all along (no reconnects were needed, none happened).
+    assert len(streams) == 1, streams
 
     # All of it happened while the cell slept (its kernel still busy), or with no kernel at all.
     kernels = lab.kernels()
@@ -281,3 +288,66 @@ def test_commands_palette_and_launcher(lab: LabServer, page: Page) -> None:
     expect(page.locator(".jp-LauncherCard", has_text=re.compile("workspace", re.I)).first).to_be_visible(
         timeout=15_000
     )
+
+
+def test_start_restart_and_delete_from_the_panel(
+    lab: LabServer, page: Page, coder: CoderClient, seeded: dict[str, str]
+) -> None:
+    from playwright.sync_api import expect
+
+    panel = open_panel_without_kernel(page, lab)
+    stopped = seeded["seeded-stopped"]
+    expect(panel.field(stopped, "status")).to_contain_text(STOPPED, timeout=30_000)
+    panel.action(stopped, "start").click()
+    expect(panel.field(stopped, "stage")).to_contain_text(READY, timeout=60_000)
+    assert coder.workspaces.get(stopped).latest_build.transition == "start"
+
+    running = seeded["api-made"]
+    builds_before = coder.workspaces.get(running).latest_build.build_number
+    panel.action(running, "restart").click()
+    if dialog(page).count():  # a restart may ask first; the contract leaves it open
+        dialog(page).locator(".jp-mod-accept").first.click()
+    wait_until(lambda: coder.workspaces.get(running).latest_build.build_number == builds_before + 2, 60)
+    expect(panel.field(running, "stage")).to_contain_text(READY, timeout=60_000)
+
+    # Delete asks for the workspace's name. Cancelled: nothing; confirmed: the row goes away.
+    panel.action(stopped, "delete").click()
+    expect(dialog(page)).to_be_visible(timeout=10_000)
+    dialog(page).locator(".jp-mod-reject").first.click()
+    expect(dialog(page)).to_have_count(0)
+    panel.action(stopped, "delete").click()
+    expect(dialog(page)).to_be_visible(timeout=10_000)
+    name_input = dialog(page).locator("input")
+    if name_input.count():
+        name_input.first.fill("seeded-stopped")
+    dialog(page).locator(".jp-mod-accept").first.click()
+    expect(panel.row(stopped)).to_have_count(0, timeout=60_000)
+    assert [w.id for w in coder.workspaces.list()].count(stopped) == 0
+    expect(panel.row(running)).to_have_count(1)
+
+
+def test_two_panels_share_one_upstream_watch_per_workspace(
+    lab: LabServer, page: Page, panel_sim: SimServer, seeded: dict[str, str]
+) -> None:
+    from playwright.sync_api import expect
+
+    first = open_panel_without_kernel(page, lab)
+    second_page = page.context.new_page()
+    second = open_panel_without_kernel(second_page, lab)
+    for panel in (first, second):
+        for workspace_id in seeded.values():
+            expect(panel.row(workspace_id)).to_have_count(1, timeout=30_000)
+    # A change reaches both panels ...
+    running = seeded["seeded-running"]
+    agent_id = panel_sim_agent(panel_sim, running)
+    panel_sim.set_agent_lifecycle(agent_id, "starting")
+    for panel in (first, second):
+        expect(panel.field(running, "stage")).not_to_contain_text(READY, timeout=15_000)
+    # ... through at most one upstream watch per workspace of alice's, however many panels are open.
+    assert panel_sim.state()["open_watch_streams"] <= len(seeded)
+    second_page.close()
+
+
+def panel_sim_agent(sim: SimServer, workspace_id: str) -> str:
+    with CoderClient(url=sim.url, token=sim.user_tokens["alice"]) as client:
+        return client.workspaces.get(workspace_id).latest_build.resources[0].agents[0].id
