@@ -117,6 +117,8 @@ class LabServer:
             "CODER_SESSION_TOKEN": coder_token,
             "JUPYTER_CONFIG_DIR": str(config_dir),
             "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
+            # The extension keeps per-user preferences (the last template) in the data dir: one per server.
+            "JUPYTER_DATA_DIR": str(root / "data"),
         }
 
     def command(self) -> list[str]:
