@@ -320,4 +320,4 @@ def dialog(page: Page) -> Locator:
 
 
 def toasts(page: Page) -> Locator:
-    return page.locator(".Toastify__toast, [class*='jp-Notification-Toast-']")
+    return page.locator(".Toastify__toast")
