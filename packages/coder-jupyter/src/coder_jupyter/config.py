@@ -26,6 +26,12 @@ class CoderConfig(Configurable):  # type: ignore[misc]
         8.0, help="Seconds between keepalive comments on the events stream, so proxies keep it open."
     ).tag(config=True)
 
+    panel_sweep_seconds = Float(
+        10.0,
+        help="Seconds between the sidebar's listings of your workspaces, which only find workspaces that "
+        "appeared or went away (changes to known ones arrive over their watch at once).",
+    ).tag(config=True)
+
     def resolved_token(self) -> str | None:
         if self.token:
             return str(self.token)

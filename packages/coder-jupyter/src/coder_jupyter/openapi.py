@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from coder_client import LifecycleKind
 from pydantic import BaseModel
 
 OBJECT_ID = {"type": "string", "minLength": 1, "pattern": "^[0-9A-Za-z_.~-]+$"}
@@ -47,6 +48,85 @@ BUILD = {
     "type": "object",
     "required": ["id", "transition", "status"],
     "properties": {"id": {"type": "string"}, "transition": {"type": "string"}, "status": {"type": "string"}},
+}
+ISO_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
+PHASE = {
+    "type": "object",
+    "required": ["name", "state", "started_at", "ended_at", "seconds"],
+    "properties": {
+        "name": {"type": "string"},
+        "state": {"type": "string", "enum": ["pending", "active", "done", "failed"]},
+        "started_at": ISO_OR_NULL,
+        "ended_at": ISO_OR_NULL,
+        "seconds": {"type": ["number", "null"]},
+    },
+}
+ROW = {
+    "type": "object",
+    "description": "One workspace as the JupyterLab sidebar shows it (stage, phases and durations from "
+    "coder_client.progress_of, as the notebook monitor).",
+    "required": [
+        "id",
+        "name",
+        "owner_name",
+        "template_name",
+        "template_display_name",
+        "status",
+        "transition",
+        "stage",
+        "stage_label",
+        "settled",
+        "failed",
+        "usable",
+        "deadline",
+        "max_deadline",
+        "dashboard_url",
+        "build_number",
+        "started_at",
+        "ready_at",
+        "startup_seconds",
+        "build_seconds",
+        "phases",
+        "error",
+        "outdated",
+        "can_extend",
+        "updated_at",
+    ],
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "owner_name": {"type": "string"},
+        "template_name": {"type": "string"},
+        "template_display_name": {"type": "string"},
+        "status": {"type": "string", "description": "Coder's status of the latest build"},
+        "transition": {"type": "string", "enum": ["start", "stop", "delete"]},
+        "stage": {"type": "string", "enum": [kind.value for kind in LifecycleKind]},
+        "stage_label": {"type": "string"},
+        "settled": {"type": "boolean"},
+        "failed": {"type": "boolean"},
+        "usable": {"type": "boolean"},
+        "deadline": ISO_OR_NULL,
+        "max_deadline": ISO_OR_NULL,
+        "dashboard_url": {"type": "string"},
+        "build_number": {"type": "integer"},
+        "started_at": ISO_OR_NULL,
+        "ready_at": ISO_OR_NULL,
+        "startup_seconds": {"type": ["number", "null"]},
+        "build_seconds": {"type": ["number", "null"]},
+        "phases": {"type": "array", "items": PHASE},
+        "error": {"type": "string"},
+        "outdated": {"type": "boolean"},
+        "can_extend": {"type": "boolean"},
+        "updated_at": {"type": "string", "format": "date-time"},
+    },
+}
+ROWS = {
+    "type": "object",
+    "required": ["rows", "count"],
+    "properties": {
+        "rows": {"type": "array", "items": {"$ref": "#/components/schemas/Row"}},
+        "count": {"type": "integer"},
+    },
 }
 TEMPLATE = {
     "type": "object",
@@ -96,6 +176,13 @@ def openapi_document(
 ) -> dict[str, Any]:
     common = _errors(400, 403, 404, 409, 410, 429, 502)
     workspace_id = {"name": "workspace_id", "in": "path", "required": True, "schema": OBJECT_ID}
+    query = {
+        "name": "q",
+        "in": "query",
+        "required": False,
+        "description": "A Coder workspace search query (default `owner:me`)",
+        "schema": {"type": "string"},
+    }
     return {
         "openapi": "3.1.0",
         "info": {
@@ -110,6 +197,8 @@ def openapi_document(
                 "Error": ERROR,
                 "Workspace": WORKSPACE,
                 "WorkspaceBuild": BUILD,
+                "Row": ROW,
+                "Rows": ROWS,
                 "Template": TEMPLATE,
                 "TemplateVersionParameter": PARAMETER,
                 "CreateWorkspace": create_body.model_json_schema(),
@@ -150,6 +239,51 @@ def openapi_document(
                     },
                     "responses": {"201": _json("The new workspace", _ref("Workspace")), **common},
                 },
+            },
+            "/workspaces/rows": {
+                "get": {
+                    "operationId": "listWorkspaceRows",
+                    "summary": "The sidebar's rows for a Coder search query",
+                    "parameters": [query],
+                    "responses": {"200": _json("The rows", _ref("Rows")), **common},
+                }
+            },
+            "/workspaces/stream": {
+                "get": {
+                    "operationId": "streamWorkspaceRows",
+                    "summary": "The sidebar's live list as server-sent events",
+                    "description": "`event: snapshot` (`{rows: [Row]}`) first, then `event: row` (a Row) "
+                    "for each change or new workspace, `event: removed` (`{id}`) for each one gone, and "
+                    "`event: error` (an Error) while Coder cannot be listed (the server keeps trying and "
+                    "sends a fresh snapshot when it can). Keepalive comments in between. One watch per "
+                    "workspace is shared by all streams.",
+                    "parameters": [query],
+                    "responses": {
+                        "200": {
+                            "description": "An event stream",
+                            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                        },
+                        **common,
+                    },
+                }
+            },
+            "/workspaces/lookup/{owner}/{name}": {
+                "get": {
+                    "operationId": "lookupWorkspaceRow",
+                    "summary": "The Row of a workspace by owner and name",
+                    "parameters": [
+                        {"name": "owner", "in": "path", "required": True, "schema": OBJECT_ID},
+                        {"name": "name", "in": "path", "required": True, "schema": OBJECT_ID},
+                    ],
+                    "responses": {"200": _json("The row", _ref("Row")), **common},
+                }
+            },
+            "/workspaces/{workspace_id}/row": {
+                "get": {
+                    "operationId": "getWorkspaceRow",
+                    "parameters": [workspace_id],
+                    "responses": {"200": _json("The row", _ref("Row")), **common},
+                }
             },
             "/workspaces/{workspace_id}": {
                 "get": {

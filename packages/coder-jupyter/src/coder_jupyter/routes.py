@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import tornado.web
@@ -17,6 +18,8 @@ from tornado.iostream import StreamClosedError
 
 from .config import CoderConfig
 from .openapi import openapi_document
+from .panel import PanelFeeds, RefusedQuery, Subscriber
+from .rows import row_of
 from .serialize import error_status_and_body, lifecycle_event_json, to_json
 
 AUTH_RESOURCE = "coder"
@@ -49,6 +52,7 @@ class CoderState:
     def __init__(self, config: CoderConfig) -> None:
         self.config = config
         self._client: AsyncCoderClient | None = None
+        self._feeds: PanelFeeds | None = None
 
     @property
     def active_client(self) -> AsyncCoderClient | None:
@@ -64,7 +68,21 @@ class CoderState:
             )
         return self._client
 
+    def feeds(self) -> PanelFeeds:
+        """The sidebar's live feeds, over the shared client (created with it)."""
+        if self._feeds is None:
+            self._feeds = PanelFeeds(self.client(), sweep_seconds=self.config.panel_sweep_seconds)
+        return self._feeds
+
+    def changed(self) -> None:
+        """Something was done through these routes: the sidebar's feeds list again now."""
+        if self._feeds is not None:
+            self._feeds.nudge()
+
     async def aclose(self) -> None:
+        if self._feeds is not None:
+            feeds, self._feeds = self._feeds, None
+            await feeds.aclose()
         if self._client is not None:
             client, self._client = self._client, None
             await client.aclose()
@@ -78,13 +96,18 @@ class CoderHandler(APIHandler):  # type: ignore[misc]
         state: CoderState = self.settings[SETTINGS_KEY]
         return state
 
-    async def respond(self, call: Callable[[AsyncCoderClient], Awaitable[Any]], status: int = 200) -> None:
-        """Run one client call; answer with its JSON or with Coder's error mapped to ours."""
+    async def respond(
+        self, call: Callable[[AsyncCoderClient], Awaitable[Any]], status: int = 200, *, changes: bool = False
+    ) -> None:
+        """Run one client call; answer with its JSON or with Coder's error mapped to ours. ``changes``: the
+        call changed workspaces, so the sidebar's feeds list again at once."""
         try:
             result = await call(self.state.client())
         except Exception as exc:
             self.send_error_json(exc)
             return
+        if changes:
+            self.state.changed()
         self.set_status(status)
         self.finish(json.dumps(to_json(result)))
 
@@ -150,6 +173,97 @@ class WorkspacesHandler(CoderHandler):
         await self.respond(call, status=201)
 
 
+class RowsHandler(CoderHandler):
+    """The sidebar's rows for a Coder search query, in one request."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        query = self.get_query_argument("q", "owner:me")
+
+        async def call(client: AsyncCoderClient) -> dict[str, Any]:
+            found = await client.workspaces.list(query=query)
+            now = datetime.now(UTC)
+            return {"rows": [row_of(ws, client.url, now) for ws in found], "count": len(found)}
+
+        await self.respond(call)
+
+
+class StreamHandler(CoderHandler):
+    """The sidebar's live list as server-sent events: snapshot, then row / removed / error."""
+
+    def initialize(self) -> None:
+        self._closed = asyncio.Event()
+        self._subscriber: Subscriber | None = None
+
+    def on_connection_close(self) -> None:
+        self._closed.set()
+        if self._subscriber is not None:
+            self._subscriber.close()
+
+    async def _write(self, frame: str) -> None:
+        try:
+            self.write(frame)
+            await self.flush()
+        except StreamClosedError:
+            self.on_connection_close()
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        query = self.get_query_argument("q", "owner:me")
+        try:
+            feeds = self.state.feeds()
+            subscriber = await feeds.subscribe(query)
+        except RefusedQuery as refused:
+            self.log.info("coder route stream -> %s: %s", refused.status, refused.body["message"])
+            self.set_status(refused.status)
+            self.finish(json.dumps(refused.body))
+            return
+        except Exception as exc:
+            self.send_error_json(exc)
+            return
+        self._subscriber = subscriber
+        if self._closed.is_set():
+            subscriber.close()
+        self.set_header("Content-Type", "text/event-stream")
+        self.set_header("Cache-Control", "no-cache")
+        self.set_header("X-Accel-Buffering", "no")
+        keepalive = self.state.config.events_keepalive_seconds
+        try:
+            await self._write(": connected\n\n")
+            while not self._closed.is_set():
+                try:
+                    frame = await subscriber.next(keepalive)
+                except EOFError:
+                    break
+                await self._write(": keepalive\n\n" if frame is None else frame)
+        finally:
+            await feeds.unsubscribe(subscriber)
+        if not self._closed.is_set():
+            self.finish()
+
+
+class RowHandler(CoderHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, workspace_id: str) -> None:
+        async def call(client: AsyncCoderClient) -> dict[str, Any]:
+            return row_of(await client.workspaces.get(workspace_id), client.url)
+
+        await self.respond(call)
+
+
+class LookupHandler(CoderHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, owner: str, name: str) -> None:
+        async def call(client: AsyncCoderClient) -> dict[str, Any]:
+            return row_of(await client.workspaces.get_by_name(owner, name), client.url)
+
+        await self.respond(call)
+
+
 class WorkspaceHandler(CoderHandler):
     @tornado.web.authenticated
     @authorized
@@ -170,11 +284,11 @@ class WorkspaceActionHandler(CoderHandler):
                 await client.workspaces.extend(workspace_id, by=parse_duration(body.by))
                 return await client.workspaces.get(workspace_id)
 
-            await self.respond(extend)
+            await self.respond(extend, changes=True)
         elif action == "start":
-            await self.respond(lambda client: client.workspaces.start(workspace_id), status=201)
+            await self.respond(lambda client: client.workspaces.start(workspace_id), status=201, changes=True)
         else:
-            await self.respond(lambda client: client.workspaces.stop(workspace_id), status=201)
+            await self.respond(lambda client: client.workspaces.stop(workspace_id), status=201, changes=True)
 
 
 class TemplatesHandler(CoderHandler):
@@ -269,7 +383,12 @@ def route_handlers(base_url: str) -> list[tuple[str, type[CoderHandler]]]:
     return [
         (url_path_join(api, "openapi.json"), OpenAPIHandler),
         (url_path_join(api, "workspaces"), WorkspacesHandler),
+        # Before workspaces/{id}: these names would match its pattern too.
+        (url_path_join(api, "workspaces", "rows"), RowsHandler),
+        (url_path_join(api, "workspaces", "stream"), StreamHandler),
+        (url_path_join(api, "workspaces", "lookup", r"(?P<owner>[^/]+)", r"(?P<name>[^/]+)"), LookupHandler),
         (url_path_join(api, "workspaces", workspace), WorkspaceHandler),
+        (url_path_join(api, "workspaces", workspace, "row"), RowHandler),
         (
             url_path_join(api, "workspaces", workspace, "(?P<action>extend|start|stop)"),
             WorkspaceActionHandler,

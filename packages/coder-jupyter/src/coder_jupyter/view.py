@@ -11,9 +11,65 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 
-from coder_client import Phase, Workspace, WorkspaceProgress, progress_of
+from coder_client import (
+    CoderError,
+    LifecycleKind,
+    Phase,
+    Workspace,
+    WorkspaceProgress,
+    plan_extend,
+    progress_of,
+)
 
 HEALTHY_APP_STATES = frozenset({"healthy", "disabled", ""})  # "disabled": the app has no health check
+
+# What a person reads for each stage (the monitor's badge and the sidebar's rows say the same).
+STAGE_LABELS: dict[LifecycleKind, str] = {
+    LifecycleKind.QUEUED: "Queued",
+    LifecycleKind.BUILDING: "Building",
+    LifecycleKind.AGENT_CONNECTING: "Agent connecting",
+    LifecycleKind.AGENT_TIMEOUT: "Agent not connecting",
+    LifecycleKind.STARTING: "Starting",
+    LifecycleKind.READY: "Ready",
+    LifecycleKind.START_ERROR: "Startup script failed",
+    LifecycleKind.START_TIMEOUT: "Startup timed out",
+    LifecycleKind.BUILD_FAILED: "Build failed",
+    LifecycleKind.BUILD_CANCELED: "Build canceled",
+    LifecycleKind.STOPPING: "Stopping",
+    LifecycleKind.STOPPED: "Stopped",
+    LifecycleKind.DELETING: "Deleting",
+    LifecycleKind.DELETED: "Deleted",
+}
+FAILED_STAGES = frozenset(
+    {LifecycleKind.BUILD_FAILED, LifecycleKind.START_ERROR, LifecycleKind.START_TIMEOUT}
+)
+
+
+@dataclass(frozen=True)
+class PhaseTiming:
+    """One start phase as the monitor's timeline and the sidebar's details show it."""
+
+    name: str
+    state: str  # pending | active | done | failed
+    started_at: datetime | None
+    ended_at: datetime | None
+    seconds: float | None  # how long it took (the active one: so far); None before it began
+
+
+def phase_timing(phase: Phase, now: datetime | None = None) -> PhaseTiming:
+    took = phase.duration(now)
+    return PhaseTiming(
+        name=phase.name,
+        state=phase.state,
+        started_at=phase.started_at,
+        ended_at=phase.ended_at,
+        seconds=None if took is None else took.total_seconds(),
+    )
+
+
+def dashboard_url(coder_url: str, owner: str, name: str) -> str:
+    """Coder's own page for a workspace (``<coder>/@owner/name``)."""
+    return f"{coder_url.rstrip('/')}/@{owner}/{name}"
 
 
 @dataclass(frozen=True)
@@ -62,6 +118,10 @@ class WorkspaceView:
     def phases(self) -> tuple[Phase, ...]:
         return self.progress.phases
 
+    def timeline(self, now: datetime | None = None) -> tuple[PhaseTiming, ...]:
+        """The start phases with their durations: the one timeline both front ends draw."""
+        return tuple(phase_timing(phase, now) for phase in self.phases)
+
     @property
     def outcome(self) -> str | None:
         """The stage once the workspace settled (ready, start_error, build_failed, stopped...); else None."""
@@ -78,6 +138,33 @@ class WorkspaceView:
             return self.outcome
         active = self.progress.active_phase
         return active.name if active else self.progress.stage.value.replace("_", " ")
+
+    @property
+    def stage(self) -> LifecycleKind:
+        return self.progress.stage
+
+    @property
+    def stage_label(self) -> str:
+        """The stage in words (``Ready``, ``Startup script failed``, ``Agent connecting``...)."""
+        return STAGE_LABELS.get(self.progress.stage, self.progress.stage.value.replace("_", " ").capitalize())
+
+    @property
+    def failed(self) -> bool:
+        """The build or the startup failed (a failed startup still leaves the workspace usable)."""
+        return self.progress.stage in FAILED_STAGES
+
+    @property
+    def build_duration(self) -> float | None:
+        took = self.progress.build_duration
+        return None if took is None else took.total_seconds()
+
+    def can_extend(self, now: datetime | None = None) -> bool:
+        """Whether *Extend* would move the stop time later (running, stops on its own, below the cap)."""
+        try:
+            plan = plan_extend(self.workspace, "1h", now=now)
+        except CoderError:
+            return False
+        return plan.changes and not plan.too_soon and not plan.shortens
 
     @property
     def startup_duration(self) -> float | None:

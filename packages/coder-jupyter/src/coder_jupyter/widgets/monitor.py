@@ -15,7 +15,7 @@ import traitlets
 from coder_client import AsyncCoderClient, NotFound, Workspace, human_duration
 
 from ..runner import Runner
-from ..view import WorkspaceView
+from ..view import WorkspaceView, dashboard_url
 from .common import CoderWidget, badge, visible_text
 
 LOG_TAIL_LINES = 40
@@ -28,9 +28,8 @@ async def resolve_workspace(client: AsyncCoderClient, ref: str) -> Workspace:
 
 def timeline_html(view: WorkspaceView, now: datetime | None = None) -> str:
     steps = []
-    for phase in view.phases:
-        took = phase.duration(now)
-        label = human_duration(took) if took is not None else ""
+    for phase in view.timeline(now):
+        label = human_duration(phase.seconds) if phase.seconds is not None else ""
         steps.append(
             f'<div class="coder-step coder-step-{phase.state}" data-phase="{html.escape(phase.name)}">'
             f"{html.escape(phase.name)}<small>{label}</small></div>"
@@ -264,7 +263,7 @@ class Monitor(CoderWidget):
             return ""
         links = []
         if self._coder_url:
-            dashboard = f"{self._coder_url.rstrip('/')}/@{view.owner}/{view.name}"
+            dashboard = dashboard_url(self._coder_url, view.owner, view.name)
             links.append(f'<a href="{html.escape(dashboard)}" target="_blank">Open in Coder</a>')
         for app in view.apps:
             if app.healthy:
