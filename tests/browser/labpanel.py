@@ -225,19 +225,28 @@ def launch_chromium(playwright: Playwright) -> Browser:
 
 
 def start_busy_notebook(page: Page, lab: LabServer, name: str = "busy.ipynb") -> str:
-    """Open a notebook whose one cell runs ``time.sleep(120)``, run it; return the kernel id once the server
-    reports that kernel busy."""
+    """Open a notebook whose one cell runs ``time.sleep(120)`` and run it; return its kernel's id once the
+    cell shows as running (``[*]``) and the kernel's status bar item says Busy.
+
+    (The server's ``/api/kernels`` execution_state is not used: with ipykernel 7's comm subshell, an idle
+    status from the subshell can overwrite the busy one while the cell still runs.)"""
+    from playwright.sync_api import expect
+
     lab.write_notebook(name, BUSY_CELL)
     page.goto(lab.lab_url(f"tree/{name}"))
     page.wait_for_function(KERNEL_IDLE, timeout=90_000)
     page.evaluate("() => { void window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        busy = [k["id"] for k in lab.kernels() if k.get("execution_state") == "busy"]
-        if busy:
-            return str(busy[0])
-        page.wait_for_timeout(100)
-    raise AssertionError(f"the notebook's kernel never became busy: {lab.kernels()}")
+    expect(page.locator(".jp-InputPrompt").first).to_contain_text("[*]", timeout=30_000)
+    expect(page.locator("#jp-main-statusbar")).to_contain_text("Busy", timeout=30_000)
+    kernels = lab.kernels()
+    assert len(kernels) == 1, kernels
+    return str(kernels[0]["id"])
+
+
+def cell_still_running(page: Page) -> bool:
+    """The busy notebook's cell still shows ``[*]`` (it has not finished)."""
+    text = page.locator(".jp-InputPrompt").first.inner_text()
+    return "[*]" in text
 
 
 class Panel:
