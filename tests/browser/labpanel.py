@@ -319,6 +319,20 @@ class Panel:
     def start_recorder(self) -> None:
         self.page.evaluate(RECORDER_JS, PANEL)
 
+    def wait_until_ready_again(self, workspace_id: str, timeout_ms: float = 60_000) -> None:
+        """Wait (with the recorder started before the change) until the row showed some other stage, then
+        Ready: a stale "Ready" from before the change does not count."""
+        self.page.wait_for_function(
+            """(id) => {
+                 const stages = window.__coderRecorder.events.filter(e => e.id === id)
+                   .map(e => (e.fields.stage || '').toLowerCase());
+                 const away = stages.findIndex(s => s && !/\\bready\\b/.test(s));
+                 return away >= 0 && stages.slice(away + 1).some(s => /\\bready\\b/.test(s));
+               }""",
+            arg=workspace_id,
+            timeout=timeout_ms,
+        )
+
     def recorded(self) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = self.page.evaluate("() => window.__coderRecorder.events.slice()")
         return events

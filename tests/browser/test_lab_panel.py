@@ -312,11 +312,12 @@ def test_start_restart_and_delete_from_the_panel(
 
     running = seeded["api-made"]
     builds_before = coder.workspaces.get(running).latest_build.build_number
+    panel.start_recorder()
     panel.action(running, "restart").click()
     if dialog(page).count():  # a restart may ask first; the contract leaves it open
         dialog(page).locator(".jp-mod-accept").first.click()
-    wait_until(lambda: coder.workspaces.get(running).latest_build.build_number == builds_before + 2, 60)
-    expect(panel.field(running, "stage")).to_contain_text(READY, timeout=60_000)
+    panel.wait_until_ready_again(running)
+    assert coder.workspaces.get(running).latest_build.build_number == builds_before + 2
 
     # Delete asks for the workspace's name. Cancelled: nothing; confirmed: the row goes away.
     panel.action(stopped, "delete").click()
@@ -359,3 +360,26 @@ def test_two_panels_share_one_upstream_watch_per_workspace(
 def panel_sim_agent(sim: SimServer, workspace_id: str) -> str:
     with CoderClient(url=sim.url, token=sim.user_tokens["alice"]) as client:
         return client.workspaces.get(workspace_id).latest_build.resources[0].agents[0].id
+
+
+def test_a_pinned_workspace_started_elsewhere_notifies_when_ready(
+    lab: LabServer, page: Page, coder: CoderClient, seeded: dict[str, str]
+) -> None:
+    from playwright.sync_api import expect
+
+    panel = open_panel_without_kernel(page, lab)
+    pinned, other = seeded["seeded-stopped"], seeded["api-made"]
+    panel.action(pinned, "pin").click()
+    expect(panel.row(pinned)).to_have_attribute("data-pinned", "true", timeout=10_000)
+    expect(panel.row(other)).to_have_attribute("data-pinned", "false")
+
+    # Not pinned, restarted from outside JupyterLab: the panel follows it, but says nothing.
+    panel.start_recorder()
+    coder.workspaces.restart(other)
+    panel.wait_until_ready_again(other)
+    # Pinned, started from outside JupyterLab: a notification once it is ready.
+    coder.workspaces.start(pinned)
+    toast = toasts(page).filter(has_text="seeded-stopped").filter(has_text=READY)
+    expect(toast.first).to_be_visible(timeout=60_000)
+    # The unpinned one became ready before the pinned one, and no toast ever named it.
+    expect(toasts(page).filter(has_text="api-made")).to_have_count(0)
