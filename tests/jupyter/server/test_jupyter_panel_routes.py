@@ -11,6 +11,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -325,3 +326,182 @@ async def test_stream_says_when_coder_fails_and_recovers_with_a_fresh_snapshot(
         alice.sim.clear_faults()
         seen = await stream.until(lambda event, _: event == "snapshot", what="a fresh snapshot")
         assert {row["id"] for row in seen[-1][1]["rows"]} == {first, later}
+
+
+# --- actions ------------------------------------------------------------------------------------------
+
+
+async def ready_row(fetch: Fetch, workspace_id: str, stage: str = "ready", timeout: float = 60.0) -> Any:
+    """Poll the row route until the workspace reaches ``stage`` (what a panel without a stream would do)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            status, row = await call(fetch, "GET", "workspaces", workspace_id, "row")
+            assert status == 200, row
+            if row["stage"] == stage and row["settled"]:
+                return row
+            await asyncio.sleep(0.05)
+
+
+async def test_start_stop_restart_answer_with_the_build_and_the_row(
+    jp_fetch: Fetch, alice: CoderLogin, unique_name: Callable[[str], str]
+) -> None:
+    row_schema = await served_row_schema(jp_fetch)
+    workspace_id = seed(alice, unique_name("act"))
+    status, restarted = await call(jp_fetch, "POST", "workspaces", workspace_id, "restart")
+    assert status == 201, restarted
+    check_row(restarted["row"], row_schema)
+    assert (
+        restarted["transition"] == "start" and restarted["row"]["build_number"] == restarted["build_number"]
+    )
+    ready = await ready_row(jp_fetch, workspace_id)
+    assert ready["build_number"] == restarted["build_number"] and ready["startup_seconds"] > 0
+
+    status, stopped = await call(jp_fetch, "POST", "workspaces", workspace_id, "stop")
+    assert status == 201 and stopped["transition"] == "stop"
+    assert stopped["row"]["transition"] == "stop" and not stopped["row"]["can_extend"]
+    await ready_row(jp_fetch, workspace_id, "stopped")
+
+    status, started = await call(jp_fetch, "POST", "workspaces", workspace_id, "start")
+    assert status == 201 and started["row"]["transition"] == "start"
+    assert started["row"]["stage"] in {"queued", "building", "agent_connecting", "starting", "ready"}
+    await ready_row(jp_fetch, workspace_id)
+
+
+async def test_extend_says_what_it_planned_and_never_goes_past_the_templates_maximum(
+    jp_fetch: Fetch, alice: CoderLogin, unique_name: Callable[[str], str]
+) -> None:
+    workspace_id = seed(alice, unique_name("plan"))
+    _, before = await call(jp_fetch, "GET", "workspaces", workspace_id, "row")
+    status, extended = await call(jp_fetch, "POST", "workspaces", workspace_id, "extend", body={"by": "2h"})
+    assert status == 200, extended
+    plan, row = extended["plan"], extended["row"]
+    assert not plan["capped"] and "later than planned" in plan["message"]
+    assert row["deadline"] == plan["deadline"]
+    assert parse_time(row["deadline"]) == parse_time(extended["latest_build"]["deadline"])
+    assert parse_time(row["deadline"]) - parse_time(before["deadline"]) == timedelta(hours=2)
+
+    capped_id = str(alice.sim.create_workspace_direct("alice", "max-deadline", unique_name("cap")))
+    status, capped = await call(jp_fetch, "POST", "workspaces", capped_id, "extend", body={"by": "20h"})
+    assert status == 200, capped
+    assert capped["plan"]["capped"] and "capped at the template's maximum" in capped["plan"]["message"]
+    assert capped["row"]["deadline"] == capped["row"]["max_deadline"]
+    assert not capped["row"]["can_extend"]
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+async def test_delete_needs_the_workspaces_name_as_confirmation(
+    jp_fetch: Fetch, alice: CoderLogin, unique_name: Callable[[str], str]
+) -> None:
+    name = unique_name("del")
+    workspace_id = seed(alice, name)
+    for confirm in (None, "", "something-else", name.upper()):
+        params = {} if confirm is None else {"confirm": confirm}
+        status, refused = await call(jp_fetch, "DELETE", "workspaces", workspace_id, params=params)
+        assert status == 400, refused
+        assert "pass the workspace's name" in refused["message"] and f"confirm={name}" in refused["message"]
+    _, still = await call(jp_fetch, "GET", "workspaces", workspace_id, "row")
+    assert still["stage"] == "ready"  # nothing happened
+
+    status, deleting = await call(jp_fetch, "DELETE", "workspaces", workspace_id, params={"confirm": name})
+    assert status == 202, deleting
+    assert deleting["row"]["id"] == workspace_id and deleting["row"]["transition"] == "delete"
+    async with asyncio.timeout(60):
+        while (await call(jp_fetch, "GET", "workspaces", workspace_id, "row"))[0] != 410:
+            await asyncio.sleep(0.05)
+
+    status, _ = await call(jp_fetch, "DELETE", "workspaces", MISSING, params={"confirm": "x"})
+    assert status == 404
+
+
+async def test_logs_show_why_a_startup_failed(
+    jp_fetch: Fetch, alice: CoderLogin, unique_name: Callable[[str], str]
+) -> None:
+    body = {"name": unique_name("broken"), "template": "broken-startup"}
+    status, created = await call(jp_fetch, "POST", "workspaces", body=body)
+    assert status == 201, created
+    failed = await ready_row(jp_fetch, created["id"], "start_error")
+    assert failed["failed"] and failed["usable"] and failed["stage_label"] == "Startup script failed"
+    assert failed["phases"][-1]["state"] == "failed"
+
+    status, logs = await call(jp_fetch, "GET", "workspaces", created["id"], "logs")
+    assert status == 200, logs
+    assert any("No matching distribution found for tensorflow" in line for line in logs["startup_log"])
+    assert logs["build_log"] and not logs["truncated"]
+    status, short = await call(jp_fetch, "GET", "workspaces", created["id"], "logs", params={"lines": "2"})
+    assert status == 200 and short["truncated"]
+    assert short["startup_log"] == logs["startup_log"][-2:] and len(short["build_log"]) <= 2
+    for bad in ("0", "abc", "-3", "100000"):
+        status, refused = await call(
+            jp_fetch, "GET", "workspaces", created["id"], "logs", params={"lines": bad}
+        )
+        assert status == 400 and "lines" in refused["message"], bad
+
+
+async def test_logs_of_a_failed_build_and_of_a_missing_workspace(
+    jp_fetch: Fetch, alice: CoderLogin, unique_name: Callable[[str], str]
+) -> None:
+    body = {"name": unique_name("nobuild"), "template": "failing-build"}
+    _, created = await call(jp_fetch, "POST", "workspaces", body=body)
+    failed = await ready_row(jp_fetch, created["id"], "build_failed")
+    assert failed["failed"] and "quota" in failed["error"] and not failed["usable"]
+    status, logs = await call(jp_fetch, "GET", "workspaces", created["id"], "logs")
+    assert status == 200 and logs["build_log"] and logs["startup_log"] == []
+    status, _ = await call(jp_fetch, "GET", "workspaces", MISSING, "logs")
+    assert status == 404
+
+
+def test_log_tails_are_redacted() -> None:
+    from coder_jupyter.routes import tail
+
+    lines = [f"line {n}" for n in range(10)] + [
+        "export GITHUB_TOKEN=ghp_abcdefghijklmnopqrstuvwxyz0123456789"
+    ]
+    shown = tail(lines, 3)
+    assert shown[:2] == ["line 8", "line 9"] and "ghp_" not in shown[2] and "[redacted]" in shown[2]
+
+
+# --- the New workspace form and preferences ------------------------------------------------------------
+
+
+async def test_template_form_and_the_template_chosen_last(
+    jp_fetch: Fetch, alice: CoderLogin, unique_name: Callable[[str], str]
+) -> None:
+    status, preferences = await call(jp_fetch, "GET", "preferences")
+    assert status == 200 and preferences == {"last_template": None}
+    status, form = await call(jp_fetch, "GET", "templates", "python-ds", "form")
+    assert status == 200, form
+    assert form["template"]["name"] == "python-ds" and form["last_used"] is False
+    fields = {field["name"]: field for field in form["fields"]}
+    assert list(fields)[:3] == ["project_name", "region", "cpu"]
+    assert fields["project_name"]["required"] and fields["project_name"]["regex"]
+    assert fields["region"]["form"] in {"select", "radio"}
+    assert ["Europe (Frankfurt)", "eu-west"] in fields["region"]["options"]
+    status, missing = await call(jp_fetch, "GET", "templates", "no-such-template", "form")
+    assert status == 404 and missing["message"]
+
+    # creating a workspace remembers its template for the next form (and the notebook launcher)
+    body = {"name": unique_name("pref"), "template": "slow-start"}
+    assert (await call(jp_fetch, "POST", "workspaces", body=body))[0] == 201
+    assert (await call(jp_fetch, "GET", "preferences"))[1] == {"last_template": "slow-start"}
+    assert (await call(jp_fetch, "GET", "templates", "slow-start", "form"))[1]["last_used"] is True
+    assert (await call(jp_fetch, "GET", "templates", "python-ds", "form"))[1]["last_used"] is False
+
+
+async def test_preferences_are_saved_in_the_jupyter_data_dir(jp_fetch: Fetch, jp_data_dir: Any) -> None:
+    status, saved = await call(jp_fetch, "PUT", "preferences", body={"last_template": "python-ds"})
+    assert status == 200 and saved == {"last_template": "python-ds"}
+    stored = json.loads((jp_data_dir / "coder_jupyter" / "preferences.json").read_text())
+    assert stored == {"last_template": "python-ds"}
+    assert (await call(jp_fetch, "GET", "preferences"))[1] == {"last_template": "python-ds"}
+    for bad in ({}, {"last_template": ""}, {"last_template": 3}, {"last_template": "x", "colour": "red"}):
+        status, refused = await call(jp_fetch, "PUT", "preferences", body=bad)
+        assert status == 400 and refused["validations"], bad
+    assert (await call(jp_fetch, "GET", "preferences"))[1] == {"last_template": "python-ds"}
+    status, cleared = await call(jp_fetch, "PUT", "preferences", body={"last_template": None})
+    assert status == 200 and cleared == {"last_template": None}
+    # a damaged file is no preference, not an error
+    (jp_data_dir / "coder_jupyter" / "preferences.json").write_text("{not json")
+    assert (await call(jp_fetch, "GET", "preferences"))[1] == {"last_template": None}

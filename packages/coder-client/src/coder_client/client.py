@@ -32,6 +32,7 @@ from .models import (
     AgentLog,
     BuildInfo,
     Organization,
+    ProvisionerJobLog,
     Template,
     TemplateVersionParameter,
     User,
@@ -281,6 +282,10 @@ class Workspaces(_SyncNamespace):
     def builds(self, workspace: WorkspaceRef) -> builtins.list[WorkspaceBuild]:
         return self._run(self._ops.builds(workspace))
 
+    def build_logs(self, build: WorkspaceBuild | str) -> builtins.list[ProvisionerJobLog]:
+        """The provisioner log of a build (e.g. ``workspace.latest_build``), oldest first."""
+        return self._run(self._ops.build_logs(build))
+
     def watch(self, workspace: WorkspaceRef, *, timeout: float | None = None) -> Iterator[Workspace]:
         """Snapshots as the workspace changes (first one at once); reconnects by itself. Stop by breaking."""
         workspace_id = self._run(self._ops.workspace_id(workspace))
@@ -512,6 +517,10 @@ class AsyncWorkspaces(_AsyncNamespace):
 
     async def builds(self, workspace: WorkspaceRef) -> builtins.list[WorkspaceBuild]:
         return await self._run(self._ops.builds(workspace))
+
+    async def build_logs(self, build: WorkspaceBuild | str) -> builtins.list[ProvisionerJobLog]:
+        """The provisioner log of a build (e.g. ``workspace.latest_build``), oldest first."""
+        return await self._run(self._ops.build_logs(build))
 
     async def watch(self, workspace: WorkspaceRef) -> AsyncIterator[Workspace]:
         """Snapshots as the workspace changes (first one at once); reconnects by itself."""

@@ -21,6 +21,7 @@ from .models import (
     AgentLog,
     BuildInfo,
     Organization,
+    ProvisionerJobLog,
     Response,
     Template,
     TemplateVersionParameter,
@@ -160,6 +161,7 @@ CREATE_BUILD = Endpoint("POST", "/workspaces/{workspace}/builds", parse_model(Wo
 LIST_BUILDS = Endpoint("GET", "/workspaces/{workspace}/builds", parse_list(WorkspaceBuild))
 GET_BUILD = Endpoint("GET", "/workspacebuilds/{build}", parse_model(WorkspaceBuild))
 CANCEL_BUILD = Endpoint("PATCH", "/workspacebuilds/{build}/cancel", parse_model(Response))
+GET_BUILD_LOGS = Endpoint("GET", "/workspacebuilds/{build}/logs", parse_list(ProvisionerJobLog))
 
 # Agents
 GET_AGENT = Endpoint("GET", "/workspaceagents/{agent}", parse_model(WorkspaceAgent))

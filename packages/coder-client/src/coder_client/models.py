@@ -486,6 +486,17 @@ class BuildInfo(CoderModel):
     dashboard_url: Text = ""
 
 
+class ProvisionerJobLog(CoderModel):
+    """One line of a build's provisioner log (``GET /workspacebuilds/{build}/logs``)."""
+
+    id: int
+    created_at: Time = None
+    log_source: Text = ""
+    log_level: LogLevel = LogLevel.INFO
+    stage: Text = ""
+    output: Text = ""
+
+
 class AgentLog(CoderModel):
     id: int
     created_at: Time = None

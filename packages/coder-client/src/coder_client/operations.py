@@ -23,6 +23,7 @@ from .models import (
     BuildInfo,
     JobStatus,
     Organization,
+    ProvisionerJobLog,
     Template,
     TemplateVersionParameter,
     User,
@@ -361,6 +362,10 @@ class Operations:
     def builds(self, workspace: WorkspaceRef) -> Op[list[WorkspaceBuild]]:
         workspace_id = yield from self.workspace_id(workspace)
         return (yield from api.LIST_BUILDS(workspace=workspace_id))
+
+    def build_logs(self, build: WorkspaceBuild | str) -> Op[list[ProvisionerJobLog]]:
+        build_id = build.id if isinstance(build, WorkspaceBuild) else build
+        return (yield from api.GET_BUILD_LOGS(build=build_id))
 
     # agents ----------------------------------------------------------------------------------------
 

@@ -128,6 +128,78 @@ ROWS = {
         "count": {"type": "integer"},
     },
 }
+WITH_ROW = {
+    "type": "object",
+    "required": ["row"],
+    "properties": {"row": {"$ref": "#/components/schemas/Row"}},
+}
+EXTENDED = {
+    "type": "object",
+    "required": ["plan", "row"],
+    "properties": {
+        "plan": {
+            "type": "object",
+            "required": ["deadline", "capped", "message"],
+            "properties": {
+                "deadline": {"type": "string", "format": "date-time"},
+                "capped": {"type": "boolean"},
+                "message": {"type": "string"},
+            },
+        },
+        "row": {"$ref": "#/components/schemas/Row"},
+    },
+}
+LOGS = {
+    "type": "object",
+    "required": ["build_log", "startup_log", "truncated"],
+    "properties": {
+        "build_log": {"type": "array", "items": {"type": "string"}},
+        "startup_log": {"type": "array", "items": {"type": "string"}},
+        "truncated": {"type": "boolean"},
+    },
+}
+FIELD = {
+    "type": "object",
+    "required": ["name", "display_name", "type", "form", "options", "default", "required", "mutable"],
+    "properties": {
+        "name": {"type": "string"},
+        "display_name": {"type": "string"},
+        "description": {"type": "string"},
+        "type": {"type": "string"},
+        "form": {
+            "type": "string",
+            "enum": ["text", "textarea", "number", "select", "radio", "checkbox", "multi-select", "tags"],
+        },
+        "options": {
+            "type": "array",
+            "description": "[label, value] pairs",
+            "items": {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 2},
+        },
+        "default": {"type": "string"},
+        "required": {"type": "boolean"},
+        "mutable": {"type": "boolean"},
+        "ephemeral": {"type": "boolean"},
+        "min": {"type": ["number", "null"]},
+        "max": {"type": ["number", "null"]},
+        "regex": {"type": ["string", "null"]},
+        "error": {"type": ["string", "null"]},
+        "monotonic": {"type": ["string", "null"]},
+    },
+}
+FORM = {
+    "type": "object",
+    "required": ["template", "fields", "last_used"],
+    "properties": {
+        "template": {"$ref": "#/components/schemas/Template"},
+        "fields": {"type": "array", "items": FIELD},
+        "last_used": {"type": "boolean"},
+    },
+}
+PREFERENCES = {
+    "type": "object",
+    "required": ["last_template"],
+    "properties": {"last_template": {"type": ["string", "null"]}},
+}
 TEMPLATE = {
     "type": "object",
     "required": ["id", "name"],
@@ -172,7 +244,11 @@ def _ref(name: str) -> dict[str, str]:
 
 
 def openapi_document(
-    base_path: str, create_body: type[BaseModel], extend_body: type[BaseModel]
+    base_path: str,
+    create_body: type[BaseModel],
+    extend_body: type[BaseModel],
+    preferences_body: type[BaseModel],
+    max_log_lines: int,
 ) -> dict[str, Any]:
     common = _errors(400, 403, 404, 409, 410, 429, 502)
     workspace_id = {"name": "workspace_id", "in": "path", "required": True, "schema": OBJECT_ID}
@@ -199,6 +275,7 @@ def openapi_document(
                 "WorkspaceBuild": BUILD,
                 "Row": ROW,
                 "Rows": ROWS,
+                "Preferences": PREFERENCES,
                 "Template": TEMPLATE,
                 "TemplateVersionParameter": PARAMETER,
                 "CreateWorkspace": create_body.model_json_schema(),
@@ -290,7 +367,22 @@ def openapi_document(
                     "operationId": "getWorkspace",
                     "parameters": [workspace_id],
                     "responses": {"200": _json("The workspace", _ref("Workspace")), **common},
-                }
+                },
+                "delete": {
+                    "operationId": "deleteWorkspace",
+                    "summary": "Delete a workspace; `confirm` must be its name (else 400 saying so)",
+                    "parameters": [
+                        workspace_id,
+                        {
+                            "name": "confirm",
+                            "in": "query",
+                            "required": True,
+                            "description": "The workspace's name, as the person typed it to confirm",
+                            "schema": {"type": "string"},
+                        },
+                    ],
+                    "responses": {"202": _json("The delete build is queued", WITH_ROW), **common},
+                },
             },
             "/workspaces/{workspace_id}/extend": {
                 "post": {
@@ -303,23 +395,50 @@ def openapi_document(
                         "content": {"application/json": {"schema": _ref("Extend")}},
                     },
                     "responses": {
-                        "200": _json("The workspace with its new deadline", _ref("Workspace")),
+                        "200": _json(
+                            "The workspace with its new deadline, the plan applied and its Row",
+                            {"allOf": [_ref("Workspace"), EXTENDED]},
+                        ),
                         **common,
                     },
                 }
             },
-            "/workspaces/{workspace_id}/start": {
-                "post": {
-                    "operationId": "startWorkspace",
-                    "parameters": [workspace_id],
-                    "responses": {"201": _json("The start build", _ref("WorkspaceBuild")), **common},
+            **{
+                f"/workspaces/{{workspace_id}}/{action}": {
+                    "post": {
+                        "operationId": f"{action}Workspace",
+                        "summary": summary,
+                        "parameters": [workspace_id],
+                        "responses": {
+                            "201": _json(
+                                "The build Coder queued, and the workspace's Row now",
+                                {"allOf": [_ref("WorkspaceBuild"), WITH_ROW]},
+                            ),
+                            **common,
+                        },
+                    }
                 }
+                for action, summary in (
+                    ("start", "Start (a start build)"),
+                    ("stop", "Stop (a stop build)"),
+                    ("restart", "Restart: stop, wait for the stop build, start (the start build)"),
+                )
             },
-            "/workspaces/{workspace_id}/stop": {
-                "post": {
-                    "operationId": "stopWorkspace",
-                    "parameters": [workspace_id],
-                    "responses": {"201": _json("The stop build", _ref("WorkspaceBuild")), **common},
+            "/workspaces/{workspace_id}/logs": {
+                "get": {
+                    "operationId": "workspaceLogs",
+                    "summary": "The tails of the latest build's log and of the agent's startup log, redacted",
+                    "parameters": [
+                        workspace_id,
+                        {
+                            "name": "lines",
+                            "in": "query",
+                            "required": False,
+                            "description": "How many lines of each log, from the end (default 200)",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": max_log_lines},
+                        },
+                    ],
+                    "responses": {"200": _json("The log tails", LOGS), **common},
                 }
             },
             "/workspaces/{workspace_id}/events": {
@@ -353,6 +472,30 @@ def openapi_document(
                         **common,
                     },
                 }
+            },
+            "/templates/{name}/form": {
+                "get": {
+                    "operationId": "templateForm",
+                    "summary": "The New workspace form of a template: its rich parameters as form fields "
+                    "(coder_client.ParameterField) and whether it is the template chosen last",
+                    "parameters": [{"name": "name", "in": "path", "required": True, "schema": OBJECT_ID}],
+                    "responses": {"200": _json("The form", FORM), **common},
+                }
+            },
+            "/preferences": {
+                "get": {
+                    "operationId": "getPreferences",
+                    "summary": "Your choices shared by the sidebar's form and the notebook launcher",
+                    "responses": {"200": _json("The preferences", _ref("Preferences")), **_errors(403)},
+                },
+                "put": {
+                    "operationId": "putPreferences",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": preferences_body.model_json_schema()}},
+                    },
+                    "responses": {"200": _json("Saved", _ref("Preferences")), **_errors(400, 403)},
+                },
             },
             "/templates/{name}/parameters": {
                 "get": {

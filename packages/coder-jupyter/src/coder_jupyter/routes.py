@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
 import tornado.web
-from coder_client import AsyncCoderClient, parse_duration
+from coder_client import (
+    AsyncCoderClient,
+    InvalidArgument,
+    NotFound,
+    parameter_fields,
+    parse_duration,
+    redact_tail,
+)
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
@@ -19,8 +28,12 @@ from tornado.iostream import StreamClosedError
 from .config import CoderConfig
 from .openapi import openapi_document
 from .panel import PanelFeeds, RefusedQuery, Subscriber
-from .rows import row_of
+from .preferences import MAX_TEMPLATE_NAME, Preferences, load_preferences, remember_template, save_preferences
+from .rows import iso, row_of
 from .serialize import error_status_and_body, lifecycle_event_json, to_json
+from .view import WorkspaceView
+
+MAX_LOG_LINES = 2000
 
 AUTH_RESOURCE = "coder"
 SETTINGS_KEY = "coder_jupyter"
@@ -34,6 +47,15 @@ class CreateWorkspaceBody(BaseModel):
     ttl: str | None = Field(default=None, description='Autostop after, e.g. "8h" or "90m".')
     autostart: str | None = Field(
         default=None, description='Autostart schedule, e.g. "9:30 mon-fri Europe/Berlin".'
+    )
+
+
+class PreferencesBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    last_template: str | None = Field(
+        description="The template the New workspace form and the notebook launcher start with (null: none).",
+        min_length=1,
+        max_length=MAX_TEMPLATE_NAME,
     )
 
 
@@ -162,13 +184,15 @@ class WorkspacesHandler(CoderHandler):
             return
 
         async def call(client: AsyncCoderClient) -> Any:
-            return await client.workspaces.create(
+            created = await client.workspaces.create(
                 body.name,
                 body.template,
                 parameters=body.parameters,
                 ttl=parse_duration(body.ttl) if body.ttl else None,
                 autostart=body.autostart,
             )
+            remember_template(body.template)
+            return created
 
         await self.respond(call, status=201)
 
@@ -270,6 +294,27 @@ class WorkspaceHandler(CoderHandler):
     async def get(self, workspace_id: str) -> None:
         await self.respond(lambda client: client.workspaces.get(workspace_id))
 
+    @tornado.web.authenticated
+    @authorized
+    async def delete(self, workspace_id: str) -> None:
+        """Delete, only with ``?confirm=<the workspace's name>`` (what the sidebar's dialog asks to type)."""
+        confirm = self.get_query_argument("confirm", "")
+
+        async def call(client: AsyncCoderClient) -> dict[str, Any]:
+            workspace = await client.workspaces.get(workspace_id)
+            if confirm != workspace.name:
+                got = f", not {confirm!r}" if confirm else ""
+                raise InvalidArgument(
+                    f"To delete {workspace.full_name}, pass the workspace's name: "
+                    f"confirm={workspace.name}{got}."
+                )
+            await client.workspaces.delete(workspace)
+            with contextlib.suppress(NotFound):  # already gone: its last snapshot says what it was
+                workspace = await client.workspaces.get(workspace_id)
+            return {"row": row_of(workspace, client.url)}
+
+        await self.respond(call, status=202, changes=True)
+
 
 class WorkspaceActionHandler(CoderHandler):
     @tornado.web.authenticated
@@ -281,14 +326,113 @@ class WorkspaceActionHandler(CoderHandler):
                 return
 
             async def extend(client: AsyncCoderClient) -> Any:
-                await client.workspaces.extend(workspace_id, by=parse_duration(body.by))
-                return await client.workspaces.get(workspace_id)
+                plan = await client.workspaces.extend(workspace_id, by=parse_duration(body.by))
+                workspace = await client.workspaces.get(workspace_id)
+                return {
+                    **to_json(workspace),
+                    "plan": {
+                        "deadline": iso(plan.deadline),
+                        "capped": plan.capped,
+                        "message": plan.message,
+                    },
+                    "row": row_of(workspace, client.url),
+                }
 
             await self.respond(extend, changes=True)
-        elif action == "start":
-            await self.respond(lambda client: client.workspaces.start(workspace_id), status=201, changes=True)
-        else:
-            await self.respond(lambda client: client.workspaces.stop(workspace_id), status=201, changes=True)
+            return
+
+        async def build(client: AsyncCoderClient) -> dict[str, Any]:
+            if action == "start":
+                started = await client.workspaces.start(workspace_id)
+            elif action == "restart":
+                started = await client.workspaces.restart(workspace_id)
+            else:
+                started = await client.workspaces.stop(workspace_id)
+            # The build as before, plus the workspace's Row as it is now that the build is queued.
+            return {**to_json(started), "row": row_of(await client.workspaces.get(workspace_id), client.url)}
+
+        await self.respond(build, status=201, changes=True)
+
+
+class LogsHandler(CoderHandler):
+    """The tails of the latest build's provisioner log and of the primary agent's startup log, redacted."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, workspace_id: str) -> None:
+        text = self.get_query_argument("lines", "200")
+        if not text.isdigit() or not 1 <= int(text) <= MAX_LOG_LINES:
+            self.send_error_json(ValueError(f"lines={text!r}: ask for 1 to {MAX_LOG_LINES} lines."))
+            return
+        lines = int(text)
+
+        async def call(client: AsyncCoderClient) -> dict[str, Any]:
+            workspace = await client.workspaces.get(workspace_id)
+            build_log = [entry.output for entry in await client.workspaces.build_logs(workspace.latest_build)]
+            agent = WorkspaceView(workspace).progress.agent
+            startup_log = [entry.output for entry in await client.agents.logs(agent)] if agent else []
+            return {
+                "build_log": tail(build_log, lines),
+                "startup_log": tail(startup_log, lines),
+                "truncated": len(build_log) > lines or len(startup_log) > lines,
+            }
+
+        await self.respond(call)
+
+
+def tail(lines: list[str], count: int) -> list[str]:
+    """The last ``count`` lines, redacted (no size cap beyond 300 characters a line)."""
+    return redact_tail(lines, limit=count, max_chars=count * 301)
+
+
+class TemplateFormHandler(CoderHandler):
+    """What the New workspace form draws: the template, its parameters as fields, and whether it was the
+    one chosen last."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        async def call(client: AsyncCoderClient) -> dict[str, Any]:
+            template = await client.templates.get_by_name(name)
+            fields = parameter_fields(await client.templates.parameters(template))
+            return {
+                "template": to_json(template),
+                "fields": [to_json(field) for field in fields],
+                "last_used": load_preferences().last_template == template.name,
+            }
+
+        await self.respond(call)
+
+
+class PreferencesHandler(CoderHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.finish(json.dumps(asdict(load_preferences())))
+
+    @tornado.web.authenticated
+    @authorized
+    async def put(self) -> None:
+        body = self.body_as(PreferencesBody)
+        if body is None:
+            return
+        preferences = Preferences(last_template=body.last_template)
+        try:
+            save_preferences(preferences)
+        except OSError as exc:
+            self.set_status(500)
+            self.finish(
+                json.dumps(
+                    {
+                        "message": f"Could not save your Coder preferences ({exc.strerror}).",
+                        "detail": None,
+                        "validations": [],
+                        "coder_status": None,
+                    }
+                )
+            )
+            return
+        self.finish(json.dumps(asdict(preferences)))
 
 
 class TemplatesHandler(CoderHandler):
@@ -374,7 +518,11 @@ class OpenAPIHandler(CoderHandler):
     @authorized
     async def get(self) -> None:
         base = url_path_join(self.base_url, "coder", "api")
-        self.finish(json.dumps(openapi_document(base, CreateWorkspaceBody, ExtendBody)))
+        self.finish(
+            json.dumps(
+                openapi_document(base, CreateWorkspaceBody, ExtendBody, PreferencesBody, MAX_LOG_LINES)
+            )
+        )
 
 
 def route_handlers(base_url: str) -> list[tuple[str, type[CoderHandler]]]:
@@ -390,10 +538,13 @@ def route_handlers(base_url: str) -> list[tuple[str, type[CoderHandler]]]:
         (url_path_join(api, "workspaces", workspace), WorkspaceHandler),
         (url_path_join(api, "workspaces", workspace, "row"), RowHandler),
         (
-            url_path_join(api, "workspaces", workspace, "(?P<action>extend|start|stop)"),
+            url_path_join(api, "workspaces", workspace, "(?P<action>extend|start|stop|restart)"),
             WorkspaceActionHandler,
         ),
         (url_path_join(api, "workspaces", workspace, "events"), EventsHandler),
+        (url_path_join(api, "workspaces", workspace, "logs"), LogsHandler),
         (url_path_join(api, "templates"), TemplatesHandler),
+        (url_path_join(api, "templates", r"(?P<name>[^/]+)", "form"), TemplateFormHandler),
+        (url_path_join(api, "preferences"), PreferencesHandler),
         (url_path_join(api, "templates", r"(?P<name>[^/]+)", "parameters"), TemplateParametersHandler),
     ]

@@ -19,7 +19,7 @@ Row = dict[str, Any]
 VOLATILE_FIELDS = frozenset({"updated_at"})
 
 
-def _iso(moment: datetime | None) -> str | None:
+def iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
@@ -27,8 +27,8 @@ def _phase(phase: PhaseTiming) -> dict[str, Any]:
     return {
         "name": phase.name,
         "state": phase.state,
-        "started_at": _iso(phase.started_at),
-        "ended_at": _iso(phase.ended_at),
+        "started_at": iso(phase.started_at),
+        "ended_at": iso(phase.ended_at),
         "seconds": None if phase.seconds is None else round(phase.seconds, 3),
     }
 
@@ -56,19 +56,19 @@ def row_of(workspace: Workspace | WorkspaceView, coder_url: str, now: datetime |
         "settled": view.is_settled,
         "failed": view.failed,
         "usable": view.stage.usable,
-        "deadline": _iso(build.deadline),
-        "max_deadline": _iso(build.max_deadline),
+        "deadline": iso(build.deadline),
+        "max_deadline": iso(build.max_deadline),
         "dashboard_url": dashboard_url(coder_url, ws.owner_name, ws.name) if coder_url else "",
         "build_number": build.build_number,
-        "started_at": _iso(view.progress.started_at),
-        "ready_at": _iso(view.progress.ready_at),
+        "started_at": iso(view.progress.started_at),
+        "ready_at": iso(view.progress.ready_at),
         "startup_seconds": view.startup_duration,
         "build_seconds": view.build_duration,
         "phases": [_phase(phase) for phase in view.timeline(moment)],
         "error": view.progress.error,
         "outdated": ws.outdated,
         "can_extend": view.can_extend(moment),
-        "updated_at": _iso(moment),
+        "updated_at": iso(moment),
     }
 
 
