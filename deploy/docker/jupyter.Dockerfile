@@ -7,6 +7,12 @@ FROM ${PYTHON_IMAGE} AS build
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 ARG UV_VERSION=0.13.9
 RUN pip install --no-cache-dir "uv==${UV_VERSION}"
+# Node.js builds the JupyterLab sidebar from its TypeScript sources while uv builds coder-jupyter's wheel
+# (build stage only; the runtime image gets the built extension, not Node). Debian's security updates
+# bump nodejs's version, so it is not pinned; the base image's tag pins the release.
+# hadolint ignore=DL3008
+RUN command -v node > /dev/null \
+    || (apt-get update -qq && apt-get install -y -qq --no-install-recommends nodejs && rm -rf /var/lib/apt/lists/*)
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
     UV_PYTHON_DOWNLOADS=never \

@@ -355,7 +355,6 @@ export class WorkspacesPanel extends Widget {
     this._connection.replaceChildren(
       renderConnection(this._tracker.state, this._tracker.reason)
     );
-    this.node.dataset.connection = this._tracker.state;
   }
 
   private _notify(row: IRow, outcome: Outcome): void {
@@ -700,6 +699,8 @@ export class WorkspacesPanel extends Widget {
     try {
       const created = await this.api.create(createBody(fields, state));
       this._watch.started(created.id);
+      // Show its progress: the details view (phase timeline) opens with the row.
+      this._details.set(created.id, null);
       void this.api
         .savePreferences({ last_template: form.template })
         .catch(() => undefined);
@@ -712,6 +713,7 @@ export class WorkspacesPanel extends Widget {
       } catch {
         // the stream's next sweep brings it
       }
+      this._elements.get(created.id)?.scrollIntoView?.({ block: 'nearest' });
     } catch (error) {
       form.submitting = false;
       form.errors =
