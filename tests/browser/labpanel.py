@@ -264,6 +264,9 @@ class Panel:
         from playwright.sync_api import expect
 
         expect(self.tab).to_be_visible(timeout=60_000)
+        # Wait for the shell to restore its saved layout first: it may open (or close) the panel itself,
+        # and a click before that would toggle it the wrong way.
+        self.page.evaluate("() => window.jupyterapp.restored.then(() => true)")
         if not self.root.is_visible():
             self.tab.click()
         expect(self.root).to_be_visible(timeout=10_000)

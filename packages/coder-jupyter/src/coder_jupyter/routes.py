@@ -194,7 +194,7 @@ class WorkspacesHandler(CoderHandler):
             remember_template(body.template)
             return created
 
-        await self.respond(call, status=201)
+        await self.respond(call, status=201, changes=True)
 
 
 class RowsHandler(CoderHandler):
