@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
@@ -153,6 +153,7 @@ def test_panel_lists_creates_extends_and_stops(
     after = coder.workspaces.get(workspace_id).latest_build.deadline
     assert after is not None
     assert timedelta(minutes=59) <= after - before <= timedelta(minutes=61), (before, after)
+    assert deadline_shown(panel, workspace_id) == after
 
     # Stop asks first. Cancelled: nothing happens; accepted: exactly one stop build, shown as stopped.
     builds_before = coder.workspaces.get(workspace_id).latest_build.build_number
@@ -383,3 +384,39 @@ def test_a_pinned_workspace_started_elsewhere_notifies_when_ready(
     expect(toast.first).to_be_visible(timeout=60_000)
     # The unpinned one became ready before the pinned one, and no toast ever named it.
     expect(toasts(page).filter(has_text="api-made")).to_have_count(0)
+
+
+def deadline_shown(panel: Panel, workspace_id: str) -> datetime:
+    """The stop time the row carries (its deadline field's raw ISO value)."""
+    value = panel.field(workspace_id, "deadline").get_attribute("data-value")
+    assert value, "the row shows no stop time"
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def test_extend_moves_the_stop_time_up_to_the_templates_maximum_never_earlier(
+    lab: LabServer, page: Page, panel_sim: SimServer, coder: CoderClient
+) -> None:
+    from playwright.sync_api import expect
+
+    workspace_id = panel_sim.create_workspace_direct("alice", "max-deadline", "capped")  # at most 12 h
+    panel = open_panel_without_kernel(page, lab)
+    expect(panel.field(workspace_id, "stage")).to_contain_text(READY, timeout=30_000)
+    build = coder.workspaces.get(workspace_id).latest_build
+    assert build.deadline is not None and build.max_deadline is not None
+    assert deadline_shown(panel, workspace_id) == build.deadline
+    shown = [build.deadline]
+    # 8 h + 1 h + 2 h stays under the 12-h maximum; a further +2 h is capped there, and says so.
+    for action in ("extend-1h", "extend-2h", "extend-2h"):
+        before = panel.field(workspace_id, "deadline").get_attribute("data-value") or ""
+        panel.action(workspace_id, action).click()
+        expect(panel.field(workspace_id, "deadline")).not_to_have_attribute(
+            "data-value", before, timeout=30_000
+        )
+        shown.append(deadline_shown(panel, workspace_id))
+    expect(toasts(page).filter(has_text="capped at the template's maximum")).to_have_count(1, timeout=30_000)
+    assert (shown[1] - shown[0], shown[2] - shown[1]) == (timedelta(hours=1), timedelta(hours=2)), shown
+    assert shown[3] == build.max_deadline, shown
+    assert coder.workspaces.get(workspace_id).latest_build.deadline == build.max_deadline
+    # At the maximum, Extend is offered no more (it could only keep or shorten the stop time).
+    expect(panel.action(workspace_id, "extend-1h")).to_be_disabled()
+    expect(panel.action(workspace_id, "extend-2h")).to_be_disabled()
