@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from itertools import count
+from pathlib import Path
 
 import pytest
 from coder_sim import SimServer
@@ -12,6 +13,15 @@ from jupyter_test_helpers import CoderLogin
 
 SIM_SPEED = 40.0
 _names = count(1)
+
+
+@pytest.fixture(autouse=True)
+def jupyter_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test its own Jupyter data dir: the launcher and the routes keep the last template used there,
+    and a test must neither read another's choice nor write into the machine's real one."""
+    path = tmp_path_factory.mktemp("jupyter-data")
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(path))
+    return path
 
 
 @pytest.fixture(params=["v2"])

@@ -15,9 +15,31 @@ def css_name(name: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_-]", "-", name)
 
 
+LABEL_WIDTH = "200px"
+INPUT_WIDTH = "320px"
+
+
+def field_label(text: str, *, required: bool = False, hint: str = "", title: str = "") -> w.HTML:
+    """The label column of a form row; every row of the launcher uses it, so all inputs line up."""
+    marks = " *" if required else ""
+    hint_html = f' <span class="coder-muted">{html.escape(hint)}</span>' if hint else ""
+    label = w.HTML(
+        f'<span title="{html.escape(title)}"><b>{html.escape(text)}</b>{marks}{hint_html}</span>',
+        layout=w.Layout(width=LABEL_WIDTH, flex="0 0 auto"),
+    )
+    label.add_class("coder-field-label")
+    return label
+
+
+def form_row(label: w.HTML, field: w.Widget, status: w.HTML) -> w.HBox:
+    row = w.HBox([label, field, status])
+    row.add_class("coder-param")
+    return row
+
+
 def input_widget(spec: ParameterField) -> w.Widget:
     initial = spec.initial_value
-    layout = w.Layout(width="320px")
+    layout = w.Layout(width=INPUT_WIDTH)
     if spec.form == "select":
         return w.Dropdown(options=list(spec.options), value=initial, layout=layout)
     if spec.form == "radio":
@@ -43,15 +65,11 @@ class ParameterRow:
         self.spec = spec
         self.input = input_widget(spec)
         self.input.add_class(f"coder-param-{css_name(spec.name)}")
-        marks = " *" if spec.required else ""
-        hint = "" if spec.mutable else ' <span class="coder-muted">(fixed after creation)</span>'
-        title = html.escape(spec.description)
-        self.label = w.HTML(f'<span title="{title}"><b>{html.escape(spec.label)}</b>{marks}{hint}</span>')
-        self.label.layout.width = "200px"
+        hint = "" if spec.mutable else "(fixed after creation)"
+        self.label = field_label(spec.label, required=spec.required, hint=hint, title=spec.description)
         self.status = w.HTML("")
         self.status.add_class("coder-field-status")
-        self.row = w.HBox([self.label, self.input, self.status])
-        self.row.add_class("coder-param")
+        self.row = form_row(self.label, self.input, self.status)
         self.server_error: str | None = None
         self._on_change = on_change
         self.input.observe(self._changed, names="value")

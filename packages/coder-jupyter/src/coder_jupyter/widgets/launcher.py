@@ -13,9 +13,10 @@ import ipywidgets as w
 import traitlets
 from coder_client import CoderAPIError, NotFound, parameter_fields, parse_duration, workspace_name_error
 
+from ..preferences import load_preferences, remember_template
 from ..runner import Runner
 from .common import CoderWidget, visible_text
-from .form import ParameterForm
+from .form import INPUT_WIDTH, ParameterForm, field_label, form_row
 from .monitor import Monitor
 
 DEFAULT_TTL = "8h"
@@ -40,13 +41,15 @@ class Launcher(CoderWidget):
         self._taken: dict[str, bool] = {}  # name → whether you already have a workspace with it
 
         self._title = w.HTML("<b>New Coder workspace</b>")
-        self.template = w.Dropdown(options=[], description="Template", disabled=True)
+        # No template is chosen until the person picks one (or the one they used last is known): the
+        # alphabetically first ("Broken startup") is a poor default.
+        self.template = w.Dropdown(options=[], value=None, disabled=True, layout=w.Layout(width=INPUT_WIDTH))
         self.template.add_class("coder-template")
         self._template_info = w.HTML("")
-        self.name = w.Text(description="Name", placeholder="ml-box", continuous_update=True)
+        self.name = w.Text(placeholder="ml-box", continuous_update=True, layout=w.Layout(width=INPUT_WIDTH))
         self.name.add_class("coder-name")
         self._name_status = w.HTML("")
-        self.ttl = w.Text(value=DEFAULT_TTL, description="Stop after", continuous_update=True)
+        self.ttl = w.Text(value=DEFAULT_TTL, continuous_update=True, layout=w.Layout(width=INPUT_WIDTH))
         self.ttl.add_class("coder-ttl")
         self._ttl_status = w.HTML("")
         self.create = w.Button(description="Create", button_style="primary", icon="rocket", disabled=True)
@@ -62,10 +65,18 @@ class Launcher(CoderWidget):
         self.children: tuple[w.Widget, ...] = (
             self._style,
             self._title,
-            w.HBox([self.template, self._template_info]),
+            form_row(field_label("Template", required=True), self.template, self._template_info),
             self._form_box,
-            w.HBox([self.name, self._name_status]),
-            w.HBox([self.ttl, self._ttl_status]),
+            form_row(
+                field_label("Name", required=True, title="Letters, digits and single hyphens; at most 32."),
+                self.name,
+                self._name_status,
+            ),
+            form_row(
+                field_label("Stop after", title='Autostop after this long, e.g. "8h" or "90m".'),
+                self.ttl,
+                self._ttl_status,
+            ),
             self.create,
             self._message,
             self._error_box,
@@ -85,8 +96,14 @@ class Launcher(CoderWidget):
             self._loaded.set()
             return
         self._message.value = ""
+        last = load_preferences().last_template
+        if self.template.value is None and last in {value for _, value in options}:
+            self.template.value = last  # loads its form (_template_changed)
+            return
         if self.template.value is None:
-            self.template.value = options[0][1]
+            self._message.value = "Choose a template."
+            self._loaded.set()
+            return
         await self._load_parameters(self.template.value)
 
     async def _load_parameters(self, template_name: str) -> None:
@@ -114,6 +131,8 @@ class Launcher(CoderWidget):
         self._loaded.set()
 
     def _template_changed(self, change: Mapping[str, Any]) -> None:
+        if change["new"] and self._message.value == "Choose a template.":
+            self._message.value = ""
         if change["new"] and change["new"] != self._form_for and self.templates_loaded:
             self._loaded.clear()
             self.create.disabled = True
@@ -211,6 +230,7 @@ class Launcher(CoderWidget):
     async def _create(self, name: str, template: str, values: dict[str, str], ttl_text: str) -> None:
         ttl: timedelta | None = parse_duration(ttl_text) if ttl_text else None
         workspace = await self.client().workspaces.create(name, template, parameters=values, ttl=ttl)
+        remember_template(template)
         self.monitor = Monitor(workspace, runner=self.runner, url=self._url, token=self._token)
         self.state = "created"
         self.children = (self._style, self.monitor)
