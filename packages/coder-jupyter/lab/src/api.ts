@@ -118,10 +118,11 @@ export class CoderApi {
     return reply.row;
   }
 
+  /** The workspace, with the plan (new stop time, capped or not, a sentence) and its Row. */
   extend(
     id: string,
     by: string
-  ): Promise<{ plan?: IExtendPlan; [key: string]: unknown }> {
+  ): Promise<{ plan?: IExtendPlan; row?: IRow; [key: string]: unknown }> {
     return this.request(
       ['workspaces', id, 'extend'],
       this._json('POST', { by })

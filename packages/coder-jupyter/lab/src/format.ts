@@ -3,12 +3,16 @@
  */
 import { IPhase, IRow } from './types';
 
-/** "42s", "3m 5s", "1h 2m", "2d 3h"; "—" for null or not a number. */
+/** "0.4s", "42s", "3m 5s", "1h 2m", "2d 3h"; "—" for null or not a number. */
 export function formatSeconds(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) {
     return '—';
   }
-  const total = Math.max(0, Math.round(seconds));
+  if (seconds < 9.95) {
+    // Short phases (and a fast stand-in) deserve a decimal: 0.4s, 3.2s; whole seconds lose the ".0".
+    return `${Math.max(0, Math.round(seconds * 10) / 10)}s`;
+  }
+  const total = Math.round(seconds);
   if (total < 60) {
     return `${total}s`;
   }
@@ -75,12 +79,11 @@ export function phaseText(phase: IPhase): string {
   }
 }
 
-/** "agent_connecting" → "Agent connecting"; text that already has capitals or spaces is kept. */
+/** "agent_connecting" and "agent connecting" → "Agent connecting"; other capitals are kept. */
 export function humanize(name: string): string {
-  if (/[A-Z ]/.test(name)) {
-    return name;
-  }
-  const words = name.replace(/[_-]+/g, ' ').trim();
+  const words = /\s/.test(name)
+    ? name.trim()
+    : name.replace(/[_]+/g, ' ').trim();
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
@@ -141,4 +144,19 @@ export function availableActions(row: IRow): {
     restart: !busy && running,
     extend: row.can_extend
   };
+}
+
+/** The notification text of an outcome the person waited on. */
+export function outcomeMessage(row: IRow, outcome: 'ready' | 'failed'): string {
+  if (outcome === 'ready') {
+    const took =
+      row.startup_seconds !== null && row.startup_seconds !== undefined
+        ? ` (started in ${formatSeconds(row.startup_seconds)})`
+        : '';
+    return `Workspace ${row.name} is ready${took}.`;
+  }
+  if (row.error) {
+    return `Workspace ${row.name} failed: ${row.error}`;
+  }
+  return `Workspace ${row.name}: ${stageText(row)}.`;
 }

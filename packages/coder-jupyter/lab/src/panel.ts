@@ -9,7 +9,7 @@ import { Widget } from '@lumino/widgets';
 
 import { CoderApi, CoderApiError } from './api';
 import { h } from './dom';
-import { formatSeconds } from './format';
+import { outcomeMessage } from './format';
 import {
   FieldValue,
   NAME_FIELD,
@@ -64,6 +64,13 @@ function messageOf(error: unknown): string {
     return `${error.message}${detail}`;
   }
   return error instanceof Error ? error.message : String(error);
+}
+
+/** "extend-1h" → "Extend +1h", "stop" → "Stop": how an action is named in an error. */
+function actionLabel(action: string): string {
+  const [verb, by] = action.split('-');
+  const word = verb.charAt(0).toUpperCase() + verb.slice(1);
+  return by ? `${word} +${by}` : word;
 }
 
 /** The body of the Delete dialog: type the workspace's name to confirm. */
@@ -359,10 +366,6 @@ export class WorkspacesPanel extends Widget {
 
   private _notify(row: IRow, outcome: Outcome): void {
     if (outcome === 'ready') {
-      const took =
-        row.startup_seconds !== null
-          ? ` in ${formatSeconds(row.startup_seconds)}`
-          : '';
       const actions: Notification.IAction[] = row.dashboard_url
         ? [
             {
@@ -371,20 +374,17 @@ export class WorkspacesPanel extends Widget {
             }
           ]
         : [];
-      Notification.success(`Workspace ${row.name} is ready (started${took}).`, {
+      Notification.success(outcomeMessage(row, 'ready'), {
         autoClose: 10000,
         actions
       });
     } else {
-      Notification.error(
-        `Workspace ${row.name}: ${row.stage_label || row.stage}. ${row.error}`.trim(),
-        {
-          autoClose: false,
-          actions: [
-            { label: 'Details', callback: () => this.showDetails(row.id) }
-          ]
-        }
-      );
+      Notification.error(outcomeMessage(row, 'failed'), {
+        autoClose: false,
+        actions: [
+          { label: 'Details', callback: () => this.showDetails(row.id) }
+        ]
+      });
     }
     this.onOutcome?.(row, outcome);
   }
@@ -498,7 +498,7 @@ export class WorkspacesPanel extends Widget {
               autoClose: 5000
             });
           }
-          this._acceptRow(await this.api.row(id));
+          this._acceptRow(reply.row ?? (await this.api.row(id)));
         });
         return;
       }
@@ -538,9 +538,12 @@ export class WorkspacesPanel extends Widget {
       await work();
     } catch (error) {
       const name = this._store.get(id)?.name ?? id;
-      Notification.error(`${action} ${name} failed: ${messageOf(error)}`, {
-        autoClose: false
-      });
+      Notification.error(
+        `${actionLabel(action)} ${name} failed: ${messageOf(error)}`,
+        {
+          autoClose: false
+        }
+      );
     } finally {
       busy.delete(action);
       this._rerender(id);

@@ -4,6 +4,7 @@ import {
   formatDeadline,
   formatSeconds,
   humanize,
+  outcomeMessage,
   phaseText,
   stageText,
   stageTone,
@@ -17,6 +18,9 @@ describe('formatSeconds', () => {
     [undefined, '—'],
     [Number.NaN, '—'],
     [0, '0s'],
+    [0.44, '0.4s'],
+    [3, '3s'],
+    [9.96, '10s'],
     [42.4, '42s'],
     [60, '1m'],
     [185, '3m 5s'],
@@ -96,6 +100,29 @@ describe('phases and stages', () => {
     expect(
       startupText(row({ build_seconds: null, startup_seconds: null }))
     ).toBe('no startup measured yet');
+  });
+});
+
+describe('outcomeMessage', () => {
+  it('says ready with the startup time, or what failed', () => {
+    expect(outcomeMessage(row(), 'ready')).toBe(
+      'Workspace ml-box is ready (started in 42s).'
+    );
+    expect(outcomeMessage(row({ startup_seconds: null }), 'ready')).toBe(
+      'Workspace ml-box is ready.'
+    );
+    expect(
+      outcomeMessage(
+        row({ stage: 'start_error', error: 'script "setup" exited 1' }),
+        'failed'
+      )
+    ).toBe('Workspace ml-box failed: script "setup" exited 1');
+    expect(
+      outcomeMessage(
+        row({ stage: 'build_failed', stage_label: 'Build failed' }),
+        'failed'
+      )
+    ).toBe('Workspace ml-box: Build failed.');
   });
 });
 
