@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from browser.labpanel import ARTIFACTS, CHROMIUM, LabServer, launch_chromium
@@ -47,9 +47,17 @@ def panel_sim() -> Iterator[SimServer]:
 
 
 @pytest.fixture
-def lab(tmp_path: Path, panel_sim: SimServer) -> Iterator[LabServer]:
+def lab_settings() -> dict[str, Any]:
+    """LabServer keyword arguments for ``lab``; a test changes them with
+    ``@pytest.mark.parametrize("lab_settings", [{...}])``."""
+    return {}
+
+
+@pytest.fixture
+def lab(tmp_path: Path, panel_sim: SimServer, lab_settings: dict[str, Any]) -> Iterator[LabServer]:
     """JupyterLab (alice's Coder token) with a 1-second keepalive on the panel's stream."""
-    server = LabServer(tmp_path, panel_sim.url, panel_sim.user_tokens["alice"], keepalive_seconds=1.0).start()
+    settings: dict[str, Any] = {"keepalive_seconds": 1.0, **lab_settings}
+    server = LabServer(tmp_path, panel_sim.url, panel_sim.user_tokens["alice"], **settings).start()
     try:
         yield server
     finally:

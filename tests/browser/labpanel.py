@@ -87,7 +87,13 @@ class LabServer:
     """
 
     def __init__(
-        self, root: Path, coder_url: str, coder_token: str, *, keepalive_seconds: float | None = None
+        self,
+        root: Path,
+        coder_url: str,
+        coder_token: str,
+        *,
+        keepalive_seconds: float | None = None,
+        sweep_seconds: float | None = None,
     ) -> None:
         self.root = root
         self.port = free_port()
@@ -110,6 +116,8 @@ class LabServer:
         coder_config: dict[str, Any] = {}
         if keepalive_seconds is not None:
             coder_config["events_keepalive_seconds"] = keepalive_seconds
+        if sweep_seconds is not None:
+            coder_config["panel_sweep_seconds"] = sweep_seconds
         (config_dir / "jupyter_server_config.json").write_text(json.dumps({"CoderConfig": coder_config}))
         self.env = {
             **os.environ,

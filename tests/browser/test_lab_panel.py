@@ -420,3 +420,19 @@ def test_extend_moves_the_stop_time_up_to_the_templates_maximum_never_earlier(
     # At the maximum, Extend is offered no more (it could only keep or shorten the stop time).
     expect(panel.action(workspace_id, "extend-1h")).to_be_disabled()
     expect(panel.action(workspace_id, "extend-2h")).to_be_disabled()
+
+
+@pytest.mark.parametrize("lab_settings", [{"sweep_seconds": 1.0}], ids=["sweep-1s"])
+def test_the_panel_shows_when_coder_is_unreachable_and_recovers(
+    lab: LabServer, panel_sim: SimServer, page: Page, seeded: dict[str, str]
+) -> None:
+    from playwright.sync_api import expect
+
+    panel = open_panel_without_kernel(page, lab)
+    expect(panel.row(seeded["seeded-running"])).to_have_count(1, timeout=30_000)
+    panel_sim.inject_status(503, count=100_000, path_prefix="/api/v2/workspaces")
+    expect(panel.connection).to_have_attribute("data-connection", "reconnecting", timeout=60_000)
+    expect(panel.row(seeded["seeded-running"])).to_have_count(1)  # the last known list stays
+    assert panel_sim.user_tokens["alice"] not in page.content()
+    panel_sim.clear_faults()
+    expect(panel.connection).to_have_attribute("data-connection", "live", timeout=60_000)
