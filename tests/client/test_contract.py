@@ -15,6 +15,7 @@ import pytest
 from coder_client import (
     AgentLog,
     Organization,
+    ProvisionerJobLog,
     Template,
     TemplateVersionParameter,
     User,
@@ -39,6 +40,7 @@ ALWAYS_SENT = {
     "codersdk.Organization": ["id"],
     "codersdk.WorkspaceAgentLog": ["id"],
     "codersdk.WorkspaceAgentStartupLog": ["id"],
+    "codersdk.ProvisionerJobLog": ["id"],
 }
 
 
@@ -63,6 +65,7 @@ CASES = [
         ("codersdk.User", User),
         ("codersdk.Organization", Organization),
         ("codersdk.GetUsersResponse", UsersPage),
+        ("codersdk.ProvisionerJobLog", ProvisionerJobLog),
         (
             "codersdk.WorkspaceAgentStartupLog"
             if document.startswith("swagger-v0")

@@ -175,6 +175,7 @@ async def test_row_and_lookup_name_one_workspace(
 
 async def test_stream_starts_with_a_snapshot_and_follows_a_new_workspace_to_ready(
     jp_fetch: Fetch,
+    jp_serverapp: Any,
     alice: CoderLogin,
     open_stream: Callable[..., Any],
     unique_name: Callable[[str], str],
@@ -182,6 +183,8 @@ async def test_stream_starts_with_a_snapshot_and_follows_a_new_workspace_to_read
     row_schema = await served_row_schema(jp_fetch)
     existing = unique_name("snap")
     seed(alice, existing)
+    state = jp_serverapp.web_app.settings[SETTINGS_KEY]
+    state.feeds().sweep_seconds = 600  # so only the create's nudge can make the new workspace appear
     async with open_stream() as stream:
         assert stream.response.headers["content-type"].startswith("text/event-stream")
         assert stream.response.headers["cache-control"] == "no-cache"
@@ -505,3 +508,116 @@ async def test_preferences_are_saved_in_the_jupyter_data_dir(jp_fetch: Fetch, jp
     # a damaged file is no preference, not an error
     (jp_data_dir / "coder_jupyter" / "preferences.json").write_text("{not json")
     assert (await call(jp_fetch, "GET", "preferences"))[1] == {"last_template": None}
+
+
+# --- the stream's edges -----------------------------------------------------------------------------
+
+
+async def test_an_eventsource_authenticates_with_the_token_in_the_url(
+    jp_fetch: Fetch,
+    jp_http_port: int,
+    jp_base_url: str,
+    jp_auth_header: dict[str, str],
+    alice: CoderLogin,
+    unique_name: Callable[[str], str],
+) -> None:
+    """EventSource cannot send headers: the panel relies on the cookie or `?token=`."""
+    seed(alice, unique_name("tok"))
+    token = jp_auth_header["Authorization"].split()[-1]
+    url = f"http://127.0.0.1:{jp_http_port}{jp_base_url}coder/api/workspaces/stream"
+    async with (
+        httpx.AsyncClient(timeout=httpx.Timeout(10, read=60)) as http,
+        http.stream("GET", url, params={"token": token}) as response,
+    ):
+        assert response.status_code == 200
+        event, _ = await EventStream(response).next()
+        assert event == "snapshot"
+    # a fresh client: the first one holds the login cookie the token earned it
+    async with httpx.AsyncClient(timeout=10) as stranger:
+        refused = await stranger.get(url, params={"token": "not-the-token"})
+        assert refused.status_code == 403
+
+
+async def test_feeds_of_different_queries_still_watch_each_workspace_once(
+    jp_fetch: Fetch,
+    jp_serverapp: Any,
+    alice: CoderLogin,
+    open_stream: Callable[..., Any],
+    unique_name: Callable[[str], str],
+) -> None:
+    mine = seed(alice, unique_name("both"))
+    other = seed(alice, unique_name("only"))
+    name = (await call(jp_fetch, "GET", "workspaces", mine, "row"))[1]["name"]
+    state = jp_serverapp.web_app.settings[SETTINGS_KEY]
+    async with open_stream() as everything, open_stream(f"name:{name}") as one:
+        assert {row["id"] for row in (await everything.next())[1]["rows"]} == {mine, other}
+        assert [row["id"] for row in (await one.next())[1]["rows"]] == [mine]
+        assert set(state.feeds().feeds) == {"owner:me", f"name:{name}"}
+        await wait_for(lambda: state.feeds().watched == {mine, other}, "each workspace watched once")
+        await wait_for(lambda: alice.sim.state()["open_watch_streams"] == 2, "two upstream watches")
+        status, _ = await call(jp_fetch, "POST", "workspaces", other, "stop")
+        assert status == 201
+        await everything.until(lambda e, row: e == "row" and row["id"] == other and row["stage"] == "stopped")
+    # the narrow panel's stream never heard of the other workspace (checked by reading it to the end)
+
+
+async def test_a_workspace_deleted_elsewhere_leaves_every_panel(
+    jp_fetch: Fetch, alice: CoderLogin, open_stream: Callable[..., Any], unique_name: Callable[[str], str]
+) -> None:
+    keep, gone = seed(alice, unique_name("keep")), seed(alice, unique_name("gone"))
+    async with open_stream() as first, open_stream() as second:
+        for stream in (first, second):
+            assert (await stream.next())[0] == "snapshot"
+        from coder_client import AsyncCoderClient
+
+        async with AsyncCoderClient(url=alice.url, token=alice.token) as coder:
+            await coder.workspaces.delete(gone)
+        for stream in (first, second):
+            seen = await stream.until(lambda e, _: e == "removed", what="removed")
+            assert seen[-1][1] == {"id": gone}
+            assert all(data["id"] == gone for _, data in seen)  # nothing about the one that stayed
+    status, row = await call(jp_fetch, "GET", "workspaces", keep, "row")
+    assert status == 200 and row["stage"] == "ready"
+
+
+async def test_stopping_the_server_ends_every_stream(
+    jp_fetch: Fetch, jp_serverapp: Any, alice: CoderLogin, open_stream: Callable[..., Any]
+) -> None:
+    async with open_stream() as stream:
+        assert (await stream.next())[0] == "snapshot"
+        state = jp_serverapp.web_app.settings[SETTINGS_KEY]
+        feeds = state.feeds()
+        await jp_serverapp.cleanup_extensions()
+        with pytest.raises(EOFError):
+            await stream.next(timeout=10)
+        assert not feeds.feeds and not feeds.watched
+
+
+async def test_a_reader_that_falls_behind_is_closed_not_buffered_forever() -> None:
+    from coder_jupyter.panel import Subscriber
+
+    subscriber = Subscriber("owner:me", backlog=3)
+    for n in range(3):
+        subscriber.push(f"frame {n}")
+    assert await subscriber.next(0.1) == "frame 0"
+    subscriber.push("frame 3")
+    subscriber.push("one too many")
+    assert subscriber.closed
+    with pytest.raises(EOFError):
+        await subscriber.next(0.1)
+    assert await Subscriber("q").next(0.01) is None  # nothing to say: time for a keepalive
+
+
+async def test_actions_coder_refuses_say_why(
+    jp_fetch: Fetch, alice: CoderLogin, unique_name: Callable[[str], str]
+) -> None:
+    stopped = seed(alice, unique_name("off"), running=False)
+    status, refused = await call(jp_fetch, "POST", "workspaces", stopped, "extend", body={"by": "1h"})
+    assert status == 400 and "Start it first" in refused["message"]
+    status, stopping = await call(jp_fetch, "POST", "workspaces", stopped, "stop")
+    # Coder accepts another stop build on a stopped workspace; the row shows it (under way or done)
+    assert status == 201 and stopping["row"]["id"] == stopped
+    assert stopping["row"]["build_number"] == stopping["build_number"] == 3
+    assert stopping["row"]["stage"] in {"stopping", "stopped"}
+    status, missing = await call(jp_fetch, "POST", "workspaces", MISSING, "restart")
+    assert status == 404 and missing["message"]

@@ -106,8 +106,9 @@ class WebSocketReader:
                 remaining = self._last_traffic + idle_timeout - loop.time()
                 if remaining <= 0:
                     raise WebSocketClosed(f"no traffic, not even a ping, for {idle_timeout:g} s")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(waiter, remaining)
+                # asyncio.wait, not wait_for: on Python 3.11 a cancel that lands as wait_for times out comes
+                # back as TimeoutError, and this loop would swallow it and wait on (a task that never stops).
+                await asyncio.wait({waiter}, timeout=remaining)
             finally:
                 self._waiter = None
         return self._ready.popleft()

@@ -30,6 +30,7 @@ log = logging.getLogger("coder_jupyter.panel")
 
 SUBSCRIBER_BACKLOG = 1000  # frames a slow reader may fall behind before its stream is closed
 RETRY_AFTER_ERROR = 3.0  # seconds between list attempts while Coder cannot be reached
+STOP_WAIT = 5.0  # seconds the server's stop waits for the watches to end
 
 
 def sse(event: str, data: Any) -> str:
@@ -204,6 +205,7 @@ class PanelFeeds:
             client, on_snapshot=self._snapshot, on_error=self._watch_failed, lifecycle_events=False
         )
         self._reconciling = asyncio.Lock()
+        self._stopping: set[asyncio.Task[None]] = set()
 
     @property
     def watched(self) -> set[str]:
@@ -245,7 +247,11 @@ class PanelFeeds:
         async with self._reconciling:
             wanted = {workspace_id for feed in self.feeds.values() for workspace_id in feed.rows}
             for workspace_id in self.hub.watched - wanted:
-                await self.hub.remove(workspace_id)
+                # In the background: a watch slow to wind down must not hold up every feed's next list.
+                stopping = asyncio.create_task(self.hub.remove(workspace_id), name=f"unwatch {workspace_id}")
+                self._stopping.add(stopping)
+                stopping.add_done_callback(self._stopping.discard)
+            await asyncio.sleep(0)  # let them start: each forgets its watch at once
             for workspace_id in wanted - self.hub.watched:
                 try:
                     await self.hub.add(workspace_id)
@@ -271,7 +277,11 @@ class PanelFeeds:
             for subscriber in feed.subscribers:
                 subscriber.close()
             await feed.stop()
-        await self.hub.aclose()
+        # Bounded: a server stopping waits a little for the upstream watches, never forever.
+        closing = asyncio.create_task(self.hub.aclose(), name="close the sidebar's watches")
+        done, _ = await asyncio.wait({closing, *self._stopping}, timeout=STOP_WAIT)
+        if closing not in done:
+            log.warning("coder sidebar: some workspace watches did not stop within %.0f s", STOP_WAIT)
 
 
 class RefusedQuery(Exception):
