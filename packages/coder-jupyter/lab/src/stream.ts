@@ -127,15 +127,17 @@ export type ConnectionState = 'live' | 'reconnecting';
 
 /**
  * When to open the stream again after the browser gave up on it (EventSource reconnects by itself
- * after a dropped connection, but not after an HTTP error answer): 1 s, doubling, at most 30 s;
- * back to 1 s once a snapshot arrived.
+ * after a dropped connection, but not after an HTTP error answer or a refused connection, as while
+ * the Jupyter server restarts): 1 s, growing by half, at most 10 s, so a panel is back within
+ * seconds of its server; back to 1 s once a snapshot arrived.
  */
 export class ReconnectPolicy {
   private _attempt = 0;
 
   constructor(
     readonly firstDelayMs = 1000,
-    readonly maxDelayMs = 30000
+    readonly maxDelayMs = 10000,
+    readonly factor = 1.5
   ) {}
 
   get attempt(): number {
@@ -146,7 +148,7 @@ export class ReconnectPolicy {
   nextDelay(): number {
     const delay = Math.min(
       this.maxDelayMs,
-      this.firstDelayMs * 2 ** this._attempt
+      Math.round(this.firstDelayMs * this.factor ** this._attempt)
     );
     this._attempt += 1;
     return delay;

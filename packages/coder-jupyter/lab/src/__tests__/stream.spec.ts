@@ -72,10 +72,10 @@ describe('streamUrl', () => {
 });
 
 describe('ReconnectPolicy', () => {
-  it('doubles from 1 s to at most 30 s, and starts over after a reset', () => {
+  it('grows by half from 1 s to at most 10 s, and starts over after a reset', () => {
     const policy = new ReconnectPolicy();
-    const delays = Array.from({ length: 7 }, () => policy.nextDelay());
-    expect(delays).toEqual([1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+    const delays = Array.from({ length: 8 }, () => policy.nextDelay());
+    expect(delays).toEqual([1000, 1500, 2250, 3375, 5063, 7594, 10000, 10000]);
     policy.reset();
     expect(policy.attempt).toBe(0);
     expect(policy.nextDelay()).toBe(1000);
