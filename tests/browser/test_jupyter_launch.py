@@ -71,6 +71,7 @@ def lab_url(tmp_path_factory: pytest.TempPathFactory, browser_sim: SimServer) ->
         "CODER_SESSION_TOKEN": browser_sim.user_tokens["alice"],
         "JUPYTER_CONFIG_DIR": str(root / "config"),
         "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
+        "JUPYTER_DATA_DIR": str(root / "data"),
     }
     command = [
         sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
@@ -133,4 +134,44 @@ def test_launch_notebook_in_a_real_browser(chromium: Path, lab_url: str, browser
             expect(page.locator(".coder-timeline .coder-step-done")).to_have_count(5)
         finally:
             page.screenshot(path=str(ARTIFACTS / "jupyter-launch.png"), full_page=True)
+            browser.close()
+
+
+def test_launcher_starts_without_a_template_and_its_fields_line_up(
+    chromium: Path, lab_url: str, browser_sim: SimServer
+) -> None:
+    """The launcher does not preselect the alphabetically first template ("Broken startup"), but none or
+    the user's last one; Name and Stop-after line up with the parameter fields above them."""
+    from playwright.sync_api import expect, sync_playwright
+
+    last = httpx.get(f"{lab_url}/coder/api/preferences", timeout=10).json().get("last_template")
+    with CoderClient(url=browser_sim.url, token=browser_sim.user_tokens["alice"]) as coder:
+        labels = {t.name: t.display_name or t.name for t in coder.templates.list()}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium), args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"]
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        try:
+            page.goto(f"{lab_url}/lab/tree/launch.ipynb")
+            page.wait_for_function(KERNEL_IDLE, timeout=60_000)
+            page.evaluate("() => { void window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+            template = page.locator(".coder-template select")
+            expect(template).to_be_enabled(timeout=60_000)
+            chosen = template.evaluate(
+                "s => s.selectedIndex < 0 ? '' : s.options[s.selectedIndex].text.replace(/\\s+/g, ' ')"
+            )
+            assert chosen == (labels[last] if last else ""), (chosen, last)
+            template.select_option(label=labels["python-ds"])
+            project = page.locator(".coder-param-project_name input")
+            expect(project).to_be_visible(timeout=30_000)
+            lefts = {
+                selector: page.locator(selector).first.bounding_box()
+                for selector in (".coder-param-project_name input", ".coder-name input", ".coder-ttl input")
+            }
+            xs = {selector: round(box["x"]) for selector, box in lefts.items() if box is not None}
+            assert len(xs) == 3 and max(xs.values()) - min(xs.values()) <= 1, xs
+        finally:
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "jupyter-launcher-form.png"), full_page=True)
             browser.close()
