@@ -69,6 +69,9 @@ EMAIL_CACHE_SECONDS = 300.0
 # Coder failing to answer the workspace lookup postpones the notification this often, then it goes out
 # without the workspace (no buttons; channel filters by template cannot match).
 CODER_ATTEMPTS = 3
+# Routing that fails for any other reason (a bug, the database) is retried every 5 s this often, then the
+# notification is recorded as undeliverable with the error's type.
+MAX_ATTEMPTS = 10
 CODER_RETRY_SECONDS = 2.0
 
 
@@ -222,6 +225,16 @@ def postpone(session: Session, notification_id: int, replica: str, until: dateti
         row.claimed_by = None
         row.claimed_until = until
         row.reason = reason[:500]
+
+
+def give_up(session: Session, notification_id: int, replica: str, reason: str, now: datetime) -> None:
+    """Record a notification that cannot be routed as undeliverable (so it stops holding the queue)."""
+    row = session.get(CoderNotification, notification_id)
+    if row is not None and row.status == "received" and row.claimed_by == replica:
+        row.status = "undeliverable"
+        row.reason = reason[:500]
+        row.routed_at = now
+        row.claimed_until = None
 
 
 def _sub_matches(sub: Subscription, payload_user: tuple[str, str], workspace: WorkspaceFacts | None) -> bool:
@@ -495,7 +508,17 @@ class NotificationRouter:
                 until = utcnow() + timedelta(seconds=postponed.seconds)
                 await self.db.run(postpone, claimed.id, self.replica_id, until, postponed.reason)
                 return
-            except Exception:
+            except Exception as error:
+                if claimed.attempts >= MAX_ATTEMPTS:
+                    log.exception(
+                        "Coder notification %s: routing failed %d times; giving up",
+                        claimed.msg_id,
+                        MAX_ATTEMPTS,
+                    )
+                    reason = f"routing failed {MAX_ATTEMPTS} times ({type(error).__name__})"
+                    await self.db.run(give_up, claimed.id, self.replica_id, reason, utcnow())
+                    self.metrics.record_notification("undeliverable")
+                    return
                 log.exception("Coder notification %s: routing failed; another pass retries", claimed.msg_id)
                 until = utcnow() + timedelta(seconds=5)
                 await self.db.run(postpone, claimed.id, self.replica_id, until, "routing failed")
