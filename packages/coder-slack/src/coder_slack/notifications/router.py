@@ -28,8 +28,8 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -290,8 +290,10 @@ def record_routing(
     replica: str,
     now: datetime,
     burst: float,
+    subs: Sequence[Subscription] | None = None,
 ) -> RouteResult:
-    """Queue the notification for everyone who hears about it and mark it routed, in this transaction."""
+    """Queue the notification for everyone who hears about it and mark it routed, in this transaction
+    (``subs``: the enabled subscriptions, when the caller read them already)."""
     row = session.get(CoderNotification, claimed.id, with_for_update=True)
     if row is None or row.status != "received" or row.claimed_by != replica:
         return RouteResult("skipped")
@@ -321,7 +323,8 @@ def record_routing(
             targets.append((recipient.slack_user_id, recipient.team_id, key, payload))
     elif resolution.problem:
         reasons.append(resolution.problem)
-    subs = session.scalars(select(Subscription).where(Subscription.enabled.is_(True))).all()
+    if subs is None:
+        subs = _enabled_subscriptions(session)
     user = (message.payload.user_id, message.payload.workspace_owner)
     seen_channels: set[str] = set()
     for sub in subs:
@@ -348,6 +351,40 @@ def record_routing(
             reasons.append("no Slack user and no channel subscription hears about it")
     row.reason = "; ".join(reasons)[:500]
     return RouteResult(row.status, queued)
+
+
+def _enabled_subscriptions(session: Session) -> Sequence[Subscription]:
+    return session.scalars(select(Subscription).where(Subscription.enabled.is_(True))).all()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A notification resolved and rendered, ready to be recorded."""
+
+    claimed: Claimed
+    message: WebhookMessage
+    resolution: Resolution
+    rendered: Rendered
+
+
+def record_routings(
+    session: Session, prepared: list[Prepared], replica: str, now: datetime, burst: float
+) -> list[RouteResult]:
+    """``record_routing`` for a batch, in one transaction (the subscriptions read once)."""
+    subs = _enabled_subscriptions(session)
+    return [
+        record_routing(session, p.claimed, p.message, p.resolution, p.rendered, replica, now, burst, subs)
+        for p in prepared
+    ]
+
+
+def find_identities(session: Session, users: list[tuple[str, str, str]]) -> list[Recipient | None]:
+    """``find_identity`` for many (user id, username, e-mail), in one transaction."""
+    found: dict[tuple[str, str, str], Recipient | None] = {}
+    for user in users:
+        if user not in found:
+            found[user] = find_identity(session, *user)
+    return [found[user] for user in users]
 
 
 def _queue(
@@ -462,7 +499,7 @@ class NotificationRouter:
                     claim_received, self.replica_id, utcnow(), self.claim_seconds, BATCH
                 )
                 if batch:
-                    await asyncio.gather(*(self._route_one(claimed) for claimed in batch))
+                    await self.route_batch(batch)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -494,43 +531,89 @@ class NotificationRouter:
     async def pending(self) -> int:
         return await self.db.run(received_count)
 
-    async def _route_one(self, claimed: Claimed) -> None:
-        async with self._limit:
+    async def route_batch(self, batch: list[Claimed]) -> None:
+        """Resolve and render every claimed notification (Slack and Coder lookups side by side), then record
+        them all in one transaction: a burst costs a few transactions, not several per notification."""
+        readable: list[tuple[Claimed, WebhookMessage]] = []
+        for claimed in batch:
             try:
-                result = await self.route(claimed)
-            except Postpone as postponed:
-                log.info(
-                    "Coder notification %s: %s; retrying in %.0fs",
-                    claimed.msg_id,
-                    postponed.reason,
-                    postponed.seconds,
-                )
-                until = utcnow() + timedelta(seconds=postponed.seconds)
-                await self.db.run(postpone, claimed.id, self.replica_id, until, postponed.reason)
-                return
-            except Exception as error:
-                if claimed.attempts >= MAX_ATTEMPTS:
-                    log.exception(
-                        "Coder notification %s: routing failed %d times; giving up",
-                        claimed.msg_id,
-                        MAX_ATTEMPTS,
-                    )
-                    reason = f"routing failed {MAX_ATTEMPTS} times ({type(error).__name__})"
-                    await self.db.run(give_up, claimed.id, self.replica_id, reason, utcnow())
-                    self.metrics.record_notification("undeliverable")
-                    return
-                log.exception("Coder notification %s: routing failed; another pass retries", claimed.msg_id)
-                until = utcnow() + timedelta(seconds=5)
-                await self.db.run(postpone, claimed.id, self.replica_id, until, "routing failed")
-                return
-        if result.outcome != "skipped":
-            self.metrics.record_notification(result.outcome)
-        if result.queued and self.on_queued is not None:
-            self.on_queued(result.queued)
+                readable.append((claimed, WebhookMessage.model_validate(claimed.body)))
+            except ValueError as error:  # recorded by an older intake, say: it will not read better later
+                await self._failed(replace(claimed, attempts=MAX_ATTEMPTS), error)
+        batch = [claimed for claimed, _ in readable]
+        messages = [message for _, message in readable]
+        users = [(m.payload.user_id, m.payload.user_username, m.payload.user_email) for m in messages]
+        identities = await self.db.run(find_identities, users)
+
+        async def prepare(claimed: Claimed, message: WebhookMessage, identity: Recipient | None) -> Any:
+            async with self._limit:
+                try:
+                    return await self.prepare(claimed, message, identity)
+                except Exception as error:
+                    return error
+
+        outcomes = await asyncio.gather(
+            *(prepare(c, m, i) for c, m, i in zip(batch, messages, identities, strict=True))
+        )
+        ready = [outcome for outcome in outcomes if isinstance(outcome, Prepared)]
+        for claimed, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                await self._failed(claimed, outcome)
+        if not ready:
+            return
+        results = await self.db.run(record_routings, ready, self.replica_id, utcnow(), self.burst)
+        queued: set[str] = set()
+        for result in results:
+            if result.outcome != "skipped":
+                self.metrics.record_notification(result.outcome)
+            queued |= result.queued
+        if queued and self.on_queued is not None:
+            self.on_queued(queued)
+
+    async def _failed(self, claimed: Claimed, error: Exception) -> None:
+        if isinstance(error, Postpone):
+            log.info(
+                "Coder notification %s: %s; retrying in %.0fs", claimed.msg_id, error.reason, error.seconds
+            )
+            until = utcnow() + timedelta(seconds=error.seconds)
+            await self.db.run(postpone, claimed.id, self.replica_id, until, error.reason)
+            return
+        if claimed.attempts >= MAX_ATTEMPTS:
+            log.error(
+                "Coder notification %s: routing failed %d times (%s); giving up",
+                claimed.msg_id,
+                MAX_ATTEMPTS,
+                type(error).__name__,
+            )
+            reason = f"routing failed {MAX_ATTEMPTS} times ({type(error).__name__})"
+            await self.db.run(give_up, claimed.id, self.replica_id, reason, utcnow())
+            self.metrics.record_notification("undeliverable")
+            return
+        log.error(
+            "Coder notification %s: routing failed (%s); another pass retries",
+            claimed.msg_id,
+            type(error).__name__,
+            exc_info=error,
+        )
+        until = utcnow() + timedelta(seconds=5)
+        await self.db.run(postpone, claimed.id, self.replica_id, until, "routing failed")
 
     async def route(self, claimed: Claimed) -> RouteResult:
+        """Route one notification (what ``route_batch`` does for many)."""
         message = WebhookMessage.model_validate(claimed.body)
-        resolution = await self.resolve(message, patient=claimed.attempts < CODER_ATTEMPTS)
+        payload = message.payload
+        identity = await self.db.run(
+            find_identity, payload.user_id, payload.user_username, payload.user_email
+        )
+        prepared = await self.prepare(claimed, message, identity)
+        (result,) = await self.db.run(record_routings, [prepared], self.replica_id, utcnow(), self.burst)
+        return result
+
+    async def prepare(
+        self, claimed: Claimed, message: WebhookMessage, identity: Recipient | None
+    ) -> Prepared:
+        """Who gets it, which workspace it is about, and its message (DM and channel variants)."""
+        resolution = await self.resolve(message, patient=claimed.attempts < CODER_ATTEMPTS, identity=identity)
         workspace = resolution.workspace
         common: dict[str, Any] = {}
         if workspace is not None and workspace.exists:
@@ -548,25 +631,16 @@ class NotificationRouter:
                 "thread": message_payload(render_notification(message, in_thread)),
             }
 
-        rendered = Rendered(dm=variant(False), channel=variant(True))
-        return await self.db.run(
-            record_routing,
-            claimed,
-            message,
-            resolution,
-            rendered,
-            self.replica_id,
-            utcnow(),
-            self.burst,
-        )
+        return Prepared(claimed, message, resolution, Rendered(dm=variant(False), channel=variant(True)))
 
-    async def resolve(self, message: WebhookMessage, patient: bool = False) -> Resolution:
-        """Who gets it and which workspace it is about. ``patient``: when Coder cannot answer, postpone the
-        notification (``Postpone``) rather than send it without the workspace."""
+    async def resolve(
+        self, message: WebhookMessage, patient: bool = False, identity: Recipient | None = None
+    ) -> Resolution:
+        """Who gets it (``identity``: the linked Slack user, already looked up; else by e-mail) and which
+        workspace it is about. ``patient``: when Coder cannot answer, postpone the notification
+        (``Postpone``) rather than send it without the workspace."""
         payload = message.payload
-        recipient = await self.db.run(
-            find_identity, payload.user_id, payload.user_username, payload.user_email
-        )
+        recipient = identity
         problem = ""
         if recipient is None:
             if payload.user_email:
