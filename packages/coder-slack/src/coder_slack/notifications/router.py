@@ -54,6 +54,7 @@ from coder_slack.store import (
     CoderNotification,
     Identity,
     Subscription,
+    ThreadTransactions,
     Transactions,
     UserSettings,
     aware,
@@ -461,7 +462,7 @@ class NotificationRouter:
 
     def __init__(
         self,
-        db: Transactions,
+        db: Transactions | ThreadTransactions,
         slack: AsyncWebClient,
         coder: AsyncCoderClient,
         *,
