@@ -64,7 +64,7 @@ from coder_slack.alerts.retention import retention_cutoffs
 from coder_slack.alerts.worker import DeliveryWorker
 from coder_slack.notifications.router import NotificationRouter
 from coder_slack.settings import Settings
-from coder_slack.store import Transactions, utcnow
+from coder_slack.store import ThreadTransactions, Transactions, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class AlertEngine:
         # Coder's own notifications (recorded by the webhook intake) are routed here and delivered by the
         # same worker.
         self.notification_router = NotificationRouter(
-            self.db,
+            ThreadTransactions.beside(self.db, "notifications-router"),
             slack_client,
             coder,
             replica_id=self.config.replica_id,
@@ -192,6 +192,7 @@ class AlertEngine:
             await self.leases.release_all()
         self._watched.clear()
         self.metrics.watches_held(0)
+        await self.notification_router.db.close()
         await self.db.close()
 
     async def wait_swept(self, limit: float = 30.0) -> None:

@@ -28,8 +28,8 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -54,6 +54,7 @@ from coder_slack.store import (
     CoderNotification,
     Identity,
     Subscription,
+    ThreadTransactions,
     Transactions,
     UserSettings,
     aware,
@@ -69,6 +70,9 @@ EMAIL_CACHE_SECONDS = 300.0
 # Coder failing to answer the workspace lookup postpones the notification this often, then it goes out
 # without the workspace (no buttons; channel filters by template cannot match).
 CODER_ATTEMPTS = 3
+# Routing that fails for any other reason (a bug, the database) is retried every 5 s this often, then the
+# notification is recorded as undeliverable with the error's type.
+MAX_ATTEMPTS = 10
 CODER_RETRY_SECONDS = 2.0
 
 
@@ -224,6 +228,16 @@ def postpone(session: Session, notification_id: int, replica: str, until: dateti
         row.reason = reason[:500]
 
 
+def give_up(session: Session, notification_id: int, replica: str, reason: str, now: datetime) -> None:
+    """Record a notification that cannot be routed as undeliverable (so it stops holding the queue)."""
+    row = session.get(CoderNotification, notification_id)
+    if row is not None and row.status == "received" and row.claimed_by == replica:
+        row.status = "undeliverable"
+        row.reason = reason[:500]
+        row.routed_at = now
+        row.claimed_until = None
+
+
 def _sub_matches(sub: Subscription, payload_user: tuple[str, str], workspace: WorkspaceFacts | None) -> bool:
     user_id, username = payload_user
     if sub.workspace_id:
@@ -277,8 +291,10 @@ def record_routing(
     replica: str,
     now: datetime,
     burst: float,
+    subs: Sequence[Subscription] | None = None,
 ) -> RouteResult:
-    """Queue the notification for everyone who hears about it and mark it routed, in this transaction."""
+    """Queue the notification for everyone who hears about it and mark it routed, in this transaction
+    (``subs``: the enabled subscriptions, when the caller read them already)."""
     row = session.get(CoderNotification, claimed.id, with_for_update=True)
     if row is None or row.status != "received" or row.claimed_by != replica:
         return RouteResult("skipped")
@@ -308,7 +324,8 @@ def record_routing(
             targets.append((recipient.slack_user_id, recipient.team_id, key, payload))
     elif resolution.problem:
         reasons.append(resolution.problem)
-    subs = session.scalars(select(Subscription).where(Subscription.enabled.is_(True))).all()
+    if subs is None:
+        subs = _enabled_subscriptions(session)
     user = (message.payload.user_id, message.payload.workspace_owner)
     seen_channels: set[str] = set()
     for sub in subs:
@@ -335,6 +352,40 @@ def record_routing(
             reasons.append("no Slack user and no channel subscription hears about it")
     row.reason = "; ".join(reasons)[:500]
     return RouteResult(row.status, queued)
+
+
+def _enabled_subscriptions(session: Session) -> Sequence[Subscription]:
+    return session.scalars(select(Subscription).where(Subscription.enabled.is_(True))).all()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A notification resolved and rendered, ready to be recorded."""
+
+    claimed: Claimed
+    message: WebhookMessage
+    resolution: Resolution
+    rendered: Rendered
+
+
+def record_routings(
+    session: Session, prepared: list[Prepared], replica: str, now: datetime, burst: float
+) -> list[RouteResult]:
+    """``record_routing`` for a batch, in one transaction (the subscriptions read once)."""
+    subs = _enabled_subscriptions(session)
+    return [
+        record_routing(session, p.claimed, p.message, p.resolution, p.rendered, replica, now, burst, subs)
+        for p in prepared
+    ]
+
+
+def find_identities(session: Session, users: list[tuple[str, str, str]]) -> list[Recipient | None]:
+    """``find_identity`` for many (user id, username, e-mail), in one transaction."""
+    found: dict[tuple[str, str, str], Recipient | None] = {}
+    for user in users:
+        if user not in found:
+            found[user] = find_identity(session, *user)
+    return [found[user] for user in users]
 
 
 def _queue(
@@ -411,7 +462,7 @@ class NotificationRouter:
 
     def __init__(
         self,
-        db: Transactions,
+        db: Transactions | ThreadTransactions,
         slack: AsyncWebClient,
         coder: AsyncCoderClient,
         *,
@@ -449,7 +500,7 @@ class NotificationRouter:
                     claim_received, self.replica_id, utcnow(), self.claim_seconds, BATCH
                 )
                 if batch:
-                    await asyncio.gather(*(self._route_one(claimed) for claimed in batch))
+                    await self.route_batch(batch)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -481,33 +532,89 @@ class NotificationRouter:
     async def pending(self) -> int:
         return await self.db.run(received_count)
 
-    async def _route_one(self, claimed: Claimed) -> None:
-        async with self._limit:
+    async def route_batch(self, batch: list[Claimed]) -> None:
+        """Resolve and render every claimed notification (Slack and Coder lookups side by side), then record
+        them all in one transaction: a burst costs a few transactions, not several per notification."""
+        readable: list[tuple[Claimed, WebhookMessage]] = []
+        for claimed in batch:
             try:
-                result = await self.route(claimed)
-            except Postpone as postponed:
-                log.info(
-                    "Coder notification %s: %s; retrying in %.0fs",
-                    claimed.msg_id,
-                    postponed.reason,
-                    postponed.seconds,
-                )
-                until = utcnow() + timedelta(seconds=postponed.seconds)
-                await self.db.run(postpone, claimed.id, self.replica_id, until, postponed.reason)
-                return
-            except Exception:
-                log.exception("Coder notification %s: routing failed; another pass retries", claimed.msg_id)
-                until = utcnow() + timedelta(seconds=5)
-                await self.db.run(postpone, claimed.id, self.replica_id, until, "routing failed")
-                return
-        if result.outcome != "skipped":
-            self.metrics.record_notification(result.outcome)
-        if result.queued and self.on_queued is not None:
-            self.on_queued(result.queued)
+                readable.append((claimed, WebhookMessage.model_validate(claimed.body)))
+            except ValueError as error:  # recorded by an older intake, say: it will not read better later
+                await self._failed(replace(claimed, attempts=MAX_ATTEMPTS), error)
+        batch = [claimed for claimed, _ in readable]
+        messages = [message for _, message in readable]
+        users = [(m.payload.user_id, m.payload.user_username, m.payload.user_email) for m in messages]
+        identities = await self.db.run(find_identities, users)
+
+        async def prepare(claimed: Claimed, message: WebhookMessage, identity: Recipient | None) -> Any:
+            async with self._limit:
+                try:
+                    return await self.prepare(claimed, message, identity)
+                except Exception as error:
+                    return error
+
+        outcomes = await asyncio.gather(
+            *(prepare(c, m, i) for c, m, i in zip(batch, messages, identities, strict=True))
+        )
+        ready = [outcome for outcome in outcomes if isinstance(outcome, Prepared)]
+        for claimed, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                await self._failed(claimed, outcome)
+        if not ready:
+            return
+        results = await self.db.run(record_routings, ready, self.replica_id, utcnow(), self.burst)
+        queued: set[str] = set()
+        for result in results:
+            if result.outcome != "skipped":
+                self.metrics.record_notification(result.outcome)
+            queued |= result.queued
+        if queued and self.on_queued is not None:
+            self.on_queued(queued)
+
+    async def _failed(self, claimed: Claimed, error: Exception) -> None:
+        if isinstance(error, Postpone):
+            log.info(
+                "Coder notification %s: %s; retrying in %.0fs", claimed.msg_id, error.reason, error.seconds
+            )
+            until = utcnow() + timedelta(seconds=error.seconds)
+            await self.db.run(postpone, claimed.id, self.replica_id, until, error.reason)
+            return
+        if claimed.attempts >= MAX_ATTEMPTS:
+            log.error(
+                "Coder notification %s: routing failed %d times (%s); giving up",
+                claimed.msg_id,
+                MAX_ATTEMPTS,
+                type(error).__name__,
+            )
+            reason = f"routing failed {MAX_ATTEMPTS} times ({type(error).__name__})"
+            await self.db.run(give_up, claimed.id, self.replica_id, reason, utcnow())
+            self.metrics.record_notification("undeliverable")
+            return
+        log.error(
+            "Coder notification %s: routing failed (%s); another pass retries",
+            claimed.msg_id,
+            type(error).__name__,
+            exc_info=error,
+        )
+        until = utcnow() + timedelta(seconds=5)
+        await self.db.run(postpone, claimed.id, self.replica_id, until, "routing failed")
 
     async def route(self, claimed: Claimed) -> RouteResult:
+        """Route one notification (what ``route_batch`` does for many)."""
         message = WebhookMessage.model_validate(claimed.body)
-        resolution = await self.resolve(message, patient=claimed.attempts < CODER_ATTEMPTS)
+        payload = message.payload
+        identity = await self.db.run(
+            find_identity, payload.user_id, payload.user_username, payload.user_email
+        )
+        prepared = await self.prepare(claimed, message, identity)
+        (result,) = await self.db.run(record_routings, [prepared], self.replica_id, utcnow(), self.burst)
+        return result
+
+    async def prepare(
+        self, claimed: Claimed, message: WebhookMessage, identity: Recipient | None
+    ) -> Prepared:
+        """Who gets it, which workspace it is about, and its message (DM and channel variants)."""
+        resolution = await self.resolve(message, patient=claimed.attempts < CODER_ATTEMPTS, identity=identity)
         workspace = resolution.workspace
         common: dict[str, Any] = {}
         if workspace is not None and workspace.exists:
@@ -525,25 +632,16 @@ class NotificationRouter:
                 "thread": message_payload(render_notification(message, in_thread)),
             }
 
-        rendered = Rendered(dm=variant(False), channel=variant(True))
-        return await self.db.run(
-            record_routing,
-            claimed,
-            message,
-            resolution,
-            rendered,
-            self.replica_id,
-            utcnow(),
-            self.burst,
-        )
+        return Prepared(claimed, message, resolution, Rendered(dm=variant(False), channel=variant(True)))
 
-    async def resolve(self, message: WebhookMessage, patient: bool = False) -> Resolution:
-        """Who gets it and which workspace it is about. ``patient``: when Coder cannot answer, postpone the
-        notification (``Postpone``) rather than send it without the workspace."""
+    async def resolve(
+        self, message: WebhookMessage, patient: bool = False, identity: Recipient | None = None
+    ) -> Resolution:
+        """Who gets it (``identity``: the linked Slack user, already looked up; else by e-mail) and which
+        workspace it is about. ``patient``: when Coder cannot answer, postpone the notification
+        (``Postpone``) rather than send it without the workspace."""
         payload = message.payload
-        recipient = await self.db.run(
-            find_identity, payload.user_id, payload.user_username, payload.user_email
-        )
+        recipient = identity
         problem = ""
         if recipient is None:
             if payload.user_email:

@@ -42,7 +42,12 @@ from coder_slack.store.tables import (
     UserSettings,
     utcnow,
 )
-from coder_slack.store.transactions import Transactions, aware, insert_ignoring_conflicts
+from coder_slack.store.transactions import (
+    ThreadTransactions,
+    Transactions,
+    aware,
+    insert_ignoring_conflicts,
+)
 
 __all__ = [
     "ALL_EVENTS",
@@ -64,6 +69,7 @@ __all__ = [
     "SessionFactory",
     "StatusCard",
     "Subscription",
+    "ThreadTransactions",
     "Transactions",
     "UserLink",
     "UserSettings",

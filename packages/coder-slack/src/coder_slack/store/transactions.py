@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -14,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from coder_slack.store.engine import create_engine_for
+from coder_slack.store.engine import create_engine_for, create_sync_engine_for
 
 T = TypeVar("T")
 
@@ -61,6 +62,33 @@ class Transactions:
         guard = self._lock if self._lock is not None else contextlib.nullcontext()
         async with guard, self._factory() as session, session.begin():
             return await session.run_sync(work, *args)
+
+
+class ThreadTransactions:
+    """``Transactions.run`` on a synchronous engine in a thread of its own: the SQLAlchemy work of a
+    transaction runs off the event loop (the notification intake and router, whose batches would otherwise
+    hold the loop that answers Coder and Slack). One thread, so one transaction at a time, in order."""
+
+    def __init__(self, database_url: str, name: str) -> None:
+        self.engine = create_sync_engine_for(database_url, single_connection=True)
+        self.dialect = self.engine.dialect.name
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+
+    @classmethod
+    def beside(cls, db: Transactions, name: str) -> ThreadTransactions:
+        """One on the same database as ``db``."""
+        return cls(db.engine.url.render_as_string(hide_password=False), name)
+
+    def _run(self, work: Callable[..., T], args: tuple[Any, ...]) -> T:
+        with Session(self.engine) as session, session.begin():
+            return work(session, *args)
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, self._run, work, args)
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self._thread.shutdown, True)
+        self.engine.dispose()
 
 
 def insert_ignoring_conflicts(session: Session, table: Table, values: dict[str, Any]) -> bool:
