@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..eras import Era
-from . import agents, builds, templates, users, workspaces
+from . import agents, builds, oauth2, templates, users, workspaces
 
 
 def add_api_routes(app: web.Application, era: Era) -> None:
-    for module in (users, templates, workspaces, builds, agents):
+    for module in (users, templates, workspaces, builds, agents, oauth2):
         module.register(app.router, era)
