@@ -21,13 +21,20 @@ from slack_sdk.web.async_client import AsyncWebClient
 from coder_slack.alerts import AlertEngine
 from coder_slack.app import create_app
 from coder_slack.coder import CoderPool
+from coder_slack.coder_oauth import CoderOAuthConfig, CoderSignIn
+from coder_slack.commands.account import wire_sign_in
 from coder_slack.commands.context import BackgroundTasks, Bot
 from coder_slack.crypto import TokenCipher
 from coder_slack.identity import IdentityResolver
 from coder_slack.notifications.intake import NotificationIntake
 from coder_slack.progress import CardKeeper, StatusCards
 from coder_slack.settings import Settings, secret
-from coder_slack.store import create_engine_for, create_session_factory, upgrade_database_async
+from coder_slack.store import (
+    SessionFactory,
+    create_engine_for,
+    create_session_factory,
+    upgrade_database_async,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,14 +72,31 @@ async def build_bot(settings: Settings, *, migrate: bool = True) -> Bot:
         holder=CardKeeper.holder_for(settings),
         lease_seconds=settings.coder_slack_lease_seconds,
     )
-    return Bot(
+    bot = Bot(
         settings,
         sessions,
         pool,
-        IdentityResolver(pool, sessions, cipher, slack),
+        IdentityResolver(
+            pool, sessions, cipher, slack, sign_in=build_coder_sign_in(settings, sessions, cipher)
+        ),
         slack,
         cards,
         BackgroundTasks(),
+    )
+    wire_sign_in(bot)  # Sign in with Coder: tell the user in Slack once Coder's callback linked them
+    return bot
+
+
+def build_coder_sign_in(
+    settings: Settings, sessions: SessionFactory, cipher: TokenCipher | None
+) -> CoderSignIn | None:
+    """Sign in with Coder, when an OAuth2 app is configured (CODER_SLACK_CODER_OAUTH_*) and tokens can be
+    stored (an encryption key); whether Coder offers its OAuth2 provider is asked at each login."""
+    config = CoderOAuthConfig.from_settings(settings)
+    if config is None or cipher is None or not settings.coder_url:
+        return None
+    return CoderSignIn(
+        config, settings.coder_url, sessions, cipher, timeout=settings.coder_slack_coder_timeout_seconds
     )
 
 
@@ -158,6 +182,7 @@ async def close_bot(bot: Bot) -> None:
     await bot.tasks.cancel_all()
     await bot.cards.release_all()
     await bot.pool.aclose()
+    await bot.identities.aclose()
     engine = bot.sessions.kw.get("bind")
     if engine is not None:
         await engine.dispose()

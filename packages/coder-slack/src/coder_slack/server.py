@@ -65,6 +65,8 @@ def build_web_app(
     ops.add_ops_routes(web_app, _readiness_checks(bot))
     if notifications is not None:
         notifications.add_route(web_app)
+    if bot.identities.sign_in is not None:  # Sign in with Coder's callback (GET /coder/oauth/callback)
+        bot.identities.sign_in.add_route(web_app)
     return web_app
 
 
@@ -91,6 +93,8 @@ def build_ops_app(
     ops.add_ops_routes(web_app, checks)
     if notifications is not None:
         notifications.add_route(web_app)
+    if bot.identities.sign_in is not None:  # Sign in with Coder's callback (GET /coder/oauth/callback)
+        bot.identities.sign_in.add_route(web_app)
     return web_app
 
 

@@ -102,6 +102,15 @@ class Settings(BaseSettings):
     # How long a router's claim on received notifications lasts (another replica takes them over after).
     coder_slack_notifications_claim_seconds: float = Field(default=30.0, gt=0)
 
+    # Sign in with Coder (coder_slack.coder_oauth): an OAuth2 app registered in Coder (`coder-slack
+    # register-coder-app`) and this bot's callback URL, exactly as registered (…/coder/oauth/callback).
+    # Unset, or Coder without its OAuth2 provider: `/workspace login` opens the token form.
+    coder_slack_coder_oauth_client_id: str | None = None
+    coder_slack_coder_oauth_client_secret: SecretStr | None = None
+    coder_slack_coder_oauth_redirect_url: str | None = None
+    # Refresh a signed-in user's access token when it expires within this many seconds.
+    coder_slack_coder_oauth_refresh_margin_seconds: float = Field(default=300.0, ge=0)
+
     @field_validator("coder_slack_notifications_secret")
     @classmethod
     def _long_random_secret(cls, value: SecretStr | None) -> SecretStr | None:
