@@ -18,8 +18,9 @@ import httpx
 import pytest
 from coder_sim import SimServer
 from coder_slack.coder_oauth import CALLBACK_PATH, CoderOAuthConfig, CoderSignIn, register_coder_app
+from coder_slack.crypto import TokenCipher, generate_key
 from coder_slack.settings import Settings
-from coder_slack.store import CoderOAuthGrant, CoderOAuthState, UserLink
+from coder_slack.store import CoderOAuthGrant, CoderOAuthState, UserLink, rotate_link_tokens
 from pydantic import SecretStr
 from slack_harness import BotThread, answer, rendered
 from slack_sim import RecordedCall, SlackStandIn
@@ -362,3 +363,18 @@ def test_register_coder_app_explains_what_is_wrong(sim: SimServer) -> None:
 def test_config_needs_all_three_settings() -> None:
     partial = Settings(coder_slack_coder_oauth_client_id="x", coder_slack_coder_oauth_redirect_url=PENDING)
     assert CoderOAuthConfig.from_settings(partial) is None
+
+
+def test_rotate_key_re_encrypts_refresh_tokens_too(
+    make_bot: Callable[..., BotThread], oauth_sim: SimServer, standin: SlackStandIn
+) -> None:
+    bot = start_bot(make_bot, oauth_sim)
+    sign_in(bot, standin)
+    old = bot.settings.coder_slack_encryption_key.get_secret_value()
+    new = generate_key()
+    report = rotate_link_tokens(bot.settings.coder_slack_database_url, TokenCipher(f"{new},{old}"))
+    assert (report.rotated, report.grants_rotated, report.grants_undecryptable) == (1, 1, 0)
+    _, grants, _ = bot.run(_rows(bot))
+    [access] = live_tokens(oauth_sim)
+    refresh = oauth_sim.context.store.oauth2.grants_by_access[access].refresh_token
+    assert TokenCipher(new).decrypt(grants[0].refresh_token_ciphertext) == refresh

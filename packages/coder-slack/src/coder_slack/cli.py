@@ -236,6 +236,15 @@ def _rotate_key(settings: Settings, *, dry_run: bool) -> int:
         )
     elif not dry_run and not report.changed_meanwhile and cipher.key_count > 1:
         lines.append("Every stored token now uses the first key; the other keys can be removed.")
+    if report.grants_rotated or report.grants_undecryptable:  # Sign in with Coder's refresh tokens
+        lines.append(
+            f"Refresh tokens of Coder sign-ins: {verb} {report.grants_rotated}"
+            + (
+                f"; {report.grants_undecryptable} unreadable (those users sign in again)."
+                if report.grants_undecryptable
+                else "."
+            )
+        )
     print("\n".join(lines))
     return 1 if report.undecryptable else 0
 
