@@ -11,6 +11,7 @@ import dataclasses
 import json
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -378,3 +379,17 @@ def test_rotate_key_re_encrypts_refresh_tokens_too(
     [access] = live_tokens(oauth_sim)
     refresh = oauth_sim.context.store.oauth2.grants_by_access[access].refresh_token
     assert TokenCipher(new).decrypt(grants[0].refresh_token_ciphertext) == refresh
+
+
+@pytest.mark.postgres
+def test_one_state_wins_once_under_concurrent_callbacks_on_postgres(
+    make_bot: Callable[..., BotThread], oauth_sim: SimServer, standin: SlackStandIn, postgres_url: str
+) -> None:
+    bot = start_bot(make_bot, oauth_sim, coder_slack_database_url=postgres_url)
+    callback = allow(login_link(bot, standin), "alice")
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = sorted(pool.map(lambda _: httpx.get(callback, timeout=20).status_code, range(6)))
+    assert statuses == [200, 400, 400, 400, 400, 400]
+    assert token_requests(oauth_sim) == [["authorization_code", "ok"]]
+    _, request = bot.ask("list")
+    assert "Link your" not in rendered(answer(standin, request))
