@@ -393,3 +393,24 @@ def test_one_state_wins_once_under_concurrent_callbacks_on_postgres(
     assert token_requests(oauth_sim) == [["authorization_code", "ok"]]
     _, request = bot.ask("list")
     assert "Link your" not in rendered(answer(standin, request))
+
+
+def test_signing_in_again_gives_the_earlier_grant_back_and_deny_is_explained(
+    make_bot: Callable[..., BotThread], oauth_sim: SimServer, standin: SlackStandIn
+) -> None:
+    bot = start_bot(make_bot, oauth_sim)
+    sign_in(bot, standin)
+    sign_in(bot, standin)
+    state = oauth_sim.oauth2_state()
+    assert (state["live_grants"], state["revoked"]) == (1, 1)
+
+    link = login_link(bot, standin)
+    real_state = link.split("state=", 1)[1].split("&", 1)[0]
+    denied = httpx.get(
+        f"http://127.0.0.1:{bot.server.port}{CALLBACK_PATH}?error=access_denied&state={real_state}",
+        timeout=10,
+    )
+    assert denied.status_code == 400 and "you declined" in denied.text
+    assert bot.run(_rows(bot))[2] == 0  # that state is used up too
+    _, request = bot.ask("list")
+    assert "Link your" not in rendered(answer(standin, request))  # still signed in from before

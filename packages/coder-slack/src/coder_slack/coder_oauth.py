@@ -248,7 +248,7 @@ class CoderSignIn:
         if error:
             raise SignInFailed(
                 "Coder did not grant access"
-                + (" (you declined)." if error == "access_denied" else f" ({error}).")
+                + (" (you declined)." if error == "access_denied" else f" ({error[:64]}).")
                 + " Run `/workspace login` to try again."
             )
         if not code or len(code) > 512:
@@ -287,7 +287,10 @@ class CoderSignIn:
             raise SignInFailed(
                 f"Coder did not accept the new token ({type(exc).__name__}).", status=502
             ) from None
+        previous = await self.grant_of(taken.team_id, taken.slack_user_id)
         await self.store_tokens(taken.team_id, taken.slack_user_id, user, tokens)
+        if previous is not None:  # signed in again: the earlier grant is given back to Coder
+            await self.revoke(previous)
         signed_in = SignedIn(taken.team_id, taken.slack_user_id, taken.channel_id, user)
         if self.on_signed_in is not None:
             await self.on_signed_in(signed_in)
