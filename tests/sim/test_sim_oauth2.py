@@ -203,3 +203,14 @@ def test_refresh_rotates_and_revoke_ends_the_grant(oauth_sim: SimServer) -> None
     state = oauth_sim.oauth2_state()
     assert state["revoked"] == 1 and state["live_grants"] == 0
     assert [outcome for _, outcome in state["token_requests"]] == ["ok", "ok", "ok"]
+
+
+def test_cli_knows_the_oauth2_experiment_only(capsys: pytest.CaptureFixture[str]) -> None:
+    from coder_sim.cli import main
+
+    with pytest.raises(SystemExit) as unknown:
+        main(["--experiments", "oauth2,teleport"])
+    assert unknown.value.code == 2 and "unknown experiment(s) teleport" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--era", "v0.25", "--experiments", "oauth2"])
+    assert "needs the v2 era" in capsys.readouterr().err
