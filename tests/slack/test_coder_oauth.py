@@ -414,3 +414,17 @@ def test_signing_in_again_gives_the_earlier_grant_back_and_deny_is_explained(
     assert bot.run(_rows(bot))[2] == 0  # that state is used up too
     _, request = bot.ask("list")
     assert "Link your" not in rendered(answer(standin, request))  # still signed in from before
+
+
+def test_socket_mode_serves_the_callback_on_its_ops_port(
+    make_bot: Callable[..., BotThread], oauth_sim: SimServer
+) -> None:
+    from coder_slack.server import build_ops_app
+
+    bot = start_bot(make_bot, oauth_sim)
+    ops_app = build_ops_app(bot.bot, watchdog=None)  # type: ignore[arg-type]
+    paths = {resource.canonical for resource in ops_app.router.resources()}
+    assert CALLBACK_PATH in paths
+    plain = make_bot(oauth_sim)  # no OAuth2 app configured: no callback route
+    plain_app = build_ops_app(plain.bot, watchdog=None)  # type: ignore[arg-type]
+    assert CALLBACK_PATH not in {resource.canonical for resource in plain_app.router.resources()}
