@@ -201,7 +201,8 @@ METHOD_ERRORS: dict[str, frozenset[str]] = {
     "views.open": frozenset({"exchanged_trigger_id", "expired_trigger_id", "invalid_trigger_id"}),
     "views.push": frozenset({"exchanged_trigger_id", "push_limit_reached"}),
     "views.update": frozenset({"not_found", "hash_conflict"}),
-    "views.publish": frozenset(),
+    # docs.slack.dev/reference/methods/views.publish ("Errors")
+    "views.publish": frozenset({"hash_conflict", "view_too_large", "not_enabled"}),
 }
 # The error body's documented fields: error; needed/provided with missing_scope; errors and
 # response_metadata.messages with invalid_blocks / invalid_arguments; warning.

@@ -67,6 +67,8 @@ REQUIRED_SCOPES: dict[str, frozenset[str]] = {
     # https://docs.slack.dev/reference/methods/views.open, views.update: no scope required
     "views.open": frozenset(),
     "views.update": frozenset(),
+    # https://docs.slack.dev/reference/methods/views.publish: no scope required (the App Home tab)
+    "views.publish": frozenset(),
     # https://docs.slack.dev/reference/methods/auth.test: no scope required (any token may identify itself)
     "auth.test": frozenset(),
 }

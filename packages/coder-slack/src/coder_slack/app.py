@@ -17,6 +17,7 @@ from slack_bolt.async_app import AsyncApp
 from coder_slack.commands import account, create, registry, workspaces
 from coder_slack.commands.context import Bot, Invocation, record_command
 from coder_slack.commands.grammar import CommandError, TokenInCommand
+from coder_slack.home import register_home
 from coder_slack.settings import secret
 from coder_slack.views.buttons import (
     BUTTON_ACTION_IDS,
@@ -169,6 +170,8 @@ def create_app(bot: Bot, *, socket_mode: bool = False) -> AsyncApp:
     @app.view(LOGIN_CALLBACK)
     async def on_login_submit(ack: Ack, body: dict[str, Any]) -> None:
         await account.submit_login(bot, ack, body)
+
+    register_home(app, bot)  # the App Home tab (app_home_opened, New workspace, Link)
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:

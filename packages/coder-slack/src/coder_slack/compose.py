@@ -132,6 +132,8 @@ class CoderSlack:
             self.alert_engine = None
             return None
         self.bot.alerts = engine
+        if self.bot.home is not None:  # the App Home refreshes when the engine sees workspaces change
+            engine.on_observed = self.bot.home.workspaces_observed
         if self.notifications is not None:
             self.notifications.on_received = engine.notifications_received
         return engine

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import heapq
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -127,6 +128,8 @@ class AlertEngine:
             metrics=self.metrics.prometheus,
         )
         self.catch_up: CatchUp | None = None
+        self.on_observed: Callable[[list[Workspace]], None] | None = None
+        """Told the workspaces each recording found changed (the App Home refreshes their owners' tabs)."""
         self._hub: WatchHub | None = None
         self._watched: set[str] = set()
         self.leases = HeldLeases(self.db, self.config.replica_id, self.config.lease_seconds)
@@ -317,6 +320,11 @@ class AlertEngine:
             return RecordResult()
         result = await self.db.run(record_observations, observations, self.config, utcnow(), catch_up)
         self._fingerprints.update(fingerprints)
+        if self.on_observed is not None:
+            try:
+                self.on_observed([observation.workspace for observation in observations])
+            except Exception as exc:
+                log.warning("alert engine: the observation hook failed: %s", type(exc).__name__)
         for observation in observations:
             self._recorded_for(observation.workspace).update(event.key for event in observation.events)
         for kind in result.deduplicated:

@@ -118,6 +118,7 @@ async def submit_login(bot: Bot, ack: Ack, body: Mapping[str, Any]) -> None:
         user = link.result()
         record_command("login", "ok")
         await ack()
+        bot.home_changed(team_id, user_id)  # the App Home shows the link
         await _tell(
             bot, user_id, channel, f"🔗 Linked: your commands now run as Coder user *{user.username}*."
         )
