@@ -5,18 +5,23 @@ sees is read back from the stand-in's stored Home view."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
+from coder_slack.compose import compose
 from coder_slack.home import HomeTabs
+from coder_slack.server import RunningSocketMode, start_socket_mode
+from coder_slack.store import Subscription
 from coder_slack.views.home import NEW_WORKSPACE_ACTION, TEMPLATE_BLOCK
 from coder_slack.views.modals import NAME_BLOCK
-from slack_harness import BotThread
+from slack_harness import BotThread, bot_settings
 from slack_sim import APP_ID, TEAM_ID, RecordedCall, SlackStandIn, render_view
 from slack_sim.methods.views import home_view, home_view_id
 
@@ -386,3 +391,71 @@ def test_the_standin_publishes_homes_like_slack(standin: SlackStandIn) -> None:
     assert shown is not None and shown["hash"] == second["view"]["hash"]
     assert home_view(standin.state, "U0BOB") is None
     api.close()
+
+
+def test_a_long_list_stays_within_a_homes_limits(
+    fast_bot: BotThread, standin: SlackStandIn, sim: Any
+) -> None:
+    sim.seed_workspaces("alice", "python-ds", "ws", 45)
+
+    async def subscribe_many() -> None:
+        async with fast_bot.bot.sessions() as session:
+            for n in range(20):
+                session.add(
+                    Subscription(
+                        team_id=TEAM_ID,
+                        channel_id=f"C{n:04d}",
+                        created_by="U0ALICE",
+                        template=f"t{'x' * 200}{n}",
+                    )
+                )
+            await session.commit()
+
+    fast_bot.run(subscribe_many())
+    open_home(fast_bot)
+    shown = wait_home(standin, shows="…and 25 more")  # the stand-in refuses a Home beyond Slack's limits
+    assert "`/workspace list` shows them all" in shown
+    assert "ws-0" in shown and "ws-9" in shown
+    view = home_view(standin.state, "U0ALICE")
+    assert view is not None and len(view["blocks"]) <= 100
+    subscriptions = shown[shown.index("Subscriptions you created") :]
+    listed = subscriptions.count("template=t")
+    assert 5 <= listed < 20 and f"…and {20 - listed} more" in subscriptions  # cut to fit one section
+
+
+def test_the_home_works_in_socket_mode(standin: SlackStandIn, sim: Any, tmp_path: Any) -> None:
+    settings = bot_settings(sim.url, sim.token, standin, f"sqlite:///{tmp_path / 'socket.db'}").model_copy(
+        update={"slack_app_token": "xapp-test", "slack_signing_secret": None}
+    )
+    sim.create_workspace_direct("alice", "python-ds", "analysis")
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    def run(coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, loop).result(60)
+
+    async def start() -> RunningSocketMode:
+        return await start_socket_mode(await compose(settings, socket_mode=True), alerts=False)
+
+    running: RunningSocketMode = run(start())
+    try:
+        standin.wait_for("apps.connections.open", timeout=10)
+        event = {
+            "team_id": TEAM_ID,
+            "api_app_id": APP_ID,
+            "type": "event_callback",
+            "event_id": "Ev0SOCKET",
+            "event_time": int(time.time()),
+            "event": {"type": "app_home_opened", "user": "U0ALICE", "channel": "D0ALICE", "tab": "home"},
+        }
+        deadline = time.monotonic() + 10
+        while standin.open_sockets < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        standin.socket_send("events_api", event)
+        shown = wait_home(standin, shows="analysis")
+        assert "[New workspace]" in shown
+    finally:
+        run(running.stop())
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)

@@ -120,6 +120,10 @@ class HomeHooks(Protocol):
 
     def workspaces_observed(self, workspaces: list[Workspace]) -> None: ...
 
+    def forget_team(self, team_id: str) -> None:
+        """The app left the team (uninstalled, tokens revoked): stop refreshing its Homes."""
+        ...
+
 
 @dataclass
 class Bot:

@@ -9,6 +9,7 @@ the subscriptions they created. A Home view holds at most 100 blocks; the list i
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -127,6 +128,11 @@ def _workspace_blocks(workspace: Workspace, data: HomeData) -> list[Block]:
     ]
 
 
+def _natural(workspace: Workspace) -> list[tuple[int, str]]:
+    """Sort key: names in the order people count (``ws-2`` before ``ws-10``)."""
+    return [(int(part), "") if part.isdigit() else (0, part) for part in re.split(r"(\d+)", workspace.name)]
+
+
 def _workspaces(data: HomeData) -> list[Block]:
     blocks: list[Block] = [
         HeaderBlock(text="Your workspaces"),
@@ -146,7 +152,7 @@ def _workspaces(data: HomeData) -> list[Block]:
         if data.username:
             blocks.append(SectionBlock(text=_md("You have no workspaces yet.")))
         return blocks
-    shown = sorted(data.workspaces, key=lambda w: w.name)[:MAX_WORKSPACES]
+    shown = sorted(data.workspaces, key=_natural)[:MAX_WORKSPACES]
     for workspace in shown:
         blocks += _workspace_blocks(workspace, data)
     if len(data.workspaces) > len(shown):
@@ -164,12 +170,20 @@ def _alerts(data: HomeData) -> list[Block]:
     )
     blocks: list[Block] = [HeaderBlock(text="Alerts"), SectionBlock(block_id="home_settings", text=_md(text))]
     if data.subscriptions:
-        lines = [describe_subscription(s) for s in data.subscriptions[:MAX_SUBSCRIPTIONS]]
-        rest = len(data.subscriptions) - MAX_SUBSCRIPTIONS
+        heading = "*Subscriptions you created*"
+        lines: list[str] = []
+        room = 3000 - len(heading) - 80  # what the "…and N more" line needs
+        for subscription in data.subscriptions[:MAX_SUBSCRIPTIONS]:
+            line = clip(describe_subscription(subscription), 500)
+            room -= len(line) + 1
+            if room < 0:
+                break
+            lines.append(line)
+        rest = len(data.subscriptions) - len(lines)
         if rest > 0:
             lines.append(f"…and {rest} more (`/workspace subscriptions` in their channels).")
-        heading = "*Subscriptions you created*\n"
-        blocks.append(SectionBlock(block_id="home_subscriptions", text=_md(heading + "\n".join(lines))))
+        text = "\n".join([heading, *lines])
+        blocks.append(SectionBlock(block_id="home_subscriptions", text=_md(text)))
     else:
         blocks.append(
             SectionBlock(
