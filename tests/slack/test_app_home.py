@@ -18,10 +18,12 @@ import pytest
 from coder_slack.compose import compose
 from coder_slack.home import HomeTabs
 from coder_slack.server import RunningSocketMode, start_socket_mode
+from coder_slack.slack_tokens import NoInstallation
 from coder_slack.store import Subscription
 from coder_slack.views.home import NEW_WORKSPACE_ACTION, TEMPLATE_BLOCK
 from coder_slack.views.modals import NAME_BLOCK
 from slack_harness import BotThread, bot_settings
+from slack_sdk.web.async_client import AsyncWebClient
 from slack_sim import APP_ID, TEAM_ID, RecordedCall, SlackStandIn, render_view
 from slack_sim.methods.views import home_view, home_view_id
 
@@ -459,3 +461,60 @@ def test_the_home_works_in_socket_mode(standin: SlackStandIn, sim: Any, tmp_path
         run(running.stop())
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
+
+
+def test_coder_failing_shows_on_the_home_instead_of_breaking_it(
+    fast_bot: BotThread, standin: SlackStandIn, sim: Any
+) -> None:
+    sim.create_workspace_direct("alice", "python-ds", "analysis")
+    open_home(fast_bot)
+    wait_home(standin, shows="analysis")  # Alice is known now; listing her workspaces is what fails next
+    before = standin.last_seq()
+    sim.inject_status(500, count=20, path_prefix="/api/v2/workspaces")
+    changed(fast_bot)
+    shown = wait_home(standin, shows=":warning:", after=before, timeout=60)
+    assert "[New workspace]" in shown and "analysis" not in shown
+    sim.clear_faults()
+    before = standin.last_seq()
+    changed(fast_bot)
+    wait_home(standin, shows="analysis", after=before)
+
+
+def test_a_team_that_uninstalled_the_app_is_no_longer_refreshed(
+    fast_bot: BotThread, standin: SlackStandIn
+) -> None:
+    open_home(fast_bot)
+    wait_home(standin)
+    home = home_of(fast_bot)
+    assert home.tracks(TEAM_ID, "U0ALICE")
+
+    class Uninstalled:
+        async def client_for(self, team_id: str, enterprise_id: str | None = None) -> AsyncWebClient:
+            raise NoInstallation(team_id)
+
+    fast_bot.bot.tokens = Uninstalled()
+    changed(fast_bot)
+    fast_bot.settle()
+    assert not home.tracks(TEAM_ID, "U0ALICE")
+    assert len(publishes(standin)) == 1
+
+
+def test_opening_the_home_again_at_once_is_debounced_too(bot: BotThread, standin: SlackStandIn) -> None:
+    home_of(bot).min_interval = 1.0
+    open_home(bot)
+    wait_home(standin)
+    for _ in range(5):
+        open_home(bot)
+    bot.settle()
+    calls = publishes(standin)
+    assert len(calls) == 2
+    assert calls[1].at - calls[0].at >= 1.0
+
+
+def changed(bot: BotThread, user: str = "U0ALICE") -> None:
+    """What a command does after it changed a workspace (on the bot's loop)."""
+
+    async def tell() -> None:
+        bot.bot.home_changed(TEAM_ID, user)
+
+    bot.run(tell())

@@ -128,15 +128,19 @@ class HomeTabs:
         """One refresh, as soon as the debounce allows; a refresh already waiting covers this change too."""
         if key in self._due:
             return
-        loop = asyncio.get_running_loop()
-        delay = max(0.0, self._last.get(key, -math.inf) + self.min_interval - loop.time())
         self._due.add(key)
-        self.bot.tasks.spawn(self._refresh_later(key, delay), name="home-refresh")
+        self.bot.tasks.spawn(self._refresh_later(key), name="home-refresh")
 
-    async def _refresh_later(self, key: Key, delay: float) -> None:
+    async def _refresh_later(self, key: Key) -> None:
+        loop = asyncio.get_running_loop()
         try:
-            if delay > 0:
-                await asyncio.sleep(delay)
+            # Until min_interval after the last publish began and ended: one under way now moves the time on
+            # when it ends, so look again after waking (a few times at most: publishes are rare).
+            for _ in range(4):
+                wait = self._last.get(key, -math.inf) + self.min_interval - loop.time()
+                if wait <= 0:
+                    break
+                await asyncio.sleep(wait)
         finally:
             # Before reading Coder: a change from now on needs (and gets) a refresh of its own.
             self._due.discard(key)
