@@ -20,6 +20,7 @@ from coder_slack.identity import Actor, IdentityProblem, IdentityResolver
 from coder_slack.ops import METRICS
 from coder_slack.progress import StatusCards
 from coder_slack.settings import Settings
+from coder_slack.slack_tokens import SingleTeamTokens, SlackTokens
 from coder_slack.store import AuditEntry, SessionFactory
 from coder_slack.views.message import Message
 from coder_slack.views.messages import problem
@@ -123,6 +124,13 @@ class Bot:
     tasks: BackgroundTasks = field(default_factory=BackgroundTasks)
     alerts: AlertHooks | None = None
     """The running alert engine, if any: told about builds the commands start, so alerts need no sweep."""
+    slack_tokens: SlackTokens | None = None
+    """Per-team Slack clients (OAuth mode: ``slack_tokens.InstallationTokens``); None: ``slack``."""
+
+    @property
+    def tokens(self) -> SlackTokens:
+        """The Slack client of a team, for work outside a bolt listener (``tokens.client_for(team_id)``)."""
+        return self.slack_tokens if self.slack_tokens is not None else SingleTeamTokens(self.slack)
 
     async def track_build(self, workspace_id: str) -> None:
         """Have the alert engine watch this workspace now (a build just started); never fails the command."""
