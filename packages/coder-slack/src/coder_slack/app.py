@@ -59,9 +59,13 @@ def create_app(bot: Bot, *, socket_mode: bool = False, oauth: SlackOAuth | None 
         raise_error_for_unhandled_request=False,
         request_verification_enabled=not socket_mode,
         oauth_settings=None if oauth is None else oauth.settings,
+        # Given here too, bolt's authorize refreshes rotating tokens through the bot's client (its base URL),
+        # not a default client of its own.
+        installation_store=None if oauth is None else oauth.installations,
+        installation_store_bot_only=None if oauth is None else True,
     )
     if oauth is not None:
-        _add_installation_listeners(app, oauth)
+        _add_installation_listeners(app, bot, oauth)
 
     @app.command(settings.coder_slack_command)
     async def on_workspace(ack: Ack, body: dict[str, Any], respond: Any) -> None:
@@ -184,7 +188,7 @@ def create_app(bot: Bot, *, socket_mode: bool = False, oauth: SlackOAuth | None 
     return app
 
 
-def _add_installation_listeners(app: AsyncApp, oauth: SlackOAuth) -> None:
+def _add_installation_listeners(app: AsyncApp, bot: Bot, oauth: SlackOAuth) -> None:
     """OAuth mode: every request's work (and the tasks it spawns) calls Slack with its own team's token; an
     uninstall or a revoked bot token forgets that team alone."""
 
@@ -198,12 +202,14 @@ def _add_installation_listeners(app: AsyncApp, oauth: SlackOAuth) -> None:
     @app.event("app_uninstalled")
     async def on_uninstalled(ack: Ack, context: AsyncBoltContext) -> None:
         await ack()
-        await oauth.forget(context.team_id, context.enterprise_id, UNINSTALLED)
+        bot.tasks.spawn(oauth.forget(context.team_id, context.enterprise_id, UNINSTALLED), name="uninstalled")
 
     @app.event("tokens_revoked")
     async def on_tokens_revoked(ack: Ack, event: dict[str, Any], context: AsyncBoltContext) -> None:
         await ack()
-        tokens = event.get("tokens") or {}
+        bot.tasks.spawn(_revoked(event.get("tokens") or {}, context), name="tokens-revoked")
+
+    async def _revoked(tokens: dict[str, Any], context: AsyncBoltContext) -> None:
         for user_id in tokens.get("oauth") or []:
             await oauth.installations.async_delete_installation(
                 enterprise_id=context.enterprise_id, team_id=context.team_id, user_id=user_id
