@@ -2,7 +2,7 @@
 
 ``app_home_opened`` (the person opens the bot's Home tab) publishes their Home at once, with bolt's client
 (the token of the team the event came from). From then on this process *tracks* them: when their workspaces
-change, their Home is published again in the background with ``bot.slack_for(team_id)``
+change, their Home is published again in the background with ``bot.tokens.client_for(team_id)``
 (``SlackTokens.client_for``). Changes are heard from
 
 - the bot's own commands and buttons (``Invocation.audit`` → ``Bot.home_changed``: the person who acted, and
@@ -145,7 +145,7 @@ class HomeTabs:
             # Before reading Coder: a change from now on needs (and gets) a refresh of its own.
             self._due.discard(key)
         try:
-            client = await self.bot.slack_for(key[0])
+            client = await self.bot.tokens.client_for(key[0])
         except NoInstallation:
             self.forget_team(key[0])
             return

@@ -65,6 +65,7 @@ from coder_slack.alerts.retention import retention_cutoffs
 from coder_slack.alerts.worker import DeliveryWorker
 from coder_slack.notifications.router import NotificationRouter
 from coder_slack.settings import Settings
+from coder_slack.slack_tokens import SlackTokens
 from coder_slack.store import Transactions, utcnow
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ class AlertEngine:
         *,
         config: AlertConfig | None = None,
         metrics: AlertMetrics | None = None,
+        tokens: SlackTokens | None = None,
     ) -> None:
         self.settings = settings
         self.db = Transactions(session_factory)
@@ -113,7 +115,7 @@ class AlertEngine:
         self.config = config
         self.coder = coder
         self.metrics = metrics or AlertMetrics()
-        self.delivery = DeliveryWorker(self.db, slack_client, self.config, self.metrics)
+        self.delivery = DeliveryWorker(self.db, slack_client, self.config, self.metrics, tokens)
         # Coder's own notifications (recorded by the webhook intake) are routed here and delivered by the
         # same worker.
         self.notification_router = NotificationRouter(

@@ -136,19 +136,15 @@ class Bot:
     tasks: BackgroundTasks = field(default_factory=BackgroundTasks)
     alerts: AlertHooks | None = None
     """The running alert engine, if any: told about builds the commands start, so alerts need no sweep."""
-    tokens: SlackTokens | None = None
-    """Which Slack client serves which team (None: ``SingleTeamTokens(slack)``, set at construction)."""
+    slack_tokens: SlackTokens | None = None
+    """Per-team Slack clients (OAuth mode: ``slack_tokens.InstallationTokens``); None: ``slack``."""
     home: HomeHooks | None = None
     """The App Home, once the bolt app registered it: refreshed after commands that change workspaces."""
 
-    def __post_init__(self) -> None:
-        if self.tokens is None:
-            self.tokens = SingleTeamTokens(self.slack)
-
-    async def slack_for(self, team_id: str) -> AsyncWebClient:
-        """The Web API client with the bot token of ``team_id`` (raises ``NoInstallation``)."""
-        tokens = self.tokens or SingleTeamTokens(self.slack)
-        return await tokens.client_for(team_id)
+    @property
+    def tokens(self) -> SlackTokens:
+        """The Slack client of a team, for work outside a bolt listener (``tokens.client_for(team_id)``)."""
+        return self.slack_tokens if self.slack_tokens is not None else SingleTeamTokens(self.slack)
 
     def home_changed(self, team_id: str, user_id: str, target: str | None = None) -> None:
         """Have the App Home of whoever ``target`` (``owner/name``) and the user concern refresh soon."""
