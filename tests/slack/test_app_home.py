@@ -26,16 +26,19 @@ from slack_harness import BotThread, bot_settings
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sim import APP_ID, TEAM_ID, RecordedCall, SlackStandIn, render_view
 from slack_sim.methods.views import home_view, home_view_id
+from test_oauth_install import SECOND, install, oauth_bot
 
 _events = itertools.count(1)
 FAST = 0.3  # the debounce in tests that are not about it
 
 
-def open_home(bot: BotThread, user: str = "U0ALICE", tab: str = "home") -> httpx.Response:
+def open_home(
+    bot: BotThread, user: str = "U0ALICE", tab: str = "home", team: str = TEAM_ID
+) -> httpx.Response:
     """What Slack POSTs when ``user`` opens the app's Home (or Messages) tab."""
     body = {
         "token": "unused",
-        "team_id": TEAM_ID,
+        "team_id": team,
         "api_app_id": APP_ID,
         "type": "event_callback",
         "event_id": f"Ev{next(_events):08d}",
@@ -511,10 +514,32 @@ def test_opening_the_home_again_at_once_is_debounced_too(bot: BotThread, standin
     assert calls[1].at - calls[0].at >= 1.0
 
 
-def changed(bot: BotThread, user: str = "U0ALICE") -> None:
+def changed(bot: BotThread, user: str = "U0ALICE", team: str = TEAM_ID) -> None:
     """What a command does after it changed a workspace (on the bot's loop)."""
 
     async def tell() -> None:
-        bot.bot.home_changed(TEAM_ID, user)
+        bot.bot.home_changed(team, user)
 
     bot.run(tell())
+
+
+def test_in_oauth_mode_each_teams_home_is_published_with_that_teams_token(
+    make_bot: Callable[..., BotThread], standin: SlackStandIn, sim: Any
+) -> None:
+    sim.create_workspace_direct("alice", "python-ds", "analysis")
+    bot = oauth_bot(make_bot, standin, sim)
+    install(bot, TEAM_ID)
+    install(bot, SECOND)
+    home_of(bot).min_interval = FAST
+    second_token = standin.oauth.tokens_of(SECOND)[0]
+    before = standin.last_seq()
+    open_home(bot, team=SECOND)
+    opened = standin.wait_for("views.publish", lambda c: c.ok, after=before)
+    assert opened.token == second_token  # bolt's client in the listener: the team's own token
+    assert "analysis" in render_view(opened.response["view"])
+    before = standin.last_seq()
+    changed(bot, team=SECOND)
+    refreshed = standin.wait_for("views.publish", lambda c: c.ok, after=before)
+    assert refreshed.token == second_token  # a background refresh: SlackTokens.client_for(team)
+    bot.settle()
+    assert home_of(bot).tracks(SECOND, "U0ALICE") and not home_of(bot).tracks(TEAM_ID, "U0ALICE")
