@@ -543,3 +543,30 @@ def test_in_oauth_mode_each_teams_home_is_published_with_that_teams_token(
     assert refreshed.token == second_token  # a background refresh: SlackTokens.client_for(team)
     bot.settle()
     assert home_of(bot).tracks(SECOND, "U0ALICE") and not home_of(bot).tracks(TEAM_ID, "U0ALICE")
+
+
+def test_without_a_service_token_the_home_asks_to_link_first(
+    make_bot: Callable[..., BotThread], standin: SlackStandIn, sim: Any
+) -> None:
+    sim.create_workspace_direct("alice", "python-ds", "analysis")
+    bot = make_bot(sim, service_token=False)
+    home_of(bot).min_interval = FAST
+    open_home(bot)
+    shown = wait_home(standin, shows="Link your Coder account first")
+    assert "[Link your Coder account]" in shown and "analysis" not in shown
+    view = home_view(standin.state, "U0ALICE")
+    assert view is not None
+    click_home(bot, view, NEW_WORKSPACE_ACTION, "new")
+    told = standin.wait_for("views.open", lambda c: c.ok).response["view"]
+    assert "Link your Coder account first" in render_view(told)  # instead of a template list
+    click_home(bot, view, "home_link_account", "link")
+    form = standin.wait_for(
+        "views.open", lambda c: c.ok and c.response["view"].get("callback_id") == "link_account"
+    )
+    before = standin.last_seq()
+    linked = bot.post(
+        bot.requests.view_submission(form.response["view"], {"coder_token": sim.user_tokens["alice"]})
+    )
+    assert linked.status_code == 200
+    shown = wait_home(standin, shows="analysis", after=before)
+    assert "Linked to Coder as *alice*" in shown  # listed with her own token now
