@@ -27,8 +27,10 @@ from coder_slack.commands.context import BackgroundTasks, Bot
 from coder_slack.crypto import TokenCipher
 from coder_slack.identity import IdentityResolver
 from coder_slack.notifications.intake import NotificationIntake
+from coder_slack.oauth_install import SlackOAuth, build_slack_oauth
 from coder_slack.progress import CardKeeper, StatusCards
 from coder_slack.settings import Settings, secret
+from coder_slack.slack_tokens import TeamRoutedClient
 from coder_slack.store import (
     SessionFactory,
     create_engine_for,
@@ -40,7 +42,10 @@ log = logging.getLogger(__name__)
 
 
 def make_slack_client(settings: Settings) -> AsyncWebClient:
-    return AsyncWebClient(
+    """The bot's shared Web API client: the pasted bot token's, or in OAuth mode one without a token of its
+    own that calls Slack with the token of the team the current work is for (``slack_tokens``)."""
+    kind = TeamRoutedClient if settings.oauth_mode else AsyncWebClient
+    return kind(
         token=secret(settings.slack_bot_token) or None,
         base_url=settings.slack_api_base_url,
         retry_handlers=[
@@ -109,7 +114,7 @@ def build_alert_engine(bot: Bot) -> AlertEngine | None:
             "lifecycle alerts are off: they need CODER_SESSION_TOKEN (a service token) to watch workspaces"
         )
         return None
-    return AlertEngine(bot.settings, bot.sessions, bot.slack, bot.pool.service())
+    return AlertEngine(bot.settings, bot.sessions, bot.slack, bot.pool.service(), tokens=bot.slack_tokens)
 
 
 def build_notification_intake(bot: Bot) -> NotificationIntake | None:
@@ -136,6 +141,8 @@ class CoderSlack:
     card_keeper: CardKeeper
     notifications: NotificationIntake | None = None
     """Coder's notification webhook (served by ``server``); its router runs in the alert engine."""
+    oauth: SlackOAuth | None = None
+    """OAuth mode: the install flow and the installation store (``server`` serves its routes)."""
 
     async def start(self, *, alerts: bool = True, cards: bool = True) -> None:
         if cards:
@@ -156,6 +163,8 @@ class CoderSlack:
             self.alert_engine = None
             return None
         self.bot.alerts = engine
+        if self.bot.home is not None:  # the App Home refreshes when the engine sees workspaces change
+            engine.on_observed = self.bot.home.workspaces_observed
         if self.notifications is not None:
             self.notifications.on_received = engine.notifications_received
         return engine
@@ -195,7 +204,11 @@ async def compose(settings: Settings, *, socket_mode: bool = False, migrate: boo
     process), then calls :meth:`CoderSlack.start`."""
     bot = await build_bot(settings, migrate=migrate)
     try:
-        app = create_app(bot, socket_mode=socket_mode)
+        oauth = None
+        if settings.oauth_mode and not socket_mode:
+            oauth = build_slack_oauth(settings, bot.sessions)
+            bot.slack_tokens = oauth.tokens
+        app = create_app(bot, socket_mode=socket_mode, oauth=oauth)
         engine = build_alert_engine(bot)
         intake = build_notification_intake(bot)
         if intake is not None and engine is None:
@@ -206,7 +219,7 @@ async def compose(settings: Settings, *, socket_mode: bool = False, migrate: boo
     except BaseException:
         await close_bot(bot)
         raise
-    return CoderSlack(settings, bot, app, engine, CardKeeper(bot), intake)
+    return CoderSlack(settings, bot, app, engine, CardKeeper(bot), intake, oauth)
 
 
 __all__ = [

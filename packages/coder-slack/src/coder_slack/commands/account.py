@@ -11,6 +11,7 @@ from typing import Any
 from coder_client import CoderConnectionError, Unauthorized
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import update
 
 from coder_slack.coder import explain
@@ -133,6 +134,7 @@ async def submit_login(bot: Bot, ack: Ack, body: Mapping[str, Any]) -> None:
         user = link.result()
         record_command("login", "ok")
         await ack()
+        bot.home_changed(team_id, user_id)  # the App Home shows the link
         await _tell(
             bot, user_id, channel, f"🔗 Linked: your commands now run as Coder user *{user.username}*."
         )
@@ -175,27 +177,37 @@ def wire_sign_in(bot: Bot) -> None:
     async def signed_in(done: SignedIn) -> None:
         bot.identities.forget(done.team_id, done.slack_user_id)
         record_command("login", "ok")
+        bot.home_changed(done.team_id, done.slack_user_id)  # the App Home shows the link
+        try:  # the callback is no Slack request: use the team's own client (OAuth installs)
+            client = await bot.tokens.client_for(done.team_id)
+        except Exception as exc:
+            log.warning("no Slack client for team %s: %s", done.team_id, type(exc).__name__)
+            return
         await _tell(
             bot,
             done.slack_user_id,
             done.channel_id,
             f"🔗 Signed in with Coder: your commands now run as Coder user *{done.user.username}*.",
+            client=client,
         )
 
     sign_in.on_signed_in = signed_in
 
 
-async def _tell(bot: Bot, user_id: str, channel: str, text: str) -> None:
+async def _tell(
+    bot: Bot, user_id: str, channel: str, text: str, *, client: AsyncWebClient | None = None
+) -> None:
     if looks_like_secret(text):  # never echo anything token-shaped
         text = "Done."
+    slack = client or bot.slack
     try:
         if channel:
-            await bot.slack.chat_postEphemeral(channel=channel, user=user_id, text=text)
+            await slack.chat_postEphemeral(channel=channel, user=user_id, text=text)
             return
     except SlackApiError:
         pass
     try:
-        dm = await bot.slack.conversations_open(users=user_id)
-        await bot.slack.chat_postMessage(channel=dm["channel"]["id"], text=text)
+        dm = await slack.conversations_open(users=user_id)
+        await slack.chat_postMessage(channel=dm["channel"]["id"], text=text)
     except SlackApiError as exc:
         log.warning("could not tell %s about their link: %s", user_id, exc.response.get("error"))

@@ -1,10 +1,10 @@
 """Sign in with Coder: OAuth states (single use, expiring) and refresh tokens of signed-in links.
 
 Revision ID: 0007_coder_oauth
-Revises: 0005_coder_notifications
+Revises: 0006_slack_installations
 Create Date: 2026-12-03
 
-(Relinked after 0006_slack_installations when the branches are merged.)
+(Relinked after 0006_slack_installations when the branches were merged.)
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_coder_oauth"
-down_revision = "0005_coder_notifications"
+down_revision = "0006_slack_installations"
 branch_labels = None
 depends_on = None
 
