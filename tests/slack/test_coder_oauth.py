@@ -24,7 +24,7 @@ from coder_slack.settings import Settings
 from coder_slack.store import CoderOAuthGrant, CoderOAuthState, UserLink, rotate_link_tokens
 from pydantic import SecretStr
 from slack_harness import BotThread, answer, rendered
-from slack_sim import RecordedCall, SlackStandIn
+from slack_sim import TEAM_ID, RecordedCall, SlackStandIn
 from sqlalchemy import func, select
 
 PENDING = "http://127.0.0.1:9/coder/oauth/callback"
@@ -428,3 +428,24 @@ def test_socket_mode_serves_the_callback_on_its_ops_port(
     plain = make_bot(oauth_sim)  # no OAuth2 app configured: no callback route
     plain_app = build_ops_app(plain.bot, watchdog=None)  # type: ignore[arg-type]
     assert CALLBACK_PATH not in {resource.canonical for resource in plain_app.router.resources()}
+
+
+def test_sign_in_within_a_slack_oauth_install_answers_with_that_teams_token(
+    make_bot: Callable[..., BotThread], oauth_sim: SimServer, standin: SlackStandIn
+) -> None:
+    from test_oauth_install import SECOND, install, oauth_bot
+
+    def slack_oauth_bot(sim: SimServer, **settings: Any) -> BotThread:
+        return oauth_bot(make_bot, standin, sim, **settings)
+
+    bot = start_bot(slack_oauth_bot, oauth_sim)
+    install(bot, TEAM_ID)
+    install(bot, SECOND)
+    request = bot.requests.command("login", user_id="U0ALICE", channel_id="C0TWO", team_id=SECOND)
+    bot.post(request)
+    callback = allow(_button_url(answer(standin, request)), "alice")
+    assert httpx.get(callback, timeout=10).status_code == 200
+    told = standin.wait_for("chat.postEphemeral", lambda c: "Signed in with Coder" in c.args.get("text", ""))
+    assert told.token in standin.oauth.tokens_of(SECOND)
+    links, _, _ = bot.run(_rows(bot))
+    assert [(row.team_id, row.coder_username) for row in links] == [(SECOND, "alice")]
