@@ -6,6 +6,7 @@ tokens are refreshed before they expire."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 from collections.abc import Callable
@@ -16,11 +17,14 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pytest
 import yaml
-from coder_slack.oauth_install import BOT_SCOPES, INSTALL_PATH, REDIRECT_PATH, UNINSTALLED
+from coder_slack.oauth_install import BOT_SCOPES, INSTALL_PATH, REDIRECT_PATH, UNINSTALLED, build_slack_oauth
 from coder_slack.settings import Settings
 from coder_slack.slack_tokens import NoInstallation
-from coder_slack.store import Subscription
+from coder_slack.store import Subscription, create_engine_for, create_session_factory, upgrade_database
 from slack_harness import BotThread, answer, rendered
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.oauth.installation_store import Installation
 from slack_sim import TEAM_ID, SlackStandIn
 from slack_sim.oauth import CLIENT_ID, CLIENT_SECRET
 from sqlalchemy import select
@@ -300,3 +304,82 @@ def test_the_http_manifest_has_the_redirect_url_and_the_uninstall_events() -> No
     assert {"app_uninstalled", "tokens_revoked"} <= events
     assert manifest["settings"]["event_subscriptions"]["request_url"].endswith("/slack/events")
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == set(BOT_SCOPES)
+
+
+@pytest.mark.parametrize("database", ["sqlite_url", "postgres_url"])
+def test_installations_and_states_live_in_the_bots_database(
+    database: str, request: pytest.FixtureRequest, standin: SlackStandIn
+) -> None:
+    """slack_sdk's stores on the migrated tables, SQLite and PostgreSQL: a state is good once; an installation
+    gives its team's token; uninstalling one team leaves the other's."""
+    url = str(request.getfixturevalue(database))
+    upgrade_database(url)
+    settings = Settings(
+        slack_client_id=CLIENT_ID,
+        slack_client_secret=CLIENT_SECRET,
+        slack_api_url=standin.api_url,
+        coder_slack_database_url=url,
+    )
+
+    async def scenario() -> None:
+        engine = create_engine_for(url)
+        oauth = build_slack_oauth(settings, create_session_factory(engine))
+        try:
+            state = await oauth.states.async_issue()
+            assert await oauth.states.async_consume(state)
+            assert not await oauth.states.async_consume(state)  # single use
+            assert not await oauth.states.async_consume("forged")
+            for team, token in ((TEAM_ID, "xoxb-one"), (SECOND, "xoxb-two")):
+                await oauth.installations.async_save(
+                    Installation(
+                        app_id="A0CODEROPS",
+                        team_id=team,
+                        user_id="U0ADMIN",
+                        bot_token=token,
+                        bot_id="B1",
+                        bot_user_id="U0BOT",
+                        bot_scopes=list(BOT_SCOPES),
+                    )
+                )
+            assert (await oauth.tokens.client_for(SECOND)).token == "xoxb-two"
+            await oauth.forget(SECOND, None, UNINSTALLED)
+            with pytest.raises(NoInstallation):
+                await oauth.tokens.client_for(SECOND)
+            assert (await oauth.tokens.client_for(TEAM_ID)).token == "xoxb-one"
+        finally:
+            await engine.dispose()
+
+    asyncio.run(scenario())
+
+
+def test_the_standins_consent_page_and_code_exchange_answer_like_slack(standin: SlackStandIn) -> None:
+    standin.add_team(SECOND, "second")
+    standin.oauth.redirect_uri = "http://127.0.0.1:9/slack/oauth_redirect"
+    consent = httpx.get(
+        standin.authorize_url, params={"client_id": CLIENT_ID, "scope": "commands", "state": "s1"}
+    )
+    assert consent.status_code == 200 and "Allow in second (T0SECOND)" in consent.text
+    assert httpx.get(standin.authorize_url, params={"client_id": "someone-else"}).status_code == 400
+
+    link = standin.authorize_url + f"?client_id={CLIENT_ID}&scope=commands&state=s1"
+    back = urlparse(allow(link, SECOND))
+    assert back.path == "/slack/oauth_redirect" and parse_qs(back.query)["state"] == ["s1"]
+    code = parse_qs(back.query)["code"][0]
+
+    slack = WebClient(base_url=standin.api_url)
+    with pytest.raises(SlackApiError, match="invalid_client_id"):
+        slack.oauth_v2_access(client_id=CLIENT_ID, client_secret="wrong", code=code)
+    with pytest.raises(SlackApiError, match="bad_redirect_uri"):
+        slack.oauth_v2_access(
+            client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code=code, redirect_uri="http://elsewhere/"
+        )
+    granted = slack.oauth_v2_access(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code=code)
+    assert granted["team"] == {"id": SECOND, "name": "second"} and "refresh_token" not in granted.data
+    with pytest.raises(SlackApiError, match="invalid_code"):  # a code is good once
+        slack.oauth_v2_access(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code=code)
+    me = WebClient(token=str(granted["access_token"]), base_url=standin.api_url).auth_test()
+    assert (me["team_id"], me["user_id"]) == (SECOND, "U0SECONDBOT")
+    standin.uninstall(SECOND)
+    with pytest.raises(SlackApiError, match="token_revoked"):
+        WebClient(token=str(granted["access_token"]), base_url=standin.api_url).auth_test()
+    assert WebClient(token="xoxb-test", base_url=standin.api_url).auth_test()["team_id"] == TEAM_ID

@@ -169,13 +169,15 @@ class OAuthApps:
                 if team is None
                 else self._issue(team, found[1])
             )
+        code = str(args.get("code") or "")
         with self.lock:
-            grant = self._codes.pop(str(args.get("code") or ""), None)  # a code is good once
-        if grant is None:
-            return {"ok": False, "error": "invalid_code"}
-        team_id, redirect_uri, scope = grant
-        if args.get("redirect_uri", redirect_uri) != redirect_uri:
-            return {"ok": False, "error": "bad_redirect_uri"}
+            grant = self._codes.get(code)
+            if grant is None:
+                return {"ok": False, "error": "invalid_code"}
+            team_id, redirect_uri, scope = grant
+            if args.get("redirect_uri", redirect_uri) != redirect_uri:
+                return {"ok": False, "error": "bad_redirect_uri"}
+            del self._codes[code]  # a code is good once
         team = self.team(team_id)
         if team is None:
             return {"ok": False, "error": "invalid_code"}
