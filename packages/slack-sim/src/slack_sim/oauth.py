@@ -220,17 +220,9 @@ class OAuthApps:
                 if issued.team_id == team_id and issued.expires_at is not None:
                     issued.expires_at = time.time()
 
-    def auth_test(self, team: Team, url: str) -> dict[str, Any]:
-        return {
-            "ok": True,
-            "url": f"{url}/",
-            "team": team.name,
-            "user": "coderops",
-            "team_id": team.id,
-            "user_id": team.bot_user_id,
-            "bot_id": team.bot_id,
-            "is_enterprise_install": False,
-        }
+    def identity(self, team: Team) -> dict[str, Any]:
+        """What ``auth.test`` says of a token of ``team``."""
+        return {"team": team.name, "team_id": team.id, "user_id": team.bot_user_id, "bot_id": team.bot_id}
 
 
 def _allow_link(query: dict[str, str], team_id: str) -> str:
