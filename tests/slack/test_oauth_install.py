@@ -28,6 +28,7 @@ from slack_sdk.oauth.installation_store import Installation
 from slack_sim import TEAM_ID, SlackStandIn
 from slack_sim.oauth import CLIENT_ID, CLIENT_SECRET
 from sqlalchemy import select
+from test_cards import card_in
 
 ROOT = Path(__file__).resolve().parents[2]
 SECOND = "T0SECOND"
@@ -383,3 +384,36 @@ def test_the_standins_consent_page_and_code_exchange_answer_like_slack(standin: 
     with pytest.raises(SlackApiError, match="token_revoked"):
         WebClient(token=str(granted["access_token"]), base_url=standin.api_url).auth_test()
     assert WebClient(token="xoxb-test", base_url=standin.api_url).auth_test()["team_id"] == TEAM_ID
+
+
+async def _followed(bot: BotThread) -> None:
+    async with asyncio.timeout(15):
+        while not bot.bot.cards.following:
+            await asyncio.sleep(0.05)
+
+
+def test_a_card_resumed_after_a_restart_is_updated_with_its_teams_token(
+    make_bot: Callable[..., BotThread], make_sim: Any, standin: SlackStandIn, tmp_path: Path
+) -> None:
+    sim = make_sim(era="v2", speed=1.0)  # slow enough that the build outlives the first bot
+    shared = {
+        "coder_slack_database_url": f"sqlite:///{tmp_path / 'shared.db'}",
+        "coder_slack_lease_seconds": 1.0,
+    }
+    first = oauth_bot(make_bot, standin, sim, **shared)
+    install(first, SECOND)
+    request = first.requests.command(
+        "create python-ds dev project_name=oauth-cards cpu=8", channel_id="C0TWO", team_id=SECOND
+    )
+    first.post(request)
+    card_in(standin, "C0TWO", "alice/dev", "queued")
+    first.run(_followed(first))  # the card is recorded and followed
+    first.stop()  # the card is left unfinished
+
+    seq = standin.last_seq()
+    key = first.settings.coder_slack_encryption_key
+    second = oauth_bot(make_bot, standin, sim, coder_slack_encryption_key=key, **shared)
+    card_in(standin, "C0TWO", "alice/dev", "ready", timeout=60)
+    assert second.server.service.card_keeper.resumed
+    updates = [c for c in standin.calls("chat.update", seq) if c.args.get("channel") == "C0TWO"]
+    assert updates and {c.token for c in updates} <= set(standin.oauth.tokens_of(SECOND))
