@@ -25,7 +25,7 @@ from slack_harness import BotThread, answer, rendered
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store import Installation
-from slack_sim import TEAM_ID, SlackStandIn
+from slack_sim import TEAM_ID, RemoteStandIn, SlackStandIn
 from slack_sim.oauth import CLIENT_ID, CLIENT_SECRET
 from sqlalchemy import select
 from test_cards import card_in
@@ -417,3 +417,20 @@ def test_a_card_resumed_after_a_restart_is_updated_with_its_teams_token(
     assert second.server.service.card_keeper.resumed
     updates = [c for c in standin.calls("chat.update", seq) if c.args.get("channel") == "C0TWO"]
     assert updates and {c.token for c in updates} <= set(standin.oauth.tokens_of(SECOND))
+
+
+def test_another_process_drives_the_standins_oauth_through_its_control_routes(standin: SlackStandIn) -> None:
+    remote = RemoteStandIn(standin.url)
+    remote.apply_fault("add_team", {"team_id": "T0THIRD", "name": "third"})
+    remote.apply_fault(
+        "oauth_app", {"redirect_uri": "http://127.0.0.1:9/slack/oauth_redirect", "rotation": True}
+    )
+    assert standin.oauth.team("T0THIRD") is not None and standin.oauth.rotation
+    link = standin.authorize_url + f"?client_id={CLIENT_ID}&scope=commands&state=s2"
+    code = parse_qs(urlparse(allow(link, "T0THIRD")).query)["code"][0]
+    granted = WebClient(base_url=standin.api_url).oauth_v2_access(
+        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code=code
+    )
+    assert str(granted["refresh_token"]).startswith("xoxe-") and granted["expires_in"] == 43200
+    remote.apply_fault("uninstall", {"team_id": "T0THIRD"})
+    assert standin.oauth.tokens_of("T0THIRD") == []

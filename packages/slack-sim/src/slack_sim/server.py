@@ -107,7 +107,7 @@ class SlackStandIn(CallQueries, FaultControls):
         app.router.add_post("/response/{response_id}", self._handle_response_url)
         app.router.add_get("/socket", self.sockets.handle)
         app.router.add_get(AUTHORIZE_PATH, self.oauth.authorize)
-        ControlRoutes(self.state, self.log, self.faults).add_to(app)
+        ControlRoutes(self.state, self.log, self.faults, self.oauth).add_to(app)
         return app
 
     async def start_async(self) -> SlackStandIn:
