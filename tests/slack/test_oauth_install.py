@@ -6,6 +6,7 @@ tokens are refreshed before they expire."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 from collections.abc import Callable
@@ -16,14 +17,18 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pytest
 import yaml
-from coder_slack.oauth_install import BOT_SCOPES, INSTALL_PATH, REDIRECT_PATH, UNINSTALLED
+from coder_slack.oauth_install import BOT_SCOPES, INSTALL_PATH, REDIRECT_PATH, UNINSTALLED, build_slack_oauth
 from coder_slack.settings import Settings
 from coder_slack.slack_tokens import NoInstallation
-from coder_slack.store import Subscription
+from coder_slack.store import Subscription, create_engine_for, create_session_factory, upgrade_database
 from slack_harness import BotThread, answer, rendered
-from slack_sim import TEAM_ID, SlackStandIn
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.oauth.installation_store import Installation
+from slack_sim import TEAM_ID, RemoteStandIn, SlackStandIn
 from slack_sim.oauth import CLIENT_ID, CLIENT_SECRET
 from sqlalchemy import select
+from test_cards import card_in
 
 ROOT = Path(__file__).resolve().parents[2]
 SECOND = "T0SECOND"
@@ -300,3 +305,132 @@ def test_the_http_manifest_has_the_redirect_url_and_the_uninstall_events() -> No
     assert {"app_uninstalled", "tokens_revoked"} <= events
     assert manifest["settings"]["event_subscriptions"]["request_url"].endswith("/slack/events")
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == set(BOT_SCOPES)
+
+
+@pytest.mark.parametrize("database", ["sqlite_url", "postgres_url"])
+def test_installations_and_states_live_in_the_bots_database(
+    database: str, request: pytest.FixtureRequest, standin: SlackStandIn
+) -> None:
+    """slack_sdk's stores on the migrated tables, SQLite and PostgreSQL: a state is good once; an installation
+    gives its team's token; uninstalling one team leaves the other's."""
+    url = str(request.getfixturevalue(database))
+    upgrade_database(url)
+    settings = Settings(
+        slack_client_id=CLIENT_ID,
+        slack_client_secret=CLIENT_SECRET,
+        slack_api_url=standin.api_url,
+        coder_slack_database_url=url,
+    )
+
+    async def scenario() -> None:
+        engine = create_engine_for(url)
+        oauth = build_slack_oauth(settings, create_session_factory(engine))
+        try:
+            state = await oauth.states.async_issue()
+            assert await oauth.states.async_consume(state)
+            assert not await oauth.states.async_consume(state)  # single use
+            assert not await oauth.states.async_consume("forged")
+            for team, token in ((TEAM_ID, "xoxb-one"), (SECOND, "xoxb-two")):
+                await oauth.installations.async_save(
+                    Installation(
+                        app_id="A0CODEROPS",
+                        team_id=team,
+                        user_id="U0ADMIN",
+                        bot_token=token,
+                        bot_id="B1",
+                        bot_user_id="U0BOT",
+                        bot_scopes=list(BOT_SCOPES),
+                    )
+                )
+            assert (await oauth.tokens.client_for(SECOND)).token == "xoxb-two"
+            await oauth.forget(SECOND, None, UNINSTALLED)
+            with pytest.raises(NoInstallation):
+                await oauth.tokens.client_for(SECOND)
+            assert (await oauth.tokens.client_for(TEAM_ID)).token == "xoxb-one"
+        finally:
+            await engine.dispose()
+
+    asyncio.run(scenario())
+
+
+def test_the_standins_consent_page_and_code_exchange_answer_like_slack(standin: SlackStandIn) -> None:
+    standin.add_team(SECOND, "second")
+    standin.oauth.redirect_uri = "http://127.0.0.1:9/slack/oauth_redirect"
+    consent = httpx.get(
+        standin.authorize_url, params={"client_id": CLIENT_ID, "scope": "commands", "state": "s1"}
+    )
+    assert consent.status_code == 200 and "Allow in second (T0SECOND)" in consent.text
+    assert httpx.get(standin.authorize_url, params={"client_id": "someone-else"}).status_code == 400
+
+    link = standin.authorize_url + f"?client_id={CLIENT_ID}&scope=commands&state=s1"
+    back = urlparse(allow(link, SECOND))
+    assert back.path == "/slack/oauth_redirect" and parse_qs(back.query)["state"] == ["s1"]
+    code = parse_qs(back.query)["code"][0]
+
+    slack = WebClient(base_url=standin.api_url)
+    with pytest.raises(SlackApiError, match="invalid_client_id"):
+        slack.oauth_v2_access(client_id=CLIENT_ID, client_secret="wrong", code=code)
+    with pytest.raises(SlackApiError, match="bad_redirect_uri"):
+        slack.oauth_v2_access(
+            client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code=code, redirect_uri="http://elsewhere/"
+        )
+    granted = slack.oauth_v2_access(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code=code)
+    assert granted["team"] == {"id": SECOND, "name": "second"} and "refresh_token" not in granted.data
+    with pytest.raises(SlackApiError, match="invalid_code"):  # a code is good once
+        slack.oauth_v2_access(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code=code)
+    me = WebClient(token=str(granted["access_token"]), base_url=standin.api_url).auth_test()
+    assert (me["team_id"], me["user_id"]) == (SECOND, "U0SECONDBOT")
+    standin.uninstall(SECOND)
+    with pytest.raises(SlackApiError, match="token_revoked"):
+        WebClient(token=str(granted["access_token"]), base_url=standin.api_url).auth_test()
+    assert WebClient(token="xoxb-test", base_url=standin.api_url).auth_test()["team_id"] == TEAM_ID
+
+
+async def _followed(bot: BotThread) -> None:
+    async with asyncio.timeout(15):
+        while not bot.bot.cards.following:
+            await asyncio.sleep(0.05)
+
+
+def test_a_card_resumed_after_a_restart_is_updated_with_its_teams_token(
+    make_bot: Callable[..., BotThread], make_sim: Any, standin: SlackStandIn, tmp_path: Path
+) -> None:
+    sim = make_sim(era="v2", speed=1.0)  # slow enough that the build outlives the first bot
+    shared = {
+        "coder_slack_database_url": f"sqlite:///{tmp_path / 'shared.db'}",
+        "coder_slack_lease_seconds": 1.0,
+    }
+    first = oauth_bot(make_bot, standin, sim, **shared)
+    install(first, SECOND)
+    request = first.requests.command(
+        "create python-ds dev project_name=oauth-cards cpu=8", channel_id="C0TWO", team_id=SECOND
+    )
+    first.post(request)
+    card_in(standin, "C0TWO", "alice/dev", "queued")
+    first.run(_followed(first))  # the card is recorded and followed
+    first.stop()  # the card is left unfinished
+
+    seq = standin.last_seq()
+    key = first.settings.coder_slack_encryption_key
+    second = oauth_bot(make_bot, standin, sim, coder_slack_encryption_key=key, **shared)
+    card_in(standin, "C0TWO", "alice/dev", "ready", timeout=60)
+    assert second.server.service.card_keeper.resumed
+    updates = [c for c in standin.calls("chat.update", seq) if c.args.get("channel") == "C0TWO"]
+    assert updates and {c.token for c in updates} <= set(standin.oauth.tokens_of(SECOND))
+
+
+def test_another_process_drives_the_standins_oauth_through_its_control_routes(standin: SlackStandIn) -> None:
+    remote = RemoteStandIn(standin.url)
+    remote.apply_fault("add_team", {"team_id": "T0THIRD", "name": "third"})
+    remote.apply_fault(
+        "oauth_app", {"redirect_uri": "http://127.0.0.1:9/slack/oauth_redirect", "rotation": True}
+    )
+    assert standin.oauth.team("T0THIRD") is not None and standin.oauth.rotation
+    link = standin.authorize_url + f"?client_id={CLIENT_ID}&scope=commands&state=s2"
+    code = parse_qs(urlparse(allow(link, "T0THIRD")).query)["code"][0]
+    granted = WebClient(base_url=standin.api_url).oauth_v2_access(
+        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code=code
+    )
+    assert str(granted["refresh_token"]).startswith("xoxe-") and granted["expires_in"] == 43200
+    remote.apply_fault("uninstall", {"team_id": "T0THIRD"})
+    assert standin.oauth.tokens_of("T0THIRD") == []

@@ -169,13 +169,15 @@ class OAuthApps:
                 if team is None
                 else self._issue(team, found[1])
             )
+        code = str(args.get("code") or "")
         with self.lock:
-            grant = self._codes.pop(str(args.get("code") or ""), None)  # a code is good once
-        if grant is None:
-            return {"ok": False, "error": "invalid_code"}
-        team_id, redirect_uri, scope = grant
-        if args.get("redirect_uri", redirect_uri) != redirect_uri:
-            return {"ok": False, "error": "bad_redirect_uri"}
+            grant = self._codes.get(code)
+            if grant is None:
+                return {"ok": False, "error": "invalid_code"}
+            team_id, redirect_uri, scope = grant
+            if args.get("redirect_uri", redirect_uri) != redirect_uri:
+                return {"ok": False, "error": "bad_redirect_uri"}
+            del self._codes[code]  # a code is good once
         team = self.team(team_id)
         if team is None:
             return {"ok": False, "error": "invalid_code"}
@@ -218,17 +220,9 @@ class OAuthApps:
                 if issued.team_id == team_id and issued.expires_at is not None:
                     issued.expires_at = time.time()
 
-    def auth_test(self, team: Team, url: str) -> dict[str, Any]:
-        return {
-            "ok": True,
-            "url": f"{url}/",
-            "team": team.name,
-            "user": "coderops",
-            "team_id": team.id,
-            "user_id": team.bot_user_id,
-            "bot_id": team.bot_id,
-            "is_enterprise_install": False,
-        }
+    def identity(self, team: Team) -> dict[str, Any]:
+        """What ``auth.test`` says of a token of ``team``."""
+        return {"team": team.name, "team_id": team.id, "user_id": team.bot_user_id, "bot_id": team.bot_id}
 
 
 def _allow_link(query: dict[str, str], team_id: str) -> str:

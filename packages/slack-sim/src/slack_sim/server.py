@@ -107,7 +107,7 @@ class SlackStandIn(CallQueries, FaultControls):
         app.router.add_post("/response/{response_id}", self._handle_response_url)
         app.router.add_get("/socket", self.sockets.handle)
         app.router.add_get(AUTHORIZE_PATH, self.oauth.authorize)
-        ControlRoutes(self.state, self.log, self.faults).add_to(app)
+        ControlRoutes(self.state, self.log, self.faults, self.oauth).add_to(app)
         return app
 
     async def start_async(self) -> SlackStandIn:
@@ -287,8 +287,6 @@ class SlackStandIn(CallQueries, FaultControls):
             response = {"ok": False, "error": "not_authed"}
         elif token_error is not None:
             response = {"ok": False, "error": token_error}
-        elif method == "auth.test" and fault is None:
-            response = self.oauth.auth_test(team, self.url)
         elif refused is not None:
             response = refused
         elif fault is not None:
@@ -299,6 +297,8 @@ class SlackStandIn(CallQueries, FaultControls):
             response = {"ok": False, "error": "unknown_method"}
         else:
             response = handler(self.state, args)
+            if method == "auth.test" and response.get("ok"):
+                response = {**response, **self.oauth.identity(team)}  # who this token is: its own team
         self.log.record(RecordedCall(method, args, token, time.time(), status, response, injected=injected))
         return web.json_response(response, status=status, headers=headers)
 
