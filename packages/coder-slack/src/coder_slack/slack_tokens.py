@@ -19,8 +19,9 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any, Protocol
 
-from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
+import sqlalchemy
 from slack_sdk.oauth.installation_store.models.bot import Bot as InstalledBot
+from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -42,6 +43,10 @@ class SlackTokens(Protocol):
         """The Web API client with the bot token of ``team_id``; raises ``NoInstallation``."""
         ...
 
+    async def teams(self) -> list[str]:
+        """The teams the app is installed in ("" alone in single-token mode: the token decides the team)."""
+        ...
+
 
 class SingleTeamTokens:
     """Single-token mode (``SLACK_BOT_TOKEN``): one client serves every request, whatever its team id."""
@@ -51,6 +56,9 @@ class SingleTeamTokens:
 
     async def client_for(self, team_id: str, enterprise_id: str | None = None) -> AsyncWebClient:
         return self.client
+
+    async def teams(self) -> list[str]:
+        return [""]
 
 
 class TeamRoutedClient(AsyncWebClient):
@@ -94,7 +102,7 @@ class InstallationTokens:
 
     def __init__(
         self,
-        store: AsyncInstallationStore,
+        store: AsyncSQLAlchemyInstallationStore,
         *,
         base_url: str,
         client_id: str,
@@ -143,6 +151,18 @@ class InstallationTokens:
             client = AsyncWebClient(token=token, base_url=self.base_url, **self.client_options)
             self._clients[token] = client
         return client
+
+    async def teams(self) -> list[str]:
+        """Every team with an installed bot, oldest installation first."""
+        bots = self.store.bots
+        query = (
+            sqlalchemy.select(bots.c.team_id)
+            .where(bots.c.client_id == self.store.client_id, bots.c.team_id.is_not(None))
+            .group_by(bots.c.team_id)
+            .order_by(sqlalchemy.func.min(bots.c.installed_at))
+        )
+        async with self.store.engine.connect() as connection:
+            return [str(row.team_id) for row in await connection.execute(query) if row.team_id]
 
 
 async def token_of(tokens: SlackTokens, team_id: str) -> str | None:

@@ -130,6 +130,7 @@ class AlertEngine:
             metrics=self.metrics.prometheus,
             retention_days=self.config.outbox_retention_days,
             prune_interval=self.config.prune_interval,
+            tokens=tokens,
         )
         self.catch_up: CatchUp | None = None
         self.on_observed: Callable[[list[Workspace]], None] | None = None
