@@ -45,6 +45,7 @@ RESULTS = Path(__file__).parent / "results" / "notifications.md"
 # when each post is timed where it lands a late first post can sit closer than 1 s to the next one.
 WINDOW = 10.0
 MARK = re.compile(r"bench-\d+-\d{5}")
+STATUSES = ("received", "routed", "muted", "undeliverable")
 
 BARE_APP = """
 import sys
@@ -198,7 +199,7 @@ def recorded(database: str) -> dict[str, int]:
             total, distinct = connection.execute(
                 text("SELECT count(*), count(DISTINCT msg_id) FROM coder_notifications")
             ).one()
-            by_status = dict(
+            by_status: dict[str, int] = dict(
                 connection.execute(
                     text("SELECT status, count(*) FROM coder_notifications GROUP BY status")
                 ).all()
