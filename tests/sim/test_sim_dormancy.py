@@ -103,3 +103,20 @@ def test_a_dormant_workspace_is_not_autostarted(sim: SimServer) -> None:
     sim.mark_dormant(workspace_id)
     with pytest.raises(ValueError, match="dormant workspace is never autostarted"):
         sim.autostart(workspace_id)
+
+
+def test_dormancy_set_by_someone_else_notifies_the_owner(sim: SimServer) -> None:
+    # A closed port: the message is still built and recorded (then fails to send, which is fine here).
+    sim.set_notifications_webhook(url="http://127.0.0.1:9/hook", retry_interval=0.05, max_attempts=1)
+    own = sim.create_workspace_direct("alice", "python-ds", "own-nap", running=False)
+    theirs = sim.create_workspace_direct("alice", "python-ds", "made-to-nap", running=False)
+    with api(sim, "alice") as alice, api(sim, "admin") as admin:
+        assert alice.put(f"/workspaces/{own}/dormant", json={"dormant": True}).status_code == 200
+        assert admin.put(f"/workspaces/{theirs}/dormant", json={"dormant": True}).status_code == 200
+        assert admin.put(f"/workspaces/{theirs}/dormant", json={"dormant": True}).status_code == 304
+        assert admin.put(f"/workspaces/{theirs}/dormant", json={"dormant": False}).status_code == 200
+    assert sim.wait_for_notifications(30)
+    sent = sim.sent_notifications()
+    assert [m["kind"] for m in sent] == ["dormant"]
+    labels = sent[0]["body"]["payload"]["labels"]
+    assert labels["name"] == "made-to-nap" and labels["reason"] == "a admin request"
