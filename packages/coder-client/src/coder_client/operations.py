@@ -22,6 +22,9 @@ from .models import (
     AgentLog,
     BuildInfo,
     JobStatus,
+    OAuth2ProviderApp,
+    OAuth2ProviderAppSecretFull,
+    OAuth2ServerMetadata,
     Organization,
     ProvisionerJobLog,
     Template,
@@ -65,6 +68,7 @@ class ClientState:
     has_user_create_route: bool | None = None
     has_watch_ws: bool | None = None
     has_agent_logs_route: bool | None = None
+    has_oauth2_provider: bool | None = None
     organizations: dict[str, str] = field(default_factory=dict)
 
     def features(self) -> ServerFeatures:
@@ -72,6 +76,7 @@ class ClientState:
             watch_websocket=self.has_watch_ws,
             user_create_route=self.has_user_create_route,
             agent_logs_route=self.has_agent_logs_route,
+            oauth2_provider=self.has_oauth2_provider,
         )
 
 
@@ -85,12 +90,15 @@ class ServerFeatures:
       ``/watch`` (Coder v0.25, a proxy that refuses WebSocket upgrades, or ``WatchPolicy(transport="sse")``);
     - ``user_create_route``: workspaces are created through ``POST /users/{user}/workspaces`` (Coder v2)
       rather than the organization's route (v0.25);
-    - ``agent_logs_route``: agent startup logs come from ``/logs`` (v2) rather than ``/startup-logs``.
+    - ``agent_logs_route``: agent startup logs come from ``/logs`` (v2) rather than ``/startup-logs``;
+    - ``oauth2_provider``: Coder is an OAuth2 provider (experiment ``oauth2``: its discovery document
+      ``/.well-known/oauth-authorization-server`` answers), found by ``client.oauth2.metadata()``.
     """
 
     watch_websocket: bool | None = None
     user_create_route: bool | None = None
     agent_logs_route: bool | None = None
+    oauth2_provider: bool | None = None
 
 
 def _route_missing(error: CoderError) -> bool:
@@ -105,6 +113,31 @@ class Operations:
 
     def buildinfo(self) -> Op[BuildInfo]:
         return (yield from api.GET_BUILDINFO())
+
+    def oauth2_metadata(self) -> Op[OAuth2ServerMetadata | None]:
+        """Coder's OAuth2 provider discovery; None when the provider is off (404) or absent (older Coder)."""
+        try:
+            metadata = yield from api.GET_OAUTH2_METADATA()
+        except NotFound:
+            self.state.has_oauth2_provider = False
+            return None
+        self.state.has_oauth2_provider = bool(metadata.authorization_endpoint and metadata.token_endpoint)
+        return metadata if self.state.has_oauth2_provider else None
+
+    def oauth2_apps(self) -> Op[list[OAuth2ProviderApp]]:
+        return (yield from api.LIST_OAUTH2_APPS())
+
+    def create_oauth2_app(self, name: str, callback_url: str, icon: str = "") -> Op[OAuth2ProviderApp]:
+        if not name.strip() or not callback_url.strip():
+            raise InvalidArgument("An OAuth2 app needs a name and a callback URL.")
+        body = {"name": name, "callback_url": callback_url, "icon": icon}
+        return (yield from api.CREATE_OAUTH2_APP(json=body))
+
+    def create_oauth2_app_secret(self, app_id: str) -> Op[OAuth2ProviderAppSecretFull]:
+        secrets = yield from api.CREATE_OAUTH2_APP_SECRET(app=app_id)
+        if not secrets:
+            raise CoderError("Coder created no client secret for the OAuth2 app.")
+        return secrets[0]
 
     def me(self) -> Op[User]:
         return (yield from api.GET_USER(user="me"))

@@ -435,6 +435,34 @@ class Controller:
             raise KeyError(f"no workspace {reference!r}")
         return found
 
+    # -- Coder's OAuth2 provider (experiment oauth2) ----------------------------------------------
+
+    @operation("oauth2")
+    def set_oauth2(self, enabled: bool, access_token_lifetime: float | None = None) -> None:
+        """Switch Coder's ``oauth2`` experiment (the OAuth2 provider) on or off; ``access_token_lifetime``
+        in seconds of the simulated clock (default 3600) for tokens issued from now on."""
+        if enabled and self.context.era.name != "v2":
+            raise ValueError(f"Coder {self.context.era.version} has no OAuth2 provider; use the v2 era")
+        provider = self.context.store.oauth2
+        provider.enabled = enabled
+        if access_token_lifetime is not None:
+            if access_token_lifetime <= 0:
+                raise ValueError("access_token_lifetime must be positive")
+            provider.access_token_lifetime = access_token_lifetime
+
+    @operation("oauth2-state", read_only=True)
+    def oauth2_state(self) -> dict[str, Any]:
+        """The OAuth2 provider's counters: token requests (grant type, outcome), live grants, revocations."""
+        provider = self.context.store.oauth2
+        return {
+            "enabled": provider.enabled,
+            "apps": len(provider.apps),
+            "token_requests": [list(item) for item in provider.token_requests],
+            "live_grants": len(provider.grants_by_access),
+            "pending_codes": len(provider.codes),
+            "revoked": provider.revoked,
+        }
+
     @operation("state", read_only=True)
     def state(self) -> dict[str, Any]:
         """Era, simulated now, workspace count, open watch streams, paused, rate limit."""

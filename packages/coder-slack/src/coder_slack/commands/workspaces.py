@@ -120,6 +120,8 @@ async def _build_and_follow(inv: Invocation, actor: Actor, workspace: Workspace,
         build_number=build.build_number,
     )
     where = "in our DM (I'm not in this channel; `/invite` me to post here)" if card.moved_to_dm else "below"
+    if not inv.channel_id:  # a click on the App Home: no channel, the card is in the DM
+        where = "in our DM"
     woke = f"`{workspace.full_name}` was dormant, so I activated it. " if activated else ""
     await inv.reply(
         text_message(
