@@ -285,7 +285,12 @@ class Workspaces(_SyncNamespace):
         return self._run(self._ops.set_deadline(workspace, until, allow_earlier))
 
     def start(self, workspace: WorkspaceRef, parameters: Mapping[str, Any] | None = None) -> WorkspaceBuild:
+        """Start it; a dormant workspace is activated first (as ``coder start`` does)."""
         return self._run(self._ops.start(workspace, parameters))
+
+    def set_dormant(self, workspace: WorkspaceRef, dormant: bool) -> Workspace:
+        """Make it dormant, or active again (``False``); returns the workspace as it is now."""
+        return self._run(self._ops.set_dormant(workspace, dormant))
 
     def stop(self, workspace: WorkspaceRef) -> WorkspaceBuild:
         return self._run(self._ops.build(workspace, WorkspaceTransition.STOP))
@@ -541,7 +546,12 @@ class AsyncWorkspaces(_AsyncNamespace):
     async def start(
         self, workspace: WorkspaceRef, parameters: Mapping[str, Any] | None = None
     ) -> WorkspaceBuild:
+        """Start it; a dormant workspace is activated first (see :meth:`Workspaces.start`)."""
         return await self._run(self._ops.start(workspace, parameters))
+
+    async def set_dormant(self, workspace: WorkspaceRef, dormant: bool) -> Workspace:
+        """Make it dormant, or active again (``False``); returns the workspace as it is now."""
+        return await self._run(self._ops.set_dormant(workspace, dormant))
 
     async def stop(self, workspace: WorkspaceRef) -> WorkspaceBuild:
         return await self._run(self._ops.build(workspace, WorkspaceTransition.STOP))

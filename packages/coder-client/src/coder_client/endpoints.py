@@ -173,6 +173,8 @@ RENAME_WORKSPACE = Endpoint("PATCH", "/workspaces/{workspace}", parse_nothing)
 SET_AUTOSTART = Endpoint("PUT", "/workspaces/{workspace}/autostart", parse_nothing)
 SET_TTL = Endpoint("PUT", "/workspaces/{workspace}/ttl", parse_nothing)
 EXTEND_WORKSPACE = Endpoint("PUT", "/workspaces/{workspace}/extend", parse_model(Response))
+# 200 with the workspace; 304 (no body) when it already was in the asked state. v0.25 had /lock instead.
+SET_DORMANCY = Endpoint("PUT", "/workspaces/{workspace}/dormant", parse_model(Workspace), era="v2")
 CREATE_BUILD = Endpoint("POST", "/workspaces/{workspace}/builds", parse_model(WorkspaceBuild))
 LIST_BUILDS = Endpoint("GET", "/workspaces/{workspace}/builds", parse_list(WorkspaceBuild))
 GET_BUILD = Endpoint("GET", "/workspacebuilds/{build}", parse_model(WorkspaceBuild))

@@ -17,7 +17,7 @@ from . import endpoints as api
 from .deadlines import DeadlinePlan, plan_deadline, plan_extend
 from .durations import as_timedelta, format_duration
 from .endpoints import Op
-from .errors import CoderError, ExtendRefused, InvalidArgument, NotFound
+from .errors import CoderAPIError, CoderError, ExtendRefused, Forbidden, InvalidArgument, NotFound
 from .models import (
     AgentLog,
     BuildInfo,
@@ -350,14 +350,50 @@ class Operations:
         payload = {"transition": transition.value, **(body or {})}
         return (yield from api.CREATE_BUILD(workspace=workspace_id, json=payload))
 
+    def set_dormant(self, workspace: WorkspaceRef, dormant: bool) -> Op[Workspace]:
+        """Make a workspace dormant, or active again (``dormant=False``); returns it as it is now.
+        Already in that state: nothing changes (Coder answers 304)."""
+        workspace_id = yield from self.workspace_id(workspace)
+        try:
+            return (yield from api.SET_DORMANCY(workspace=workspace_id, json={"dormant": dormant}))
+        except CoderAPIError as exc:
+            if exc.status_code == 304:
+                return (yield from api.GET_WORKSPACE(workspace=workspace_id))
+            if _route_missing(exc):
+                raise CoderError(
+                    "This Coder server has no workspace dormancy route (PUT /workspaces/{id}/dormant, "
+                    "Coder v2); on Coder v0.25 an admin unlocks a locked workspace in the dashboard."
+                ) from None
+            raise
+
     def start(self, workspace: WorkspaceRef, parameters: Mapping[str, Any] | None) -> Op[WorkspaceBuild]:
+        """Start a workspace; a dormant one is activated first (``coder start`` does the same)."""
         body: dict[str, Any] = {}
         if parameters:
             current = yield from self.workspace(workspace)
             rich = yield from api.GET_RICH_PARAMETERS(version=current.latest_build.template_version_id)
             body["rich_parameter_values"] = validate_parameters(current.template_name, rich, parameters)
             workspace = current
-        return (yield from self.build(workspace, WorkspaceTransition.START, body))
+        return (yield from self._start_build(workspace, body))
+
+    def _start_build(
+        self, workspace: WorkspaceRef, body: Mapping[str, Any] | None = None
+    ) -> Op[WorkspaceBuild]:
+        """The start build, activating a dormant workspace first: Coder refuses to start a dormant one
+        (403 "You do not have permission to start this workspace."), whoever asks. One rule for every
+        front end: a person who presses Start wants the workspace back, and the dashboard and the CLI
+        activate before starting too. A stale ``Workspace`` is covered: a 403 is checked against a
+        fresh copy, and only a dormant one is activated and started again."""
+        if isinstance(workspace, Workspace) and workspace.dormant_at is not None:
+            yield from self.set_dormant(workspace, False)
+        try:
+            return (yield from self.build(workspace, WorkspaceTransition.START, body))
+        except Forbidden:
+            current = yield from self.workspace(workspace)
+            if current.dormant_at is None:
+                raise
+        yield from self.set_dormant(current, False)
+        return (yield from self.build(current, WorkspaceTransition.START, body))
 
     def restart(self, workspace: WorkspaceRef, timeout: float) -> Op[WorkspaceBuild]:
         """Stop, wait for the stop build to finish, then start (what ``coder restart`` does)."""
@@ -380,7 +416,7 @@ class Operations:
                 f"Stopping workspace {workspace_id} ended as {stop.job.status.value}"
                 f"{': ' + stop.job.error if stop.job.error else ''}, so it was not started again."
             )
-        return (yield from self.build(workspace_id, WorkspaceTransition.START))
+        return (yield from self._start_build(workspace_id))
 
     def cancel(self, workspace: WorkspaceRef) -> Op[None]:
         """Cancel the workspace's running build (403 unless the template lets users cancel, or an owner)."""
