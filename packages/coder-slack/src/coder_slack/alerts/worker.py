@@ -52,7 +52,7 @@ from coder_slack.alerts.repository import (
 from coder_slack.notifications.outbox import OUTBOX_KIND as NOTIFICATION
 from coder_slack.notifications.outbox import message_of as notification_message
 from coder_slack.slack_errors import PARENT_GONE, SlackErrorKind, classify, error_code, retry_after
-from coder_slack.store import Transactions, utcnow
+from coder_slack.store import ThreadTransactions, Transactions, utcnow
 from coder_slack.views.message import Message
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,11 @@ _HAS_PARENT = (ReplyInCard, PostInStatusCard, UpdateDigest, NotificationInCard)
 
 class DeliveryWorker:
     def __init__(
-        self, db: Transactions, slack: AsyncWebClient, config: AlertConfig, metrics: AlertMetrics
+        self,
+        db: Transactions | ThreadTransactions,
+        slack: AsyncWebClient,
+        config: AlertConfig,
+        metrics: AlertMetrics,
     ) -> None:
         self.db = db
         self.config = config

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from coder_slack.notifications.payload import WebhookMessage
 from coder_slack.ops.metrics import METRICS, SlackBotMetrics
 from coder_slack.store import CoderNotification, create_sync_engine_for, utcnow
+from coder_slack.store.engine import sqlite_write_lock
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,7 @@ class NotificationIntake:
         # Its own synchronous engine, driven by one thread: a batch is one call into that thread (the async
         # driver's round trips per statement cost more than the INSERT itself under load).
         self._engine = create_sync_engine_for(database_url, single_connection=True)
+        self._writers = sqlite_write_lock(database_url)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notifications-intake")
         self._secret = secret.encode()
         self.metrics = metrics or METRICS
@@ -163,7 +165,7 @@ class NotificationIntake:
         self._engine.dispose()
 
     def _commit(self, received: list[tuple[WebhookMessage, dict[str, Any]]]) -> set[str]:
-        with Session(self._engine) as session, session.begin():
+        with self._writers or contextlib.nullcontext(), Session(self._engine) as session, session.begin():
             return record_batch(session, received, utcnow())
 
     async def _record(self, message: WebhookMessage, body: dict[str, Any]) -> bool:
