@@ -5,10 +5,10 @@ answer. Requests that arrive while a commit is in progress are written together 
 (group commit: one transaction per batch, not per request, so a burst costs a few commits), and each is
 answered once its batch is committed. On SQLite the batch waits for its turn on the process's write lock
 (``store.engine.sqlite_write_lock``, shared with the router and the delivery worker, whose transactions keep
-their writes short) rather than in SQLite's sleeping busy handler. Who hears about it is decided later by the router
-(``coder_slack.notifications.router``), in the alert engine's process. A 2xx therefore always means "durably
-recorded": Coder retries anything else (up to 5 attempts), and the same ``msg_id`` is recorded once however
-often it arrives, on whichever replica.
+their writes short) rather than in SQLite's sleeping busy handler. Who hears about it is decided later by the
+router (``coder_slack.notifications.router``), in the alert engine's process. A 2xx therefore always means
+"durably recorded": Coder retries anything else (up to 5 attempts), and the same ``msg_id`` is recorded once
+however often it arrives, on whichever replica.
 
 The secret is compared in constant time; a wrong or missing one gets the same 404 as any unknown path and is
 never logged (the access log is off, and nothing here logs the path).
