@@ -226,9 +226,33 @@ def notification_errors(body: Any) -> list[str]:
 LOG_DEFINITION = {"v0.25": "codersdk.WorkspaceAgentStartupLog", "v2": "codersdk.WorkspaceAgentLog"}
 
 
+# RFC 6749 §5.2: the error body of Coder's OAuth2 token and revoke endpoints (not in its OpenAPI document)
+OAUTH2_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "additionalProperties": False,
+    "properties": {
+        "error": {
+            "enum": [
+                "invalid_request",
+                "invalid_client",
+                "invalid_grant",
+                "unauthorized_client",
+                "unsupported_grant_type",
+                "invalid_scope",
+            ]
+        },
+        "error_description": {"type": "string"},
+        "error_uri": {"type": "string"},
+    },
+}
+
+
 def body_errors(era: str, method: str, path: str, status: int, body: Any, kind: str = "http") -> list[str]:
     if kind == "notification":
         return notification_errors(body)
+    if kind == "oauth2-error":
+        return described(jsonschema.Draft4Validator(OAUTH2_ERROR_SCHEMA).iter_errors(body))
     if kind == "sse":
         return definition_errors(era, ref("codersdk.Workspace"), body)
     if kind == "sse-error":

@@ -171,6 +171,48 @@ SUPPLEMENT: dict[str, dict[str, Any]] = {
         "required": ["ok", "url"],
         "properties": {"ok": ref("defs_ok_true"), "url": {"type": "string", "pattern": "^wss?://"}},
     },
+    # https://docs.slack.dev/reference/methods/oauth.v2.access ("Example response", the bot token answer),
+    # and https://docs.slack.dev/authentication/using-token-rotation (refresh_token, expires_in; the same
+    # shape answers grant_type=refresh_token).
+    "oauth.v2.access": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["ok", "access_token", "token_type", "scope", "bot_user_id", "app_id", "team"],
+        "properties": {
+            "ok": ref("defs_ok_true"),
+            "access_token": {"type": "string", "pattern": "^(xoxe\\.)?xoxb-"},
+            "token_type": {"enum": ["bot"]},
+            "scope": {"type": "string"},
+            "bot_user_id": ref("defs_user_id"),
+            "app_id": ref("defs_app_id"),
+            "team": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["id", "name"],
+                "properties": {"id": ref("defs_team"), "name": {"type": "string"}},
+            },
+            "enterprise": {
+                "type": ["object", "null"],
+                "additionalProperties": False,
+                "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
+            },
+            "authed_user": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["id"],
+                "properties": {
+                    "id": ref("defs_user_id"),
+                    "scope": {"type": "string"},
+                    "access_token": {"type": "string"},
+                    "token_type": {"enum": ["user"]},
+                },
+            },
+            "is_enterprise_install": {"type": "boolean"},
+            "refresh_token": {"type": "string", "pattern": "^xoxe-"},
+            "expires_in": {"type": "integer", "minimum": 1},
+            "incoming_webhook": {"type": "object"},
+        },
+    },
 }
 # Errors every method's page lists besides its own ("Errors" table on docs.slack.dev/reference/methods/…;
 # ratelimited: docs.slack.dev/apis/web-api/rate-limits), and the ones the stand-in's checks give for the
@@ -189,6 +231,8 @@ COMMON_ERRORS = frozenset(
         "request_timeout",
         "service_unavailable",
         "token_revoked",
+        # https://docs.slack.dev/authentication/using-token-rotation: an expired rotating token
+        "token_expired",
         "unknown_method",
     }
 )
@@ -201,7 +245,18 @@ METHOD_ERRORS: dict[str, frozenset[str]] = {
     "views.open": frozenset({"exchanged_trigger_id", "expired_trigger_id", "invalid_trigger_id"}),
     "views.push": frozenset({"exchanged_trigger_id", "push_limit_reached"}),
     "views.update": frozenset({"not_found", "hash_conflict"}),
-    "views.publish": frozenset(),
+    # docs.slack.dev/reference/methods/views.publish ("Errors")
+    "views.publish": frozenset({"hash_conflict", "view_too_large", "not_enabled"}),
+    # https://docs.slack.dev/reference/methods/oauth.v2.access, "Errors"
+    "oauth.v2.access": frozenset(
+        {
+            "invalid_code",
+            "invalid_client_id",
+            "bad_client_secret",
+            "bad_redirect_uri",
+            "invalid_refresh_token",
+        }
+    ),
 }
 # The error body's documented fields: error; needed/provided with missing_scope; errors and
 # response_metadata.messages with invalid_blocks / invalid_arguments; warning.

@@ -49,6 +49,10 @@ class Received:
     answered: int
 
 
+class _BurstServer(ThreadingHTTPServer):
+    request_queue_size = 128  # the stdlib default (5) could refuse a burst of webhooks
+
+
 class Receiver:
     """A webhook endpoint that records each POST and answers the statuses it is told to (then 200)."""
 
@@ -80,7 +84,7 @@ class Receiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _BurstServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/coder/notifications/s3cret"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()

@@ -64,9 +64,14 @@ REQUIRED_SCOPES: dict[str, frozenset[str]] = {
     # https://docs.slack.dev/reference/methods/users.info: users:read; the profile's e-mail (how the bot
     # finds the Coder user in service-token mode) is only there with users:read.email as well.
     "users.info": frozenset({"users:read", "users:read.email"}),
+    # https://docs.slack.dev/reference/methods/users.lookupByEmail: users:read.email (the Coder notification
+    # router finds the person a notification is for by e-mail)
+    "users.lookupByEmail": frozenset({"users:read.email"}),
     # https://docs.slack.dev/reference/methods/views.open, views.update: no scope required
     "views.open": frozenset(),
     "views.update": frozenset(),
+    # https://docs.slack.dev/reference/methods/views.publish: no scope required (the App Home tab)
+    "views.publish": frozenset(),
     # https://docs.slack.dev/reference/methods/auth.test: no scope required (any token may identify itself)
     "auth.test": frozenset(),
 }

@@ -31,6 +31,9 @@ from .logs import follow_logs_async, follow_logs_sync
 from .models import (
     AgentLog,
     BuildInfo,
+    OAuth2ProviderApp,
+    OAuth2ProviderAppSecretFull,
+    OAuth2ServerMetadata,
     Organization,
     ProvisionerJobLog,
     Template,
@@ -152,6 +155,25 @@ class _SyncNamespace:
         self._run = client._transport.run
 
 
+class OAuth2(_SyncNamespace):
+    """Coder as an OAuth2 provider (experiment ``oauth2``): discovery and app registration."""
+
+    def metadata(self) -> OAuth2ServerMetadata | None:
+        """The discovery document, or None when Coder offers no OAuth2 provider (sets ``features``)."""
+        return self._run(self._ops.oauth2_metadata())
+
+    def apps(self) -> builtins.list[OAuth2ProviderApp]:
+        return self._run(self._ops.oauth2_apps())
+
+    def create_app(self, name: str, callback_url: str, icon: str = "") -> OAuth2ProviderApp:
+        """Register an app (needs an owner's token)."""
+        return self._run(self._ops.create_oauth2_app(name, callback_url, icon))
+
+    def create_secret(self, app_id: str) -> OAuth2ProviderAppSecretFull:
+        """A new client secret for the app; Coder shows it once."""
+        return self._run(self._ops.create_oauth2_app_secret(app_id))
+
+
 class Users(_SyncNamespace):
     def me(self) -> User:
         """The user the token belongs to."""
@@ -263,7 +285,12 @@ class Workspaces(_SyncNamespace):
         return self._run(self._ops.set_deadline(workspace, until, allow_earlier))
 
     def start(self, workspace: WorkspaceRef, parameters: Mapping[str, Any] | None = None) -> WorkspaceBuild:
+        """Start it; a dormant workspace is activated first (as ``coder start`` does)."""
         return self._run(self._ops.start(workspace, parameters))
+
+    def set_dormant(self, workspace: WorkspaceRef, dormant: bool) -> Workspace:
+        """Make it dormant, or active again (``False``); returns the workspace as it is now."""
+        return self._run(self._ops.set_dormant(workspace, dormant))
 
     def stop(self, workspace: WorkspaceRef) -> WorkspaceBuild:
         return self._run(self._ops.build(workspace, WorkspaceTransition.STOP))
@@ -374,6 +401,7 @@ class CoderClient(_ClientCore):
         )
         self._transport = SyncTransport(self._http, self._settings.retry)
         self.users = Users(self)
+        self.oauth2 = OAuth2(self)
         self.organizations = Organizations(self)
         self.templates = Templates(self)
         self.workspaces = Workspaces(self)
@@ -407,6 +435,25 @@ class _AsyncNamespace:
         self._client = client
         self._ops = client._ops
         self._run = client._transport.run
+
+
+class AsyncOAuth2(_AsyncNamespace):
+    """Coder as an OAuth2 provider (experiment ``oauth2``): discovery and app registration."""
+
+    async def metadata(self) -> OAuth2ServerMetadata | None:
+        """The discovery document, or None when Coder offers no OAuth2 provider (sets ``features``)."""
+        return await self._run(self._ops.oauth2_metadata())
+
+    async def apps(self) -> builtins.list[OAuth2ProviderApp]:
+        return await self._run(self._ops.oauth2_apps())
+
+    async def create_app(self, name: str, callback_url: str, icon: str = "") -> OAuth2ProviderApp:
+        """Register an app (needs an owner's token)."""
+        return await self._run(self._ops.create_oauth2_app(name, callback_url, icon))
+
+    async def create_secret(self, app_id: str) -> OAuth2ProviderAppSecretFull:
+        """A new client secret for the app; Coder shows it once."""
+        return await self._run(self._ops.create_oauth2_app_secret(app_id))
 
 
 class AsyncUsers(_AsyncNamespace):
@@ -499,7 +546,12 @@ class AsyncWorkspaces(_AsyncNamespace):
     async def start(
         self, workspace: WorkspaceRef, parameters: Mapping[str, Any] | None = None
     ) -> WorkspaceBuild:
+        """Start it; a dormant workspace is activated first (see :meth:`Workspaces.start`)."""
         return await self._run(self._ops.start(workspace, parameters))
+
+    async def set_dormant(self, workspace: WorkspaceRef, dormant: bool) -> Workspace:
+        """Make it dormant, or active again (``False``); returns the workspace as it is now."""
+        return await self._run(self._ops.set_dormant(workspace, dormant))
 
     async def stop(self, workspace: WorkspaceRef) -> WorkspaceBuild:
         return await self._run(self._ops.build(workspace, WorkspaceTransition.STOP))
@@ -625,6 +677,7 @@ class AsyncCoderClient(_ClientCore):
         self._streams: dict[int, httpx.AsyncClient] = {}
         self._transport = AsyncTransport(self._http, self._settings.retry)
         self.users = AsyncUsers(self)
+        self.oauth2 = AsyncOAuth2(self)
         self.organizations = AsyncOrganizations(self)
         self.templates = AsyncTemplates(self)
         self.workspaces = AsyncWorkspaces(self)

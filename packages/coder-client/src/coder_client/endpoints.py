@@ -20,6 +20,9 @@ from pydantic import TypeAdapter
 from .models import (
     AgentLog,
     BuildInfo,
+    OAuth2ProviderApp,
+    OAuth2ProviderAppSecretFull,
+    OAuth2ServerMetadata,
     Organization,
     ProvisionerJobLog,
     Response,
@@ -47,10 +50,12 @@ class Call(Generic[T]):
     parse: Callable[[httpx.Response], T]
     params: Mapping[str, str | int] | None = None
     json: Any = None
+    # True for Coder's routes outside /api/v2 (``/.well-known/...``, ``/oauth2/...``).
+    absolute: bool = False
 
     @property
     def url_path(self) -> str:
-        return API_PREFIX + self.path
+        return self.path if self.absolute else API_PREFIX + self.path
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +119,7 @@ class Endpoint(Generic[T]):
     path: str
     parse: Callable[[httpx.Response], T]
     era: str = "both"
+    absolute: bool = False
 
     def __call__(
         self,
@@ -123,7 +129,7 @@ class Endpoint(Generic[T]):
         **path_args: str,
     ) -> Generator[Step, Any, T]:
         path = self.path.format(**{key: quote(str(value), safe="") for key, value in path_args.items()})
-        result: T = yield Call(self.method, path, self.parse, params, json)
+        result: T = yield Call(self.method, path, self.parse, params, json, self.absolute)
         return result
 
 
@@ -132,6 +138,16 @@ LIST_USERS = Endpoint("GET", "/users", parse_model(UsersPage))
 GET_USER = Endpoint("GET", "/users/{user}", parse_model(User))
 LIST_USER_ORGANIZATIONS = Endpoint("GET", "/users/{user}/organizations", parse_list(Organization))
 GET_BUILDINFO = Endpoint("GET", "/buildinfo", parse_model(BuildInfo))
+
+# Coder's OAuth2 provider (experiment ``oauth2``): discovery answers 404 while it is off
+GET_OAUTH2_METADATA = Endpoint(
+    "GET", "/.well-known/oauth-authorization-server", parse_model(OAuth2ServerMetadata), absolute=True
+)
+LIST_OAUTH2_APPS = Endpoint("GET", "/oauth2-provider/apps", parse_list(OAuth2ProviderApp))
+CREATE_OAUTH2_APP = Endpoint("POST", "/oauth2-provider/apps", parse_model(OAuth2ProviderApp))
+CREATE_OAUTH2_APP_SECRET = Endpoint(
+    "POST", "/oauth2-provider/apps/{app}/secrets", parse_list(OAuth2ProviderAppSecretFull)
+)
 
 # Templates
 LIST_TEMPLATES = Endpoint("GET", "/organizations/{organization}/templates", parse_list(Template))
@@ -157,6 +173,8 @@ RENAME_WORKSPACE = Endpoint("PATCH", "/workspaces/{workspace}", parse_nothing)
 SET_AUTOSTART = Endpoint("PUT", "/workspaces/{workspace}/autostart", parse_nothing)
 SET_TTL = Endpoint("PUT", "/workspaces/{workspace}/ttl", parse_nothing)
 EXTEND_WORKSPACE = Endpoint("PUT", "/workspaces/{workspace}/extend", parse_model(Response))
+# 200 with the workspace; 304 (no body) when it already was in the asked state. v0.25 had /lock instead.
+SET_DORMANCY = Endpoint("PUT", "/workspaces/{workspace}/dormant", parse_model(Workspace), era="v2")
 CREATE_BUILD = Endpoint("POST", "/workspaces/{workspace}/builds", parse_model(WorkspaceBuild))
 LIST_BUILDS = Endpoint("GET", "/workspaces/{workspace}/builds", parse_list(WorkspaceBuild))
 GET_BUILD = Endpoint("GET", "/workspacebuilds/{build}", parse_model(WorkspaceBuild))

@@ -497,6 +497,42 @@ class ProvisionerJobLog(CoderModel):
     output: Text = ""
 
 
+class OAuth2ServerMetadata(CoderModel):
+    """``GET /.well-known/oauth-authorization-server``: Coder's OAuth2 provider (experiment ``oauth2``)."""
+
+    issuer: Text = ""
+    authorization_endpoint: Text = ""
+    token_endpoint: Text = ""
+    revocation_endpoint: Text = ""
+    registration_endpoint: Text = ""
+    response_types_supported: list[str] = Field(default_factory=list)
+    grant_types_supported: list[str] = Field(default_factory=list)
+    code_challenge_methods_supported: list[str] = Field(default_factory=list)
+
+
+class OAuth2AppEndpoints(CoderModel):
+    authorization: Text = ""
+    token: Text = ""
+    token_revoke: Text = ""
+
+
+class OAuth2ProviderApp(CoderModel):
+    """An OAuth2 application registered in Coder (``/oauth2-provider/apps``)."""
+
+    id: str
+    name: Text = ""
+    callback_url: Text = ""
+    icon: Text = ""
+    endpoints: OAuth2AppEndpoints = Field(default_factory=OAuth2AppEndpoints)
+
+
+class OAuth2ProviderAppSecretFull(CoderModel):
+    """A new client secret, shown once (``POST /oauth2-provider/apps/{app}/secrets``)."""
+
+    id: str
+    client_secret_full: str = Field(default="", repr=False)
+
+
 class AgentLog(CoderModel):
     id: int
     created_at: Time = None

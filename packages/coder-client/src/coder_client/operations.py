@@ -17,11 +17,14 @@ from . import endpoints as api
 from .deadlines import DeadlinePlan, plan_deadline, plan_extend
 from .durations import as_timedelta, format_duration
 from .endpoints import Op
-from .errors import CoderError, ExtendRefused, InvalidArgument, NotFound
+from .errors import CoderAPIError, CoderError, ExtendRefused, Forbidden, InvalidArgument, NotFound
 from .models import (
     AgentLog,
     BuildInfo,
     JobStatus,
+    OAuth2ProviderApp,
+    OAuth2ProviderAppSecretFull,
+    OAuth2ServerMetadata,
     Organization,
     ProvisionerJobLog,
     Template,
@@ -65,6 +68,7 @@ class ClientState:
     has_user_create_route: bool | None = None
     has_watch_ws: bool | None = None
     has_agent_logs_route: bool | None = None
+    has_oauth2_provider: bool | None = None
     organizations: dict[str, str] = field(default_factory=dict)
 
     def features(self) -> ServerFeatures:
@@ -72,6 +76,7 @@ class ClientState:
             watch_websocket=self.has_watch_ws,
             user_create_route=self.has_user_create_route,
             agent_logs_route=self.has_agent_logs_route,
+            oauth2_provider=self.has_oauth2_provider,
         )
 
 
@@ -85,12 +90,15 @@ class ServerFeatures:
       ``/watch`` (Coder v0.25, a proxy that refuses WebSocket upgrades, or ``WatchPolicy(transport="sse")``);
     - ``user_create_route``: workspaces are created through ``POST /users/{user}/workspaces`` (Coder v2)
       rather than the organization's route (v0.25);
-    - ``agent_logs_route``: agent startup logs come from ``/logs`` (v2) rather than ``/startup-logs``.
+    - ``agent_logs_route``: agent startup logs come from ``/logs`` (v2) rather than ``/startup-logs``;
+    - ``oauth2_provider``: Coder is an OAuth2 provider (experiment ``oauth2``: its discovery document
+      ``/.well-known/oauth-authorization-server`` answers), found by ``client.oauth2.metadata()``.
     """
 
     watch_websocket: bool | None = None
     user_create_route: bool | None = None
     agent_logs_route: bool | None = None
+    oauth2_provider: bool | None = None
 
 
 def _route_missing(error: CoderError) -> bool:
@@ -105,6 +113,31 @@ class Operations:
 
     def buildinfo(self) -> Op[BuildInfo]:
         return (yield from api.GET_BUILDINFO())
+
+    def oauth2_metadata(self) -> Op[OAuth2ServerMetadata | None]:
+        """Coder's OAuth2 provider discovery; None when the provider is off (404) or absent (older Coder)."""
+        try:
+            metadata = yield from api.GET_OAUTH2_METADATA()
+        except NotFound:
+            self.state.has_oauth2_provider = False
+            return None
+        self.state.has_oauth2_provider = bool(metadata.authorization_endpoint and metadata.token_endpoint)
+        return metadata if self.state.has_oauth2_provider else None
+
+    def oauth2_apps(self) -> Op[list[OAuth2ProviderApp]]:
+        return (yield from api.LIST_OAUTH2_APPS())
+
+    def create_oauth2_app(self, name: str, callback_url: str, icon: str = "") -> Op[OAuth2ProviderApp]:
+        if not name.strip() or not callback_url.strip():
+            raise InvalidArgument("An OAuth2 app needs a name and a callback URL.")
+        body = {"name": name, "callback_url": callback_url, "icon": icon}
+        return (yield from api.CREATE_OAUTH2_APP(json=body))
+
+    def create_oauth2_app_secret(self, app_id: str) -> Op[OAuth2ProviderAppSecretFull]:
+        secrets = yield from api.CREATE_OAUTH2_APP_SECRET(app=app_id)
+        if not secrets:
+            raise CoderError("Coder created no client secret for the OAuth2 app.")
+        return secrets[0]
 
     def me(self) -> Op[User]:
         return (yield from api.GET_USER(user="me"))
@@ -317,14 +350,50 @@ class Operations:
         payload = {"transition": transition.value, **(body or {})}
         return (yield from api.CREATE_BUILD(workspace=workspace_id, json=payload))
 
+    def set_dormant(self, workspace: WorkspaceRef, dormant: bool) -> Op[Workspace]:
+        """Make a workspace dormant, or active again (``dormant=False``); returns it as it is now.
+        Already in that state: nothing changes (Coder answers 304)."""
+        workspace_id = yield from self.workspace_id(workspace)
+        try:
+            return (yield from api.SET_DORMANCY(workspace=workspace_id, json={"dormant": dormant}))
+        except CoderAPIError as exc:
+            if exc.status_code == 304:
+                return (yield from api.GET_WORKSPACE(workspace=workspace_id))
+            if _route_missing(exc):
+                raise CoderError(
+                    "This Coder server has no workspace dormancy route (PUT /workspaces/{id}/dormant, "
+                    "Coder v2); on Coder v0.25 an admin unlocks a locked workspace in the dashboard."
+                ) from None
+            raise
+
     def start(self, workspace: WorkspaceRef, parameters: Mapping[str, Any] | None) -> Op[WorkspaceBuild]:
+        """Start a workspace; a dormant one is activated first (``coder start`` does the same)."""
         body: dict[str, Any] = {}
         if parameters:
             current = yield from self.workspace(workspace)
             rich = yield from api.GET_RICH_PARAMETERS(version=current.latest_build.template_version_id)
             body["rich_parameter_values"] = validate_parameters(current.template_name, rich, parameters)
             workspace = current
-        return (yield from self.build(workspace, WorkspaceTransition.START, body))
+        return (yield from self._start_build(workspace, body))
+
+    def _start_build(
+        self, workspace: WorkspaceRef, body: Mapping[str, Any] | None = None
+    ) -> Op[WorkspaceBuild]:
+        """The start build, activating a dormant workspace first: Coder refuses to start a dormant one
+        (403 "You do not have permission to start this workspace."), whoever asks. One rule for every
+        front end: a person who presses Start wants the workspace back, and the dashboard and the CLI
+        activate before starting too. A stale ``Workspace`` is covered: a 403 is checked against a
+        fresh copy, and only a dormant one is activated and started again."""
+        if isinstance(workspace, Workspace) and workspace.dormant_at is not None:
+            yield from self.set_dormant(workspace, False)
+        try:
+            return (yield from self.build(workspace, WorkspaceTransition.START, body))
+        except Forbidden:
+            current = yield from self.workspace(workspace)
+            if current.dormant_at is None:
+                raise
+        yield from self.set_dormant(current, False)
+        return (yield from self.build(current, WorkspaceTransition.START, body))
 
     def restart(self, workspace: WorkspaceRef, timeout: float) -> Op[WorkspaceBuild]:
         """Stop, wait for the stop build to finish, then start (what ``coder restart`` does)."""
@@ -347,7 +416,7 @@ class Operations:
                 f"Stopping workspace {workspace_id} ended as {stop.job.status.value}"
                 f"{': ' + stop.job.error if stop.job.error else ''}, so it was not started again."
             )
-        return (yield from self.build(workspace_id, WorkspaceTransition.START))
+        return (yield from self._start_build(workspace_id))
 
     def cancel(self, workspace: WorkspaceRef) -> Op[None]:
         """Cancel the workspace's running build (403 unless the template lets users cancel, or an owner)."""

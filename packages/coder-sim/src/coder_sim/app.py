@@ -24,6 +24,7 @@ from .notify_rules import NotificationRules
 from .ratelimit import RateLimiter, limited_message
 from .render import render_workspace
 from .routes import add_api_routes
+from .routes.oauth2 import OAUTH2_ROOT_PATHS
 from .seed import seed_demo
 from .store import Store
 
@@ -42,10 +43,14 @@ class SimConfig:
     heartbeat: float = 15.0
     response_hook: ResponseHook | None = None
     notifications_webhook: str | None = None
+    # Coder's experiment "oauth2": the OAuth2 provider (v2 era only)
+    oauth2: bool = False
 
     def __post_init__(self) -> None:
         if self.notifications_webhook and not self.era.has_notifications:
             raise ValueError(f"Coder {self.era.version} ({self.era.name}) has no notifications; use --era v2")
+        if self.oauth2 and self.era.name != "v2":
+            raise ValueError(f"Coder {self.era.version} has no OAuth2 provider; use --era v2")
 
 
 def _injected_response(ctx: SimContext, status: int, retry_after: int | None) -> web.Response:
@@ -103,6 +108,16 @@ async def _serve_api(request: web.Request, handler: Handler, ctx: SimContext) ->
     return response
 
 
+async def _serve_oauth2(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Coder's OAuth2 routes outside /api/v2 (discovery, authorize, token, revoke): no API key needed."""
+    try:
+        if request.match_info.http_exception is not None:
+            raise ApiError(404, ROUTE_NOT_FOUND)
+        return await handler(request)
+    except ApiError as exc:
+        return exc.response()
+
+
 def _middleware(ctx: SimContext) -> Any:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -114,6 +129,8 @@ def _middleware(ctx: SimContext) -> Any:
         await ctx.faults.wait_until_running()
         if request.path.startswith(API_PREFIX + "/") or request.path == API_PREFIX:
             response = await _serve_api(request, handler, ctx)
+        elif request.path.startswith(OAUTH2_ROOT_PATHS) and ctx.era.name == "v2":
+            response = await _serve_oauth2(request, handler)
         else:
             response = ApiError(404, ROUTE_NOT_FOUND).response()
         if JSON_BODY_KEY in response:
@@ -127,6 +144,8 @@ def new_sim(config: SimConfig) -> tuple[SimContext, watch.WatchHub]:
     """A seeded sim: its state, simulation, faults and rate limit, and the hub its watch streams share."""
     store = Store()
     clock = SimClock()
+    store.now = clock.now
+    store.oauth2.enabled = config.oauth2
     ids = IdSource(config.seed)
     seed_demo(store, ids, clock, admin_token=config.token)
     sim = Simulation(store, config.era, clock, ids, config.seed, config.speed)

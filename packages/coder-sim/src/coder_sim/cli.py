@@ -31,6 +31,11 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="POST Coder's notifications to URL, as CODER_NOTIFICATIONS_WEBHOOK_ENDPOINT does (v2 era)",
     )
+    parser.add_argument(
+        "--experiments",
+        default="",
+        help="Coder experiments to switch on, comma-separated; the sim knows 'oauth2' (v2 era)",
+    )
     return parser
 
 
@@ -43,6 +48,7 @@ async def _serve(args: argparse.Namespace) -> None:
         rate_limit=args.rate_limit or None,
         heartbeat=args.heartbeat,
         notifications_webhook=args.notifications_webhook,
+        oauth2="oauth2" in _experiments(args.experiments),
     )
     controller = Controller(*new_sim(config))
     ctx = controller.context
@@ -77,6 +83,13 @@ async def _serve(args: argparse.Namespace) -> None:
     await runner.cleanup()
 
 
+KNOWN_EXPERIMENTS = ("oauth2",)
+
+
+def _experiments(text: str) -> set[str]:
+    return {item.strip() for item in text.split(",") if item.strip()}
+
+
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if args.speed <= 0:
@@ -89,6 +102,13 @@ def main(argv: list[str] | None = None) -> None:
             _parser().error("--notifications-webhook must be an http:// or https:// URL")
         if not era_by_name(args.era).has_notifications:
             _parser().error(f"--notifications-webhook needs the v2 era: Coder {args.era} has none")
+    unknown = sorted(_experiments(args.experiments) - set(KNOWN_EXPERIMENTS))
+    if unknown:
+        _parser().error(
+            f"unknown experiment(s) {', '.join(unknown)}; the sim knows {', '.join(KNOWN_EXPERIMENTS)}"
+        )
+    if _experiments(args.experiments) and args.era != "v2":
+        _parser().error("--experiments needs the v2 era")
     asyncio.run(_serve(args))
 
 

@@ -22,6 +22,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, Union, get_args, get_or
 
 from aiohttp import web
 
+from . import dormancy
 from .context import SimContext
 from .errors import ApiError, json_response, read_json
 from .model import LIFECYCLE_STATES, User, Workspace
@@ -355,18 +356,40 @@ class Controller:
 
     @operation("mark-dormant", path_parameter="workspace_id")
     def mark_dormant(
-        self, workspace_id: str, initiator: str | None = None, delete_after_hours: int = 24
+        self, workspace_id: str, initiator: str | None = None, delete_after_hours: int | None = None
     ) -> str | None:
-        """Notify the owner that a workspace was marked dormant (by the schedule, or by ``initiator``);
-        returns the msg_id (None when nothing is sent). The sim keeps no dormancy state."""
+        """Make a workspace dormant (``dormant_at`` now; ``deleting_at`` when its template has
+        ``time_til_dormant_autodelete_ms``) and notify the owner, as the inactivity schedule (or
+        ``initiator``) would; returns the msg_id (None when nothing is sent). ``delete_after_hours``
+        (the notification's wording) defaults to the template's autodelete period, else 24."""
+        if self.context.era.name == "v0.25":
+            raise ValueError(f"Coder {self.context.era.version} has no dormant workspaces; use the v2 era")
         workspace = self._workspace(workspace_id)
         by = None
         if initiator is not None:
             by = self.context.store.user_by_name(initiator)
             if by is None:
                 raise KeyError(f"no user named {initiator!r}")
+        template = self.context.store.templates[workspace.template_id]
+        if dormancy.set_dormant(workspace, template, True, self.context.clock.now()):
+            self.context.sim.publish(workspace)
         message = self.context.notifications.mark_dormant(workspace, by, delete_after_hours)
         return message.msg_id if message is not None else None
+
+    @operation("template-dormancy")
+    def set_template_dormancy(
+        self, template: str, time_til_dormant_ms: int = 0, time_til_dormant_autodelete_ms: int = 0
+    ) -> None:
+        """Set a template's ``time_til_dormant_ms`` and ``time_til_dormant_autodelete_ms`` (0: never).
+        Only the autodelete period has an effect in the sim (``deleting_at`` of workspaces made dormant
+        afterwards); the sim never makes a workspace dormant by itself."""
+        if time_til_dormant_ms < 0 or time_til_dormant_autodelete_ms < 0:
+            raise ValueError("durations must not be negative")
+        found = next((t for t in self.context.store.templates.values() if t.name == template), None)
+        if found is None:
+            raise KeyError(f"no template named {template!r}")
+        found.time_til_dormant_ms = time_til_dormant_ms
+        found.time_til_dormant_autodelete_ms = time_til_dormant_autodelete_ms
 
     @operation("autostart", path_parameter="workspace_id")
     def autostart(self, workspace_id: str) -> str:
@@ -376,6 +399,8 @@ class Controller:
         build = workspace.latest_build
         if build.job.active:
             raise ValueError("a workspace build is already active")
+        if workspace.dormant_at is not None:
+            raise ValueError("a dormant workspace is never autostarted; activate it first")
         owner = self.context.store.users[workspace.owner_id]
         started = self.context.sim.start_build(
             workspace, "start", owner, dict(build.parameters), reason="autostart"
@@ -409,6 +434,34 @@ class Controller:
         if found is None or found.deleted:
             raise KeyError(f"no workspace {reference!r}")
         return found
+
+    # -- Coder's OAuth2 provider (experiment oauth2) ----------------------------------------------
+
+    @operation("oauth2")
+    def set_oauth2(self, enabled: bool, access_token_lifetime: float | None = None) -> None:
+        """Switch Coder's ``oauth2`` experiment (the OAuth2 provider) on or off; ``access_token_lifetime``
+        in seconds of the simulated clock (default 3600) for tokens issued from now on."""
+        if enabled and self.context.era.name != "v2":
+            raise ValueError(f"Coder {self.context.era.version} has no OAuth2 provider; use the v2 era")
+        provider = self.context.store.oauth2
+        provider.enabled = enabled
+        if access_token_lifetime is not None:
+            if access_token_lifetime <= 0:
+                raise ValueError("access_token_lifetime must be positive")
+            provider.access_token_lifetime = access_token_lifetime
+
+    @operation("oauth2-state", read_only=True)
+    def oauth2_state(self) -> dict[str, Any]:
+        """The OAuth2 provider's counters: token requests (grant type, outcome), live grants, revocations."""
+        provider = self.context.store.oauth2
+        return {
+            "enabled": provider.enabled,
+            "apps": len(provider.apps),
+            "token_requests": [list(item) for item in provider.token_requests],
+            "live_grants": len(provider.grants_by_access),
+            "pending_codes": len(provider.codes),
+            "revoked": provider.revoked,
+        }
 
     @operation("state", read_only=True)
     def state(self) -> dict[str, Any]:

@@ -160,6 +160,8 @@ class Template:
     default_ttl_ms: int = 8 * 3600 * 1000
     max_ttl_ms: int = 0
     time_til_autostop_notify_ms: int = 0  # v2 (2026): the autostop reminder's lead time; 0 = none
+    time_til_dormant_ms: int = 0  # inactivity before dormancy (v0.25: inactivity_ttl_ms); 0 = never
+    time_til_dormant_autodelete_ms: int = 0  # dormant this long → deleted (v0.25: locked_ttl_ms); 0 = never
     allow_user_autostart: bool = True
     allow_user_autostop: bool = True
     allow_user_cancel_workspace_jobs: bool = True
@@ -273,6 +275,9 @@ class Workspace:
     autostart_schedule: str | None
     builds: list[Build] = field(default_factory=list)
     deleted: bool = False
+    # Dormancy (v0.25 calls it "locked"): set by the sim's mark-dormant control or PUT .../dormant.
+    dormant_at: datetime | None = None
+    deleting_at: datetime | None = None
 
     @property
     def latest_build(self) -> Build:

@@ -32,6 +32,7 @@ PAYLOAD_VERSION = "1.2"
 MAX_ATTEMPTS = 5  # CODER_NOTIFICATIONS_MAX_SEND_ATTEMPTS
 RETRY_INTERVAL = 300.0  # CODER_NOTIFICATIONS_RETRY_INTERVAL (5m), unscaled seconds
 DISPATCH_TIMEOUT = 60.0  # CODER_NOTIFICATIONS_DISPATCH_TIMEOUT (1m)
+LEASE_COUNT = 20  # CODER_NOTIFICATIONS_LEASE_COUNT: messages dispatched at a time
 DORMANCY_DOCS = "https://coder.com/docs/admin/templates/managing-templates/schedule#dormancy-threshold"
 
 
@@ -235,6 +236,9 @@ class Notifier:
         self._built_hook = built_hook
         self._tasks: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
+        # Coder's notifier leases 20 messages per fetch (CODER_NOTIFICATIONS_LEASE_COUNT) and dispatches
+        # those: never hundreds of requests at once at the receiver.
+        self._in_flight = asyncio.Semaphore(LEASE_COUNT)
         self._settled = asyncio.Event()
         self._settled.set()
 
@@ -362,7 +366,10 @@ class Notifier:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
         headers = {"Content-Type": "application/json", "X-Message-Id": message.msg_id}
         try:
-            async with self._session.post(endpoint, json=message.body, headers=headers) as response:
+            async with (
+                self._in_flight,
+                self._session.post(endpoint, json=message.body, headers=headers) as response,
+            ):
                 await response.read()
                 status: int | None = response.status
                 error = "" if response.status < 300 else f"non-2xx response ({response.status})"

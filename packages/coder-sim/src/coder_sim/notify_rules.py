@@ -162,9 +162,13 @@ class NotificationRules:
     # -- on demand (control calls) ----------------------------------------------------------------
 
     def mark_dormant(
-        self, workspace: Workspace, initiator: User | None, delete_after_hours: int
+        self, workspace: Workspace, initiator: User | None, delete_after_hours: int | None = None
     ) -> Message | None:
         owner = self.store.users[workspace.owner_id]
+        if delete_after_hours is None:
+            # The template's autodelete period, in whole hours (24 when the template sets none).
+            autodelete_ms = self.store.templates[workspace.template_id].time_til_dormant_autodelete_ms
+            delete_after_hours = autodelete_ms // 3_600_000 if autodelete_ms >= 3_600_000 else 24
         if initiator is not None:
             if initiator.id == owner.id:
                 # Coder: "We don't need to notify the owner if they are the one making the request."

@@ -164,8 +164,8 @@ def render_template(template: Template, store: Store, era: Era) -> JSON:
             organization_name=org.name,
             require_active_version=False,
             time_til_autostop_notify_ms=template.time_til_autostop_notify_ms,
-            time_til_dormant_autodelete_ms=0,
-            time_til_dormant_ms=0,
+            time_til_dormant_autodelete_ms=template.time_til_dormant_autodelete_ms,
+            time_til_dormant_ms=template.time_til_dormant_ms,
             use_classic_parameter_flow=True,
         )
     return body
@@ -395,7 +395,7 @@ def render_workspace(workspace: Workspace, store: Store, era: Era, now: datetime
         "template_allow_user_cancel_workspace_jobs": template.allow_user_cancel_workspace_jobs,
         "latest_build": render_build(build, workspace, store, era, now),
         "outdated": build.template_version_id != template.active_version_id,
-        "deleting_at": None,
+        "deleting_at": rfc3339(workspace.deleting_at) if workspace.deleting_at else None,
     }
     if workspace.autostart_schedule:
         body["autostart_schedule"] = workspace.autostart_schedule
@@ -409,7 +409,7 @@ def render_workspace(workspace: Workspace, store: Store, era: Era, now: datetime
         body.update(
             allow_renames=True,
             automatic_updates="never",
-            dormant_at=None,
+            dormant_at=rfc3339(workspace.dormant_at) if workspace.dormant_at else None,
             favorite=False,
             health={"healthy": not failing, "failing_agents": failing},
             is_prebuild=False,

@@ -103,7 +103,8 @@ def _matcher(
             == (value == "true")
         )
     if key == "dormant":
-        return lambda ws: value != "true"
+        # Coder filters on dormant:true only (dormant_at set); dormant:false filters nothing.
+        return lambda ws: value != "true" or ws.dormant_at is not None
     return None
 
 

@@ -33,6 +33,7 @@ class SimServer(Controller):
         heartbeat: float = 15.0,
         response_hook: ResponseHook | None = None,
         notifications_webhook: str | None = None,
+        oauth2: bool = False,
     ) -> None:
         self.config = SimConfig(
             era=era_by_name(era),
@@ -43,6 +44,7 @@ class SimServer(Controller):
             heartbeat=heartbeat,
             response_hook=response_hook,
             notifications_webhook=notifications_webhook,
+            oauth2=oauth2,
         )
         super().__init__(*new_sim(self.config))
         self.host = host

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from .model import Agent, Build, Organization, Template, User, Workspace
+from .oauth2 import OAuth2Provider
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -18,6 +25,9 @@ class Store:
     _users_by_name: dict[str, User] = field(default_factory=dict)
     _users_by_token: dict[str, User] = field(default_factory=dict)
     _workspace_names: dict[tuple[str, str], str] = field(default_factory=dict)
+    oauth2: OAuth2Provider = field(default_factory=OAuth2Provider)
+    # the simulated clock (OAuth2 access tokens expire by it); new_sim sets it
+    now: Callable[[], datetime] = _utcnow
 
     def add_user(self, user: User) -> None:
         self.users[user.id] = user
@@ -28,7 +38,11 @@ class Store:
         return self._users_by_name.get(username.lower())
 
     def user_by_token(self, token: str) -> User | None:
-        return self._users_by_token.get(token)
+        user = self._users_by_token.get(token)
+        if user is None and self.oauth2.grants_by_access:
+            user_id = self.oauth2.user_of_access_token(token, self.now())
+            user = self.users.get(user_id) if user_id else None
+        return user
 
     def set_token(self, user: User, token: str) -> None:
         self._users_by_token.pop(user.token, None)

@@ -12,12 +12,15 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
 from coder_slack.commands import account, create, registry, workspaces
 from coder_slack.commands.context import Bot, Invocation, record_command
 from coder_slack.commands.grammar import CommandError, TokenInCommand
+from coder_slack.home import register_home
+from coder_slack.oauth_install import REVOKED, UNINSTALLED, SlackOAuth
 from coder_slack.settings import secret
+from coder_slack.slack_tokens import set_token
 from coder_slack.views.buttons import (
     BUTTON_ACTION_IDS,
     BUTTON_ACTIONS,
@@ -46,7 +49,9 @@ def _ids(body: Mapping[str, Any]) -> tuple[str, str, str]:
     return team, str(user.get("id") or ""), channel
 
 
-def create_app(bot: Bot, *, socket_mode: bool = False) -> AsyncApp:
+def create_app(bot: Bot, *, socket_mode: bool = False, oauth: SlackOAuth | None = None) -> AsyncApp:
+    """The bolt app; with ``oauth`` (OAuth mode, HTTP only), bolt authorizes each request with its team's
+    installation and the app serves the install flow and the uninstall events."""
     settings = bot.settings
     app = AsyncApp(
         signing_secret=None if socket_mode else secret(settings.slack_signing_secret),
@@ -54,7 +59,14 @@ def create_app(bot: Bot, *, socket_mode: bool = False) -> AsyncApp:
         process_before_response=False,
         raise_error_for_unhandled_request=False,
         request_verification_enabled=not socket_mode,
+        oauth_settings=None if oauth is None else oauth.settings,
+        # Given here too, bolt's authorize refreshes rotating tokens through the bot's client (its base URL),
+        # not a default client of its own.
+        installation_store=None if oauth is None else oauth.installations,
+        installation_store_bot_only=None if oauth is None else True,
     )
+    if oauth is not None:
+        _add_installation_listeners(app, bot, oauth)
 
     @app.command(settings.coder_slack_command)
     async def on_workspace(ack: Ack, body: dict[str, Any], respond: Any) -> None:
@@ -170,8 +182,40 @@ def create_app(bot: Bot, *, socket_mode: bool = False) -> AsyncApp:
     async def on_login_submit(ack: Ack, body: dict[str, Any]) -> None:
         await account.submit_login(bot, ack, body)
 
+    register_home(app, bot)  # the App Home tab (app_home_opened, New workspace, Link)
+
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:
         log.error("unhandled error in a Slack listener: %s", type(error).__name__, exc_info=error)
 
     return app
+
+
+def _add_installation_listeners(app: AsyncApp, bot: Bot, oauth: SlackOAuth) -> None:
+    """OAuth mode: every request's work (and the tasks it spawns) calls Slack with its own team's token; an
+    uninstall or a revoked bot token forgets that team alone."""
+
+    @app.middleware
+    async def team_token(context: AsyncBoltContext, next: Callable[[], Awaitable[Any]]) -> Any:
+        # Bolt found the team's installation (refreshing its token if it was about to expire); the bot's
+        # shared client (a TeamRoutedClient) uses that token in this request and the tasks it starts.
+        set_token(context.bot_token)
+        return await next()
+
+    @app.event("app_uninstalled")
+    async def on_uninstalled(ack: Ack, context: AsyncBoltContext) -> None:
+        await ack()
+        bot.tasks.spawn(oauth.forget(context.team_id, context.enterprise_id, UNINSTALLED), name="uninstalled")
+
+    @app.event("tokens_revoked")
+    async def on_tokens_revoked(ack: Ack, event: dict[str, Any], context: AsyncBoltContext) -> None:
+        await ack()
+        bot.tasks.spawn(_revoked(event.get("tokens") or {}, context), name="tokens-revoked")
+
+    async def _revoked(tokens: dict[str, Any], context: AsyncBoltContext) -> None:
+        for user_id in tokens.get("oauth") or []:
+            await oauth.installations.async_delete_installation(
+                enterprise_id=context.enterprise_id, team_id=context.team_id, user_id=user_id
+            )
+        if tokens.get("bot"):
+            await oauth.forget(context.team_id, context.enterprise_id, REVOKED)

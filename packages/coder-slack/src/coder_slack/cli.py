@@ -20,8 +20,9 @@ USAGE = {
     "generate-secret": "coder-slack generate-secret",
     "notifications": "coder-slack notifications [--status STATUS] [--limit N]",
     "rotate-key": "coder-slack rotate-key [--dry-run]",
+    "register-coder-app": "coder-slack register-coder-app --callback-url URL [--name NAME]",
 }
-COMMANDS = "{serve,alerts,migrate,generate-key,generate-secret,rotate-key,notifications}"
+COMMANDS = "{serve,alerts,migrate,generate-key,generate-secret,rotate-key,notifications,register-coder-app}"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -99,6 +100,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     rotate.add_argument(
         "--dry-run", action="store_true", help="only count what would be re-encrypted; change nothing"
+    )
+    register = commands.add_parser(
+        "register-coder-app",
+        help="register the bot as an OAuth2 app in Coder (for Sign in with Coder) and print its settings",
+        usage=USAGE["register-coder-app"],
+        description=(
+            "Uses CODER_URL and CODER_SESSION_TOKEN (an owner's token; the `coder login` files work too). "
+            "Coder must offer its OAuth2 provider (experiment oauth2). Creates the app (or reuses the one "
+            "with this name and callback URL), makes a new client secret and prints the bot's "
+            "CODER_SLACK_CODER_OAUTH_* settings. The secret is shown once: store it as a secret."
+        ),
+    )
+    register.add_argument(
+        "--callback-url",
+        required=True,
+        help="the bot's public callback, e.g. https://bot.example.com/coder/oauth/callback (exact match)",
+    )
+    register.add_argument(
+        "--name", default="coder-slack", help="the app's name in Coder (default coder-slack)"
     )
     return parser
 
@@ -216,6 +236,15 @@ def _rotate_key(settings: Settings, *, dry_run: bool) -> int:
         )
     elif not dry_run and not report.changed_meanwhile and cipher.key_count > 1:
         lines.append("Every stored token now uses the first key; the other keys can be removed.")
+    if report.grants_rotated or report.grants_undecryptable:  # Sign in with Coder's refresh tokens
+        lines.append(
+            f"Refresh tokens of Coder sign-ins: {verb} {report.grants_rotated}"
+            + (
+                f"; {report.grants_undecryptable} unreadable (those users sign in again)."
+                if report.grants_undecryptable
+                else "."
+            )
+        )
     print("\n".join(lines))
     return 1 if report.undecryptable else 0
 
@@ -279,6 +308,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _rotate_key(settings, dry_run=args.dry_run)
     if args.command == "notifications":
         return _list_notifications(settings, args.status, args.limit)
+    if args.command == "register-coder-app":
+        from coder_slack.coder_oauth import register_coder_app
+
+        try:
+            print(register_coder_app(settings, args.name, args.callback_url))
+        except ValueError as exc:
+            return _fail(str(exc))
+        return 0
     if args.command == "serve":
         if args.ops_port is not None and not args.socket_mode:
             return _fail(

@@ -21,19 +21,31 @@ from slack_sdk.web.async_client import AsyncWebClient
 from coder_slack.alerts import AlertEngine
 from coder_slack.app import create_app
 from coder_slack.coder import CoderPool
+from coder_slack.coder_oauth import CoderOAuthConfig, CoderSignIn
+from coder_slack.commands.account import wire_sign_in
 from coder_slack.commands.context import BackgroundTasks, Bot
 from coder_slack.crypto import TokenCipher
 from coder_slack.identity import IdentityResolver
 from coder_slack.notifications.intake import NotificationIntake
+from coder_slack.oauth_install import SlackOAuth, build_slack_oauth
 from coder_slack.progress import CardKeeper, StatusCards
 from coder_slack.settings import Settings, secret
-from coder_slack.store import create_engine_for, create_session_factory, upgrade_database_async
+from coder_slack.slack_tokens import TeamRoutedClient
+from coder_slack.store import (
+    SessionFactory,
+    create_engine_for,
+    create_session_factory,
+    upgrade_database_async,
+)
 
 log = logging.getLogger(__name__)
 
 
 def make_slack_client(settings: Settings) -> AsyncWebClient:
-    return AsyncWebClient(
+    """The bot's shared Web API client: the pasted bot token's, or in OAuth mode one without a token of its
+    own that calls Slack with the token of the team the current work is for (``slack_tokens``)."""
+    kind = TeamRoutedClient if settings.oauth_mode else AsyncWebClient
+    return kind(
         token=secret(settings.slack_bot_token) or None,
         base_url=settings.slack_api_base_url,
         retry_handlers=[
@@ -65,14 +77,31 @@ async def build_bot(settings: Settings, *, migrate: bool = True) -> Bot:
         holder=CardKeeper.holder_for(settings),
         lease_seconds=settings.coder_slack_lease_seconds,
     )
-    return Bot(
+    bot = Bot(
         settings,
         sessions,
         pool,
-        IdentityResolver(pool, sessions, cipher, slack),
+        IdentityResolver(
+            pool, sessions, cipher, slack, sign_in=build_coder_sign_in(settings, sessions, cipher)
+        ),
         slack,
         cards,
         BackgroundTasks(),
+    )
+    wire_sign_in(bot)  # Sign in with Coder: tell the user in Slack once Coder's callback linked them
+    return bot
+
+
+def build_coder_sign_in(
+    settings: Settings, sessions: SessionFactory, cipher: TokenCipher | None
+) -> CoderSignIn | None:
+    """Sign in with Coder, when an OAuth2 app is configured (CODER_SLACK_CODER_OAUTH_*) and tokens can be
+    stored (an encryption key); whether Coder offers its OAuth2 provider is asked at each login."""
+    config = CoderOAuthConfig.from_settings(settings)
+    if config is None or cipher is None or not settings.coder_url:
+        return None
+    return CoderSignIn(
+        config, settings.coder_url, sessions, cipher, timeout=settings.coder_slack_coder_timeout_seconds
     )
 
 
@@ -85,7 +114,7 @@ def build_alert_engine(bot: Bot) -> AlertEngine | None:
             "lifecycle alerts are off: they need CODER_SESSION_TOKEN (a service token) to watch workspaces"
         )
         return None
-    return AlertEngine(bot.settings, bot.sessions, bot.slack, bot.pool.service())
+    return AlertEngine(bot.settings, bot.sessions, bot.slack, bot.pool.service(), tokens=bot.slack_tokens)
 
 
 def build_notification_intake(bot: Bot) -> NotificationIntake | None:
@@ -112,6 +141,8 @@ class CoderSlack:
     card_keeper: CardKeeper
     notifications: NotificationIntake | None = None
     """Coder's notification webhook (served by ``server``); its router runs in the alert engine."""
+    oauth: SlackOAuth | None = None
+    """OAuth mode: the install flow and the installation store (``server`` serves its routes)."""
 
     async def start(self, *, alerts: bool = True, cards: bool = True) -> None:
         if cards:
@@ -132,6 +163,8 @@ class CoderSlack:
             self.alert_engine = None
             return None
         self.bot.alerts = engine
+        if self.bot.home is not None:  # the App Home refreshes when the engine sees workspaces change
+            engine.on_observed = self.bot.home.workspaces_observed
         if self.notifications is not None:
             self.notifications.on_received = engine.notifications_received
         return engine
@@ -158,6 +191,7 @@ async def close_bot(bot: Bot) -> None:
     await bot.tasks.cancel_all()
     await bot.cards.release_all()
     await bot.pool.aclose()
+    await bot.identities.aclose()
     engine = bot.sessions.kw.get("bind")
     if engine is not None:
         await engine.dispose()
@@ -170,7 +204,11 @@ async def compose(settings: Settings, *, socket_mode: bool = False, migrate: boo
     process), then calls :meth:`CoderSlack.start`."""
     bot = await build_bot(settings, migrate=migrate)
     try:
-        app = create_app(bot, socket_mode=socket_mode)
+        oauth = None
+        if settings.oauth_mode and not socket_mode:
+            oauth = build_slack_oauth(settings, bot.sessions)
+            bot.slack_tokens = oauth.tokens
+        app = create_app(bot, socket_mode=socket_mode, oauth=oauth)
         engine = build_alert_engine(bot)
         intake = build_notification_intake(bot)
         if intake is not None and engine is None:
@@ -181,7 +219,7 @@ async def compose(settings: Settings, *, socket_mode: bool = False, migrate: boo
     except BaseException:
         await close_bot(bot)
         raise
-    return CoderSlack(settings, bot, app, engine, CardKeeper(bot), intake)
+    return CoderSlack(settings, bot, app, engine, CardKeeper(bot), intake, oauth)
 
 
 __all__ = [

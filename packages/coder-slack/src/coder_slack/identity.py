@@ -1,7 +1,9 @@
 """Who is asking: a Slack user becomes a Coder user, by linked token (preferred) or by e-mail (service token).
 
 Service-token mode: the bot holds one Coder token; members act only on their own workspaces, Coder owners
-on all. Linked mode: the user's own token runs their commands, so Coder's RBAC and audit log apply.
+on all. Linked mode: the user's own token (pasted into the login form, or from Sign in with Coder,
+``coder_oauth``) runs their commands, so Coder's RBAC and audit log apply. Every request is judged on the
+current facts: the link is read from the database and the token checked with Coder each time.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from coder_client import AsyncCoderClient, User
+from coder_client import AsyncCoderClient, NotFound, Unauthorized, User
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import ColumnElement, delete, select
@@ -19,8 +21,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coder_slack.coder import CoderPool
+from coder_slack.coder_oauth import CoderSignIn, GrantRefused
 from coder_slack.crypto import TokenCipher, UndecryptableToken
-from coder_slack.store import Identity, SessionFactory, UserLink
+from coder_slack.store import CoderOAuthGrant, Identity, SessionFactory, UserLink
 
 log = logging.getLogger(__name__)
 
@@ -70,35 +73,91 @@ class Actor:
         return "me" if self.linked else self.username
 
 
+@dataclass(frozen=True)
+class Logout:
+    """What ``/workspace logout`` did: whether a link was removed, and whether Coder revoked its grant
+    (None: the link was a pasted token, which only Coder's own settings can revoke)."""
+
+    removed: bool
+    revoked: bool | None = None
+
+
 class IdentityResolver:
+    """Slack user → Coder user, judged afresh at every command or click.
+
+    A linked user's token is read from the database and checked with Coder (``/users/me``) each time, so
+    a logout on any replica, a token Coder no longer accepts (401) or a changed Coder role counts at the
+    very next request. A signed-in user's access token is refreshed first when it is about to expire. Only
+    the e-mail lookup of service-token mode is cached (``IDENTITY_TTL_SECONDS``), and even then the Coder
+    user is read again by id, for its current role and status.
+    """
+
     def __init__(
-        self, pool: CoderPool, sessions: SessionFactory, cipher: TokenCipher | None, slack: AsyncWebClient
+        self,
+        pool: CoderPool,
+        sessions: SessionFactory,
+        cipher: TokenCipher | None,
+        slack: AsyncWebClient,
+        sign_in: CoderSignIn | None = None,
     ) -> None:
         self.pool = pool
         self.sessions = sessions
         self.cipher = cipher
         self.slack = slack
+        self.sign_in = sign_in if cipher is not None else None
+        if self.sign_in is not None:
+            self.sign_in.check_user = self._check_token
         self._cache: dict[tuple[str, str], tuple[float, Actor]] = {}
+        self._remembered: dict[tuple[str, str], tuple[str, str, str]] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    async def _check_token(self, token: str) -> User:
+        return await self.pool.for_token(token).users.me()
+
+    async def aclose(self) -> None:
+        if self.sign_in is not None:
+            await self.sign_in.aclose()
 
     def forget(self, team_id: str, slack_user_id: str) -> None:
         self._cache.pop((team_id, slack_user_id), None)
 
     async def resolve(self, team_id: str, slack_user_id: str) -> Actor:
         key = (team_id, slack_user_id)
-        # One lookup per user at a time: a burst of commands from one person costs one round trip.
+        # One lookup per user at a time: a burst of commands from one person costs one round trip each.
         async with self._locks.setdefault(key, asyncio.Lock()):
-            cached = self._cache.get(key)
-            if cached is not None and cached[0] > time.monotonic():
-                return cached[1]
-            actor = await self._linked(team_id, slack_user_id) or await self._by_email(team_id, slack_user_id)
-            self._cache[key] = (time.monotonic() + IDENTITY_TTL_SECONDS, actor)
+            linked = await self._linked(team_id, slack_user_id)
+            if linked is not None:
+                self.forget(team_id, slack_user_id)
+                actor = linked
+            else:
+                actor = await self._cached_by_email(key) or await self._by_email(team_id, slack_user_id)
+                self._cache[key] = (time.monotonic() + IDENTITY_TTL_SECONDS, actor)
             await self._remember(actor)
             return actor
 
-    async def _linked(self, team_id: str, slack_user_id: str) -> Actor | None:
+    async def _cached_by_email(self, key: tuple[str, str]) -> Actor | None:
+        """The cached e-mail match, with its Coder user read again (role, status); None: look up anew."""
+        cached = self._cache.get(key)
+        if cached is None or cached[0] <= time.monotonic():
+            return None
+        actor = cached[1]
+        try:
+            user = await actor.client.users.get(actor.user.id)
+        except NotFound:
+            self._cache.pop(key, None)
+            return None
+        return Actor(actor.team_id, actor.slack_user_id, user, actor.client, linked=False)
+
+    async def _load_link(
+        self, team_id: str, slack_user_id: str
+    ) -> tuple[UserLink | None, CoderOAuthGrant | None]:
         async with self.sessions() as session:
             link = await _find_link(session, team_id, slack_user_id)
+            grant = await session.get(CoderOAuthGrant, (team_id, slack_user_id)) if link is not None else None
+        return link, grant
+
+    async def _linked(self, team_id: str, slack_user_id: str) -> Actor | None:
+        link, grant = await self._load_link(team_id, slack_user_id)
         if link is None:
             return None
         if self.cipher is None:
@@ -112,9 +171,46 @@ class IdentityResolver:
                 "Your linked Coder token can't be read any more (the bot's encryption key changed). "
                 "Run `/workspace login` to link it again."
             ) from None
+        sign_in = self.sign_in if grant is not None else None
+        if sign_in is not None and grant is not None and sign_in.needs_refresh(grant):
+            token = await self._refresh(sign_in, team_id, slack_user_id, grant)
         client = self.pool.for_token(token)
-        user = await client.users.me()
+        try:
+            user = await client.users.me()
+        except Unauthorized:
+            if sign_in is None or grant is None:
+                raise IdentityProblem(
+                    "Coder no longer accepts your linked token (it was revoked or has expired). "
+                    "Run `/workspace login` to link your account again."
+                ) from None
+            token = await self._refresh(sign_in, team_id, slack_user_id, grant)
+            client = self.pool.for_token(token)
+            user = await client.users.me()
         return Actor(team_id, slack_user_id, user, client, linked=True)
+
+    async def _refresh(
+        self, sign_in: CoderSignIn, team_id: str, slack_user_id: str, grant: CoderOAuthGrant
+    ) -> str:
+        """A fresh access token for a signed-in user; a refused grant ends the link."""
+        try:
+            return (await sign_in.refresh(team_id, slack_user_id, grant)).access_token
+        except GrantRefused:
+            pass
+        # Another replica may have refreshed first (Coder rotates refresh tokens): use what it stored.
+        link, current = await self._load_link(team_id, slack_user_id)
+        if (
+            link is not None
+            and current is not None
+            and current.refresh_token_ciphertext != grant.refresh_token_ciphertext
+            and not sign_in.needs_refresh(current)
+            and self.cipher is not None
+        ):
+            return self.cipher.decrypt(link.token_ciphertext)
+        await self._drop_link(team_id, slack_user_id)
+        raise IdentityProblem(
+            "Your Coder sign-in has ended (revoked in Coder, or expired). "
+            "Run `/workspace login` to sign in again."
+        )
 
     async def _by_email(self, team_id: str, slack_user_id: str) -> Actor:
         if not self.pool.has_service_token:
@@ -145,6 +241,10 @@ class IdentityResolver:
         return Actor(team_id, slack_user_id, user, self.pool.service(), linked=False)
 
     async def _remember(self, actor: Actor) -> None:
+        key = (actor.team_id, actor.slack_user_id)
+        known = (actor.user.id, actor.username, actor.user.email or "")
+        if self._remembered.get(key) == known:
+            return
         try:
             await self._store_identity(actor)
         except IntegrityError:  # another replica stored it first; store again as an update
@@ -168,6 +268,11 @@ class IdentityResolver:
                 row.coder_username = actor.username
                 row.email = actor.user.email or None
             await session.commit()
+        self._remembered[(actor.team_id, actor.slack_user_id)] = (
+            actor.user.id,
+            actor.username,
+            actor.user.email or "",
+        )
 
     async def link(self, team_id: str, slack_user_id: str, token: str) -> User:
         """Check ``token`` with Coder (``/users/me``) and store it encrypted; Coder errors propagate."""
@@ -176,7 +281,18 @@ class IdentityResolver:
         client = self.pool.for_token(token)
         user = await client.users.me()
         ciphertext = self.cipher.encrypt(token)
+        _, previous_grant = await self._load_link(team_id, slack_user_id)
+        if previous_grant is not None and self.sign_in is not None:  # a pasted token replaces a sign-in
+            try:
+                await self.sign_in.revoke(previous_grant)
+            except Exception as exc:
+                log.warning("revoking the replaced Coder grant failed: %s", type(exc).__name__)
         async with self.sessions() as session:
+            await session.execute(
+                delete(CoderOAuthGrant).where(
+                    CoderOAuthGrant.team_id == team_id, CoderOAuthGrant.slack_user_id == slack_user_id
+                )
+            )
             link = await _find_link(session, team_id, slack_user_id)
             if link is None:
                 session.add(
@@ -198,9 +314,33 @@ class IdentityResolver:
         self.forget(team_id, slack_user_id)
         return user
 
-    async def unlink(self, team_id: str, slack_user_id: str) -> bool:
+    async def _drop_link(self, team_id: str, slack_user_id: str) -> bool:
         async with self.sessions() as session:
             result = await session.execute(delete(UserLink).where(*_link_of(team_id, slack_user_id)))
+            await session.execute(
+                delete(CoderOAuthGrant).where(
+                    CoderOAuthGrant.team_id == team_id, CoderOAuthGrant.slack_user_id == slack_user_id
+                )
+            )
             await session.commit()
         self.forget(team_id, slack_user_id)
+        self._remembered.pop((team_id, slack_user_id), None)
         return bool(getattr(result, "rowcount", 0))
+
+    async def unlink(self, team_id: str, slack_user_id: str) -> bool:
+        return (await self.logout(team_id, slack_user_id)).removed
+
+    async def logout(self, team_id: str, slack_user_id: str) -> Logout:
+        """Forget the link (on every replica: the next request reads the database) and, for a sign-in,
+        revoke its grant at Coder so the tokens stop working there too."""
+        _, grant = await self._load_link(team_id, slack_user_id)
+        revoked: bool | None = None
+        if grant is not None:
+            revoked = False
+            if self.sign_in is not None:
+                try:
+                    revoked = await self.sign_in.revoke(grant)
+                except Exception as exc:  # Coder unreachable: the link goes anyway; the user is told
+                    log.warning("revoking a Coder grant failed: %s", type(exc).__name__)
+        removed = await self._drop_link(team_id, slack_user_id)
+        return Logout(removed, revoked)

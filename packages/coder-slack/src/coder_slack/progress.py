@@ -28,6 +28,7 @@ from coder_slack.alerts.config import default_replica_id
 from coder_slack.alerts.leases import claim_leases, release_leases, renew_leases
 from coder_slack.settings import Settings
 from coder_slack.slack_errors import DESTINATION_ERRORS, PARENT_GONE, error_code, is_rate_limited, retry_after
+from coder_slack.slack_tokens import token_of, use_token
 from coder_slack.store import SessionFactory, StatusCard
 from coder_slack.views.cards import CardState, status_card
 
@@ -485,16 +486,19 @@ class CardKeeper:
         for row_id in sorted(won):
             row, card = found[row_id]
             try:
-                actor = await bot.identities.resolve(row.team_id, row.requested_by)
+                # The card's team token (OAuth mode) for the identity lookup and the card's updates: the
+                # follow task inherits it from this context.
+                with use_token(await token_of(bot.tokens, row.team_id)):
+                    actor = await bot.identities.resolve(row.team_id, row.requested_by)
+                    bot.tasks.spawn(
+                        bot.cards.follow(card, actor.client, row.build_number or 0), name=f"card-{row.id}"
+                    )
             except Exception as exc:
                 log.info("not resuming card %s: %s", row.id, type(exc).__name__)
                 self._given_up.add(row_id)
                 with contextlib.suppress(Exception):
                     await bot.cards.give_back([row_id])
                 continue
-            bot.tasks.spawn(
-                bot.cards.follow(card, actor.client, row.build_number or 0), name=f"card-{row.id}"
-            )
             self.resumed.append(row_id)
             resumed += 1
         return resumed

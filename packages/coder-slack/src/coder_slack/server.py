@@ -22,6 +22,7 @@ from coder_slack.alerts import AlertEngine
 from coder_slack.commands.context import Bot
 from coder_slack.compose import CoderSlack, compose
 from coder_slack.notifications.intake import NotificationIntake
+from coder_slack.oauth_install import INSTALL_PATH
 from coder_slack.ops import ReadinessCheck
 from coder_slack.settings import Settings, secret
 
@@ -62,16 +63,38 @@ def build_web_app(
         return response
 
     web_app.router.add_post(EVENTS_PATH, events)
+    flow = app.oauth_flow
+    if flow is not None:
+        # OAuth mode: "Add to Slack" and Slack's redirect back (bolt checks the state, exchanges the code).
+
+        async def install(request: web.Request) -> web.Response:
+            response: web.Response = await to_aiohttp_response(
+                await flow.handle_installation(await to_bolt_request(request))
+            )
+            return response
+
+        async def oauth_redirect(request: web.Request) -> web.Response:
+            response: web.Response = await to_aiohttp_response(
+                await flow.handle_callback(await to_bolt_request(request))
+            )
+            return response
+
+        web_app.router.add_get(flow.install_path, install)
+        web_app.router.add_get(flow.redirect_uri_path, oauth_redirect)
     ops.add_ops_routes(web_app, _readiness_checks(bot))
     if notifications is not None:
         notifications.add_route(web_app)
+    if bot.identities.sign_in is not None:  # Sign in with Coder's callback (GET /coder/oauth/callback)
+        bot.identities.sign_in.add_route(web_app)
     return web_app
 
 
 def _readiness_checks(bot: Bot) -> dict[str, ReadinessCheck]:
     """The checks /readyz runs in both modes: Slack auth, the database, Coder."""
     engine = bot.sessions.kw.get("bind")
-    checks: dict[str, ReadinessCheck] = {"slack": ops.slack_auth_check(bot.slack)}
+    checks: dict[str, ReadinessCheck] = {}
+    if not bot.settings.oauth_mode:  # OAuth mode has no token of its own to check (each team has one)
+        checks["slack"] = ops.slack_auth_check(bot.slack)
     if engine is not None:
         checks["database"] = ops.database_check(engine)
     if bot.pool.url:
@@ -91,6 +114,8 @@ def build_ops_app(
     ops.add_ops_routes(web_app, checks)
     if notifications is not None:
         notifications.add_route(web_app)
+    if bot.identities.sign_in is not None:  # Sign in with Coder's callback (GET /coder/oauth/callback)
+        bot.identities.sign_in.add_route(web_app)
     return web_app
 
 
@@ -175,6 +200,9 @@ async def serve_http(settings: Settings, host: str, port: int) -> None:
 
 
 async def _check_slack(bot: Bot) -> None:
+    if bot.settings.oauth_mode:
+        log.info("Slack OAuth mode: install the app into a workspace at %s", INSTALL_PATH)
+        return
     try:
         identity = await bot.slack.auth_test()
         log.info("Slack bot %s in team %s", identity.get("user_id"), identity.get("team"))

@@ -66,6 +66,19 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
 
+    # OAuth (multi-workspace) mode: SLACK_CLIENT_ID and SLACK_CLIENT_SECRET set and SLACK_BOT_TOKEN unset.
+    # `coder-slack serve` then serves GET /slack/install and GET /slack/oauth_redirect (oauth_install.py)
+    # and uses each team's own bot token, kept in the database.
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    # The redirect URL registered with the app (…/slack/oauth_redirect); unset: the app's only registered one.
+    slack_redirect_uri: str | None = None
+    # Where "Add to Slack" sends the browser (Slack's consent page; the Slack stand-in's in tests).
+    slack_authorize_url: str = "https://slack.com/oauth/v2/authorize"
+    # With token rotation on in the app's settings, bot tokens are refreshed this long before they expire.
+    slack_token_rotation_minutes: int = Field(default=120, ge=1, le=720)
+    slack_oauth_state_seconds: int = Field(default=600, ge=30, le=3600)
+
     coder_url: str | None = None
     coder_session_token: SecretStr | None = None
 
@@ -102,6 +115,15 @@ class Settings(BaseSettings):
     # How long a router's claim on received notifications lasts (another replica takes them over after).
     coder_slack_notifications_claim_seconds: float = Field(default=30.0, gt=0)
 
+    # Sign in with Coder (coder_slack.coder_oauth): an OAuth2 app registered in Coder (`coder-slack
+    # register-coder-app`) and this bot's callback URL, exactly as registered (…/coder/oauth/callback).
+    # Unset, or Coder without its OAuth2 provider: `/workspace login` opens the token form.
+    coder_slack_coder_oauth_client_id: str | None = None
+    coder_slack_coder_oauth_client_secret: SecretStr | None = None
+    coder_slack_coder_oauth_redirect_url: str | None = None
+    # Refresh a signed-in user's access token when it expires within this many seconds.
+    coder_slack_coder_oauth_refresh_margin_seconds: float = Field(default=300.0, ge=0)
+
     @field_validator("coder_slack_notifications_secret")
     @classmethod
     def _long_random_secret(cls, value: SecretStr | None) -> SecretStr | None:
@@ -124,10 +146,21 @@ class Settings(BaseSettings):
             raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
         return level
 
+    @property
+    def oauth_mode(self) -> bool:
+        """Multi-workspace installs over OAuth: a client id and secret, and no pasted bot token."""
+        return bool(
+            self.slack_client_id and secret(self.slack_client_secret) and not secret(self.slack_bot_token)
+        )
+
     def missing_for(self, mode: Mode) -> list[str]:
         """Names of the environment variables this mode needs but that are unset or empty."""
         missing = []
-        for name in _REQUIRED[mode]:
+        required = _REQUIRED[mode]
+        if self.oauth_mode and mode != "socket":
+            # Socket Mode stays single-team: it keeps needing the bot token.
+            required = tuple(name for name in required if name != "SLACK_BOT_TOKEN")
+        for name in required:
             value = getattr(self, name.lower())
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()

@@ -11,11 +11,14 @@ from aiohttp import web
 
 from slack_sim.call_log import CallLog
 from slack_sim.faults import Faults
+from slack_sim.oauth import OAuthApps
 from slack_sim.state import SlackState
 
 
 class ControlRoutes:
-    def __init__(self, state: SlackState, log: CallLog, faults: Faults) -> None:
+    def __init__(
+        self, state: SlackState, log: CallLog, faults: Faults, oauth: OAuthApps | None = None
+    ) -> None:
         self._state = state
         self._log = log
         self._actions: dict[str, Callable[..., Any]] = {
@@ -25,6 +28,15 @@ class ControlRoutes:
             "delete_message": state.delete_message,
             "clear": faults.clear_faults,
         }
+        if oauth is not None:
+            # OAuth installs (slack_sim.oauth): another team; a team uninstalling the app; expiring tokens;
+            # the app's registered redirect URL and token rotation.
+            self._actions |= {
+                "add_team": oauth.add_team,
+                "uninstall": oauth.uninstall,
+                "expire_tokens": oauth.expire_tokens,
+                "oauth_app": lambda **changes: _configure(oauth, **changes),
+            }
 
     def add_to(self, app: web.Application) -> None:
         app.router.add_get("/_standin/calls", self.calls)
@@ -51,3 +63,11 @@ class ControlRoutes:
         except TypeError as exc:
             return web.json_response({"ok": False, "error": f"bad arguments: {exc}"}, status=400)
         return web.json_response({"ok": True})
+
+
+def _configure(oauth: OAuthApps, *, redirect_uri: str | None = None, rotation: bool | None = None) -> None:
+    with oauth.lock:
+        if redirect_uri is not None:
+            oauth.redirect_uri = redirect_uri
+        if rotation is not None:
+            oauth.rotation = rotation

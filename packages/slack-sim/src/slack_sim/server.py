@@ -33,6 +33,7 @@ from slack_sim.control import ControlRoutes
 from slack_sim.faults import FaultControls, Faults
 from slack_sim.identity import DEFAULT_USERS, SlackUser
 from slack_sim.methods import METHODS
+from slack_sim.oauth import AUTHORIZE_PATH, OAuthApps, Team
 from slack_sim.records import RecordedCall, StoredMessage
 from slack_sim.scopes import missing_scope
 from slack_sim.socket_mode import SocketModeHub
@@ -64,6 +65,8 @@ class SlackStandIn(CallQueries, FaultControls):
         self.log = CallLog()
         self.faults = Faults()
         self.sockets = SocketModeHub(self.log)
+        self.oauth = OAuthApps()
+        """The app's OAuth registration: teams, codes, issued tokens (``slack_sim.oauth``)."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -82,6 +85,19 @@ class SlackStandIn(CallQueries, FaultControls):
         return self.url + "/api/"
 
     @property
+    def authorize_url(self) -> str:
+        """Slack's OAuth v2 consent page, the stand-in's (``SLACK_AUTHORIZE_URL``)."""
+        return self.url + AUTHORIZE_PATH
+
+    def add_team(self, team_id: str, name: str) -> Team:
+        """Another Slack workspace the app can be installed into (its bot tokens name it in ``auth.test``)."""
+        return self.oauth.add_team(team_id, name)
+
+    def uninstall(self, team_id: str) -> None:
+        """The team removed the app: Slack revokes its tokens (the app hears ``app_uninstalled``)."""
+        self.oauth.uninstall(team_id)
+
+    @property
     def scopes(self) -> frozenset[str] | None:
         return self.state.scopes
 
@@ -90,7 +106,8 @@ class SlackStandIn(CallQueries, FaultControls):
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{response_id}", self._handle_response_url)
         app.router.add_get("/socket", self.sockets.handle)
-        ControlRoutes(self.state, self.log, self.faults).add_to(app)
+        app.router.add_get(AUTHORIZE_PATH, self.oauth.authorize)
+        ControlRoutes(self.state, self.log, self.faults, self.oauth).add_to(app)
         return app
 
     async def start_async(self) -> SlackStandIn:
@@ -253,7 +270,8 @@ class SlackStandIn(CallQueries, FaultControls):
         method = request.match_info["method"]
         args = await self._read_args(request)
         auth = request.headers.get("Authorization", "")
-        token = auth.removeprefix("Bearer ").strip() or args.pop("token", None)
+        basic = auth.startswith("Basic ")
+        token = ("" if basic else auth.removeprefix("Bearer ").strip()) or args.pop("token", None)
         self.log.arrived(method)
         if self.latency:
             await asyncio.sleep(self.latency)
@@ -262,8 +280,13 @@ class SlackStandIn(CallQueries, FaultControls):
         fault = self.faults.injected(method, args)
         refused = missing_scope(method, args, self.state.scopes)
         handler = METHODS.get(method)
-        if not token:
-            response: dict[str, Any] = {"ok": False, "error": "not_authed"}
+        team, token_error = self.oauth.check(str(token or ""))
+        if method == "oauth.v2.access":  # the app's client id and secret, no token
+            response: dict[str, Any] = self.oauth.access(args, auth if basic else "")
+        elif not token:
+            response = {"ok": False, "error": "not_authed"}
+        elif token_error is not None:
+            response = {"ok": False, "error": token_error}
         elif refused is not None:
             response = refused
         elif fault is not None:
@@ -274,6 +297,8 @@ class SlackStandIn(CallQueries, FaultControls):
             response = {"ok": False, "error": "unknown_method"}
         else:
             response = handler(self.state, args)
+            if method == "auth.test" and response.get("ok"):
+                response = {**response, **self.oauth.identity(team)}  # who this token is: its own team
         self.log.record(RecordedCall(method, args, token, time.time(), status, response, injected=injected))
         return web.json_response(response, status=status, headers=headers)
 

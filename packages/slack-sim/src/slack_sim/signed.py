@@ -76,6 +76,31 @@ class SlackRequests:
         signed = self.sign(urllib.parse.urlencode(fields), timestamp=timestamp)
         return SignedRequest(signed.body, signed.headers, fields["response_url"])
 
+    def event(
+        self, event: dict[str, Any], *, team_id: str = TEAM_ID, timestamp: int | None = None
+    ) -> SignedRequest:
+        """An Events API ``event_callback`` (JSON body) carrying ``event`` from ``team_id``, e.g.
+        ``{"type": "app_uninstalled"}`` or ``{"type": "tokens_revoked", "tokens": {"bot": ["U0BOT"]}}``."""
+        body = {
+            "token": "legacy-verification-token-unused",
+            "team_id": team_id,
+            "api_app_id": APP_ID,
+            "event": {"event_ts": f"{time.time():.6f}", **event},
+            "type": "event_callback",
+            "event_id": f"Ev{next(_counter):08d}",
+            "event_time": int(time.time()),
+            "authorizations": [
+                {
+                    "enterprise_id": None,
+                    "team_id": team_id,
+                    "user_id": "",
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
+        }
+        return self.sign(json.dumps(body), timestamp=timestamp, content_type="application/json")
+
     def interaction(self, payload: dict[str, Any], *, timestamp: int | None = None) -> SignedRequest:
         return self.sign(urllib.parse.urlencode({"payload": json.dumps(payload)}), timestamp=timestamp)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..eras import Era
-from . import agents, builds, notifications, templates, users, workspaces
+from . import agents, builds, notifications, oauth2, templates, users, workspaces
 
 
 def add_api_routes(app: web.Application, era: Era) -> None:
-    for module in (users, templates, workspaces, builds, agents, notifications):
+    for module in (users, templates, workspaces, builds, agents, notifications, oauth2):
         module.register(app.router, era)

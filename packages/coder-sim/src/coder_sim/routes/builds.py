@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .. import parameters
+from .. import dormancy, parameters
 from ..clock import rfc3339
 from ..context import context_of, current_user, page_of, resolve_build, resolve_workspace
 from ..eras import Era
@@ -39,6 +39,8 @@ async def create_build(request: web.Request) -> web.StreamResponse:
         )
     if body.get("orphan") and transition != "delete":
         raise ApiError(400, "Orphan is only permitted when deleting a workspace.")
+    if transition == "start":
+        dormancy.check_start(workspace)
     if workspace.latest_build.job.active:
         raise ApiError(409, "A workspace build is already active.")
     template = ctx.store.templates[workspace.template_id]

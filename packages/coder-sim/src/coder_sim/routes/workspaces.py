@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .. import parameters, schedule_rules, search
+from .. import dormancy, parameters, schedule_rules, search
 from ..context import (
     SimContext,
     can_see,
@@ -246,6 +246,26 @@ async def put_extend(request: web.Request) -> web.StreamResponse:
     return _changed(ctx, workspace, json_response({"message": message}))
 
 
+async def put_dormant(request: web.Request) -> web.StreamResponse:
+    """v2: make a workspace dormant or active again; 304 when it already is (see ``dormancy``)."""
+    ctx, workspace, body = await _change_of(request)
+    dormant = body.get("dormant", False)
+    if not isinstance(dormant, bool):
+        raise ApiError(
+            400,
+            "Request body must be valid JSON.",
+            detail="json: cannot unmarshal into Go struct field UpdateWorkspaceDormancy.dormant of type bool",
+        )
+    template = ctx.store.templates[workspace.template_id]
+    if not dormancy.set_dormant(workspace, template, dormant, ctx.clock.now()):
+        return web.Response(status=304)
+    if dormant:
+        ctx.notifications.mark_dormant(workspace, current_user(request))
+    return _changed(
+        ctx, workspace, json_response(render_workspace(workspace, ctx.store, ctx.era, ctx.clock.now()))
+    )
+
+
 def register(router: web.UrlDispatcher, era: Era) -> None:
     router.add_post(
         PREFIX + "/organizations/{organization}/members/{user}/workspaces", create_in_organization
@@ -259,3 +279,5 @@ def register(router: web.UrlDispatcher, era: Era) -> None:
     router.add_put(PREFIX + "/workspaces/{workspace}/autostart", put_autostart)
     router.add_put(PREFIX + "/workspaces/{workspace}/ttl", put_ttl)
     router.add_put(PREFIX + "/workspaces/{workspace}/extend", put_extend)
+    if era.name == "v2":
+        router.add_put(PREFIX + "/workspaces/{workspace}/dormant", put_dormant)

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import heapq
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -64,6 +65,7 @@ from coder_slack.alerts.retention import retention_cutoffs
 from coder_slack.alerts.worker import DeliveryWorker
 from coder_slack.notifications.router import NotificationRouter
 from coder_slack.settings import Settings
+from coder_slack.slack_tokens import SlackTokens
 from coder_slack.store import ThreadTransactions, Transactions, utcnow
 
 log = logging.getLogger(__name__)
@@ -100,6 +102,7 @@ class AlertEngine:
         *,
         config: AlertConfig | None = None,
         metrics: AlertMetrics | None = None,
+        tokens: SlackTokens | None = None,
     ) -> None:
         self.settings = settings
         self.db = Transactions(session_factory)
@@ -118,7 +121,9 @@ class AlertEngine:
         self._delivery_db: ThreadTransactions | None = (
             ThreadTransactions.beside(self.db, "alerts-delivery") if self.db.dialect == "sqlite" else None
         )
-        self.delivery = DeliveryWorker(self._delivery_db or self.db, slack_client, self.config, self.metrics)
+        self.delivery = DeliveryWorker(
+            self._delivery_db or self.db, slack_client, self.config, self.metrics, tokens
+        )
         # Coder's own notifications (recorded by the webhook intake) are routed here and delivered by the
         # same worker.
         self.notification_router = NotificationRouter(
@@ -133,8 +138,11 @@ class AlertEngine:
             metrics=self.metrics.prometheus,
             retention_days=self.config.outbox_retention_days,
             prune_interval=self.config.prune_interval,
+            tokens=tokens,
         )
         self.catch_up: CatchUp | None = None
+        self.on_observed: Callable[[list[Workspace]], None] | None = None
+        """Told the workspaces each recording found changed (the App Home refreshes their owners' tabs)."""
         self._hub: WatchHub | None = None
         self._watched: set[str] = set()
         self.leases = HeldLeases(self.db, self.config.replica_id, self.config.lease_seconds)
@@ -328,6 +336,11 @@ class AlertEngine:
             return RecordResult()
         result = await self.db.run(record_observations, observations, self.config, utcnow(), catch_up)
         self._fingerprints.update(fingerprints)
+        if self.on_observed is not None:
+            try:
+                self.on_observed([observation.workspace for observation in observations])
+            except Exception as exc:
+                log.warning("alert engine: the observation hook failed: %s", type(exc).__name__)
         for observation in observations:
             self._recorded_for(observation.workspace).update(event.key for event in observation.events)
         for kind in result.deduplicated:

@@ -18,6 +18,7 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.orm import Session
 
 from coder_slack.alerts import messages
 from coder_slack.alerts.config import AlertConfig
@@ -52,7 +53,8 @@ from coder_slack.alerts.repository import (
 from coder_slack.notifications.outbox import OUTBOX_KIND as NOTIFICATION
 from coder_slack.notifications.outbox import message_of as notification_message
 from coder_slack.slack_errors import PARENT_GONE, SlackErrorKind, classify, error_code, retry_after
-from coder_slack.store import ThreadTransactions, Transactions, utcnow
+from coder_slack.slack_tokens import NoInstallation, SlackTokens, TeamRoutedClient, set_token, token_of
+from coder_slack.store import AlertDestination, ThreadTransactions, Transactions, utcnow
 from coder_slack.views.message import Message
 
 log = logging.getLogger(__name__)
@@ -68,13 +70,15 @@ class DeliveryWorker:
         slack: AsyncWebClient,
         config: AlertConfig,
         metrics: AlertMetrics,
+        tokens: SlackTokens | None = None,
     ) -> None:
         self.db = db
         self.config = config
         self.metrics = metrics
         # Our own client without slack_sdk's retry handlers: a blind retry of chat.postMessage could post
-        # twice.
-        self.slack = AsyncWebClient(
+        # twice. With ``tokens`` (OAuth mode), each destination's drain calls Slack with its team's token.
+        self.tokens = tokens
+        self.slack = TeamRoutedClient(
             token=slack.token, base_url=slack.base_url, timeout=int(config.slack_timeout), retry_handlers=[]
         )
         self.wake = asyncio.Event()
@@ -136,9 +140,29 @@ class DeliveryWorker:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    async def _use_team_token(self, destination: str) -> bool:
+        """OAuth mode: have this drain (its own task) call Slack with the destination's team token, fresh
+        (rotated) for each step. False when the team has no installation any more: its rows are failed and
+        the destination disabled, as Slack refusing the destination would."""
+        if self.tokens is None:
+            return True
+        team_id = await self.db.run(_team_of, destination)
+        try:
+            set_token(await token_of(self.tokens, team_id))
+        except NoInstallation:
+            log.warning(
+                "alerts to %s disabled: the app is not installed in Slack team %s", destination, team_id
+            )
+            for failed in await self.db.run(record_permanent, destination, "app_uninstalled", utcnow()):
+                self.metrics.failed(failed)
+            return False
+        return True
+
     async def _drain(self, destination: str) -> None:
         try:
             while not self._stopping:
+                if not await self._use_team_token(destination):
+                    return
                 step = await self.db.run(
                     plan_step, destination, self.config.replica_id, utcnow(), self.config
                 )
@@ -349,6 +373,12 @@ class DeliveryWorker:
             )
             return
         await self.db.run(record_sent, step.found(thread_gone=thread_gone), found_ts, utcnow())
+
+
+def _team_of(session: Session, destination: str) -> str:
+    """The Slack team of a destination (recorded with it when its first row was queued)."""
+    dest = session.get(AlertDestination, destination)
+    return dest.team_id if dest is not None else ""
 
 
 def _in_thread(response: Any) -> bool:

@@ -20,6 +20,7 @@ from coder_slack.identity import Actor, IdentityProblem, IdentityResolver
 from coder_slack.ops import METRICS
 from coder_slack.progress import StatusCards
 from coder_slack.settings import Settings
+from coder_slack.slack_tokens import SingleTeamTokens, SlackTokens
 from coder_slack.store import AuditEntry, SessionFactory
 from coder_slack.views.message import Message
 from coder_slack.views.messages import problem
@@ -112,6 +113,18 @@ class AlertHooks(Protocol):
     def request_sweep(self) -> None: ...
 
 
+class HomeHooks(Protocol):
+    """What the commands tell the App Home (``coder_slack.home.HomeTabs``): someone's workspaces changed."""
+
+    def changed(self, team_id: str, user_id: str, target: str | None = None) -> None: ...
+
+    def workspaces_observed(self, workspaces: list[Workspace]) -> None: ...
+
+    def forget_team(self, team_id: str) -> None:
+        """The app left the team (uninstalled, tokens revoked): stop refreshing its Homes."""
+        ...
+
+
 @dataclass
 class Bot:
     settings: Settings
@@ -123,6 +136,24 @@ class Bot:
     tasks: BackgroundTasks = field(default_factory=BackgroundTasks)
     alerts: AlertHooks | None = None
     """The running alert engine, if any: told about builds the commands start, so alerts need no sweep."""
+    slack_tokens: SlackTokens | None = None
+    """Per-team Slack clients (OAuth mode: ``slack_tokens.InstallationTokens``); None: ``slack``."""
+    home: HomeHooks | None = None
+    """The App Home, once the bolt app registered it: refreshed after commands that change workspaces."""
+
+    @property
+    def tokens(self) -> SlackTokens:
+        """The Slack client of a team, for work outside a bolt listener (``tokens.client_for(team_id)``)."""
+        return self.slack_tokens if self.slack_tokens is not None else SingleTeamTokens(self.slack)
+
+    def home_changed(self, team_id: str, user_id: str, target: str | None = None) -> None:
+        """Have the App Home of whoever ``target`` (``owner/name``) and the user concern refresh soon."""
+        if self.home is None:
+            return
+        try:
+            self.home.changed(team_id, user_id, target)
+        except Exception as exc:
+            log.warning("could not schedule an App Home refresh: %s", type(exc).__name__)
 
     async def track_build(self, workspace_id: str) -> None:
         """Have the alert engine watch this workspace now (a build just started); never fails the command."""
@@ -225,6 +256,7 @@ class Invocation:
                 await session.commit()
         except Exception:
             log.exception("could not write the audit log")
+        self.bot.home_changed(self.team_id, self.user_id, target)
 
     async def guarded(self, work: Callable[[], Awaitable[None]], *, what: str = "") -> None:
         """Run ``work``; any failure becomes a readable ephemeral answer and a metric, never a traceback."""

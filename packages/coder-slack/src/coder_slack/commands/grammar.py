@@ -164,7 +164,8 @@ class ListNotificationKinds:
 
 @dataclass(frozen=True)
 class Login:
-    pass
+    # `/workspace login token`: the token form even where Sign in with Coder is offered
+    with_token: bool = False
 
 
 @dataclass(frozen=True)

@@ -147,8 +147,14 @@ async def _list_subscriptions(inv: Invocation, command: ListSubscriptions) -> No
     await subscriptions.list_subscriptions(inv)
 
 
+def _login_args(args: list[str]) -> Login:
+    if args and [arg.lower() for arg in args] != ["token"]:
+        raise CommandError("`login` takes nothing, or `token` for the token form.", "login")
+    return Login(with_token=bool(args))
+
+
 async def _login(inv: Invocation, command: Login) -> None:
-    await account.open_login(inv)
+    await account.open_login(inv, with_token=command.with_token)
 
 
 async def _logout(inv: Invocation, command: Logout) -> None:
@@ -329,9 +335,10 @@ _SPECS: tuple[RegisteredCommand, ...] = (
     ),
     CommandSpec[Login](
         "login",
-        "/workspace login",
-        "Link your own Coder account (opens a private form).",
-        _nothing("login", Login()),
+        "/workspace login [token]",
+        "Link your own Coder account: Sign in with Coder where Coder offers it, else (or with `token`) a "
+        "private form for a token.",
+        _login_args,
         _login,
         pending=lambda _command: None,  # the form opens in place of an answer
         aliases=("signin",),

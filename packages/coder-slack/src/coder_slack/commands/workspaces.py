@@ -101,8 +101,10 @@ async def status(inv: Invocation, target: WorkspaceRef | str) -> None:
 async def _build_and_follow(inv: Invocation, actor: Actor, workspace: Workspace, verb: str) -> WorkspaceBuild:
     client = actor.client
     build: WorkspaceBuild
+    # coder_client activates a dormant workspace before starting it (Coder refuses to start one); say so.
+    activated = verb in ("start", "restart") and workspace.dormant_at is not None
     if verb == "start":
-        build = await client.workspaces.start(workspace.id)
+        build = await client.workspaces.start(workspace)
     elif verb == "stop":
         build = await client.workspaces.stop(workspace.id)
     else:
@@ -118,9 +120,12 @@ async def _build_and_follow(inv: Invocation, actor: Actor, workspace: Workspace,
         build_number=build.build_number,
     )
     where = "in our DM (I'm not in this channel; `/invite` me to post here)" if card.moved_to_dm else "below"
+    if not inv.channel_id:  # a click on the App Home: no channel, the card is in the DM
+        where = "in our DM"
+    woke = f"`{workspace.full_name}` was dormant, so I activated it. " if activated else ""
     await inv.reply(
         text_message(
-            f"Build #{build.build_number} of `{workspace.full_name}` is on its way; progress {where}."
+            f"{woke}Build #{build.build_number} of `{workspace.full_name}` is on its way; progress {where}."
         ),
         replace=True,
     )

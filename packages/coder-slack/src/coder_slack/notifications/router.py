@@ -46,6 +46,7 @@ from coder_slack.notifications.payload import WebhookMessage
 from coder_slack.notifications.render import NotificationContext, render_notification
 from coder_slack.ops.metrics import METRICS, SlackBotMetrics
 from coder_slack.slack_errors import SlackErrorKind, classify, error_code, retry_after
+from coder_slack.slack_tokens import NoInstallation, SingleTeamTokens, SlackTokens
 from coder_slack.store import (
     AlertDestination,
     AlertLedgerEntry,
@@ -613,9 +614,12 @@ class NotificationRouter:
         retention_days: float = 14.0,
         prune_interval: float = 600.0,
         gather_seconds: float = GATHER_SECONDS,
+        tokens: SlackTokens | None = None,
     ) -> None:
         self.db = db
         self.slack = slack
+        # Whose Slack to look people up in: the one team of SLACK_BOT_TOKEN, or every installed team (OAuth).
+        self.tokens: SlackTokens = tokens or SingleTeamTokens(slack)
         self.coder = coder
         self.replica_id = replica_id
         self.claim_seconds = claim_seconds
@@ -830,16 +834,30 @@ class NotificationRouter:
         return Resolution(recipient, problem, workspace)
 
     async def _lookup_email(self, email: str) -> Recipient | None:
+        """The Slack user with this e-mail: in the one team of single-token mode, else in the first installed
+        team (OAuth mode) that has one."""
         key = email.strip().lower()
         cached = self._emails.get(key)
         if cached is not None and time.monotonic() - cached[0] < EMAIL_CACHE_SECONDS:
             return cached[1]
+        found: Recipient | None = None
+        for team in await self.tokens.teams():
+            try:
+                client = await self.tokens.client_for(team)
+            except NoInstallation:
+                continue  # uninstalled since it was listed
+            found = await self._lookup_email_in(client, email, team)
+            if found is not None:
+                break
+        self._emails[key] = (time.monotonic(), found)
+        return found
+
+    async def _lookup_email_in(self, client: AsyncWebClient, email: str, team: str) -> Recipient | None:
         try:
-            response = await self.slack.users_lookupByEmail(email=email)
+            response = await client.users_lookupByEmail(email=email)
         except SlackApiError as error:
             code = error_code(error)
             if code == "users_not_found":
-                self._emails[key] = (time.monotonic(), None)
                 return None
             kind = classify(error)
             if kind is SlackErrorKind.RATE_LIMITED:
@@ -851,9 +869,11 @@ class NotificationRouter:
         except (TimeoutError, OSError) as error:
             raise Postpone(5.0, f"users.lookupByEmail failed ({type(error).__name__})") from None
         user = response.get("user") or {}
-        found = Recipient(str(user.get("id", "")), str(user.get("team_id", ""))) if user.get("id") else None
-        self._emails[key] = (time.monotonic(), found)
-        return found
+        if not user.get("id"):
+            return None
+        # The installation that found them is the one whose token reaches them (on Enterprise Grid a user's
+        # home team may be another of the organisation).
+        return Recipient(str(user["id"]), team or str(user.get("team_id") or ""))
 
     async def _workspace(self, message: WebhookMessage, patient: bool = False) -> WorkspaceFacts | None:
         """The workspace the notification names: Coder's first target is its id (checked against the name),

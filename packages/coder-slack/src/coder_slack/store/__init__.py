@@ -16,6 +16,7 @@ from coder_slack.store.alert_tables import (
     AlertOutboxItem,
     AlertWorkspace,
 )
+from coder_slack.store.coder_oauth_tables import CoderOAuthGrant, CoderOAuthState
 from coder_slack.store.engine import (
     SessionFactory,
     alembic_config,
@@ -64,6 +65,8 @@ __all__ = [
     "AuditEntry",
     "Base",
     "CoderNotification",
+    "CoderOAuthGrant",
+    "CoderOAuthState",
     "Identity",
     "KeyRotation",
     "SessionFactory",

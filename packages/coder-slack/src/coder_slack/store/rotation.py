@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import inspect, select, update
+from sqlalchemy import Connection, inspect, select, update
 from sqlalchemy.engine import make_url
 
 from coder_slack.crypto import TokenCipher, UndecryptableToken
+from coder_slack.store.coder_oauth_tables import CoderOAuthGrant
 from coder_slack.store.engine import create_sync_engine_for
 from coder_slack.store.tables import UserLink
 
@@ -22,6 +23,9 @@ class KeyRotation:
     already_current: int = 0
     changed_meanwhile: int = 0
     undecryptable: list[tuple[str, str]] = field(default_factory=list)  # (team_id, slack_user_id)
+    # Sign in with Coder's refresh tokens (coder_oauth_grants), rotated in the same transaction
+    grants_rotated: int = 0
+    grants_undecryptable: int = 0
 
     @property
     def total(self) -> int:
@@ -72,9 +76,40 @@ def rotate_link_tokens(url: str, cipher: TokenCipher, *, dry_run: bool = False) 
                     report.rotated += 1
                 else:
                     report.changed_meanwhile += 1
+            if inspect(connection).has_table(CoderOAuthGrant.__tablename__):
+                _rotate_grants(connection, cipher, report, dry_run=dry_run)
     finally:
         engine.dispose()
     return report
+
+
+def _rotate_grants(
+    connection: Connection, cipher: TokenCipher, report: KeyRotation, *, dry_run: bool
+) -> None:
+    grants = connection.execute(
+        select(
+            CoderOAuthGrant.team_id, CoderOAuthGrant.slack_user_id, CoderOAuthGrant.refresh_token_ciphertext
+        ).with_for_update()
+    ).all()
+    for grant in grants:
+        if cipher.uses_primary_key(grant.refresh_token_ciphertext):
+            continue
+        try:
+            rotated = cipher.rotate(grant.refresh_token_ciphertext)
+        except UndecryptableToken:
+            report.grants_undecryptable += 1
+            continue
+        if not dry_run:
+            connection.execute(
+                update(CoderOAuthGrant)
+                .where(
+                    CoderOAuthGrant.team_id == grant.team_id,
+                    CoderOAuthGrant.slack_user_id == grant.slack_user_id,
+                    CoderOAuthGrant.refresh_token_ciphertext == grant.refresh_token_ciphertext,
+                )
+                .values(refresh_token_ciphertext=rotated, updated_at=CoderOAuthGrant.updated_at)
+            )
+        report.grants_rotated += 1
 
 
 def _missing_sqlite_file(url: str) -> bool:
