@@ -115,7 +115,15 @@ class AlertEngine:
         self.config = config
         self.coder = coder
         self.metrics = metrics or AlertMetrics()
-        self.delivery = DeliveryWorker(self.db, slack_client, self.config, self.metrics, tokens)
+        # On SQLite the delivery worker's transactions run in a thread of their own: on the event loop, each
+        # statement waits for the loop's next turn, so under load a transaction (and SQLite's one write lock,
+        # which the notification intake needs too) would last as long as many turns of a busy loop.
+        self._delivery_db: ThreadTransactions | None = (
+            ThreadTransactions.beside(self.db, "alerts-delivery") if self.db.dialect == "sqlite" else None
+        )
+        self.delivery = DeliveryWorker(
+            self._delivery_db or self.db, slack_client, self.config, self.metrics, tokens
+        )
         # Coder's own notifications (recorded by the webhook intake) are routed here and delivered by the
         # same worker.
         self.notification_router = NotificationRouter(
@@ -199,6 +207,8 @@ class AlertEngine:
         self._watched.clear()
         self.metrics.watches_held(0)
         await self.notification_router.db.close()
+        if self._delivery_db is not None:
+            await self._delivery_db.close()
         await self.db.close()
 
     async def wait_swept(self, limit: float = 30.0) -> None:

@@ -54,7 +54,7 @@ from coder_slack.notifications.outbox import OUTBOX_KIND as NOTIFICATION
 from coder_slack.notifications.outbox import message_of as notification_message
 from coder_slack.slack_errors import PARENT_GONE, SlackErrorKind, classify, error_code, retry_after
 from coder_slack.slack_tokens import NoInstallation, SlackTokens, TeamRoutedClient, set_token, token_of
-from coder_slack.store import AlertDestination, Transactions, utcnow
+from coder_slack.store import AlertDestination, ThreadTransactions, Transactions, utcnow
 from coder_slack.views.message import Message
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ _HAS_PARENT = (ReplyInCard, PostInStatusCard, UpdateDigest, NotificationInCard)
 class DeliveryWorker:
     def __init__(
         self,
-        db: Transactions,
+        db: Transactions | ThreadTransactions,
         slack: AsyncWebClient,
         config: AlertConfig,
         metrics: AlertMetrics,

@@ -3,10 +3,12 @@
 Fast on purpose: parse, validate, INSERT one row keyed by ``msg_id`` (a duplicate is a no-op), commit,
 answer. Requests that arrive while a commit is in progress are written together in the next transaction
 (group commit: one transaction per batch, not per request, so a burst costs a few commits), and each is
-answered once its batch is committed. Who hears about it is decided later by the router
-(``coder_slack.notifications.router``), in the alert engine's process. A 2xx therefore always means "durably
-recorded": Coder retries anything else (up to 5 attempts), and the same ``msg_id`` is recorded once however
-often it arrives, on whichever replica.
+answered once its batch is committed. On SQLite the batch waits for its turn on the process's write lock
+(``store.engine.sqlite_write_lock``, shared with the router and the delivery worker, whose transactions keep
+their writes short) rather than in SQLite's sleeping busy handler. Who hears about it is decided later by the
+router (``coder_slack.notifications.router``), in the alert engine's process. A 2xx therefore always means
+"durably recorded": Coder retries anything else (up to 5 attempts), and the same ``msg_id`` is recorded once
+however often it arrives, on whichever replica.
 
 The secret is compared in constant time; a wrong or missing one gets the same 404 as any unknown path and is
 never logged (the access log is off, and nothing here logs the path).
@@ -33,6 +35,7 @@ from sqlalchemy.orm import Session
 from coder_slack.notifications.payload import WebhookMessage
 from coder_slack.ops.metrics import METRICS, SlackBotMetrics
 from coder_slack.store import CoderNotification, create_sync_engine_for, utcnow
+from coder_slack.store.engine import sqlite_write_lock
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +146,7 @@ class NotificationIntake:
         # Its own synchronous engine, driven by one thread: a batch is one call into that thread (the async
         # driver's round trips per statement cost more than the INSERT itself under load).
         self._engine = create_sync_engine_for(database_url, single_connection=True)
+        self._writers = sqlite_write_lock(database_url)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notifications-intake")
         self._secret = secret.encode()
         self.metrics = metrics or METRICS
@@ -163,7 +167,7 @@ class NotificationIntake:
         self._engine.dispose()
 
     def _commit(self, received: list[tuple[WebhookMessage, dict[str, Any]]]) -> set[str]:
-        with Session(self._engine) as session, session.begin():
+        with self._writers or contextlib.nullcontext(), Session(self._engine) as session, session.begin():
             return record_batch(session, received, utcnow())
 
     async def _record(self, message: WebhookMessage, body: dict[str, Any]) -> bool:

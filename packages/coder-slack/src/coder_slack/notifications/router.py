@@ -59,7 +59,6 @@ from coder_slack.store import (
     Transactions,
     UserSettings,
     aware,
-    insert_ignoring_conflicts,
     utcnow,
 )
 
@@ -75,6 +74,8 @@ CODER_ATTEMPTS = 3
 # notification is recorded as undeliverable with the error's type.
 MAX_ATTEMPTS = 10
 CODER_RETRY_SECONDS = 2.0
+# How long the router lets a burst gather after the intake woke it.
+GATHER_SECONDS = 0.05
 
 
 # ------------------------------------------------------------------------------------------- facts
@@ -275,34 +276,58 @@ def channel_key(message: WebhookMessage, workspace: WorkspaceFacts | None, recei
     return f"notification:{kind.slug}:{digest[:24]}:{received_at:%Y%m%d%H}"
 
 
-@dataclass(frozen=True)
 class Rendered:
-    """The message for a DM and for channels, each also as a reply in an alert card's thread."""
+    """The message for a DM and for channels, each rendered when first asked for (most notifications go to
+    one person: their channel variant is rarely needed). A variant carries, under ``thread``, its form for a
+    reply in an alert card's thread when the notification reports a failed build (the only case the planner
+    posts it there)."""
 
-    dm: dict[str, Any]
-    channel: dict[str, Any]
+    def __init__(self, render: Callable[[bool], dict[str, Any]]) -> None:
+        self._render = render
+        self._variants: dict[bool, dict[str, Any]] = {}
+
+    def variant(self, for_channel: bool) -> dict[str, Any]:
+        if for_channel not in self._variants:
+            self._variants[for_channel] = self._render(for_channel)
+        return self._variants[for_channel]
+
+    @property
+    def dm(self) -> dict[str, Any]:
+        return self.variant(False)
+
+    @property
+    def channel(self) -> dict[str, Any]:
+        return self.variant(True)
 
 
-def record_routing(
-    session: Session,
+# (destination, team, ledger key, payload)
+Target = tuple[str, str, str, dict[str, Any]]
+
+
+@dataclass
+class _Routing:
+    """What recording one notification writes: its row's new state and its destinations."""
+
+    row: CoderNotification
+    workspace: WorkspaceFacts | None
+    targets: list[Target]
+    status: str
+    reason: str
+
+
+def _plan_routing(
     claimed: Claimed,
     message: WebhookMessage,
     resolution: Resolution,
     rendered: Rendered,
-    replica: str,
-    now: datetime,
-    burst: float,
-    subs: Sequence[Subscription] | None = None,
-) -> RouteResult:
-    """Queue the notification for everyone who hears about it and mark it routed, in this transaction
-    (``subs``: the enabled subscriptions, when the caller read them already)."""
-    row = session.get(CoderNotification, claimed.id, with_for_update=True)
-    if row is None or row.status != "received" or row.claimed_by != replica:
-        return RouteResult("skipped")
+    row: CoderNotification,
+    mutes_of: Callable[[Recipient], set[str]],
+    subs: Sequence[Subscription],
+) -> _Routing:
+    """Everyone who hears about the notification, and the state its row takes (nothing written yet)."""
     kind = message.payload.kind
     workspace = resolution.workspace
-    # (destination, team, ledger key, payload)
-    targets: list[tuple[str, str, str, dict[str, Any]]] = []
+    targets: list[Target] = []
     reasons: list[str] = []
     muted = False
     base = {
@@ -314,9 +339,7 @@ def record_routing(
     }
     recipient = resolution.recipient
     if recipient is not None:
-        settings = session.get(UserSettings, (recipient.team_id, recipient.slack_user_id))
-        mutes = {s.strip() for s in (settings.muted_notifications if settings else "").split(",")}
-        if kind.slug in mutes:
+        if kind.slug in mutes_of(recipient):
             muted = True
             reasons.append(f"{kind.slug} is muted by its recipient")
         else:
@@ -325,8 +348,6 @@ def record_routing(
             targets.append((recipient.slack_user_id, recipient.team_id, key, payload))
     elif resolution.problem:
         reasons.append(resolution.problem)
-    if subs is None:
-        subs = _enabled_subscriptions(session)
     user = (message.payload.user_id, message.payload.workspace_owner)
     seen_channels: set[str] = set()
     for sub in subs:
@@ -339,20 +360,32 @@ def record_routing(
         label = sub.workspace_label or "Coder notifications"
         payload = {**base, **rendered.channel, "key": key, "labels": [label]}
         targets.append((sub.channel_id, sub.team_id, key, payload))
-    queued = _queue(session, message, targets, workspace, now, burst)
-    row.destinations = ",".join(sorted({t[0] for t in targets}))[:1024]
-    row.routed_at = now
-    row.claimed_until = None
     if targets:
-        row.status = "routed"
+        status = "routed"
     elif muted:
-        row.status = "muted"
+        status = "muted"
     else:
-        row.status = "undeliverable"
+        status = "undeliverable"
         if not reasons:
             reasons.append("no Slack user and no channel subscription hears about it")
-    row.reason = "; ".join(reasons)[:500]
-    return RouteResult(row.status, queued)
+    return _Routing(row, workspace, targets, status, "; ".join(reasons)[:500])
+
+
+def record_routing(
+    session: Session,
+    claimed: Claimed,
+    message: WebhookMessage,
+    resolution: Resolution,
+    rendered: Rendered,
+    replica: str,
+    now: datetime,
+    burst: float,
+) -> RouteResult:
+    """Queue the notification for everyone who hears about it and mark it routed, in this transaction."""
+    (result,) = record_routings(
+        session, [Prepared(claimed, message, resolution, rendered)], replica, now, burst
+    )
+    return result
 
 
 def _enabled_subscriptions(session: Session) -> Sequence[Subscription]:
@@ -372,37 +405,125 @@ class Prepared:
 def record_routings(
     session: Session, prepared: list[Prepared], replica: str, now: datetime, burst: float
 ) -> list[RouteResult]:
-    """``record_routing`` for a batch, in one transaction (the subscriptions read once)."""
+    """Queue a batch of notifications for everyone who hears about them and mark them routed, in one
+    transaction. Everything is read first and the writes come last, a few statements for the whole batch:
+    on SQLite the write lock (which the intake waits for) is held for milliseconds, not for the batch."""
+    if not prepared:
+        return []
     subs = _enabled_subscriptions(session)
-    return [
-        record_routing(session, p.claimed, p.message, p.resolution, p.rendered, replica, now, burst, subs)
-        for p in prepared
-    ]
+    ids = [p.claimed.id for p in prepared]
+    rows = {
+        row.id: row
+        for row in session.scalars(
+            select(CoderNotification).where(CoderNotification.id.in_(ids)).with_for_update()
+        )
+    }
+    people = {p.resolution.recipient for p in prepared if p.resolution.recipient is not None}
+    mutes: dict[tuple[str, str], set[str]] = {}
+    if people:
+        for team_id, slack_user_id, muted in session.execute(
+            select(UserSettings.team_id, UserSettings.slack_user_id, UserSettings.muted_notifications).where(
+                UserSettings.slack_user_id.in_({person.slack_user_id for person in people})
+            )
+        ):
+            mutes[(team_id, slack_user_id)] = {slug.strip() for slug in (muted or "").split(",")}
+
+    def mutes_of(person: Recipient) -> set[str]:
+        return mutes.get((person.team_id, person.slack_user_id), set())
+
+    plans: list[_Routing | None] = []
+    for p in prepared:
+        row = rows.get(p.claimed.id)
+        if row is None or row.status != "received" or row.claimed_by != replica:
+            plans.append(None)
+            continue
+        plans.append(_plan_routing(p.claimed, p.message, p.resolution, p.rendered, row, mutes_of, subs))
+    planned = [plan for plan in plans if plan is not None]
+    queued = _queue(session, [(plan.workspace, plan.targets) for plan in planned], now, burst)
+    results: list[RouteResult] = []
+    position = 0
+    for plan in plans:
+        if plan is None:
+            results.append(RouteResult("skipped"))
+            continue
+        row = plan.row
+        row.destinations = ",".join(sorted({t[0] for t in plan.targets}))[:1024]
+        row.routed_at = now
+        row.claimed_until = None
+        row.status = plan.status
+        row.reason = plan.reason
+        results.append(RouteResult(plan.status, queued.get(position, set())))
+        position += 1
+    session.flush()
+    return results
 
 
 def find_identities(session: Session, users: list[tuple[str, str, str]]) -> list[Recipient | None]:
-    """``find_identity`` for many (user id, username, e-mail), in one transaction."""
-    found: dict[tuple[str, str, str], Recipient | None] = {}
-    for user in users:
-        if user not in found:
-            found[user] = find_identity(session, *user)
-    return [found[user] for user in users]
+    """``find_identity`` for many (user id, username, e-mail), in one query: each is matched by its linked
+    Coder user id, else username, else e-mail (case-insensitive)."""
+    ids = {user_id for user_id, _, _ in users if user_id}
+    names = {username.lower() for _, username, _ in users if username}
+    emails = {email.lower() for _, _, email in users if email}
+    if not (ids or names or emails):
+        return [None for _ in users]
+    rows = session.execute(
+        select(
+            Identity.coder_user_id,
+            Identity.coder_username,
+            Identity.email,
+            Identity.slack_user_id,
+            Identity.team_id,
+        )
+        .where(
+            or_(
+                Identity.coder_user_id.in_(ids),
+                func.lower(Identity.coder_username).in_(names),
+                func.lower(Identity.email).in_(emails),
+            )
+        )
+        .order_by(Identity.team_id, Identity.slack_user_id)
+    ).all()
+    by_id: dict[str, Recipient] = {}
+    by_name: dict[str, Recipient] = {}
+    by_email: dict[str, Recipient] = {}
+    for user_id, username, email, slack_user_id, team_id in rows:
+        found = Recipient(slack_user_id, team_id)
+        by_id.setdefault(user_id, found)
+        by_name.setdefault((username or "").lower(), found)
+        by_email.setdefault((email or "").lower(), found)
+    return [
+        (by_id.get(user_id) if user_id else None)
+        or (by_name.get(username.lower()) if username else None)
+        or (by_email.get(email.lower()) if email else None)
+        for user_id, username, email in users
+    ]
+
+
+def routing_facts(
+    session: Session, users: list[tuple[str, str, str]]
+) -> tuple[list[Recipient | None], list[list[str]]]:
+    """The linked Slack users of a batch (``find_identities``) and the event lists of the enabled
+    subscriptions (which channel variants are worth rendering), in one read."""
+    lists = session.scalars(select(Subscription.events).where(Subscription.enabled.is_(True)))
+    events = [[event for event in (listed or "").split(",") if event] for listed in lists]
+    return find_identities(session, users), events
 
 
 def _queue(
     session: Session,
-    message: WebhookMessage,
-    targets: list[tuple[str, str, str, dict[str, Any]]],
-    workspace: WorkspaceFacts | None,
+    batch: list[tuple[WorkspaceFacts | None, list[Target]]],
     now: datetime,
     burst: float,
-) -> set[str]:
-    if not targets:
-        return set()
+) -> dict[int, set[str]]:
+    """Ledger and outbox rows for each notification's targets (a (key, destination) already in the ledger,
+    from an earlier notification or another router, is not queued again); the destinations queued, by the
+    notification's position in ``batch``."""
+    if not any(targets for _, targets in batch):
+        return {}
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     ledger = AlertLedgerEntry.__table__
-    rows = [
-        {
+    rows = {
+        (key, destination): {
             "alert_key": key,
             "destination": destination,
             "kind": OUTBOX_KIND,
@@ -411,44 +532,61 @@ def _queue(
             "event_at": now,
             "created_at": now,
         }
+        for workspace, targets in batch
         for destination, _team, key, _payload in targets
-    ]
+    }
+    destinations = {destination for _, targets in batch for destination, _, _, _ in targets}
+    known = {
+        dest.destination: dest
+        for dest in session.scalars(
+            select(AlertDestination).where(AlertDestination.destination.in_(destinations))
+        )
+    }
+    # The writes, last: on SQLite the write lock is taken here.
     statement = (
         dialect.insert(ledger)  # type: ignore[arg-type]
         .on_conflict_do_nothing()
         .returning(ledger.c.alert_key, ledger.c.destination)
     )
-    inserted = {(str(k), str(d)) for k, d in session.execute(statement, rows)}
+    inserted = {(str(k), str(d)) for k, d in session.execute(statement, list(rows.values()))}
     outbox = []
-    queued: set[str] = set()
-    for destination, team_id, key, payload in targets:
-        if (key, destination) not in inserted:
-            continue
-        queued.add(destination)
-        dest = session.get(AlertDestination, destination)
-        if dest is None:
-            insert_ignoring_conflicts(
-                session,
-                AlertDestination.__table__,  # type: ignore[arg-type]
-                {"destination": destination, "team_id": team_id, "tokens": burst, "tokens_at": now},
+    new_destinations: dict[str, dict[str, Any]] = {}
+    queued: dict[int, set[str]] = {}
+    for position, (_workspace, targets) in enumerate(batch):
+        for destination, team_id, key, payload in targets:
+            if (key, destination) not in inserted:
+                continue
+            inserted.discard((key, destination))  # the first notification of the batch queues it
+            queued.setdefault(position, set()).add(destination)
+            dest = known.get(destination)
+            if dest is None:
+                new_destinations.setdefault(
+                    destination,
+                    {"destination": destination, "team_id": team_id, "tokens": burst, "tokens_at": now},
+                )
+            elif dest.disabled_reason is not None:
+                dest.disabled_reason = None  # an enabled subscription or a person: try again
+            outbox.append(
+                {
+                    "team_id": team_id,
+                    "destination": destination,
+                    "workspace_id": payload["workspace_id"],
+                    "alert_key": key,
+                    "kind": OUTBOX_KIND,
+                    "payload": payload,
+                    "catch_up": False,
+                    "stale": False,
+                    "status": "pending",
+                    "attempts": 0,
+                    "due_at": now,
+                    "created_at": now,
+                }
             )
-        elif dest.disabled_reason is not None:
-            dest.disabled_reason = None  # an enabled subscription or a person: try again
-        outbox.append(
-            {
-                "team_id": team_id,
-                "destination": destination,
-                "workspace_id": payload["workspace_id"],
-                "alert_key": key,
-                "kind": OUTBOX_KIND,
-                "payload": payload,
-                "catch_up": False,
-                "stale": False,
-                "status": "pending",
-                "attempts": 0,
-                "due_at": now,
-                "created_at": now,
-            }
+    if new_destinations:
+        table = AlertDestination.__table__
+        session.execute(
+            dialect.insert(table).on_conflict_do_nothing(),  # type: ignore[arg-type]
+            list(new_destinations.values()),
         )
     if outbox:
         session.execute(insert(AlertOutboxItem.__table__), outbox)  # type: ignore[arg-type]
@@ -475,6 +613,7 @@ class NotificationRouter:
         metrics: SlackBotMetrics | None = None,
         retention_days: float = 14.0,
         prune_interval: float = 600.0,
+        gather_seconds: float = GATHER_SECONDS,
         tokens: SlackTokens | None = None,
     ) -> None:
         self.db = db
@@ -490,6 +629,7 @@ class NotificationRouter:
         self.metrics = metrics or METRICS
         self.retention = timedelta(days=retention_days)
         self.prune_interval = prune_interval
+        self.gather_seconds = gather_seconds
         self._pruned_at = 0.0
         self.wake = asyncio.Event()
         self._emails: dict[str, tuple[float, Recipient | None]] = {}
@@ -517,6 +657,10 @@ class NotificationRouter:
                 await self.prune()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=self.poll_interval)
+            if self.wake.is_set() and self.gather_seconds > 0:
+                # Woken by the intake: let the rest of a burst arrive, to route it in a few batches rather
+                # than one small batch (three transactions) per notification.
+                await asyncio.sleep(self.gather_seconds)
 
     async def prune(self, now: datetime | None = None) -> int:
         """Delete finished notifications older than the retention, 500 a transaction; how many went."""
@@ -548,20 +692,31 @@ class NotificationRouter:
         batch = [claimed for claimed, _ in readable]
         messages = [message for _, message in readable]
         users = [(m.payload.user_id, m.payload.user_username, m.payload.user_email) for m in messages]
-        identities = await self.db.run(find_identities, users)
+        identities, events = await self.db.run(routing_facts, users)
 
-        async def prepare(claimed: Claimed, message: WebhookMessage, identity: Recipient | None) -> Any:
+        async def resolve(claimed: Claimed, message: WebhookMessage, identity: Recipient | None) -> Any:
             async with self._limit:
                 try:
-                    return await self.prepare(claimed, message, identity)
+                    return await self.resolve(
+                        message, patient=claimed.attempts < CODER_ATTEMPTS, identity=identity
+                    )
                 except Exception as error:
                     return error
 
-        outcomes = await asyncio.gather(
-            *(prepare(c, m, i) for c, m, i in zip(batch, messages, identities, strict=True))
+        resolved = await asyncio.gather(
+            *(resolve(c, m, i) for c, m, i in zip(batch, messages, identities, strict=True))
         )
-        ready = [outcome for outcome in outcomes if isinstance(outcome, Prepared)]
-        for claimed, outcome in zip(batch, outcomes, strict=True):
+        ready: list[Prepared] = []
+        for claimed, message, outcome in zip(batch, messages, resolved, strict=True):
+            if isinstance(outcome, Resolution):
+                channels = any(subscribed(event_list, message.payload.kind) for event_list in events)
+                try:
+                    ready.append(self.render(claimed, message, outcome, channels))
+                except Exception as error:
+                    outcome = error
+                # Rendering is the router's CPU work: one notification at a time, letting the event loop
+                # answer requests (the intake's above all) in between.
+                await asyncio.sleep(0)
             if isinstance(outcome, Exception):
                 await self._failed(claimed, outcome)
         if not ready:
@@ -615,10 +770,23 @@ class NotificationRouter:
         return result
 
     async def prepare(
-        self, claimed: Claimed, message: WebhookMessage, identity: Recipient | None
+        self,
+        claimed: Claimed,
+        message: WebhookMessage,
+        identity: Recipient | None,
+        channels: bool = True,
     ) -> Prepared:
-        """Who gets it, which workspace it is about, and its message (DM and channel variants)."""
+        """Who gets it, which workspace it is about, and its message (DM and channel variants; ``channels``:
+        whether a channel subscription may want it, so its channel variant is rendered now rather than in
+        the transaction that records it)."""
         resolution = await self.resolve(message, patient=claimed.attempts < CODER_ATTEMPTS, identity=identity)
+        return self.render(claimed, message, resolution, channels)
+
+    def render(
+        self, claimed: Claimed, message: WebhookMessage, resolution: Resolution, channels: bool = True
+    ) -> Prepared:
+        """The resolved notification's messages: the person's DM (when there is a person) and, when
+        ``channels``, the channel variant are rendered now; any other on demand."""
         workspace = resolution.workspace
         common: dict[str, Any] = {}
         if workspace is not None and workspace.exists:
@@ -627,16 +795,23 @@ class NotificationRouter:
         if resolution.recipient is not None and about_recipient:
             # A channel names the person the notification is about (not a template admin it was sent to).
             common["user_slack_id"] = resolution.recipient.slack_user_id
+        # Only a failed build goes into an alert card's thread (the planner's ``NotificationInCard``).
+        failed_build = message.payload.kind.slug in FAILED_BUILD_SLUGS and workspace is not None
 
         def variant(for_channel: bool) -> dict[str, Any]:
             alone = NotificationContext(**common, for_channel=for_channel)
-            in_thread = NotificationContext(**common, for_channel=for_channel, in_thread=True)
-            return {
-                **message_payload(render_notification(message, alone)),
-                "thread": message_payload(render_notification(message, in_thread)),
-            }
+            rendered = message_payload(render_notification(message, alone))
+            if failed_build:
+                in_thread = NotificationContext(**common, for_channel=for_channel, in_thread=True)
+                rendered["thread"] = message_payload(render_notification(message, in_thread))
+            return rendered
 
-        return Prepared(claimed, message, resolution, Rendered(dm=variant(False), channel=variant(True)))
+        rendered = Rendered(variant)
+        if resolution.recipient is not None:
+            rendered.variant(False)
+        if channels:
+            rendered.variant(True)
+        return Prepared(claimed, message, resolution, rendered)
 
     async def resolve(
         self, message: WebhookMessage, patient: bool = False, identity: Recipient | None = None

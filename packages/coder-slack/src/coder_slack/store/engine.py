@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +63,27 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+_WRITE_LOCKS: dict[str, threading.Lock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def sqlite_write_lock(url: str) -> threading.Lock | None:
+    """The lock this process's writers of a SQLite file take turns with (None for PostgreSQL or an in-memory
+    database). SQLite has one writer at a time; a writer that finds the file locked sleeps in SQLite's busy
+    handler in growing steps (up to 100 ms each), so under load a short INSERT could wait far longer than the
+    transaction ahead of it took. Taking turns on this lock instead, a writer starts the moment the one
+    ahead of it commits. (Other processes on the same file still meet the busy timeout.)"""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    key = os.path.realpath(Path(database).expanduser())
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(key, threading.Lock())
 
 
 def create_engine_for(url: str, *, single_connection: bool = False, **kwargs: Any) -> AsyncEngine:

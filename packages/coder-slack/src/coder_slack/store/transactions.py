@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -15,9 +16,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from coder_slack.store.engine import create_engine_for, create_sync_engine_for
+from coder_slack.store.engine import create_engine_for, create_sync_engine_for, sqlite_write_lock
 
 T = TypeVar("T")
+WRITE_LOCK_POLL_SECONDS = 0.001
 
 
 def aware(value: datetime | None) -> datetime | None:
@@ -25,6 +27,15 @@ def aware(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=UTC)
+
+
+async def acquire_polling(lock: threading.Lock) -> None:
+    """Take a lock that threads share without blocking the event loop (cancellable at any point: the lock
+    is only ever taken without waiting)."""
+    while True:
+        if lock.acquire(blocking=False):
+            return
+        await asyncio.sleep(WRITE_LOCK_POLL_SECONDS)
 
 
 class Transactions:
@@ -40,6 +51,7 @@ class Transactions:
         self.dialect = bind.dialect.name
         self._lock: asyncio.Lock | None = None
         self._own_engine: AsyncEngine | None = None
+        self._writers: threading.Lock | None = None
         if self.dialect == "sqlite":
             # The store opens a new SQLite connection (and thread) per session; the alert engine makes
             # several transactions per alert, so it keeps one connection of its own (same pragmas: the one
@@ -48,6 +60,7 @@ class Transactions:
             url = bind.url.render_as_string(hide_password=False)
             self._own_engine = create_engine_for(url, single_connection=True)
             self._factory = async_sessionmaker(self._own_engine, expire_on_commit=False)
+            self._writers = sqlite_write_lock(url)
         self.engine: AsyncEngine = self._own_engine or bind
 
     async def close(self) -> None:
@@ -60,8 +73,18 @@ class Transactions:
 
     async def run(self, work: Callable[..., T], *args: Any) -> T:
         guard = self._lock if self._lock is not None else contextlib.nullcontext()
-        async with guard, self._factory() as session, session.begin():
-            return await session.run_sync(work, *args)
+        async with guard:
+            if self._writers is None:
+                async with self._factory() as session, session.begin():
+                    return await session.run_sync(work, *args)
+            # The process's other SQLite writers (the notification intake and router) run in threads: wait
+            # for the file's write lock without blocking the event loop.
+            await acquire_polling(self._writers)
+            try:
+                async with self._factory() as session, session.begin():
+                    return await session.run_sync(work, *args)
+            finally:
+                self._writers.release()
 
 
 class ThreadTransactions:
@@ -72,6 +95,7 @@ class ThreadTransactions:
     def __init__(self, database_url: str, name: str) -> None:
         self.engine = create_sync_engine_for(database_url, single_connection=True)
         self.dialect = self.engine.dialect.name
+        self._writers = sqlite_write_lock(database_url)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
 
     @classmethod
@@ -80,7 +104,7 @@ class ThreadTransactions:
         return cls(db.engine.url.render_as_string(hide_password=False), name)
 
     def _run(self, work: Callable[..., T], args: tuple[Any, ...]) -> T:
-        with Session(self.engine) as session, session.begin():
+        with self._writers or contextlib.nullcontext(), Session(self.engine) as session, session.begin():
             return work(session, *args)
 
     async def run(self, work: Callable[..., T], *args: Any) -> T:
