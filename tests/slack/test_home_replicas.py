@@ -47,6 +47,34 @@ def test_a_change_observed_on_one_replica_refreshes_a_home_opened_on_another(
     assert home_of(first).publishes == 1 and home_of(second).publishes == 1
 
 
+@pytest.mark.postgres
+def test_the_alert_engine_of_another_replica_refreshes_the_home(
+    make_bot: Callable[..., BotThread], standin: SlackStandIn, sim: Any, postgres_url: str
+) -> None:
+    """A stop made outside Slack, seen only by replica B's alert engine, reaches the Home opened on A."""
+    workspace_id = sim.create_workspace_direct("alice", "python-ds", "analysis")
+    first = make_bot(sim, coder_slack_database_url=postgres_url)
+    second = make_bot(
+        sim,
+        alerts=True,
+        coder_slack_database_url=postgres_url,
+        coder_slack_sweep_interval_seconds=600.0,
+        coder_slack_alert_poll_seconds=0.1,
+    )
+    engine = second.server.alert_engine
+    assert engine is not None and first.server.alert_engine is None
+    second.run(engine.wait_swept())
+    home_of(second).min_interval = FAST
+    open_home(first)
+    wait_home(standin, shows="analysis")
+    before = standin.last_seq()
+    first.run(first.bot.pool.service().workspaces.stop(workspace_id))
+    second.run(engine.settle(), timeout=60)
+    shown = wait_home(standin, shows="stop", after=before)
+    assert "analysis" in shown
+    assert home_of(second).publishes >= 1 and home_of(first).publishes == 1
+
+
 def test_a_home_opened_before_a_restart_is_still_refreshed(
     make_bot: Callable[..., BotThread], standin: SlackStandIn, sim: Any
 ) -> None:
