@@ -178,7 +178,7 @@ def test_the_messages_tab_publishes_nothing(fast_bot: BotThread, standin: SlackS
     wait_home(standin)
     fast_bot.settle()
     assert not publishes(standin, "U0BOB")
-    assert not home_of(fast_bot).tracks(TEAM_ID, "U0BOB")
+    assert not fast_bot.run(home_of(fast_bot).tracks(TEAM_ID, "U0BOB"))
 
 
 # ------------------------------------------------------------------------------------------- its buttons
@@ -489,7 +489,7 @@ def test_a_team_that_uninstalled_the_app_is_no_longer_refreshed(
     open_home(fast_bot)
     wait_home(standin)
     home = home_of(fast_bot)
-    assert home.tracks(TEAM_ID, "U0ALICE")
+    assert fast_bot.run(home.tracks(TEAM_ID, "U0ALICE"))
 
     class Uninstalled:
         async def client_for(self, team_id: str, enterprise_id: str | None = None) -> AsyncWebClient:
@@ -498,7 +498,7 @@ def test_a_team_that_uninstalled_the_app_is_no_longer_refreshed(
     fast_bot.bot.slack_tokens = Uninstalled()
     changed(fast_bot)
     fast_bot.settle()
-    assert not home.tracks(TEAM_ID, "U0ALICE")
+    assert not fast_bot.run(home.tracks(TEAM_ID, "U0ALICE"))
     assert len(publishes(standin)) == 1
 
 
@@ -542,7 +542,8 @@ def test_in_oauth_mode_each_teams_home_is_published_with_that_teams_token(
     refreshed = standin.wait_for("views.publish", lambda c: c.ok, after=before)
     assert refreshed.token == second_token  # a background refresh: SlackTokens.client_for(team)
     bot.settle()
-    assert home_of(bot).tracks(SECOND, "U0ALICE") and not home_of(bot).tracks(TEAM_ID, "U0ALICE")
+    assert bot.run(home_of(bot).tracks(SECOND, "U0ALICE"))
+    assert not bot.run(home_of(bot).tracks(TEAM_ID, "U0ALICE"))
 
 
 def test_without_a_service_token_the_home_asks_to_link_first(

@@ -1,25 +1,29 @@
 """The App Home tab: each person's dashboard, published with ``views.publish`` and kept current.
 
 ``app_home_opened`` (the person opens the bot's Home tab) publishes their Home at once, with bolt's client
-(the token of the team the event came from). From then on this process *tracks* them: when their workspaces
-change, their Home is published again in the background with ``bot.tokens.client_for(team_id)``
+(the token of the team the event came from). From then on the bot *tracks* them (see below): when their
+workspaces change, their Home is published again in the background with ``bot.tokens.client_for(team_id)``
 (``SlackTokens.client_for``). Changes are heard from
 
 - the bot's own commands and buttons (``Invocation.audit`` → ``Bot.home_changed``: the person who acted, and
   the owner of the workspace they acted on), and
 - the alert engine's observations (``AlertEngine.on_observed``: every workspace it saw change, by owner),
-  when the engine runs in this process.
+  on whichever replica's engine holds that workspace's watch lease.
 
-Refreshes are debounced per person: at most one ``views.publish`` per ``min_interval`` seconds (10 s), a burst
-of changes coalesced into one publish that reads Coder after the burst. That stays far inside Slack's
-``views.publish`` rate limit (Tier 4, 100+ per minute per workspace) for any realistic number of people.
+Refreshes are debounced per person (on each replica): at most one ``views.publish`` per ``min_interval``
+seconds (10 s), a burst of changes coalesced into one publish that reads Coder after the burst. That stays far
+inside Slack's ``views.publish`` rate limit (Tier 4, 100+ per minute per workspace) for any realistic number
+of people.
 
-Who is tracked: people who opened their Home since this process started (kept in memory), not a table of
-published Homes. Slack sends ``app_home_opened`` every time someone opens the tab, so after a restart each
-Home is rebuilt the moment its owner looks at it, which is the only time a stale Home could be seen; a table
-would add a migration and per-replica bookkeeping for refreshes nobody may be looking at. The cost: with
-several replicas, a change heard on one replica refreshes the Homes opened there; the others are rebuilt
-when their owners next open the tab (or act through the bot on the replica that tracks them).
+Who is tracked: everyone whose Home the bot has published, in the ``home_tabs`` table (team, Slack user,
+Coder username, when), written by every publish (``app_home_opened`` and refreshes) and read by
+every change above, so with several replicas on one PostgreSQL a change observed on whichever replica holds
+the workspace's watch lease refreshes a Home opened on another, and a restart keeps refreshing Homes opened
+before it. A team's rows go when it uninstalls the app (``oauth_install.forget_team``) or has no installation
+left; a person's row goes when Slack refuses their publish for good (``user_not_found``, ``invalid_auth``…).
+
+The debounce is per replica (kept in memory): two replicas hearing the same change within the interval may
+each publish once, which is still far inside Slack's limit.
 """
 
 from __future__ import annotations
@@ -35,14 +39,15 @@ from coder_client import Workspace, parameter_fields
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from coder_slack.coder import explain
 from coder_slack.commands import account
 from coder_slack.commands.context import Bot, Invocation, record_command
 from coder_slack.identity import Actor, IdentityProblem
 from coder_slack.slack_tokens import NoInstallation
-from coder_slack.store import Subscription, UserSettings
+from coder_slack.store import HomeTab, Subscription, UserSettings, utcnow
 from coder_slack.views.home import (
     LINK_ACTION,
     NEW_WORKSPACE_ACTION,
@@ -66,63 +71,98 @@ SUBMIT_BUDGET_SECONDS = 2.0  # of the 3 s a view_submission has for its answer
 Ack = Callable[..., Awaitable[Any]]
 Key = tuple[str, str]  # (team id, Slack user id)
 
+PERMANENT_ERRORS = frozenset(
+    {"user_not_found", "account_inactive", "invalid_auth", "not_authed", "token_revoked", "team_not_found"}
+)
+"""``views.publish`` errors after which publishing that person's Home again is pointless: forget them."""
+
 
 class HomeTabs:
-    """Publishes and refreshes the Home tab of everyone who opened it since this process started."""
+    """Publishes and refreshes the Home tab of everyone whose Home was published (``home_tabs``)."""
 
     def __init__(self, bot: Bot, *, min_interval: float = HOME_REFRESH_SECONDS) -> None:
         self.bot = bot
         self.min_interval = min_interval
-        self._tracked: dict[Key, str] = {}  # → their Coder username, lowercased ("" until known)
-        self._by_username: dict[str, set[Key]] = {}
-        self._last: dict[Key, float] = {}  # loop time of the last publish that started
+        self._last: dict[Key, float] = {}  # loop time of the last publish that started (this replica)
         self._due: set[Key] = set()  # a refresh is scheduled and has not started yet
         self._locks: dict[Key, asyncio.Lock] = {}
         self.publishes = 0  # views.publish calls that succeeded (tests, metrics)
 
     # ---------------------------------------------------------------- who is tracked
 
-    def tracks(self, team_id: str, user_id: str) -> bool:
-        return (team_id, user_id) in self._tracked
+    async def tracks(self, team_id: str, user_id: str) -> bool:
+        """Whether this person's Home is refreshed when their workspaces change (on any replica)."""
+        async with self.bot.sessions() as session:
+            return await session.get(HomeTab, (team_id, user_id)) is not None
 
-    def _track(self, key: Key, username: str) -> None:
-        old = self._tracked.get(key)
-        if old == username:
-            return
-        if old:
-            self._by_username.get(old, set()).discard(key)
-        self._tracked[key] = username
-        if username:
-            self._by_username.setdefault(username, set()).add(key)
+    async def _remember(self, team_id: str, user_id: str, username: str) -> None:
+        """A Home is being published: record (or update) it for every replica."""
+        values = {
+            "team_id": team_id,
+            "slack_user_id": user_id,
+            "coder_username": username,
+            "published_at": utcnow(),
+        }
+        changes: dict[str, Any] = {"published_at": values["published_at"]}
+        if username:  # an unknown username (Coder unreachable) keeps the one known before
+            changes["coder_username"] = username
+        keys = [HomeTab.team_id, HomeTab.slack_user_id]
+        async with self.bot.sessions() as session, session.begin():
+            if session.get_bind().dialect.name == "postgresql":
+                pg = postgresql.insert(HomeTab).values(**values)
+                await session.execute(pg.on_conflict_do_update(index_elements=keys, set_=changes))
+            else:
+                lite = sqlite.insert(HomeTab).values(**values)
+                await session.execute(lite.on_conflict_do_update(index_elements=keys, set_=changes))
+
+    async def _forget(self, team_id: str, user_id: str | None = None) -> None:
+        """Stop refreshing a person's Home (or a whole team's, ``user_id`` None) on every replica."""
+        statement = delete(HomeTab).where(HomeTab.team_id == team_id)
+        if user_id is not None:
+            statement = statement.where(HomeTab.slack_user_id == user_id)
+        async with self.bot.sessions() as session, session.begin():
+            await session.execute(statement)
+        for key in [key for key in self._last if key[0] == team_id and user_id in (None, key[1])]:
+            del self._last[key]
 
     def forget_team(self, team_id: str) -> None:
         """The app left the team (uninstalled, tokens revoked): stop refreshing its Homes."""
-        for key in [key for key in self._tracked if key[0] == team_id]:
-            self._track(key, "")
-            del self._tracked[key]
-            self._last.pop(key, None)
+        self.bot.tasks.spawn(self._forget(team_id), name="home-forget")
 
     # ---------------------------------------------------------------- what changed
 
     def changed(self, team_id: str, user_id: str, target: str | None = None) -> None:
         """The person acted through the bot (on ``target``, ``owner/name``): refresh their Home and the
-        owner's, if they are tracked."""
-        keys = {(team_id, user_id)} & self._tracked.keys()
+        owner's, if they have one."""
+        mine = (HomeTab.team_id == team_id) & (HomeTab.slack_user_id == user_id)
         if target and "/" in target:
-            keys |= self._by_username.get(target.split("/", 1)[0].lower(), set())
-        for key in keys:
-            self._schedule(key)
+            owner = target.split("/", 1)[0].lower()
+            self.bot.tasks.spawn(self._refresh_where(or_(mine, HomeTab.coder_username == owner)), name="home")
+        else:
+            self.bot.tasks.spawn(self._refresh_where(mine), name="home")
 
     def workspaces_observed(self, workspaces: list[Workspace]) -> None:
         """The alert engine saw these workspaces change: refresh their owners' Homes."""
         self.owners_changed(w.owner_name for w in workspaces)
 
     def owners_changed(self, owners: Iterable[str]) -> None:
-        keys: set[Key] = set()
-        for owner in {o.lower() for o in owners}:
-            keys |= self._by_username.get(owner, set())
-        for key in keys:
-            self._schedule(key)
+        names = sorted({o.lower() for o in owners if o})
+        if names:
+            self.bot.tasks.spawn(self._refresh_where(HomeTab.coder_username.in_(names)), name="home")
+
+    async def _refresh_where(self, condition: Any) -> None:
+        """Refresh the Homes the table lists under ``condition`` (whichever replica published them)."""
+        try:
+            async with self.bot.sessions() as session:
+                query = select(HomeTab.team_id, HomeTab.slack_user_id).where(condition)
+                rows = (await session.execute(query)).all()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("could not look up the App Homes to refresh: %s", type(exc).__name__)
+            return
+        for team_id, user_id in rows:
+            self._schedule((team_id, user_id))
 
     def _schedule(self, key: Key) -> None:
         """One refresh, as soon as the debounce allows; a refresh already waiting covers this change too."""
@@ -147,17 +187,15 @@ class HomeTabs:
         try:
             client = await self.bot.tokens.client_for(key[0])
         except NoInstallation:
-            self.forget_team(key[0])
+            await self._forget(key[0])
             return
         await self.publish(client, *key)
 
     # ---------------------------------------------------------------- publishing
 
     async def opened(self, client: AsyncWebClient, team_id: str, user_id: str) -> None:
-        """``app_home_opened``: publish now (debounced like any refresh), and track the person."""
+        """``app_home_opened``: publish now (debounced like any refresh); the publish records the person."""
         key = (team_id, user_id)
-        if key not in self._tracked:
-            self._track(key, "")
         last = self._last.get(key, -math.inf)
         if key in self._due or asyncio.get_running_loop().time() - last < self.min_interval:
             self._schedule(key)
@@ -170,12 +208,17 @@ class HomeTabs:
         async with self._locks.setdefault(key, asyncio.Lock()):
             self._last[key] = asyncio.get_running_loop().time()
             data = await self.gather(team_id, user_id)
+            # Recorded before the publish: once the person can see their Home, every replica refreshes it.
+            await self._safely(self._remember(team_id, user_id, (data.username or "").lower()))
             try:
                 await client.views_publish(user_id=user_id, view=home_view(data))
             except asyncio.CancelledError:
                 raise
             except SlackApiError as exc:
-                log.warning("could not publish an App Home: %s", exc.response.get("error"))
+                error = str(exc.response.get("error") or "")
+                log.warning("could not publish an App Home: %s", error)
+                if error in PERMANENT_ERRORS:
+                    await self._safely(self._forget(team_id, user_id))
                 return False
             except Exception as exc:
                 log.warning("could not publish an App Home: %s", type(exc).__name__)
@@ -185,6 +228,15 @@ class HomeTabs:
                 self._last[key] = asyncio.get_running_loop().time()
             self.publishes += 1
             return True
+
+    async def _safely(self, work: Awaitable[None]) -> None:
+        """Bookkeeping in ``home_tabs``: a database hiccup is logged, never fails the publish."""
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("could not update the table of published App Homes: %s", type(exc).__name__)
 
     async def gather(self, team_id: str, user_id: str) -> HomeData:
         """Everything one Home shows; whatever fails becomes a line on the Home, never an exception."""
@@ -203,8 +255,6 @@ class HomeTabs:
             data.account_problem = explain(exc)[0]
         if actor is not None:
             data.username, data.linked = actor.username, actor.linked
-            if (team_id, user_id) in self._tracked:
-                self._track((team_id, user_id), actor.username.lower())
             query = "owner:me" if actor.linked else f"owner:{actor.username}"
             try:
                 data.workspaces = await actor.client.workspaces.list(query=query)

@@ -28,12 +28,12 @@ from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.oauth.installation_store import Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coder_slack.settings import Settings, secret
 from coder_slack.slack_tokens import InstallationTokens
-from coder_slack.store import AlertDestination, AlertOutboxItem, SessionFactory, Subscription
+from coder_slack.store import AlertDestination, AlertOutboxItem, HomeTab, SessionFactory, Subscription
 from coder_slack.store.slack_oauth_tables import BOTS_TABLE, INSTALLATIONS_TABLE, OAUTH_STATES_TABLE
 
 log = logging.getLogger(__name__)
@@ -141,8 +141,9 @@ def build_slack_oauth(settings: Settings, sessions: SessionFactory) -> SlackOAut
 
 
 async def forget_team(sessions: SessionFactory, team_id: str, reason: str) -> int:
-    """Disable the team's subscriptions and alert destinations and fail its undelivered alerts (its tokens
-    are gone: nothing can be posted there). How many subscriptions were disabled."""
+    """Disable the team's subscriptions and alert destinations, fail its undelivered alerts (its tokens
+    are gone: nothing can be posted there) and forget its published App Homes. How many subscriptions were
+    disabled."""
     if not team_id:
         return 0
     async with sessions() as session, session.begin():
@@ -159,6 +160,7 @@ async def forget_team(sessions: SessionFactory, team_id: str, reason: str) -> in
             .where(AlertOutboxItem.team_id == team_id, AlertOutboxItem.status.in_(_UNSENT))
             .values(status="failed", error=reason)
         )
+        await session.execute(delete(HomeTab).where(HomeTab.team_id == team_id))  # no Home to refresh
     disabled = int(result.rowcount or 0)
     log.info("Slack team %s: %s; %d subscription(s) disabled", team_id, reason, disabled)
     return disabled

@@ -29,6 +29,7 @@ from coder_slack.store.engine import (
     upgrade_database,
     upgrade_database_async,
 )
+from coder_slack.store.home_tables import HomeTab
 from coder_slack.store.notification_tables import NOTIFICATION_STATUSES, CoderNotification
 from coder_slack.store.rotation import KeyRotation, rotate_link_tokens
 from coder_slack.store.tables import (
@@ -67,6 +68,7 @@ __all__ = [
     "CoderNotification",
     "CoderOAuthGrant",
     "CoderOAuthState",
+    "HomeTab",
     "Identity",
     "KeyRotation",
     "SessionFactory",
