@@ -194,22 +194,36 @@ def _is_owner(identity: Identity, workspace: Workspace) -> bool:
 
 
 def subscription_matches(sub: _Sub, workspace: Workspace) -> bool:
-    if sub.workspace_id:
-        return sub.workspace_id == workspace.id
-    if sub.template:
-        wanted = sub.template.lower()
-        names = {
+    return filters_match(
+        sub.workspace_id,
+        sub.template,
+        sub.owner,
+        workspace_id=workspace.id,
+        templates={
             workspace.template_name.lower(),
             workspace.template_display_name.lower(),
             workspace.template_id,
-        }
-        if wanted not in names:
-            return False
-    if sub.owner:
-        wanted_owner = sub.owner.lower().lstrip("@")
-        if wanted_owner not in (workspace.owner_name.lower(), workspace.owner_id):
-            return False
-    return True
+        },
+        owners={workspace.owner_name.lower(), workspace.owner_id},
+    )
+
+
+def filters_match(
+    watched: str | None,
+    template: str | None,
+    owner: str | None,
+    *,
+    workspace_id: str | None,
+    templates: set[str],
+    owners: set[str],
+) -> bool:
+    """A subscription's filters (one watched workspace, or template= / owner=) against what is known of
+    the workspace an event is about: its id (None when unknown), its template's and its owner's names/ids."""
+    if watched:
+        return workspace_id is not None and watched == workspace_id
+    if template and template.lower() not in templates:
+        return False
+    return not owner or owner.lower().lstrip("@") in owners - {""}
 
 
 def remember_workspaces(session: Session, workspaces: list[Workspace], now: datetime) -> None:

@@ -40,6 +40,7 @@ from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from coder_slack.alerts.ledger import filters_match
 from coder_slack.notifications.kinds import subscribed
 from coder_slack.notifications.outbox import FAILED_BUILD_SLUGS, OUTBOX_KIND, message_payload
 from coder_slack.notifications.payload import WebhookMessage
@@ -242,27 +243,23 @@ def give_up(session: Session, notification_id: int, replica: str, reason: str, n
 
 def _sub_matches(sub: Subscription, payload_user: tuple[str, str], workspace: WorkspaceFacts | None) -> bool:
     user_id, username = payload_user
-    if sub.workspace_id:
-        return workspace is not None and sub.workspace_id == workspace.id
-    if sub.template:
-        if workspace is None:
-            return False
-        wanted = sub.template.lower()
-        names = {
+    owners = {username.lower(), user_id}
+    templates: set[str] = set()
+    if workspace is not None:
+        owners |= {workspace.owner_name.lower(), workspace.owner_id}
+        templates = {
             workspace.template_name.lower(),
             workspace.template_display_name.lower(),
             workspace.template_id,
         }
-        if wanted not in names:
-            return False
-    if sub.owner:
-        wanted_owner = sub.owner.lower().lstrip("@")
-        owners = {username.lower(), user_id}
-        if workspace is not None:
-            owners |= {workspace.owner_name.lower(), workspace.owner_id}
-        if wanted_owner not in owners - {""}:
-            return False
-    return True
+    return filters_match(
+        sub.workspace_id,
+        sub.template,
+        sub.owner,
+        workspace_id=workspace.id if workspace is not None else None,
+        templates=templates,
+        owners=owners,
+    )
 
 
 def channel_key(message: WebhookMessage, workspace: WorkspaceFacts | None, received_at: datetime) -> str:
