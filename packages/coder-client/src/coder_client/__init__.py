@@ -7,6 +7,7 @@
 ...     print(event.kind, event.startup_duration)
 """
 
+from .capabilities import Capabilities, capabilities_of, parse_version
 from .client import AsyncCoderClient, CoderClient
 from .config import ClientConfig, default_config_dir, resolve_config
 from .deadlines import EXTEND_MINIMUM, DeadlinePlan, plan_deadline, plan_extend
@@ -93,6 +94,7 @@ __all__ = [
     "AgentStatus",
     "AsyncCoderClient",
     "BuildInfo",
+    "Capabilities",
     "ClientConfig",
     "CoderAPIError",
     "CoderClient",
@@ -153,6 +155,7 @@ __all__ = [
     "WorkspaceStatus",
     "WorkspaceSummary",
     "WorkspaceTransition",
+    "capabilities_of",
     "default_config_dir",
     "describe_schedule",
     "format_duration",
@@ -163,6 +166,7 @@ __all__ = [
     "parameter_fields",
     "parse_duration",
     "parse_schedule",
+    "parse_version",
     "plan_deadline",
     "plan_extend",
     "primary_agent",

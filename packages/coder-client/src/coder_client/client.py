@@ -22,6 +22,7 @@ import httpx
 
 from ._netio import streams_transport, tls_verify
 from ._tasks import iterate_producer
+from .capabilities import Capabilities
 from .config import ClientConfig, resolve_config
 from .deadlines import DeadlinePlan
 from .errors import WaitTimeout, WorkspaceNotReady
@@ -411,6 +412,10 @@ class CoderClient(_ClientCore):
         """The server's version (``GET /buildinfo``), e.g. for a health check or a compatibility note."""
         return self._transport.run(self._ops.buildinfo())
 
+    def capabilities(self, refresh: bool = False) -> Capabilities:
+        """The optional features this Coder offers (build timings, presets, sharing, ...), read once."""
+        return self._transport.run(self._ops.capabilities(refresh))
+
     @property
     def is_closed(self) -> bool:
         """True once :meth:`close` has run (or the ``with`` block ended): no more calls can be made."""
@@ -686,6 +691,10 @@ class AsyncCoderClient(_ClientCore):
     async def buildinfo(self) -> BuildInfo:
         """The server's version (``GET /buildinfo``)."""
         return await self._transport.run(self._ops.buildinfo())
+
+    async def capabilities(self, refresh: bool = False) -> Capabilities:
+        """The optional features this Coder offers (build timings, presets, sharing, ...), read once."""
+        return await self._transport.run(self._ops.capabilities(refresh))
 
     def _stream_client(self, workspace_id: str) -> httpx.AsyncClient:
         """The streaming client for this workspace's watch: a few shared pools, not one client per stream.

@@ -138,6 +138,7 @@ LIST_USERS = Endpoint("GET", "/users", parse_model(UsersPage))
 GET_USER = Endpoint("GET", "/users/{user}", parse_model(User))
 LIST_USER_ORGANIZATIONS = Endpoint("GET", "/users/{user}/organizations", parse_list(Organization))
 GET_BUILDINFO = Endpoint("GET", "/buildinfo", parse_model(BuildInfo))
+GET_EXPERIMENTS = Endpoint("GET", "/experiments", parse_list(str))
 
 # Coder's OAuth2 provider (experiment ``oauth2``): discovery answers 404 while it is off
 GET_OAUTH2_METADATA = Endpoint(

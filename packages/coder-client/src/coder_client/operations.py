@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from . import endpoints as api
+from .capabilities import Capabilities, Feature, capabilities_of
 from .deadlines import DeadlinePlan, plan_deadline, plan_extend
 from .durations import as_timedelta, format_duration
 from .endpoints import Op
@@ -70,6 +71,16 @@ class ClientState:
     has_agent_logs_route: bool | None = None
     has_oauth2_provider: bool | None = None
     organizations: dict[str, str] = field(default_factory=dict)
+    # What /buildinfo and /experiments said (None until ``capabilities()`` first runs), and the optional
+    # features whose route has since answered 404: they stay off for this client.
+    capabilities: Capabilities | None = None
+    route_missing: set[Feature] = field(default_factory=set)
+
+    def feature_missing(self, feature: Feature) -> None:
+        """A feature's route answered 404 (or 405): stop offering it on this client."""
+        self.route_missing.add(feature)
+        if self.capabilities is not None:
+            self.capabilities = self.capabilities.without(feature)
 
     def features(self) -> ServerFeatures:
         return ServerFeatures(
@@ -113,6 +124,18 @@ class Operations:
 
     def buildinfo(self) -> Op[BuildInfo]:
         return (yield from api.GET_BUILDINFO())
+
+    def capabilities(self, refresh: bool = False) -> Op[Capabilities]:
+        """Which optional features this Coder offers: read once per client (``refresh`` reads again)."""
+        if self.state.capabilities is not None and not refresh:
+            return self.state.capabilities
+        info = yield from api.GET_BUILDINFO()
+        try:
+            experiments: list[str] = yield from api.GET_EXPERIMENTS()
+        except (NotFound, Forbidden):
+            experiments = []
+        self.state.capabilities = capabilities_of(info.version, experiments, self.state.route_missing)
+        return self.state.capabilities
 
     def oauth2_metadata(self) -> Op[OAuth2ServerMetadata | None]:
         """Coder's OAuth2 provider discovery; None when the provider is off (404) or absent (older Coder)."""

@@ -45,12 +45,20 @@ class SimConfig:
     notifications_webhook: str | None = None
     # Coder's experiment "oauth2": the OAuth2 provider (v2 era only)
     oauth2: bool = False
+    # Further experiments switched on (GET /api/v2/experiments lists them with "oauth2"); v2 era only
+    experiments: frozenset[str] = frozenset()
+
+    @property
+    def enabled_experiments(self) -> frozenset[str]:
+        return self.experiments | ({"oauth2"} if self.oauth2 else set())
 
     def __post_init__(self) -> None:
         if self.notifications_webhook and not self.era.has_notifications:
             raise ValueError(f"Coder {self.era.version} ({self.era.name}) has no notifications; use --era v2")
         if self.oauth2 and self.era.name != "v2":
             raise ValueError(f"Coder {self.era.version} has no OAuth2 provider; use --era v2")
+        if self.experiments and self.era.name != "v2":
+            raise ValueError(f"Coder {self.era.version} has no experiments the sim knows; use --era v2")
 
 
 def _injected_response(ctx: SimContext, status: int, retry_after: int | None) -> web.Response:
@@ -168,6 +176,7 @@ def new_sim(config: SimConfig) -> tuple[SimContext, watch.WatchHub]:
         heartbeat=config.heartbeat,
         notifications=NotificationRules(store, clock, sim, notifier),
         response_hook=config.response_hook,
+        experiments=config.enabled_experiments,
     )
     hub = watch.WatchHub(lambda workspace: render_workspace(workspace, store, config.era, clock.now()))
     sim.add_listener(hub.publish)

@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--experiments",
         default="",
-        help="Coder experiments to switch on, comma-separated; the sim knows 'oauth2' (v2 era)",
+        help="Coder experiments to switch on, comma-separated (v2 era): " + ", ".join(KNOWN_EXPERIMENTS),
     )
     return parser
 
@@ -49,6 +49,7 @@ async def _serve(args: argparse.Namespace) -> None:
         heartbeat=args.heartbeat,
         notifications_webhook=args.notifications_webhook,
         oauth2="oauth2" in _experiments(args.experiments),
+        experiments=frozenset(_experiments(args.experiments) - {"oauth2"}),
     )
     controller = Controller(*new_sim(config))
     ctx = controller.context
@@ -83,7 +84,7 @@ async def _serve(args: argparse.Namespace) -> None:
     await runner.cleanup()
 
 
-KNOWN_EXPERIMENTS = ("oauth2",)
+KNOWN_EXPERIMENTS = ("oauth2", "workspace-build-updates")
 
 
 def _experiments(text: str) -> set[str]:

@@ -47,6 +47,8 @@ class SimContext:
     heartbeat: float
     notifications: NotificationRules
     response_hook: ResponseHook | None = None
+    # Coder experiments switched on (GET /api/v2/experiments); features behind one check ctx.experiments
+    experiments: frozenset[str] = frozenset()
 
     def record(self, request: web.Request, status: int, body: Any, kind: str = "http") -> None:
         if self.response_hook is not None:

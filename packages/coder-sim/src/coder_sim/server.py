@@ -34,6 +34,7 @@ class SimServer(Controller):
         response_hook: ResponseHook | None = None,
         notifications_webhook: str | None = None,
         oauth2: bool = False,
+        experiments: frozenset[str] | set[str] = frozenset(),
     ) -> None:
         self.config = SimConfig(
             era=era_by_name(era),
@@ -45,6 +46,7 @@ class SimServer(Controller):
             response_hook=response_hook,
             notifications_webhook=notifications_webhook,
             oauth2=oauth2,
+            experiments=frozenset(experiments),
         )
         super().__init__(*new_sim(self.config))
         self.host = host

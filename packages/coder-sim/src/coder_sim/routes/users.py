@@ -34,6 +34,15 @@ async def buildinfo(request: web.Request) -> web.StreamResponse:
     return json_response(body)
 
 
+async def experiments(request: web.Request) -> web.StreamResponse:
+    """The experiments switched on (v0.25 lists none the sim knows); "oauth2" follows ``set_oauth2``."""
+    ctx = context_of(request)
+    enabled = set(ctx.experiments) - {"oauth2"}
+    if ctx.store.oauth2.enabled:
+        enabled.add("oauth2")
+    return json_response(sorted(enabled))
+
+
 async def get_user(request: web.Request) -> web.StreamResponse:
     ctx = context_of(request)
     return json_response(render_user(resolve_user(request), ctx.store, ctx.era))
@@ -91,6 +100,7 @@ async def get_organization(request: web.Request) -> web.StreamResponse:
 
 def register(router: web.UrlDispatcher, era: Era) -> None:
     router.add_get(PREFIX + "/buildinfo", buildinfo)
+    router.add_get(PREFIX + "/experiments", experiments)
     router.add_get(PREFIX + "/users", list_users)
     router.add_get(PREFIX + "/users/{user}", get_user)
     router.add_get(PREFIX + "/users/{user}/organizations", user_organizations)
