@@ -495,6 +495,9 @@ def test_a_team_that_uninstalled_the_app_is_no_longer_refreshed(
         async def client_for(self, team_id: str, enterprise_id: str | None = None) -> AsyncWebClient:
             raise NoInstallation(team_id)
 
+        async def teams(self) -> list[str]:
+            return []
+
     fast_bot.bot.slack_tokens = Uninstalled()
     changed(fast_bot)
     fast_bot.settle()

@@ -261,7 +261,9 @@ def test_alerts_for_a_channel_go_out_with_its_teams_token(
         coder_slack_alert_poll_seconds=0.1,
         coder_slack_lease_seconds=3,
     )
-    bot.run(bot.server.alert_engine.wait_swept())
+    engine = bot.server.alert_engine
+    assert engine is not None
+    bot.run(engine.wait_swept())
     install(bot, TEAM_ID)
     install(bot, SECOND)
     for channel, team in (("C0ONE", TEAM_ID), ("C0TWO", SECOND)):
