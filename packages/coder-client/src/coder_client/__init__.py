@@ -37,7 +37,9 @@ from .errors import (
 from .hub import WatchHub
 from .lifecycle import LifecycleEvent, LifecycleTracker
 from .models import (
+    AgentConnectionTiming,
     AgentLog,
+    AgentScriptTiming,
     AgentStatus,
     BuildInfo,
     Healthcheck,
@@ -51,6 +53,7 @@ from .models import (
     ParameterOption,
     ProvisionerJob,
     ProvisionerJobLog,
+    ProvisionerTiming,
     ResourceMetadata,
     Response,
     Template,
@@ -61,6 +64,7 @@ from .models import (
     WorkspaceAgent,
     WorkspaceApp,
     WorkspaceBuild,
+    WorkspaceBuildTimings,
     WorkspaceResource,
     WorkspaceStatus,
     WorkspaceSummary,
@@ -83,6 +87,7 @@ from .stages import (
     primary_agent,
     progress_of,
 )
+from .timings import Breakdown, SlowerThanUsual, TimingStep, breakdown, slower_than_usual, step_duration
 from .watch import WatchPolicy
 
 __all__ = [
@@ -177,4 +182,14 @@ __all__ = [
     "resolve_config",
     "validate_parameters",
     "workspace_name_error",
+    "AgentConnectionTiming",
+    "AgentScriptTiming",
+    "Breakdown",
+    "ProvisionerTiming",
+    "SlowerThanUsual",
+    "TimingStep",
+    "WorkspaceBuildTimings",
+    "breakdown",
+    "slower_than_usual",
+    "step_duration",
 ]

@@ -43,6 +43,7 @@ from .models import (
     Workspace,
     WorkspaceAgent,
     WorkspaceBuild,
+    WorkspaceBuildTimings,
     WorkspaceSummary,
     WorkspaceTransition,
 )
@@ -314,6 +315,10 @@ class Workspaces(_SyncNamespace):
         """The provisioner log of a build (e.g. ``workspace.latest_build``), oldest first."""
         return self._run(self._ops.build_logs(build))
 
+    def timings(self, target: WorkspaceRef | WorkspaceBuild) -> WorkspaceBuildTimings | None:
+        """Build timings of a build (or a workspace's latest); None when this Coder has none (< v2.17)."""
+        return self._run(self._ops.timings(target))
+
     def watch(self, workspace: WorkspaceRef, *, timeout: float | None = None) -> Iterator[Workspace]:
         """Snapshots as the workspace changes (first one at once); reconnects by itself. Stop by breaking."""
         workspace_id = self._run(self._ops.workspace_id(workspace))
@@ -578,6 +583,10 @@ class AsyncWorkspaces(_AsyncNamespace):
     async def build_logs(self, build: WorkspaceBuild | str) -> builtins.list[ProvisionerJobLog]:
         """The provisioner log of a build (e.g. ``workspace.latest_build``), oldest first."""
         return await self._run(self._ops.build_logs(build))
+
+    async def timings(self, target: WorkspaceRef | WorkspaceBuild) -> WorkspaceBuildTimings | None:
+        """Build timings of a build (or a workspace's latest); None when this Coder has none (< v2.17)."""
+        return await self._run(self._ops.timings(target))
 
     async def watch(self, workspace: WorkspaceRef) -> AsyncIterator[Workspace]:
         """Snapshots as the workspace changes (first one at once); reconnects by itself."""

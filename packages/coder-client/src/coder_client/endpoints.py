@@ -33,6 +33,7 @@ from .models import (
     Workspace,
     WorkspaceAgent,
     WorkspaceBuild,
+    WorkspaceBuildTimings,
     WorkspacesPage,
     WorkspaceSummariesPage,
 )
@@ -181,6 +182,14 @@ LIST_BUILDS = Endpoint("GET", "/workspaces/{workspace}/builds", parse_list(Works
 GET_BUILD = Endpoint("GET", "/workspacebuilds/{build}", parse_model(WorkspaceBuild))
 CANCEL_BUILD = Endpoint("PATCH", "/workspacebuilds/{build}/cancel", parse_model(Response))
 GET_BUILD_LOGS = Endpoint("GET", "/workspacebuilds/{build}/logs", parse_list(ProvisionerJobLog))
+
+# Build timings (feature build_timings, Coder v2.17+; 404 before)
+GET_BUILD_TIMINGS = Endpoint(
+    "GET", "/workspacebuilds/{build}/timings", parse_model(WorkspaceBuildTimings), era="v2.17+"
+)
+GET_WORKSPACE_TIMINGS = Endpoint(
+    "GET", "/workspaces/{workspace}/timings", parse_model(WorkspaceBuildTimings), era="v2.17+"
+)
 
 # Agents
 GET_AGENT = Endpoint("GET", "/workspaceagents/{agent}", parse_model(WorkspaceAgent))

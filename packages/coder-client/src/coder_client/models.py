@@ -539,3 +539,47 @@ class AgentLog(CoderModel):
     output: Text = ""
     level: LogLevel = LogLevel.INFO
     source_id: Text = ""
+
+
+# Build timings (Coder v2.17+: GET /workspacebuilds/{id}/timings, /workspaces/{id}/timings) ---------------
+
+
+class ProvisionerTiming(CoderModel):
+    """One provisioner step of a build: ``stage`` init / plan / graph / apply, per ``resource``."""
+
+    job_id: Text = ""
+    started_at: Time = None
+    ended_at: Time = None
+    stage: Text = ""
+    source: Text = ""
+    action: Text = ""
+    resource: Text = ""
+
+
+class AgentScriptTiming(CoderModel):
+    """One agent script's run: its ``display_name``, ``exit_code`` and ``status`` (ok, exit_failure, …)."""
+
+    started_at: Time = None
+    ended_at: Time = None
+    exit_code: int = 0
+    stage: Text = ""
+    status: Text = ""
+    display_name: Text = ""
+    workspace_agent_id: Text = ""
+    workspace_agent_name: Text = ""
+
+
+class AgentConnectionTiming(CoderModel):
+    """From the agent's creation to its first connection (``stage`` connect)."""
+
+    started_at: Time = None
+    ended_at: Time = None
+    stage: Text = ""
+    workspace_agent_id: Text = ""
+    workspace_agent_name: Text = ""
+
+
+class WorkspaceBuildTimings(CoderModel):
+    provisioner_timings: NullableList[ProvisionerTiming] = []
+    agent_script_timings: NullableList[AgentScriptTiming] = []
+    agent_connection_timings: NullableList[AgentConnectionTiming] = []

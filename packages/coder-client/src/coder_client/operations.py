@@ -34,6 +34,7 @@ from .models import (
     Workspace,
     WorkspaceAgent,
     WorkspaceBuild,
+    WorkspaceBuildTimings,
     WorkspaceSummary,
     WorkspaceTransition,
 )
@@ -458,6 +459,24 @@ class Operations:
     def build_logs(self, build: WorkspaceBuild | str) -> Op[list[ProvisionerJobLog]]:
         build_id = build.id if isinstance(build, WorkspaceBuild) else build
         return (yield from api.GET_BUILD_LOGS(build=build_id))
+
+    # build timings (feature build_timings) ------------------------------------------------------------
+
+    def timings(self, target: WorkspaceRef | WorkspaceBuild) -> Op[WorkspaceBuildTimings | None]:
+        """Where a build's time went (a build's, or a workspace's latest build's); None when this Coder
+        has no timings (before v2.17: the route answers 404, and the feature stays off for this client)."""
+        if self.state.capabilities is not None and not self.state.capabilities.build_timings:
+            return None
+        try:
+            if isinstance(target, WorkspaceBuild):
+                return (yield from api.GET_BUILD_TIMINGS(build=target.id))
+            workspace_id = yield from self.workspace_id(target)
+            return (yield from api.GET_WORKSPACE_TIMINGS(workspace=workspace_id))
+        except CoderError as exc:
+            if not _route_missing(exc):
+                raise
+            self.state.feature_missing("build_timings")
+            return None
 
     # agents ----------------------------------------------------------------------------------------
 

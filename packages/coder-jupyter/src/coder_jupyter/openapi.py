@@ -7,6 +7,8 @@ from typing import Any
 from coder_client import LifecycleKind
 from pydantic import BaseModel
 
+from .timings import TIMINGS_SCHEMA
+
 OBJECT_ID = {"type": "string", "minLength": 1, "pattern": "^[0-9A-Za-z_.~-]+$"}
 ERROR = {
     "type": "object",
@@ -439,6 +441,14 @@ def openapi_document(
                         },
                     ],
                     "responses": {"200": _json("The log tails", LOGS), **common},
+                }
+            },
+            "/workspaces/{workspace_id}/timings": {
+                "get": {
+                    "operationId": "workspaceTimings",
+                    "summary": "Where the latest build's time went (Coder's build timings, v2.17+)",
+                    "parameters": [workspace_id],
+                    "responses": {"200": _json("The steps and the summary", TIMINGS_SCHEMA), **common},
                 }
             },
             "/workspaces/{workspace_id}/events": {

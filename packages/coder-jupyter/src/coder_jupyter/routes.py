@@ -31,6 +31,7 @@ from .panel import PanelFeeds, RefusedQuery, Subscriber
 from .preferences import MAX_TEMPLATE_NAME, Preferences, load_preferences, remember_template, save_preferences
 from .rows import iso, row_of
 from .serialize import error_status_and_body, lifecycle_event_json, to_json
+from .timings import timings_json
 from .view import WorkspaceView
 
 MAX_LOG_LINES = 2000
@@ -274,6 +275,18 @@ class RowHandler(CoderHandler):
     async def get(self, workspace_id: str) -> None:
         async def call(client: AsyncCoderClient) -> dict[str, Any]:
             return row_of(await client.workspaces.get(workspace_id), client.url)
+
+        await self.respond(call)
+
+
+class TimingsHandler(CoderHandler):
+    """Where the latest build's time went (build timings); ``available`` False on a Coder without them."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, workspace_id: str) -> None:
+        async def call(client: AsyncCoderClient) -> dict[str, Any]:
+            return timings_json(await client.workspaces.timings(workspace_id))
 
         await self.respond(call)
 
@@ -537,6 +550,7 @@ def route_handlers(base_url: str) -> list[tuple[str, type[CoderHandler]]]:
         (url_path_join(api, "workspaces", "lookup", r"(?P<owner>[^/]+)", r"(?P<name>[^/]+)"), LookupHandler),
         (url_path_join(api, "workspaces", workspace), WorkspaceHandler),
         (url_path_join(api, "workspaces", workspace, "row"), RowHandler),
+        (url_path_join(api, "workspaces", workspace, "timings"), TimingsHandler),
         (
             url_path_join(api, "workspaces", workspace, "(?P<action>extend|start|stop|restart)"),
             WorkspaceActionHandler,

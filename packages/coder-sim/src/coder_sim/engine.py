@@ -18,6 +18,7 @@ from .eras import Era
 from .ids import IdSource
 from .model import (
     Agent,
+    Behaviour,
     Build,
     Job,
     LogEntry,
@@ -31,6 +32,7 @@ from .model import (
     Workspace,
 )
 from .store import Store
+from .timings import record_connection, record_provisioner, record_script, script_plan
 
 ChangeListener = Callable[[Workspace], None]
 # (event, workspace, build): "started" (a build was queued), "finished" (its job succeeded or failed),
@@ -226,6 +228,7 @@ class Simulation:
         build.job.error = error
         build.updated_at = now
         build.job.logs.end_follow()
+        record_provisioner(build, build.transition)
 
     def _job_log(self, build: Build, stage: str, output: str, level: str = "info") -> None:
         entry = ProvisionerLog(
@@ -293,26 +296,42 @@ class Simulation:
                 now = self.clock.now()
                 agent.first_connected_at = now
                 agent.last_connected_at = now
+                record_connection(build, agent, now)
                 self._set_lifecycle(workspace, agent, "starting")
-                delay = 0.0
-                for line in behaviour.startup_lines:
-                    delay += line.after
-                    self._later(
-                        agent.timers, delay, functools.partial(self._append_log, workspace, agent, line)
-                    )
+                self._run_scripts(workspace, build, agent, behaviour)
                 if behaviour.outcome == "start_timeout":
                     self._later(
                         agent.timers,
                         behaviour.startup_timeout_seconds,
                         lambda: self._set_lifecycle(workspace, agent, "start_timeout"),
                     )
-                else:
-                    outcome = behaviour.outcome
-                    self._later(
-                        agent.timers, delay + 0.2, lambda: self._set_lifecycle(workspace, agent, outcome)
-                    )
 
             self._later(agent.timers, behaviour.connect_seconds, connect)
+
+    def _run_scripts(self, workspace: Workspace, build: Build, agent: Agent, behaviour: Behaviour) -> None:
+        """Write the startup lines one after another; each script's timing is recorded at its last line
+        (a start_timeout template's last script never finishes in time, so it has none)."""
+        plan = script_plan(behaviour)
+        script_started = [self.clock.now()]
+
+        def step(index: int) -> None:
+            if index < len(plan):
+                self._later(agent.timers, plan[index][1].after, functools.partial(write, index))
+            elif behaviour.outcome != "start_timeout":
+                outcome = behaviour.outcome
+                self._later(agent.timers, 0.2, lambda: self._set_lifecycle(workspace, agent, outcome))
+
+        def write(index: int) -> None:
+            script, line, last = plan[index]
+            self._append_log(workspace, agent, line)
+            finished = last and not (behaviour.outcome == "start_timeout" and index == len(plan) - 1)
+            if finished:
+                now = self.clock.now()
+                record_script(build, agent, script, script_started[0], now)
+                script_started[0] = now
+            step(index + 1)
+
+        step(0)
 
     def _append_log(self, workspace: Workspace, agent: Agent, line: StartupLine) -> None:
         self._log_ids += 1

@@ -127,6 +127,16 @@ class StartupLine:
     level: LogLevel = "info"
 
 
+@dataclass(frozen=True)
+class AgentScript:
+    """A named startup script: the next ``lines`` of ``Behaviour.startup_lines`` are its output; it ends
+    with its last line, with ``exit_code`` (non-zero: status exit_failure). Scripts run one after another."""
+
+    display_name: str
+    lines: int
+    exit_code: int = 0
+
+
 @dataclass
 class Behaviour:
     """How builds of a template play out, in unscaled seconds."""
@@ -136,6 +146,8 @@ class Behaviour:
     build_error: str | None = None
     connect_seconds: float = 1.5
     startup_lines: tuple[StartupLine, ...] = ()
+    # Named scripts over startup_lines (build timings); none: one "Startup Script" writes every line.
+    scripts: tuple[AgentScript, ...] = ()
     outcome: StartupOutcome = "ready"
     startup_timeout_seconds: int = 300
     stop_seconds: float = 2.0
@@ -238,6 +250,16 @@ class Job:
 
 
 @dataclass
+class BuildTimings:
+    """What ``GET /workspacebuilds/{id}/timings`` reports (v2), recorded as the engine walks the build:
+    plain dicts in the spec's shape (ProvisionerTiming, AgentConnectionTiming, AgentScriptTiming)."""
+
+    provisioner: list[dict[str, object]] = field(default_factory=list)
+    connections: list[dict[str, object]] = field(default_factory=list)
+    scripts: list[dict[str, object]] = field(default_factory=list)
+
+
+@dataclass
 class Build:
     id: str
     workspace_id: str
@@ -256,6 +278,7 @@ class Build:
     max_deadline: datetime | None = None
     resources: list[Resource] = field(default_factory=list)
     timers: Timers = field(default_factory=Timers)
+    timings: BuildTimings = field(default_factory=BuildTimings)
 
     def agents(self) -> list[Agent]:
         return [agent for resource in self.resources for agent in resource.agents]

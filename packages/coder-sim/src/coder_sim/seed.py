@@ -12,7 +12,16 @@ from typing import Any
 
 from .clock import SimClock
 from .ids import IdSource
-from .model import Behaviour, Organization, Parameter, ParameterOption, StartupLine, Template, User
+from .model import (
+    AgentScript,
+    Behaviour,
+    Organization,
+    Parameter,
+    ParameterOption,
+    StartupLine,
+    Template,
+    User,
+)
 from .store import Store
 
 ORGANIZATION_NAME = "coder"
@@ -45,6 +54,15 @@ SLOW_LINES = (
     StartupLine(2.0, "Downloaded 2.3 GB of 40 GB (5%)", "warn"),
 )
 EVERY_DAY = timedelta(hours=8)
+# Named startup scripts over the lines above (build timings report each one's duration and exit code).
+PYTHON_DS_SCRIPTS = (
+    AgentScript("Clone project", 1),
+    AgentScript("Install Python packages", 3),
+    AgentScript("Start JupyterLab", 2),
+)
+BROKEN_SCRIPTS = (AgentScript("Install requirements", 4, exit_code=1),)
+SLOW_SCRIPTS = (AgentScript("Download training data", 3),)
+JUPYTER_ONLY_SCRIPTS = (AgentScript("Start JupyterLab", 2),)
 
 
 def python_ds_parameters() -> list[Parameter]:
@@ -138,7 +156,7 @@ def _templates(org: Organization, admin: User, ids: IdSource, clock: SimClock) -
             "python-ds",
             "Python data science",
             "Python 3.11, JupyterLab and the usual data stack.",
-            Behaviour(startup_lines=PYTHON_DS_LINES, outcome="ready"),
+            Behaviour(startup_lines=PYTHON_DS_LINES, scripts=PYTHON_DS_SCRIPTS, outcome="ready"),
             parameters=python_ds_parameters(),
         ),
         make(
@@ -146,7 +164,11 @@ def _templates(org: Organization, admin: User, ids: IdSource, clock: SimClock) -
             "Broken startup",
             "Builds fine, but its startup script exits non-zero (start_error).",
             Behaviour(
-                build_seconds=3.0, connect_seconds=1.0, startup_lines=BROKEN_LINES, outcome="start_error"
+                build_seconds=3.0,
+                connect_seconds=1.0,
+                startup_lines=BROKEN_LINES,
+                scripts=BROKEN_SCRIPTS,
+                outcome="start_error",
             ),
         ),
         make(
@@ -157,6 +179,7 @@ def _templates(org: Organization, admin: User, ids: IdSource, clock: SimClock) -
                 build_seconds=3.0,
                 connect_seconds=1.0,
                 startup_lines=SLOW_LINES,
+                scripts=SLOW_SCRIPTS,
                 outcome="start_timeout",
                 startup_timeout_seconds=8,
             ),
@@ -176,7 +199,7 @@ def _templates(org: Organization, admin: User, ids: IdSource, clock: SimClock) -
             "no-user-autostop",
             "Fixed schedule",
             "Admins set the schedule: users may not change autostop (ttl) or autostart.",
-            Behaviour(startup_lines=PYTHON_DS_LINES[-2:]),
+            Behaviour(startup_lines=PYTHON_DS_LINES[-2:], scripts=JUPYTER_ONLY_SCRIPTS),
             allow_user_autostop=False,
             allow_user_autostart=False,
             allow_user_cancel_workspace_jobs=False,
@@ -185,7 +208,7 @@ def _templates(org: Organization, admin: User, ids: IdSource, clock: SimClock) -
             "max-deadline",
             "Max 12 hours",
             "Workspaces stop at the latest 12 hours after they start (max_deadline).",
-            Behaviour(startup_lines=PYTHON_DS_LINES[-2:]),
+            Behaviour(startup_lines=PYTHON_DS_LINES[-2:], scripts=JUPYTER_ONLY_SCRIPTS),
             max_ttl_ms=12 * 3600 * 1000,
         ),
     ]

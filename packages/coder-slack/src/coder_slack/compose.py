@@ -76,6 +76,8 @@ async def build_bot(settings: Settings, *, migrate: bool = True) -> Bot:
         timeout_seconds=settings.coder_slack_card_timeout_seconds,
         holder=CardKeeper.holder_for(settings),
         lease_seconds=settings.coder_slack_lease_seconds,
+        timings_timeout=settings.coder_slack_timings_timeout_seconds,
+        slower_min_extra_seconds=settings.coder_slack_slower_min_extra_seconds,
     )
     bot = Bot(
         settings,

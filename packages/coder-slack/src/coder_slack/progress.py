@@ -20,12 +20,14 @@ from coder_client import (
     WorkspaceProgress,
     progress_of,
 )
+from coder_client.timings import SLOWER_MIN_EXTRA_SECONDS
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select, update
 
 from coder_slack.alerts.config import default_replica_id
 from coder_slack.alerts.leases import claim_leases, release_leases, renew_leases
+from coder_slack.build_timings import DEFAULT_TIMEOUT_SECONDS, TimingNote, record_startup, timing_note
 from coder_slack.settings import Settings
 from coder_slack.slack_errors import DESTINATION_ERRORS, PARENT_GONE, error_code, is_rate_limited, retry_after
 from coder_slack.slack_tokens import token_of, use_token
@@ -101,7 +103,11 @@ class StatusCards:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         holder: str | None = None,
         lease_seconds: float = 15.0,
+        timings_timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        slower_min_extra_seconds: float = SLOWER_MIN_EXTRA_SECONDS,
     ) -> None:
+        self.timings_timeout = timings_timeout
+        self.slower_min_extra_seconds = slower_min_extra_seconds
         self.slack = slack
         self.sessions = sessions
         self.coder_url = coder_url
@@ -307,6 +313,28 @@ class StatusCards:
                     card.state.troubleshooting_url = agent.troubleshooting_url
                     break
 
+    async def _timing_note(
+        self, client: AsyncCoderClient, workspace: Workspace, stage: str
+    ) -> TimingNote | None:
+        """Where the start's time went (build timings); None fast when Coder has none or is slow."""
+
+        async def record(template_id: str, build_id: str, workspace_id: str, seconds: float) -> list[float]:
+            async with self.sessions() as session:
+                earlier = await session.run_sync(
+                    lambda sync: record_startup(sync, template_id, build_id, workspace_id, seconds)
+                )
+                await session.commit()
+            return earlier
+
+        return await timing_note(
+            client,
+            workspace,
+            stage,
+            record,
+            timeout=self.timings_timeout,
+            min_extra_seconds=self.slower_min_extra_seconds,
+        )
+
     async def follow(self, card: PostedCard, client: AsyncCoderClient, build_number: int) -> None:
         """Update ``card`` until its build settles (or the timeout passes), when this process holds or wins
         its lease (else another replica follows it). Never raises."""
@@ -385,6 +413,8 @@ class StatusCards:
                     if item.latest_build.build_number < build_number:
                         continue  # a snapshot from before our build
                     self._apply(card, item)
+                    if card.state.finished and card.state.timing is None:
+                        card.state.timing = await self._timing_note(client, item, card.state.stage)
                     dirty = dirty or card.state.stage != shown
                     if (
                         not card.state.finished

@@ -109,6 +109,12 @@ class Settings(BaseSettings):
     coder_slack_digest_update_seconds: float = Field(default=0.5, gt=0)
     coder_slack_outbox_retention_days: int = Field(default=14, ge=1)
 
+    # Build timings (Coder v2.17+) on the status card and the alerts: how long to wait for them (then the card
+    # and the alert go without), and how much longer than the template's median startup (besides 1.5×) a
+    # startup must take to be called "slower than usual".
+    coder_slack_timings_timeout_seconds: float = Field(default=2.0, gt=0)
+    coder_slack_slower_min_extra_seconds: float = Field(default=30.0, ge=0)
+
     # Coder's notification webhook (coder_slack.notifications): POST /coder/notifications/<this secret>.
     # Unset: the route does not exist. Make one with `coder-slack generate-secret`.
     coder_slack_notifications_secret: SecretStr | None = None

@@ -15,10 +15,12 @@ import traitlets
 from coder_client import AsyncCoderClient, NotFound, Workspace, human_duration
 
 from ..runner import Runner
+from ..timings import timings_html, timings_json
 from ..view import WorkspaceView, dashboard_url
 from .common import CoderWidget, badge, visible_text
 
 LOG_TAIL_LINES = 40
+TIMED_OUTCOMES = frozenset({"ready", "start_error", "start_timeout"})  # starts with build timings
 
 
 async def resolve_workspace(client: AsyncCoderClient, ref: str) -> Workspace:
@@ -61,6 +63,10 @@ class Monitor(CoderWidget):
     autostop_in = traitlets.Float(None, allow_none=True, help="Seconds until the workspace stops on its own.")
     log_tail = traitlets.Unicode("", help="The startup log tail, filled when startup fails.")
     extended = traitlets.Unicode("", help="What the last Extend did, in a sentence (e.g. capped).")
+    time_spent = traitlets.Unicode(
+        "",
+        help='Where the start\'s time went (build timings), e.g. "Install Python packages 1m34s of 2m41s".',
+    )
 
     def __init__(
         self,
@@ -85,6 +91,8 @@ class Monitor(CoderWidget):
         self._timeline.add_class("coder-phase-timeline")
         self._startup = w.HTML("")
         self._startup.add_class("coder-startup-duration")
+        self._timings = w.HTML("")
+        self._timings.add_class("coder-build-timings")
         self._links = w.HTML("")
         self._links.add_class("coder-open-link")
         self._autostop = w.HTML("")
@@ -106,6 +114,7 @@ class Monitor(CoderWidget):
             self._title,
             self._timeline,
             self._startup,
+            self._timings,
             self._links,
             self._actions,
             self._log_box,
@@ -125,6 +134,11 @@ class Monitor(CoderWidget):
     def startup_text(self) -> str:
         """The startup line as shown, e.g. "Startup took 42s"; empty until the workspace is ready."""
         return visible_text(self._startup.value)
+
+    @property
+    def timings_text(self) -> str:
+        """Where the start's time went, as shown (summary and every step); empty without build timings."""
+        return visible_text(self._timings.value)
 
     @property
     def links_text(self) -> str:
@@ -186,6 +200,10 @@ class Monitor(CoderWidget):
     async def _apply(self, snapshot: Workspace) -> None:
         view = WorkspaceView(snapshot)
         previous = self.view
+        if view.outcome in TIMED_OUTCOMES and (previous is None or previous.outcome != view.outcome):
+            await self._load_timings()  # before the view is published: waiters see it settled with them
+        elif view.outcome is None and self.time_spent:
+            self.time_spent = self._timings.value = ""  # a new build: the old one's timings no longer apply
         self.view = view
         self._render(view)
         if view.outcome in {"start_error", "start_timeout"} and (
@@ -198,6 +216,15 @@ class Monitor(CoderWidget):
             self._log_box.layout.display = ""
         with self._changed:
             self._changed.notify_all()
+
+    async def _load_timings(self) -> None:
+        """Where the start's time went; nothing on a Coder without build timings or when they fail."""
+        try:
+            data = timings_json(await self.client().workspaces.timings(self.workspace_ref))
+        except Exception:
+            data = timings_json(None)
+        self.time_spent = data["summary"]
+        self._timings.value = timings_html(data)
 
     async def _load_log_tail(self, view: WorkspaceView) -> None:
         if not view.agent_id:

@@ -63,6 +63,7 @@ from coder_slack.alerts.metrics import AlertMetrics
 from coder_slack.alerts.repository import forget_workspaces, outbox_depth, unknown_keys
 from coder_slack.alerts.retention import retention_cutoffs
 from coder_slack.alerts.worker import DeliveryWorker
+from coder_slack.build_timings import TIMED_KINDS, record_startup, timing_note
 from coder_slack.notifications.router import NotificationRouter
 from coder_slack.settings import Settings
 from coder_slack.slack_tokens import SlackTokens
@@ -332,6 +333,7 @@ class AlertEngine:
                 if key in fresh:
                     event = next(e for e in observation.events if e.key == key)
                     observation.log_tails[event.agent_id] = await self._log_tail(event.agent_id)
+        await self._add_timings(observations)
         if not observations:
             return RecordResult()
         result = await self.db.run(record_observations, observations, self.config, utcnow(), catch_up)
@@ -357,6 +359,41 @@ class AlertEngine:
             entry = (build_id, set())
             self._recorded[workspace.id] = entry
         return entry[1]
+
+    async def _add_timings(self, observations: list[Observation]) -> None:
+        """Build timings for new ready / start_error / start_timeout alerts, fetched together and briefly
+        (``coder_slack.build_timings``): without them an alert reads as it always did."""
+        wanted = [
+            (observation, event)
+            for observation in observations
+            for event in observation.events
+            if event.kind in TIMED_KINDS
+        ]
+        if not wanted:
+            return
+        fresh = await self.db.run(unknown_keys, [event.key for _, event in wanted])
+        wanted = [(observation, event) for observation, event in wanted if event.key in fresh]
+        notes = await asyncio.gather(
+            *(
+                timing_note(
+                    self.coder,
+                    observation.workspace,
+                    event.kind,
+                    self._record_startup,
+                    timeout=self.settings.coder_slack_timings_timeout_seconds,
+                    min_extra_seconds=self.settings.coder_slack_slower_min_extra_seconds,
+                )
+                for observation, event in wanted
+            )
+        )
+        for (observation, event), note in zip(wanted, notes, strict=True):
+            if note is not None:
+                observation.timings[event.key] = note.to_payload()
+
+    async def _record_startup(
+        self, template_id: str, build_id: str, workspace_id: str, seconds: float
+    ) -> list[float]:
+        return await self.db.run(record_startup, template_id, build_id, workspace_id, seconds)
 
     async def _log_tail(self, agent_id: str) -> list[str]:
         try:

@@ -49,6 +49,7 @@ class Observation:
     workspace: Workspace
     events: list[AlertEvent]
     log_tails: dict[str, list[str]] = field(default_factory=dict)
+    timings: dict[str, dict[str, Any]] = field(default_factory=dict)  # event key → build timings note
 
 
 @dataclass(frozen=True)
@@ -468,6 +469,8 @@ def record_observations(
             payload = event.payload()
             if event.agent_id in observation.log_tails:
                 payload["log_tail"] = observation.log_tails[event.agent_id]
+            if event.key in observation.timings:
+                payload["timings"] = observation.timings[event.key]
             for target in audience.targets(workspace, event.kind):
                 _queue(audience, workspace, event, target, payload, now, catch_up)
         _queue_autostop(audience, workspace, now, result)

@@ -28,6 +28,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from coder_slack.build_timings import TimingNote
 from coder_slack.views.buttons import (
     ALERT_ACTIONS_PREFIX,
     ALERT_DEADLINE_BLOCK,
@@ -37,6 +38,7 @@ from coder_slack.views.buttons import (
     stop_button,
 )
 from coder_slack.views.message import Message
+from coder_slack.views.timings import timing_blocks
 
 METADATA_EVENT_TYPE = "coderops_alert"
 SECTION_LIMIT = 3000
@@ -190,6 +192,7 @@ def alert_card(
         SectionBlock(block_id=f"{ALERT_TITLE_PREFIX}{payload['kind']}", text=_md(title)),
         ContextBlock(elements=[_md(_facts(payload))]),
     ]
+    blocks.extend(timing_blocks(TimingNote.from_payload(payload.get("timings"))))
     blocks.extend(_detail_blocks(payload))
     if note:
         blocks.append(ContextBlock(elements=[_md(note)]))

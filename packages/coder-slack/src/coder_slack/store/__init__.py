@@ -44,6 +44,7 @@ from coder_slack.store.tables import (
     UserSettings,
     utcnow,
 )
+from coder_slack.store.timing_tables import StartupDuration
 from coder_slack.store.transactions import (
     ThreadTransactions,
     Transactions,
@@ -72,6 +73,7 @@ __all__ = [
     "Identity",
     "KeyRotation",
     "SessionFactory",
+    "StartupDuration",
     "StatusCard",
     "Subscription",
     "ThreadTransactions",

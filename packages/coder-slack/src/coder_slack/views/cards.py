@@ -15,9 +15,11 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from coder_slack.build_timings import TimingNote
 from coder_slack.views.buttons import extend_button, restart_button, start_button, stop_button
 from coder_slack.views.common import clip, escape
 from coder_slack.views.message import Message
+from coder_slack.views.timings import timing_blocks, timing_details
 
 START_STAGES = ("queued", "building", "agent starting", "ready")
 STOP_STAGES = ("queued", "stopping", "stopped")
@@ -56,6 +58,7 @@ class CardState:
     apps: list[tuple[str, str]] = field(default_factory=list)
     error: str = ""
     troubleshooting_url: str = ""
+    timing: TimingNote | None = None  # build timings (Coder v2.17+), once the start settled
 
     @property
     def finished(self) -> bool:
@@ -127,6 +130,7 @@ def status_card(state: CardState, now: datetime) -> Message:
     if state.build_duration is not None:
         facts.append(f"build took {human_duration(state.build_duration)}")
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=" · ".join(facts))]))
+    blocks += timing_blocks(state.timing) + timing_details(state.timing)
     if state.error:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=f"```{clip(escape(state.error), 2900)}```")))
     if state.troubleshooting_url and state.stage in {"start_error", "start_timeout"}:
