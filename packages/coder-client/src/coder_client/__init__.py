@@ -49,6 +49,8 @@ from .models import (
     OAuth2ServerMetadata,
     Organization,
     ParameterOption,
+    Preset,
+    PresetParameter,
     ProvisionerJob,
     ProvisionerJobLog,
     ResourceMetadata,
@@ -69,6 +71,15 @@ from .models import (
 from .names import MAX_NAME_LENGTH, workspace_name_error
 from .operations import ServerFeatures
 from .parameters import FormKind, ParameterField, parameter_fields, validate_parameters
+from .presets import (
+    PREBUILDS_USER_ID,
+    PREBUILDS_USERNAME,
+    claimed_prebuild,
+    is_prebuild,
+    merge_preset_parameters,
+    resolve_preset,
+    without_prebuilds,
+)
 from .redaction import REDACTED, is_secret_name, redact, redact_tail, register_secret
 from .retry import RetryPolicy
 from .schedules import describe_schedule, parse_schedule
@@ -89,6 +100,8 @@ __all__ = [
     "EXTEND_MINIMUM",
     "MAX_NAME_LENGTH",
     "PHASE_NAMES",
+    "PREBUILDS_USERNAME",
+    "PREBUILDS_USER_ID",
     "REDACTED",
     "AgentLog",
     "AgentStatus",
@@ -128,6 +141,8 @@ __all__ = [
     "ParameterOption",
     "Phase",
     "PhaseState",
+    "Preset",
+    "PresetParameter",
     "ProvisionerJob",
     "ProvisionerJobLog",
     "RateLimited",
@@ -156,13 +171,16 @@ __all__ = [
     "WorkspaceSummary",
     "WorkspaceTransition",
     "capabilities_of",
+    "claimed_prebuild",
     "default_config_dir",
     "describe_schedule",
     "format_duration",
     "human_duration",
+    "is_prebuild",
     "is_secret_name",
     "is_transitional",
     "lifecycle_summary",
+    "merge_preset_parameters",
     "parameter_fields",
     "parse_duration",
     "parse_schedule",
@@ -175,6 +193,8 @@ __all__ = [
     "redact_tail",
     "register_secret",
     "resolve_config",
+    "resolve_preset",
     "validate_parameters",
+    "without_prebuilds",
     "workspace_name_error",
 ]
