@@ -51,6 +51,8 @@ from .models import (
     OAuth2ServerMetadata,
     Organization,
     ParameterOption,
+    Preset,
+    PresetParameter,
     ProvisionerJob,
     ProvisionerJobLog,
     ProvisionerTiming,
@@ -73,6 +75,15 @@ from .models import (
 from .names import MAX_NAME_LENGTH, workspace_name_error
 from .operations import ServerFeatures
 from .parameters import FormKind, ParameterField, parameter_fields, validate_parameters
+from .presets import (
+    PREBUILDS_USER_ID,
+    PREBUILDS_USERNAME,
+    claimed_prebuild,
+    is_prebuild,
+    merge_preset_parameters,
+    resolve_preset,
+    without_prebuilds,
+)
 from .redaction import REDACTED, is_secret_name, redact, redact_tail, register_secret
 from .retry import RetryPolicy
 from .schedules import describe_schedule, parse_schedule
@@ -94,6 +105,8 @@ __all__ = [
     "EXTEND_MINIMUM",
     "MAX_NAME_LENGTH",
     "PHASE_NAMES",
+    "PREBUILDS_USERNAME",
+    "PREBUILDS_USER_ID",
     "REDACTED",
     "AgentLog",
     "AgentStatus",
@@ -133,6 +146,8 @@ __all__ = [
     "ParameterOption",
     "Phase",
     "PhaseState",
+    "Preset",
+    "PresetParameter",
     "ProvisionerJob",
     "ProvisionerJobLog",
     "RateLimited",
@@ -161,13 +176,16 @@ __all__ = [
     "WorkspaceSummary",
     "WorkspaceTransition",
     "capabilities_of",
+    "claimed_prebuild",
     "default_config_dir",
     "describe_schedule",
     "format_duration",
     "human_duration",
+    "is_prebuild",
     "is_secret_name",
     "is_transitional",
     "lifecycle_summary",
+    "merge_preset_parameters",
     "parameter_fields",
     "parse_duration",
     "parse_schedule",
@@ -180,7 +198,9 @@ __all__ = [
     "redact_tail",
     "register_secret",
     "resolve_config",
+    "resolve_preset",
     "validate_parameters",
+    "without_prebuilds",
     "workspace_name_error",
     "AgentConnectionTiming",
     "AgentScriptTiming",

@@ -36,6 +36,7 @@ from .models import (
     OAuth2ProviderAppSecretFull,
     OAuth2ServerMetadata,
     Organization,
+    Preset,
     ProvisionerJobLog,
     Template,
     TemplateVersionParameter,
@@ -222,6 +223,17 @@ class Templates(_SyncNamespace):
         """The rich parameters of the template's active version (what ``create`` checks against)."""
         return self._run(self._ops.parameters(template, organization))
 
+    def presets(
+        self,
+        template: TemplateRef | None = None,
+        organization: str | None = None,
+        *,
+        version: str | None = None,
+    ) -> builtins.list[Preset]:
+        """The presets of the template's active version (or of template ``version``, an id); [] when
+        this Coder has none (before v2.20: the route answers 404)."""
+        return self._run(self._ops.presets(template, version, organization))
+
 
 class Workspaces(_SyncNamespace):
     def list(
@@ -256,10 +268,17 @@ class Workspaces(_SyncNamespace):
         autostart: str | None = None,
         owner: str = "me",
         organization: str | None = None,
+        preset: str | None = None,
     ) -> Workspace:
-        """Create (and start) a workspace; parameters are checked against the template first."""
+        """Create (and start) a workspace; parameters are checked against the template first.
+
+        ``preset``: a preset's name or id; its values are fixed and ``parameters`` fill in the rest (a
+        contradicting value is refused). Coder may hand over a prebuilt workspace:
+        ``coder_client.claimed_prebuild(result)`` says so."""
         return self._run(
-            self._ops.create_workspace(name, template, parameters, ttl, autostart, owner, organization)
+            self._ops.create_workspace(
+                name, template, parameters, ttl, autostart, owner, organization, preset
+            )
         )
 
     def rename(self, workspace: WorkspaceRef, new_name: str) -> None:
@@ -500,6 +519,15 @@ class AsyncTemplates(_AsyncNamespace):
     ) -> builtins.list[TemplateVersionParameter]:
         return await self._run(self._ops.parameters(template, organization))
 
+    async def presets(
+        self,
+        template: TemplateRef | None = None,
+        organization: str | None = None,
+        *,
+        version: str | None = None,
+    ) -> builtins.list[Preset]:
+        return await self._run(self._ops.presets(template, version, organization))
+
 
 class AsyncWorkspaces(_AsyncNamespace):
     async def list(
@@ -529,9 +557,12 @@ class AsyncWorkspaces(_AsyncNamespace):
         autostart: str | None = None,
         owner: str = "me",
         organization: str | None = None,
+        preset: str | None = None,
     ) -> Workspace:
         return await self._run(
-            self._ops.create_workspace(name, template, parameters, ttl, autostart, owner, organization)
+            self._ops.create_workspace(
+                name, template, parameters, ttl, autostart, owner, organization, preset
+            )
         )
 
     async def rename(self, workspace: WorkspaceRef, new_name: str) -> None:

@@ -27,6 +27,7 @@ from .models import (
     OAuth2ProviderAppSecretFull,
     OAuth2ServerMetadata,
     Organization,
+    Preset,
     ProvisionerJobLog,
     Template,
     TemplateVersionParameter,
@@ -40,6 +41,7 @@ from .models import (
 )
 from .names import workspace_name_error
 from .parameters import validate_parameters
+from .presets import merge_preset_parameters, resolve_preset
 from .retry import _server_clock_offset
 from .schedules import parse_schedule
 
@@ -226,6 +228,30 @@ class Operations:
         resolved = yield from self.template(template, organization)
         return (yield from api.GET_RICH_PARAMETERS(version=resolved.active_version_id))
 
+    # presets: one template version's named parameter sets (Coder v2.20+) ---------------------------
+
+    def presets(
+        self, template: TemplateRef | None, version: str | None, organization: str | None = None
+    ) -> Op[list[Preset]]:
+        """The presets of ``version`` (an id) or of ``template``'s active version; [] when this Coder has
+        no presets (its capabilities say so, or the route answers 404: the feature is then off)."""
+        capabilities = self.state.capabilities
+        if capabilities is not None and not capabilities.presets:
+            return []
+        if version is None:
+            if template is None:
+                raise InvalidArgument("Pass a template (name, id or Template) or a template version id.")
+            resolved = yield from self.template(template, organization)
+            version = resolved.active_version_id
+        try:
+            return (yield from api.GET_PRESETS(version=version))
+        except CoderError as exc:
+            if not _route_missing(exc):
+                raise
+        self.state.feature_missing("presets")
+        self.state.feature_missing("prebuilds")
+        return []
+
     # workspaces ------------------------------------------------------------------------------------
 
     def list_workspaces(
@@ -272,17 +298,25 @@ class Operations:
         autostart: str | None,
         owner: str,
         organization: str | None,
+        preset: str | None = None,
     ) -> Op[Workspace]:
         problem = workspace_name_error(name)
         if problem:
             raise InvalidArgument(problem)
         resolved = yield from self.template(template, organization)
         rich = yield from api.GET_RICH_PARAMETERS(version=resolved.active_version_id)
+        chosen: Preset | None = None
+        if preset:  # presets: the preset's values are fixed; explicit values fill in the rest
+            available = yield from self.presets(resolved, resolved.active_version_id)
+            chosen = resolve_preset(available, preset, resolved.name)
+            parameters = merge_preset_parameters(chosen, parameters, rich)
         body: dict[str, Any] = {
             "template_id": resolved.id,
             "name": name,
             "rich_parameter_values": validate_parameters(resolved.name, rich, parameters or {}),
         }
+        if chosen is not None:
+            body["template_version_preset_id"] = chosen.id
         if ttl is not None:
             body["ttl_ms"] = ttl_milliseconds(ttl)
         if autostart is not None:

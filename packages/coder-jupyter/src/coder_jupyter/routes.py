@@ -18,6 +18,7 @@ from coder_client import (
     parameter_fields,
     parse_duration,
     redact_tail,
+    without_prebuilds,
 )
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
@@ -29,6 +30,7 @@ from .config import CoderConfig
 from .openapi import openapi_document
 from .panel import PanelFeeds, RefusedQuery, Subscriber
 from .preferences import MAX_TEMPLATE_NAME, Preferences, load_preferences, remember_template, save_preferences
+from .presets import form_presets
 from .rows import iso, row_of
 from .serialize import error_status_and_body, lifecycle_event_json, to_json
 from .timings import timings_json
@@ -48,6 +50,11 @@ class CreateWorkspaceBody(BaseModel):
     ttl: str | None = Field(default=None, description='Autostop after, e.g. "8h" or "90m".')
     autostart: str | None = Field(
         default=None, description='Autostart schedule, e.g. "9:30 mon-fri Europe/Berlin".'
+    )
+    preset: str | None = Field(
+        default=None,
+        description="A preset of the template (name or id; Coder v2.20+): its values are fixed, the "
+        "parameters fill in the rest; Coder may hand over a prebuilt workspace.",
     )
 
 
@@ -172,7 +179,7 @@ class WorkspacesHandler(CoderHandler):
         query = self.get_query_argument("q", "owner:me")
 
         async def call(client: AsyncCoderClient) -> dict[str, Any]:
-            found = await client.workspaces.list(query=query)
+            found = without_prebuilds(await client.workspaces.list(query=query))  # presets
             return {"workspaces": to_json(found), "count": len(found)}
 
         await self.respond(call)
@@ -191,6 +198,7 @@ class WorkspacesHandler(CoderHandler):
                 parameters=body.parameters,
                 ttl=parse_duration(body.ttl) if body.ttl else None,
                 autostart=body.autostart,
+                **({"preset": body.preset} if body.preset else {}),
             )
             remember_template(body.template)
             return created
@@ -207,7 +215,7 @@ class RowsHandler(CoderHandler):
         query = self.get_query_argument("q", "owner:me")
 
         async def call(client: AsyncCoderClient) -> dict[str, Any]:
-            found = await client.workspaces.list(query=query)
+            found = without_prebuilds(await client.workspaces.list(query=query))  # presets
             now = datetime.now(UTC)
             return {"rows": [row_of(ws, client.url, now) for ws in found], "count": len(found)}
 
@@ -412,6 +420,7 @@ class TemplateFormHandler(CoderHandler):
                 "template": to_json(template),
                 "fields": [to_json(field) for field in fields],
                 "last_used": load_preferences().last_template == template.name,
+                "presets": await form_presets(client, template),  # presets ([] when Coder has none)
             }
 
         await self.respond(call)

@@ -118,6 +118,20 @@ class Parameter:
     icon: str = ""
 
 
+@dataclass
+class Preset:
+    """A template version's named parameter values (v2: GET /templateversions/{id}/presets); with
+    ``desired_instances`` > 0 the prebuild pool keeps that many ready workspaces (``prebuilds.py``)."""
+
+    id: str
+    name: str
+    parameters: dict[str, str]
+    description: str = ""
+    icon: str = ""
+    default: bool = False
+    desired_instances: int = 0
+
+
 @dataclass(frozen=True)
 class StartupLine:
     """One line the agent's startup script writes, ``after`` seconds (unscaled) after the previous one."""
@@ -180,6 +194,7 @@ class Template:
     connection_timeout_seconds: int = 120
     troubleshooting_url: str = ""
     deleted: bool = False
+    presets: list[Preset] = field(default_factory=list)  # of the active version (v2 era serves them)
 
 
 @dataclass
@@ -279,6 +294,7 @@ class Build:
     resources: list[Resource] = field(default_factory=list)
     timers: Timers = field(default_factory=Timers)
     timings: BuildTimings = field(default_factory=BuildTimings)
+    preset_id: str | None = None  # template_version_preset_id (v2)
 
     def agents(self) -> list[Agent]:
         return [agent for resource in self.resources for agent in resource.agents]

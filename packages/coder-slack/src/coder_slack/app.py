@@ -33,6 +33,7 @@ from coder_slack.views.buttons import (
 from coder_slack.views.common import escape
 from coder_slack.views.messages import text_message, usage_error
 from coder_slack.views.modals import CREATE_CALLBACK, LOGIN_CALLBACK
+from coder_slack.views.presets import PRESET_ACTION
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +178,16 @@ def create_app(bot: Bot, *, socket_mode: bool = False, oauth: SlackOAuth | None 
             return Invocation(bot, team_id=team, user_id=user, channel_id=channel, subcommand="create")
 
         await create.submit_create(bot, ack, body, make_invocation)
+
+    @app.action(PRESET_ACTION)  # presets: a preset picked in the create form refills it
+    async def on_preset_choice(ack: Ack, body: dict[str, Any]) -> None:
+        await ack()
+
+        def make_invocation(channel: str) -> Invocation:
+            team, user, _ = _ids(body)
+            return Invocation(bot, team_id=team, user_id=user, channel_id=channel, subcommand="create")
+
+        bot.tasks.spawn(create.choose_preset(bot, body, make_invocation), name="create-preset")
 
     @app.view(LOGIN_CALLBACK)
     async def on_login_submit(ack: Ack, body: dict[str, Any]) -> None:

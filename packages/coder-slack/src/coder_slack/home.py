@@ -35,7 +35,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from coder_client import Workspace, parameter_fields
+from coder_client import Workspace, parameter_fields, without_prebuilds
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -257,7 +257,7 @@ class HomeTabs:
             data.username, data.linked = actor.username, actor.linked
             query = "owner:me" if actor.linked else f"owner:{actor.username}"
             try:
-                data.workspaces = await actor.client.workspaces.list(query=query)
+                data.workspaces = without_prebuilds(await actor.client.workspaces.list(query=query))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

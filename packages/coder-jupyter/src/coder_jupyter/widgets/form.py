@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from collections.abc import Callable, Mapping
@@ -114,6 +115,14 @@ class ParameterForm(w.VBox):  # type: ignore[misc]
     def errors(self) -> dict[str, str]:
         found = {name: field.error() for name, field in self.fields.items()}
         return {name: problem for name, problem in found.items() if problem}
+
+    def apply_preset(self, values: Mapping[str, str]) -> None:
+        """presets: set the preset's values and lock those fields (a preset's values are fixed); the
+        fields of the previous preset are unlocked."""
+        for name, field in self.fields.items():
+            if name in values:
+                field.value = dataclasses.replace(field.spec, default=values[name]).initial_value
+            field.input.disabled = name in values
 
     def show_server_errors(self, validations: Mapping[str, str]) -> None:
         for name, detail in validations.items():

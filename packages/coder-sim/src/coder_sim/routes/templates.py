@@ -7,6 +7,7 @@ from aiohttp import web
 from ..context import context_of, parse_uuid, resolve_organization, resolve_template_version
 from ..eras import Era
 from ..errors import json_response, not_found
+from ..prebuilds import render_preset
 from ..render import render_parameter, render_template
 
 PREFIX = "/api/v2"
@@ -70,6 +71,12 @@ async def rich_parameters(request: web.Request) -> web.StreamResponse:
     return json_response([render_parameter(p, ctx.era) for p in template.parameters])
 
 
+async def presets(request: web.Request) -> web.StreamResponse:
+    """v2: the presets of a template version (Coder v2.20+)."""
+    template = resolve_template_version(request)
+    return json_response([render_preset(preset) for preset in template.presets])
+
+
 def register(router: web.UrlDispatcher, era: Era) -> None:
     router.add_get(PREFIX + "/organizations/{organization}/templates", organization_templates)
     router.add_get(
@@ -79,3 +86,4 @@ def register(router: web.UrlDispatcher, era: Era) -> None:
     router.add_get(PREFIX + "/templateversions/{templateversion}/rich-parameters", rich_parameters)
     if era.name == "v2":
         router.add_get(PREFIX + "/templates", all_templates)
+        router.add_get(PREFIX + "/templateversions/{templateversion}/presets", presets)

@@ -17,16 +17,20 @@ from typing import Any
 from coder_client import (
     Conflict,
     InvalidParameters,
+    Preset,
     TemplateVersionParameter,
     ValidationFailed,
     Workspace,
+    merge_preset_parameters,
     parameter_fields,
+    resolve_preset,
     workspace_name_error,
 )
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 
 from coder_slack.coder import explain, field_errors
+from coder_slack.commands import create_presets
 from coder_slack.commands.context import Bot, Invocation, record_command
 from coder_slack.commands.grammar import Create
 from coder_slack.identity import Actor
@@ -39,6 +43,7 @@ from coder_slack.views.modals import (
     parameter_block_id,
     submitted_values,
 )
+from coder_slack.views.presets import PRESET_BLOCK, chosen_preset, preset_conflicts, with_preset_block
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +99,7 @@ async def _create(inv: Invocation, actor: Actor, spec: Mapping[str, Any]) -> Wor
         ttl=spec.get("ttl_seconds") and float(spec["ttl_seconds"]) / 60,
         autostart=spec.get("autostart"),
         owner=actor.owner_for_create,
+        **({"preset": spec["preset"]} if spec.get("preset") else {}),
     )
 
 
@@ -121,7 +127,12 @@ async def start_create(inv: Invocation, command: Create) -> None:
                 )
             raise
         fields = parameter_fields(parameters)
-        missing = [f for f in fields if f.required and not f.ephemeral and f.name not in command.parameters]
+        # presets: the template's (none on a Coder without them); --preset's values are fixed
+        presets = await create_presets.template_presets(actor, command.template)
+        preset = resolve_preset(presets, command.preset, command.template) if command.preset else None
+        prefill = merge_preset_parameters(preset, command.parameters, parameters) if preset else {}
+        prefill = {**command.parameters, **prefill}
+        missing = [f for f in fields if f.required and not f.ephemeral and f.name not in prefill]
         spec = {
             "template": command.template,
             "name": command.name,
@@ -129,6 +140,7 @@ async def start_create(inv: Invocation, command: Create) -> None:
             "ttl_seconds": command.ttl.total_seconds() if command.ttl else None,
             "autostart": command.autostart,
             "channel": inv.channel_id,
+            "preset": preset.id if preset else None,
         }
         if command.name and not missing:
             if loading_view:
@@ -142,8 +154,9 @@ async def start_create(inv: Invocation, command: Create) -> None:
             await inv.reply(text_message(f"Creating `{workspace.full_name}`; progress below."), replace=True)
             await _post_card(inv, actor, workspace)
             return
-        metadata = {k: v for k, v in spec.items() if k not in {"parameters", "name"}}
-        modal = create_modal(command.template, fields, metadata, command.parameters, command.name)
+        metadata = {k: v for k, v in spec.items() if k not in {"parameters", "name", "preset"}}
+        modal = create_modal(command.template, fields, metadata, prefill, command.name)
+        modal = with_preset_block(modal, presets, preset.id if preset else None)
         if loading_view:
             await inv.bot.slack.views_update(view_id=loading_view, view=modal)
         elif inv.trigger_id:
@@ -204,7 +217,11 @@ async def submit_create(
 
     async def prepare() -> tuple[Actor, list[TemplateVersionParameter]]:
         actor = await inv.actor()
+        if values.get(PRESET_BLOCK):  # presets: the chosen one's id, checked against the template's
+            presets[:] = await create_presets.template_presets(actor, template)
         return actor, await _parameters(actor, template)
+
+    presets: list[Preset] = []
 
     started = time.monotonic()
     preparing = asyncio.ensure_future(prepare())
@@ -212,11 +229,14 @@ async def submit_create(
     if done and preparing.exception() is None:
         actor, parameters = preparing.result()
         given, problems = _form_parameters(parameters, values)
+        preset = chosen_preset(presets, values.get(PRESET_BLOCK))
+        if preset is not None:
+            problems = {**preset_conflicts(preset, given), **problems}
         if problems:
             record_command("create", "usage")
             await ack(response_action="errors", errors=problems)
             return
-        spec = {**metadata, "name": name, "parameters": given}
+        spec = {**metadata, "name": name, "parameters": given, "preset": preset.id if preset else None}
         creating = asyncio.ensure_future(_create(inv, actor, spec))
         remaining = max(0.1, SUBMIT_BUDGET_SECONDS - (time.monotonic() - started))
         created, _ = await asyncio.wait({creating}, timeout=remaining)
@@ -258,10 +278,19 @@ async def submit_create(
     async def later() -> None:
         actor, parameters = await preparing
         given, _problems = _form_parameters(parameters, values)  # Coder's own check answers the rest
-        workspace = await _create(inv, actor, {**metadata, "name": name, "parameters": given})
+        preset = chosen_preset(presets, values.get(PRESET_BLOCK))
+        spec = {**metadata, "name": name, "parameters": given, "preset": preset.id if preset else None}
+        workspace = await _create(inv, actor, spec)
         await _post_card(inv, actor, workspace)
 
     bot.tasks.spawn(inv.guarded(later, what=f"template `{template}`"), name="create-later")
+
+
+async def choose_preset(
+    bot: Bot, body: Mapping[str, Any], make_invocation: Callable[[str], Invocation]
+) -> None:
+    """presets: a preset picked in the create form refills it (see ``create_presets``)."""
+    await create_presets.on_preset_chosen(bot, body, make_invocation, _parameters)
 
 
 def _form_parameters(
