@@ -31,6 +31,7 @@ from .models import (
     User,
     UsersPage,
     Workspace,
+    WorkspaceACL,
     WorkspaceAgent,
     WorkspaceBuild,
     WorkspacesPage,
@@ -181,6 +182,11 @@ LIST_BUILDS = Endpoint("GET", "/workspaces/{workspace}/builds", parse_list(Works
 GET_BUILD = Endpoint("GET", "/workspacebuilds/{build}", parse_model(WorkspaceBuild))
 CANCEL_BUILD = Endpoint("PATCH", "/workspacebuilds/{build}/cancel", parse_model(Response))
 GET_BUILD_LOGS = Endpoint("GET", "/workspacebuilds/{build}/logs", parse_list(ProvisionerJobLog))
+
+# Template updates and workspace sharing (Coder v2; 404 "Route not found." on older servers)
+SET_AUTOMATIC_UPDATES = Endpoint("PUT", "/workspaces/{workspace}/autoupdates", parse_nothing, era="v2.3+")
+GET_WORKSPACE_ACL = Endpoint("GET", "/workspaces/{workspace}/acl", parse_model(WorkspaceACL), era="v2.27+")
+UPDATE_WORKSPACE_ACL = Endpoint("PATCH", "/workspaces/{workspace}/acl", parse_nothing, era="v2.27+")
 
 # Agents
 GET_AGENT = Endpoint("GET", "/workspaceagents/{agent}", parse_model(WorkspaceAgent))
