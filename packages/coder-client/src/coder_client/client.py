@@ -42,6 +42,7 @@ from .models import (
     TemplateVersionParameter,
     User,
     Workspace,
+    WorkspaceACL,
     WorkspaceAgent,
     WorkspaceBuild,
     WorkspaceBuildTimings,
@@ -327,6 +328,38 @@ class Workspaces(_SyncNamespace):
         """Cancel the build in progress (Coder allows it to owners, or where the template lets users)."""
         self._run(self._ops.cancel(workspace))
 
+    # template updates and workspace sharing (issue 13)
+
+    def update(
+        self,
+        workspace: WorkspaceRef,
+        parameters: Mapping[str, Any] | None = None,
+        stop_timeout: float = RESTART_STOP_TIMEOUT,
+    ) -> WorkspaceBuild:
+        """Move it to its template's active version, as ``coder update`` does: stopped first if it runs,
+        then started on the new version with its parameter values; ``parameters`` gives values for
+        parameters the new version requires. :class:`UpToDate` when it is not ``outdated``."""
+        return self._run(self._ops.update(workspace, parameters, stop_timeout))
+
+    def set_automatic_updates(self, workspace: WorkspaceRef, policy: str) -> None:
+        """``"always"`` (autostart builds the newest template version) or ``"never"``."""
+        self._run(self._ops.set_automatic_updates(workspace, policy))
+
+    def acl(self, workspace: WorkspaceRef) -> WorkspaceACL:
+        """Who it is shared with (Coder v2.27+; :class:`FeatureUnavailable` on older servers)."""
+        return self._run(self._ops.acl(workspace))
+
+    def share(self, workspace: WorkspaceRef, user: User | str, role: str = "use") -> WorkspaceACL:
+        """Share it with ``user`` as ``"use"`` or ``"admin"``; :class:`SharingDisabled` when turned off."""
+        return self._run(self._ops.share(workspace, user, role))
+
+    def unshare(self, workspace: WorkspaceRef, user: User | str) -> WorkspaceACL:
+        return self._run(self._ops.unshare(workspace, user))
+
+    def shared_with_me(self, limit: int | None = None) -> builtins.list[Workspace]:
+        """The workspaces other people shared with you."""
+        return self._run(self._ops.shared_with_me(limit))
+
     def builds(self, workspace: WorkspaceRef) -> builtins.list[WorkspaceBuild]:
         return self._run(self._ops.builds(workspace))
 
@@ -607,6 +640,32 @@ class AsyncWorkspaces(_AsyncNamespace):
 
     async def cancel(self, workspace: WorkspaceRef) -> None:
         await self._run(self._ops.cancel(workspace))
+
+    # template updates and workspace sharing (issue 13)
+
+    async def update(
+        self,
+        workspace: WorkspaceRef,
+        parameters: Mapping[str, Any] | None = None,
+        stop_timeout: float = RESTART_STOP_TIMEOUT,
+    ) -> WorkspaceBuild:
+        """Move it to its template's active version (see :meth:`Workspaces.update`)."""
+        return await self._run(self._ops.update(workspace, parameters, stop_timeout))
+
+    async def set_automatic_updates(self, workspace: WorkspaceRef, policy: str) -> None:
+        await self._run(self._ops.set_automatic_updates(workspace, policy))
+
+    async def acl(self, workspace: WorkspaceRef) -> WorkspaceACL:
+        return await self._run(self._ops.acl(workspace))
+
+    async def share(self, workspace: WorkspaceRef, user: User | str, role: str = "use") -> WorkspaceACL:
+        return await self._run(self._ops.share(workspace, user, role))
+
+    async def unshare(self, workspace: WorkspaceRef, user: User | str) -> WorkspaceACL:
+        return await self._run(self._ops.unshare(workspace, user))
+
+    async def shared_with_me(self, limit: int | None = None) -> builtins.list[Workspace]:
+        return await self._run(self._ops.shared_with_me(limit))
 
     async def builds(self, workspace: WorkspaceRef) -> builtins.list[WorkspaceBuild]:
         return await self._run(self._ops.builds(workspace))

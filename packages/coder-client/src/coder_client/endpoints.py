@@ -32,6 +32,7 @@ from .models import (
     User,
     UsersPage,
     Workspace,
+    WorkspaceACL,
     WorkspaceAgent,
     WorkspaceBuild,
     WorkspaceBuildTimings,
@@ -193,6 +194,10 @@ GET_BUILD_TIMINGS = Endpoint(
 GET_WORKSPACE_TIMINGS = Endpoint(
     "GET", "/workspaces/{workspace}/timings", parse_model(WorkspaceBuildTimings), era="v2.17+"
 )
+# Template updates and workspace sharing (Coder v2; 404 "Route not found." on older servers)
+SET_AUTOMATIC_UPDATES = Endpoint("PUT", "/workspaces/{workspace}/autoupdates", parse_nothing, era="v2.3+")
+GET_WORKSPACE_ACL = Endpoint("GET", "/workspaces/{workspace}/acl", parse_model(WorkspaceACL), era="v2.27+")
+UPDATE_WORKSPACE_ACL = Endpoint("PATCH", "/workspaces/{workspace}/acl", parse_nothing, era="v2.27+")
 
 # Agents
 GET_AGENT = Endpoint("GET", "/workspaceagents/{agent}", parse_model(WorkspaceAgent))

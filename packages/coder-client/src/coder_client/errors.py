@@ -24,6 +24,7 @@ __all__ = [
     "ConfigurationError",
     "Conflict",
     "ExtendRefused",
+    "FeatureUnavailable",
     "FieldError",
     "Forbidden",
     "Gone",
@@ -34,7 +35,10 @@ __all__ = [
     "NotFound",
     "RateLimited",
     "ServerError",
+    "SharingDisabled",
     "Unauthorized",
+    "UpToDate",
+    "UpdateNeedsParameters",
     "ValidationFailed",
     "WaitTimeout",
     "WorkspaceNotReady",
@@ -243,6 +247,48 @@ class RateLimited(CoderAPIError):
             validations=validations,
             method=method,
             path=path,
+        )
+
+
+class FeatureUnavailable(CoderError):
+    """This Coder does not offer an optional feature (an older version, or a route that answered 404);
+    ``feature`` names it as in :class:`~coder_client.Capabilities`."""
+
+    def __init__(self, feature: str, message: str) -> None:
+        self.feature = feature
+        super().__init__(message)
+
+
+class UpToDate(InvalidArgument):
+    """An update was asked for a workspace already on its template's active version: nothing to do."""
+
+
+class UpdateNeedsParameters(InvalidArgument):
+    """The template's active version added required parameters without a default: an update needs their
+    values (``errors``), so nothing was stopped or built."""
+
+    def __init__(self, workspace: str, template: str, errors: Iterable[FieldError]) -> None:
+        self.workspace = workspace
+        self.template = template
+        self.errors = list(errors)
+        lines = "; ".join(str(e).rstrip(".") for e in self.errors)
+        super().__init__(
+            f"Workspace {workspace} was not updated: the new version of template {template!r} needs {lines}. "
+            "Give these parameter values with the update and try again."
+        )
+
+    @property
+    def names(self) -> list[str]:
+        return [error.field for error in self.errors]
+
+
+class SharingDisabled(Forbidden):
+    """403 "Workspace sharing is disabled for this organization.": an admin turned sharing off."""
+
+    def _sentence(self) -> str:
+        return (
+            "Workspace sharing is turned off for this Coder organization, so workspaces can't be shared "
+            "or unshared; an organization admin can turn it on again in Coder's organization settings."
         )
 
 

@@ -24,6 +24,7 @@ from pydantic import (
 __all__ = [
     "AgentLog",
     "AgentStatus",
+    "AutomaticUpdates",
     "BuildInfo",
     "BuildReason",
     "Healthcheck",
@@ -35,20 +36,25 @@ __all__ = [
     "ProvisionerJob",
     "ResourceMetadata",
     "Response",
+    "SharedWorkspaceActor",
     "Template",
     "TemplateVersionParameter",
     "User",
     "UsersPage",
     "ValidationError",
     "Workspace",
+    "WorkspaceACL",
     "WorkspaceAgent",
     "WorkspaceApp",
     "WorkspaceBuild",
+    "WorkspaceGroup",
     "WorkspaceResource",
+    "WorkspaceRole",
     "WorkspaceStatus",
     "WorkspaceSummariesPage",
     "WorkspaceSummary",
     "WorkspaceTransition",
+    "WorkspaceUser",
     "WorkspacesPage",
 ]
 
@@ -309,6 +315,59 @@ class WorkspaceBuild(CoderModel):
         return [agent for resource in self.resources for agent in resource.agents]
 
 
+# -- template updates and workspace sharing (codersdk.WorkspaceACL, WorkspaceRole, AutomaticUpdates) --
+
+
+class WorkspaceRole(OpenEnum):
+    """What a person a workspace is shared with may do: ``use`` it, or also ``admin`` (share, settings);
+    ``""`` removes the share (``codersdk.WorkspaceRoleDeleted``)."""
+
+    ADMIN = "admin"
+    USE = "use"
+    DELETED = ""
+
+
+class AutomaticUpdates(OpenEnum):
+    ALWAYS = "always"
+    NEVER = "never"
+
+
+class SharedWorkspaceActor(CoderModel):
+    """One entry of ``Workspace.shared_with``: a user or a group, with its roles."""
+
+    actor_type: Text = "user"
+    id: Text = ""
+    name: Text = ""
+    avatar_url: Text = ""
+    roles: NullableList[WorkspaceRole] = []
+
+
+class WorkspaceUser(CoderModel):
+    """A user a workspace is shared with (``WorkspaceACL.users``)."""
+
+    id: str
+    username: str
+    name: Text = ""
+    avatar_url: Text = ""
+    role: WorkspaceRole = WorkspaceRole.USE
+
+
+class WorkspaceGroup(CoderModel):
+    id: str
+    name: Text = ""
+    display_name: Text = ""
+    role: WorkspaceRole = WorkspaceRole.USE
+
+
+class WorkspaceACL(CoderModel):
+    """``GET /workspaces/{id}/acl``: who a workspace is shared with (Coder sends the groups as ``group``)."""
+
+    users: NullableList[WorkspaceUser] = []
+    groups: NullableList[WorkspaceGroup] = Field(
+        default_factory=list, validation_alias=AliasChoices("group", "groups")
+    )
+
+
 class Workspace(CoderModel):
     id: str
     name: str
@@ -330,6 +389,10 @@ class Workspace(CoderModel):
     autostart_schedule: str | None = None
     ttl_ms: int | None = None
     next_start_at: Time = None
+    # template updates and sharing (Coder v2): the auto-update policy, the template's rule, who shares it
+    automatic_updates: Text = "never"
+    template_require_active_version: bool = False
+    shared_with: NullableList[SharedWorkspaceActor] = []
 
     @property
     def full_name(self) -> str:

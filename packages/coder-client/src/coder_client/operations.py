@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from . import endpoints as api
+from . import sharing, updates
 from .capabilities import Capabilities, Feature, capabilities_of
 from .deadlines import DeadlinePlan, plan_deadline, plan_extend
 from .durations import as_timedelta, format_duration
@@ -33,6 +34,7 @@ from .models import (
     TemplateVersionParameter,
     User,
     Workspace,
+    WorkspaceACL,
     WorkspaceAgent,
     WorkspaceBuild,
     WorkspaceBuildTimings,
@@ -511,6 +513,27 @@ class Operations:
                 raise
             self.state.feature_missing("build_timings")
             return None
+    # template updates and workspace sharing (issue 13; the rules live in updates.py and sharing.py) --
+
+    def update(
+        self, workspace: WorkspaceRef, parameters: Mapping[str, Any] | None, stop_timeout: float
+    ) -> Op[WorkspaceBuild]:
+        return (yield from updates.update_workspace(self, workspace, parameters, stop_timeout))
+
+    def set_automatic_updates(self, workspace: WorkspaceRef, policy: str) -> Op[None]:
+        return (yield from updates.set_automatic_updates(self, workspace, policy))
+
+    def acl(self, workspace: WorkspaceRef) -> Op[WorkspaceACL]:
+        return (yield from sharing.workspace_acl(self, workspace))
+
+    def share(self, workspace: WorkspaceRef, user: User | str, role: str) -> Op[WorkspaceACL]:
+        return (yield from sharing.share(self, workspace, user, role))
+
+    def unshare(self, workspace: WorkspaceRef, user: User | str) -> Op[WorkspaceACL]:
+        return (yield from sharing.unshare(self, workspace, user))
+
+    def shared_with_me(self, limit: int | None) -> Op[list[Workspace]]:
+        return (yield from sharing.shared_with_me(self, limit))
 
     # agents ----------------------------------------------------------------------------------------
 

@@ -52,6 +52,8 @@ class SimContext:
     experiments: frozenset[str] = frozenset()
     # the prebuild pool (v2, ``SimServer(prebuilds=True)``: Coder Premium); None: creates never claim
     prebuilds: PrebuildPool | None = None
+    # Coder v2's organization setting "shareable workspace owners: none": ACL changes answer 403
+    sharing_disabled: bool = False
 
     def record(self, request: web.Request, status: int, body: Any, kind: str = "http") -> None:
         if self.response_hook is not None:
@@ -139,7 +141,8 @@ def resolve_organization(request: web.Request) -> Organization:
 
 
 def can_see(user: User, workspace: Workspace) -> bool:
-    return user.is_owner or workspace.owner_id == user.id
+    # a workspace shared with the user (its ACL, Coder v2) is readable and usable by them
+    return user.is_owner or workspace.owner_id == user.id or user.id in workspace.acl
 
 
 def resolve_workspace(request: web.Request, include_deleted: bool = False) -> Workspace:

@@ -22,10 +22,10 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, Union, get_args, get_or
 
 from aiohttp import web
 
-from . import dormancy
+from . import dormancy, versions
 from .context import SimContext
 from .errors import ApiError, json_response, read_json
-from .model import LIFECYCLE_STATES, User, Workspace
+from .model import LIFECYCLE_STATES, Template, User, Workspace
 from .watch import WatchHub
 
 CONTROL_PREFIX = "/_sim"
@@ -402,8 +402,16 @@ class Controller:
         if workspace.dormant_at is not None:
             raise ValueError("a dormant workspace is never autostarted; activate it first")
         owner = self.context.store.users[workspace.owner_id]
+        template = self.context.store.templates[workspace.template_id]
+        # Coder's autobuild updates to the active version when the workspace or template asks for it
+        update = workspace.automatic_updates == "always" or template.require_active_version
         started = self.context.sim.start_build(
-            workspace, "start", owner, dict(build.parameters), reason="autostart"
+            workspace,
+            "start",
+            owner,
+            dict(build.parameters),
+            reason="autostart",
+            template_version_id=template.active_version_id if update else None,
         )
         return started.id
 
@@ -416,6 +424,46 @@ class Controller:
         if found is None:
             raise KeyError(f"no template named {template!r}")
         found.time_til_autostop_notify_ms = milliseconds
+
+    # -- template updates and workspace sharing (issue 13) ----------------------------------------
+
+    @operation("template-version")
+    def publish_template_version(
+        self, template: str, name: str | None = None, new_required_parameter: str | None = None
+    ) -> str:
+        """Publish a new version of ``template`` and make it active: its workspaces become
+        ``outdated``. ``new_required_parameter`` adds a required parameter without a default. Returns
+        the new version's id."""
+        if self.context.era.name != "v2":
+            raise ValueError(f"Coder {self.context.era.version}: template updates are a v2 feature here")
+        found = self._template(template)
+        version = versions.publish(
+            self.context.sim.ids, found, name or f"v{len(found.versions) + 2}", new_required_parameter
+        )
+        for workspace in self.context.store.workspaces.values():
+            if workspace.template_id == found.id and not workspace.deleted:
+                self.context.sim.publish(workspace)
+        return version.id
+
+    @operation("template-require-active-version")
+    def set_require_active_version(self, template: str, required: bool) -> None:
+        """Set a template's ``require_active_version`` (starts then always use the active version)."""
+        self._template(template).require_active_version = required
+
+    @operation("workspace-sharing")
+    def set_workspace_sharing(self, enabled: bool) -> None:
+        """Switch workspace sharing on or off deployment-wide (off: ACL changes answer 403 and every
+        ACL is cleared, as Coder purges them)."""
+        self.context.sharing_disabled = not enabled
+        if not enabled:
+            for workspace in self.context.store.workspaces.values():
+                workspace.acl.clear()
+
+    def _template(self, name: str) -> Template:
+        found = next((t for t in self.context.store.templates.values() if t.name == name), None)
+        if found is None:
+            raise KeyError(f"no template named {name!r}")
+        return found
 
     @operation("notifications", read_only=True)
     def sent_notifications(self) -> list[dict[str, Any]]:

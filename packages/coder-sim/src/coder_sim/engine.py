@@ -126,9 +126,13 @@ class Simulation:
         initiator: User,
         parameters: dict[str, str],
         reason: str,
+        template_version_id: str | None = None,
     ) -> Build:
         now = self.clock.now()
         template = self.store.templates[workspace.template_id]
+        # Coder builds the previous build's version unless asked for another (an update names the active one)
+        last = workspace.builds[-1] if workspace.builds else None
+        version_id = template_version_id or (last.template_version_id if last else template.active_version_id)
         build = Build(
             id=self.ids.uuid(),
             workspace_id=workspace.id,
@@ -137,8 +141,8 @@ class Simulation:
             reason=reason,
             initiator_id=initiator.id,
             initiator_name=initiator.username,
-            template_version_id=template.active_version_id,
-            template_version_name=template.active_version_name,
+            template_version_id=version_id,
+            template_version_name=self.store.version_name(template, version_id),
             created_at=now,
             updated_at=now,
             job=Job(id=self.ids.uuid(), created_at=now),
@@ -162,9 +166,10 @@ class Simulation:
         reason: str = "initiator",
         preset_id: str | None = None,
         behaviour: Behaviour | None = None,
+        template_version_id: str | None = None,
     ) -> Build:
         previous = workspace.builds[-1] if workspace.builds else None
-        build = self._new_build(workspace, transition, initiator, parameters, reason)
+        build = self._new_build(workspace, transition, initiator, parameters, reason, template_version_id)
         build.preset_id = preset_id
         template = self.store.templates[workspace.template_id]
         behaviour = behaviour or template.behaviour

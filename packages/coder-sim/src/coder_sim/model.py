@@ -169,6 +169,15 @@ class Behaviour:
 
 
 @dataclass
+class TemplateVersion:
+    """A template version that is no longer the active one (template updates): what its builds used."""
+
+    id: str
+    name: str
+    parameters: list[Parameter]
+
+
+@dataclass
 class Template:
     id: str
     name: str
@@ -195,6 +204,9 @@ class Template:
     troubleshooting_url: str = ""
     deleted: bool = False
     presets: list[Preset] = field(default_factory=list)  # of the active version (v2 era serves them)
+    # template updates (v2): earlier versions by id, and whether starts must use the active version
+    versions: dict[str, TemplateVersion] = field(default_factory=dict)
+    require_active_version: bool = False
 
 
 @dataclass
@@ -317,6 +329,9 @@ class Workspace:
     # Dormancy (v0.25 calls it "locked"): set by the sim's mark-dormant control or PUT .../dormant.
     dormant_at: datetime | None = None
     deleting_at: datetime | None = None
+    # template updates and sharing (v2): the auto-update policy; the ACL, user id → "use" | "admin"
+    automatic_updates: str = "never"
+    acl: dict[str, str] = field(default_factory=dict)
 
     @property
     def latest_build(self) -> Build:

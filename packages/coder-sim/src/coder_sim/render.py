@@ -163,7 +163,7 @@ def render_template(template: Template, store: Store, era: Era) -> JSON:
             organization_display_name=org.display_name,
             organization_icon="",
             organization_name=org.name,
-            require_active_version=False,
+            require_active_version=template.require_active_version,
             time_til_autostop_notify_ms=template.time_til_autostop_notify_ms,
             time_til_dormant_autodelete_ms=template.time_til_dormant_autodelete_ms,
             time_til_dormant_ms=template.time_til_dormant_ms,
@@ -409,7 +409,7 @@ def render_workspace(workspace: Workspace, store: Store, era: Era, now: datetime
         org = store.organizations[workspace.organization_id]
         body.update(
             allow_renames=True,
-            automatic_updates="never",
+            automatic_updates=workspace.automatic_updates,
             dormant_at=rfc3339(workspace.dormant_at) if workspace.dormant_at else None,
             favorite=False,
             health={"healthy": not failing, "failing_agents": failing},
@@ -418,13 +418,44 @@ def render_workspace(workspace: Workspace, store: Store, era: Era, now: datetime
             next_start_at=None,
             organization_name=org.name,
             owner_avatar_url="",
-            shared_with=[],
+            shared_with=render_shared_with(workspace, store),
             task_id=None,
             template_active_version_id=template.active_version_id,
-            template_require_active_version=False,
+            template_require_active_version=template.require_active_version,
             template_use_classic_parameter_flow=True,
         )
     return body
+
+
+def render_shared_with(workspace: Workspace, store: Store) -> list[JSON]:
+    """``Workspace.shared_with`` (v2): one actor per user the workspace is shared with."""
+    return [
+        {
+            "actor_type": "user",
+            "id": user_id,
+            "name": store.users[user_id].username,
+            "avatar_url": f"https://www.gravatar.com/avatar/{store.users[user_id].username}",
+            "roles": [role],
+        }
+        for user_id, role in sorted(workspace.acl.items())
+        if user_id in store.users
+    ]
+
+
+def render_workspace_acl(workspace: Workspace, store: Store) -> JSON:
+    """``codersdk.WorkspaceACL`` (``GET /workspaces/{id}/acl``): the users it is shared with; no groups."""
+    users = [
+        {
+            "id": user_id,
+            "username": store.users[user_id].username,
+            "name": store.users[user_id].name,
+            "avatar_url": f"https://www.gravatar.com/avatar/{store.users[user_id].username}",
+            "role": role,
+        }
+        for user_id, role in sorted(workspace.acl.items())
+        if user_id in store.users
+    ]
+    return {"users": users, "group": []}
 
 
 def render_log(entry: LogEntry, agent: Agent, era: Era) -> JSON:

@@ -102,6 +102,11 @@ def _matcher(
             (ws.latest_build.template_version_id != store.templates[ws.template_id].active_version_id)
             == (value == "true")
         )
+    if key == "shared":
+        return lambda ws: bool(ws.acl) == (value == "true")
+    if key == "shared_with_user":
+        user = me if value == "me" else store.user_by_name(value) or store.users.get(value)
+        return lambda ws: user is not None and user.id in ws.acl
     if key == "dormant":
         # Coder filters on dormant:true only (dormant_at set); dormant:false filters nothing.
         return lambda ws: value != "true" or ws.dormant_at is not None

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from .model import Agent, Build, Organization, Template, User, Workspace
+from .model import Agent, Build, Organization, Parameter, Template, User, Workspace
 from .oauth2 import OAuth2Provider
 
 
@@ -57,9 +57,18 @@ class Store:
 
     def template_by_version(self, version_id: str) -> Template | None:
         for template in self.templates.values():
-            if template.active_version_id == version_id:
+            if template.active_version_id == version_id or version_id in template.versions:
                 return template
         return None
+
+    def version_parameters(self, template: Template, version_id: str) -> list[Parameter]:
+        """The parameters of one of ``template``'s versions (the active one's unless an earlier one)."""
+        earlier = template.versions.get(version_id)
+        return earlier.parameters if earlier is not None else template.parameters
+
+    def version_name(self, template: Template, version_id: str) -> str:
+        earlier = template.versions.get(version_id)
+        return earlier.name if earlier is not None else template.active_version_name
 
     def add_workspace(self, workspace: Workspace) -> None:
         self.workspaces[workspace.id] = workspace

@@ -68,7 +68,10 @@ async def all_templates(request: web.Request) -> web.StreamResponse:
 async def rich_parameters(request: web.Request) -> web.StreamResponse:
     ctx = context_of(request)
     template = resolve_template_version(request)
-    return json_response([render_parameter(p, ctx.era) for p in template.parameters])
+    version = parse_uuid(request.match_info["templateversion"])
+    return json_response(
+        [render_parameter(p, ctx.era) for p in ctx.store.version_parameters(template, version)]
+    )
 
 
 async def presets(request: web.Request) -> web.StreamResponse:
