@@ -70,6 +70,7 @@ from .names import MAX_NAME_LENGTH, workspace_name_error
 from .operations import ServerFeatures
 from .parameters import FormKind, ParameterField, parameter_fields, validate_parameters
 from .redaction import REDACTED, is_secret_name, redact, redact_tail, register_secret
+from .refusals import plain_refusal, refusal_text
 from .retry import RetryPolicy
 from .schedules import describe_schedule, parse_schedule
 from .stages import (
@@ -84,6 +85,7 @@ from .stages import (
     progress_of,
 )
 from .watch import WatchPolicy
+from .workspace_logs import WorkspaceLogs
 
 __all__ = [
     "EXTEND_MINIMUM",
@@ -149,6 +151,7 @@ __all__ = [
     "WorkspaceAgent",
     "WorkspaceApp",
     "WorkspaceBuild",
+    "WorkspaceLogs",
     "WorkspaceNotReady",
     "WorkspaceProgress",
     "WorkspaceResource",
@@ -167,12 +170,14 @@ __all__ = [
     "parse_duration",
     "parse_schedule",
     "parse_version",
+    "plain_refusal",
     "plan_deadline",
     "plan_extend",
     "primary_agent",
     "progress_of",
     "redact",
     "redact_tail",
+    "refusal_text",
     "register_secret",
     "resolve_config",
     "validate_parameters",

@@ -59,6 +59,7 @@ from .operations import (
 from .retry import RetryPolicy
 from .transport import AsyncTransport, SyncTransport
 from .watch import AsyncWatcher, WatchPolicy, watch_sync
+from .workspace_logs import WorkspaceLogs, read_workspace_logs
 
 __all__ = ["AsyncCoderClient", "CoderClient"]
 
@@ -313,6 +314,11 @@ class Workspaces(_SyncNamespace):
     def build_logs(self, build: WorkspaceBuild | str) -> builtins.list[ProvisionerJobLog]:
         """The provisioner log of a build (e.g. ``workspace.latest_build``), oldest first."""
         return self._run(self._ops.build_logs(build))
+
+    # verbs (issue 13): a workspace's logs, as every front end shows them
+    def logs(self, workspace: WorkspaceRef) -> WorkspaceLogs:
+        """The latest build's provisioner log and the primary agent's startup log, redacted."""
+        return self._run(read_workspace_logs(self._ops, workspace))
 
     def watch(self, workspace: WorkspaceRef, *, timeout: float | None = None) -> Iterator[Workspace]:
         """Snapshots as the workspace changes (first one at once); reconnects by itself. Stop by breaking."""
@@ -578,6 +584,11 @@ class AsyncWorkspaces(_AsyncNamespace):
     async def build_logs(self, build: WorkspaceBuild | str) -> builtins.list[ProvisionerJobLog]:
         """The provisioner log of a build (e.g. ``workspace.latest_build``), oldest first."""
         return await self._run(self._ops.build_logs(build))
+
+    # verbs (issue 13): a workspace's logs, as every front end shows them
+    async def logs(self, workspace: WorkspaceRef) -> WorkspaceLogs:
+        """The latest build's provisioner log and the primary agent's startup log, redacted."""
+        return await self._run(read_workspace_logs(self._ops, workspace))
 
     async def watch(self, workspace: WorkspaceRef) -> AsyncIterator[Workspace]:
         """Snapshots as the workspace changes (first one at once); reconnects by itself."""
