@@ -70,7 +70,7 @@ from .names import MAX_NAME_LENGTH, workspace_name_error
 from .operations import ServerFeatures
 from .parameters import FormKind, ParameterField, parameter_fields, validate_parameters
 from .redaction import REDACTED, is_secret_name, redact, redact_tail, register_secret
-from .refusals import plain_refusal, refusal_text
+from .refusals import cancel_forbidden, plain_refusal, refusal_text
 from .retry import RetryPolicy
 from .schedules import describe_schedule, parse_schedule
 from .stages import (
@@ -158,6 +158,7 @@ __all__ = [
     "WorkspaceStatus",
     "WorkspaceSummary",
     "WorkspaceTransition",
+    "cancel_forbidden",
     "capabilities_of",
     "default_config_dir",
     "describe_schedule",

@@ -12,9 +12,19 @@ from typing import Literal
 
 from .errors import CoderAPIError
 
-__all__ = ["Verb", "plain_refusal", "refusal_text"]
+__all__ = ["Verb", "cancel_forbidden", "plain_refusal", "refusal_text"]
 
 Verb = Literal["rename", "cancel", "delete"]
+
+
+def cancel_forbidden(workspace: str) -> str:
+    """Coder lets only owners cancel builds unless the template allows users to
+    (``template_allow_user_cancel_workspace_jobs``); a front end acting for someone with a shared token
+    applies the same rule itself."""
+    return (
+        f"The template of `{workspace}` does not let workspace owners cancel builds; a Coder owner can (or "
+        "a template admin can allow it in the template's settings)."
+    )
 
 
 def refusal_text(verb: Verb, exc: BaseException, workspace: str, new_name: str | None = None) -> str | None:
@@ -41,10 +51,7 @@ def refusal_text(verb: Verb, exc: BaseException, workspace: str, new_name: str |
             return f"`{workspace}` is deleted, so it cannot be renamed."
     if verb == "cancel":
         if status == 403:
-            return (
-                f"The template of `{workspace}` does not let workspace owners cancel builds; a Coder "
-                "owner can (or a template admin can allow it in the template's settings)."
-            )
+            return cancel_forbidden(workspace)
         if status == 400 and ("already" in said or "completed" in said or "canceled" in said):
             return (
                 f"There is nothing left to cancel: the build of `{workspace}` already finished or was "

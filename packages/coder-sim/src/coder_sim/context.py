@@ -49,6 +49,8 @@ class SimContext:
     response_hook: ResponseHook | None = None
     # Coder experiments switched on (GET /api/v2/experiments); features behind one check ctx.experiments
     experiments: frozenset[str] = frozenset()
+    # `coder server --allow-workspace-renames` (v2; v0.25 had no such switch and always allowed them)
+    allow_renames: bool = True
 
     def record(self, request: web.Request, status: int, body: Any, kind: str = "http") -> None:
         if self.response_hook is not None:

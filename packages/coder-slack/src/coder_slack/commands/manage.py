@@ -13,9 +13,11 @@ from typing import Any
 
 from coder_client import (
     CoderAPIError,
+    InvalidArgument,
     Template,
     Workspace,
     WorkspaceLogs,
+    cancel_forbidden,
     parameter_fields,
     plain_refusal,
 )
@@ -145,6 +147,9 @@ async def cancel(inv: Invocation, command: WorkspaceAction) -> None:
     async def work() -> None:
         actor = await inv.actor()
         workspace = await inv.workspace(actor, command.target)
+        if not (actor.linked or actor.is_owner or workspace.template_allow_user_cancel_workspace_jobs):
+            # The bot's shared token may cancel anything; members get the rule Coder gives them.
+            raise InvalidArgument(cancel_forbidden(workspace.full_name))
         await _plainly("cancel", workspace, actor.client.workspaces.cancel(workspace))
         build = workspace.latest_build
         await inv.audit(actor, workspace.full_name, f"cancel build #{build.build_number}")
