@@ -214,6 +214,40 @@ SUPPLEMENT: dict[str, dict[str, Any]] = {
         },
     },
 }
+# verbs (issue 13): files_upload_v2's two Web API methods (2024; not in the 2019 document).
+# https://docs.slack.dev/reference/methods/files.getUploadURLExternal ("Example response")
+SUPPLEMENT["files.getUploadURLExternal"] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["ok", "upload_url", "file_id"],
+    "properties": {
+        "ok": ref("defs_ok_true"),
+        "upload_url": {"type": "string", "pattern": "^https?://"},
+        "file_id": {"type": "string", "pattern": "^F[A-Z0-9]+$"},
+    },
+}
+# https://docs.slack.dev/reference/methods/files.completeUploadExternal ("Example response")
+SUPPLEMENT["files.completeUploadExternal"] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["ok", "files"],
+    "properties": {
+        "ok": ref("defs_ok_true"),
+        "files": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["id"],
+                "properties": {
+                    "id": {"type": "string", "pattern": "^F[A-Z0-9]+$"},
+                    "title": {"type": "string"},
+                },
+            },
+        },
+    },
+}
 # Errors every method's page lists besides its own ("Errors" table on docs.slack.dev/reference/methods/…;
 # ratelimited: docs.slack.dev/apis/web-api/rate-limits), and the ones the stand-in's checks give for the
 # methods that take Block Kit or a trigger.
@@ -247,6 +281,8 @@ METHOD_ERRORS: dict[str, frozenset[str]] = {
     "views.update": frozenset({"not_found", "hash_conflict"}),
     # docs.slack.dev/reference/methods/views.publish ("Errors")
     "views.publish": frozenset({"hash_conflict", "view_too_large", "not_enabled"}),
+    # docs.slack.dev/reference/methods/files.completeUploadExternal ("Errors")
+    "files.completeUploadExternal": frozenset({"file_not_found", "channel_not_found", "not_in_channel"}),
     # https://docs.slack.dev/reference/methods/oauth.v2.access, "Errors"
     "oauth.v2.access": frozenset(
         {
@@ -377,7 +413,7 @@ def body_errors(method: str, body: Any, *, status: int = 200, injected: bool = F
 
 
 # Not Web API methods: posts to a response_url and Socket Mode acks, which the stand-in records too.
-NOT_WEB_API = frozenset({"response_url", "socket.ack"})
+NOT_WEB_API = frozenset({"response_url", "socket.ack", "file.upload"})  # file.upload: files_upload_v2's POST
 
 
 @dataclass

@@ -26,7 +26,7 @@ def test_help_lists_every_subcommand(bot: BotThread) -> None:
     ("text", "usage", "problem"),
     [
         ("frobnicate", None, "I don't know the subcommand `frobnicate`"),
-        ("create", "create", "Which template?"),
+        ("create project_name=x", "create", "Which template?"),  # alone: the template picker
         ("extend dev", "extend", "Say which workspace and for how long"),
         ("extend dev 3d", "extend", "there is no 'd' unit"),
         ("ttl dev soon", "ttl", "is not a duration"),

@@ -62,6 +62,7 @@ def test_http_manifest_points_at_the_bot() -> None:
         "im:write",
         "users:read",
         "users:read.email",
+        "files:write",
         "channels:history",
         "groups:history",
         "im:history",

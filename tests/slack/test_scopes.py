@@ -72,6 +72,11 @@ REQUIRED_SCOPES: dict[str, frozenset[str]] = {
     "views.update": frozenset(),
     # https://docs.slack.dev/reference/methods/views.publish: no scope required (the App Home tab)
     "views.publish": frozenset(),
+    # verbs (issue 13): /workspace logs attaches a long log as a file (slack_sdk's files_upload_v2).
+    # https://docs.slack.dev/reference/methods/files.getUploadURLExternal: files:write
+    "files.getUploadURLExternal": frozenset({"files:write"}),
+    # https://docs.slack.dev/reference/methods/files.completeUploadExternal: files:write
+    "files.completeUploadExternal": frozenset({"files:write"}),
     # https://docs.slack.dev/reference/methods/auth.test: no scope required (any token may identify itself)
     "auth.test": frozenset(),
 }
@@ -93,6 +98,14 @@ def client_methods() -> dict[str, frozenset[str]]:
         if name.startswith("_") or not inspect.isfunction(function):
             continue
         found[name] = frozenset(re.findall(r"api_call\(\s*\"([\w.]+)\"", inspect.getsource(function)))
+    # Helpers that call other client methods rather than api_call (files_upload_v2 calls
+    # files_getUploadURLExternal and files_completeUploadExternal): the methods those call.
+    for name, methods in list(found.items()):
+        if methods:
+            continue
+        source = inspect.getsource(vars(AsyncWebClient)[name])
+        inner = {called for called in re.findall(r"self\.(\w+)\(", source) if found.get(called)}
+        found[name] = frozenset().union(*(found[called] for called in inner))
     return found
 
 

@@ -35,6 +35,8 @@ ROUTES = [
     ("GET", ("templates",), None),
     ("GET", ("templates", "python-ds", "parameters"), None),
     ("GET", ("openapi.json",), None),
+    ("POST", ("workspaces", "00000000-0000-4000-8000-000000000000", "rename"), {"name": "x"}),  # verbs
+    ("POST", ("workspaces", "00000000-0000-4000-8000-000000000000", "cancel"), {}),
 ]
 
 
@@ -256,6 +258,8 @@ async def test_openapi_document_lists_every_route(jp_fetch: Fetch) -> None:
         "/preferences",
         "/templates",
         "/templates/{name}/parameters",
+        "/workspaces/{workspace_id}/rename",  # verbs (issue 13)
+        "/workspaces/{workspace_id}/cancel",
     }
     assert document["servers"][0]["url"].endswith("/coder/api")
 

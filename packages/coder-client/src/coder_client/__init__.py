@@ -93,6 +93,7 @@ from .presets import (
     without_prebuilds,
 )
 from .redaction import REDACTED, is_secret_name, redact, redact_tail, register_secret
+from .refusals import cancel_forbidden, plain_refusal, refusal_text
 from .retry import RetryPolicy
 from .schedules import describe_schedule, parse_schedule
 from .sharing import SHARE_ROLES
@@ -109,6 +110,7 @@ from .stages import (
 )
 from .timings import Breakdown, SlowerThanUsual, TimingStep, breakdown, slower_than_usual, step_duration
 from .watch import WatchPolicy
+from .workspace_logs import WorkspaceLogs
 
 __all__ = [
     "EXTEND_MINIMUM",
@@ -192,6 +194,7 @@ __all__ = [
     "WorkspaceApp",
     "WorkspaceBuild",
     "WorkspaceBuildTimings",
+    "WorkspaceLogs",
     "WorkspaceNotReady",
     "WorkspaceProgress",
     "WorkspaceResource",
@@ -201,6 +204,7 @@ __all__ = [
     "WorkspaceTransition",
     "WorkspaceUser",
     "breakdown",
+    "cancel_forbidden",
     "capabilities_of",
     "claimed_prebuild",
     "default_config_dir",
@@ -216,12 +220,14 @@ __all__ = [
     "parse_duration",
     "parse_schedule",
     "parse_version",
+    "plain_refusal",
     "plan_deadline",
     "plan_extend",
     "primary_agent",
     "progress_of",
     "redact",
     "redact_tail",
+    "refusal_text",
     "register_secret",
     "resolve_config",
     "resolve_preset",

@@ -62,6 +62,7 @@ from .operations import (
 from .retry import RetryPolicy
 from .transport import AsyncTransport, SyncTransport
 from .watch import AsyncWatcher, WatchPolicy, watch_sync
+from .workspace_logs import WorkspaceLogs, read_workspace_logs
 
 __all__ = ["AsyncCoderClient", "CoderClient"]
 
@@ -370,6 +371,10 @@ class Workspaces(_SyncNamespace):
     def timings(self, target: WorkspaceRef | WorkspaceBuild) -> WorkspaceBuildTimings | None:
         """Build timings of a build (or a workspace's latest); None when this Coder has none (< v2.17)."""
         return self._run(self._ops.timings(target))
+    # verbs (issue 13): a workspace's logs, as every front end shows them
+    def logs(self, workspace: WorkspaceRef) -> WorkspaceLogs:
+        """The latest build's provisioner log and the primary agent's startup log, redacted."""
+        return self._run(read_workspace_logs(self._ops, workspace))
 
     def watch(self, workspace: WorkspaceRef, *, timeout: float | None = None) -> Iterator[Workspace]:
         """Snapshots as the workspace changes (first one at once); reconnects by itself. Stop by breaking."""
@@ -677,6 +682,10 @@ class AsyncWorkspaces(_AsyncNamespace):
     async def timings(self, target: WorkspaceRef | WorkspaceBuild) -> WorkspaceBuildTimings | None:
         """Build timings of a build (or a workspace's latest); None when this Coder has none (< v2.17)."""
         return await self._run(self._ops.timings(target))
+    # verbs (issue 13): a workspace's logs, as every front end shows them
+    async def logs(self, workspace: WorkspaceRef) -> WorkspaceLogs:
+        """The latest build's provisioner log and the primary agent's startup log, redacted."""
+        return await self._run(read_workspace_logs(self._ops, workspace))
 
     async def watch(self, workspace: WorkspaceRef) -> AsyncIterator[Workspace]:
         """Snapshots as the workspace changes (first one at once); reconnects by itself."""

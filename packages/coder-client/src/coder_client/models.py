@@ -379,6 +379,7 @@ class Workspace(CoderModel):
     template_display_name: Text = ""
     template_icon: Text = ""
     template_active_version_id: Text = ""
+    template_allow_user_cancel_workspace_jobs: bool = True  # verbs (issue 13): may members cancel builds
     created_at: Time = None
     updated_at: Time = None
     last_used_at: Time = None

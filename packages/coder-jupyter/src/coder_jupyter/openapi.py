@@ -239,6 +239,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
         404: "Not found on Coder, or not visible to the configured token",
         410: "The workspace was deleted",
         409: "Coder refused because of the workspace's state (a build is active, name taken, …)",
+        405: "Coder refused: the workspace is deleted",
         429: "Coder rate-limited the request",
         502: "Coder failed, could not be reached, or rejected the server's token",
     }
@@ -265,6 +266,7 @@ def openapi_document(
     extend_body: type[BaseModel],
     preferences_body: type[BaseModel],
     max_log_lines: int,
+    rename_body: type[BaseModel] | None = None,
 ) -> dict[str, Any]:
     common = _errors(400, 403, 404, 409, 410, 429, 502)
     workspace_id = {"name": "workspace_id", "in": "path", "required": True, "schema": OBJECT_ID}
@@ -440,6 +442,7 @@ def openapi_document(
                     ("restart", "Restart: stop, wait for the stop build, start (the start build)"),
                 )
             },
+            **(_verb_paths(workspace_id, rename_body) if rename_body is not None else {}),
             "/workspaces/{workspace_id}/logs": {
                 "get": {
                     "operationId": "workspaceLogs",
@@ -534,5 +537,33 @@ def openapi_document(
                     },
                 }
             },
+        },
+    }
+
+
+def _verb_paths(workspace_id: dict[str, Any], rename_body: type[BaseModel]) -> dict[str, Any]:
+    """verbs (issue 13): rename and cancel."""
+    errors = _errors(400, 403, 404, 405, 409, 410, 429, 502)
+    return {
+        "/workspaces/{workspace_id}/rename": {
+            "post": {
+                "operationId": "renameWorkspace",
+                "summary": "Rename a workspace (where the Coder deployment allows renames; refusals in plain "
+                "words)",
+                "parameters": [workspace_id],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": rename_body.model_json_schema()}},
+                },
+                "responses": {"200": _json("Renamed; the workspace's Row now", WITH_ROW), **errors},
+            }
+        },
+        "/workspaces/{workspace_id}/cancel": {
+            "post": {
+                "operationId": "cancelWorkspaceBuild",
+                "summary": "Cancel the workspace's build in progress (400 saying so when none is)",
+                "parameters": [workspace_id],
+                "responses": {"202": _json("Canceling; the workspace's Row now", WITH_ROW), **errors},
+            }
         },
     }

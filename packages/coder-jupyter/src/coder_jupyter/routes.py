@@ -13,12 +13,15 @@ from typing import Any
 import tornado.web
 from coder_client import (
     AsyncCoderClient,
+    CoderAPIError,
     InvalidArgument,
     NotFound,
     parameter_fields,
     parse_duration,
+    plain_refusal,
     redact_tail,
     without_prebuilds,
+    workspace_name_error,
 )
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
@@ -34,7 +37,6 @@ from .presets import form_presets
 from .rows import iso, row_of
 from .serialize import error_status_and_body, lifecycle_event_json, to_json
 from .timings import timings_json
-from .view import WorkspaceView
 
 MAX_LOG_LINES = 2000
 
@@ -65,6 +67,11 @@ class PreferencesBody(BaseModel):
         min_length=1,
         max_length=MAX_TEMPLATE_NAME,
     )
+
+
+class RenameBody(BaseModel):  # verbs (issue 13)
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(description="The new name (Coder's rule: letters, digits, single hyphens, ≤ 32).")
 
 
 class ExtendBody(BaseModel):
@@ -388,10 +395,8 @@ class LogsHandler(CoderHandler):
         lines = int(text)
 
         async def call(client: AsyncCoderClient) -> dict[str, Any]:
-            workspace = await client.workspaces.get(workspace_id)
-            build_log = [entry.output for entry in await client.workspaces.build_logs(workspace.latest_build)]
-            agent = WorkspaceView(workspace).progress.agent
-            startup_log = [entry.output for entry in await client.agents.logs(agent)] if agent else []
+            found = await client.workspaces.logs(workspace_id)  # coder_client: both logs, redacted
+            build_log, startup_log = found.build_log, found.startup_log
             return {
                 "build_log": tail(build_log, lines),
                 "startup_log": tail(startup_log, lines),
@@ -542,9 +547,49 @@ class OpenAPIHandler(CoderHandler):
         base = url_path_join(self.base_url, "coder", "api")
         self.finish(
             json.dumps(
-                openapi_document(base, CreateWorkspaceBody, ExtendBody, PreferencesBody, MAX_LOG_LINES)
+                openapi_document(
+                    base, CreateWorkspaceBody, ExtendBody, PreferencesBody, MAX_LOG_LINES, RenameBody
+                )
             )
         )
+
+
+# verbs (issue 13): rename and cancel, with Coder's refusals in plain words (coder_client.plain_refusal)
+class RenameHandler(CoderHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def post(self, workspace_id: str) -> None:
+        body = self.body_as(RenameBody)
+        if body is None:
+            return
+
+        async def call(client: AsyncCoderClient) -> dict[str, Any]:
+            problem = workspace_name_error(body.name)
+            if problem is not None:
+                raise InvalidArgument(problem)
+            workspace = await client.workspaces.get(workspace_id)
+            try:
+                await client.workspaces.rename(workspace, body.name)
+            except CoderAPIError as exc:
+                raise plain_refusal("rename", exc, workspace.full_name, body.name) from None
+            return {"row": row_of(await client.workspaces.get(workspace_id), client.url)}
+
+        await self.respond(call, changes=True)
+
+
+class CancelHandler(CoderHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def post(self, workspace_id: str) -> None:
+        async def call(client: AsyncCoderClient) -> dict[str, Any]:
+            workspace = await client.workspaces.get(workspace_id)
+            try:
+                await client.workspaces.cancel(workspace)
+            except CoderAPIError as exc:
+                raise plain_refusal("cancel", exc, workspace.full_name) from None
+            return {"row": row_of(await client.workspaces.get(workspace_id), client.url)}
+
+        await self.respond(call, status=202, changes=True)
 
 
 def route_handlers(base_url: str) -> list[tuple[str, type[CoderHandler]]]:
@@ -566,6 +611,8 @@ def route_handlers(base_url: str) -> list[tuple[str, type[CoderHandler]]]:
         ),
         (url_path_join(api, "workspaces", workspace, "events"), EventsHandler),
         (url_path_join(api, "workspaces", workspace, "logs"), LogsHandler),
+        (url_path_join(api, "workspaces", workspace, "rename"), RenameHandler),  # verbs (issue 13)
+        (url_path_join(api, "workspaces", workspace, "cancel"), CancelHandler),
         (url_path_join(api, "templates"), TemplatesHandler),
         (url_path_join(api, "templates", r"(?P<name>[^/]+)", "form"), TemplateFormHandler),
         (url_path_join(api, "preferences"), PreferencesHandler),

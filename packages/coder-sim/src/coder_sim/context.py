@@ -54,6 +54,8 @@ class SimContext:
     prebuilds: PrebuildPool | None = None
     # Coder v2's organization setting "shareable workspace owners: none": ACL changes answer 403
     sharing_disabled: bool = False
+    # `coder server --allow-workspace-renames` (v2; v0.25 had no such switch and always allowed them)
+    allow_renames: bool = True
 
     def record(self, request: web.Request, status: int, body: Any, kind: str = "http") -> None:
         if self.response_hook is not None:

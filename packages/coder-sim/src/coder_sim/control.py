@@ -245,6 +245,21 @@ class Controller:
         self._require_agent(agent_id)
         self.context.sim.force_lifecycle(agent_id, state)
 
+    # verbs (issue 13): long startup logs (with secrets in them) and a deployment that refuses renames
+    @operation("agent-logs", path_parameter="agent_id")
+    def append_agent_logs(self, agent_id: str, text: str, level: str = "info") -> int:
+        """Append startup log lines (``text``, one per line) to an agent, as if its scripts printed them;
+        returns how many lines it has."""
+        if level not in ("trace", "debug", "info", "warn", "error"):
+            raise ValueError(f"unknown log level {level!r}; use trace, debug, info, warn or error")
+        self._require_agent(agent_id)
+        return self.context.sim.append_agent_logs(agent_id, text.splitlines(), level)  # type: ignore[arg-type]
+
+    @operation("workspace-renames")
+    def set_workspace_renames(self, allowed: bool) -> None:
+        """Whether Coder allows renaming workspaces (``coder server --allow-workspace-renames``; v2 only)."""
+        self.context.allow_renames = allowed
+
     @operation("agent-connection", path_parameter="agent_id")
     def set_agent_connection(self, agent_id: str, connected: bool) -> None:
         """Disconnect (``status`` → disconnected) or reconnect (→ connected) an agent; publishes."""

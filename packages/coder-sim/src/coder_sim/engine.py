@@ -22,6 +22,7 @@ from .model import (
     Build,
     Job,
     LogEntry,
+    LogLevel,
     ProvisionerLog,
     Resource,
     StartupLine,
@@ -365,6 +366,14 @@ class Simulation:
             # v0.25 closes startup-log follow streams once ready_at is set.
             agent.logs.end_follow()
         self.publish(workspace)
+
+    def append_agent_logs(self, agent_id: str, lines: list[str], level: LogLevel = "info") -> int:
+        """Lines an agent's scripts printed (beyond its template's), appended now; how many it has."""
+        agent, build = self.store.agents[agent_id]
+        workspace = self.store.workspaces[build.workspace_id]
+        for output in lines:
+            self._append_log(workspace, agent, StartupLine(0.0, output, level))
+        return len(agent.logs.entries)
 
     def force_lifecycle(self, agent_id: str, state: str) -> None:
         agent, build = self.store.agents[agent_id]

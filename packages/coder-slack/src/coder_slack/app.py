@@ -14,9 +14,9 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
-from coder_slack.commands import account, create, registry, workspaces
+from coder_slack.commands import account, create, manage, registry, workspaces
 from coder_slack.commands.context import Bot, Invocation, record_command
-from coder_slack.commands.grammar import CommandError, TokenInCommand
+from coder_slack.commands.grammar import CommandError, Create, TokenInCommand
 from coder_slack.home import register_home
 from coder_slack.oauth_install import REVOKED, UNINSTALLED, SlackOAuth
 from coder_slack.settings import secret
@@ -31,6 +31,7 @@ from coder_slack.views.buttons import (
     workspace_of,
 )
 from coder_slack.views.common import escape
+from coder_slack.views.manage import DELETE_ACTION, PICK_TEMPLATE_CALLBACK, TEMPLATE_CREATE_ACTION
 from coder_slack.views.messages import text_message, usage_error
 from coder_slack.views.modals import CREATE_CALLBACK, LOGIN_CALLBACK
 from coder_slack.views.presets import PRESET_ACTION
@@ -188,6 +189,32 @@ def create_app(bot: Bot, *, socket_mode: bool = False, oauth: SlackOAuth | None 
             return Invocation(bot, team_id=team, user_id=user, channel_id=channel, subcommand="create")
 
         bot.tasks.spawn(create.choose_preset(bot, body, make_invocation), name="create-preset")
+
+    # verbs (issue 13): the confirmed delete button, Create on the template list, the template picker
+    @app.action(DELETE_ACTION)
+    async def on_delete_confirmed(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Any
+    ) -> None:
+        await ack()  # Slack showed the confirm dialog (naming the workspace) before sending this
+        inv = interaction(body, respond, "delete", can_replace=True)
+        bot.tasks.spawn(manage.confirm_delete(inv, str(action.get("value") or "")), name="delete-confirmed")
+
+    @app.action(TEMPLATE_CREATE_ACTION)
+    async def on_template_create(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Any
+    ) -> None:
+        await ack()
+        inv = interaction(body, respond, "create", can_replace=False)
+        template = str(action.get("value") or "")
+        bot.tasks.spawn(create.start_create(inv, Create(template)), name="template-create")
+
+    @app.view(PICK_TEMPLATE_CALLBACK)
+    async def on_pick_template(ack: Ack, body: dict[str, Any]) -> None:
+        def make_invocation(channel: str) -> Invocation:
+            team, user, _ = _ids(body)
+            return Invocation(bot, team_id=team, user_id=user, channel_id=channel, subcommand="create")
+
+        await manage.submit_pick(bot, ack, body, make_invocation)
 
     @app.view(LOGIN_CALLBACK)
     async def on_login_submit(ack: Ack, body: dict[str, Any]) -> None:

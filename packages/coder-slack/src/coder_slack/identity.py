@@ -68,6 +68,11 @@ class Actor:
         """Linked users are judged by Coder itself; with the shared token the bot enforces ownership."""
         return self.linked or self.is_owner or owner_name.lower() == self.username.lower()
 
+    def may_delete(self, owner_name: str) -> bool:
+        """Deleting is for the workspace's owner or a Coder owner (admin), linked or not (issue 13): a
+        template admin's RBAC right to delete other people's workspaces is not offered in Slack."""
+        return self.is_owner or owner_name.lower() == self.username.lower()
+
     @property
     def owner_for_create(self) -> str:
         return "me" if self.linked else self.username

@@ -19,6 +19,9 @@ METHOD_SCOPES: dict[str, str] = {
     "users.info": "users:read",
     "users.lookupByEmail": "users:read.email",
     "conversations.open": "im:write",  # a 1:1 DM; a group DM would need mpim:write
+    # verbs (issue 13): files_upload_v2
+    "files.getUploadURLExternal": "files:write",
+    "files.completeUploadExternal": "files:write",
 }
 CONVERSATION_SCOPES: dict[str, dict[str, str]] = {
     "conversations.history": {"C": "channels:history", "G": "groups:history", "D": "im:history"},

@@ -33,6 +33,7 @@ from slack_sim.control import ControlRoutes
 from slack_sim.faults import FaultControls, Faults
 from slack_sim.identity import DEFAULT_USERS, SlackUser
 from slack_sim.methods import METHODS
+from slack_sim.methods.files import UPLOAD_PATH, StoredFile, receive_upload, uploaded_files
 from slack_sim.oauth import AUTHORIZE_PATH, OAuthApps, Team
 from slack_sim.records import RecordedCall, StoredMessage
 from slack_sim.scopes import missing_scope
@@ -105,6 +106,7 @@ class SlackStandIn(CallQueries, FaultControls):
         app = web.Application(client_max_size=4 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{response_id}", self._handle_response_url)
+        app.router.add_post(UPLOAD_PATH + "{file_id}", self._handle_upload)  # files_upload_v2's step 2
         app.router.add_get("/socket", self.sockets.handle)
         app.router.add_get(AUTHORIZE_PATH, self.oauth.authorize)
         ControlRoutes(self.state, self.log, self.faults, self.oauth).add_to(app)
@@ -193,6 +195,10 @@ class SlackStandIn(CallQueries, FaultControls):
 
     def view(self, view_id: str) -> dict[str, Any] | None:
         return self.state.view(view_id)
+
+    def files(self, channel: str | None = None) -> list[StoredFile]:
+        """Files shared through ``files_upload_v2`` (all, or those shared in ``channel``), oldest first."""
+        return uploaded_files(self.state, channel)
 
     def delete_message(self, channel: str, ts: str) -> bool:
         """Someone deleted this message in Slack (as ``chat.delete`` does): it is gone from history and
@@ -301,6 +307,21 @@ class SlackStandIn(CallQueries, FaultControls):
                 response = {**response, **self.oauth.identity(team)}  # who this token is: its own team
         self.log.record(RecordedCall(method, args, token, time.time(), status, response, injected=injected))
         return web.json_response(response, status=status, headers=headers)
+
+    async def _handle_upload(self, request: web.Request) -> web.Response:
+        """The bytes of a file, POSTed to the ``upload_url`` ``files.getUploadURLExternal`` gave (recorded as
+        ``file.upload``; Slack answers a plain-text ``OK - <length>``)."""
+        file_id = request.match_info["file_id"]
+        content = await request.read()
+        stored = receive_upload(self.state, file_id, content)
+        status = 200 if stored else 404
+        response: dict[str, Any] = {"ok": stored, "length": len(content)}
+        self.log.record(
+            RecordedCall("file.upload", {"file_id": file_id}, None, time.time(), status, response)
+        )
+        if not stored:
+            return web.Response(status=404, text="upload_not_found")
+        return web.Response(text=f"OK - {len(content)}")
 
     async def _handle_response_url(self, request: web.Request) -> web.Response:
         try:

@@ -28,6 +28,7 @@ class SlackState:
         self._used_triggers: set[str] = set()
         self._last_ts = 0.0
         self._ids = itertools.count(1)
+        self.files: dict[str, Any] = {}  # file id → methods.files.StoredFile (uploads)
 
     # ----------------------------------------------------------------- users
 
@@ -127,3 +128,4 @@ class SlackState:
             self._views.clear()
             self._deleted.clear()
             self._view_stacks.clear()
+            self.files.clear()

@@ -233,6 +233,8 @@ async def rename_workspace(request: web.Request) -> web.StreamResponse:
     ctx, workspace, body = await _change_of(request)
     if "name" not in body or body.get("name") in (None, "", workspace.name):
         return web.Response(status=204)
+    if not ctx.allow_renames and ctx.era.name != "v0.25":  # coderd patchWorkspace
+        raise ApiError(400, "Workspace renames are not allowed.")
     name = check_name(body["name"])
     existing = ctx.store.workspace_by_name(workspace.owner_id, name)
     if existing is not None and existing.id != workspace.id:

@@ -174,6 +174,18 @@ class Logout:
     pass
 
 
+# verbs (issue 13): rename, templates (delete, cancel and logs are WorkspaceActions)
+@dataclass(frozen=True)
+class Rename:
+    target: WorkspaceRef
+    new_name: str
+
+
+@dataclass(frozen=True)
+class ListTemplates:
+    pass
+
+
 Command = (
     Help
     | Create
@@ -189,6 +201,8 @@ Command = (
     | ListNotificationKinds
     | Login
     | Logout
+    | Rename
+    | ListTemplates
 )
 
 
@@ -288,7 +302,9 @@ def parse_create(args: list[str]) -> Create:
             rest.append(word)
     positional, parameters = _key_values(rest, None, usage)
     if not positional:
-        raise CommandError("Which template? `/workspace create <template>`.", usage)
+        if parameters:
+            raise CommandError("Which template? `/workspace create <template>`.", usage)
+        return Create("", None, {}, ttl, autostart)  # no template: the bot offers a template picker
     if len(positional) > 2:
         raise CommandError(
             f"Too many words: {quote(' '.join(positional[2:]))}. Parameters are written `name=value`.", usage
@@ -523,3 +539,16 @@ def split_words(text: str) -> list[str]:
         return shlex.split(text)
     except ValueError:
         raise CommandError('A quote is not closed: put the closing `"` after the quoted text.') from None
+
+
+def parse_rename(args: list[str]) -> Rename:
+    """``rename <ws> <new-name>``: the new name is checked with Coder's name rule before asking Coder."""
+    if len(args) != 2:
+        raise CommandError(
+            "Say which workspace and its new name, e.g. `/workspace rename dev dev-old`.", "rename"
+        )
+    target = workspace_ref(args[0], "rename")
+    new_name = _name(args[1], "workspace name", "rename")
+    if new_name == target.name:
+        raise CommandError(f"`{target}` is already called {quote(new_name)}.", "rename")
+    return Rename(target, new_name)

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-from coder_slack.commands import account, create, subscriptions, workspaces
+from coder_slack.commands import account, create, manage, subscriptions, workspaces
 from coder_slack.commands.context import Invocation
 from coder_slack.commands.grammar import (
     ChangeSettings,
@@ -23,9 +23,11 @@ from coder_slack.commands.grammar import (
     Help,
     ListNotificationKinds,
     ListSubscriptions,
+    ListTemplates,
     ListWorkspaces,
     Login,
     Logout,
+    Rename,
     SetAutostart,
     SetTtl,
     Subscribe,
@@ -40,6 +42,7 @@ from coder_slack.commands.grammar import (
     parse_extend,
     parse_list,
     parse_mute,
+    parse_rename,
     parse_settings,
     parse_subscribe,
     parse_ttl,
@@ -113,8 +116,10 @@ class RegisteredCommand(Protocol):
     def bind(self, args: list[str]) -> ParsedCommand: ...
 
 
-def _on_target(template: str) -> Callable[[WorkspaceAction | Extend | SetTtl | SetAutostart], str]:
-    def pending(command: WorkspaceAction | Extend | SetTtl | SetAutostart) -> str:
+def _on_target(
+    template: str,
+) -> Callable[[WorkspaceAction | Extend | SetTtl | SetAutostart | Rename], str]:
+    def pending(command: WorkspaceAction | Extend | SetTtl | SetAutostart | Rename) -> str:
         return template.format(target=f"`{command.target}`")
 
     return pending
@@ -169,6 +174,59 @@ async def _unwatch(inv: Invocation, command: WorkspaceAction) -> None:
     await subscriptions.unwatch(inv, command.target)
 
 
+# verbs (issue 13): create without a template opens a picker; delete, rename, cancel, logs, templates.
+async def _create_or_pick(inv: Invocation, command: Create) -> None:
+    if command.template:
+        await create.start_create(inv, command)
+    else:
+        await manage.open_picker(inv, command)
+
+
+_VERBS_SPECS: tuple[RegisteredCommand, ...] = (
+    CommandSpec[WorkspaceAction](
+        "delete",
+        "/workspace delete <ws>",
+        "Delete a workspace (its owner or a Coder owner; asks first, naming it).",
+        _one("delete"),
+        manage.ask_delete,
+        pending=_on_target("⏳ Looking up {target}…"),
+        aliases=("rm",),
+    ),
+    CommandSpec[Rename](
+        "rename",
+        "/workspace rename <ws> <new-name>",
+        "Give a workspace a new name (where the Coder deployment allows renames).",
+        parse_rename,
+        manage.rename,
+        pending=_on_target("⏳ Renaming {target}…"),
+    ),
+    CommandSpec[WorkspaceAction](
+        "cancel",
+        "/workspace cancel <ws>",
+        "Cancel the workspace's build in progress.",
+        _one("cancel"),
+        manage.cancel,
+        pending=_on_target("⏳ Canceling the build of {target}…"),
+    ),
+    CommandSpec[WorkspaceAction](
+        "logs",
+        "/workspace logs <ws>",
+        "The latest build's log and the agent's startup log, secrets redacted (a file when long).",
+        _one("logs"),
+        manage.logs,
+        pending=_on_target("⏳ Reading the logs of {target}…"),
+        aliases=("log",),
+    ),
+    CommandSpec[ListTemplates](
+        "templates",
+        "/workspace templates",
+        "The templates you can create a workspace from, with a Create button each.",
+        _nothing("templates", ListTemplates()),
+        manage.list_templates,
+        pending=lambda _command: "⏳ Listing templates…",
+    ),
+)
+
 _SPECS: tuple[RegisteredCommand, ...] = (
     CommandSpec[Help](
         "help",
@@ -185,8 +243,12 @@ _SPECS: tuple[RegisteredCommand, ...] = (
         "Create a workspace; a form opens when the template needs more parameters. `--preset` uses one "
         "of the template's presets (a prebuilt workspace may be ready at once).",
         parse_create,
-        create.start_create,
-        pending=lambda command: f"⏳ Looking up template `{command.template}`…",
+        _create_or_pick,
+        pending=lambda command: (
+            f"⏳ Looking up template `{command.template}`…"
+            if command.template
+            else "⏳ Looking up templates…"
+        ),
         aliases=("new",),
     ),
     CommandSpec[ListWorkspaces](
@@ -354,6 +416,8 @@ _SPECS: tuple[RegisteredCommand, ...] = (
         aliases=("signout",),
     ),
 )
+
+_SPECS = _SPECS + _VERBS_SPECS  # verbs (issue 13)
 
 COMMANDS: dict[str, RegisteredCommand] = {spec.verb: spec for spec in _SPECS}
 """verb → its declaration, in the order help lists them."""

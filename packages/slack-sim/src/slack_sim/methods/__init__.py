@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from slack_sim.methods import chat, conversations, meta, users, views
+from slack_sim.methods import chat, conversations, files, meta, users, views
 from slack_sim.methods.common import Handler
 
 METHODS: dict[str, Handler] = {**meta.METHODS, **chat.METHODS, **conversations.METHODS, **users.METHODS}
 METHODS.update(views.METHODS)
+METHODS.update(files.METHODS)  # verbs (issue 13): files_upload_v2
 
 __all__ = ["METHODS", "Handler"]
