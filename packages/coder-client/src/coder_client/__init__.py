@@ -7,6 +7,7 @@
 ...     print(event.kind, event.startup_duration)
 """
 
+from .build_feed import BuildFeedForbidden, FeatureNotOffered, WorkspaceBuildUpdate
 from .capabilities import Capabilities, capabilities_of, parse_version
 from .client import AsyncCoderClient, CoderClient
 from .config import ClientConfig, default_config_dir, resolve_config
@@ -93,6 +94,7 @@ __all__ = [
     "AgentLog",
     "AgentStatus",
     "AsyncCoderClient",
+    "BuildFeedForbidden",  # watch-all-builds
     "BuildInfo",
     "Capabilities",
     "ClientConfig",
@@ -104,6 +106,7 @@ __all__ = [
     "Conflict",
     "DeadlinePlan",
     "ExtendRefused",
+    "FeatureNotOffered",  # watch-all-builds
     "FieldError",
     "Forbidden",
     "FormKind",
@@ -149,6 +152,7 @@ __all__ = [
     "WorkspaceAgent",
     "WorkspaceApp",
     "WorkspaceBuild",
+    "WorkspaceBuildUpdate",  # watch-all-builds
     "WorkspaceNotReady",
     "WorkspaceProgress",
     "WorkspaceResource",
