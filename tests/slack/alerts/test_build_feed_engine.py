@@ -1,6 +1,6 @@
-"""The alert engine with Coder's watch-all-workspacebuilds feed: settled workspaces get no per-workspace stream,
-a workspace started outside Slack is found by the feed (not by a sweep) and alerted exactly once; where the
-feed is absent or refused, the sweep and per-workspace streams work as before."""
+"""The alert engine with Coder's watch-all-workspacebuilds feed: settled workspaces get no per-workspace
+stream, a workspace started outside Slack is found by the feed (not by a sweep) and alerted exactly once;
+where the feed is absent or refused, the sweep and per-workspace streams work as before."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from alerts_helpers import add_rows, migrate, posted_alerts, running_engine, subscription, wait_until
 from coder_client import AsyncCoderClient
-from coder_slack.alerts.build_feed import ABSENT, ACTIVE, REFUSED
 from coder_sim import SimServer
-from slack_sim import SlackStandIn
+from coder_slack.alerts.build_feed import ABSENT, ACTIVE, REFUSED
 from sim_conformance import Recorder
+from slack_sim import SlackStandIn
 
 EXPERIMENT = {"workspace-build-updates"}
 WATCH_WS = re.compile(r"/api/v2/workspaces/([0-9a-f-]+)/watch(-ws)?$")

@@ -36,11 +36,12 @@ from sqlalchemy.orm import Session
 
 from coder_slack.alerts.leases import HeldLeases
 from coder_slack.alerts.metrics import AlertMetrics
-from coder_slack.store import AlertLease, AlertWorkspace, Transactions, utcnow
+from coder_slack.store import AlertLease, AlertMeta, AlertWorkspace, Transactions, utcnow
 
 log = logging.getLogger(__name__)
 
 BUILD_FEED_LEASE = "build-feed"
+CONNECTED_KEY = "build-feed:connected"
 _BATCH = 500
 _CHECK_MAX = 5.0  # seconds between lease checks, at most (takeover within lease + this)
 
@@ -83,11 +84,22 @@ def clear_mark(session: Session, workspace_id: str) -> None:
     )
 
 
-def feed_holder(session: Session, now: datetime) -> str | None:
-    """The replica holding a live ``build-feed`` lease, if any."""
-    return session.scalar(
+def feed_holder(session: Session, now: datetime) -> tuple[str | None, str]:
+    """The replica holding a live ``build-feed`` lease (if any), and when the feed last (re)connected."""
+    holder = session.scalar(
         select(AlertLease.holder).where(AlertLease.name == BUILD_FEED_LEASE, AlertLease.expires_at > now)
     )
+    connected = session.get(AlertMeta, CONNECTED_KEY)
+    return holder, connected.value if connected is not None else ""
+
+
+def note_connected(session: Session, now: datetime) -> None:
+    """The feed (re)connected: what changed while it was down was not seen (the sweeping replica looks)."""
+    row = session.get(AlertMeta, CONNECTED_KEY)
+    if row is None:
+        session.add(AlertMeta(key=CONNECTED_KEY, value=now.isoformat(), updated_at=now))
+    else:
+        row.value, row.updated_at = now.isoformat(), now
 
 
 class BuildFeed:
@@ -115,6 +127,7 @@ class BuildFeed:
         self.holder = ""
         self.marked = 0
         self.connects = 0
+        self._seen_connected: str | None = None
 
     @property
     def in_use(self) -> bool:
@@ -154,7 +167,14 @@ class BuildFeed:
                     await asyncio.sleep(max(self.interval, 5.0))
                 continue
             try:
-                self._set(STANDBY, await self.db.run(feed_holder, utcnow()) or "")
+                holder, connected = await self.db.run(feed_holder, utcnow())
+                self._set(STANDBY, holder or "")
+                if connected != self._seen_connected:
+                    # The holder's feed (re)connected and missed what happened meanwhile: if this replica is
+                    # the one sweeping, it looks at the whole list now rather than at the slow interval.
+                    if self._seen_connected is not None:
+                        self.request_sweep()
+                    self._seen_connected = connected
             except Exception as error:  # the database is down for a moment: look again at the next check
                 log.info("build feed: could not read the lease (%s)", type(error).__name__)
             await asyncio.sleep(self.interval)
@@ -176,8 +196,14 @@ class BuildFeed:
     async def _connected(self) -> None:
         self.connects += 1
         self._set(ACTIVE, self.replica_id)
-        # Nothing missed while the feed was down is replayed: look at the whole list once.
+        # Nothing missed while the feed was down is replayed: the replica holding the sweep lease (this one,
+        # or another, told through the database) looks at the whole list once.
         self.request_sweep()
+        try:
+            self._seen_connected = None
+            await self.db.run(note_connected, utcnow())
+        except Exception as error:
+            log.info("build feed: could not note the reconnect (%s)", type(error).__name__)
 
     async def _hold(self) -> None:
         """Read the feed and mark what it reports, until the lease is lost (or the feed fails for good)."""
