@@ -223,6 +223,16 @@ def notification_errors(body: Any) -> list[str]:
     return described(validator.iter_errors(body))
 
 
+BUILD_UPDATE_SCHEMA = Path("coder-api") / "streams" / "workspace-build-update.schema.json"
+
+
+@cache
+def build_update_schema() -> dict[str, Any]:
+    """A message of watch-all-workspacebuilds (not in the OpenAPI document: specs/coder-api/streams/)."""
+    schema: dict[str, Any] = json.loads((specs_dir() / BUILD_UPDATE_SCHEMA).read_text())
+    return schema
+
+
 LOG_DEFINITION = {"v0.25": "codersdk.WorkspaceAgentStartupLog", "v2": "codersdk.WorkspaceAgentLog"}
 
 
@@ -265,6 +275,11 @@ def body_errors(era: str, method: str, path: str, status: int, body: Any, kind: 
             definition = "codersdk.Workspace" if body["type"] == "data" else "codersdk.Response"
             errors += [f"data/{e}" for e in definition_errors(era, ref(definition), body.get("data"))]
         return errors
+    if kind == "ws-build-update":
+        if era != "v2":
+            return ["watch-all-workspacebuilds exists only in v2"]
+        validator = jsonschema.Draft202012Validator(build_update_schema(), format_checker=FORMAT_CHECKER)
+        return described(validator.iter_errors(body))
     if kind == "ws-logs":
         return definition_errors(era, {"type": "array", "items": ref(LOG_DEFINITION[era])}, body)
     if kind == "ws-build-logs":

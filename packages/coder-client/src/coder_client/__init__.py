@@ -7,6 +7,7 @@
 ...     print(event.kind, event.startup_duration)
 """
 
+from .build_feed import BuildFeedForbidden, FeatureNotOffered, WorkspaceBuildUpdate
 from .capabilities import Capabilities, capabilities_of, parse_version
 from .client import AsyncCoderClient, CoderClient
 from .config import ClientConfig, default_config_dir, resolve_config
@@ -127,6 +128,7 @@ __all__ = [
     "AsyncCoderClient",
     "AutomaticUpdates",
     "Breakdown",
+    "BuildFeedForbidden",  # watch-all-builds
     "BuildInfo",
     "Capabilities",
     "ClientConfig",
@@ -138,6 +140,7 @@ __all__ = [
     "Conflict",
     "DeadlinePlan",
     "ExtendRefused",
+    "FeatureNotOffered",  # watch-all-builds
     "FeatureUnavailable",
     "FieldError",
     "Forbidden",
@@ -194,6 +197,7 @@ __all__ = [
     "WorkspaceApp",
     "WorkspaceBuild",
     "WorkspaceBuildTimings",
+    "WorkspaceBuildUpdate",  # watch-all-builds
     "WorkspaceLogs",
     "WorkspaceNotReady",
     "WorkspaceProgress",

@@ -209,6 +209,7 @@ async def open_websocket(client: httpx.AsyncClient, path: str) -> AsyncIterator[
     server answers 101 (the response is kept for its status)."""
     async with client.stream("GET", path, headers=_handshake_headers()) as response:
         if response.status_code != 101:
+            await response.aread()  # Coder's error body, for the caller's error message
             raise WebSocketUpgradeError(response)
         reader = WebSocketReader(response.extensions["network_stream"])
         try:

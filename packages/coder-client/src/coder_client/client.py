@@ -13,7 +13,7 @@ import contextlib
 import os
 import time
 import zlib
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, Self, overload
@@ -22,6 +22,7 @@ import httpx
 
 from ._netio import streams_transport, tls_verify
 from ._tasks import iterate_producer
+from .build_feed import WATCH_ALL_BUILDS_PATH, WorkspaceBuildUpdate, watch_all_builds
 from .capabilities import Capabilities
 from .config import ClientConfig, resolve_config
 from .deadlines import DeadlinePlan
@@ -371,6 +372,7 @@ class Workspaces(_SyncNamespace):
     def timings(self, target: WorkspaceRef | WorkspaceBuild) -> WorkspaceBuildTimings | None:
         """Build timings of a build (or a workspace's latest); None when this Coder has none (< v2.17)."""
         return self._run(self._ops.timings(target))
+
     # verbs (issue 13): a workspace's logs, as every front end shows them
     def logs(self, workspace: WorkspaceRef) -> WorkspaceLogs:
         """The latest build's provisioner log and the primary agent's startup log, redacted."""
@@ -682,6 +684,7 @@ class AsyncWorkspaces(_AsyncNamespace):
     async def timings(self, target: WorkspaceRef | WorkspaceBuild) -> WorkspaceBuildTimings | None:
         """Build timings of a build (or a workspace's latest); None when this Coder has none (< v2.17)."""
         return await self._run(self._ops.timings(target))
+
     # verbs (issue 13): a workspace's logs, as every front end shows them
     async def logs(self, workspace: WorkspaceRef) -> WorkspaceLogs:
         """The latest build's provisioner log and the primary agent's startup log, redacted."""
@@ -832,6 +835,22 @@ class AsyncCoderClient(_ClientCore):
             workspace_id,
             self._settings.watch_policy,
             connect_gate,
+        )
+
+    # watch-all-builds (issue 14) ------------------------------------------------------------------------
+    def watch_all_builds(
+        self, on_connected: Callable[[], Awaitable[None]] | None = None
+    ) -> AsyncIterator[WorkspaceBuildUpdate]:
+        """Every build change of every workspace (``GET /api/experimental/watch-all-workspacebuilds``), one
+        stream for the whole deployment; reconnects by the watch policy and awaits ``on_connected`` at each
+        (re)connect (nothing missed meanwhile is replayed). :class:`FeatureNotOffered` where Coder does not
+        offer it (``capabilities().watch_all_builds`` turns off), :class:`BuildFeedForbidden` for a token
+        that is neither Owner nor Template Admin."""
+        return watch_all_builds(
+            self._stream_client(WATCH_ALL_BUILDS_PATH),
+            self._ops.state,
+            self._settings.watch_policy,
+            on_connected,
         )
 
     @property

@@ -648,6 +648,8 @@ class WorkspaceBuildTimings(CoderModel):
     provisioner_timings: NullableList[ProvisionerTiming] = []
     agent_script_timings: NullableList[AgentScriptTiming] = []
     agent_connection_timings: NullableList[AgentConnectionTiming] = []
+
+
 # presets (Coder v2.20+: GET /templateversions/{id}/presets; spec: codersdk.Preset)
 
 

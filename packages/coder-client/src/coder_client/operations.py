@@ -513,6 +513,7 @@ class Operations:
                 raise
             self.state.feature_missing("build_timings")
             return None
+
     # template updates and workspace sharing (issue 13; the rules live in updates.py and sharing.py) --
 
     def update(

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import watch
+from . import build_updates, watch
 from .auth import authenticate, user_for_rate_limit
 from .clock import SimClock
 from .context import CONTEXT_KEY, USER_KEY, RecordedBody, ResponseHook, SimContext
@@ -30,6 +30,7 @@ from .seed import seed_demo
 from .store import Store
 
 API_PREFIX = "/api/v2"
+EXPERIMENTAL_PREFIX = "/api/experimental/"  # Coder's experimental routes: same auth and errors as /api/v2
 PUBLIC_PATHS = frozenset({API_PREFIX + "/buildinfo"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -140,7 +141,7 @@ def _middleware(ctx: SimContext) -> Any:
             except ApiError as exc:
                 return exc.response()
         await ctx.faults.wait_until_running()
-        if request.path.startswith(API_PREFIX + "/") or request.path == API_PREFIX:
+        if request.path.startswith((API_PREFIX + "/", EXPERIMENTAL_PREFIX)) or request.path == API_PREFIX:
             response = await _serve_api(request, handler, ctx)
         elif request.path.startswith(OAUTH2_ROOT_PATHS) and ctx.era.name == "v2":
             response = await _serve_oauth2(request, handler)
@@ -199,6 +200,11 @@ def build_app(controller: Controller) -> web.Application:
     app[watch.HUB_KEY] = controller.hub
     add_api_routes(app, ctx.era)
     watch.register(app.router, ctx.era.has_watch_ws)
+    if ctx.era.name == "v2" and build_updates.EXPERIMENT in ctx.experiments:  # watch-all-workspacebuilds
+        feed = build_updates.BuildUpdateFeed(ctx.store)
+        ctx.sim.add_listener(feed.publish)
+        controller.hub.also_drop.append(feed.drop_all)
+        build_updates.install(app, feed)
     add_control_routes(app, controller)
 
     async def bind_loop(_: web.Application) -> None:

@@ -43,6 +43,8 @@ class WatchHub:
     def __init__(self, render: Callable[[Workspace], dict[str, Any]]) -> None:
         self._subscribers: dict[str, set[Subscriber]] = defaultdict(set)
         self.render = render
+        # Other streams dropped with these (watch-all-workspacebuilds): each returns how many it dropped.
+        self.also_drop: list[Callable[[], int]] = []
 
     @property
     def open_streams(self) -> int:
@@ -91,7 +93,7 @@ class WatchHub:
             for subscriber in subs:
                 subscriber.queue.put_nowait(DROP)
                 count += 1
-        return count
+        return count + sum(drop() for drop in self.also_drop)
 
 
 HUB_KEY = web.AppKey("coder_sim_watch_hub", WatchHub)

@@ -52,6 +52,11 @@ class AlertConfig:
     """Rows deleted per transaction, so pruning never holds a write lock for long."""
     prune_pause: float = 0.05
     """Seconds between two pruning transactions (other writers get their turn)."""
+    build_feed: bool = True
+    """Use Coder's watch-all-workspacebuilds feed where it is offered (``alerts.build_feed``)."""
+    feed_sweep_interval: float = 300.0
+    """Seconds between full lists while the feed is in use (a safety net); never less than
+    ``sweep_interval``."""
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> AlertConfig:

@@ -42,6 +42,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coder_slack.alerts import retention
+from coder_slack.alerts.build_feed import BuildFeed, clear_mark
 from coder_slack.alerts.config import AlertConfig
 from coder_slack.alerts.events import detect
 from coder_slack.alerts.leases import (
@@ -165,6 +166,21 @@ class AlertEngine:
         self._passes_done = 0
         self._pass_done = asyncio.Event()
         self.started = False
+        # watch-all-builds: one replica reads Coder's feed of every build change and marks workspaces in
+        # transition; None where the configuration turns it off.
+        self.build_feed: BuildFeed | None = (
+            BuildFeed(
+                self.db,
+                coder,
+                self.leases,
+                self.metrics,
+                replica_id=self.config.replica_id,
+                lease_seconds=self.config.lease_seconds,
+                request_sweep=self.request_sweep,
+            )
+            if self.config.build_feed
+            else None
+        )
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -192,6 +208,8 @@ class AlertEngine:
             asyncio.create_task(self._pruner(), name="alerts-pruner"),
             asyncio.create_task(self.notification_router.run(), name="alerts-notifications"),
         ]
+        if self.build_feed is not None:
+            self._tasks.append(asyncio.create_task(self.build_feed.run(), name="alerts-build-feed"))
         self.started = True
 
     async def stop(self) -> None:
@@ -280,8 +298,11 @@ class AlertEngine:
     async def _on_watch_error(self, workspace_id: str, error: CoderError) -> None:
         log.info("alert engine: no longer watching %s (%s)", workspace_id, type(error).__name__)
         if isinstance(error, NotFound):
-            # Deleted: give the lease back (as any unwatch does) rather than renew it forever.
+            # Deleted: give the lease back (as any unwatch does) rather than renew it forever, and clear
+            # its mark so that no replica takes the watch up again.
             await self._unwatch(workspace_id)
+            with contextlib.suppress(Exception):
+                await self.db.run(clear_mark, workspace_id)
             return
         self._watched.discard(workspace_id)
         self.metrics.watches_held(len(self._watched))
@@ -427,6 +448,9 @@ class AlertEngine:
             workspace_id = watched_workspace(name)
             assert workspace_id is not None
             self._watched.add(workspace_id)
+            # A new watch's first snapshot is always recorded: that clears the transition mark of a
+            # workspace that turns out settled (watch-all-builds marks on every build change).
+            self._fingerprints.pop(workspace_id, None)
             await self._hub.add(workspace_id)
         self.metrics.watches_held(len(self._watched))
 
@@ -462,7 +486,7 @@ class AlertEngine:
                 self._swept_once.set()
                 self._passes_done = begun
                 self._pass_done.set()
-                delay = self.config.sweep_interval
+                delay = self._sweep_interval()
             except CoderError as error:
                 self.metrics.coder_error(getattr(error, "status_code", None))
                 log.warning("alert engine: listing workspaces failed (%s); retrying", type(error).__name__)
@@ -472,6 +496,12 @@ class AlertEngine:
                 delay = min(self.config.sweep_interval, 2.0)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._sweep_now.wait(), timeout=delay)
+
+    def _sweep_interval(self) -> float:
+        """The normal interval, or the slow safety net while Coder's build feed is read by any replica."""
+        if self.build_feed is not None and self.build_feed.in_use:
+            return max(self.config.sweep_interval, self.config.feed_sweep_interval)
+        return self.config.sweep_interval
 
     async def sweep(self, catch_up: CatchUp | None = None) -> None:
         """List every workspace, record what changed, watch the ones in transition.

@@ -96,6 +96,15 @@ class SlackBotMetrics:
             ["outcome"],
             registry=r,
         )
+        # watch-all-builds (issue 14, coder_slack.alerts.build_feed): one series, value 1
+        self.build_feed = Gauge(
+            "coderops_slack_build_feed",
+            "Coder's watch-all-workspacebuilds feed as this replica sees it: state (active: this replica "
+            "holds it; standby: another replica does; absent / refused: Coder lacks it or the token may not "
+            "use it, so every replica sweeps and watches one by one) and holder (the replica holding it).",
+            ["state", "holder"],
+            registry=r,
+        )
 
     def record_notification(self, outcome: str) -> None:
         self.notifications.labels(outcome=outcome).inc()
