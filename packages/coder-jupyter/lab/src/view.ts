@@ -182,6 +182,18 @@ export function renderRow(row: IRow, options: IRowViewOptions): HTMLLIElement {
         }
       ),
       button(
+        'rename',
+        'Rename',
+        'Give the workspace a new name (asks for it)',
+        can.rename && !busy('rename')
+      ),
+      button(
+        'cancel-build',
+        'Cancel build',
+        'Cancel the build in progress',
+        can.cancel && !busy('cancel-build')
+      ),
+      button(
         'delete',
         'Delete',
         'Delete the workspace (asks for its name)',

@@ -57,11 +57,39 @@ describe('renderRow', () => {
       'extend-2h',
       'details',
       'pin',
+      'rename',
+      'cancel-build',
       'delete'
     ]);
     expect(
       ['start', 'stop', 'restart', 'extend-1h'].map(a => enabled(element, a))
     ).toEqual([false, true, true, true]);
+  });
+
+  it('offers Cancel build only while a build runs, Rename unless deleted', () => {
+    const ready = renderRow(row(), options);
+    expect(['rename', 'cancel-build'].map(a => enabled(ready, a))).toEqual([
+      true,
+      false
+    ]);
+    const building = renderRow(
+      row({ status: 'starting', stage: 'building', settled: false }),
+      options
+    );
+    expect(enabled(building, 'cancel-build')).toBe(true);
+    const deleting = renderRow(
+      row({ status: 'deleting', transition: 'delete', settled: false }),
+      options
+    );
+    expect(['rename', 'cancel-build'].map(a => enabled(deleting, a))).toEqual([
+      false,
+      true
+    ]);
+    const busy = renderRow(row({ status: 'pending', settled: false }), {
+      ...options,
+      busy: new Set(['cancel-build'])
+    });
+    expect(enabled(busy, 'cancel-build')).toBe(false);
   });
 
   it('shows errors, outdated templates, pins and busy actions', () => {
