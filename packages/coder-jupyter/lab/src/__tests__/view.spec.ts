@@ -278,6 +278,29 @@ describe('the form', () => {
     ).toBe(false);
   });
 
+  it('describes the chosen template (and each option)', () => {
+    const form = renderForm({
+      templates: [
+        { name: 'python-ds', description: 'Python 3.11 and JupyterLab.' },
+        { name: 'broken', description: 'Fails on purpose.' }
+      ],
+      template: 'python-ds',
+      name: '',
+      ttl: '',
+      fields: null,
+      values: {},
+      errors: {},
+      submitting: false,
+      loadingFields: false
+    });
+    expect(form.textContent).toContain('Python 3.11 and JupyterLab.');
+    expect(form.textContent).not.toContain('Fails on purpose.');
+    const broken = form.querySelector<HTMLOptionElement>(
+      'option[value="broken"]'
+    );
+    expect(broken?.title).toBe('Fails on purpose.');
+  });
+
   it('keeps the chosen template and disables Create while busy', () => {
     const form = renderForm({
       templates: [{ name: 'python-ds' }],
