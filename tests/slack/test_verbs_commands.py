@@ -203,6 +203,27 @@ def test_long_logs_arrive_as_a_file_with_secrets_redacted(
     assert standin.calls("files.completeUploadExternal")[0].args["channel_id"] == "D0ALICE"
 
 
+def test_long_logs_without_files_write_fall_back_to_their_end(
+    bot: BotThread, standin: SlackStandIn, sim: Any
+) -> None:
+    workspace_id = sim.create_workspace_direct("alice", "python-ds", "dev", running=True)
+    workspace = bot.run(bot.bot.pool.service().workspaces.get(workspace_id))
+    lines = [f"step {n}: compiling module-{n}" for n in range(60)] + [f"GITHUB_TOKEN={SECRET_TOKEN}"]
+    sim.append_agent_logs(workspace.latest_build.agents[0].id, "\n".join(lines))
+    standin.fail_next("files.getUploadURLExternal", error="missing_scope")
+    _, request = bot.ask("logs dev")
+    wanted = request.response_url.rsplit("/", 1)[-1]
+    tail = standin.wait_for(
+        "response_url", lambda c: c.args.get("response_id") == wanted and "Startup log" in rendered(c)
+    )
+    text = rendered(tail)
+    assert "step 59: compiling module-59" in text and "step 10:" not in text
+    assert SECRET_TOKEN not in text and "[redacted]" in text
+    replies = [rendered(c) for c in standin.calls("response_url") if c.args.get("response_id") == wanted]
+    assert any("couldn't attach them as a file (missing_scope)" in reply for reply in replies)
+    assert standin.files() == []
+
+
 # ---------------------------------------------------------------------------------------------- templates
 
 

@@ -138,6 +138,26 @@ export class CoderApi {
     return reply.row;
   }
 
+  /** Rename; Coder's refusals (renames not allowed, name taken) come back in plain words. */
+  async rename(id: string, name: string): Promise<IRow> {
+    const reply = await this.request<IRowResponse>(
+      ['workspaces', id, 'rename'],
+      this._json('POST', { name })
+    );
+    return reply.row;
+  }
+
+  /** Cancel the build in progress (400 saying so when none is). */
+  async cancelBuild(id: string): Promise<IRow> {
+    const reply = await this.request<IRowResponse>(
+      ['workspaces', id, 'cancel'],
+      {
+        method: 'POST'
+      }
+    );
+    return reply.row;
+  }
+
   logs(id: string, lines = 200): Promise<ILogs> {
     return this.request(['workspaces', id, 'logs'], {}, `?lines=${lines}`);
   }

@@ -130,6 +130,8 @@ export function availableActions(row: IRow): {
   stop: boolean;
   restart: boolean;
   extend: boolean;
+  cancel: boolean;
+  rename: boolean;
 } {
   const busy = !row.settled;
   const running = row.status === 'running' || row.transition === 'start';
@@ -142,9 +144,15 @@ export function availableActions(row: IRow): {
     start: !busy && stopped && row.status !== 'deleted',
     stop: running && row.status !== 'deleted' && row.transition !== 'stop',
     restart: !busy && running,
-    extend: row.can_extend
+    extend: row.can_extend,
+    // verbs (issue 13): a build in progress can be canceled; any workspace not (being) deleted renamed
+    cancel: BUILDING.has(row.status),
+    rename: row.status !== 'deleted' && row.transition !== 'delete'
   };
 }
+
+/** Workspace statuses with a build job in progress (Coder's `pending`, `starting`, …). */
+const BUILDING = new Set(['pending', 'starting', 'stopping', 'deleting']);
 
 /** The notification text of an outcome the person waited on. */
 export function outcomeMessage(row: IRow, outcome: 'ready' | 'failed'): string {

@@ -3,7 +3,12 @@
  * panel on `workspaces/stream`; actions through ServerConnection; confirmations with showDialog;
  * notifications with Notification.
  */
-import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
+import {
+  Dialog,
+  InputDialog,
+  Notification,
+  showDialog
+} from '@jupyterlab/apputils';
 import { PageConfig } from '@jupyterlab/coreutils';
 import { Widget } from '@lumino/widgets';
 
@@ -66,11 +71,14 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** "extend-1h" → "Extend +1h", "stop" → "Stop": how an action is named in an error. */
+/** "extend-1h" → "Extend +1h", "stop" → "Stop", "cancel-build" → "Cancel build": an action in an error. */
 function actionLabel(action: string): string {
   const [verb, by] = action.split('-');
   const word = verb.charAt(0).toUpperCase() + verb.slice(1);
-  return by ? `${word} +${by}` : word;
+  if (verb === 'extend' && by) {
+    return `${word} +${by}`;
+  }
+  return by ? `${word} ${by}` : word; // "cancel-build" → "Cancel build"
 }
 
 /** The body of the Delete dialog: type the workspace's name to confirm. */
@@ -502,6 +510,27 @@ export class WorkspacesPanel extends Widget {
         });
         return;
       }
+      case 'rename': {
+        const answer = await InputDialog.getText({
+          title: `Rename ${row.owner_name}/${row.name}`,
+          label: 'New name (letters, digits and hyphens; up to 32 characters)',
+          text: row.name,
+          okLabel: 'Rename'
+        });
+        const name = (answer.value ?? '').trim();
+        if (!answer.button.accept || !name || name === row.name) {
+          return;
+        }
+        await this._busyWhile(id, action, async () => {
+          this._acceptRow(await this.api.rename(id, name));
+        });
+        return;
+      }
+      case 'cancel-build':
+        await this._busyWhile(id, action, async () => {
+          this._acceptRow(await this.api.cancelBuild(id));
+        });
+        return;
       case 'delete': {
         const answer = await showDialog({
           title: 'Delete workspace?',

@@ -182,6 +182,18 @@ export function renderRow(row: IRow, options: IRowViewOptions): HTMLLIElement {
         }
       ),
       button(
+        'rename',
+        'Rename',
+        'Give the workspace a new name (asks for it)',
+        can.rename && !busy('rename')
+      ),
+      button(
+        'cancel-build',
+        'Cancel build',
+        'Cancel the build in progress',
+        can.cancel && !busy('cancel-build')
+      ),
+      button(
         'delete',
         'Delete',
         'Delete the workspace (asks for its name)',
@@ -443,7 +455,11 @@ export function renderForm(view: IFormView): HTMLFormElement {
     view.templates.map(template =>
       h(
         'option',
-        { value: template.name, selected: template.name === view.template },
+        {
+          value: template.name,
+          selected: template.name === view.template,
+          title: template.description ?? ''
+        },
         template.display_name || template.name
       )
     )
@@ -474,7 +490,14 @@ export function renderForm(view: IFormView): HTMLFormElement {
       novalidate: true
     },
     h('div', { className: 'jp-CoderPanel-formTitle' }, 'New workspace'),
-    labelled(TEMPLATE_FIELD, 'Template', '', templateSelect, view.errors),
+    labelled(
+      TEMPLATE_FIELD,
+      'Template',
+      // verbs (issue 13): what the chosen template is for
+      view.templates.find(t => t.name === view.template)?.description ?? '',
+      templateSelect,
+      view.errors
+    ),
     parameters,
     labelled(
       NAME_FIELD,

@@ -132,7 +132,9 @@ describe('availableActions', () => {
       start: false,
       stop: true,
       restart: true,
-      extend: true
+      extend: true,
+      cancel: false,
+      rename: true
     });
   });
 
@@ -147,7 +149,9 @@ describe('availableActions', () => {
       start: true,
       stop: false,
       restart: false,
-      extend: false
+      extend: false,
+      cancel: false,
+      rename: true
     });
     expect(
       availableActions(row({ status: 'failed', stage: 'build_failed' })).start
@@ -163,7 +167,8 @@ describe('availableActions', () => {
     expect(availableActions(building)).toMatchObject({
       start: false,
       stop: true,
-      restart: false
+      restart: false,
+      cancel: true
     });
   });
 });

@@ -57,11 +57,39 @@ describe('renderRow', () => {
       'extend-2h',
       'details',
       'pin',
+      'rename',
+      'cancel-build',
       'delete'
     ]);
     expect(
       ['start', 'stop', 'restart', 'extend-1h'].map(a => enabled(element, a))
     ).toEqual([false, true, true, true]);
+  });
+
+  it('offers Cancel build only while a build runs, Rename unless deleted', () => {
+    const ready = renderRow(row(), options);
+    expect(['rename', 'cancel-build'].map(a => enabled(ready, a))).toEqual([
+      true,
+      false
+    ]);
+    const building = renderRow(
+      row({ status: 'starting', stage: 'building', settled: false }),
+      options
+    );
+    expect(enabled(building, 'cancel-build')).toBe(true);
+    const deleting = renderRow(
+      row({ status: 'deleting', transition: 'delete', settled: false }),
+      options
+    );
+    expect(['rename', 'cancel-build'].map(a => enabled(deleting, a))).toEqual([
+      false,
+      true
+    ]);
+    const busy = renderRow(row({ status: 'pending', settled: false }), {
+      ...options,
+      busy: new Set(['cancel-build'])
+    });
+    expect(enabled(busy, 'cancel-build')).toBe(false);
   });
 
   it('shows errors, outdated templates, pins and busy actions', () => {
@@ -248,6 +276,29 @@ describe('the form', () => {
     expect(
       form.querySelector<HTMLButtonElement>('[data-action="create"]')?.disabled
     ).toBe(false);
+  });
+
+  it('describes the chosen template (and each option)', () => {
+    const form = renderForm({
+      templates: [
+        { name: 'python-ds', description: 'Python 3.11 and JupyterLab.' },
+        { name: 'broken', description: 'Fails on purpose.' }
+      ],
+      template: 'python-ds',
+      name: '',
+      ttl: '',
+      fields: null,
+      values: {},
+      errors: {},
+      submitting: false,
+      loadingFields: false
+    });
+    expect(form.textContent).toContain('Python 3.11 and JupyterLab.');
+    expect(form.textContent).not.toContain('Fails on purpose.');
+    const broken = form.querySelector<HTMLOptionElement>(
+      'option[value="broken"]'
+    );
+    expect(broken?.title).toBe('Fails on purpose.');
   });
 
   it('keeps the chosen template and disables Create while busy', () => {

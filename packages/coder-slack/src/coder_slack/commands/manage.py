@@ -22,7 +22,7 @@ from coder_client import (
     plain_refusal,
 )
 from coder_client.refusals import Verb
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.models.views import View
 
 from coder_slack.commands import create
@@ -195,13 +195,12 @@ async def logs(inv: Invocation, command: WorkspaceAction) -> None:
             return
         try:
             where = await _send_file(inv, found)
-        except SlackApiError as exc:
+        except SlackClientError as exc:  # refused (e.g. no files:write) or the upload itself failed
+            why = exc.response.get("error") if isinstance(exc, SlackApiError) else "the upload failed"
             tail = found.tail(10)
             await inv.reply(
-                problem(
-                    f"The logs are long and I couldn't attach them as a file ({exc.response.get('error')}); "
-                    "here is their end."
-                ),
+                problem(f"The logs are long and I couldn't attach them as a file ({why}); here is the end."),
+                replace=True,
             )
             await inv.reply(logs_message(tail))
             return
