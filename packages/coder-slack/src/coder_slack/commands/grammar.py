@@ -75,6 +75,7 @@ class ListWorkspaces:
     everyone: bool = False
     search: str | None = None
     page: int = 1
+    shared: bool = False  # --shared: the workspaces other people shared with you
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,30 @@ class Logout:
     pass
 
 
+# -- template updates and workspace sharing (issue 13; parsed in commands/sharing.py) ---------------
+
+
+@dataclass(frozen=True)
+class UpdateWorkspace:
+    target: WorkspaceRef
+    parameters: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SetAutoUpdates:
+    target: WorkspaceRef
+    policy: str  # always | never
+
+
+@dataclass(frozen=True)
+class ShareWorkspace:
+    """share (role use/admin) and unshare (role "")."""
+
+    target: WorkspaceRef
+    person: str  # a Slack user id (U…, from a mention) or a Coder username
+    role: str = "use"
+
+
 Command = (
     Help
     | Create
@@ -188,6 +213,9 @@ Command = (
     | ListNotificationKinds
     | Login
     | Logout
+    | UpdateWorkspace
+    | SetAutoUpdates
+    | ShareWorkspace
 )
 
 
@@ -301,6 +329,8 @@ def parse_list(args: list[str]) -> ListWorkspaces:
         page = int(pairs["page"])
     if positional == ["all"]:
         return ListWorkspaces(everyone=True, page=page)
+    if positional == ["--shared"]:
+        return ListWorkspaces(shared=True, page=page)
     return ListWorkspaces(search=" ".join(positional) or None, page=page)
 
 

@@ -15,7 +15,14 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from coder_slack.views.buttons import extend_button, restart_button, start_button, stop_button
+from coder_slack.views.buttons import (
+    OUTDATED,
+    extend_button,
+    restart_button,
+    start_button,
+    stop_button,
+    update_button,
+)
 from coder_slack.views.common import clip, escape
 from coder_slack.views.message import Message
 
@@ -38,7 +45,13 @@ STAGE_HEADLINE = {
     "gave_up": "⏱️ still not ready",
     "deleted": "🗑️ deleted",
 }
-VERB = {"create": "Creating", "start": "Starting", "restart": "Restarting", "stop": "Stopping"}
+VERB = {
+    "create": "Creating",
+    "start": "Starting",
+    "restart": "Restarting",
+    "stop": "Stopping",
+    "update": "Updating",
+}
 
 
 @dataclass
@@ -56,6 +69,9 @@ class CardState:
     apps: list[tuple[str, str]] = field(default_factory=list)
     error: str = ""
     troubleshooting_url: str = ""
+    # template updates: the workspace is behind its template's active version, and this Coder offers updates
+    outdated: bool = False
+    updates_offered: bool = False
 
     @property
     def finished(self) -> bool:
@@ -109,6 +125,8 @@ def _buttons(state: CardState) -> list[ButtonElement]:
         buttons.append(
             ButtonElement(text="Open in Coder", url=state.workspace_url, action_id="open_app_coder")
         )
+    if state.outdated and state.updates_offered and state.finished and workspace:
+        buttons.append(update_button(workspace, state.workspace_name, running=state.stage != "stopped"))
     return buttons
 
 
@@ -126,6 +144,8 @@ def status_card(state: CardState, now: datetime) -> Message:
         facts.append(f"*startup took {human_duration(state.startup_duration)}*")
     if state.build_duration is not None:
         facts.append(f"build took {human_duration(state.build_duration)}")
+    if state.outdated and state.updates_offered:
+        facts.append(OUTDATED)
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=" · ".join(facts))]))
     if state.error:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=f"```{clip(escape(state.error), 2900)}```")))
