@@ -254,6 +254,8 @@ async def test_openapi_document_lists_every_route(jp_fetch: Fetch) -> None:
         "/preferences",
         "/templates",
         "/templates/{name}/parameters",
+        "/workspaces/{workspace_id}/update",  # template updates (issue 13)
+        "/workspaces/{workspace_id}/autoupdates",
     }
     assert document["servers"][0]["url"].endswith("/coder/api")
 

@@ -118,6 +118,27 @@ export class CoderApi {
     return reply.row;
   }
 
+  /** Update to the template's newest version (`coder update`); the workspace's Row after it. */
+  async update(
+    id: string,
+    parameters: Record<string, string> = {}
+  ): Promise<IRow> {
+    const reply = await this.request<IRowResponse>(
+      ['workspaces', id, 'update'],
+      this._json('POST', { parameters })
+    );
+    return reply.row;
+  }
+
+  /** The auto-update policy: `always` moves it to the newest template version when it autostarts. */
+  async setAutoUpdates(id: string, policy: 'always' | 'never'): Promise<IRow> {
+    const reply = await this.request<IRowResponse>(
+      ['workspaces', id, 'autoupdates'],
+      this._json('PUT', { automatic_updates: policy })
+    );
+    return reply.row;
+  }
+
   /** The workspace, with the plan (new stop time, capped or not, a sentence) and its Row. */
   extend(
     id: string,

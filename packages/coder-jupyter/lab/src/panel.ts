@@ -38,6 +38,7 @@ import {
   renderForm,
   renderRow
 } from './view';
+import { ListScope, loadingText, updateQuestion } from './updates';
 import { Watchlist } from './watch';
 
 export const PANEL_ID = 'coder-workspaces-panel';
@@ -123,6 +124,9 @@ export class WorkspacesPanel extends Widget {
   private _source: EventSource | null = null;
   private _retry: number | null = null;
   private _clock: number | null = null;
+  /** Your workspaces, or those shared with you (the header's "Shared with me" toggle). */
+  private _scope: ListScope = 'mine';
+  private readonly _sharedToggle: HTMLButtonElement;
 
   /** Called for each outcome the person is waiting on (tests and other plugins may listen). */
   onOutcome: ((row: IRow, outcome: Outcome) => void) | null = null;
@@ -146,12 +150,24 @@ export class WorkspacesPanel extends Widget {
       'Loading your workspaces…'
     );
     this._formHost = h('div', { className: 'jp-CoderPanel-formHost' });
+    this._sharedToggle = h(
+      'button',
+      {
+        type: 'button',
+        className: 'jp-mod-styled jp-CoderPanel-button',
+        'data-action': 'toggle-shared',
+        'aria-pressed': 'false',
+        title: 'List the workspaces other people shared with you'
+      },
+      'Shared with me'
+    );
     this.node.append(
       h(
         'div',
         { className: 'jp-CoderPanel-header' },
         h('h2', { className: 'jp-CoderPanel-title' }, PANEL_CAPTION),
         this._connection,
+        this._sharedToggle,
         h(
           'button',
           {
@@ -186,7 +202,8 @@ export class WorkspacesPanel extends Widget {
     const url = streamUrl(
       this.api.settings.baseUrl,
       this.query,
-      PageConfig.getToken()
+      PageConfig.getToken(),
+      this._scope === 'shared'
     );
     const source = new EventSource(url, { withCredentials: true });
     this._source = source;
@@ -195,6 +212,26 @@ export class WorkspacesPanel extends Widget {
         this._onStreamEvent(type, event, source)
       );
     }
+  }
+
+  get scope(): ListScope {
+    return this._scope;
+  }
+
+  /** List your workspaces or those shared with you: a new list stream, the old rows cleared. */
+  setScope(scope: ListScope): void {
+    if (scope === this._scope) {
+      return;
+    }
+    this._scope = scope;
+    this._close();
+    this._apply(this._store.applySnapshot([]));
+    this._sharedToggle.setAttribute(
+      'aria-pressed',
+      scope === 'shared' ? 'true' : 'false'
+    );
+    this._empty.textContent = loadingText(scope);
+    this.connect();
   }
 
   override dispose(): void {
@@ -346,8 +383,10 @@ export class WorkspacesPanel extends Widget {
       rows.length > 0
         ? ''
         : this._tracker.state === 'live'
-          ? 'No workspaces yet. Create one with New workspace….'
-          : 'Loading your workspaces…';
+          ? this._scope === 'shared'
+            ? 'Nobody has shared a workspace with you.'
+            : 'No workspaces yet. Create one with New workspace….'
+          : loadingText(this._scope);
     this._empty.hidden = rows.length > 0;
   }
 
@@ -432,6 +471,10 @@ export class WorkspacesPanel extends Widget {
       this.closeForm();
       return;
     }
+    if (action === 'toggle-shared') {
+      this.setScope(this._scope === 'shared' ? 'mine' : 'shared');
+      return;
+    }
     const id = target
       .closest('[data-workspace-id]')
       ?.getAttribute('data-workspace-id');
@@ -485,6 +528,27 @@ export class WorkspacesPanel extends Widget {
         }
         await this._busyWhile(id, action, async () => {
           this._acceptRow(await this.api.action(id, 'stop'));
+        });
+        return;
+      }
+      case 'update': {
+        const question = updateQuestion(row);
+        if (question !== null) {
+          const answer = await showDialog({
+            title: 'Update workspace?',
+            body: question,
+            buttons: [
+              Dialog.cancelButton(),
+              Dialog.warnButton({ label: 'Update' })
+            ]
+          });
+          if (!answer.button.accept) {
+            return;
+          }
+        }
+        await this._busyWhile(id, action, async () => {
+          this._watch.started(id);
+          this._acceptRow(await this.api.update(id));
         });
         return;
       }
