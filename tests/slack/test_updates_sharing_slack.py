@@ -5,10 +5,12 @@ turned off, and v0.25 (absent but harmless)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from slack_harness import BotThread, answer, rendered
 from slack_sim import SlackStandIn, render_message
+from test_alert_buttons import alert_bot, is_alert
 from test_cards import card_in
 
 CHANNEL = "C0GENERAL"
@@ -42,6 +44,22 @@ def test_an_outdated_workspace_says_so_in_list_and_status_and_updates_from_the_b
     assert "Updating for" in final and "outdated" not in final and "[Update]" not in final
     updated = _workspace(bot, workspace_id)
     assert not updated.outdated and updated.latest_build.template_version_name == "v2"
+
+
+def test_the_list_menu_of_an_outdated_workspace_updates_it(
+    bot: BotThread, standin: SlackStandIn, sim: Any
+) -> None:
+    workspace_id = sim.create_workspace_direct("alice", "python-ds", "dev", running=False)
+    sim.publish_template_version("python-ds", name="v2")
+    _, listed = bot.ask("list")
+    menu = rendered(answer(standin, listed))
+    assert "Update" in menu
+    click = bot.requests.button(
+        "workspace_menu", "", channel_id=CHANNEL, selected_option=f"update:{workspace_id}"
+    )
+    assert bot.post(click).status_code == 200
+    card_in(standin, CHANNEL, "alice/dev", "ready")
+    assert _workspace(bot, workspace_id).latest_build.template_version_name == "v2"
 
 
 def test_update_command_asks_for_a_new_required_parameter(
@@ -158,3 +176,22 @@ def test_v025_offers_neither_feature_and_still_works(
     _, request = bot.ask("status old")
     details = rendered(answer(standin, request))
     assert "alice/old" in details and "[Update]" not in details and "outdated" not in details
+
+
+def test_someone_a_workspace_is_shared_with_gets_its_ready_alert_in_their_dm(
+    make_bot: Callable[..., BotThread], standin: SlackStandIn, sim: Any
+) -> None:
+    sim.create_workspace_direct("alice", "python-ds", "pair", running=False)
+    bot = alert_bot(make_bot, sim)
+    _, request = bot.ask("share pair bob")
+    assert "Shared `alice/pair`" in rendered(answer(standin, request))
+    _, request = bot.ask("watch alice/pair", user="U0BOB", channel="D0BOB")
+    assert "will get lifecycle alerts for `alice/pair`" in rendered(answer(standin, request))
+    _, request = bot.ask("start pair")
+    assert "is on its way" in rendered(answer(standin, request))
+    alert = standin.wait_for(
+        "chat.postMessage",
+        lambda c: c.ok and c.args.get("channel") == "D0BOB" and is_alert(c) and "is ready" in rendered(c),
+        timeout=30,
+    )
+    assert "alice/pair" in rendered(alert)

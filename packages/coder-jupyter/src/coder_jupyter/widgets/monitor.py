@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import threading
 import time
@@ -61,6 +62,7 @@ class Monitor(CoderWidget):
     autostop_in = traitlets.Float(None, allow_none=True, help="Seconds until the workspace stops on its own.")
     log_tail = traitlets.Unicode("", help="The startup log tail, filled when startup fails.")
     extended = traitlets.Unicode("", help="What the last Extend did, in a sentence (e.g. capped).")
+    outdated = traitlets.Bool(False, help="The workspace's template has a newer active version.")
 
     def __init__(
         self,
@@ -95,6 +97,14 @@ class Monitor(CoderWidget):
         self.extend_2h.add_class("coder-extend-2h")
         self.extend_1h.on_click(lambda _: self.extend(timedelta(hours=1)))
         self.extend_2h.on_click(lambda _: self.extend(timedelta(hours=2)))
+        # template updates: Update shows for an outdated, settled workspace where Coder offers updates
+        self._updates_offered = False
+        self.update_button = w.Button(
+            description="Update", icon="arrow-up", tooltip="Move to the template's newest version"
+        )
+        self.update_button.add_class("coder-update")
+        self.update_button.layout.display = "none"
+        self.update_button.on_click(lambda _: self.update())
         self._actions = w.HBox([self._autostop, self.extend_1h, self.extend_2h])
         self._actions.layout.display = "none"
         self._log = w.Textarea(value="", disabled=True, layout=w.Layout(width="100%", height="180px"))
@@ -107,6 +117,7 @@ class Monitor(CoderWidget):
             self._timeline,
             self._startup,
             self._links,
+            self.update_button,
             self._actions,
             self._log_box,
             self._error_box,
@@ -155,6 +166,8 @@ class Monitor(CoderWidget):
         client = self.client()
         if self._coder_url is None:
             self._coder_url = _base_url(client)
+        with contextlib.suppress(Exception):
+            self._updates_offered = (await client.capabilities()).template_updates
         try:
             workspace = await resolve_workspace(client, self.workspace_ref)
             self.workspace_ref = str(workspace.id)
@@ -233,7 +246,12 @@ class Monitor(CoderWidget):
             self.phase = label
             self.outcome = view.outcome
             self.startup_duration = view.startup_duration
+            self.outdated = view.workspace.outdated
+        updatable = self._updates_offered and view.workspace.outdated and view.is_settled
+        self.update_button.layout.display = "" if updatable else "none"
         template = f' <span class="coder-muted">{html.escape(view.template)}</span>' if view.template else ""
+        if view.workspace.outdated:
+            template += ' <span class="coder-muted">(outdated: the template has a newer version)</span>'
         self._title.value = f"<b>{html.escape(name)}</b> {badge(label)}{template}"
         self._timeline.value = timeline_html(view, now)
         if view.startup_duration is not None:
@@ -287,6 +305,21 @@ class Monitor(CoderWidget):
             plan = await self.client().workspaces.extend(self.workspace_ref, by=by)
             self.extended = plan.message
             await self._apply(await self.client().workspaces.get(self.workspace_ref))
+
+        self.runner.spawn(work, self.show_error)
+
+    def update(self) -> None:
+        """Move the workspace to its template's newest version, as ``coder update`` (a running one is
+        stopped first); the card then follows the new start."""
+
+        async def work() -> None:
+            self.clear_error()
+            self.update_button.disabled = True
+            try:
+                await self.client().workspaces.update(self.workspace_ref)
+                await self._apply(await self.client().workspaces.get(self.workspace_ref))
+            finally:
+                self.update_button.disabled = False
 
         self.runner.spawn(work, self.show_error)
 
