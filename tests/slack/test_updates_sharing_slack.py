@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from slack_harness import BotThread, answer, rendered
-from slack_sim import SlackStandIn, render_message
+from slack_sim import TEAM_ID, SlackStandIn, render_message
 from test_alert_buttons import alert_bot, is_alert
 from test_cards import card_in
 
@@ -195,3 +195,22 @@ def test_someone_a_workspace_is_shared_with_gets_its_ready_alert_in_their_dm(
         timeout=30,
     )
     assert "alice/pair" in rendered(alert)
+
+
+def test_with_his_own_linked_token_a_use_share_is_judged_by_coder(
+    bot: BotThread, standin: SlackStandIn, sim: Any
+) -> None:
+    workspace_id = sim.create_workspace_direct("alice", "python-ds", "pair", running=False)
+    sim.create_user("carol", "carol@example.com")
+    bot.run(bot.bot.identities.link(TEAM_ID, "U0BOB", sim.user_tokens["bob"]))
+    _, request = bot.ask("share pair bob")
+    assert "Shared `alice/pair`" in rendered(answer(standin, request))
+    # Coder itself lets him see and start it, and refuses him sharing it on (a `use` share)
+    _, listing = bot.ask("list --shared", user="U0BOB")
+    assert "alice/pair" in rendered(answer(standin, listing))
+    _, start = bot.ask("start alice/pair", user="U0BOB")
+    assert "Build #" in rendered(answer(standin, start))
+    _, reshare = bot.ask("share alice/pair carol", user="U0BOB")
+    assert "Coder says you may not do that" in rendered(answer(standin, reshare))
+    acl = bot.run(bot.bot.pool.service().workspaces.acl(workspace_id))
+    assert [u.username for u in acl.users] == ["bob"]
