@@ -121,6 +121,9 @@ def test_share_by_mention_then_the_person_lists_watches_and_is_unshared(
     )
     acl = bot.run(bot.bot.pool.service().workspaces.acl(workspace_id))
     assert [(u.username, u.role.value) for u in acl.users] == [("bob", "use")]
+    note = standin.wait_for("chat.postMessage", lambda c: c.ok and c.args.get("channel") == "D0BOB")
+    told = rendered(note)
+    assert "shared `alice/pair` with you as *use*" in told and "/workspace watch alice/pair" in told
 
     # bob finds it, may watch it from his DM, and may start it
     _, listing = bot.ask("list --shared", user="U0BOB")

@@ -12,6 +12,7 @@ Coder server has the feature (``capabilities()``); sharing that an admin turned 
 
 from __future__ import annotations
 
+import logging
 import re
 
 from coder_client import Capabilities, SharingDisabled, Workspace
@@ -33,6 +34,8 @@ from coder_slack.commands.workspaces import transition
 from coder_slack.identity import Actor, IdentityProblem
 from coder_slack.store import Identity, Subscription
 from coder_slack.views.messages import text_message
+
+log = logging.getLogger(__name__)
 
 SLACK_USER_ID = re.compile(r"^@?([UW][A-Z0-9]{3,})$")  # Slack user ids: upper case and digits
 UPDATES_ABSENT = (
@@ -149,18 +152,31 @@ async def _manageable(inv: Invocation, actor: Actor, target: WorkspaceRef) -> Wo
     raise NotYours(workspace)
 
 
-async def _coder_user(inv: Invocation, actor: Actor, person: str) -> tuple[str, str]:
-    """(Coder username or id to share with, how to name them in Slack) for a mention or a username."""
+async def _coder_user(inv: Invocation, person: str) -> tuple[str, str, str | None]:
+    """(Coder username or id to share with, how to name them in Slack, their Slack user id if known) for a
+    mention or a username."""
     match = SLACK_USER_ID.match(person)
     if match is None:
         name = person.lstrip("@")
-        return name, f"`{name}`"
+        async with inv.bot.sessions() as session:
+            slack_ids = (
+                (
+                    await session.execute(
+                        select(Identity.slack_user_id).where(
+                            Identity.team_id == inv.team_id, Identity.coder_username == name
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        return name, f"`{name}`", slack_ids[0] if len(slack_ids) == 1 else None
     slack_id = match.group(1)
     mention = f"<@{slack_id}>"
     async with inv.bot.sessions() as session:
         known = await session.get(Identity, (inv.team_id, slack_id))
     if known is not None:
-        return known.coder_user_id, f"{mention} (Coder user `{known.coder_username}`)"
+        return known.coder_user_id, f"{mention} (Coder user `{known.coder_username}`)", slack_id
     email = ""
     try:
         slack = await inv.bot.tokens.client_for(inv.team_id)
@@ -175,7 +191,7 @@ async def _coder_user(inv: Invocation, actor: Actor, person: str) -> tuple[str, 
             "I can see uses their Slack e-mail. Ask them to run `/workspace login`, or give their Coder "
             "username instead of the mention."
         )
-    return user.id, f"{mention} (Coder user `{user.username}`)"
+    return user.id, f"{mention} (Coder user `{user.username}`)", slack_id
 
 
 async def share(inv: Invocation, command: ShareWorkspace) -> None:
@@ -187,7 +203,7 @@ async def share(inv: Invocation, command: ShareWorkspace) -> None:
             await inv.reply(text_message(SHARE_ABSENT), replace=True)
             return
         workspace = await _manageable(inv, actor, command.target)
-        user, named = await _coder_user(inv, actor, command.person)
+        user, named, slack_id = await _coder_user(inv, command.person)
         try:
             if command.role:
                 await actor.client.workspaces.share(workspace.id, user, command.role)
@@ -209,10 +225,27 @@ async def share(inv: Invocation, command: ShareWorkspace) -> None:
             answer = f"`{workspace.full_name}` is no longer shared with {named}." + (
                 f" The alerts they had set up for it ({ended}) are off." if ended else ""
             )
+        if command.role and slack_id and slack_id != inv.user_id:
+            await _tell_them(inv, slack_id, workspace.full_name, command.role)
         inv.bot.home_changed(inv.team_id, inv.user_id, workspace.full_name)
         await inv.reply(text_message(answer), replace=True)
 
     await inv.guarded(work, what=f"workspace `{command.target}`")
+
+
+async def _tell_them(inv: Invocation, slack_id: str, workspace: str, role: str) -> None:
+    """A DM to the person it was shared with: what they may do, and how to get its alerts (opt-in)."""
+    text = (
+        f"<@{inv.user_id}> shared `{workspace}` with you as *{role}*: {ROLE_MEANING[role]}. "
+        f"`/workspace watch {workspace}` here sends you its ready and failure alerts; "
+        "`/workspace list --shared` lists what is shared with you."
+    )
+    try:
+        slack = await inv.bot.tokens.client_for(inv.team_id)
+        opened = await slack.conversations_open(users=slack_id)
+        await slack.chat_postMessage(channel=opened["channel"]["id"], text=text)
+    except SlackApiError as exc:  # the share itself worked; the note is a courtesy
+        log.info("could not tell %s about a share: %s", slack_id, exc.response.get("error"))
 
 
 async def _end_alerts_of(inv: Invocation, workspace_id: str, coder_user: str) -> int:
