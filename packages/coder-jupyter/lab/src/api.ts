@@ -96,11 +96,11 @@ export class CoderApi {
     };
   }
 
-  rows(query = 'owner:me'): Promise<IRowsResponse> {
+  rows(query = 'owner:me', shared = false): Promise<IRowsResponse> {
     return this.request(
       ['workspaces', 'rows'],
       {},
-      `?q=${encodeURIComponent(query)}`
+      `?q=${encodeURIComponent(query)}${shared ? '&shared=true' : ''}`
     );
   }
 

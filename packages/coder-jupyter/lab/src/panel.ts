@@ -161,6 +161,9 @@ export class WorkspacesPanel extends Widget {
       },
       'Shared with me'
     );
+    // Offered only where Coder has workspace sharing (the shared list answers 404 elsewhere).
+    this._sharedToggle.hidden = true;
+    void this._probeSharing();
     this.node.append(
       h(
         'div',
@@ -211,6 +214,15 @@ export class WorkspacesPanel extends Widget {
       source.addEventListener(type, event =>
         this._onStreamEvent(type, event, source)
       );
+    }
+  }
+
+  private async _probeSharing(): Promise<void> {
+    try {
+      await this.api.rows(this.query, true);
+      this._sharedToggle.hidden = false;
+    } catch {
+      this._sharedToggle.hidden = this._scope !== 'shared';
     }
   }
 
