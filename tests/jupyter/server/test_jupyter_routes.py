@@ -260,6 +260,8 @@ async def test_openapi_document_lists_every_route(jp_fetch: Fetch) -> None:
         "/templates/{name}/parameters",
         "/workspaces/{workspace_id}/rename",  # verbs (issue 13)
         "/workspaces/{workspace_id}/cancel",
+        "/workspaces/{workspace_id}/update",  # template updates (issue 13)
+        "/workspaces/{workspace_id}/autoupdates",
     }
     assert document["servers"][0]["url"].endswith("/coder/api")
 

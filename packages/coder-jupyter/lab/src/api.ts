@@ -96,11 +96,11 @@ export class CoderApi {
     };
   }
 
-  rows(query = 'owner:me'): Promise<IRowsResponse> {
+  rows(query = 'owner:me', shared = false): Promise<IRowsResponse> {
     return this.request(
       ['workspaces', 'rows'],
       {},
-      `?q=${encodeURIComponent(query)}`
+      `?q=${encodeURIComponent(query)}${shared ? '&shared=true' : ''}`
     );
   }
 
@@ -115,6 +115,27 @@ export class CoderApi {
     const reply = await this.request<IRowResponse>(['workspaces', id, action], {
       method: 'POST'
     });
+    return reply.row;
+  }
+
+  /** Update to the template's newest version (`coder update`); the workspace's Row after it. */
+  async update(
+    id: string,
+    parameters: Record<string, string> = {}
+  ): Promise<IRow> {
+    const reply = await this.request<IRowResponse>(
+      ['workspaces', id, 'update'],
+      this._json('POST', { parameters })
+    );
+    return reply.row;
+  }
+
+  /** The auto-update policy: `always` moves it to the newest template version when it autostarts. */
+  async setAutoUpdates(id: string, policy: 'always' | 'never'): Promise<IRow> {
+    const reply = await this.request<IRowResponse>(
+      ['workspaces', id, 'autoupdates'],
+      this._json('PUT', { automatic_updates: policy })
+    );
     return reply.row;
   }
 

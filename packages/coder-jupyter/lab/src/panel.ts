@@ -43,6 +43,7 @@ import {
   renderForm,
   renderRow
 } from './view';
+import { ListScope, loadingText, updateQuestion } from './updates';
 import { Watchlist } from './watch';
 
 export const PANEL_ID = 'coder-workspaces-panel';
@@ -131,6 +132,9 @@ export class WorkspacesPanel extends Widget {
   private _source: EventSource | null = null;
   private _retry: number | null = null;
   private _clock: number | null = null;
+  /** Your workspaces, or those shared with you (the header's "Shared with me" toggle). */
+  private _scope: ListScope = 'mine';
+  private readonly _sharedToggle: HTMLButtonElement;
 
   /** Called for each outcome the person is waiting on (tests and other plugins may listen). */
   onOutcome: ((row: IRow, outcome: Outcome) => void) | null = null;
@@ -154,12 +158,27 @@ export class WorkspacesPanel extends Widget {
       'Loading your workspaces…'
     );
     this._formHost = h('div', { className: 'jp-CoderPanel-formHost' });
+    this._sharedToggle = h(
+      'button',
+      {
+        type: 'button',
+        className: 'jp-mod-styled jp-CoderPanel-button',
+        'data-action': 'toggle-shared',
+        'aria-pressed': 'false',
+        title: 'List the workspaces other people shared with you'
+      },
+      'Shared with me'
+    );
+    // Offered only where Coder has workspace sharing (the shared list answers 404 elsewhere).
+    this._sharedToggle.hidden = true;
+    void this._probeSharing();
     this.node.append(
       h(
         'div',
         { className: 'jp-CoderPanel-header' },
         h('h2', { className: 'jp-CoderPanel-title' }, PANEL_CAPTION),
         this._connection,
+        this._sharedToggle,
         h(
           'button',
           {
@@ -194,7 +213,8 @@ export class WorkspacesPanel extends Widget {
     const url = streamUrl(
       this.api.settings.baseUrl,
       this.query,
-      PageConfig.getToken()
+      PageConfig.getToken(),
+      this._scope === 'shared'
     );
     const source = new EventSource(url, { withCredentials: true });
     this._source = source;
@@ -203,6 +223,35 @@ export class WorkspacesPanel extends Widget {
         this._onStreamEvent(type, event, source)
       );
     }
+  }
+
+  private async _probeSharing(): Promise<void> {
+    try {
+      await this.api.rows(this.query, true);
+      this._sharedToggle.hidden = false;
+    } catch {
+      this._sharedToggle.hidden = this._scope !== 'shared';
+    }
+  }
+
+  get scope(): ListScope {
+    return this._scope;
+  }
+
+  /** List your workspaces or those shared with you: a new list stream, the old rows cleared. */
+  setScope(scope: ListScope): void {
+    if (scope === this._scope) {
+      return;
+    }
+    this._scope = scope;
+    this._close();
+    this._apply(this._store.applySnapshot([]));
+    this._sharedToggle.setAttribute(
+      'aria-pressed',
+      scope === 'shared' ? 'true' : 'false'
+    );
+    this._empty.textContent = loadingText(scope);
+    this.connect();
   }
 
   override dispose(): void {
@@ -354,8 +403,10 @@ export class WorkspacesPanel extends Widget {
       rows.length > 0
         ? ''
         : this._tracker.state === 'live'
-          ? 'No workspaces yet. Create one with New workspace….'
-          : 'Loading your workspaces…';
+          ? this._scope === 'shared'
+            ? 'Nobody has shared a workspace with you.'
+            : 'No workspaces yet. Create one with New workspace….'
+          : loadingText(this._scope);
     this._empty.hidden = rows.length > 0;
   }
 
@@ -440,6 +491,10 @@ export class WorkspacesPanel extends Widget {
       this.closeForm();
       return;
     }
+    if (action === 'toggle-shared') {
+      this.setScope(this._scope === 'shared' ? 'mine' : 'shared');
+      return;
+    }
     const id = target
       .closest('[data-workspace-id]')
       ?.getAttribute('data-workspace-id');
@@ -493,6 +548,27 @@ export class WorkspacesPanel extends Widget {
         }
         await this._busyWhile(id, action, async () => {
           this._acceptRow(await this.api.action(id, 'stop'));
+        });
+        return;
+      }
+      case 'update': {
+        const question = updateQuestion(row);
+        if (question !== null) {
+          const answer = await showDialog({
+            title: 'Update workspace?',
+            body: question,
+            buttons: [
+              Dialog.cancelButton(),
+              Dialog.warnButton({ label: 'Update' })
+            ]
+          });
+          if (!answer.button.accept) {
+            return;
+          }
+        }
+        await this._busyWhile(id, action, async () => {
+          this._watch.started(id);
+          this._acceptRow(await this.api.update(id));
         });
         return;
       }

@@ -56,6 +56,7 @@ export function normalizeRow(row: IRow): IRow {
     phases: Array.isArray(row.phases) ? row.phases : [],
     error: row.error ?? '',
     outdated: Boolean(row.outdated),
+    can_update: Boolean(row.can_update),
     can_extend: Boolean(row.can_extend),
     updated_at: row.updated_at ?? ''
   };
@@ -112,11 +113,15 @@ export function parseStreamEvent(
 export function streamUrl(
   baseUrl: string,
   query: string,
-  token: string
+  token: string,
+  shared = false
 ): string {
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
   const params = new URLSearchParams();
   params.set('q', query);
+  if (shared) {
+    params.set('shared', 'true');
+  }
   if (token) {
     params.set('token', token);
   }

@@ -39,6 +39,8 @@ export interface IRow {
   phases: IPhase[];
   error: string;
   outdated: boolean;
+  /** Outdated, settled, and this Coder offers template updates (issue 13). */
+  can_update: boolean;
   can_extend: boolean;
   updated_at: string;
 }

@@ -21,6 +21,7 @@ import {
   startupText
 } from './format';
 import { isFailure } from './rows';
+import { canUpdate } from './updates';
 import { ConnectionState } from './stream';
 import { ILogs, IParameterField, IRow, ITemplate } from './types';
 
@@ -171,6 +172,14 @@ export function renderRow(row: IRow, options: IRowViewOptions): HTMLLIElement {
         'Two hours later than the current stop time',
         can.extend && !busy('extend-2h')
       ),
+      canUpdate(row)
+        ? button(
+            'update',
+            'Update',
+            "Move to the template's newest version (a running workspace restarts)",
+            !busy('update')
+          )
+        : null,
       button('details', 'Details', 'Phases, startup time and log', true),
       button(
         'pin',

@@ -91,6 +91,7 @@ ROW = {
         "phases",
         "error",
         "outdated",
+        "can_update",
         "can_extend",
         "updated_at",
     ],
@@ -118,6 +119,10 @@ ROW = {
         "phases": {"type": "array", "items": PHASE},
         "error": {"type": "string"},
         "outdated": {"type": "boolean"},
+        "can_update": {
+            "type": "boolean",
+            "description": "Outdated, settled, and this Coder offers template updates: Update makes sense",
+        },
         "can_extend": {"type": "boolean"},
         "updated_at": {"type": "string", "format": "date-time"},
     },
@@ -277,7 +282,7 @@ def openapi_document(
         "description": "A Coder workspace search query (default `owner:me`)",
         "schema": {"type": "string"},
     }
-    return {
+    document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": "coder_jupyter",
@@ -539,6 +544,8 @@ def openapi_document(
             },
         },
     }
+    add_updates_and_sharing(document["paths"], workspace_id, common)
+    return document
 
 
 def _verb_paths(workspace_id: dict[str, Any], rename_body: type[BaseModel]) -> dict[str, Any]:
@@ -566,4 +573,90 @@ def _verb_paths(workspace_id: dict[str, Any], rename_body: type[BaseModel]) -> d
                 "responses": {"202": _json("Canceling; the workspace's Row now", WITH_ROW), **errors},
             }
         },
+    }
+
+
+# -- template updates and workspace sharing (issue 13) --------------------------------------------------
+
+POLICY = {"type": "string", "enum": ["always", "never"]}
+SHARED = {
+    "name": "shared",
+    "in": "query",
+    "required": False,
+    "description": "true: the workspaces other people shared with you (instead of `q`); 404 where this Coder "
+    "has no workspace sharing",
+    "schema": {"type": "string", "enum": ["true", "false"]},
+}
+
+
+def add_updates_and_sharing(
+    paths: dict[str, Any], workspace_id: dict[str, Any], common: dict[str, Any]
+) -> None:
+    """The Update action, the auto-update policy and the shared-with-me filter of the list routes."""
+    for path in ("/workspaces", "/workspaces/rows", "/workspaces/stream"):
+        paths[path]["get"]["parameters"] = [*paths[path]["get"].get("parameters", []), SHARED]
+    paths["/workspaces/{workspace_id}/update"] = {
+        "post": {
+            "operationId": "updateWorkspace",
+            "summary": "Update to the template's active version, as `coder update`: a running workspace is "
+            "stopped first; 400 naming the parameters the new version requires; 404 where this Coder has "
+            "no template updates",
+            "parameters": [workspace_id],
+            "requestBody": {
+                "required": False,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {
+                                "parameters": {"type": "object", "additionalProperties": {"type": "string"}}
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "201": _json(
+                    "The start build on the new version, and the workspace's Row now",
+                    {"allOf": [_ref("WorkspaceBuild"), WITH_ROW]},
+                ),
+                **common,
+            },
+        }
+    }
+    paths["/workspaces/{workspace_id}/autoupdates"] = {
+        "put": {
+            "operationId": "setWorkspaceAutoUpdates",
+            "summary": "The auto-update policy: always (autostart moves to the newest template version) "
+            "or never",
+            "parameters": [workspace_id],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["automatic_updates"],
+                            "additionalProperties": False,
+                            "properties": {"automatic_updates": POLICY},
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": _json(
+                    "The policy now, and the workspace's Row",
+                    {
+                        "type": "object",
+                        "required": ["automatic_updates", "row"],
+                        "properties": {
+                            "automatic_updates": POLICY,
+                            "row": _ref("Row"),
+                        },
+                    },
+                ),
+                **common,
+            },
+        }
     }

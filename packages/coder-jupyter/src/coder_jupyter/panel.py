@@ -143,6 +143,7 @@ class Feed:
 
     async def sweep(self) -> None:
         try:
+            self._feeds.updates_offered = (await self._feeds.client.capabilities()).template_updates
             found = without_prebuilds(await self._feeds.client.workspaces.list(query=self.query))
         except asyncio.CancelledError:
             raise
@@ -177,7 +178,7 @@ class Feed:
             self.broadcast(self.snapshot_frame())
 
     def update(self, workspace: Workspace, now: datetime | None = None, *, announce: bool = True) -> None:
-        row = row_of(workspace, self._feeds.coder_url, now)
+        row = row_of(workspace, self._feeds.coder_url, now, updates=self._feeds.updates_offered)
         if row["stage"] == "deleted":
             self.remove(workspace.id, announce=announce)
             return
@@ -198,6 +199,8 @@ class PanelFeeds:
 
     def __init__(self, client: AsyncCoderClient, *, sweep_seconds: float) -> None:
         self.client = client
+        # template updates: whether rows offer Update (what the client's capabilities say; read each sweep)
+        self.updates_offered = False
         self.sweep_seconds = sweep_seconds
         self.coder_url = client.url
         self.feeds: dict[str, Feed] = {}

@@ -8,12 +8,13 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import tornado.web
 from coder_client import (
     AsyncCoderClient,
     CoderAPIError,
+    FeatureUnavailable,
     InvalidArgument,
     NotFound,
     parameter_fields,
@@ -83,6 +84,38 @@ class ExtendBody(BaseModel):
     )
 
 
+# -- template updates and workspace sharing (issue 13) ----------------------------------------------
+
+UPDATES_ABSENT = "This Coder server doesn't offer template updates (they came with Coder v2.3)."
+SHARING_ABSENT = "This Coder server doesn't offer workspace sharing (it came with Coder v2.27)."
+
+
+class UpdateBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    parameters: dict[str, str] = Field(
+        default_factory=dict,
+        description="Values for parameters the template's new version requires (others carry over).",
+    )
+
+
+class AutoUpdatesBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    automatic_updates: Literal["always", "never"] = Field(
+        description="always: the workspace moves to the newest template version when it autostarts"
+    )
+
+
+async def workspace_query(handler: APIHandler, client: AsyncCoderClient) -> str:
+    """The Coder search a list route runs: ``q`` (default ``owner:me``), or with ``shared=true`` the
+    workspaces other people shared with the signed-in user (Coder's ``shared_with_user:`` filter)."""
+    if handler.get_query_argument("shared", "").lower() not in ("true", "1"):
+        return str(handler.get_query_argument("q", "owner:me"))
+    if not (await client.capabilities()).workspace_sharing:
+        raise FeatureUnavailable("workspace_sharing", SHARING_ABSENT)
+    me = await client.users.me()
+    return f"shared_with_user:{me.id}"
+
+
 class CoderState:
     """The extension's settings and its one shared client, created on first use, closed on stop."""
 
@@ -123,6 +156,11 @@ class CoderState:
         if self._client is not None:
             client, self._client = self._client, None
             await client.aclose()
+
+
+async def updates_offered(client: AsyncCoderClient) -> bool:
+    """Whether this Coder offers template updates (rows then offer Update for outdated workspaces)."""
+    return (await client.capabilities()).template_updates
 
 
 class CoderHandler(APIHandler):  # type: ignore[misc]
@@ -183,9 +221,8 @@ class WorkspacesHandler(CoderHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        query = self.get_query_argument("q", "owner:me")
-
         async def call(client: AsyncCoderClient) -> dict[str, Any]:
+            query = await workspace_query(self, client)
             found = without_prebuilds(await client.workspaces.list(query=query))  # presets
             return {"workspaces": to_json(found), "count": len(found)}
 
@@ -219,12 +256,13 @@ class RowsHandler(CoderHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        query = self.get_query_argument("q", "owner:me")
-
         async def call(client: AsyncCoderClient) -> dict[str, Any]:
+            query = await workspace_query(self, client)
             found = without_prebuilds(await client.workspaces.list(query=query))  # presets
             now = datetime.now(UTC)
-            return {"rows": [row_of(ws, client.url, now) for ws in found], "count": len(found)}
+            updates = await updates_offered(client)
+            rows = [row_of(ws, client.url, now, updates=updates) for ws in found]
+            return {"rows": rows, "count": len(found)}
 
         await self.respond(call)
 
@@ -251,8 +289,8 @@ class StreamHandler(CoderHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        query = self.get_query_argument("q", "owner:me")
         try:
+            query = await workspace_query(self, self.state.client())
             feeds = self.state.feeds()
             subscriber = await feeds.subscribe(query)
         except RefusedQuery as refused:
@@ -289,7 +327,8 @@ class RowHandler(CoderHandler):
     @authorized
     async def get(self, workspace_id: str) -> None:
         async def call(client: AsyncCoderClient) -> dict[str, Any]:
-            return row_of(await client.workspaces.get(workspace_id), client.url)
+            workspace = await client.workspaces.get(workspace_id)
+            return row_of(workspace, client.url, updates=await updates_offered(client))
 
         await self.respond(call)
 
@@ -311,7 +350,8 @@ class LookupHandler(CoderHandler):
     @authorized
     async def get(self, owner: str, name: str) -> None:
         async def call(client: AsyncCoderClient) -> dict[str, Any]:
-            return row_of(await client.workspaces.get_by_name(owner, name), client.url)
+            workspace = await client.workspaces.get_by_name(owner, name)
+            return row_of(workspace, client.url, updates=await updates_offered(client))
 
         await self.respond(call)
 
@@ -363,23 +403,58 @@ class WorkspaceActionHandler(CoderHandler):
                         "capped": plan.capped,
                         "message": plan.message,
                     },
-                    "row": row_of(workspace, client.url),
+                    "row": row_of(workspace, client.url, updates=await updates_offered(client)),
                 }
 
             await self.respond(extend, changes=True)
             return
 
+        update_body: UpdateBody | None = None
+        if action == "update":
+            update_body = self.body_as(UpdateBody)
+            if update_body is None:
+                return
+
         async def build(client: AsyncCoderClient) -> dict[str, Any]:
-            if action == "start":
+            if action == "update":  # template updates: as `coder update` (stopped first if running)
+                if not await updates_offered(client):
+                    raise FeatureUnavailable("template_updates", UPDATES_ABSENT)
+                parameters = update_body.parameters if update_body is not None else {}
+                started = await client.workspaces.update(workspace_id, parameters)
+            elif action == "start":
                 started = await client.workspaces.start(workspace_id)
             elif action == "restart":
                 started = await client.workspaces.restart(workspace_id)
             else:
                 started = await client.workspaces.stop(workspace_id)
             # The build as before, plus the workspace's Row as it is now that the build is queued.
-            return {**to_json(started), "row": row_of(await client.workspaces.get(workspace_id), client.url)}
+            now = await client.workspaces.get(workspace_id)
+            return {**to_json(started), "row": row_of(now, client.url, updates=await updates_offered(client))}
 
         await self.respond(build, status=201, changes=True)
+
+
+class AutoUpdatesHandler(CoderHandler):
+    """PUT: the workspace's auto-update policy (Coder's ``PUT /workspaces/{id}/autoupdates``)."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def put(self, workspace_id: str) -> None:
+        body = self.body_as(AutoUpdatesBody)
+        if body is None:
+            return
+
+        async def call(client: AsyncCoderClient) -> dict[str, Any]:
+            if not await updates_offered(client):
+                raise FeatureUnavailable("template_updates", UPDATES_ABSENT)
+            await client.workspaces.set_automatic_updates(workspace_id, body.automatic_updates)
+            workspace = await client.workspaces.get(workspace_id)
+            return {
+                "automatic_updates": str(workspace.automatic_updates),
+                "row": row_of(workspace, client.url, updates=True),
+            }
+
+        await self.respond(call, changes=True)
 
 
 class LogsHandler(CoderHandler):
@@ -606,9 +681,10 @@ def route_handlers(base_url: str) -> list[tuple[str, type[CoderHandler]]]:
         (url_path_join(api, "workspaces", workspace, "row"), RowHandler),
         (url_path_join(api, "workspaces", workspace, "timings"), TimingsHandler),
         (
-            url_path_join(api, "workspaces", workspace, "(?P<action>extend|start|stop|restart)"),
+            url_path_join(api, "workspaces", workspace, "(?P<action>extend|start|stop|restart|update)"),
             WorkspaceActionHandler,
         ),
+        (url_path_join(api, "workspaces", workspace, "autoupdates"), AutoUpdatesHandler),
         (url_path_join(api, "workspaces", workspace, "events"), EventsHandler),
         (url_path_join(api, "workspaces", workspace, "logs"), LogsHandler),
         (url_path_join(api, "workspaces", workspace, "rename"), RenameHandler),  # verbs (issue 13)

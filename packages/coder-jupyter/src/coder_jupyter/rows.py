@@ -33,8 +33,16 @@ def _phase(phase: PhaseTiming) -> dict[str, Any]:
     }
 
 
-def row_of(workspace: Workspace | WorkspaceView, coder_url: str, now: datetime | None = None) -> Row:
+def row_of(
+    workspace: Workspace | WorkspaceView,
+    coder_url: str,
+    now: datetime | None = None,
+    *,
+    updates: bool = False,
+) -> Row:
     """The panel's Row for one workspace snapshot (``now``: when it was seen; default the current time).
+    ``updates``: the Coder server offers template updates (``capabilities().template_updates``), so an
+    outdated, settled workspace can be updated (``can_update``).
 
     Durations of a phase still under way are counted up to ``now``, so rows of a busy workspace differ
     from one moment to the next; :func:`same_row` compares what matters.
@@ -67,6 +75,7 @@ def row_of(workspace: Workspace | WorkspaceView, coder_url: str, now: datetime |
         "phases": [_phase(phase) for phase in view.timeline(moment)],
         "error": view.progress.error,
         "outdated": ws.outdated,
+        "can_update": updates and ws.outdated and view.is_settled and view.status != "deleted",
         "can_extend": view.can_extend(moment),
         "updated_at": iso(moment),
     }

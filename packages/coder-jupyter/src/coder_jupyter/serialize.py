@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from coder_client import CoderAPIError, CoderConnectionError, ConfigurationError
+from coder_client import CoderAPIError, CoderConnectionError, ConfigurationError, FeatureUnavailable
 
 
 def to_json(value: Any) -> Any:
@@ -65,6 +65,8 @@ def error_status_and_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
             "validations": [{"field": v.field, "detail": v.detail} for v in exc.validations],
             "coder_status": status,
         }
+    if isinstance(exc, FeatureUnavailable):  # this Coder lacks an optional feature (e.g. v0.25)
+        return 404, {"message": str(exc), "detail": None, "validations": [], "coder_status": None}
     if isinstance(exc, ConfigurationError):
         message = f"Coder is not configured for this Jupyter server: {exc}"
         return 503, {"message": message, "detail": None, "validations": [], "coder_status": None}

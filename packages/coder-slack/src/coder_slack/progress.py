@@ -308,6 +308,7 @@ class StatusCards:
             card.state.template or workspace.template_display_name or workspace.template_name
         )
         card.state.error = progress.error if stage == "build_failed" else ""
+        card.state.outdated = workspace.outdated
         card.state.build_duration = progress.build_duration
         if card.state.finished:
             card.state.startup_duration = progress.startup_duration
@@ -362,6 +363,8 @@ class StatusCards:
 
     async def _follow(self, card: PostedCard, client: AsyncCoderClient, build_number: int) -> None:
         assert card.state.workspace_id is not None
+        with contextlib.suppress(Exception):  # offer Update only where this Coder has template updates
+            card.state.updates_offered = (await client.capabilities()).template_updates
         queue: asyncio.Queue[Workspace | BaseException] = asyncio.Queue()
 
         async def pump() -> None:

@@ -41,6 +41,7 @@ export function row(overrides: Partial<IRow> = {}): IRow {
     ],
     error: '',
     outdated: false,
+    can_update: false,
     can_extend: true,
     updated_at: '2026-12-03T12:00:42Z',
     ...overrides

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import threading
 import time
@@ -67,6 +68,7 @@ class Monitor(CoderWidget):
         "",
         help='Where the start\'s time went (build timings), e.g. "Install Python packages 1m34s of 2m41s".',
     )
+    outdated = traitlets.Bool(False, help="The workspace's template has a newer active version.")
 
     def __init__(
         self,
@@ -103,6 +105,14 @@ class Monitor(CoderWidget):
         self.extend_2h.add_class("coder-extend-2h")
         self.extend_1h.on_click(lambda _: self.extend(timedelta(hours=1)))
         self.extend_2h.on_click(lambda _: self.extend(timedelta(hours=2)))
+        # template updates: Update shows for an outdated, settled workspace where Coder offers updates
+        self._updates_offered = False
+        self.update_button = w.Button(
+            description="Update", icon="arrow-up", tooltip="Move to the template's newest version"
+        )
+        self.update_button.add_class("coder-update")
+        self.update_button.layout.display = "none"
+        self.update_button.on_click(lambda _: self.update())
         self._actions = w.HBox([self._autostop, self.extend_1h, self.extend_2h])
         self._actions.layout.display = "none"
         self._log = w.Textarea(value="", disabled=True, layout=w.Layout(width="100%", height="180px"))
@@ -116,6 +126,7 @@ class Monitor(CoderWidget):
             self._startup,
             self._timings,
             self._links,
+            self.update_button,
             self._actions,
             self._log_box,
             self._error_box,
@@ -169,6 +180,8 @@ class Monitor(CoderWidget):
         client = self.client()
         if self._coder_url is None:
             self._coder_url = _base_url(client)
+        with contextlib.suppress(Exception):
+            self._updates_offered = (await client.capabilities()).template_updates
         try:
             workspace = await resolve_workspace(client, self.workspace_ref)
             self.workspace_ref = str(workspace.id)
@@ -260,7 +273,12 @@ class Monitor(CoderWidget):
             self.phase = label
             self.outcome = view.outcome
             self.startup_duration = view.startup_duration
+            self.outdated = view.workspace.outdated
+        updatable = self._updates_offered and view.workspace.outdated and view.is_settled
+        self.update_button.layout.display = "" if updatable else "none"
         template = f' <span class="coder-muted">{html.escape(view.template)}</span>' if view.template else ""
+        if view.workspace.outdated:
+            template += ' <span class="coder-muted">(outdated: the template has a newer version)</span>'
         self._title.value = f"<b>{html.escape(name)}</b> {badge(label)}{template}"
         self._timeline.value = timeline_html(view, now)
         if view.startup_duration is not None:
@@ -314,6 +332,21 @@ class Monitor(CoderWidget):
             plan = await self.client().workspaces.extend(self.workspace_ref, by=by)
             self.extended = plan.message
             await self._apply(await self.client().workspaces.get(self.workspace_ref))
+
+        self.runner.spawn(work, self.show_error)
+
+    def update(self) -> None:
+        """Move the workspace to its template's newest version, as ``coder update`` (a running one is
+        stopped first); the card then follows the new start."""
+
+        async def work() -> None:
+            self.clear_error()
+            self.update_button.disabled = True
+            try:
+                await self.client().workspaces.update(self.workspace_ref)
+                await self._apply(await self.client().workspaces.get(self.workspace_ref))
+            finally:
+                self.update_button.disabled = False
 
         self.runner.spawn(work, self.show_error)
 

@@ -236,7 +236,9 @@ class Invocation:
             found = await actor.client.workspaces.get_by_name(owner, ref.name)
         else:
             found = await actor.client.workspaces.get(ref)
-        if not actor.may_act_on(found.owner_name):
+        # a workspace shared with the person (Coder's workspace ACL) is theirs to use, too
+        shared = any(entry.id == actor.user.id for entry in found.shared_with)
+        if not actor.may_act_on(found.owner_name) and not shared:
             raise NotYours(found)
         return found
 

@@ -76,6 +76,7 @@ class ListWorkspaces:
     everyone: bool = False
     search: str | None = None
     page: int = 1
+    shared: bool = False  # --shared: the workspaces other people shared with you
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,30 @@ class ListTemplates:
     pass
 
 
+# -- template updates and workspace sharing (issue 13; parsed in commands/sharing.py) ---------------
+
+
+@dataclass(frozen=True)
+class UpdateWorkspace:
+    target: WorkspaceRef
+    parameters: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SetAutoUpdates:
+    target: WorkspaceRef
+    policy: str  # always | never
+
+
+@dataclass(frozen=True)
+class ShareWorkspace:
+    """share (role use/admin) and unshare (role "")."""
+
+    target: WorkspaceRef
+    person: str  # a Slack user id (U…, from a mention) or a Coder username
+    role: str = "use"
+
+
 Command = (
     Help
     | Create
@@ -203,6 +228,9 @@ Command = (
     | Logout
     | Rename
     | ListTemplates
+    | UpdateWorkspace
+    | SetAutoUpdates
+    | ShareWorkspace
 )
 
 
@@ -323,6 +351,8 @@ def parse_list(args: list[str]) -> ListWorkspaces:
         page = int(pairs["page"])
     if positional == ["all"]:
         return ListWorkspaces(everyone=True, page=page)
+    if positional == ["--shared"]:
+        return ListWorkspaces(shared=True, page=page)
     return ListWorkspaces(search=" ".join(positional) or None, page=page)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-from coder_slack.commands import account, create, manage, subscriptions, workspaces
+from coder_slack.commands import account, create, manage, sharing, subscriptions, workspaces
 from coder_slack.commands.context import Invocation
 from coder_slack.commands.grammar import (
     ChangeSettings,
@@ -29,9 +29,12 @@ from coder_slack.commands.grammar import (
     Logout,
     Rename,
     SetAutostart,
+    SetAutoUpdates,
     SetTtl,
+    ShareWorkspace,
     Subscribe,
     Unsubscribe,
+    UpdateWorkspace,
     WorkspaceAction,
     check_for_secrets,
     no_arguments,
@@ -253,8 +256,8 @@ _SPECS: tuple[RegisteredCommand, ...] = (
     ),
     CommandSpec[ListWorkspaces](
         "list",
-        "/workspace list [all | <search>] [page=N]",
-        "Your workspaces (or everyone's, or a search).",
+        "/workspace list [all | --shared | <search>] [page=N]",
+        "Your workspaces (or everyone's, those shared with you, or a search).",
         parse_list,
         workspaces.list_workspaces,
         pending=lambda _command: "⏳ Listing workspaces…",
@@ -319,10 +322,44 @@ _SPECS: tuple[RegisteredCommand, ...] = (
         workspaces.set_autostart,
         pending=_on_target("⏳ Changing the autostart of {target}…"),
     ),
+    # template updates and workspace sharing (issue 13) ------------------------------------------------
+    CommandSpec[UpdateWorkspace](
+        "update",
+        "/workspace update <ws> [param=value …]",
+        "Move a workspace to its template's newest version (it restarts if running), as `coder update`.",
+        sharing.parse_update,
+        sharing.run_update,
+        pending=lambda command: f"⏳ Updating `{command.target}`…",
+    ),
+    CommandSpec[SetAutoUpdates](
+        "autoupdate",
+        "/workspace autoupdate <ws> always|never",
+        "Whether the workspace moves to the newest template version when it autostarts.",
+        sharing.parse_autoupdate,
+        sharing.set_autoupdates,
+        pending=lambda command: f"⏳ Changing the auto-update policy of `{command.target}`…",
+    ),
+    CommandSpec[ShareWorkspace](
+        "share",
+        "/workspace share <ws> @person [use|admin]",
+        "Share a workspace (Coder's workspace sharing): `use` to open, start and stop it; `admin` to share "
+        "it too.",
+        sharing.parse_share,
+        sharing.share,
+        pending=lambda command: f"⏳ Sharing `{command.target}`…",
+    ),
+    CommandSpec[ShareWorkspace](
+        "unshare",
+        "/workspace unshare <ws> @person",
+        "Stop sharing a workspace with someone (their alerts for it end too).",
+        sharing.parse_unshare,
+        sharing.share,
+        pending=lambda command: f"⏳ Unsharing `{command.target}`…",
+    ),
     CommandSpec[WorkspaceAction](
         "watch",
         "/workspace watch <ws>",
-        "Post this workspace's lifecycle alerts in this channel.",
+        "Post this workspace's lifecycle alerts in this channel (also one shared with you; in a DM: to you).",
         _one("watch"),
         _watch,
         pending=_on_target("⏳ Looking up {target}…"),

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from coder_client import (
+    InvalidArgument,
+    UpdateNeedsParameters,
     Workspace,
     WorkspaceBuild,
     describe_schedule,
@@ -36,12 +38,19 @@ from coder_slack.views.messages import (
     workspace_list,
 )
 
+SHARING_ABSENT = (
+    "This Coder server doesn't offer workspace sharing (it came with Coder v2.27), so nothing is shared "
+    "with you here."
+)
+
 
 def _what(target: WorkspaceRef | str) -> str:
     return f"workspace `{target}`" if isinstance(target, WorkspaceRef) else "that workspace"
 
 
 def _query(actor: Actor, listing: ListWorkspaces) -> tuple[str | None, str]:
+    if listing.shared:  # Coder's search filter; the user's id, so it works with the service token too
+        return f"shared_with_user:{actor.user.id}", "Workspaces shared with you"
     mine = "owner:me" if actor.linked else f"owner:{actor.username}"
     may_see_all = actor.linked or actor.is_owner
     search = listing.search
@@ -67,10 +76,15 @@ def _query(actor: Actor, listing: ListWorkspaces) -> tuple[str | None, str]:
 async def list_workspaces(inv: Invocation, listing: ListWorkspaces, *, replace: bool = True) -> None:
     async def work() -> None:
         actor = await inv.actor()
+        if listing.shared and not (await actor.client.capabilities()).workspace_sharing:
+            await inv.reply(text_message(SHARING_ABSENT), replace=replace)
+            return
         query, title = _query(actor, listing)
         workspaces = without_prebuilds(await actor.client.workspaces.list(query=query))  # presets
         workspaces.sort(key=lambda w: (w.owner_name, w.name))
         scope: dict[str, str | bool | None] = {"everyone": listing.everyone, "search": listing.search}
+        if listing.shared:
+            scope["shared"] = True
         await inv.reply(
             workspace_list(
                 workspaces,
@@ -78,6 +92,7 @@ async def list_workspaces(inv: Invocation, listing: ListWorkspaces, *, replace: 
                 page=listing.page,
                 page_size=inv.bot.settings.coder_slack_list_page_size,
                 scope=scope,
+                updates=(await actor.client.capabilities()).template_updates,
             ),
             replace=replace,
         )
@@ -89,7 +104,10 @@ async def list_page(inv: Invocation, value: str) -> None:
     try:
         scope: dict[str, Any] = json.loads(value)
         listing = ListWorkspaces(
-            bool(scope.get("everyone")), scope.get("search") or None, int(scope.get("page", 1))
+            bool(scope.get("everyone")),
+            scope.get("search") or None,
+            int(scope.get("page", 1)),
+            shared=bool(scope.get("shared")),
         )
     except (ValueError, TypeError):
         listing = ListWorkspaces()
@@ -100,18 +118,27 @@ async def status(inv: Invocation, target: WorkspaceRef | str) -> None:
     async def work() -> None:
         actor = await inv.actor()
         workspace = await inv.workspace(actor, target)
-        await inv.reply(workspace_details(workspace, inv.bot.pool.url), replace=True)
+        updates = (await actor.client.capabilities()).template_updates
+        await inv.reply(workspace_details(workspace, inv.bot.pool.url, updates), replace=True)
 
     await inv.guarded(work, what=_what(target))
 
 
-async def _build_and_follow(inv: Invocation, actor: Actor, workspace: Workspace, verb: str) -> WorkspaceBuild:
+async def _build_and_follow(
+    inv: Invocation,
+    actor: Actor,
+    workspace: Workspace,
+    verb: str,
+    parameters: dict[str, str] | None = None,
+) -> WorkspaceBuild:
     client = actor.client
     build: WorkspaceBuild
     # coder_client activates a dormant workspace before starting it (Coder refuses to start one); say so.
     activated = verb in ("start", "restart") and workspace.dormant_at is not None
     if verb == "start":
         build = await client.workspaces.start(workspace)
+    elif verb == "update":  # as `coder update`: stopped first if it runs, started on the active version
+        build = await client.workspaces.update(workspace, parameters)
     elif verb == "stop":
         build = await client.workspaces.stop(workspace.id)
     else:
@@ -140,14 +167,22 @@ async def _build_and_follow(inv: Invocation, actor: Actor, workspace: Workspace,
     return build
 
 
-async def transition(inv: Invocation, verb: str, target: WorkspaceRef | str) -> ButtonOutcome | None:
-    """Start, stop or restart; what was done (None if it failed: the user was told why)."""
+async def transition(
+    inv: Invocation, verb: str, target: WorkspaceRef | str, parameters: dict[str, str] | None = None
+) -> ButtonOutcome | None:
+    """Start, stop, restart or update; what was done (None if it failed: the user was told why)."""
     done: list[ButtonOutcome] = []
 
     async def work() -> None:
         actor = await inv.actor()
         workspace = await inv.workspace(actor, target)
-        build = await _build_and_follow(inv, actor, workspace, verb)
+        try:
+            build = await _build_and_follow(inv, actor, workspace, verb, parameters)
+        except UpdateNeedsParameters as exc:
+            values = " ".join(f"{name}=<value>" for name in exc.names)
+            raise InvalidArgument(
+                f"{exc} In Slack: `/workspace update {workspace.full_name} {values}`."
+            ) from None
         done.append(ButtonOutcome(verb, inv.user_id, workspace.full_name, build_number=build.build_number))
 
     await inv.guarded(work, what=_what(target))
@@ -271,6 +306,7 @@ MENU_VERBS = {
     "restart": ("restart", None),
     "stop": ("stop", None),
     "start": ("start", None),
+    "update": ("update", None),
 }
 
 

@@ -49,6 +49,7 @@ BUTTON_ACTIONS: dict[str, tuple[str, timedelta | None]] = {
     "ws_stop": ("stop", None),
     "ws_start": ("start", None),
     "ws_restart": ("restart", None),
+    "ws_update": ("update", None),  # template updates: start on the template's active version
     "alert_extend": ("extend", timedelta(hours=1)),
     "alert_extend_2h": ("extend", timedelta(hours=2)),
     "alert_stop": ("stop", None),
@@ -130,6 +131,24 @@ def start_button(workspace_id: str) -> ButtonElement:
     return ButtonElement(text="Start", action_id="ws_start", value=workspace_id)
 
 
+OUTDATED = "⬆️ outdated — template has a newer version"
+
+
+def update_button(workspace_id: str, workspace_name: str, *, running: bool) -> ButtonElement:
+    """Update to the template's active version (``coder update``); a running workspace restarts for it."""
+    restart = f"{workspace_name} stops, then starts on the newest template version." if running else ""
+    return ButtonElement(
+        text="Update",
+        action_id="ws_update",
+        value=workspace_id,
+        confirm=ConfirmObject(
+            title="Update the workspace?", text=restart[:300], confirm="Update it", deny="Not now"
+        )
+        if running
+        else None,
+    )
+
+
 # ------------------------------------------------------------------------------ alert cards after a click
 
 # verb → the action ids whose buttons a successful click of that verb makes pointless. Extend keeps the
@@ -150,6 +169,7 @@ _MADE_POINTLESS: dict[str, frozenset[str]] = {
     ),
     "start": frozenset({"ws_start"}),
     "restart": frozenset({"ws_restart", "alert_restart"}),
+    "update": frozenset({"ws_update"}),
 }
 
 
@@ -226,6 +246,8 @@ def outcome_line(outcome: ButtonOutcome, now: datetime) -> str:
         return f":arrows_counterclockwise: Restart requested by {who}{build}"
     if outcome.verb == "start":
         return f":arrow_forward: Start requested by {who}{build}"
+    if outcome.verb == "update":
+        return f":arrows_counterclockwise: Update to the newest template version requested by {who}{build}"
     return f"{outcome.verb.capitalize()} by {who}"
 
 
@@ -306,6 +328,7 @@ __all__ = [
     "ALERT_TITLE_PREFIX",
     "BUTTON_ACTIONS",
     "BUTTON_ACTION_IDS",
+    "OUTDATED",
     "SET_DEADLINE_ACTION",
     "ButtonOutcome",
     "ClickedCard",
@@ -317,6 +340,7 @@ __all__ = [
     "set_deadline_button",
     "start_button",
     "stop_button",
+    "update_button",
     "update_clicked_card",
     "workspace_of",
 ]

@@ -16,7 +16,14 @@ from slack_sdk.models.blocks import (
 )
 
 from coder_slack.build_timings import TimingNote
-from coder_slack.views.buttons import extend_button, restart_button, start_button, stop_button
+from coder_slack.views.buttons import (
+    OUTDATED,
+    extend_button,
+    restart_button,
+    start_button,
+    stop_button,
+    update_button,
+)
 from coder_slack.views.common import clip, escape
 from coder_slack.views.message import Message
 from coder_slack.views.timings import timing_blocks, timing_details
@@ -40,7 +47,13 @@ STAGE_HEADLINE = {
     "gave_up": "⏱️ still not ready",
     "deleted": "🗑️ deleted",
 }
-VERB = {"create": "Creating", "start": "Starting", "restart": "Restarting", "stop": "Stopping"}
+VERB = {
+    "create": "Creating",
+    "start": "Starting",
+    "restart": "Restarting",
+    "stop": "Stopping",
+    "update": "Updating",
+}
 
 
 @dataclass
@@ -60,6 +73,9 @@ class CardState:
     troubleshooting_url: str = ""
     timing: TimingNote | None = None  # build timings (Coder v2.17+), once the start settled
     claimed_prebuild: bool = False  # presets: Coder handed over a prebuilt workspace
+    # template updates: the workspace is behind its template's active version, and this Coder offers updates
+    outdated: bool = False
+    updates_offered: bool = False
 
     @property
     def finished(self) -> bool:
@@ -113,6 +129,8 @@ def _buttons(state: CardState) -> list[ButtonElement]:
         buttons.append(
             ButtonElement(text="Open in Coder", url=state.workspace_url, action_id="open_app_coder")
         )
+    if state.outdated and state.updates_offered and state.finished and workspace:
+        buttons.append(update_button(workspace, state.workspace_name, running=state.stage != "stopped"))
     return buttons
 
 
@@ -137,6 +155,8 @@ def status_card(state: CardState, now: datetime) -> Message:
         facts.append(f"*startup took {human_duration(state.startup_duration)}*")
     if state.build_duration is not None:
         facts.append(f"build took {human_duration(state.build_duration)}")
+    if state.outdated and state.updates_offered:
+        facts.append(OUTDATED)
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=" · ".join(facts))]))
     blocks += timing_blocks(state.timing) + timing_details(state.timing)
     if state.claimed_prebuild:

@@ -21,7 +21,7 @@ from slack_sdk.models.blocks import (
 )
 
 from coder_slack.store.tables import Subscription
-from coder_slack.views.buttons import set_deadline_button
+from coder_slack.views.buttons import OUTDATED, set_deadline_button, update_button
 from coder_slack.views.common import clip, escape, slack_date
 from coder_slack.views.message import Message
 from coder_slack.views.notifications import describe_events
@@ -98,7 +98,7 @@ def problem(message: str, details: Sequence[str] = ()) -> Message:
     return text_message(clip(text, 3000))
 
 
-def _workspace_line(workspace: Workspace) -> str:
+def _workspace_line(workspace: Workspace, updates: bool = False) -> str:
     status = str(workspace.latest_build.status)
     emoji = STATUS_EMOJI.get(status, "•")
     agent_state = ""
@@ -106,10 +106,11 @@ def _workspace_line(workspace: Workspace) -> str:
         agent_state = f", agent {agent.lifecycle_state}"
         break
     template = escape(workspace.template_display_name or workspace.template_name)
-    return f"{emoji} *{escape(workspace.full_name)}* — {status}{agent_state} · {template}"
+    outdated = f" · {OUTDATED}" if updates and workspace.outdated else ""
+    return f"{emoji} *{escape(workspace.full_name)}* — {status}{agent_state} · {template}{outdated}"
 
 
-def _workspace_menu(workspace: Workspace) -> OverflowMenuElement:
+def _workspace_menu(workspace: Workspace, updates: bool = False) -> OverflowMenuElement:
     running = str(workspace.latest_build.status) == "running"
     options = [Option(value=f"status:{workspace.id}", label="Details")]
     if running:
@@ -120,6 +121,8 @@ def _workspace_menu(workspace: Workspace) -> OverflowMenuElement:
         ]
     else:
         options.append(Option(value=f"start:{workspace.id}", label="Start"))
+    if updates and workspace.outdated:
+        options.append(Option(value=f"update:{workspace.id}", label="Update"))
     return OverflowMenuElement(action_id="workspace_menu", options=options)
 
 
@@ -130,8 +133,10 @@ def workspace_list(
     page: int,
     page_size: int,
     scope: dict[str, str | bool | None],
+    updates: bool = False,
 ) -> Message:
-    """One page of workspaces (a fixed number of blocks whatever the total), with paging buttons."""
+    """One page of workspaces (a fixed number of blocks whatever the total), with paging buttons;
+    ``updates``: this Coder offers template updates (outdated workspaces say so and offer Update)."""
     total = len(workspaces)
     pages = max(1, -(-total // page_size))
     page = min(max(page, 1), pages)
@@ -146,7 +151,8 @@ def workspace_list(
     for workspace in shown:
         blocks.append(
             SectionBlock(
-                text=MarkdownTextObject(text=_workspace_line(workspace)), accessory=_workspace_menu(workspace)
+                text=MarkdownTextObject(text=_workspace_line(workspace, updates)),
+                accessory=_workspace_menu(workspace, updates),
             )
         )
     if pages > 1:
@@ -173,7 +179,7 @@ def workspace_list(
     return Message(clip("\n".join(lines), 3000), blocks)
 
 
-def workspace_details(workspace: Workspace, coder_url: str) -> Message:
+def workspace_details(workspace: Workspace, coder_url: str, updates: bool = False) -> Message:
     build = workspace.latest_build
     fields = [
         MarkdownTextObject(text=f"*Status*\n{STATUS_EMOJI.get(str(build.status), '')} {build.status}"),
@@ -206,6 +212,8 @@ def workspace_details(workspace: Workspace, coder_url: str) -> Message:
                 ]
             )
         )
+    if updates and workspace.outdated:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=OUTDATED)]))
     if build.job.error:
         blocks.append(
             SectionBlock(
@@ -219,7 +227,12 @@ def workspace_details(workspace: Workspace, coder_url: str) -> Message:
                     text="Open in Coder",
                     action_id="open_link",
                     url=f"{coder_url.rstrip('/')}/@{workspace.owner_name}/{workspace.name}",
-                )
+                ),
+                *(
+                    [update_button(workspace.id, workspace.full_name, running=str(build.status) == "running")]
+                    if updates and workspace.outdated
+                    else []
+                ),
             ]
         )
     )
