@@ -15,7 +15,8 @@ import {
   IRowResponse,
   IRowsResponse,
   ITemplate,
-  ITemplateForm
+  ITemplateForm,
+  ITimings
 } from './types';
 
 /** A route's error answer, with the body's message, detail and validations. */
@@ -136,6 +137,11 @@ export class CoderApi {
       `?confirm=${encodeURIComponent(confirm)}`
     );
     return reply.row;
+  }
+
+  /** Where the latest build's time went (build timings). */
+  timings(id: string): Promise<ITimings> {
+    return this.request(['workspaces', id, 'timings']);
   }
 
   logs(id: string, lines = 200): Promise<ILogs> {

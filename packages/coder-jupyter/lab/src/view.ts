@@ -4,6 +4,7 @@
  * data-param, data-error-for, data-details-for, data-connection.
  */
 import { h } from './dom';
+import { renderTimings } from './timings';
 import {
   FieldValue,
   FORM_ERROR,
@@ -22,7 +23,7 @@ import {
 } from './format';
 import { isFailure } from './rows';
 import { ConnectionState } from './stream';
-import { ILogs, IParameterField, IRow, ITemplate } from './types';
+import { ILogs, IParameterField, IRow, ITemplate, ITimings } from './types';
 
 export interface IRowViewOptions {
   now: Date;
@@ -196,7 +197,8 @@ export function renderRow(row: IRow, options: IRowViewOptions): HTMLLIElement {
 /** The details view of one workspace: phase timeline, startup duration, log tail when it failed. */
 export function renderDetails(
   row: IRow,
-  logs: ILogs | null | 'loading' | Error
+  logs: ILogs | null | 'loading' | Error,
+  timings: ITimings | null = null
 ): HTMLElement {
   const phases = h(
     'ol',
@@ -257,6 +259,7 @@ export function renderDetails(
       { className: 'jp-CoderPanel-startup', 'data-field': 'startup' },
       startupText(row)
     ),
+    renderTimings(timings),
     log
   );
 }
