@@ -63,7 +63,7 @@ from coder_slack.alerts.metrics import AlertMetrics
 from coder_slack.alerts.repository import forget_workspaces, outbox_depth, unknown_keys
 from coder_slack.alerts.retention import retention_cutoffs
 from coder_slack.alerts.worker import DeliveryWorker
-from coder_slack.build_timings import TIMED_KINDS, record_startup, timing_note
+from coder_slack.build_timings import TIMED_KINDS, TimingNote, record_startup, timing_note
 from coder_slack.notifications.router import NotificationRouter
 from coder_slack.settings import Settings
 from coder_slack.slack_tokens import SlackTokens
@@ -75,6 +75,8 @@ _BATCH = 500
 # A sweep fetches changed workspaces one by one up to this many; more (a burst of starts), and one full list
 # is cheaper than the requests and keeps the event loop free for the alerts themselves.
 _FETCH_SINGLY = 10
+# Build timings for new alerts are fetched this many at a time (each waits at most the timings timeout).
+TIMINGS_AT_ONCE = 8
 
 
 def _fingerprint(workspace: Workspace | WorkspaceSummary) -> tuple[object, ...]:
@@ -373,19 +375,20 @@ class AlertEngine:
             return
         fresh = await self.db.run(unknown_keys, [event.key for _, event in wanted])
         wanted = [(observation, event) for observation, event in wanted if event.key in fresh]
-        notes = await asyncio.gather(
-            *(
-                timing_note(
+        gate = asyncio.Semaphore(TIMINGS_AT_ONCE)  # a burst of ready workspaces: a few requests at a time
+
+        async def note_for(observation: Observation, kind: str) -> TimingNote | None:
+            async with gate:
+                return await timing_note(
                     self.coder,
                     observation.workspace,
-                    event.kind,
+                    kind,
                     self._record_startup,
                     timeout=self.settings.coder_slack_timings_timeout_seconds,
                     min_extra_seconds=self.settings.coder_slack_slower_min_extra_seconds,
                 )
-                for observation, event in wanted
-            )
-        )
+
+        notes = await asyncio.gather(*(note_for(observation, event.kind) for observation, event in wanted))
         for (observation, event), note in zip(wanted, notes, strict=True):
             if note is not None:
                 observation.timings[event.key] = note.to_payload()
