@@ -208,3 +208,13 @@ def test_coder_of_2023_has_no_timings_and_nothing_breaks(sim_v025: Any) -> None:
         assert not client.capabilities().build_timings
         assert client.workspaces.timings(client.workspaces.get(workspace).latest_build) is None
         assert client.workspaces.get(workspace).name == "old"
+
+
+def test_after_one_404_the_client_stops_asking(sim_v025: Any) -> None:
+    with CoderClient(url=sim_v025.url, token=sim_v025.token) as client:
+        workspace = client.workspaces.create("asked", "broken-startup")
+        assert client.workspaces.timings(workspace) is None
+        path = f"/api/v2/workspaces/{workspace.id}/timings"
+        sim_v025.inject_status(403, path_prefix=path)  # would raise Forbidden if the client asked again
+        assert client.workspaces.timings(workspace.id) is None
+        sim_v025.clear_faults()

@@ -66,13 +66,7 @@ def test_a_markedly_slower_start_says_so_with_the_median(
     # The sim starts in about a second, so no start is 30 s slower than another: the margin is 0 here,
     # and the template's history says its earlier starts took 0.1 s.
     bot = make_bot(sim, coder_slack_slower_min_extra_seconds=0)
-    with CoderClient(url=sim.url, token=sim.token) as client:
-        template = client.templates.get("python-ds")
-    engine = create_sync_engine_for(bot.settings.coder_slack_database_url)
-    with Session(engine) as session, session.begin():
-        for index in range(4):
-            session.add(StartupDuration(build_id=f"earlier-{index}", template_id=template.id, seconds=0.1))
-    engine.dispose()
+    seed_history(bot, sim, "python-ds", 0.1, 0.1, 0.1, 0.1)
     bot.ask("create python-ds slow project_name=slowpoke")
     card = card_in(standin, "C0GENERAL", "alice/slow", "ready")
     shown = render_message(card.text, card.blocks)
@@ -80,13 +74,29 @@ def test_a_markedly_slower_start_says_so_with_the_median(
     assert len(recorded_startups(bot)) == 5
 
 
+def seed_history(bot: BotThread, sim: Any, template: str, *seconds: float) -> None:
+    """Earlier starts of ``template`` in the bot's history (the sim starts in about a second)."""
+    with CoderClient(url=sim.url, token=sim.token) as client:
+        template_id = client.templates.get(template).id
+    engine = create_sync_engine_for(bot.settings.coder_slack_database_url)
+    with Session(engine) as session, session.begin():
+        for index, value in enumerate(seconds):
+            session.add(StartupDuration(build_id=f"earlier-{index}", template_id=template_id, seconds=value))
+    engine.dispose()
+
+
 def test_ready_alert_carries_the_same_line(
     make_bot: Callable[..., BotThread], standin: SlackStandIn, sim: Any
 ) -> None:
     sim.create_workspace_direct("alice", "python-ds", "dev", running=True)
     bot = make_bot(
-        sim, alerts=True, coder_slack_sweep_interval_seconds=600.0, coder_slack_alert_poll_seconds=0.1
+        sim,
+        alerts=True,
+        coder_slack_sweep_interval_seconds=600.0,
+        coder_slack_alert_poll_seconds=0.1,
+        coder_slack_slower_min_extra_seconds=0,
     )
+    seed_history(bot, sim, "python-ds", 0.1, 0.1, 0.1)
     bot.run(bot.server.alert_engine.wait_swept())
     _, request = bot.ask("watch dev", channel=WATCHING)
     assert "will get lifecycle alerts for `alice/dev`" in rendered(answer(standin, request))
@@ -98,6 +108,7 @@ def test_ready_alert_carries_the_same_line(
     )
     expected, _ = sim_breakdown(sim, "alice", "dev")
     assert f"⏱ {expected.summary()}" in rendered(alert)
+    assert "slower than usual (median 0.1s over the last 3 builds)" in rendered(alert)
 
 
 def test_start_error_alert_names_the_failing_script(

@@ -501,7 +501,8 @@ class Operations:
     def timings(self, target: WorkspaceRef | WorkspaceBuild) -> Op[WorkspaceBuildTimings | None]:
         """Where a build's time went (a build's, or a workspace's latest build's); None when this Coder
         has no timings (before v2.17: the route answers 404, and the feature stays off for this client)."""
-        if self.state.capabilities is not None and not self.state.capabilities.build_timings:
+        known = self.state.capabilities
+        if "build_timings" in self.state.route_missing or (known is not None and not known.build_timings):
             return None
         try:
             if isinstance(target, WorkspaceBuild):

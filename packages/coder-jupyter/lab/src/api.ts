@@ -15,7 +15,8 @@ import {
   IRowResponse,
   IRowsResponse,
   ITemplate,
-  ITemplateForm
+  ITemplateForm,
+  ITimings
 } from './types';
 
 /** A route's error answer, with the body's message, detail and validations. */
@@ -177,6 +178,11 @@ export class CoderApi {
       }
     );
     return reply.row;
+  }
+
+  /** Where the latest build's time went (build timings). */
+  timings(id: string): Promise<ITimings> {
+    return this.request(['workspaces', id, 'timings']);
   }
 
   logs(id: string, lines = 200): Promise<ILogs> {

@@ -34,7 +34,7 @@ import {
   parseStreamEvent,
   streamUrl
 } from './stream';
-import { ILogs, IRow } from './types';
+import { ILogs, IRow, ITimings } from './types';
 import {
   IFormView,
   readParameterInput,
@@ -122,6 +122,11 @@ export class WorkspacesPanel extends Widget {
   private readonly _details = new Map<
     string,
     ILogs | 'loading' | Error | null
+  >();
+  // Build timings by row id, for the build they describe (a later build's details load them again).
+  private readonly _timings = new Map<
+    string,
+    { build: number; timings: ITimings }
   >();
   private readonly _busy = new Map<string, Set<string>>();
   private readonly _connection: HTMLElement;
@@ -345,6 +350,9 @@ export class WorkspacesPanel extends Widget {
         if (this._details.get(change.id) === null && isFailure(change.after)) {
           void this._loadLogs(change.after);
         }
+        if (this._details.has(change.id)) {
+          void this._loadTimings(change.after);
+        }
         this._renderRow(change.after, now);
       }
       const outcome = this._watch.notice(change);
@@ -362,7 +370,14 @@ export class WorkspacesPanel extends Widget {
       busy: this._busy.get(row.id) ?? new Set()
     });
     if (this._details.has(row.id)) {
-      element.append(renderDetails(row, this._details.get(row.id) ?? null));
+      const timings = this._timings.get(row.id);
+      element.append(
+        renderDetails(
+          row,
+          this._details.get(row.id) ?? null,
+          timings?.build === row.build_number ? timings.timings : null
+        )
+      );
     }
     const old = this._elements.get(row.id);
     if (old) {
@@ -457,9 +472,35 @@ export class WorkspacesPanel extends Widget {
     if (!this._details.has(id)) {
       this._details.set(id, null);
       void this._loadLogs(row);
+      void this._loadTimings(row);
     }
     this._rerender(id);
     this._elements.get(id)?.scrollIntoView?.({ block: 'nearest' });
+  }
+
+  /** Where a settled start's time went, once per build; a failure leaves the details as they were. */
+  private async _loadTimings(row: IRow): Promise<void> {
+    const known = this._timings.get(row.id);
+    if (
+      !row.settled ||
+      row.transition !== 'start' ||
+      known?.build === row.build_number
+    ) {
+      return;
+    }
+    this._timings.set(row.id, {
+      build: row.build_number,
+      timings: { available: false, summary: '', total_seconds: 0, steps: [] }
+    });
+    try {
+      const timings = await this.api.timings(row.id);
+      this._timings.set(row.id, { build: row.build_number, timings });
+    } catch {
+      return;
+    }
+    if (this._details.has(row.id)) {
+      this._rerender(row.id);
+    }
   }
 
   private async _loadLogs(row: IRow): Promise<void> {

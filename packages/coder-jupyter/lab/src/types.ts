@@ -66,6 +66,27 @@ export interface ILogs {
   truncated: boolean;
 }
 
+/** One step of a start (build timings): a Terraform stage or resource, the agent connecting, a script. */
+export interface ITimingStep {
+  name: string;
+  kind: 'provisioner' | 'connection' | 'script';
+  stage: string;
+  seconds: number;
+  share: number;
+  exit_code: number | null;
+  status: string;
+  failed: boolean;
+  text: string;
+}
+
+/** Where the latest build's time went (`GET workspaces/{id}/timings`); available false before Coder 2.17. */
+export interface ITimings {
+  available: boolean;
+  summary: string;
+  total_seconds: number;
+  steps: ITimingStep[];
+}
+
 /** A field-level problem, as Coder and our routes report it. */
 export interface IValidation {
   field: string;

@@ -4,6 +4,7 @@
  * data-param, data-error-for, data-details-for, data-connection.
  */
 import { h } from './dom';
+import { renderTimings } from './timings';
 import {
   FieldValue,
   FORM_ERROR,
@@ -23,7 +24,7 @@ import {
 import { isFailure } from './rows';
 import { canUpdate } from './updates';
 import { ConnectionState } from './stream';
-import { ILogs, IParameterField, IRow, ITemplate } from './types';
+import { ILogs, IParameterField, IRow, ITemplate, ITimings } from './types';
 
 export interface IRowViewOptions {
   now: Date;
@@ -217,7 +218,8 @@ export function renderRow(row: IRow, options: IRowViewOptions): HTMLLIElement {
 /** The details view of one workspace: phase timeline, startup duration, log tail when it failed. */
 export function renderDetails(
   row: IRow,
-  logs: ILogs | null | 'loading' | Error
+  logs: ILogs | null | 'loading' | Error,
+  timings: ITimings | null = null
 ): HTMLElement {
   const phases = h(
     'ol',
@@ -278,6 +280,7 @@ export function renderDetails(
       { className: 'jp-CoderPanel-startup', 'data-field': 'startup' },
       startupText(row)
     ),
+    renderTimings(timings),
     log
   );
 }

@@ -41,19 +41,27 @@ class TimingNote:
     summary: str
     lines: tuple[str, ...] = ()
     slower: str = ""
+    seconds: float = 0.0  # the whole start, by the timings
 
     def to_payload(self) -> dict[str, Any]:
-        return {"summary": self.summary, "lines": list(self.lines), "slower": self.slower}
+        return {
+            "summary": self.summary,
+            "lines": list(self.lines),
+            "slower": self.slower,
+            "seconds": self.seconds,
+        }
 
     @classmethod
     def from_payload(cls, value: Any) -> TimingNote | None:
         if not isinstance(value, Mapping) or not value.get("summary"):
             return None
         lines = value.get("lines") or []
+        seconds = value.get("seconds")
         return cls(
             str(value["summary"]),
             tuple(str(line) for line in lines if isinstance(line, str)),
             str(value.get("slower") or ""),
+            float(seconds) if isinstance(seconds, int | float) else 0.0,
         )
 
 
@@ -122,4 +130,19 @@ async def timing_note(
             earlier = []
         found = slower_than_usual(result.total_seconds, earlier, min_extra_seconds=min_extra_seconds)
         slower = found.text() if found else ""
-    return TimingNote(result.summary(), tuple(result.lines()), slower)
+    return TimingNote(result.summary(), tuple(result.lines()), slower, result.total_seconds)
+
+
+def with_history(
+    session: Session, workspace: Workspace, kind: str, note: Mapping[str, Any], min_extra_seconds: float
+) -> dict[str, Any]:
+    """The alert's note (``TimingNote.to_payload``), its start recorded in the template's history and judged
+    against it when it reached ``ready`` (in the caller's transaction)."""
+    parsed = TimingNote.from_payload(note)
+    if parsed is None or kind != "ready" or not workspace.template_id or parsed.seconds <= 0:
+        return dict(note)
+    earlier = record_startup(
+        session, workspace.template_id, workspace.latest_build.id, workspace.id, parsed.seconds
+    )
+    found = slower_than_usual(parsed.seconds, earlier, min_extra_seconds=min_extra_seconds)
+    return {**note, "slower": found.text() if found else ""}

@@ -40,6 +40,8 @@ class AlertConfig:
     replica queues is started at once)."""
     watch_idle_seconds: float = 0.0
     log_tail_lines: int = 15
+    slower_min_extra_seconds: float = 30.0
+    """A ready start is "slower than usual" at ≥ 1.5× the template's median and this many seconds more."""
     coder_url: str = ""
     replica_id: str = field(default_factory=default_replica_id)
     slack_timeout: float = 10.0
@@ -73,5 +75,6 @@ class AlertConfig:
             poll_interval=settings.coder_slack_alert_poll_seconds,
             digest_update_interval=settings.coder_slack_digest_update_seconds,
             outbox_retention_days=float(settings.coder_slack_outbox_retention_days),
+            slower_min_extra_seconds=settings.coder_slack_slower_min_extra_seconds,
         )
         return replace(config, **overrides)

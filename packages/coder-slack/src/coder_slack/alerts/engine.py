@@ -44,7 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from coder_slack.alerts import retention
 from coder_slack.alerts.build_feed import BuildFeed, clear_mark
 from coder_slack.alerts.config import AlertConfig
-from coder_slack.alerts.events import detect
+from coder_slack.alerts.events import AlertEvent, detect
 from coder_slack.alerts.leases import (
     PRUNE_LEASE,
     SWEEP_LEASE,
@@ -65,7 +65,7 @@ from coder_slack.alerts.metrics import AlertMetrics
 from coder_slack.alerts.repository import forget_workspaces, outbox_depth, unknown_keys
 from coder_slack.alerts.retention import retention_cutoffs
 from coder_slack.alerts.worker import DeliveryWorker
-from coder_slack.build_timings import TIMED_KINDS, record_startup, timing_note
+from coder_slack.build_timings import TIMED_KINDS, TimingNote, timing_note
 from coder_slack.notifications.router import NotificationRouter
 from coder_slack.settings import Settings
 from coder_slack.slack_tokens import SlackTokens
@@ -77,6 +77,8 @@ _BATCH = 500
 # A sweep fetches changed workspaces one by one up to this many; more (a burst of starts), and one full list
 # is cheaper than the requests and keeps the event loop free for the alerts themselves.
 _FETCH_SINGLY = 10
+# Build timings for new alerts are fetched this many at a time (each waits at most the timings timeout).
+TIMINGS_AT_ONCE = 8
 
 
 def _fingerprint(workspace: Workspace | WorkspaceSummary) -> tuple[object, ...]:
@@ -349,13 +351,15 @@ class AlertEngine:
             for event in events:
                 if event.kind in ("start_error", "start_timeout"):
                     need_tails.append((observation, event.key))
-        if need_tails:
-            fresh = await self.db.run(unknown_keys, [key for _, key in need_tails])
+        # Settled starts get build timings (and failed ones their log tail): only those not alerted before.
+        timed = [(o, event) for o in observations for event in o.events if event.kind in TIMED_KINDS]
+        if timed:
+            fresh = await self.db.run(unknown_keys, [event.key for _, event in timed])
             for observation, key in need_tails:
                 if key in fresh:
                     event = next(e for e in observation.events if e.key == key)
                     observation.log_tails[event.agent_id] = await self._log_tail(event.agent_id)
-        await self._add_timings(observations)
+            await self._add_timings([(o, event) for o, event in timed if event.key in fresh])
         if not observations:
             return RecordResult()
         result = await self.db.run(record_observations, observations, self.config, utcnow(), catch_up)
@@ -382,40 +386,25 @@ class AlertEngine:
             self._recorded[workspace.id] = entry
         return entry[1]
 
-    async def _add_timings(self, observations: list[Observation]) -> None:
-        """Build timings for new ready / start_error / start_timeout alerts, fetched together and briefly
-        (``coder_slack.build_timings``): without them an alert reads as it always did."""
-        wanted = [
-            (observation, event)
-            for observation in observations
-            for event in observation.events
-            if event.kind in TIMED_KINDS
-        ]
-        if not wanted:
-            return
-        fresh = await self.db.run(unknown_keys, [event.key for _, event in wanted])
-        wanted = [(observation, event) for observation, event in wanted if event.key in fresh]
-        notes = await asyncio.gather(
-            *(
-                timing_note(
+    async def _add_timings(self, wanted: list[tuple[Observation, AlertEvent]]) -> None:
+        """Build timings for new ready / start_error / start_timeout alerts, fetched a few at a time and
+        briefly (``coder_slack.build_timings``): without them an alert reads as it always did. The template's
+        history ("slower than usual") is kept in the ledger's transaction (``ledger.record_observations``)."""
+        gate = asyncio.Semaphore(TIMINGS_AT_ONCE)
+
+        async def note_for(observation: Observation, kind: str) -> TimingNote | None:
+            async with gate:
+                return await timing_note(
                     self.coder,
                     observation.workspace,
-                    event.kind,
-                    self._record_startup,
+                    kind,
                     timeout=self.settings.coder_slack_timings_timeout_seconds,
-                    min_extra_seconds=self.settings.coder_slack_slower_min_extra_seconds,
                 )
-                for observation, event in wanted
-            )
-        )
+
+        notes = await asyncio.gather(*(note_for(observation, event.kind) for observation, event in wanted))
         for (observation, event), note in zip(wanted, notes, strict=True):
             if note is not None:
                 observation.timings[event.key] = note.to_payload()
-
-    async def _record_startup(
-        self, template_id: str, build_id: str, workspace_id: str, seconds: float
-    ) -> list[float]:
-        return await self.db.run(record_startup, template_id, build_id, workspace_id, seconds)
 
     async def _log_tail(self, agent_id: str) -> list[str]:
         try:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from coder_slack.alerts.config import AlertConfig
 from coder_slack.alerts.events import AlertEvent, autostop_warning
+from coder_slack.build_timings import with_history
 from coder_slack.store import (
     AlertDestination,
     AlertLedgerEntry,
@@ -470,7 +471,13 @@ def record_observations(
             if event.agent_id in observation.log_tails:
                 payload["log_tail"] = observation.log_tails[event.agent_id]
             if event.key in observation.timings:
-                payload["timings"] = observation.timings[event.key]
+                payload["timings"] = with_history(
+                    session,
+                    workspace,
+                    event.kind,
+                    observation.timings[event.key],
+                    config.slower_min_extra_seconds,
+                )
             for target in audience.targets(workspace, event.kind):
                 _queue(audience, workspace, event, target, payload, now, catch_up)
         _queue_autostop(audience, workspace, now, result)
