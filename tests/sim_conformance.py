@@ -265,6 +265,8 @@ def body_errors(era: str, method: str, path: str, status: int, body: Any, kind: 
             definition = "codersdk.Workspace" if body["type"] == "data" else "codersdk.Response"
             errors += [f"data/{e}" for e in definition_errors(era, ref(definition), body.get("data"))]
         return errors
+    if kind == "ws-dynamic-parameters":  # dynamic parameters
+        return definition_errors(era, ref("codersdk.DynamicParametersResponse"), body)
     if kind == "ws-logs":
         return definition_errors(era, {"type": "array", "items": ref(LOG_DEFINITION[era])}, body)
     if kind == "ws-build-logs":

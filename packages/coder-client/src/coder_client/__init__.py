@@ -12,6 +12,15 @@ from .client import AsyncCoderClient, CoderClient
 from .config import ClientConfig, default_config_dir, resolve_config
 from .deadlines import EXTEND_MINIMUM, DeadlinePlan, plan_deadline, plan_extend
 from .durations import format_duration, human_duration, parse_duration
+from .dynamic import (
+    DynamicParametersResponse,
+    FriendlyDiagnostic,
+    ParameterForm,
+    PreviewParameter,
+    classic_form,
+    coder_inputs,
+    form_of,
+)
 from .errors import (
     CoderAPIError,
     CoderConnectionError,
@@ -103,10 +112,12 @@ __all__ = [
     "ConfigurationError",
     "Conflict",
     "DeadlinePlan",
+    "DynamicParametersResponse",
     "ExtendRefused",
     "FieldError",
     "Forbidden",
     "FormKind",
+    "FriendlyDiagnostic",
     "Gone",
     "Healthcheck",
     "InvalidArgument",
@@ -125,9 +136,11 @@ __all__ = [
     "OAuth2ServerMetadata",
     "Organization",
     "ParameterField",
+    "ParameterForm",
     "ParameterOption",
     "Phase",
     "PhaseState",
+    "PreviewParameter",
     "ProvisionerJob",
     "ProvisionerJobLog",
     "RateLimited",
@@ -156,8 +169,11 @@ __all__ = [
     "WorkspaceSummary",
     "WorkspaceTransition",
     "capabilities_of",
+    "classic_form",
+    "coder_inputs",
     "default_config_dir",
     "describe_schedule",
+    "form_of",
     "format_duration",
     "human_duration",
     "is_secret_name",

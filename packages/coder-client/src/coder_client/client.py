@@ -25,6 +25,7 @@ from ._tasks import iterate_producer
 from .capabilities import Capabilities
 from .config import ClientConfig, resolve_config
 from .deadlines import DeadlinePlan
+from .dynamic import DynamicParametersResponse, ParameterForm
 from .errors import WaitTimeout, WorkspaceNotReady
 from .hub import WatchHub
 from .lifecycle import LifecycleEvent, LifecycleKind, LifecycleTracker
@@ -220,6 +221,27 @@ class Templates(_SyncNamespace):
     ) -> builtins.list[TemplateVersionParameter]:
         """The rich parameters of the template's active version (what ``create`` checks against)."""
         return self._run(self._ops.parameters(template, organization))
+
+    # dynamic parameters (Coder 2.24+)
+    def form(
+        self,
+        template: TemplateRef,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        owner: str | None = None,
+        organization: str | None = None,
+    ) -> ParameterForm:
+        """The create form for the answers given so far: evaluated by Coder for a template with dynamic
+        parameters (fields appear, disappear and carry Coder's diagnostics), else the rich parameters with
+        ``inputs`` checked. Ask again whenever an answer changes when ``form.dynamic``."""
+        return self._run(self._ops.parameter_form(template, inputs, owner, organization))
+
+    def evaluate_parameters(
+        self, version: str, inputs: Mapping[str, str] | None = None, *, owner: str | None = None
+    ) -> DynamicParametersResponse:
+        """``POST /templateversions/{version}/dynamic-parameters/evaluate`` (404 → ``NotFound``; the
+        feature is then off in ``capabilities()``)."""
+        return self._run(self._ops.evaluate_parameters(version, owner, inputs or {}))
 
 
 class Workspaces(_SyncNamespace):
@@ -494,6 +516,22 @@ class AsyncTemplates(_AsyncNamespace):
         self, template: TemplateRef, organization: str | None = None
     ) -> builtins.list[TemplateVersionParameter]:
         return await self._run(self._ops.parameters(template, organization))
+
+    # dynamic parameters (Coder 2.24+)
+    async def form(
+        self,
+        template: TemplateRef,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        owner: str | None = None,
+        organization: str | None = None,
+    ) -> ParameterForm:
+        return await self._run(self._ops.parameter_form(template, inputs, owner, organization))
+
+    async def evaluate_parameters(
+        self, version: str, inputs: Mapping[str, str] | None = None, *, owner: str | None = None
+    ) -> DynamicParametersResponse:
+        return await self._run(self._ops.evaluate_parameters(version, owner, inputs or {}))
 
 
 class AsyncWorkspaces(_AsyncNamespace):

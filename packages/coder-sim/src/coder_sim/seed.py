@@ -1,4 +1,4 @@
-"""The seed data every sim starts with: the organization ``coder``, three users and six templates.
+"""The seed data every sim starts with: the organization ``coder``, three users and seven templates.
 
 Each template is a scenario the demo and the tests rely on (a clean start, a failing startup script,
 a startup timeout, a failing build, an admin-fixed schedule, a max deadline); the README's "Demo
@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from .clock import SimClock
+from .dynamic import gpu_lab
 from .ids import IdSource
 from .model import Behaviour, Organization, Parameter, ParameterOption, StartupLine, Template, User
 from .store import Store
@@ -187,6 +188,16 @@ def _templates(org: Organization, admin: User, ids: IdSource, clock: SimClock) -
             "Workspaces stop at the latest 12 hours after they start (max_deadline).",
             Behaviour(startup_lines=PYTHON_DS_LINES[-2:]),
             max_ttl_ms=12 * 3600 * 1000,
+        ),
+        # dynamic parameters (v2): gpu=true reveals gpu_type; region eu refuses instance_size=xl. Its rich
+        # parameters (what an older Coder, or the classic flow, shows) are the form for no inputs.
+        make(
+            "gpu-lab",
+            "GPU lab",
+            "Dynamic parameters: the form changes with the region and the GPU choice.",
+            Behaviour(startup_lines=PYTHON_DS_LINES[-2:]),
+            parameters=gpu_lab({}).parameters,
+            dynamic=gpu_lab,
         ),
     ]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .. import dormancy, parameters
+from .. import dormancy, dynamic, parameters
 from ..clock import rfc3339
 from ..context import context_of, current_user, page_of, resolve_build, resolve_workspace
 from ..eras import Era
@@ -46,9 +46,12 @@ async def create_build(request: web.Request) -> web.StreamResponse:
     template = ctx.store.templates[workspace.template_id]
     previous = workspace.latest_build.parameters
     requested = parameters.parse_values(body.get("rich_parameter_values"))
-    values = (
-        parameters.resolve(template.parameters, requested, previous) if transition == "start" else previous
-    )
+    if transition != "start":
+        values = previous
+    elif template.dynamic is not None and ctx.era.name == "v2":
+        values = dynamic.resolve(template.dynamic, requested, previous)
+    else:
+        values = parameters.resolve(template.parameters, requested, previous)
     build = ctx.sim.start_build(workspace, transition, me, values)
     return json_response(render_build(build, workspace, ctx.store, ctx.era, ctx.clock.now()), 201)
 
