@@ -12,15 +12,16 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from coder_client import (
     Conflict,
     InvalidParameters,
-    TemplateVersionParameter,
+    ParameterField,
+    ParameterForm,
     ValidationFailed,
     Workspace,
-    parameter_fields,
     workspace_name_error,
 )
 from slack_sdk.errors import SlackApiError
@@ -30,10 +31,10 @@ from coder_slack.coder import explain, field_errors
 from coder_slack.commands.context import Bot, Invocation, record_command
 from coder_slack.commands.grammar import Create
 from coder_slack.identity import Actor
+from coder_slack.views.dynamic_form import dynamic_inputs, form_modal
 from coder_slack.views.messages import problem, text_message
 from coder_slack.views.modals import (
     NAME_BLOCK,
-    create_modal,
     form_fields,
     form_value,
     parameter_block_id,
@@ -47,7 +48,7 @@ SUBMIT_BUDGET_SECONDS = 2.0
 PARAMETER_CACHE_SECONDS = 600.0
 Ack = Callable[..., Awaitable[Any]]
 
-_parameter_cache: dict[tuple[str, str], tuple[float, list[TemplateVersionParameter]]] = {}
+_form_cache: dict[tuple[str, str], tuple[float, ParameterForm]] = {}
 
 
 def _notice(title: str, text: str) -> View:
@@ -59,14 +60,21 @@ def _notice(title: str, text: str) -> View:
     )
 
 
-async def _parameters(actor: Actor, template: str) -> list[TemplateVersionParameter]:
+async def template_form(
+    actor: Actor, template: str, inputs: Mapping[str, Any] | None = None
+) -> ParameterForm:
+    """The template's create form: a classic one (rich parameters) is kept a while; a dynamic one is
+    evaluated by Coder for ``inputs`` every time."""
     key = (actor.client.url, template)
-    cached = _parameter_cache.get(key)
+    cached = _form_cache.get(key)
     if cached is not None and cached[0] > time.monotonic():
         return cached[1]
-    parameters = await actor.client.templates.parameters(template)
-    _parameter_cache[key] = (time.monotonic() + PARAMETER_CACHE_SECONDS, parameters)
-    return parameters
+    form = await actor.client.templates.form(template, inputs)
+    if not form.dynamic:
+        blank = tuple(replace(field, value=None, diagnostic=None) for field in form.fields)
+        form = replace(form, fields=blank)
+        _form_cache[key] = (time.monotonic() + PARAMETER_CACHE_SECONDS, form)
+    return form
 
 
 async def _post_card(inv: Invocation, actor: Actor, workspace: Workspace) -> None:
@@ -103,7 +111,7 @@ async def start_create(inv: Invocation, command: Create) -> None:
     async def work() -> None:
         nonlocal loading_view
         actor = await inv.actor()
-        fetch = asyncio.ensure_future(_parameters(actor, command.template))
+        fetch = asyncio.ensure_future(template_form(actor, command.template, command.parameters))
         done, _ = await asyncio.wait({fetch}, timeout=FETCH_BUDGET_SECONDS)
         if not done and inv.trigger_id:
             opened = await inv.bot.slack.views_open(
@@ -112,7 +120,7 @@ async def start_create(inv: Invocation, command: Create) -> None:
             )
             loading_view = str(opened["view"]["id"])
         try:
-            parameters = await fetch
+            form = await fetch
         except Exception as exc:
             if loading_view:
                 message, details = explain(exc, what=f"template `{command.template}`")
@@ -120,8 +128,10 @@ async def start_create(inv: Invocation, command: Create) -> None:
                     view_id=loading_view, view=_notice("Can't create", "\n".join([message, *details]))
                 )
             raise
-        fields = parameter_fields(parameters)
+        fields = list(form.fields)
         missing = [f for f in fields if f.required and not f.ephemeral and f.name not in command.parameters]
+        if form.dynamic and not form.ok:  # a dynamic form with errors: show them in the form
+            missing += [f for f in fields if f.diagnostic]
         spec = {
             "template": command.template,
             "name": command.name,
@@ -143,7 +153,7 @@ async def start_create(inv: Invocation, command: Create) -> None:
             await _post_card(inv, actor, workspace)
             return
         metadata = {k: v for k, v in spec.items() if k not in {"parameters", "name"}}
-        modal = create_modal(command.template, fields, metadata, command.parameters, command.name)
+        modal = form_modal(command.template, form, metadata, command.parameters, command.name)
         if loading_view:
             await inv.bot.slack.views_update(view_id=loading_view, view=modal)
         elif inv.trigger_id:
@@ -167,10 +177,8 @@ async def start_create(inv: Invocation, command: Create) -> None:
     await inv.guarded(work, what=f"template `{command.template}`")
 
 
-def _errors_for_blocks(
-    errors: Sequence[tuple[str, str]], parameters: Sequence[TemplateVersionParameter]
-) -> dict[str, str]:
-    names = {p.name for p in parameters}
+def _errors_for_blocks(errors: Sequence[tuple[str, str]], fields: Sequence[ParameterField]) -> dict[str, str]:
+    names = {f.name for f in fields}
     mapped: dict[str, str] = {}
     for field, detail in errors:
         name = field.removeprefix("rich_parameter_values.").removeprefix("parameters.")
@@ -202,16 +210,17 @@ async def submit_create(
     inv = make_invocation(str(metadata.get("channel") or ""))
     template = str(metadata.get("template") or "")
 
-    async def prepare() -> tuple[Actor, list[TemplateVersionParameter]]:
+    async def prepare() -> tuple[Actor, ParameterForm]:
         actor = await inv.actor()
-        return actor, await _parameters(actor, template)
+        inputs = dynamic_inputs(values, metadata) if metadata.get("dynamic") else None
+        return actor, await template_form(actor, template, inputs)
 
     started = time.monotonic()
     preparing = asyncio.ensure_future(prepare())
     done, _ = await asyncio.wait({preparing}, timeout=SUBMIT_BUDGET_SECONDS)
     if done and preparing.exception() is None:
-        actor, parameters = preparing.result()
-        given, problems = _form_parameters(parameters, values)
+        actor, form = preparing.result()
+        given, problems = _form_parameters(form, values)
         if problems:
             record_command("create", "usage")
             await ack(response_action="errors", errors=problems)
@@ -231,7 +240,7 @@ async def submit_create(
                 field_errors(error) or isinstance(error, Conflict)
             ):
                 record_command("create", "coder_error")
-                mapped = _errors_for_blocks(field_errors(error), parameters) or {
+                mapped = _errors_for_blocks(field_errors(error), form.fields) or {
                     NAME_BLOCK: error_message(error)
                 }
                 await ack(response_action="errors", errors=mapped)
@@ -256,8 +265,8 @@ async def submit_create(
     )
 
     async def later() -> None:
-        actor, parameters = await preparing
-        given, _problems = _form_parameters(parameters, values)  # Coder's own check answers the rest
+        actor, form = await preparing
+        given, _problems = _form_parameters(form, values)  # Coder's own check answers the rest
         workspace = await _create(inv, actor, {**metadata, "name": name, "parameters": given})
         await _post_card(inv, actor, workspace)
 
@@ -265,14 +274,18 @@ async def submit_create(
 
 
 def _form_parameters(
-    parameters: Sequence[TemplateVersionParameter], values: Mapping[str, str | None]
+    form: ParameterForm, values: Mapping[str, str | None]
 ) -> tuple[dict[str, str], dict[str, str]]:
     """The submitted form as Coder's parameter values, and each field's problem (block id → why), checked
-    with coder_client's rules for each parameter (options, bounds, regex, required)."""
+    with coder_client's rules for each parameter (options, bounds, regex, required) and, for dynamic
+    parameters, Coder's diagnostics for these very answers (fields the answers hid are left out)."""
     given: dict[str, str] = {}
     problems: dict[str, str] = {}
-    for field in form_fields(parameter_fields(parameters)):
+    for field in form_fields(form.fields):
         block = parameter_block_id(field.name)
+        if form.dynamic and field.diagnostic:
+            problems[block] = field.diagnostic[:150]
+            continue
         text = values.get(block)
         if not text:
             continue  # left empty: the template's default (Slack itself insists on the required ones)
