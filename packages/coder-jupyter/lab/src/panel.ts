@@ -17,6 +17,9 @@ import {
   TTL_FIELD,
   createBody,
   errorsFromResponse,
+  evaluationErrors,
+  followEvaluation,
+  formInputs,
   initialValues,
   validateForm
 } from './form';
@@ -120,6 +123,9 @@ export class WorkspacesPanel extends Widget {
   private readonly _empty: HTMLElement;
   private readonly _formHost: HTMLElement;
   private _form: IFormView | null = null;
+  // Dynamic parameters: whether the open form follows Coder's evaluation, and the latest one asked.
+  private _formDynamic = false;
+  private _evaluations = 0;
   private _source: EventSource | null = null;
   private _retry: number | null = null;
   private _clock: number | null = null;
@@ -633,6 +639,8 @@ export class WorkspacesPanel extends Widget {
       }
       form.fields = spec.fields;
       form.values = initialValues(spec.fields);
+      this._formDynamic = spec.dynamic === true;
+      this._evaluations += 1; // an evaluation still running was for another template
     } catch (error) {
       form.errors = { [TEMPLATE_FIELD]: messageOf(error) };
     } finally {
@@ -667,11 +675,50 @@ export class WorkspacesPanel extends Widget {
 
   private readonly _onFormChange = (event: Event): void => {
     const target = event.target as Element | null;
-    if (target?.getAttribute('data-param') === TEMPLATE_FIELD) {
+    const param = target?.getAttribute('data-param');
+    if (param === TEMPLATE_FIELD) {
       this._readForm();
       void this._loadFields((target as HTMLSelectElement).value);
+    } else if (
+      this._formDynamic &&
+      param &&
+      (this._form?.fields ?? []).some(field => field.name === param)
+    ) {
+      this._readForm();
+      void this._reevaluate();
     }
   };
+
+  /** Dynamic parameters: an answer changed, so Coder evaluates the form again; the latest answer wins. */
+  private async _reevaluate(): Promise<void> {
+    const form = this._form;
+    if (form === null || form.fields === null) {
+      return;
+    }
+    const generation = ++this._evaluations;
+    const template = form.template;
+    const asked = form.fields;
+    try {
+      const spec = await this.api.evaluateForm(
+        template,
+        formInputs(asked, form.values)
+      );
+      if (
+        this._form !== form ||
+        form.template !== template ||
+        generation !== this._evaluations
+      ) {
+        return;
+      }
+      this._readForm(); // what was typed meanwhile
+      form.values = followEvaluation(asked, spec.fields, form.values);
+      form.fields = spec.fields;
+      form.errors = evaluationErrors(spec.fields, spec.problems);
+    } catch (error) {
+      form.errors = { ...form.errors, __form: messageOf(error) };
+    }
+    this._renderForm();
+  }
 
   private readonly _onSubmit = (event: Event): void => {
     event.preventDefault();

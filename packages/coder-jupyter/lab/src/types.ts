@@ -107,6 +107,9 @@ export interface IParameterField {
   regex: string | null;
   error: string | null;
   monotonic: string | null;
+  /** Dynamic parameters: the current answer (Coder's string form) and why Coder refuses it. */
+  value?: string | null;
+  diagnostic?: string | null;
 }
 
 export interface ITemplate {
@@ -121,6 +124,9 @@ export interface ITemplateForm {
   template: ITemplate;
   fields: IParameterField[];
   last_used: boolean;
+  /** Dynamic parameters: evaluate again (`evaluateForm`) whenever an answer changes. */
+  dynamic?: boolean;
+  problems?: string[];
 }
 
 export interface IPreferences {
