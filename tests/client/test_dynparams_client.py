@@ -19,6 +19,7 @@ from coder_client import (
 )
 from coder_client.models import TemplateVersionParameter
 from coder_sim import SimServer
+from httpx_ws import WebSocketUpgradeError
 
 GPU_LAB = "gpu-lab"
 NIL = "00000000-0000-0000-0000-000000000000"
@@ -171,3 +172,29 @@ def test_absent_but_harmless_on_v025(sim_v025: SimServer) -> None:
         with pytest.raises(NotFound):
             coder.templates.evaluate_parameters(template.active_version_id, {})
         assert not coder.capabilities().dynamic_parameters
+
+
+def test_a_websocket_session_evaluates_answer_after_answer(sim: SimServer) -> None:
+    async def main() -> None:
+        async with AsyncCoderClient(sim.url, sim.token) as coder:
+            version = (await coder.templates.get(GPU_LAB)).active_version_id
+            async with coder.templates.parameters_session(version) as session:
+                assert form_of(session.initial).names() == ["region", "instance_size", "gpu"]
+                revealed = await session.form({"gpu": True})
+                assert revealed.names()[-1] == "gpu_type"
+                refused = await session.form({"gpu": True, "region": "eu", "instance_size": "xl"})
+                assert set(refused.errors) == {"instance_size"}
+
+    asyncio.run(main())
+
+
+def test_a_websocket_session_on_old_coder_turns_the_feature_off(sim_v025: SimServer) -> None:
+    async def main() -> None:
+        async with AsyncCoderClient(sim_v025.url, sim_v025.token) as coder:
+            version = (await coder.templates.get(GPU_LAB)).active_version_id
+            with pytest.raises(WebSocketUpgradeError):
+                async with coder.templates.parameters_session(version):
+                    pass
+            assert not (await coder.capabilities()).dynamic_parameters
+
+    asyncio.run(main())

@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any, Literal, Self, overload
 
 import httpx
+from httpx_ws import WebSocketUpgradeError
 
 from ._netio import streams_transport, tls_verify
 from ._tasks import iterate_producer
@@ -26,6 +27,8 @@ from .capabilities import Capabilities
 from .config import ClientConfig, resolve_config
 from .deadlines import DeadlinePlan
 from .dynamic import DynamicParametersResponse, ParameterForm
+from .dynamic_session import DynamicParametersSession, open_parameters_session
+from .endpoints import DYNAMIC_PARAMETERS_WS_PATH, stream_path
 from .errors import WaitTimeout, WorkspaceNotReady
 from .hub import WatchHub
 from .lifecycle import LifecycleEvent, LifecycleKind, LifecycleTracker
@@ -532,6 +535,25 @@ class AsyncTemplates(_AsyncNamespace):
         self, version: str, inputs: Mapping[str, str] | None = None, *, owner: str | None = None
     ) -> DynamicParametersResponse:
         return await self._run(self._ops.evaluate_parameters(version, owner, inputs or {}))
+
+    @contextlib.asynccontextmanager
+    async def parameters_session(
+        self, version: str, *, owner: str | None = None
+    ) -> AsyncIterator[DynamicParametersSession]:
+        """One WebSocket to evaluate ``version``'s dynamic parameters again and again
+        (``session.form(inputs)``); ``session.initial`` is the form for no inputs. A refused upgrade (an
+        older Coder) raises ``WebSocketUpgradeError`` and turns the feature off in ``capabilities()``."""
+        owner_id = await self._run(self._ops._owner_id(owner))
+        path = stream_path(DYNAMIC_PARAMETERS_WS_PATH, version=version)
+        try:
+            async with open_parameters_session(
+                self._client._stream_client(version), path, owner_id
+            ) as session:
+                yield session
+        except WebSocketUpgradeError as exc:
+            if exc.response.status_code in (404, 405):
+                self._client._state.feature_missing("dynamic_parameters")
+            raise
 
 
 class AsyncWorkspaces(_AsyncNamespace):
