@@ -21,6 +21,7 @@ import {
   validateForm
 } from './form';
 import { coderIcon } from './icon';
+import { PRESET_FIELD, applyPreset, findPreset, withPreset } from './presets';
 import { IChange, Outcome, RowStore, isFailure } from './rows';
 import {
   ConnectionTracker,
@@ -618,6 +619,8 @@ export class WorkspacesPanel extends Widget {
     }
     form.template = template;
     form.fields = null;
+    form.presets = [];
+    form.preset = '';
     form.values = {};
     form.errors = {};
     if (!template) {
@@ -633,6 +636,8 @@ export class WorkspacesPanel extends Widget {
       }
       form.fields = spec.fields;
       form.values = initialValues(spec.fields);
+      form.presets = spec.presets ?? [];
+      form.preset = '';
     } catch (error) {
       form.errors = { [TEMPLATE_FIELD]: messageOf(error) };
     } finally {
@@ -670,6 +675,17 @@ export class WorkspacesPanel extends Widget {
     if (target?.getAttribute('data-param') === TEMPLATE_FIELD) {
       this._readForm();
       void this._loadFields((target as HTMLSelectElement).value);
+    } else if (
+      target?.getAttribute('data-param') === PRESET_FIELD &&
+      this._form !== null
+    ) {
+      // presets: fill in the chosen preset's values (then fixed)
+      this._readForm();
+      const form = this._form;
+      form.preset = (target as HTMLSelectElement).value;
+      const preset = findPreset(form.presets, form.preset);
+      form.values = applyPreset(form.fields ?? [], form.values, preset);
+      this._renderForm();
     }
   };
 
@@ -700,7 +716,12 @@ export class WorkspacesPanel extends Widget {
     form.submitting = true;
     this._renderForm();
     try {
-      const created = await this.api.create(createBody(fields, state));
+      const created = await this.api.create(
+        withPreset(
+          createBody(fields, state),
+          findPreset(form.presets, form.preset ?? '')
+        )
+      );
       this._watch.started(created.id);
       // Show its progress: the details view (phase timeline) opens with the row.
       this._details.set(created.id, null);
