@@ -43,7 +43,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from coder_slack.coder import explain
-from coder_slack.commands import account
+from coder_slack.commands import account, create_presets
 from coder_slack.commands.context import Bot, Invocation, record_command
 from coder_slack.identity import Actor, IdentityProblem
 from coder_slack.slack_tokens import NoInstallation
@@ -61,6 +61,7 @@ from coder_slack.views.home import (
 )
 from coder_slack.views.modals import create_modal, submitted_values
 from coder_slack.views.notifications import muted_slugs
+from coder_slack.views.presets import with_preset_block
 
 log = logging.getLogger(__name__)
 
@@ -346,7 +347,9 @@ class HomeTabs:
             )
             metadata = {"template": template, "ttl_seconds": None, "autostart": None}
             metadata["channel"] = str(dm["channel"]["id"])
-            return create_modal(template, parameter_fields(parameters), metadata, {}, None).to_dict()
+            modal = create_modal(template, parameter_fields(parameters), metadata, {}, None)
+            presets = await create_presets.template_presets(actor, template)  # presets
+            return with_preset_block(modal, presets, None).to_dict()
 
         def problem(exc: BaseException) -> str:
             if isinstance(exc, IdentityProblem):
