@@ -58,6 +58,8 @@ from .models import (
     OAuth2ServerMetadata,
     Organization,
     ParameterOption,
+    Preset,
+    PresetParameter,
     ProvisionerJob,
     ProvisionerJobLog,
     ResourceMetadata,
@@ -78,6 +80,15 @@ from .models import (
 from .names import MAX_NAME_LENGTH, workspace_name_error
 from .operations import ServerFeatures
 from .parameters import FormKind, ParameterField, parameter_fields, validate_parameters
+from .presets import (
+    PREBUILDS_USER_ID,
+    PREBUILDS_USERNAME,
+    claimed_prebuild,
+    is_prebuild,
+    merge_preset_parameters,
+    resolve_preset,
+    without_prebuilds,
+)
 from .redaction import REDACTED, is_secret_name, redact, redact_tail, register_secret
 from .retry import RetryPolicy
 from .schedules import describe_schedule, parse_schedule
@@ -98,6 +109,8 @@ __all__ = [
     "EXTEND_MINIMUM",
     "MAX_NAME_LENGTH",
     "PHASE_NAMES",
+    "PREBUILDS_USERNAME",
+    "PREBUILDS_USER_ID",
     "REDACTED",
     "AgentLog",
     "AgentStatus",
@@ -140,6 +153,8 @@ __all__ = [
     "ParameterOption",
     "Phase",
     "PhaseState",
+    "Preset",
+    "PresetParameter",
     "PreviewParameter",
     "ProvisionerJob",
     "ProvisionerJobLog",
@@ -169,6 +184,7 @@ __all__ = [
     "WorkspaceSummary",
     "WorkspaceTransition",
     "capabilities_of",
+    "claimed_prebuild",
     "classic_form",
     "coder_inputs",
     "default_config_dir",
@@ -176,9 +192,11 @@ __all__ = [
     "form_of",
     "format_duration",
     "human_duration",
+    "is_prebuild",
     "is_secret_name",
     "is_transitional",
     "lifecycle_summary",
+    "merge_preset_parameters",
     "parameter_fields",
     "parse_duration",
     "parse_schedule",
@@ -191,6 +209,8 @@ __all__ = [
     "redact_tail",
     "register_secret",
     "resolve_config",
+    "resolve_preset",
     "validate_parameters",
+    "without_prebuilds",
     "workspace_name_error",
 ]

@@ -40,6 +40,7 @@ from .models import (
     OAuth2ProviderAppSecretFull,
     OAuth2ServerMetadata,
     Organization,
+    Preset,
     ProvisionerJobLog,
     Template,
     TemplateVersionParameter,
@@ -246,6 +247,17 @@ class Templates(_SyncNamespace):
         feature is then off in ``capabilities()``)."""
         return self._run(self._ops.evaluate_parameters(version, owner, inputs or {}))
 
+    def presets(
+        self,
+        template: TemplateRef | None = None,
+        organization: str | None = None,
+        *,
+        version: str | None = None,
+    ) -> builtins.list[Preset]:
+        """The presets of the template's active version (or of template ``version``, an id); [] when
+        this Coder has none (before v2.20: the route answers 404)."""
+        return self._run(self._ops.presets(template, version, organization))
+
 
 class Workspaces(_SyncNamespace):
     def list(
@@ -280,10 +292,17 @@ class Workspaces(_SyncNamespace):
         autostart: str | None = None,
         owner: str = "me",
         organization: str | None = None,
+        preset: str | None = None,
     ) -> Workspace:
-        """Create (and start) a workspace; parameters are checked against the template first."""
+        """Create (and start) a workspace; parameters are checked against the template first.
+
+        ``preset``: a preset's name or id; its values are fixed and ``parameters`` fill in the rest (a
+        contradicting value is refused). Coder may hand over a prebuilt workspace:
+        ``coder_client.claimed_prebuild(result)`` says so."""
         return self._run(
-            self._ops.create_workspace(name, template, parameters, ttl, autostart, owner, organization)
+            self._ops.create_workspace(
+                name, template, parameters, ttl, autostart, owner, organization, preset
+            )
         )
 
     def rename(self, workspace: WorkspaceRef, new_name: str) -> None:
@@ -555,6 +574,15 @@ class AsyncTemplates(_AsyncNamespace):
                 self._client._state.feature_missing("dynamic_parameters")
             raise
 
+    async def presets(
+        self,
+        template: TemplateRef | None = None,
+        organization: str | None = None,
+        *,
+        version: str | None = None,
+    ) -> builtins.list[Preset]:
+        return await self._run(self._ops.presets(template, version, organization))
+
 
 class AsyncWorkspaces(_AsyncNamespace):
     async def list(
@@ -584,9 +612,12 @@ class AsyncWorkspaces(_AsyncNamespace):
         autostart: str | None = None,
         owner: str = "me",
         organization: str | None = None,
+        preset: str | None = None,
     ) -> Workspace:
         return await self._run(
-            self._ops.create_workspace(name, template, parameters, ttl, autostart, owner, organization)
+            self._ops.create_workspace(
+                name, template, parameters, ttl, autostart, owner, organization, preset
+            )
         )
 
     async def rename(self, workspace: WorkspaceRef, new_name: str) -> None:

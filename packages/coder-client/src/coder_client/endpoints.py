@@ -25,6 +25,7 @@ from .models import (
     OAuth2ProviderAppSecretFull,
     OAuth2ServerMetadata,
     Organization,
+    Preset,
     ProvisionerJobLog,
     Response,
     Template,
@@ -160,6 +161,8 @@ GET_TEMPLATE = Endpoint("GET", "/templates/{template}", parse_model(Template))
 GET_RICH_PARAMETERS = Endpoint(
     "GET", "/templateversions/{version}/rich-parameters", parse_list(TemplateVersionParameter)
 )
+# presets (Coder v2.20+; 404 on older servers)
+GET_PRESETS = Endpoint("GET", "/templateversions/{version}/presets", parse_list(Preset), era="v2")
 
 # Dynamic parameters (Coder 2.24+; 404 on older Coder): the form evaluated for some inputs
 EVALUATE_DYNAMIC_PARAMETERS = Endpoint(

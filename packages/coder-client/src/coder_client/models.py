@@ -293,6 +293,7 @@ class WorkspaceBuild(CoderModel):
     status: WorkspaceStatus = WorkspaceStatus.PENDING
     reason: Text = ""
     initiator_name: Text = ""
+    template_version_preset_id: Text = ""  # presets (v2)
     template_version_id: Text = ""
     template_version_name: Text = ""
     created_at: Time = None
@@ -539,3 +540,28 @@ class AgentLog(CoderModel):
     output: Text = ""
     level: LogLevel = LogLevel.INFO
     source_id: Text = ""
+
+
+# presets (Coder v2.20+: GET /templateversions/{id}/presets; spec: codersdk.Preset)
+
+
+class PresetParameter(CoderModel):
+    name: str
+    value: Text = ""
+
+
+class Preset(CoderModel):
+    """A template version's named set of parameter values; with ``desired_prebuild_instances`` > 0 Coder
+    keeps that many prebuilt workspaces ready, and a create with this preset claims one."""
+
+    id: str
+    name: str
+    description: Text = ""
+    icon: Text = ""
+    default: bool = False
+    desired_prebuild_instances: int | None = Field(default=None, alias="desiredPrebuildInstances")
+    parameters: NullableList[PresetParameter] = []
+
+    @property
+    def values(self) -> dict[str, str]:
+        return {p.name: p.value for p in self.parameters}

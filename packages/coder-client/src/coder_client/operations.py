@@ -28,6 +28,7 @@ from .models import (
     OAuth2ProviderAppSecretFull,
     OAuth2ServerMetadata,
     Organization,
+    Preset,
     ProvisionerJobLog,
     Template,
     TemplateVersionParameter,
@@ -40,6 +41,7 @@ from .models import (
 )
 from .names import workspace_name_error
 from .parameters import validate_parameters
+from .presets import merge_preset_parameters, resolve_preset
 from .retry import _server_clock_offset
 from .schedules import parse_schedule
 
@@ -283,6 +285,30 @@ class Operations:
         rich = yield from api.GET_RICH_PARAMETERS(version=template.active_version_id)
         return classic_form(rich, inputs)
 
+    # presets: one template version's named parameter sets (Coder v2.20+) ---------------------------
+
+    def presets(
+        self, template: TemplateRef | None, version: str | None, organization: str | None = None
+    ) -> Op[list[Preset]]:
+        """The presets of ``version`` (an id) or of ``template``'s active version; [] when this Coder has
+        no presets (its capabilities say so, or the route answers 404: the feature is then off)."""
+        capabilities = self.state.capabilities
+        if capabilities is not None and not capabilities.presets:
+            return []
+        if version is None:
+            if template is None:
+                raise InvalidArgument("Pass a template (name, id or Template) or a template version id.")
+            resolved = yield from self.template(template, organization)
+            version = resolved.active_version_id
+        try:
+            return (yield from api.GET_PRESETS(version=version))
+        except CoderError as exc:
+            if not _route_missing(exc):
+                raise
+        self.state.feature_missing("presets")
+        self.state.feature_missing("prebuilds")
+        return []
+
     # workspaces ------------------------------------------------------------------------------------
 
     def list_workspaces(
@@ -329,18 +355,29 @@ class Operations:
         autostart: str | None,
         owner: str,
         organization: str | None,
+        preset: str | None = None,
     ) -> Op[Workspace]:
         problem = workspace_name_error(name)
         if problem:
             raise InvalidArgument(problem)
         resolved = yield from self.template(template, organization)
-        if (yield from self.uses_dynamic_parameters(resolved)):  # dynamic parameters: Coder evaluates
+        dynamic = yield from self.uses_dynamic_parameters(resolved)
+        rich: list[TemplateVersionParameter] = []
+        if not dynamic or preset:
+            rich = yield from api.GET_RICH_PARAMETERS(version=resolved.active_version_id)
+        chosen: Preset | None = None
+        if preset:  # presets: the preset's values are fixed; explicit values fill in the rest
+            available = yield from self.presets(resolved, resolved.active_version_id)
+            chosen = resolve_preset(available, preset, resolved.name)
+            parameters = merge_preset_parameters(chosen, parameters, rich)
+        if dynamic:  # dynamic parameters: Coder evaluates the form for these values
             form = yield from self._form_of(resolved, parameters or {}, owner)
             values = form.validate(resolved.name, parameters or {})
         else:
-            rich = yield from api.GET_RICH_PARAMETERS(version=resolved.active_version_id)
             values = validate_parameters(resolved.name, rich, parameters or {})
         body: dict[str, Any] = {"template_id": resolved.id, "name": name, "rich_parameter_values": values}
+        if chosen is not None:
+            body["template_version_preset_id"] = chosen.id
         if ttl is not None:
             body["ttl_ms"] = ttl_milliseconds(ttl)
         if autostart is not None:

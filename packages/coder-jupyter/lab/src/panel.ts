@@ -24,6 +24,7 @@ import {
   validateForm
 } from './form';
 import { coderIcon } from './icon';
+import { PRESET_FIELD, applyPreset, findPreset, withPreset } from './presets';
 import { IChange, Outcome, RowStore, isFailure } from './rows';
 import {
   ConnectionTracker,
@@ -624,6 +625,8 @@ export class WorkspacesPanel extends Widget {
     }
     form.template = template;
     form.fields = null;
+    form.presets = [];
+    form.preset = '';
     form.values = {};
     form.errors = {};
     if (!template) {
@@ -641,6 +644,8 @@ export class WorkspacesPanel extends Widget {
       form.values = initialValues(spec.fields);
       this._formDynamic = spec.dynamic === true;
       this._evaluations += 1; // an evaluation still running was for another template
+      form.presets = spec.presets ?? [];
+      form.preset = '';
     } catch (error) {
       form.errors = { [TEMPLATE_FIELD]: messageOf(error) };
     } finally {
@@ -679,6 +684,17 @@ export class WorkspacesPanel extends Widget {
     if (param === TEMPLATE_FIELD) {
       this._readForm();
       void this._loadFields((target as HTMLSelectElement).value);
+    } else if (param === PRESET_FIELD && this._form !== null) {
+      // presets: fill in the chosen preset's values (then fixed)
+      this._readForm();
+      const form = this._form;
+      form.preset = (target as HTMLSelectElement).value;
+      const preset = findPreset(form.presets, form.preset);
+      form.values = applyPreset(form.fields ?? [], form.values, preset);
+      this._renderForm();
+      if (this._formDynamic) {
+        void this._reevaluate(); // the preset's values feed the dynamic form's inputs
+      }
     } else if (
       this._formDynamic &&
       param &&
@@ -747,7 +763,12 @@ export class WorkspacesPanel extends Widget {
     form.submitting = true;
     this._renderForm();
     try {
-      const created = await this.api.create(createBody(fields, state));
+      const created = await this.api.create(
+        withPreset(
+          createBody(fields, state),
+          findPreset(form.presets, form.preset ?? '')
+        )
+      );
       this._watch.started(created.id);
       // Show its progress: the details view (phase timeline) opens with the row.
       this._details.set(created.id, null);

@@ -120,6 +120,17 @@ export interface ITemplate {
   [key: string]: unknown;
 }
 
+/** A preset of a template (Coder v2.20+): parameter values it fixes. */
+export interface IPreset {
+  id: string;
+  name: string;
+  description: string;
+  default: boolean;
+  /** Coder keeps prebuilt workspaces of it: ready in seconds. */
+  prebuilt: boolean;
+  parameters: Record<string, string>;
+}
+
 export interface ITemplateForm {
   template: ITemplate;
   fields: IParameterField[];
@@ -127,6 +138,8 @@ export interface ITemplateForm {
   /** Dynamic parameters: evaluate again (`evaluateForm`) whenever an answer changes. */
   dynamic?: boolean;
   problems?: string[];
+  /** presets: empty (or absent) when Coder has none */
+  presets?: IPreset[];
 }
 
 export interface IPreferences {
@@ -139,4 +152,6 @@ export interface ICreateBody {
   template: string;
   parameters: Record<string, string>;
   ttl?: string | null;
+  /** presets: the chosen preset's id */
+  preset?: string;
 }

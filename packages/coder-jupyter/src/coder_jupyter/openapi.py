@@ -188,6 +188,19 @@ FIELD = {
         "diagnostic": {"type": ["string", "null"], "description": "Why Coder refuses the current answer"},
     },
 }
+PRESET = {
+    "type": "object",
+    "description": "A preset of the template (Coder v2.20+): parameter values it fixes",
+    "required": ["id", "name", "description", "default", "prebuilt", "parameters"],
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "description": {"type": "string"},
+        "default": {"type": "boolean"},
+        "prebuilt": {"type": "boolean", "description": "Coder keeps prebuilt workspaces: ready in seconds"},
+        "parameters": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
 FORM = {
     "type": "object",
     "required": ["template", "fields", "last_used"],
@@ -195,6 +208,7 @@ FORM = {
         "template": {"$ref": "#/components/schemas/Template"},
         "fields": {"type": "array", "items": FIELD},
         "last_used": {"type": "boolean"},
+        "presets": {"type": "array", "items": PRESET, "description": "Empty when Coder has no presets"},
         "dynamic": {"type": "boolean", "description": "Evaluate again (POST) whenever an answer changes"},
         "problems": {"type": "array", "items": {"type": "string"}},
     },

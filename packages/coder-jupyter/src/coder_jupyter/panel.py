@@ -21,7 +21,7 @@ from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
-from coder_client import AsyncCoderClient, CoderError, NotFound, WatchHub, Workspace
+from coder_client import AsyncCoderClient, CoderError, NotFound, WatchHub, Workspace, without_prebuilds
 
 from .rows import Row, row_of, same_row
 from .serialize import error_status_and_body
@@ -143,7 +143,7 @@ class Feed:
 
     async def sweep(self) -> None:
         try:
-            found = await self._feeds.client.workspaces.list(query=self.query)
+            found = without_prebuilds(await self._feeds.client.workspaces.list(query=self.query))
         except asyncio.CancelledError:
             raise
         except Exception as exc:

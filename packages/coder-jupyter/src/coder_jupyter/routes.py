@@ -17,6 +17,7 @@ from coder_client import (
     NotFound,
     parse_duration,
     redact_tail,
+    without_prebuilds,
 )
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
@@ -28,6 +29,7 @@ from .config import CoderConfig
 from .openapi import openapi_document
 from .panel import PanelFeeds, RefusedQuery, Subscriber
 from .preferences import MAX_TEMPLATE_NAME, Preferences, load_preferences, remember_template, save_preferences
+from .presets import form_presets
 from .rows import iso, row_of
 from .serialize import error_status_and_body, lifecycle_event_json, to_json
 from .view import WorkspaceView
@@ -46,6 +48,11 @@ class CreateWorkspaceBody(BaseModel):
     ttl: str | None = Field(default=None, description='Autostop after, e.g. "8h" or "90m".')
     autostart: str | None = Field(
         default=None, description='Autostart schedule, e.g. "9:30 mon-fri Europe/Berlin".'
+    )
+    preset: str | None = Field(
+        default=None,
+        description="A preset of the template (name or id; Coder v2.20+): its values are fixed, the "
+        "parameters fill in the rest; Coder may hand over a prebuilt workspace.",
     )
 
 
@@ -170,7 +177,7 @@ class WorkspacesHandler(CoderHandler):
         query = self.get_query_argument("q", "owner:me")
 
         async def call(client: AsyncCoderClient) -> dict[str, Any]:
-            found = await client.workspaces.list(query=query)
+            found = without_prebuilds(await client.workspaces.list(query=query))  # presets
             return {"workspaces": to_json(found), "count": len(found)}
 
         await self.respond(call)
@@ -189,6 +196,7 @@ class WorkspacesHandler(CoderHandler):
                 parameters=body.parameters,
                 ttl=parse_duration(body.ttl) if body.ttl else None,
                 autostart=body.autostart,
+                **({"preset": body.preset} if body.preset else {}),
             )
             remember_template(body.template)
             return created
@@ -205,7 +213,7 @@ class RowsHandler(CoderHandler):
         query = self.get_query_argument("q", "owner:me")
 
         async def call(client: AsyncCoderClient) -> dict[str, Any]:
-            found = await client.workspaces.list(query=query)
+            found = without_prebuilds(await client.workspaces.list(query=query))  # presets
             now = datetime.now(UTC)
             return {"rows": [row_of(ws, client.url, now) for ws in found], "count": len(found)}
 
@@ -418,6 +426,7 @@ class TemplateFormHandler(CoderHandler):
             "last_used": load_preferences().last_template == template.name,
             "dynamic": form.dynamic,
             "problems": list(form.problems),
+            "presets": await form_presets(client, template),  # presets ([] when Coder has none)
         }
 
 

@@ -21,6 +21,7 @@ from .faults import Faults, status_message
 from .ids import IdSource
 from .notifications import Notifier
 from .notify_rules import NotificationRules
+from .prebuilds import PrebuildPool
 from .ratelimit import RateLimiter, limited_message
 from .render import render_workspace
 from .routes import add_api_routes
@@ -47,6 +48,8 @@ class SimConfig:
     oauth2: bool = False
     # Further experiments switched on (GET /api/v2/experiments lists them with "oauth2"); v2 era only
     experiments: frozenset[str] = frozenset()
+    # keep prebuilt workspaces for presets that ask for them (v2 era only; Coder Premium)
+    prebuilds: bool = False
 
     @property
     def enabled_experiments(self) -> frozenset[str]:
@@ -59,6 +62,8 @@ class SimConfig:
             raise ValueError(f"Coder {self.era.version} has no OAuth2 provider; use --era v2")
         if self.experiments and self.era.name != "v2":
             raise ValueError(f"Coder {self.era.version} has no experiments the sim knows; use --era v2")
+        if self.prebuilds and self.era.name != "v2":
+            raise ValueError(f"Coder {self.era.version} has no prebuilt workspaces; use --era v2")
 
 
 def _injected_response(ctx: SimContext, status: int, retry_after: int | None) -> web.Response:
@@ -178,6 +183,9 @@ def new_sim(config: SimConfig) -> tuple[SimContext, watch.WatchHub]:
         response_hook=config.response_hook,
         experiments=config.enabled_experiments,
     )
+    if config.prebuilds:
+        ctx.prebuilds = PrebuildPool(store, sim)
+        ctx.prebuilds.seed()
     hub = watch.WatchHub(lambda workspace: render_workspace(workspace, store, config.era, clock.now()))
     sim.add_listener(hub.publish)
     return ctx, hub

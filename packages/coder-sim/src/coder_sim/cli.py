@@ -36,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
         default="",
         help="Coder experiments to switch on, comma-separated (v2 era): " + ", ".join(KNOWN_EXPERIMENTS),
     )
+    parser.add_argument(
+        "--prebuilds",
+        action="store_true",
+        help="keep prebuilt workspaces ready for presets that ask for them (v2 era; Coder Premium)",
+    )
     return parser
 
 
@@ -50,6 +55,7 @@ async def _serve(args: argparse.Namespace) -> None:
         notifications_webhook=args.notifications_webhook,
         oauth2="oauth2" in _experiments(args.experiments),
         experiments=frozenset(_experiments(args.experiments) - {"oauth2"}),
+        prebuilds=args.prebuilds,
     )
     controller = Controller(*new_sim(config))
     ctx = controller.context
@@ -110,6 +116,8 @@ def main(argv: list[str] | None = None) -> None:
         )
     if _experiments(args.experiments) and args.era != "v2":
         _parser().error("--experiments needs the v2 era")
+    if args.prebuilds and args.era != "v2":
+        _parser().error("--prebuilds needs the v2 era: Coder v0.25 has no presets or prebuilt workspaces")
     asyncio.run(_serve(args))
 
 

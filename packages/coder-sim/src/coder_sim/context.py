@@ -16,6 +16,7 @@ from .errors import ApiError, not_found, validation
 from .faults import Faults
 from .model import Agent, Build, Organization, Template, User, Workspace
 from .notify_rules import NotificationRules
+from .prebuilds import PrebuildPool
 from .ratelimit import RateLimiter
 from .store import Store
 
@@ -49,6 +50,8 @@ class SimContext:
     response_hook: ResponseHook | None = None
     # Coder experiments switched on (GET /api/v2/experiments); features behind one check ctx.experiments
     experiments: frozenset[str] = frozenset()
+    # the prebuild pool (v2, ``SimServer(prebuilds=True)``: Coder Premium); None: creates never claim
+    prebuilds: PrebuildPool | None = None
 
     def record(self, request: web.Request, status: int, body: Any, kind: str = "http") -> None:
         if self.response_hook is not None:

@@ -18,6 +18,7 @@ from .eras import Era
 from .ids import IdSource
 from .model import (
     Agent,
+    Behaviour,
     Build,
     Job,
     LogEntry,
@@ -158,11 +159,14 @@ class Simulation:
         initiator: User,
         parameters: dict[str, str],
         reason: str = "initiator",
+        preset_id: str | None = None,
+        behaviour: Behaviour | None = None,
     ) -> Build:
         previous = workspace.builds[-1] if workspace.builds else None
         build = self._new_build(workspace, transition, initiator, parameters, reason)
+        build.preset_id = preset_id
         template = self.store.templates[workspace.template_id]
-        behaviour = template.behaviour
+        behaviour = behaviour or template.behaviour
         self._job_log(build, "Setting up", "Waiting for a provisioner")
         self.publish(workspace)
         self._build_event("started", workspace, build)

@@ -121,6 +121,20 @@ class Parameter:
     icon: str = ""
 
 
+@dataclass
+class Preset:
+    """A template version's named parameter values (v2: GET /templateversions/{id}/presets); with
+    ``desired_instances`` > 0 the prebuild pool keeps that many ready workspaces (``prebuilds.py``)."""
+
+    id: str
+    name: str
+    parameters: dict[str, str]
+    description: str = ""
+    icon: str = ""
+    default: bool = False
+    desired_instances: int = 0
+
+
 @dataclass(frozen=True)
 class StartupLine:
     """One line the agent's startup script writes, ``after`` seconds (unscaled) after the previous one."""
@@ -173,6 +187,7 @@ class Template:
     deleted: bool = False
     # dynamic parameters (v2): the template's form as a function of the inputs; None: the classic flow
     dynamic: DynamicForm | None = None
+    presets: list[Preset] = field(default_factory=list)  # of the active version (v2 era serves them)
 
 
 @dataclass
@@ -261,6 +276,7 @@ class Build:
     max_deadline: datetime | None = None
     resources: list[Resource] = field(default_factory=list)
     timers: Timers = field(default_factory=Timers)
+    preset_id: str | None = None  # template_version_preset_id (v2)
 
     def agents(self) -> list[Agent]:
         return [agent for resource in self.resources for agent in resource.agents]

@@ -12,6 +12,7 @@ from typing import Any
 from .clock import rfc3339
 from .eras import Era
 from .model import Agent, Build, Job, LogEntry, Organization, Parameter, Resource, Template, User, Workspace
+from .prebuilds import PREBUILDS_USER_ID
 from .store import Store
 
 JSON = dict[str, Any]
@@ -369,7 +370,7 @@ def render_build(build: Build, workspace: Workspace, store: Store, era: Era, now
             has_ai_task=False,
             has_external_agent=False,
             matched_provisioners={"count": 1, "available": 1, "most_recently_seen": rfc3339(now)},
-            template_version_preset_id=None,
+            template_version_preset_id=build.preset_id,
             workspace_owner_avatar_url="",
         )
     return body
@@ -412,7 +413,7 @@ def render_workspace(workspace: Workspace, store: Store, era: Era, now: datetime
             dormant_at=rfc3339(workspace.dormant_at) if workspace.dormant_at else None,
             favorite=False,
             health={"healthy": not failing, "failing_agents": failing},
-            is_prebuild=False,
+            is_prebuild=workspace.owner_id == PREBUILDS_USER_ID,
             latest_app_status=None,
             next_start_at=None,
             organization_name=org.name,

@@ -13,7 +13,17 @@ from typing import Any
 from .clock import SimClock
 from .dynamic import gpu_lab
 from .ids import IdSource
-from .model import Behaviour, Organization, Parameter, ParameterOption, StartupLine, Template, User
+from .model import (
+    Behaviour,
+    Organization,
+    Parameter,
+    ParameterOption,
+    Preset,
+    StartupLine,
+    Template,
+    User,
+)
+from .prebuilds import preset_id
 from .store import Store
 
 ORGANIZATION_NAME = "coder"
@@ -225,4 +235,27 @@ def seed_demo(store: Store, ids: IdSource, clock: SimClock, admin_token: str | N
     admin = store.user_by_name("admin")
     assert admin is not None
     for template in _templates(org, admin, ids, clock):
+        template.presets = _presets(template)
         store.templates[template.id] = template
+
+
+def _presets(template: Template) -> list[Preset]:
+    """python-ds has two presets; "Standard" keeps 2 prebuilt workspaces ready (when the pool is on)."""
+    if template.name != "python-ds":
+        return []
+    return [
+        Preset(
+            id=preset_id(template.id, "Standard"),
+            name="Standard",
+            description="4 cores, 16 GB in Frankfurt; a prebuilt workspace is usually ready.",
+            parameters={"region": "eu-west", "cpu": "4", "memory_gb": "16", "gpu": "false"},
+            default=True,
+            desired_instances=2,
+        ),
+        Preset(
+            id=preset_id(template.id, "GPU"),
+            name="GPU",
+            description="8 cores, 32 GB and a GPU in Virginia.",
+            parameters={"region": "us-east", "cpu": "8", "memory_gb": "32", "gpu": "true"},
+        ),
+    ]

@@ -35,6 +35,7 @@ class SimServer(Controller):
         notifications_webhook: str | None = None,
         oauth2: bool = False,
         experiments: frozenset[str] | set[str] = frozenset(),
+        prebuilds: bool = False,
     ) -> None:
         self.config = SimConfig(
             era=era_by_name(era),
@@ -47,6 +48,7 @@ class SimServer(Controller):
             notifications_webhook=notifications_webhook,
             oauth2=oauth2,
             experiments=frozenset(experiments),
+            prebuilds=prebuilds,
         )
         super().__init__(*new_sim(self.config))
         self.host = host

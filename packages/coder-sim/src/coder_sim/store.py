@@ -82,6 +82,15 @@ class Store:
         workspace.name = new_name
         self._workspace_names[(workspace.owner_id, new_name.lower())] = workspace.id
 
+    def transfer_workspace(self, workspace: Workspace, owner_id: str, name: str) -> None:
+        """A prebuilt workspace claimed: it becomes ``owner_id``'s, named ``name``."""
+        key = (workspace.owner_id, workspace.name.lower())
+        if self._workspace_names.get(key) == workspace.id:
+            del self._workspace_names[key]
+        workspace.owner_id = owner_id
+        workspace.name = name
+        self._workspace_names[(owner_id, name.lower())] = workspace.id
+
     def mark_deleted(self, workspace: Workspace) -> None:
         workspace.deleted = True
         key = (workspace.owner_id, workspace.name.lower())

@@ -31,9 +31,10 @@ from coder_slack.views.buttons import (
     workspace_of,
 )
 from coder_slack.views.common import escape
-from coder_slack.views.dynamic_form import DYNAMIC_ACTION
+from coder_slack.views.dynamic_form import DYNAMIC_ACTIONS
 from coder_slack.views.messages import text_message, usage_error
 from coder_slack.views.modals import CREATE_CALLBACK, LOGIN_CALLBACK
+from coder_slack.views.presets import PRESET_ACTION
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +180,7 @@ def create_app(bot: Bot, *, socket_mode: bool = False, oauth: SlackOAuth | None 
 
         await create.submit_create(bot, ack, body, make_invocation)
 
-    @app.action(DYNAMIC_ACTION)
+    @app.action(DYNAMIC_ACTIONS)
     async def on_parameter_changed(ack: Ack, body: dict[str, Any]) -> None:
         """An answer in a dynamic create form changed: Coder evaluates the form again, the modal redraws."""
         await ack()
@@ -189,6 +190,16 @@ def create_app(bot: Bot, *, socket_mode: bool = False, oauth: SlackOAuth | None 
             return Invocation(bot, team_id=team, user_id=user, channel_id=channel, subcommand="create")
 
         bot.tasks.spawn(dynamic_form.refresh_form(bot, body, make_invocation), name="create-form-changed")
+
+    @app.action(PRESET_ACTION)  # presets: a preset picked in the create form refills it
+    async def on_preset_choice(ack: Ack, body: dict[str, Any]) -> None:
+        await ack()
+
+        def make_invocation(channel: str) -> Invocation:
+            team, user, _ = _ids(body)
+            return Invocation(bot, team_id=team, user_id=user, channel_id=channel, subcommand="create")
+
+        bot.tasks.spawn(create.choose_preset(bot, body, make_invocation), name="create-preset")
 
     @app.view(LOGIN_CALLBACK)
     async def on_login_submit(ack: Ack, body: dict[str, Any]) -> None:

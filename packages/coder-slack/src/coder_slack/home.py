@@ -35,7 +35,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from coder_client import Workspace
+from coder_client import Workspace, without_prebuilds
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -43,7 +43,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from coder_slack.coder import explain
-from coder_slack.commands import account
+from coder_slack.commands import account, create_presets
 from coder_slack.commands.context import Bot, Invocation, record_command
 from coder_slack.identity import Actor, IdentityProblem
 from coder_slack.slack_tokens import NoInstallation
@@ -62,6 +62,7 @@ from coder_slack.views.home import (
 )
 from coder_slack.views.modals import submitted_values
 from coder_slack.views.notifications import muted_slugs
+from coder_slack.views.presets import with_preset_block
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +259,7 @@ class HomeTabs:
             data.username, data.linked = actor.username, actor.linked
             query = "owner:me" if actor.linked else f"owner:{actor.username}"
             try:
-                data.workspaces = await actor.client.workspaces.list(query=query)
+                data.workspaces = without_prebuilds(await actor.client.workspaces.list(query=query))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -347,7 +348,9 @@ class HomeTabs:
             )
             metadata = {"template": template, "ttl_seconds": None, "autostart": None}
             metadata["channel"] = str(dm["channel"]["id"])
-            return form_modal(template, form, metadata, {}, None).to_dict()
+            modal = form_modal(template, form, metadata, {}, None)
+            presets = await create_presets.template_presets(actor, template)  # presets
+            return with_preset_block(modal, presets, None).to_dict()
 
         def problem(exc: BaseException) -> str:
             if isinstance(exc, IdentityProblem):

@@ -18,6 +18,7 @@ from coder_client import (
     NotFound,
     Workspace,
     WorkspaceProgress,
+    claimed_prebuild,
     progress_of,
 )
 from slack_sdk.errors import SlackApiError
@@ -199,6 +200,7 @@ class StatusCards:
             coder_url=self.coder_url,
             workspace_id=workspace.id,
             template=workspace.template_display_name or workspace.template_name,
+            claimed_prebuild=action == "create" and claimed_prebuild(workspace),
         )
         card_message = status_card(state, self.clock())
         text, blocks = card_message.text, card_message.blocks
@@ -261,6 +263,8 @@ class StatusCards:
                 coder_url=self.coder_url,
                 stage=row.stage,
                 workspace_id=row.workspace_id,
+                # presets: a create's first build is number 1 unless it claimed a prebuilt workspace
+                claimed_prebuild=row.action == "create" and (row.build_number or 0) > 1,
             )
             found.append((row, PostedCard(row.channel_id, row.message_ts, state, row.id)))
         return found

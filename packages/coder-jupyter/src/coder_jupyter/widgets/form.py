@@ -7,6 +7,7 @@ rows from the new fields, keeping what was typed in rows that stay.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from collections.abc import Callable, Mapping
@@ -135,6 +136,7 @@ class ParameterForm(w.VBox):  # type: ignore[misc]
         super().__init__()
         self.add_class("coder-parameters")
         self._on_change, self._on_answer = on_change, on_answer
+        self._locked: set[str] = set()  # fields a preset fixes
         self.fields = {spec.name: ParameterRow(spec, on_change, on_answer) for spec in specs}
         self.children = [f.row for f in self.fields.values()]
 
@@ -159,6 +161,7 @@ class ParameterForm(w.VBox):  # type: ignore[misc]
                 row.refresh()
             else:
                 row = ParameterRow(spec, self._on_change, self._on_answer)
+                row.input.disabled = spec.name in self._locked  # a preset's field stays locked
             rows[spec.name] = row
         self.fields = rows
         self.children = [f.row for f in rows.values()]
@@ -169,6 +172,15 @@ class ParameterForm(w.VBox):  # type: ignore[misc]
     def errors(self) -> dict[str, str]:
         found = {name: field.error() for name, field in self.fields.items()}
         return {name: problem for name, problem in found.items() if problem}
+
+    def apply_preset(self, values: Mapping[str, str]) -> None:
+        """presets: set the preset's values and lock those fields (a preset's values are fixed); the
+        fields of the previous preset are unlocked."""
+        self._locked = set(values)
+        for name, field in self.fields.items():
+            if name in values:
+                field.value = dataclasses.replace(field.spec, default=values[name], value=None).initial_value
+            field.input.disabled = name in values
 
     def show_server_errors(self, validations: Mapping[str, str]) -> None:
         for name, detail in validations.items():

@@ -11,9 +11,17 @@ from typing import Any
 
 import ipywidgets as w
 import traitlets
-from coder_client import CoderAPIError, NotFound, parse_duration, workspace_name_error
+from coder_client import (
+    CoderAPIError,
+    NotFound,
+    Preset,
+    claimed_prebuild,
+    parse_duration,
+    workspace_name_error,
+)
 
 from ..preferences import load_preferences, remember_template
+from ..presets import preset_label
 from ..runner import Runner
 from .common import CoderWidget, visible_text
 from .form import INPUT_WIDTH, ParameterForm, field_label, form_row
@@ -28,6 +36,7 @@ class Launcher(CoderWidget):
 
     templates_loaded = traitlets.Bool(False, help="True once the template list has arrived.")
     state = traitlets.Unicode("loading", help="loading, ready, creating, created")
+    claimed_prebuild = traitlets.Bool(False, help="True when Coder handed over a prebuilt workspace.")
 
     def __init__(
         self, *, runner: Runner | None = None, url: str | None = None, token: str | None = None
@@ -59,6 +68,17 @@ class Launcher(CoderWidget):
         self._ttl_status = w.HTML("")
         self.create = w.Button(description="Create", button_style="primary", icon="rocket", disabled=True)
         self.create.add_class("coder-create")
+        # presets: a select before the parameters, shown when the template has presets
+        self.presets: list[Preset] = []
+        self.preset = w.Dropdown(options=[("No preset", "")], value="", layout=w.Layout(width=INPUT_WIDTH))
+        self.preset.add_class("coder-preset")
+        self.preset.observe(self._preset_changed, names="value")
+        self._preset_info = w.HTML("")
+        self._preset_row = form_row(
+            field_label("Preset", title="A preset fills in parameters with fixed values."),
+            self.preset,
+            self._preset_info,
+        )
         self._form_box = w.VBox([self.form])
         self._message = w.HTML("Loading templates…")
         self._message.add_class("coder-message")
@@ -115,6 +135,8 @@ class Launcher(CoderWidget):
         try:
             template = await self.client().templates.get_by_name(template_name)
             form = await self.client().templates.form(template)
+            capabilities = await self.client().capabilities()
+            presets = await self.client().templates.presets(template) if capabilities.presets else []
         except Exception as exc:
             self.show_error(exc)
             self._loaded.set()
@@ -126,7 +148,10 @@ class Launcher(CoderWidget):
         self._evaluations += 1  # an evaluation still running was for the previous form
         self._evaluating = False
         self._evaluated.set()
-        self._form_box.children = (self.form,)
+        self.presets = presets
+        self.preset.options = [("No preset", "")] + [(preset_label(p), p.id) for p in presets]
+        self.preset.value = ""
+        self._form_box.children = (self._preset_row, self.form) if presets else (self.form,)
         description = getattr(template, "description", "")
         self._template_info.value = f'<span class="coder-muted">{html.escape(description)}</span>'
         self._form_for = template_name
@@ -181,6 +206,14 @@ class Launcher(CoderWidget):
             self.create.disabled = True
             name = str(change["new"])
             self.runner.spawn(lambda: self._load_parameters(name), self._failed_loading)
+
+    def _preset_changed(self, change: Mapping[str, Any]) -> None:
+        chosen = next((p for p in self.presets if p.id == change["new"]), None)
+        self.form.apply_preset(chosen.values if chosen else {})
+        self._preset_info.value = (
+            f'<span class="coder-muted">{html.escape(chosen.description)}</span>' if chosen else ""
+        )
+        self._validate()
 
     # -- validation (any thread) ---------------------------------------------------------------------
 
@@ -269,15 +302,25 @@ class Launcher(CoderWidget):
         name, template = self.name.value.strip(), str(self.template.value)
         values = self.form.values()
         ttl_text = self.ttl.value.strip()
-        self.runner.spawn(lambda: self._create(name, template, values, ttl_text), self._create_failed)
+        preset = str(self.preset.value or "") or None
+        self.runner.spawn(lambda: self._create(name, template, values, ttl_text, preset), self._create_failed)
 
-    async def _create(self, name: str, template: str, values: dict[str, str], ttl_text: str) -> None:
+    async def _create(
+        self, name: str, template: str, values: dict[str, str], ttl_text: str, preset: str | None = None
+    ) -> None:
         ttl: timedelta | None = parse_duration(ttl_text) if ttl_text else None
-        workspace = await self.client().workspaces.create(name, template, parameters=values, ttl=ttl)
+        extra: dict[str, Any] = {"preset": preset} if preset else {}
+        workspace = await self.client().workspaces.create(name, template, parameters=values, ttl=ttl, **extra)
         remember_template(template)
         self.monitor = Monitor(workspace, runner=self.runner, url=self._url, token=self._token)
+        self.claimed_prebuild = claimed_prebuild(workspace)
         self.state = "created"
-        self.children = (self._style, self.monitor)
+        if self.claimed_prebuild:
+            claimed = w.HTML("♻️ Claimed a prebuilt workspace: it is ready in seconds.")
+            claimed.add_class("coder-claimed-prebuild")
+            self.children = (self._style, claimed, self.monitor)
+        else:
+            self.children = (self._style, self.monitor)
 
     def _create_failed(self, exc: BaseException) -> None:
         self.state = "ready"

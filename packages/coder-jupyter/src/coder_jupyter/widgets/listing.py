@@ -9,6 +9,7 @@ import threading
 
 import ipywidgets as w
 import traitlets
+from coder_client import without_prebuilds
 
 from ..runner import Runner, describe_error
 from ..view import WorkspaceView
@@ -101,7 +102,7 @@ class WorkspaceList(CoderWidget):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
 
     async def _refresh_once(self) -> None:
-        found = await self.client().workspaces.list(query=self.query)
+        found = without_prebuilds(await self.client().workspaces.list(query=self.query))  # presets
         views = [WorkspaceView(ws) for ws in found]
         rows = {}
         for view in sorted(views, key=lambda v: (v.owner, v.name)):

@@ -12,6 +12,7 @@ from ..context import context_of, parse_uuid, resolve_organization, resolve_temp
 from ..eras import Era
 from ..errors import ApiError, json_response, not_found, read_json
 from ..model import Template
+from ..prebuilds import render_preset
 from ..render import render_parameter, render_template
 
 PREFIX = "/api/v2"
@@ -120,6 +121,12 @@ async def dynamic_parameters_ws(request: web.Request) -> web.StreamResponse:
     return socket
 
 
+async def presets(request: web.Request) -> web.StreamResponse:
+    """v2: the presets of a template version (Coder v2.20+)."""
+    template = resolve_template_version(request)
+    return json_response([render_preset(preset) for preset in template.presets])
+
+
 def register(router: web.UrlDispatcher, era: Era) -> None:
     router.add_get(PREFIX + "/organizations/{organization}/templates", organization_templates)
     router.add_get(
@@ -133,3 +140,4 @@ def register(router: web.UrlDispatcher, era: Era) -> None:
         versions = PREFIX + "/templateversions/{templateversion}/dynamic-parameters"
         router.add_post(versions + "/evaluate", evaluate_dynamic_parameters)
         router.add_get(versions, dynamic_parameters_ws)
+        router.add_get(PREFIX + "/templateversions/{templateversion}/presets", presets)

@@ -9,6 +9,7 @@ from ..context import context_of, current_user, page_of, parse_uuid, resolve_org
 from ..eras import Era
 from ..errors import json_response, not_found
 from ..model import User
+from ..prebuilds import PREBUILDS_USER_ID
 from ..render import render_organization, render_user
 
 PREFIX = "/api/v2"
@@ -57,7 +58,12 @@ async def list_users(request: web.Request) -> web.StreamResponse:
     ctx = context_of(request)
     me = current_user(request)
     query = user_search.parse(request.query.get("q", ""), ctx.era)
-    visible = [user for user in ctx.store.users.values() if _can_read_user(me, user, ctx.era)]
+    # Coder's system users (``prebuilds``) are not listed
+    visible = [
+        user
+        for user in ctx.store.users.values()
+        if _can_read_user(me, user, ctx.era) and user.id != PREBUILDS_USER_ID
+    ]
     selected = user_search.select(query, visible)
     after_id = request.query.get("after_id", "")
     if after_id:

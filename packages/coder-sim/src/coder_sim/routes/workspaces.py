@@ -21,7 +21,8 @@ from ..context import (
 )
 from ..eras import Era
 from ..errors import ApiError, json_response, not_found, read_json, validation
-from ..model import Template, User, Workspace
+from ..model import Preset, Template, User, Workspace
+from ..prebuilds import find_preset
 from ..render import render_workspace
 
 PREFIX = "/api/v2"
@@ -102,6 +103,22 @@ def _template_for_create(request: web.Request, body: dict[str, Any], organizatio
     return template
 
 
+def _preset_for_create(ctx: SimContext, template: Template, body: dict[str, Any]) -> Preset | None:
+    """v2's ``template_version_preset_id`` (v0.25 knows no such field and ignores it)."""
+    raw = body.get("template_version_preset_id")
+    if ctx.era.name != "v2" or not raw:
+        return None
+    preset = find_preset(template, parse_uuid(str(raw)))
+    if preset is None:
+        raise ApiError(
+            400,
+            "Invalid template version preset ID.",
+            detail=f"preset {raw} does not belong to the template version",
+            validations=[validation("template_version_preset_id", "preset not found")],
+        )
+    return preset
+
+
 async def _create(request: web.Request, owner: User, organization_id: str | None) -> web.StreamResponse:
     ctx = context_of(request)
     me = current_user(request)
@@ -133,10 +150,28 @@ async def _create(request: web.Request, owner: User, organization_id: str | None
         values = dynamic.resolve(template.dynamic, requested, None)
     else:
         values = parameters.resolve(template.parameters, requested, None)
+    preset = _preset_for_create(ctx, template, body)  # presets / prebuilds (v2)
+    if preset is not None:
+        values.update(preset.parameters)
+        if ctx.prebuilds is not None:
+            claimed = ctx.prebuilds.claim(
+                template,
+                preset,
+                owner,
+                me,
+                name,
+                values,
+                schedule_rules.normalized_ttl(ttl_ms),
+                str(schedule) if schedule else None,
+            )
+            if claimed is not None:
+                return json_response(
+                    render_workspace(claimed, ctx.store, ctx.era, ctx.clock.now()), ctx.era.create_status
+                )
     workspace = ctx.sim.new_workspace(
         owner, template, name, schedule_rules.normalized_ttl(ttl_ms), str(schedule) if schedule else None
     )
-    ctx.sim.start_build(workspace, "start", me, values)
+    ctx.sim.start_build(workspace, "start", me, values, preset_id=preset.id if preset else None)
     return json_response(
         render_workspace(workspace, ctx.store, ctx.era, ctx.clock.now()), ctx.era.create_status
     )

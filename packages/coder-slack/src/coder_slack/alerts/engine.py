@@ -36,6 +36,7 @@ from coder_client import (
     is_transitional,
     lifecycle_summary,
     redact_tail,
+    without_prebuilds,
 )
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -446,11 +447,12 @@ class AlertEngine:
         force = catch_up is not None or self._sweeps % 10 == 0
         self._sweeps += 1
         listed_at = utcnow()
+        # presets: prebuilt workspaces (Coder's prebuilds user's) are nobody's yet: never alerted on
         if force:
-            workspaces = await self.coder.workspaces.list(query=None)
+            workspaces = without_prebuilds(await self.coder.workspaces.list(query=None))
             summaries: list[Workspace] | list[WorkspaceSummary] = workspaces
         else:
-            summaries = await self.coder.workspaces.summaries(query=None)
+            summaries = without_prebuilds(await self.coder.workspaces.summaries(query=None))
             changed = [s.id for s in summaries if self._fingerprints.get(s.id) != _fingerprint(s)]
             workspaces = await self._fetch_full(changed)
         for start in range(0, len(workspaces), _BATCH):

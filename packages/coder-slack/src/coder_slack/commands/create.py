@@ -20,14 +20,18 @@ from coder_client import (
     InvalidParameters,
     ParameterField,
     ParameterForm,
+    Preset,
     ValidationFailed,
     Workspace,
+    merge_preset_parameters,
+    resolve_preset,
     workspace_name_error,
 )
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 
 from coder_slack.coder import explain, field_errors
+from coder_slack.commands import create_presets
 from coder_slack.commands.context import Bot, Invocation, record_command
 from coder_slack.commands.grammar import Create
 from coder_slack.identity import Actor
@@ -40,6 +44,7 @@ from coder_slack.views.modals import (
     parameter_block_id,
     submitted_values,
 )
+from coder_slack.views.presets import PRESET_BLOCK, chosen_preset, preset_conflicts, with_preset_block
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +107,7 @@ async def _create(inv: Invocation, actor: Actor, spec: Mapping[str, Any]) -> Wor
         ttl=spec.get("ttl_seconds") and float(spec["ttl_seconds"]) / 60,
         autostart=spec.get("autostart"),
         owner=actor.owner_for_create,
+        **({"preset": spec["preset"]} if spec.get("preset") else {}),
     )
 
 
@@ -128,8 +134,15 @@ async def start_create(inv: Invocation, command: Create) -> None:
                     view_id=loading_view, view=_notice("Can't create", "\n".join([message, *details]))
                 )
             raise
+        # presets: the template's (none on a Coder without them); --preset's values are fixed
+        presets = await create_presets.template_presets(actor, command.template)
+        preset = resolve_preset(presets, command.preset, command.template) if command.preset else None
+        prefill = merge_preset_parameters(preset, command.parameters) if preset else {}
+        prefill = {**command.parameters, **prefill}
+        if form.dynamic and preset is not None:  # the preset's fixed values feed the dynamic form's inputs
+            form = await template_form(actor, command.template, prefill)
         fields = list(form.fields)
-        missing = [f for f in fields if f.required and not f.ephemeral and f.name not in command.parameters]
+        missing = [f for f in fields if f.required and not f.ephemeral and f.name not in prefill]
         if form.dynamic and not form.ok:  # a dynamic form with errors: show them in the form
             missing += [f for f in fields if f.diagnostic]
         spec = {
@@ -139,6 +152,7 @@ async def start_create(inv: Invocation, command: Create) -> None:
             "ttl_seconds": command.ttl.total_seconds() if command.ttl else None,
             "autostart": command.autostart,
             "channel": inv.channel_id,
+            "preset": preset.id if preset else None,
         }
         if command.name and not missing:
             if loading_view:
@@ -152,8 +166,9 @@ async def start_create(inv: Invocation, command: Create) -> None:
             await inv.reply(text_message(f"Creating `{workspace.full_name}`; progress below."), replace=True)
             await _post_card(inv, actor, workspace)
             return
-        metadata = {k: v for k, v in spec.items() if k not in {"parameters", "name"}}
-        modal = form_modal(command.template, form, metadata, command.parameters, command.name)
+        metadata = {k: v for k, v in spec.items() if k not in {"parameters", "name", "preset"}}
+        modal = form_modal(command.template, form, metadata, prefill, command.name)
+        modal = with_preset_block(modal, presets, preset.id if preset else None)
         if loading_view:
             await inv.bot.slack.views_update(view_id=loading_view, view=modal)
         elif inv.trigger_id:
@@ -212,8 +227,12 @@ async def submit_create(
 
     async def prepare() -> tuple[Actor, ParameterForm]:
         actor = await inv.actor()
+        if values.get(PRESET_BLOCK):  # presets: the chosen one's id, checked against the template's
+            presets[:] = await create_presets.template_presets(actor, template)
         inputs = dynamic_inputs(values, metadata) if metadata.get("dynamic") else None
         return actor, await template_form(actor, template, inputs)
+
+    presets: list[Preset] = []
 
     started = time.monotonic()
     preparing = asyncio.ensure_future(prepare())
@@ -221,11 +240,14 @@ async def submit_create(
     if done and preparing.exception() is None:
         actor, form = preparing.result()
         given, problems = _form_parameters(form, values)
+        preset = chosen_preset(presets, values.get(PRESET_BLOCK))
+        if preset is not None:
+            problems = {**preset_conflicts(preset, given), **problems}
         if problems:
             record_command("create", "usage")
             await ack(response_action="errors", errors=problems)
             return
-        spec = {**metadata, "name": name, "parameters": given}
+        spec = {**metadata, "name": name, "parameters": given, "preset": preset.id if preset else None}
         creating = asyncio.ensure_future(_create(inv, actor, spec))
         remaining = max(0.1, SUBMIT_BUDGET_SECONDS - (time.monotonic() - started))
         created, _ = await asyncio.wait({creating}, timeout=remaining)
@@ -267,10 +289,19 @@ async def submit_create(
     async def later() -> None:
         actor, form = await preparing
         given, _problems = _form_parameters(form, values)  # Coder's own check answers the rest
-        workspace = await _create(inv, actor, {**metadata, "name": name, "parameters": given})
+        preset = chosen_preset(presets, values.get(PRESET_BLOCK))
+        spec = {**metadata, "name": name, "parameters": given, "preset": preset.id if preset else None}
+        workspace = await _create(inv, actor, spec)
         await _post_card(inv, actor, workspace)
 
     bot.tasks.spawn(inv.guarded(later, what=f"template `{template}`"), name="create-later")
+
+
+async def choose_preset(
+    bot: Bot, body: Mapping[str, Any], make_invocation: Callable[[str], Invocation]
+) -> None:
+    """presets: a preset picked in the create form refills it (see ``create_presets``)."""
+    await create_presets.on_preset_chosen(bot, body, make_invocation, template_form)
 
 
 def _form_parameters(

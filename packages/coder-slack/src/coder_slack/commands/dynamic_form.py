@@ -20,8 +20,10 @@ from slack_sdk.errors import SlackApiError
 
 from coder_slack.commands.context import Bot, Invocation
 from coder_slack.commands.create import template_form
+from coder_slack.commands.create_presets import template_presets
 from coder_slack.views.dynamic_form import dynamic_inputs, dynamic_modal
 from coder_slack.views.modals import NAME_BLOCK, submitted_values
+from coder_slack.views.presets import PRESET_BLOCK, with_preset_block
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +67,13 @@ async def refresh_form(
         try:
             actor = await inv.actor()
             form = await template_form(actor, template, dynamic_inputs(values, metadata))
+            presets = await template_presets(actor, template)  # the preset select stays first
         except Exception as exc:
             log.warning("could not evaluate the form of template %s: %s", template, type(exc).__name__)
             return
         base = {k: v for k, v in metadata.items() if k not in ("dynamic", "lists")}
         modal = dynamic_modal(template, form, base, values.get(NAME_BLOCK))
+        modal = with_preset_block(modal, presets, values.get(PRESET_BLOCK))
         seen = str(view.get("hash") or "")
         try:
             answer = await bot.slack.views_update(view_id=view_id, hash=seen or None, view=modal)

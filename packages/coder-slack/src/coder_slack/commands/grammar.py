@@ -68,6 +68,7 @@ class Create:
     parameters: dict[str, str] = field(default_factory=dict)
     ttl: timedelta | None = None
     autostart: str | None = None
+    preset: str | None = None  # presets: a preset's name (or id)
 
 
 @dataclass(frozen=True)
@@ -261,23 +262,28 @@ def parse_create(args: list[str]) -> Create:
     usage = "create"
     ttl: timedelta | None = None
     autostart: str | None = None
+    preset: str | None = None
     rest: list[str] = []
     words = iter(args)
     for word in words:
         flag, sep, inline = word.partition("=")
-        if flag in {"--ttl", "--autostart"}:
+        if flag in {"--ttl", "--autostart", "--preset"}:
             value = inline if sep else next(words, None)
-            if not value:
+            if not value or not value.strip():
                 raise CommandError(f"`{flag}` needs a value.", usage)
             if flag == "--ttl":
                 ttl = _duration(value, usage)
+            elif flag == "--preset":
+                preset = value.strip()
             else:
                 try:
                     autostart = parse_schedule(value)
                 except ValueError as exc:
                     raise CommandError(str(exc), usage) from None
         elif word.startswith("--"):
-            raise CommandError(f"Unknown option {quote(flag)}: expected `--ttl` or `--autostart`.", usage)
+            raise CommandError(
+                f"Unknown option {quote(flag)}: expected `--ttl`, `--autostart` or `--preset`.", usage
+            )
         else:
             rest.append(word)
     positional, parameters = _key_values(rest, None, usage)
@@ -289,7 +295,7 @@ def parse_create(args: list[str]) -> Create:
         )
     template = _name(positional[0], "template name", usage)
     name = _name(positional[1], "workspace name", usage) if len(positional) == 2 else None
-    return Create(template, name, parameters, ttl, autostart)
+    return Create(template, name, parameters, ttl, autostart, preset)
 
 
 def parse_list(args: list[str]) -> ListWorkspaces:

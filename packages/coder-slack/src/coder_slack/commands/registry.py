@@ -180,9 +180,10 @@ _SPECS: tuple[RegisteredCommand, ...] = (
     ),
     CommandSpec[Create](
         "create",
-        "/workspace create <template> [name] [param=value …] [--ttl 8h] "
+        "/workspace create <template> [name] [param=value …] [--preset <name>] [--ttl 8h] "
         '[--autostart "9:30 mon-fri Europe/Berlin"]',
-        "Create a workspace; a form opens when the template needs more parameters.",
+        "Create a workspace; a form opens when the template needs more parameters. `--preset` uses one "
+        "of the template's presets (a prebuilt workspace may be ready at once).",
         parse_create,
         create.start_create,
         pending=lambda command: f"⏳ Looking up template `{command.template}`…",

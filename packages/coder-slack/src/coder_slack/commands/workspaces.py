@@ -7,7 +7,14 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from coder_client import Workspace, WorkspaceBuild, describe_schedule, human_duration, plan_deadline
+from coder_client import (
+    Workspace,
+    WorkspaceBuild,
+    describe_schedule,
+    human_duration,
+    plan_deadline,
+    without_prebuilds,
+)
 
 from coder_slack.commands.context import Invocation
 from coder_slack.commands.grammar import (
@@ -61,7 +68,7 @@ async def list_workspaces(inv: Invocation, listing: ListWorkspaces, *, replace: 
     async def work() -> None:
         actor = await inv.actor()
         query, title = _query(actor, listing)
-        workspaces = await actor.client.workspaces.list(query=query)
+        workspaces = without_prebuilds(await actor.client.workspaces.list(query=query))  # presets
         workspaces.sort(key=lambda w: (w.owner_name, w.name))
         scope: dict[str, str | bool | None] = {"everyone": listing.everyone, "search": listing.search}
         await inv.reply(

@@ -56,6 +56,7 @@ class CardState:
     apps: list[tuple[str, str]] = field(default_factory=list)
     error: str = ""
     troubleshooting_url: str = ""
+    claimed_prebuild: bool = False  # presets: Coder handed over a prebuilt workspace
 
     @property
     def finished(self) -> bool:
@@ -112,6 +113,13 @@ def _buttons(state: CardState) -> list[ButtonElement]:
     return buttons
 
 
+def prebuild_line(state: CardState, now: datetime) -> str:
+    """presets: what the card says when the create claimed a prebuilt workspace."""
+    if state.stage == "ready":
+        return f"♻️ Claimed a prebuilt workspace — ready in {human_duration(now - state.started_at)}"
+    return "♻️ Claimed a prebuilt workspace — it is already built, so it is ready in seconds"
+
+
 def status_card(state: CardState, now: datetime) -> Message:
     elapsed = human_duration(now - state.started_at)
     headline = STAGE_HEADLINE.get(state.stage, state.stage)
@@ -127,6 +135,8 @@ def status_card(state: CardState, now: datetime) -> Message:
     if state.build_duration is not None:
         facts.append(f"build took {human_duration(state.build_duration)}")
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=" · ".join(facts))]))
+    if state.claimed_prebuild:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=prebuild_line(state, now))]))
     if state.error:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=f"```{clip(escape(state.error), 2900)}```")))
     if state.troubleshooting_url and state.stage in {"start_error", "start_timeout"}:

@@ -8,6 +8,7 @@ list parameters (a list is typed one item per line, and Coder wants it as a JSON
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,6 +28,8 @@ from coder_slack.views.modals import (
 )
 
 DYNAMIC_ACTION = "parameter_changed"
+# a refill by a preset gives the inputs new action ids (``parameter_changed~…``) so Slack shows its values
+DYNAMIC_ACTIONS = re.compile(r"^parameter_changed(~.*)?$")
 PROBLEM_PREFIX = "e:"
 
 
