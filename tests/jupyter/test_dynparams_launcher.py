@@ -54,3 +54,17 @@ def test_old_coder_shows_the_classic_form(alice: CoderLogin) -> None:
     assert not widget.form.dynamic
     widget.form.fields["gpu"].value = True
     assert "gpu_type" not in widget.form.fields and widget.wait_evaluated() is widget
+
+
+def test_a_preset_feeds_the_dynamic_form(alice: CoderLogin) -> None:
+    """Choosing the preset evaluates the form with its values: the field its GPU answer reveals appears,
+    set to the preset's value and locked like the preset's other fields."""
+    widget = gpu_lab_launcher(alice)
+    (preset_id,) = [value for _, value in widget.preset.options if value]
+    widget.preset.value = preset_id
+    widget.wait_evaluated()
+    wait_until(lambda: "gpu_type" in widget.form.fields, what="the preset's GPU type")
+    widget.wait_evaluated()
+    gpu_type = widget.form.fields["gpu_type"]
+    assert gpu_type.value == "a100" and gpu_type.input.disabled
+    assert widget.form.fields["region"].value == "eu" and widget.form.fields["region"].input.disabled

@@ -18,8 +18,10 @@ def open_form(bot: BotThread, standin: SlackStandIn, text: str) -> dict[str, Any
     return view
 
 
-def block_ids(view: dict[str, Any]) -> list[str]:
-    return [block.get("block_id", "") for block in view["blocks"]]
+def block_ids(view: dict[str, Any], *, preset: bool = False) -> list[str]:
+    """The view's block ids; the preset select (gpu-lab has a preset) only when asked for."""
+    ids = [block.get("block_id", "") for block in view["blocks"]]
+    return ids if preset else [i for i in ids if i != "preset"]
 
 
 def change(
@@ -98,7 +100,7 @@ def test_classic_templates_and_old_coder_keep_the_classic_form(
 ) -> None:
     bot = make_bot(sim_v025)
     view = open_form(bot, standin, "create gpu-lab")
-    assert block_ids(view) == [NAME_BLOCK, "p:region", "p:instance_size", "p:gpu"]
+    assert block_ids(view, preset=True) == [NAME_BLOCK, "p:region", "p:instance_size", "p:gpu"]  # no presets
     assert not any(b.get("dispatch_action") for b in view["blocks"])
     created = bot.post(
         bot.requests.view_submission(
@@ -106,3 +108,27 @@ def test_classic_templates_and_old_coder_keep_the_classic_form(
         )
     )
     assert created.status_code == 200 and not created.content
+
+
+def test_a_preset_feeds_the_dynamic_form(bot: BotThread, standin: SlackStandIn) -> None:
+    """The preset select stays before the parameters; choosing a preset evaluates the form with its
+    values, so the field its GPU answer reveals appears, already set."""
+    view = open_form(bot, standin, "create gpu-lab")
+    assert block_ids(view, preset=True)[:2] == [NAME_BLOCK, "preset"]
+    preset_id = next(o["value"] for o in view["blocks"][1]["element"]["options"] if o["value"] != "-")
+    after = standin.last_seq()
+    answers = {"preset": preset_id, "p:region": "us", "p:instance_size": "small", "p:gpu": "false"}
+    bot.post(bot.requests.view_action(view, "preset", answers))
+    view = standin.wait_for("views.update", lambda c: c.ok, after=after, timeout=15).response["view"]
+    expected = [NAME_BLOCK, "preset", "p:region", "p:instance_size", "p:gpu", "p:gpu_type"]
+    assert block_ids(view, preset=True) == expected
+    shown = render_view(view)
+    assert "GPU type (optional): <static select of NVIDIA T4, NVIDIA A100 = NVIDIA A100>" in shown
+    assert "Region (optional): <static select of United States, Europe = Europe>" in shown
+    chosen = {"preset": preset_id, "p:region": "eu", "p:instance_size": "large", "p:gpu": "true"}
+    created = bot.post(
+        bot.requests.view_submission(view, {NAME_BLOCK: "preset-gpu", **chosen, "p:gpu_type": "a100"})
+    )
+    assert created.status_code == 200 and not created.content
+    workspace = bot.run(bot.bot.pool.service().workspaces.get_by_name("alice", "preset-gpu"))
+    assert workspace.template_name == "gpu-lab"

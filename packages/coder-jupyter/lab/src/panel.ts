@@ -715,10 +715,12 @@ export class WorkspacesPanel extends Widget {
     const template = form.template;
     const asked = form.fields;
     try {
-      const spec = await this.api.evaluateForm(
-        template,
-        formInputs(asked, form.values)
-      );
+      // a preset's values are fixed answers, also for fields Coder has not revealed yet
+      const preset = findPreset(form.presets, form.preset ?? '');
+      const spec = await this.api.evaluateForm(template, {
+        ...formInputs(asked, form.values),
+        ...(preset?.parameters ?? {})
+      });
       if (
         this._form !== form ||
         form.template !== template ||

@@ -36,7 +36,11 @@ export function applyPreset(
   for (const field of fields) {
     const fixed = preset.parameters[field.name];
     if (fixed !== undefined) {
-      next[field.name] = initialValue({ ...field, default: fixed });
+      next[field.name] = initialValue({
+        ...field,
+        default: fixed,
+        value: null
+      });
     }
   }
   return next;

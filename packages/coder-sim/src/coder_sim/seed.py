@@ -240,7 +240,17 @@ def seed_demo(store: Store, ids: IdSource, clock: SimClock, admin_token: str | N
 
 
 def _presets(template: Template) -> list[Preset]:
-    """python-ds has two presets; "Standard" keeps 2 prebuilt workspaces ready (when the pool is on)."""
+    """python-ds has two presets; "Standard" keeps 2 prebuilt workspaces ready (when the pool is on).
+    gpu-lab (dynamic parameters) has one that sets a field only its own answers reveal (gpu_type)."""
+    if template.name == "gpu-lab":
+        return [
+            Preset(
+                id=preset_id(template.id, "EU GPU"),
+                name="EU GPU",
+                description="An A100 in Europe.",
+                parameters={"region": "eu", "gpu": "true", "gpu_type": "a100"},
+            )
+        ]
     if template.name != "python-ds":
         return []
     return [

@@ -137,6 +137,7 @@ class ParameterForm(w.VBox):  # type: ignore[misc]
         self.add_class("coder-parameters")
         self._on_change, self._on_answer = on_change, on_answer
         self._locked: set[str] = set()  # fields a preset fixes
+        self._preset: dict[str, str] = {}
         self.fields = {spec.name: ParameterRow(spec, on_change, on_answer) for spec in specs}
         self.children = [f.row for f in self.fields.values()]
 
@@ -147,7 +148,7 @@ class ParameterForm(w.VBox):  # type: ignore[misc]
     def answers(self) -> dict[str, str]:
         """Every answer that holds a value, in Coder's string form (what Coder evaluates the form for)."""
         found = {name: field.answer() for name, field in self.fields.items()}
-        return {name: answer for name, answer in found.items() if answer is not None}
+        return {**{name: answer for name, answer in found.items() if answer is not None}, **self._preset}
 
     def update(self, specs: list[ParameterField]) -> None:
         """Coder evaluated the form again: rows appear and disappear; a row that stays keeps its input
@@ -177,6 +178,7 @@ class ParameterForm(w.VBox):  # type: ignore[misc]
         """presets: set the preset's values and lock those fields (a preset's values are fixed); the
         fields of the previous preset are unlocked."""
         self._locked = set(values)
+        self._preset = dict(values)  # also answers for fields Coder has not revealed yet
         for name, field in self.fields.items():
             if name in values:
                 field.value = dataclasses.replace(field.spec, default=values[name], value=None).initial_value
