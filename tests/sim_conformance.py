@@ -280,6 +280,8 @@ def body_errors(era: str, method: str, path: str, status: int, body: Any, kind: 
             return ["watch-all-workspacebuilds exists only in v2"]
         validator = jsonschema.Draft202012Validator(build_update_schema(), format_checker=FORMAT_CHECKER)
         return described(validator.iter_errors(body))
+    if kind == "ws-dynamic-parameters":  # dynamic parameters
+        return definition_errors(era, ref("codersdk.DynamicParametersResponse"), body)
     if kind == "ws-logs":
         return definition_errors(era, {"type": "array", "items": ref(LOG_DEFINITION[era])}, body)
     if kind == "ws-build-logs":

@@ -7,10 +7,13 @@ import json
 from typing import Any
 
 import pytest
+from coder_slack.views.home import NEW_WORKSPACE_ACTION, TEMPLATE_BLOCK
 from coder_slack.views.modals import NAME_BLOCK
 from coder_slack.views.presets import PRESET_ACTION, PRESET_BLOCK
 from slack_harness import BotThread, answer, rendered
 from slack_sim import APP_ID, TEAM_ID, SlackStandIn, render_message
+from slack_sim.methods.views import home_view
+from test_app_home import click_home, open_home, wait_home
 
 
 @pytest.fixture
@@ -145,3 +148,15 @@ def test_coder_of_2023_offers_no_presets_and_creates_as_before(
     assert "Creating `alice/plain`" in rendered(answer(standin, request))
     _card_ready(standin, "alice/plain")
     assert json.dumps(view).count("preset") == 0
+
+
+def test_the_homes_new_workspace_form_offers_presets_too(bot: BotThread, standin: SlackStandIn) -> None:
+    open_home(bot)
+    wait_home(standin)
+    view = home_view(standin.state, "U0ALICE")
+    assert view is not None
+    click_home(bot, view, NEW_WORKSPACE_ACTION, "new")
+    picker = standin.wait_for("views.open", lambda c: c.ok).response["view"]
+    form = bot.post(bot.requests.view_submission(picker, {TEMPLATE_BLOCK: "python-ds"})).json()["view"]
+    ids = [block.get("block_id") for block in form["blocks"]]
+    assert ids[:2] == [NAME_BLOCK, PRESET_BLOCK] and "p:project_name" in ids

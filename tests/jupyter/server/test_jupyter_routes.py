@@ -30,6 +30,7 @@ ROUTES = [
     ("GET", ("workspaces", "00000000-0000-4000-8000-000000000000", "logs"), None),
     ("GET", ("workspaces", "00000000-0000-4000-8000-000000000000", "timings"), None),
     ("GET", ("templates", "python-ds", "form"), None),
+    ("POST", ("templates", "gpu-lab", "form"), {"inputs": {"gpu": "true"}}),  # dynamic parameters
     ("GET", ("preferences",), None),
     ("PUT", ("preferences",), {"last_template": "python-ds"}),
     ("GET", ("templates",), None),

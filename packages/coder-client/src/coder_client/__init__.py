@@ -13,6 +13,15 @@ from .client import AsyncCoderClient, CoderClient
 from .config import ClientConfig, default_config_dir, resolve_config
 from .deadlines import EXTEND_MINIMUM, DeadlinePlan, plan_deadline, plan_extend
 from .durations import format_duration, human_duration, parse_duration
+from .dynamic import (
+    DynamicParametersResponse,
+    FriendlyDiagnostic,
+    ParameterForm,
+    PreviewParameter,
+    classic_form,
+    coder_inputs,
+    form_of,
+)
 from .errors import (
     CoderAPIError,
     CoderConnectionError,
@@ -139,12 +148,14 @@ __all__ = [
     "ConfigurationError",
     "Conflict",
     "DeadlinePlan",
+    "DynamicParametersResponse",
     "ExtendRefused",
     "FeatureNotOffered",  # watch-all-builds
     "FeatureUnavailable",
     "FieldError",
     "Forbidden",
     "FormKind",
+    "FriendlyDiagnostic",
     "Gone",
     "Healthcheck",
     "InvalidArgument",
@@ -163,11 +174,13 @@ __all__ = [
     "OAuth2ServerMetadata",
     "Organization",
     "ParameterField",
+    "ParameterForm",
     "ParameterOption",
     "Phase",
     "PhaseState",
     "Preset",
     "PresetParameter",
+    "PreviewParameter",
     "ProvisionerJob",
     "ProvisionerJobLog",
     "ProvisionerTiming",
@@ -211,8 +224,11 @@ __all__ = [
     "cancel_forbidden",
     "capabilities_of",
     "claimed_prebuild",
+    "classic_form",
+    "coder_inputs",
     "default_config_dir",
     "describe_schedule",
+    "form_of",
     "format_duration",
     "human_duration",
     "is_prebuild",

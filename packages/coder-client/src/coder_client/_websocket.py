@@ -179,6 +179,12 @@ class WebSocketReader:
             elif isinstance(event, Message):  # binary: Coder sends none on /watch-ws
                 continue
 
+    async def send_json(self, value: Any) -> None:
+        """Send one JSON text message (request/answer sockets, such as dynamic parameters)."""
+        if self._closed is not None:
+            raise WebSocketClosed(self._closed)
+        await self._send(self._connection.send(TextMessage(data=json.dumps(value))))
+
     async def _send(self, data: bytes) -> None:
         try:
             await self._stream.write(data)

@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any, Literal, Self, overload
 
 import httpx
+from httpx_ws import WebSocketUpgradeError
 
 from ._netio import streams_transport, tls_verify
 from ._tasks import iterate_producer
@@ -26,6 +27,9 @@ from .build_feed import WATCH_ALL_BUILDS_PATH, WorkspaceBuildUpdate, watch_all_b
 from .capabilities import Capabilities
 from .config import ClientConfig, resolve_config
 from .deadlines import DeadlinePlan
+from .dynamic import DynamicParametersResponse, ParameterForm
+from .dynamic_session import DynamicParametersSession, open_parameters_session
+from .endpoints import DYNAMIC_PARAMETERS_WS_PATH, stream_path
 from .errors import WaitTimeout, WorkspaceNotReady
 from .hub import WatchHub
 from .lifecycle import LifecycleEvent, LifecycleKind, LifecycleTracker
@@ -225,6 +229,27 @@ class Templates(_SyncNamespace):
     ) -> builtins.list[TemplateVersionParameter]:
         """The rich parameters of the template's active version (what ``create`` checks against)."""
         return self._run(self._ops.parameters(template, organization))
+
+    # dynamic parameters (Coder 2.24+)
+    def form(
+        self,
+        template: TemplateRef,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        owner: str | None = None,
+        organization: str | None = None,
+    ) -> ParameterForm:
+        """The create form for the answers given so far: evaluated by Coder for a template with dynamic
+        parameters (fields appear, disappear and carry Coder's diagnostics), else the rich parameters with
+        ``inputs`` checked. Ask again whenever an answer changes when ``form.dynamic``."""
+        return self._run(self._ops.parameter_form(template, inputs, owner, organization))
+
+    def evaluate_parameters(
+        self, version: str, inputs: Mapping[str, str] | None = None, *, owner: str | None = None
+    ) -> DynamicParametersResponse:
+        """``POST /templateversions/{version}/dynamic-parameters/evaluate`` (404 → ``NotFound``; the
+        feature is then off in ``capabilities()``)."""
+        return self._run(self._ops.evaluate_parameters(version, owner, inputs or {}))
 
     def presets(
         self,
@@ -558,6 +583,41 @@ class AsyncTemplates(_AsyncNamespace):
         self, template: TemplateRef, organization: str | None = None
     ) -> builtins.list[TemplateVersionParameter]:
         return await self._run(self._ops.parameters(template, organization))
+
+    # dynamic parameters (Coder 2.24+)
+    async def form(
+        self,
+        template: TemplateRef,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        owner: str | None = None,
+        organization: str | None = None,
+    ) -> ParameterForm:
+        return await self._run(self._ops.parameter_form(template, inputs, owner, organization))
+
+    async def evaluate_parameters(
+        self, version: str, inputs: Mapping[str, str] | None = None, *, owner: str | None = None
+    ) -> DynamicParametersResponse:
+        return await self._run(self._ops.evaluate_parameters(version, owner, inputs or {}))
+
+    @contextlib.asynccontextmanager
+    async def parameters_session(
+        self, version: str, *, owner: str | None = None
+    ) -> AsyncIterator[DynamicParametersSession]:
+        """One WebSocket to evaluate ``version``'s dynamic parameters again and again
+        (``session.form(inputs)``); ``session.initial`` is the form for no inputs. A refused upgrade (an
+        older Coder) raises ``WebSocketUpgradeError`` and turns the feature off in ``capabilities()``."""
+        owner_id = await self._run(self._ops._owner_id(owner))
+        path = stream_path(DYNAMIC_PARAMETERS_WS_PATH, version=version)
+        try:
+            async with open_parameters_session(
+                self._client._stream_client(version), path, owner_id
+            ) as session:
+                yield session
+        except WebSocketUpgradeError as exc:
+            if exc.response.status_code in (404, 405):
+                self._client._state.feature_missing("dynamic_parameters")
+            raise
 
     async def presets(
         self,

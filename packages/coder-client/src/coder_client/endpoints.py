@@ -17,6 +17,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import TypeAdapter
 
+from .dynamic import DynamicParametersResponse
 from .models import (
     AgentLog,
     BuildInfo,
@@ -164,6 +165,15 @@ GET_RICH_PARAMETERS = Endpoint(
 )
 # presets (Coder v2.20+; 404 on older servers)
 GET_PRESETS = Endpoint("GET", "/templateversions/{version}/presets", parse_list(Preset), era="v2")
+
+# Dynamic parameters (Coder 2.24+; 404 on older Coder): the form evaluated for some inputs
+EVALUATE_DYNAMIC_PARAMETERS = Endpoint(
+    "POST",
+    "/templateversions/{version}/dynamic-parameters/evaluate",
+    parse_model(DynamicParametersResponse),
+    era="v2.24+",
+)
+DYNAMIC_PARAMETERS_WS_PATH = "/templateversions/{version}/dynamic-parameters"
 
 # Workspaces
 LIST_WORKSPACES = Endpoint("GET", "/workspaces", parse_model(WorkspacesPage))

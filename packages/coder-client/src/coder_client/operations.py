@@ -18,6 +18,7 @@ from . import sharing, updates
 from .capabilities import Capabilities, Feature, capabilities_of
 from .deadlines import DeadlinePlan, plan_deadline, plan_extend
 from .durations import as_timedelta, format_duration
+from .dynamic import NIL_UUID, DynamicParametersResponse, ParameterForm, classic_form, coder_inputs, form_of
 from .endpoints import Op
 from .errors import CoderAPIError, CoderError, ExtendRefused, Forbidden, InvalidArgument, NotFound
 from .models import (
@@ -230,6 +231,63 @@ class Operations:
         resolved = yield from self.template(template, organization)
         return (yield from api.GET_RICH_PARAMETERS(version=resolved.active_version_id))
 
+    # dynamic parameters (Coder 2.24+) -----------------------------------------------------------------
+
+    def evaluate_parameters(
+        self, version: str, owner: str | None, inputs: Mapping[str, str]
+    ) -> Op[DynamicParametersResponse]:
+        """The form of template version ``version`` for ``inputs`` (Coder's strings), as ``owner`` sees it
+        (a user id; None or "me": the caller). 404: this Coder has no dynamic parameters."""
+        owner_id = yield from self._owner_id(owner)
+        body = {"id": 0, "owner_id": owner_id, "inputs": dict(inputs)}
+        try:
+            return (yield from api.EVALUATE_DYNAMIC_PARAMETERS(version=version, json=body))
+        except CoderError as exc:
+            if _route_missing(exc):
+                self.state.feature_missing("dynamic_parameters")
+            raise
+
+    def _owner_id(self, owner: str | None) -> Op[str]:
+        if not owner or owner == "me":
+            return NIL_UUID
+        if is_uuid(owner):
+            return owner
+        user = yield from api.GET_USER(user=owner)
+        return user.id
+
+    def uses_dynamic_parameters(self, template: Template) -> Op[bool]:
+        """Whether ``template``'s form is dynamic here: it opted out of the classic flow and this Coder has
+        the feature (capabilities, and no 404 from its route so far)."""
+        if template.use_classic_parameter_flow is not False:
+            return False
+        offered = yield from self.capabilities()
+        return offered.dynamic_parameters
+
+    def parameter_form(
+        self,
+        template: TemplateRef,
+        inputs: Mapping[str, Any] | None,
+        owner: str | None,
+        organization: str | None,
+    ) -> Op[ParameterForm]:
+        """The create form of ``template`` for the answers given so far (dynamic, else classic)."""
+        resolved = yield from self.template(template, organization)
+        return (yield from self._form_of(resolved, inputs or {}, owner))
+
+    def _form_of(self, template: Template, inputs: Mapping[str, Any], owner: str | None) -> Op[ParameterForm]:
+        if (yield from self.uses_dynamic_parameters(template)):
+            try:
+                response = yield from self.evaluate_parameters(
+                    template.active_version_id, owner, coder_inputs(inputs)
+                )
+            except CoderError as exc:
+                if not _route_missing(exc):
+                    raise
+            else:
+                return form_of(response)
+        rich = yield from api.GET_RICH_PARAMETERS(version=template.active_version_id)
+        return classic_form(rich, inputs)
+
     # presets: one template version's named parameter sets (Coder v2.20+) ---------------------------
 
     def presets(
@@ -306,17 +364,21 @@ class Operations:
         if problem:
             raise InvalidArgument(problem)
         resolved = yield from self.template(template, organization)
-        rich = yield from api.GET_RICH_PARAMETERS(version=resolved.active_version_id)
+        dynamic = yield from self.uses_dynamic_parameters(resolved)
+        rich: list[TemplateVersionParameter] = []
+        if not dynamic or preset:
+            rich = yield from api.GET_RICH_PARAMETERS(version=resolved.active_version_id)
         chosen: Preset | None = None
         if preset:  # presets: the preset's values are fixed; explicit values fill in the rest
             available = yield from self.presets(resolved, resolved.active_version_id)
             chosen = resolve_preset(available, preset, resolved.name)
             parameters = merge_preset_parameters(chosen, parameters, rich)
-        body: dict[str, Any] = {
-            "template_id": resolved.id,
-            "name": name,
-            "rich_parameter_values": validate_parameters(resolved.name, rich, parameters or {}),
-        }
+        if dynamic:  # dynamic parameters: Coder evaluates the form for these values
+            form = yield from self._form_of(resolved, parameters or {}, owner)
+            values = form.validate(resolved.name, parameters or {})
+        else:
+            values = validate_parameters(resolved.name, rich, parameters or {})
+        body: dict[str, Any] = {"template_id": resolved.id, "name": name, "rich_parameter_values": values}
         if chosen is not None:
             body["template_version_preset_id"] = chosen.id
         if ttl is not None:

@@ -45,6 +45,10 @@ class ParameterField:
     regex: str | None
     error: str | None  # the template's own message for a failed regex or bound ({min}, {max}, {value})
     monotonic: str | None  # "increasing" / "decreasing": a number may only move one way on updates
+    # A form's current answer in Coder's string form (None: not answered, the default applies) and why
+    # Coder refuses it (dynamic parameters' diagnostics, or this module's check): ``dynamic.ParameterForm``.
+    value: str | None = None
+    diagnostic: str | None = None
 
     @classmethod
     def from_parameter(cls, parameter: TemplateVersionParameter) -> ParameterField:
@@ -58,7 +62,7 @@ class ParameterField:
             display_name=parameter.display_name,
             description=parameter.description_plaintext or parameter.description,
             type=kind,
-            form=_form_of(kind, parameter.form_type, bool(options)),
+            form=form_kind(kind, parameter.form_type, bool(options)),
             options=options,
             default=parameter.default_value,
             required=parameter.required,
@@ -81,17 +85,24 @@ class ParameterField:
 
     @property
     def initial_value(self) -> Any:
-        """The default in the Python type the field's input holds (bool, list of str, str or None)."""
+        """The current value (else the default) in the Python type the field's input holds (bool, list of
+        str, str or None)."""
+        current = self.default if self.value is None else self.value
         if self.form == "checkbox":
-            return self.default.strip().lower() == "true"
+            return current.strip().lower() == "true"
         if self.type == _LIST:
-            return _decode_list(self.default)
+            return _decode_list(current)
         if self.form in ("select", "radio"):
             values = self.option_values
-            if self.default in values:
-                return self.default
+            if current in values or (self.value is not None and current):
+                return current
             return values[0] if values and self.required else None
-        return self.default
+        return current
+
+    @property
+    def current(self) -> str:
+        """The answer a form shows, in Coder's string form: the current value, else the default."""
+        return self.default if self.value is None else self.value
 
     def to_coder(self, value: Any) -> str:
         """``value`` (a form input's value, or a plain Python value) in Coder's string form; ``ValueError``
@@ -178,7 +189,8 @@ class ParameterField:
         return text.replace("{value}", value)
 
 
-def _form_of(kind: str, form_type: str, has_options: bool) -> FormKind:
+def form_kind(kind: str, form_type: str, has_options: bool) -> FormKind:
+    """The input that draws a parameter of Coder type ``kind`` (``form_type``: the template's hint)."""
     if has_options:
         if kind == _LIST:
             return "multi-select"

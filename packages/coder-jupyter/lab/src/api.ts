@@ -197,6 +197,17 @@ export class CoderApi {
     return this.request(['templates', name, 'form']);
   }
 
+  /** The form for the answers so far (dynamic parameters: Coder evaluates it again). */
+  evaluateForm(
+    name: string,
+    inputs: Record<string, string>
+  ): Promise<ITemplateForm> {
+    return this.request(
+      ['templates', name, 'form'],
+      this._json('POST', { inputs })
+    );
+  }
+
   create(
     body: ICreateBody
   ): Promise<{ id: string; name: string; [key: string]: unknown }> {

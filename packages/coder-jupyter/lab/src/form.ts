@@ -40,22 +40,31 @@ function decodeList(text: string): string[] {
   }
 }
 
-/** The default in the type the field's input holds (boolean, list of strings, or text). */
+/**
+ * The current answer (dynamic parameters), else the default, in the type the field's input holds
+ * (boolean, list of strings, or text).
+ */
 export function initialValue(field: IParameterField): FieldValue {
+  const current =
+    field.value !== undefined && field.value !== null
+      ? field.value
+      : field.default;
   if (field.form === 'checkbox') {
-    return field.default.trim().toLowerCase() === 'true';
+    return current.trim().toLowerCase() === 'true';
   }
   if (field.type === LIST) {
-    return decodeList(field.default);
+    return decodeList(current);
   }
   if (field.form === 'select' || field.form === 'radio') {
     const values = optionValues(field);
-    if (values.includes(field.default)) {
-      return field.default;
+    if (values.includes(current)) {
+      return current;
     }
-    return values.length > 0 && field.required ? values[0] : '';
+    return values.length > 0 && field.required && current === field.default
+      ? values[0]
+      : '';
   }
-  return field.default;
+  return current;
 }
 
 export function initialValues(
@@ -270,10 +279,78 @@ export function validateForm(
   }
   for (const field of fields) {
     const value = state.values[field.name] ?? initialValue(field);
-    const problem = checkValue(field, value);
+    const problem = field.diagnostic || checkValue(field, value);
     if (problem) {
       errors[field.name] = problem;
     }
+  }
+  return errors;
+}
+
+// Dynamic parameters: the form follows Coder's evaluation of the answers so far.
+
+/** The answers that hold a value, in Coder's string form: what Coder evaluates the form for. */
+export function formInputs(
+  fields: IParameterField[],
+  values: Record<string, FieldValue>
+): Record<string, string> {
+  const inputs: Record<string, string> = {};
+  for (const field of fields) {
+    const value = values[field.name];
+    if (value === undefined) {
+      continue;
+    }
+    const encoded = encodeValue(field, value);
+    if ('value' in encoded && !isEmpty(field, encoded.value)) {
+      inputs[field.name] = encoded.value;
+    }
+  }
+  return inputs;
+}
+
+function sameInput(a: IParameterField, b: IParameterField): boolean {
+  return (
+    a.form === b.form &&
+    a.type === b.type &&
+    JSON.stringify(a.options) === JSON.stringify(b.options)
+  );
+}
+
+/**
+ * The values for the newly evaluated fields: a field that stays (same kind of input, same options)
+ * keeps what was typed; a new or changed one starts from Coder's current answer.
+ */
+export function followEvaluation(
+  previous: IParameterField[],
+  next: IParameterField[],
+  values: Record<string, FieldValue>
+): Record<string, FieldValue> {
+  const before = new Map(previous.map(field => [field.name, field]));
+  const followed: Record<string, FieldValue> = {};
+  for (const field of next) {
+    const old = before.get(field.name);
+    const kept = values[field.name];
+    followed[field.name] =
+      old !== undefined && kept !== undefined && sameInput(old, field)
+        ? kept
+        : initialValue(field);
+  }
+  return followed;
+}
+
+/** Coder's diagnostics as the form's errors: on their fields, the form's own under `__form`. */
+export function evaluationErrors(
+  fields: IParameterField[],
+  problems: string[] = []
+): Record<string, string> {
+  const errors: Record<string, string> = {};
+  for (const field of fields) {
+    if (field.diagnostic) {
+      errors[field.name] = field.diagnostic;
+    }
+  }
+  if (problems.length > 0) {
+    errors[FORM_ERROR] = problems.join(' ');
   }
   return errors;
 }

@@ -22,10 +22,14 @@ import {
   TTL_FIELD,
   createBody,
   errorsFromResponse,
+  evaluationErrors,
+  followEvaluation,
+  formInputs,
   initialValues,
   validateForm
 } from './form';
 import { coderIcon } from './icon';
+import { PRESET_FIELD, applyPreset, findPreset, withPreset } from './presets';
 import { IChange, Outcome, RowStore, isFailure } from './rows';
 import {
   ConnectionTracker,
@@ -134,6 +138,9 @@ export class WorkspacesPanel extends Widget {
   private readonly _empty: HTMLElement;
   private readonly _formHost: HTMLElement;
   private _form: IFormView | null = null;
+  // Dynamic parameters: whether the open form follows Coder's evaluation, and the latest one asked.
+  private _formDynamic = false;
+  private _evaluations = 0;
   private _source: EventSource | null = null;
   private _retry: number | null = null;
   private _clock: number | null = null;
@@ -764,6 +771,8 @@ export class WorkspacesPanel extends Widget {
     }
     form.template = template;
     form.fields = null;
+    form.presets = [];
+    form.preset = '';
     form.values = {};
     form.errors = {};
     if (!template) {
@@ -779,6 +788,10 @@ export class WorkspacesPanel extends Widget {
       }
       form.fields = spec.fields;
       form.values = initialValues(spec.fields);
+      this._formDynamic = spec.dynamic === true;
+      this._evaluations += 1; // an evaluation still running was for another template
+      form.presets = spec.presets ?? [];
+      form.preset = '';
     } catch (error) {
       form.errors = { [TEMPLATE_FIELD]: messageOf(error) };
     } finally {
@@ -813,11 +826,63 @@ export class WorkspacesPanel extends Widget {
 
   private readonly _onFormChange = (event: Event): void => {
     const target = event.target as Element | null;
-    if (target?.getAttribute('data-param') === TEMPLATE_FIELD) {
+    const param = target?.getAttribute('data-param');
+    if (param === TEMPLATE_FIELD) {
       this._readForm();
       void this._loadFields((target as HTMLSelectElement).value);
+    } else if (param === PRESET_FIELD && this._form !== null) {
+      // presets: fill in the chosen preset's values (then fixed)
+      this._readForm();
+      const form = this._form;
+      form.preset = (target as HTMLSelectElement).value;
+      const preset = findPreset(form.presets, form.preset);
+      form.values = applyPreset(form.fields ?? [], form.values, preset);
+      this._renderForm();
+      if (this._formDynamic) {
+        void this._reevaluate(); // the preset's values feed the dynamic form's inputs
+      }
+    } else if (
+      this._formDynamic &&
+      param &&
+      (this._form?.fields ?? []).some(field => field.name === param)
+    ) {
+      this._readForm();
+      void this._reevaluate();
     }
   };
+
+  /** Dynamic parameters: an answer changed, so Coder evaluates the form again; the latest answer wins. */
+  private async _reevaluate(): Promise<void> {
+    const form = this._form;
+    if (form === null || form.fields === null) {
+      return;
+    }
+    const generation = ++this._evaluations;
+    const template = form.template;
+    const asked = form.fields;
+    try {
+      // a preset's values are fixed answers, also for fields Coder has not revealed yet
+      const preset = findPreset(form.presets, form.preset ?? '');
+      const spec = await this.api.evaluateForm(template, {
+        ...formInputs(asked, form.values),
+        ...(preset?.parameters ?? {})
+      });
+      if (
+        this._form !== form ||
+        form.template !== template ||
+        generation !== this._evaluations
+      ) {
+        return;
+      }
+      this._readForm(); // what was typed meanwhile
+      form.values = followEvaluation(asked, spec.fields, form.values);
+      form.fields = spec.fields;
+      form.errors = evaluationErrors(spec.fields, spec.problems);
+    } catch (error) {
+      form.errors = { ...form.errors, __form: messageOf(error) };
+    }
+    this._renderForm();
+  }
 
   private readonly _onSubmit = (event: Event): void => {
     event.preventDefault();
@@ -846,7 +911,12 @@ export class WorkspacesPanel extends Widget {
     form.submitting = true;
     this._renderForm();
     try {
-      const created = await this.api.create(createBody(fields, state));
+      const created = await this.api.create(
+        withPreset(
+          createBody(fields, state),
+          findPreset(form.presets, form.preset ?? '')
+        )
+      );
       this._watch.started(created.id);
       // Show its progress: the details view (phase timeline) opens with the row.
       this._details.set(created.id, null);

@@ -130,6 +130,9 @@ export interface IParameterField {
   regex: string | null;
   error: string | null;
   monotonic: string | null;
+  /** Dynamic parameters: the current answer (Coder's string form) and why Coder refuses it. */
+  value?: string | null;
+  diagnostic?: string | null;
 }
 
 export interface ITemplate {
@@ -140,10 +143,26 @@ export interface ITemplate {
   [key: string]: unknown;
 }
 
+/** A preset of a template (Coder v2.20+): parameter values it fixes. */
+export interface IPreset {
+  id: string;
+  name: string;
+  description: string;
+  default: boolean;
+  /** Coder keeps prebuilt workspaces of it: ready in seconds. */
+  prebuilt: boolean;
+  parameters: Record<string, string>;
+}
+
 export interface ITemplateForm {
   template: ITemplate;
   fields: IParameterField[];
   last_used: boolean;
+  /** Dynamic parameters: evaluate again (`evaluateForm`) whenever an answer changes. */
+  dynamic?: boolean;
+  problems?: string[];
+  /** presets: empty (or absent) when Coder has none */
+  presets?: IPreset[];
 }
 
 export interface IPreferences {
@@ -156,4 +175,6 @@ export interface ICreateBody {
   template: string;
   parameters: Record<string, string>;
   ttl?: string | null;
+  /** presets: the chosen preset's id */
+  preset?: string;
 }

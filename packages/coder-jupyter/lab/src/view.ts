@@ -24,7 +24,13 @@ import {
 import { isFailure } from './rows';
 import { canUpdate } from './updates';
 import { ConnectionState } from './stream';
-import { ILogs, IParameterField, IRow, ITemplate, ITimings } from './types';
+import {
+  PRESET_FIELD,
+  findPreset,
+  fixedByPreset,
+  presetLabel
+} from './presets';
+import { ILogs, IParameterField, IPreset, IRow, ITemplate, ITimings } from './types';
 
 export interface IRowViewOptions {
   now: Date;
@@ -452,6 +458,41 @@ export interface IFormView {
   errors: Record<string, string>;
   submitting: boolean;
   loadingFields: boolean;
+  /** presets: the template's (none: no preset select) and the chosen one's id */
+  presets?: IPreset[];
+  preset?: string;
+}
+
+/** presets: the preset select, placed before the parameters. */
+function renderPresetSelect(
+  presets: IPreset[],
+  chosen: IPreset | null,
+  errors: Record<string, string>
+): HTMLElement {
+  const select = h(
+    'select',
+    {
+      id: `coder-param-${PRESET_FIELD}`,
+      'data-param': PRESET_FIELD,
+      className: 'jp-mod-styled'
+    },
+    h('option', { value: '' }, 'No preset'),
+    presets.map(preset =>
+      h(
+        'option',
+        { value: preset.id, selected: preset.id === chosen?.id },
+        presetLabel(preset)
+      )
+    )
+  );
+  select.value = chosen?.id ?? '';
+  return labelled(
+    PRESET_FIELD,
+    'Preset',
+    chosen?.description || 'A preset fills in parameters with fixed values.',
+    select,
+    errors
+  );
 }
 
 /** The New workspace form: template, parameters (in the template's order), name, stop after. */
@@ -478,18 +519,30 @@ export function renderForm(view: IFormView): HTMLFormElement {
   );
   templateSelect.value = view.template;
   const parameters: HTMLElement[] = [];
+  const chosen = findPreset(view.presets, view.preset ?? '');
+  if (view.presets && view.presets.length > 0) {
+    parameters.push(renderPresetSelect(view.presets, chosen, view.errors));
+  }
   if (view.loadingFields) {
     parameters.push(
       h('div', { className: 'jp-CoderPanel-help' }, 'Loading parameters…')
     );
   }
   for (const field of view.fields ?? []) {
+    const input = renderParameterInput(
+      field,
+      view.values[field.name] ?? field.default
+    );
+    if (fixedByPreset(chosen, field)) {
+      input.setAttribute('disabled', ''); // presets: a preset's values are fixed
+      input.title = `Fixed by the preset ${chosen?.name ?? ''}`;
+    }
     parameters.push(
       labelled(
         field.name,
         fieldLabel(field) + (field.required ? ' *' : ''),
         field.description,
-        renderParameterInput(field, view.values[field.name] ?? field.default),
+        input,
         view.errors
       )
     );

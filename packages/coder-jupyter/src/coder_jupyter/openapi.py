@@ -191,6 +191,8 @@ FIELD = {
         "regex": {"type": ["string", "null"]},
         "error": {"type": ["string", "null"]},
         "monotonic": {"type": ["string", "null"]},
+        "value": {"type": ["string", "null"], "description": "The current answer (dynamic parameters)"},
+        "diagnostic": {"type": ["string", "null"], "description": "Why Coder refuses the current answer"},
     },
 }
 PRESET = {
@@ -214,6 +216,14 @@ FORM = {
         "fields": {"type": "array", "items": FIELD},
         "last_used": {"type": "boolean"},
         "presets": {"type": "array", "items": PRESET, "description": "Empty when Coder has no presets"},
+        "dynamic": {"type": "boolean", "description": "Evaluate again (POST) whenever an answer changes"},
+        "problems": {"type": "array", "items": {"type": "string"}},
+    },
+}
+FORM_INPUTS = {
+    "type": "object",
+    "properties": {
+        "inputs": {"type": "object", "additionalProperties": {"type": "string"}},
     },
 }
 PREFERENCES = {
@@ -512,7 +522,19 @@ def openapi_document(
                     "(coder_client.ParameterField) and whether it is the template chosen last",
                     "parameters": [{"name": "name", "in": "path", "required": True, "schema": OBJECT_ID}],
                     "responses": {"200": _json("The form", FORM), **common},
-                }
+                },
+                # dynamic parameters
+                "post": {
+                    "operationId": "evaluateTemplateForm",
+                    "summary": "The form for the answers so far: Coder evaluates a template with dynamic "
+                    "parameters (fields appear, disappear, carry diagnostics); classic ones are checked",
+                    "parameters": [{"name": "name", "in": "path", "required": True, "schema": OBJECT_ID}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": FORM_INPUTS}},
+                    },
+                    "responses": {"200": _json("The form", FORM), **common},
+                },
             },
             "/preferences": {
                 "get": {

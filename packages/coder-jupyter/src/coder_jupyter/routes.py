@@ -17,7 +17,6 @@ from coder_client import (
     FeatureUnavailable,
     InvalidArgument,
     NotFound,
-    parameter_fields,
     parse_duration,
     plain_refusal,
     redact_tail,
@@ -486,24 +485,42 @@ def tail(lines: list[str], count: int) -> list[str]:
     return redact_tail(lines, limit=count, max_chars=count * 301)
 
 
+class FormInputsBody(BaseModel):
+    inputs: dict[str, str] = Field(
+        default_factory=dict, description="The answers so far, as Coder's strings, by parameter name."
+    )
+
+
 class TemplateFormHandler(CoderHandler):
     """What the New workspace form draws: the template, its parameters as fields, and whether it was the
-    one chosen last."""
+    one chosen last. ``dynamic``: the template has dynamic parameters, so the form is evaluated again
+    (``POST`` with the answers so far) whenever an answer changes."""
 
     @tornado.web.authenticated
     @authorized
     async def get(self, name: str) -> None:
-        async def call(client: AsyncCoderClient) -> dict[str, Any]:
-            template = await client.templates.get_by_name(name)
-            fields = parameter_fields(await client.templates.parameters(template))
-            return {
-                "template": to_json(template),
-                "fields": [to_json(field) for field in fields],
-                "last_used": load_preferences().last_template == template.name,
-                "presets": await form_presets(client, template),  # presets ([] when Coder has none)
-            }
+        await self.respond(lambda client: self._form(client, name, {}))
 
-        await self.respond(call)
+    @tornado.web.authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        body = self.body_as(FormInputsBody)
+        if body is None:
+            return
+        await self.respond(lambda client: self._form(client, name, body.inputs))
+
+    @staticmethod
+    async def _form(client: AsyncCoderClient, name: str, inputs: dict[str, str]) -> dict[str, Any]:
+        template = await client.templates.get_by_name(name)
+        form = await client.templates.form(template, inputs)
+        return {
+            "template": to_json(template),
+            "fields": [to_json(field) for field in form.fields],
+            "last_used": load_preferences().last_template == template.name,
+            "dynamic": form.dynamic,
+            "problems": list(form.problems),
+            "presets": await form_presets(client, template),  # presets ([] when Coder has none)
+        }
 
 
 class PreferencesHandler(CoderHandler):

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Generic, Literal, TypeVar
+
+if TYPE_CHECKING:
+    from .dynamic import DynamicForm
 
 Transition = Literal["start", "stop", "delete"]
 JobStatus = Literal["pending", "running", "succeeded", "canceling", "canceled", "failed"]
@@ -203,6 +206,8 @@ class Template:
     connection_timeout_seconds: int = 120
     troubleshooting_url: str = ""
     deleted: bool = False
+    # dynamic parameters (v2): the template's form as a function of the inputs; None: the classic flow
+    dynamic: DynamicForm | None = None
     presets: list[Preset] = field(default_factory=list)  # of the active version (v2 era serves them)
     # template updates (v2): earlier versions by id, and whether starts must use the active version
     versions: dict[str, TemplateVersion] = field(default_factory=dict)

@@ -167,7 +167,7 @@ def render_template(template: Template, store: Store, era: Era) -> JSON:
             time_til_autostop_notify_ms=template.time_til_autostop_notify_ms,
             time_til_dormant_autodelete_ms=template.time_til_dormant_autodelete_ms,
             time_til_dormant_ms=template.time_til_dormant_ms,
-            use_classic_parameter_flow=True,
+            use_classic_parameter_flow=template.dynamic is None,
         )
     return body
 
@@ -422,7 +422,7 @@ def render_workspace(workspace: Workspace, store: Store, era: Era, now: datetime
             task_id=None,
             template_active_version_id=template.active_version_id,
             template_require_active_version=template.require_active_version,
-            template_use_classic_parameter_flow=True,
+            template_use_classic_parameter_flow=template.dynamic is None,
         )
     return body
 

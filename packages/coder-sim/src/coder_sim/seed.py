@@ -1,4 +1,4 @@
-"""The seed data every sim starts with: the organization ``coder``, three users and six templates.
+"""The seed data every sim starts with: the organization ``coder``, three users and seven templates.
 
 Each template is a scenario the demo and the tests rely on (a clean start, a failing startup script,
 a startup timeout, a failing build, an admin-fixed schedule, a max deadline); the README's "Demo
@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from .clock import SimClock
+from .dynamic import gpu_lab
 from .ids import IdSource
 from .model import (
     AgentScript,
@@ -213,6 +214,16 @@ def _templates(org: Organization, admin: User, ids: IdSource, clock: SimClock) -
             Behaviour(startup_lines=PYTHON_DS_LINES[-2:], scripts=JUPYTER_ONLY_SCRIPTS),
             max_ttl_ms=12 * 3600 * 1000,
         ),
+        # dynamic parameters (v2): gpu=true reveals gpu_type; region eu refuses instance_size=xl. Its rich
+        # parameters (what an older Coder, or the classic flow, shows) are the form for no inputs.
+        make(
+            "gpu-lab",
+            "GPU lab",
+            "Dynamic parameters: the form changes with the region and the GPU choice.",
+            Behaviour(startup_lines=PYTHON_DS_LINES[-2:]),
+            parameters=gpu_lab({}).parameters,
+            dynamic=gpu_lab,
+        ),
     ]
 
 
@@ -244,7 +255,17 @@ def seed_demo(store: Store, ids: IdSource, clock: SimClock, admin_token: str | N
 
 
 def _presets(template: Template) -> list[Preset]:
-    """python-ds has two presets; "Standard" keeps 2 prebuilt workspaces ready (when the pool is on)."""
+    """python-ds has two presets; "Standard" keeps 2 prebuilt workspaces ready (when the pool is on).
+    gpu-lab (dynamic parameters) has one that sets a field only its own answers reveal (gpu_type)."""
+    if template.name == "gpu-lab":
+        return [
+            Preset(
+                id=preset_id(template.id, "EU GPU"),
+                name="EU GPU",
+                description="An A100 in Europe.",
+                parameters={"region": "eu", "gpu": "true", "gpu_type": "a100"},
+            )
+        ]
     if template.name != "python-ds":
         return []
     return [

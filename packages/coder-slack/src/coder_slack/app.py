@@ -14,7 +14,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
-from coder_slack.commands import account, create, manage, registry, workspaces
+from coder_slack.commands import account, create, dynamic_form, manage, registry, workspaces
 from coder_slack.commands.context import Bot, Invocation, record_command
 from coder_slack.commands.grammar import CommandError, Create, TokenInCommand
 from coder_slack.home import register_home
@@ -31,6 +31,7 @@ from coder_slack.views.buttons import (
     workspace_of,
 )
 from coder_slack.views.common import escape
+from coder_slack.views.dynamic_form import DYNAMIC_ACTIONS
 from coder_slack.views.manage import DELETE_ACTION, PICK_TEMPLATE_CALLBACK, TEMPLATE_CREATE_ACTION
 from coder_slack.views.messages import text_message, usage_error
 from coder_slack.views.modals import CREATE_CALLBACK, LOGIN_CALLBACK
@@ -179,6 +180,17 @@ def create_app(bot: Bot, *, socket_mode: bool = False, oauth: SlackOAuth | None 
             return Invocation(bot, team_id=team, user_id=user, channel_id=channel, subcommand="create")
 
         await create.submit_create(bot, ack, body, make_invocation)
+
+    @app.action(DYNAMIC_ACTIONS)
+    async def on_parameter_changed(ack: Ack, body: dict[str, Any]) -> None:
+        """An answer in a dynamic create form changed: Coder evaluates the form again, the modal redraws."""
+        await ack()
+
+        def make_invocation(channel: str) -> Invocation:
+            team, user, _ = _ids(body)
+            return Invocation(bot, team_id=team, user_id=user, channel_id=channel, subcommand="create")
+
+        bot.tasks.spawn(dynamic_form.refresh_form(bot, body, make_invocation), name="create-form-changed")
 
     @app.action(PRESET_ACTION)  # presets: a preset picked in the create form refills it
     async def on_preset_choice(ack: Ack, body: dict[str, Any]) -> None:

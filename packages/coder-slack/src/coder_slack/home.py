@@ -35,7 +35,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from coder_client import Workspace, parameter_fields, without_prebuilds
+from coder_client import Workspace, without_prebuilds
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -43,11 +43,12 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from coder_slack.coder import explain
-from coder_slack.commands import account
+from coder_slack.commands import account, create_presets
 from coder_slack.commands.context import Bot, Invocation, record_command
 from coder_slack.identity import Actor, IdentityProblem
 from coder_slack.slack_tokens import NoInstallation
 from coder_slack.store import HomeTab, Subscription, UserSettings, utcnow
+from coder_slack.views.dynamic_form import form_modal
 from coder_slack.views.home import (
     LINK_ACTION,
     NEW_WORKSPACE_ACTION,
@@ -59,8 +60,9 @@ from coder_slack.views.home import (
     notice,
     template_picker,
 )
-from coder_slack.views.modals import create_modal, submitted_values
+from coder_slack.views.modals import submitted_values
 from coder_slack.views.notifications import muted_slugs
+from coder_slack.views.presets import with_preset_block
 
 log = logging.getLogger(__name__)
 
@@ -341,12 +343,14 @@ class HomeTabs:
 
         async def create_form() -> dict[str, Any]:
             actor = await self.bot.identities.resolve(team_id, user_id)
-            dm, parameters = await asyncio.gather(
-                client.conversations_open(users=user_id), actor.client.templates.parameters(template)
+            dm, form = await asyncio.gather(
+                client.conversations_open(users=user_id), actor.client.templates.form(template)
             )
             metadata = {"template": template, "ttl_seconds": None, "autostart": None}
             metadata["channel"] = str(dm["channel"]["id"])
-            return create_modal(template, parameter_fields(parameters), metadata, {}, None).to_dict()
+            modal = form_modal(template, form, metadata, {}, None)
+            presets = await create_presets.template_presets(actor, template)  # presets
+            return with_preset_block(modal, presets, None).to_dict()
 
         def problem(exc: BaseException) -> str:
             if isinstance(exc, IdentityProblem):

@@ -171,6 +171,42 @@ class SlackRequests:
         signed = self.interaction(payload)
         return SignedRequest(signed.body, signed.headers, str(payload["response_url"]))
 
+    def view_action(
+        self,
+        view: dict[str, Any],
+        block_id: str,
+        values: dict[str, str],
+        *,
+        user_id: str = "U0ALICE",
+        team_id: str = TEAM_ID,
+    ) -> SignedRequest:
+        """A change of the input in ``block_id`` of ``view`` (as the stand-in stored it) whose block has
+        ``dispatch_action``: Slack sends ``block_actions`` with the view (its ``hash`` and the ``state`` of
+        every input, from ``values`` keyed by block_id) and the changed element's new value."""
+        state = _view_state(view, values)
+        block = next((b for b in view.get("blocks", []) if b.get("block_id") == block_id), None)
+        if block is None or not block.get("dispatch_action"):
+            raise ValueError(f"block {block_id!r} of the view does not dispatch actions")
+        element = block.get("element") or {}
+        action_id = str(element.get("action_id", ""))
+        action: dict[str, Any] = {
+            "action_id": action_id,
+            "block_id": block_id,
+            "action_ts": f"{time.time():.6f}",
+            **state.get(block_id, {}).get(action_id, {"type": element.get("type")}),
+        }
+        payload = {
+            "type": "block_actions",
+            "team": {"id": team_id, "domain": "coderops"},
+            "user": {"id": user_id, "team_id": team_id},
+            "api_app_id": APP_ID,
+            "container": {"type": "view", "view_id": view.get("id")},
+            "trigger_id": self.new_trigger_id(),
+            "view": {**view, "state": {"values": state}},
+            "actions": [action],
+        }
+        return self.interaction(payload)
+
     def view_submission(
         self,
         view: dict[str, Any],
@@ -180,20 +216,7 @@ class SlackRequests:
         team_id: str = TEAM_ID,
     ) -> SignedRequest:
         """Submit ``view`` (as the stand-in stored it) with ``values`` keyed by block_id."""
-        state: dict[str, dict[str, Any]] = {}
-        for block in view.get("blocks", []):
-            block_id = block.get("block_id")
-            element = block.get("element") or {}
-            if block.get("type") != "input" or not block_id:
-                continue
-            action_id = element.get("action_id", "value")
-            value = values.get(block_id)
-            kind = element.get("type")
-            if kind == "static_select":
-                selected = {"value": value} if value is not None else None
-                state[block_id] = {action_id: {"type": kind, "selected_option": selected}}
-            else:
-                state[block_id] = {action_id: {"type": kind, "value": value}}
+        state = _view_state(view, values)
         payload = {
             "type": "view_submission",
             "team": {"id": team_id, "domain": "coderops"},
@@ -203,6 +226,25 @@ class SlackRequests:
             "view": {**view, "state": {"values": state}},
         }
         return self.interaction(payload)
+
+
+def _view_state(view: Mapping[str, Any], values: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """A view's ``state.values`` with ``values`` (keyed by block_id) in its inputs."""
+    state: dict[str, dict[str, Any]] = {}
+    for block in view.get("blocks", []):
+        block_id = block.get("block_id")
+        element = block.get("element") or {}
+        if block.get("type") != "input" or not block_id:
+            continue
+        action_id = element.get("action_id", "value")
+        value = values.get(block_id)
+        kind = element.get("type")
+        if kind == "static_select":
+            selected = {"value": value} if value is not None else None
+            state[block_id] = {action_id: {"type": kind, "selected_option": selected}}
+        else:
+            state[block_id] = {action_id: {"type": kind, "value": value}}
+    return state
 
 
 def _element_in(blocks: list[Any], action_id: str, value: str) -> tuple[str, Mapping[str, Any]] | None:

@@ -1,4 +1,9 @@
-"""A form generated from a template's rich parameters, each field checked as you type."""
+"""A form generated from a template's parameters, each field checked as you type.
+
+For a template with dynamic parameters the form also follows Coder's evaluation: ``on_answer`` runs after
+each change (the launcher asks Coder again), and :meth:`ParameterForm.update` adds, removes and re-checks
+rows from the new fields, keeping what was typed in rows that stay.
+"""
 
 from __future__ import annotations
 
@@ -41,6 +46,10 @@ def form_row(label: w.HTML, field: w.Widget, status: w.HTML) -> w.HBox:
 def input_widget(spec: ParameterField) -> w.Widget:
     initial = spec.initial_value
     layout = w.Layout(width=INPUT_WIDTH)
+    if spec.form in ("select", "radio") and initial not in spec.option_values:
+        initial = None  # the answer is no longer an option (Coder's diagnostic says why)
+    if spec.form == "multi-select":
+        initial = [item for item in initial if item in spec.option_values]
     if spec.form == "select":
         return w.Dropdown(options=list(spec.options), value=initial, layout=layout)
     if spec.form == "radio":
@@ -62,8 +71,14 @@ def input_widget(spec: ParameterField) -> w.Widget:
 class ParameterRow:
     """One row of the form: label, input, and a status line saying what is wrong."""
 
-    def __init__(self, spec: ParameterField, on_change: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        spec: ParameterField,
+        on_change: Callable[[], None],
+        on_answer: Callable[[], None] | None = None,
+    ) -> None:
         self.spec = spec
+        self._on_answer = on_answer
         self.input = input_widget(spec)
         self.input.add_class(f"coder-param-{css_name(spec.name)}")
         hint = "" if spec.mutable else "(fixed after creation)"
@@ -71,7 +86,7 @@ class ParameterRow:
         self.status = w.HTML("")
         self.status.add_class("coder-field-status")
         self.row = form_row(self.label, self.input, self.status)
-        self.server_error: str | None = None
+        self.server_error: str | None = spec.diagnostic
         self._on_change = on_change
         self.input.observe(self._changed, names="value")
         self.refresh()
@@ -80,6 +95,15 @@ class ParameterRow:
         self.server_error = None
         self.refresh()
         self._on_change()
+        if self._on_answer is not None:
+            self._on_answer()
+
+    def answer(self) -> str | None:
+        """The answer in Coder's string form; None while the input holds no valid value of its type."""
+        try:
+            return self.spec.to_coder(self.input.value) if self.input.value is not None else None
+        except ValueError:
+            return None
 
     @property
     def value(self) -> Any:
@@ -103,11 +127,45 @@ class ParameterRow:
 
 
 class ParameterForm(w.VBox):  # type: ignore[misc]
-    def __init__(self, specs: list[ParameterField], on_change: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        specs: list[ParameterField],
+        on_change: Callable[[], None],
+        on_answer: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__()
         self.add_class("coder-parameters")
-        self.fields = {spec.name: ParameterRow(spec, on_change) for spec in specs}
+        self._on_change, self._on_answer = on_change, on_answer
+        self._locked: set[str] = set()  # fields a preset fixes
+        self._preset: dict[str, str] = {}
+        self.fields = {spec.name: ParameterRow(spec, on_change, on_answer) for spec in specs}
         self.children = [f.row for f in self.fields.values()]
+
+    @property
+    def dynamic(self) -> bool:
+        return self._on_answer is not None
+
+    def answers(self) -> dict[str, str]:
+        """Every answer that holds a value, in Coder's string form (what Coder evaluates the form for)."""
+        found = {name: field.answer() for name, field in self.fields.items()}
+        return {**{name: answer for name, answer in found.items() if answer is not None}, **self._preset}
+
+    def update(self, specs: list[ParameterField]) -> None:
+        """Coder evaluated the form again: rows appear and disappear; a row that stays keeps its input
+        (unless its kind or options changed) and shows Coder's diagnostic for it."""
+        rows: dict[str, ParameterRow] = {}
+        for spec in specs:
+            row = self.fields.get(spec.name)
+            if row is not None and (row.spec.form, row.spec.options) == (spec.form, spec.options):
+                row.spec = spec
+                row.server_error = spec.diagnostic
+                row.refresh()
+            else:
+                row = ParameterRow(spec, self._on_change, self._on_answer)
+                row.input.disabled = spec.name in self._locked  # a preset's field stays locked
+            rows[spec.name] = row
+        self.fields = rows
+        self.children = [f.row for f in rows.values()]
 
     def values(self) -> dict[str, str]:
         return {name: field.coder_value() for name, field in self.fields.items()}
@@ -119,9 +177,11 @@ class ParameterForm(w.VBox):  # type: ignore[misc]
     def apply_preset(self, values: Mapping[str, str]) -> None:
         """presets: set the preset's values and lock those fields (a preset's values are fixed); the
         fields of the previous preset are unlocked."""
+        self._locked = set(values)
+        self._preset = dict(values)  # also answers for fields Coder has not revealed yet
         for name, field in self.fields.items():
             if name in values:
-                field.value = dataclasses.replace(field.spec, default=values[name]).initial_value
+                field.value = dataclasses.replace(field.spec, default=values[name], value=None).initial_value
             field.input.disabled = name in values
 
     def show_server_errors(self, validations: Mapping[str, str]) -> None:

@@ -16,7 +16,6 @@ from coder_client import (
     NotFound,
     Preset,
     claimed_prebuild,
-    parameter_fields,
     parse_duration,
     workspace_name_error,
 )
@@ -49,6 +48,11 @@ class Launcher(CoderWidget):
         self._loaded = threading.Event()
         self._form_for: str | None = None
         self._taken: dict[str, bool] = {}  # name → whether you already have a workspace with it
+        # dynamic parameters: each answer has Coder evaluate the form again; only the latest is applied
+        self._evaluations = 0
+        self._evaluating = False  # Create waits while Coder evaluates the latest answer
+        self._evaluated = threading.Event()
+        self._evaluated.set()
 
         self._title = w.HTML("<b>New Coder workspace</b>")
         # No template is chosen until the person picks one (or the one they used last is known): the
@@ -130,7 +134,7 @@ class Launcher(CoderWidget):
     async def _load_parameters(self, template_name: str) -> None:
         try:
             template = await self.client().templates.get_by_name(template_name)
-            parameters = await self.client().templates.parameters(template)
+            form = await self.client().templates.form(template)
             capabilities = await self.client().capabilities()
             presets = await self.client().templates.presets(template) if capabilities.presets else []
         except Exception as exc:
@@ -139,7 +143,11 @@ class Launcher(CoderWidget):
             return
         if self.template.value != template_name:
             return  # the user picked another template meanwhile
-        self.form = ParameterForm(parameter_fields(parameters), self._validate)
+        on_answer = (lambda: self._answer_changed(template_name)) if form.dynamic else None
+        self.form = ParameterForm(list(form.fields), self._validate, on_answer)
+        self._evaluations += 1  # an evaluation still running was for the previous form
+        self._evaluating = False
+        self._evaluated.set()
         self.presets = presets
         self.preset.options = [("No preset", "")] + [(preset_label(p), p.id) for p in presets]
         self.preset.value = ""
@@ -150,6 +158,40 @@ class Launcher(CoderWidget):
         self.state = "ready"
         self._validate()
         self._loaded.set()
+
+    # -- dynamic parameters ---------------------------------------------------------------------------
+
+    def _answer_changed(self, template_name: str) -> None:
+        self._evaluations += 1
+        generation, answers = self._evaluations, self.form.answers()
+        self._evaluating = True
+        self._evaluated.clear()
+        self.create.disabled = True  # until the form for these answers is known
+        self.runner.spawn(
+            lambda: self._reevaluate(template_name, answers, generation), self._failed_evaluation
+        )
+
+    async def _reevaluate(self, template_name: str, answers: dict[str, str], generation: int) -> None:
+        form = await self.client().templates.form(template_name, answers)
+        if generation != self._evaluations or self._form_for != template_name:
+            return  # a later answer (or another template) supersedes this one
+        self.form.update(list(form.fields))
+        self.clear_error()
+        self._evaluating = False
+        self._validate()
+        self._evaluated.set()  # after the form and Create show it: waiters see the finished form
+
+    def _failed_evaluation(self, exc: BaseException) -> None:
+        self.show_error(exc)
+        self._evaluating = False
+        self._validate()
+        self._evaluated.set()
+
+    def wait_evaluated(self, timeout: float = 30.0) -> Launcher:
+        """Block until the form follows the latest answer (dynamic parameters; for scripts and tests)."""
+        if not self._evaluated.wait(timeout):
+            raise TimeoutError(f"the form was not evaluated within {timeout:.0f} s")
+        return self
 
     def _failed_loading(self, exc: BaseException) -> None:
         self._message.value = ""
@@ -235,7 +277,8 @@ class Launcher(CoderWidget):
         name_typed = bool(self.name.value)
         self._name_status.value = _status(problems.get("name") if name_typed else None)
         self._ttl_status.value = _status(problems.get("ttl"))
-        self.create.disabled = bool(problems) or self.state in ("creating", "created")
+        busy = self._evaluating or self.state in ("creating", "created")
+        self.create.disabled = bool(problems) or busy
 
     # -- create --------------------------------------------------------------------------------------
 

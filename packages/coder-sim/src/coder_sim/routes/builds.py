@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .. import dormancy, parameters, versions
+from .. import dormancy, dynamic, parameters, versions
 from ..clock import rfc3339
 from ..context import context_of, current_user, page_of, resolve_build, resolve_workspace
 from ..eras import Era
@@ -47,10 +47,12 @@ async def create_build(request: web.Request) -> web.StreamResponse:
     version_id = versions.build_version(ctx, workspace, template, body, transition, me)
     previous = workspace.latest_build.parameters
     requested = parameters.parse_values(body.get("rich_parameter_values"))
-    version_parameters = ctx.store.version_parameters(template, version_id)
-    values = (
-        parameters.resolve(version_parameters, requested, previous) if transition == "start" else previous
-    )
+    if transition != "start":
+        values = previous
+    elif template.dynamic is not None and ctx.era.name == "v2":
+        values = dynamic.resolve(template.dynamic, requested, previous)
+    else:
+        values = parameters.resolve(ctx.store.version_parameters(template, version_id), requested, previous)
     build = ctx.sim.start_build(workspace, transition, me, values, template_version_id=version_id)
     return json_response(render_build(build, workspace, ctx.store, ctx.era, ctx.clock.now()), 201)
 

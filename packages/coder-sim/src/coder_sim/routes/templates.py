@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from aiohttp import web
+import contextlib
+import json
 
+from aiohttp import WSMsgType, web
+
+from .. import dynamic
 from ..context import context_of, parse_uuid, resolve_organization, resolve_template_version
 from ..eras import Era
-from ..errors import json_response, not_found
+from ..errors import ApiError, json_response, not_found, read_json
+from ..model import Template
 from ..prebuilds import render_preset
 from ..render import render_parameter, render_template
 
@@ -74,6 +79,51 @@ async def rich_parameters(request: web.Request) -> web.StreamResponse:
     )
 
 
+# dynamic parameters (v2) ----------------------------------------------------------------------------
+
+
+def _evaluate(template: Template, inputs: dict[str, str]) -> dynamic.Evaluation:
+    if template.dynamic is not None:
+        return template.dynamic(inputs)
+    return dynamic.evaluate_options(template.parameters, inputs)  # a classic template evaluates as it is
+
+
+async def evaluate_dynamic_parameters(request: web.Request) -> web.StreamResponse:
+    template = resolve_template_version(request)
+    request_id, inputs = dynamic.parse_request(await read_json(request))
+    return json_response(dynamic.render_evaluation(_evaluate(template, inputs), request_id))
+
+
+async def dynamic_parameters_ws(request: web.Request) -> web.StreamResponse:
+    """The form at once (id -1, no inputs), then one answer per request; a malformed request closes."""
+    ctx = context_of(request)
+    template = resolve_template_version(request)
+    socket = web.WebSocketResponse(heartbeat=ctx.heartbeat)
+    await socket.prepare(request)
+
+    async def send(body: dynamic.JSON) -> None:
+        ctx.record(request, 200, body, kind="ws-dynamic-parameters")
+        await socket.send_str(dynamic.dumps(body))
+
+    try:
+        await send(dynamic.render_evaluation(_evaluate(template, {}), -1))
+        async for message in socket:
+            if message.type != WSMsgType.TEXT:
+                break
+            try:
+                request_id, inputs = dynamic.parse_request(json.loads(message.data))
+            except (ValueError, ApiError):
+                await socket.close(code=1003, message=b"invalid request")
+                break
+            await send(dynamic.render_evaluation(_evaluate(template, inputs), request_id))
+    except (ConnectionResetError, ConnectionError, RuntimeError):
+        pass
+    finally:
+        with contextlib.suppress(Exception):
+            await socket.close()
+    return socket
+
+
 async def presets(request: web.Request) -> web.StreamResponse:
     """v2: the presets of a template version (Coder v2.20+)."""
     template = resolve_template_version(request)
@@ -89,4 +139,8 @@ def register(router: web.UrlDispatcher, era: Era) -> None:
     router.add_get(PREFIX + "/templateversions/{templateversion}/rich-parameters", rich_parameters)
     if era.name == "v2":
         router.add_get(PREFIX + "/templates", all_templates)
+        # dynamic parameters
+        versions = PREFIX + "/templateversions/{templateversion}/dynamic-parameters"
+        router.add_post(versions + "/evaluate", evaluate_dynamic_parameters)
+        router.add_get(versions, dynamic_parameters_ws)
         router.add_get(PREFIX + "/templateversions/{templateversion}/presets", presets)

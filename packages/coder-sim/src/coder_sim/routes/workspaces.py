@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .. import dormancy, parameters, schedule_rules, search
+from .. import dormancy, dynamic, parameters, schedule_rules, search
 from ..context import (
     SimContext,
     can_see,
@@ -145,9 +145,11 @@ async def _create(request: web.Request, owner: User, organization_id: str | None
         )
     if ctx.store.workspace_by_name(owner.id, name) is not None:
         raise ApiError(409, f'Workspace "{name}" already exists.', validations=[validation("name", IN_USE)])
-    values = parameters.resolve(
-        template.parameters, parameters.parse_values(body.get("rich_parameter_values")), None
-    )
+    requested = parameters.parse_values(body.get("rich_parameter_values"))
+    if template.dynamic is not None and ctx.era.name == "v2":
+        values = dynamic.resolve(template.dynamic, requested, None)
+    else:
+        values = parameters.resolve(template.parameters, requested, None)
     preset = _preset_for_create(ctx, template, body)  # presets / prebuilds (v2)
     if preset is not None:
         values.update(preset.parameters)

@@ -12,17 +12,18 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from coder_client import (
     Conflict,
     InvalidParameters,
+    ParameterField,
+    ParameterForm,
     Preset,
-    TemplateVersionParameter,
     ValidationFailed,
     Workspace,
     merge_preset_parameters,
-    parameter_fields,
     resolve_preset,
     workspace_name_error,
 )
@@ -34,10 +35,10 @@ from coder_slack.commands import create_presets
 from coder_slack.commands.context import Bot, Invocation, record_command
 from coder_slack.commands.grammar import Create
 from coder_slack.identity import Actor
+from coder_slack.views.dynamic_form import dynamic_inputs, form_modal
 from coder_slack.views.messages import problem, text_message
 from coder_slack.views.modals import (
     NAME_BLOCK,
-    create_modal,
     form_fields,
     form_value,
     parameter_block_id,
@@ -52,7 +53,7 @@ SUBMIT_BUDGET_SECONDS = 2.0
 PARAMETER_CACHE_SECONDS = 600.0
 Ack = Callable[..., Awaitable[Any]]
 
-_parameter_cache: dict[tuple[str, str], tuple[float, list[TemplateVersionParameter]]] = {}
+_form_cache: dict[tuple[str, str], tuple[float, ParameterForm]] = {}
 
 
 def _notice(title: str, text: str) -> View:
@@ -64,14 +65,21 @@ def _notice(title: str, text: str) -> View:
     )
 
 
-async def _parameters(actor: Actor, template: str) -> list[TemplateVersionParameter]:
+async def template_form(
+    actor: Actor, template: str, inputs: Mapping[str, Any] | None = None
+) -> ParameterForm:
+    """The template's create form: a classic one (rich parameters) is kept a while; a dynamic one is
+    evaluated by Coder for ``inputs`` every time."""
     key = (actor.client.url, template)
-    cached = _parameter_cache.get(key)
+    cached = _form_cache.get(key)
     if cached is not None and cached[0] > time.monotonic():
         return cached[1]
-    parameters = await actor.client.templates.parameters(template)
-    _parameter_cache[key] = (time.monotonic() + PARAMETER_CACHE_SECONDS, parameters)
-    return parameters
+    form = await actor.client.templates.form(template, inputs)
+    if not form.dynamic:
+        blank = tuple(replace(field, value=None, diagnostic=None) for field in form.fields)
+        form = replace(form, fields=blank)
+        _form_cache[key] = (time.monotonic() + PARAMETER_CACHE_SECONDS, form)
+    return form
 
 
 async def _post_card(inv: Invocation, actor: Actor, workspace: Workspace) -> None:
@@ -109,7 +117,7 @@ async def start_create(inv: Invocation, command: Create) -> None:
     async def work() -> None:
         nonlocal loading_view
         actor = await inv.actor()
-        fetch = asyncio.ensure_future(_parameters(actor, command.template))
+        fetch = asyncio.ensure_future(template_form(actor, command.template, command.parameters))
         done, _ = await asyncio.wait({fetch}, timeout=FETCH_BUDGET_SECONDS)
         if not done and inv.trigger_id:
             opened = await inv.bot.slack.views_open(
@@ -118,7 +126,7 @@ async def start_create(inv: Invocation, command: Create) -> None:
             )
             loading_view = str(opened["view"]["id"])
         try:
-            parameters = await fetch
+            form = await fetch
         except Exception as exc:
             if loading_view:
                 message, details = explain(exc, what=f"template `{command.template}`")
@@ -126,13 +134,17 @@ async def start_create(inv: Invocation, command: Create) -> None:
                     view_id=loading_view, view=_notice("Can't create", "\n".join([message, *details]))
                 )
             raise
-        fields = parameter_fields(parameters)
         # presets: the template's (none on a Coder without them); --preset's values are fixed
         presets = await create_presets.template_presets(actor, command.template)
         preset = resolve_preset(presets, command.preset, command.template) if command.preset else None
-        prefill = merge_preset_parameters(preset, command.parameters, parameters) if preset else {}
+        prefill = merge_preset_parameters(preset, command.parameters) if preset else {}
         prefill = {**command.parameters, **prefill}
+        if form.dynamic and preset is not None:  # the preset's fixed values feed the dynamic form's inputs
+            form = await template_form(actor, command.template, prefill)
+        fields = list(form.fields)
         missing = [f for f in fields if f.required and not f.ephemeral and f.name not in prefill]
+        if form.dynamic and not form.ok:  # a dynamic form with errors: show them in the form
+            missing += [f for f in fields if f.diagnostic]
         spec = {
             "template": command.template,
             "name": command.name,
@@ -155,7 +167,7 @@ async def start_create(inv: Invocation, command: Create) -> None:
             await _post_card(inv, actor, workspace)
             return
         metadata = {k: v for k, v in spec.items() if k not in {"parameters", "name", "preset"}}
-        modal = create_modal(command.template, fields, metadata, prefill, command.name)
+        modal = form_modal(command.template, form, metadata, prefill, command.name)
         modal = with_preset_block(modal, presets, preset.id if preset else None)
         if loading_view:
             await inv.bot.slack.views_update(view_id=loading_view, view=modal)
@@ -180,10 +192,8 @@ async def start_create(inv: Invocation, command: Create) -> None:
     await inv.guarded(work, what=f"template `{command.template}`")
 
 
-def _errors_for_blocks(
-    errors: Sequence[tuple[str, str]], parameters: Sequence[TemplateVersionParameter]
-) -> dict[str, str]:
-    names = {p.name for p in parameters}
+def _errors_for_blocks(errors: Sequence[tuple[str, str]], fields: Sequence[ParameterField]) -> dict[str, str]:
+    names = {f.name for f in fields}
     mapped: dict[str, str] = {}
     for field, detail in errors:
         name = field.removeprefix("rich_parameter_values.").removeprefix("parameters.")
@@ -215,11 +225,12 @@ async def submit_create(
     inv = make_invocation(str(metadata.get("channel") or ""))
     template = str(metadata.get("template") or "")
 
-    async def prepare() -> tuple[Actor, list[TemplateVersionParameter]]:
+    async def prepare() -> tuple[Actor, ParameterForm]:
         actor = await inv.actor()
         if values.get(PRESET_BLOCK):  # presets: the chosen one's id, checked against the template's
             presets[:] = await create_presets.template_presets(actor, template)
-        return actor, await _parameters(actor, template)
+        inputs = dynamic_inputs(values, metadata) if metadata.get("dynamic") else None
+        return actor, await template_form(actor, template, inputs)
 
     presets: list[Preset] = []
 
@@ -227,8 +238,8 @@ async def submit_create(
     preparing = asyncio.ensure_future(prepare())
     done, _ = await asyncio.wait({preparing}, timeout=SUBMIT_BUDGET_SECONDS)
     if done and preparing.exception() is None:
-        actor, parameters = preparing.result()
-        given, problems = _form_parameters(parameters, values)
+        actor, form = preparing.result()
+        given, problems = _form_parameters(form, values)
         preset = chosen_preset(presets, values.get(PRESET_BLOCK))
         if preset is not None:
             problems = {**preset_conflicts(preset, given), **problems}
@@ -251,7 +262,7 @@ async def submit_create(
                 field_errors(error) or isinstance(error, Conflict)
             ):
                 record_command("create", "coder_error")
-                mapped = _errors_for_blocks(field_errors(error), parameters) or {
+                mapped = _errors_for_blocks(field_errors(error), form.fields) or {
                     NAME_BLOCK: error_message(error)
                 }
                 await ack(response_action="errors", errors=mapped)
@@ -276,8 +287,8 @@ async def submit_create(
     )
 
     async def later() -> None:
-        actor, parameters = await preparing
-        given, _problems = _form_parameters(parameters, values)  # Coder's own check answers the rest
+        actor, form = await preparing
+        given, _problems = _form_parameters(form, values)  # Coder's own check answers the rest
         preset = chosen_preset(presets, values.get(PRESET_BLOCK))
         spec = {**metadata, "name": name, "parameters": given, "preset": preset.id if preset else None}
         workspace = await _create(inv, actor, spec)
@@ -290,18 +301,22 @@ async def choose_preset(
     bot: Bot, body: Mapping[str, Any], make_invocation: Callable[[str], Invocation]
 ) -> None:
     """presets: a preset picked in the create form refills it (see ``create_presets``)."""
-    await create_presets.on_preset_chosen(bot, body, make_invocation, _parameters)
+    await create_presets.on_preset_chosen(bot, body, make_invocation, template_form)
 
 
 def _form_parameters(
-    parameters: Sequence[TemplateVersionParameter], values: Mapping[str, str | None]
+    form: ParameterForm, values: Mapping[str, str | None]
 ) -> tuple[dict[str, str], dict[str, str]]:
     """The submitted form as Coder's parameter values, and each field's problem (block id → why), checked
-    with coder_client's rules for each parameter (options, bounds, regex, required)."""
+    with coder_client's rules for each parameter (options, bounds, regex, required) and, for dynamic
+    parameters, Coder's diagnostics for these very answers (fields the answers hid are left out)."""
     given: dict[str, str] = {}
     problems: dict[str, str] = {}
-    for field in form_fields(parameter_fields(parameters)):
+    for field in form_fields(form.fields):
         block = parameter_block_id(field.name)
+        if form.dynamic and field.diagnostic:
+            problems[block] = field.diagnostic[:150]
+            continue
         text = values.get(block)
         if not text:
             continue  # left empty: the template's default (Slack itself insists on the required ones)

@@ -9,11 +9,12 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from coder_client import Preset, TemplateVersionParameter, parameter_fields
+from coder_client import ParameterField, ParameterForm, Preset
 from slack_sdk.errors import SlackApiError
 
 from coder_slack.commands.context import Bot, Invocation
 from coder_slack.identity import Actor
+from coder_slack.views.dynamic_form import DYNAMIC_ACTION, dynamic_inputs, dynamic_modal
 from coder_slack.views.modals import (
     NAME_BLOCK,
     VALUE_ACTION,
@@ -29,7 +30,8 @@ log = logging.getLogger(__name__)
 
 PRESET_CACHE_SECONDS = 600.0
 _preset_cache: dict[tuple[str, str], tuple[float, list[Preset]]] = {}
-ParametersOf = Callable[[Actor, str], Awaitable[list[TemplateVersionParameter]]]
+# the template's create form for some answers (``create.template_form``: dynamic or classic)
+FormOf = Callable[[Actor, str, Mapping[str, Any] | None], Awaitable[ParameterForm]]
 
 
 async def template_presets(actor: Actor, template: str) -> list[Preset]:
@@ -46,12 +48,10 @@ async def template_presets(actor: Actor, template: str) -> list[Preset]:
     return presets
 
 
-def _current_prefill(
-    parameters: Sequence[TemplateVersionParameter], values: Mapping[str, str | None]
-) -> dict[str, str]:
+def _current_prefill(fields: Sequence[ParameterField], values: Mapping[str, str | None]) -> dict[str, str]:
     """What the form holds now, in Coder's string form (what ``create_modal`` prefills from)."""
     prefill: dict[str, str] = {}
-    for field in form_fields(parameter_fields(parameters)):
+    for field in form_fields(fields):
         text = values.get(parameter_block_id(field.name))
         if not text:
             continue
@@ -66,10 +66,10 @@ async def on_preset_chosen(
     bot: Bot,
     body: Mapping[str, Any],
     make_invocation: Callable[[str], Invocation],
-    parameters_of: ParametersOf,
+    form_of: FormOf,
 ) -> None:
     """Someone picked a preset in the create form: show the form again with the preset's values filled in
-    (what was typed elsewhere stays)."""
+    (what was typed elsewhere stays). A dynamic form is evaluated again with the preset's values as inputs."""
     view: Mapping[str, Any] = body.get("view") or {}
     try:
         metadata: dict[str, Any] = json.loads(view.get("private_metadata") or "{}")
@@ -79,14 +79,24 @@ async def on_preset_chosen(
     values = submitted_values(view)
     inv = make_invocation(str(metadata.get("channel") or ""))
     actor = await inv.actor()
-    parameters = await parameters_of(actor, template)
     presets = await template_presets(actor, template)
     selected = values.get(PRESET_BLOCK)
     preset = chosen_preset(presets, selected)
-    prefill = _current_prefill(parameters, values)
-    if preset is not None:
-        prefill.update(preset.values)
-    modal = create_modal(template, parameter_fields(parameters), metadata, prefill, values.get(NAME_BLOCK))
+    action = VALUE_ACTION
+    if metadata.get("dynamic"):  # dynamic parameters: Coder evaluates the form with the preset's values
+        inputs = dynamic_inputs(values, metadata)
+        if preset is not None:
+            inputs.update(preset.values)
+        form = await form_of(actor, template, inputs)
+        base = {k: v for k, v in metadata.items() if k not in ("dynamic", "lists")}
+        modal = dynamic_modal(template, form, base, values.get(NAME_BLOCK))
+        action = DYNAMIC_ACTION
+    else:
+        form = await form_of(actor, template, None)
+        prefill = _current_prefill(form.fields, values)
+        if preset is not None:
+            prefill.update(preset.values)
+        modal = create_modal(template, list(form.fields), metadata, prefill, values.get(NAME_BLOCK))
     modal = with_preset_block(modal, presets, selected)
     # Slack keeps what a person typed into an input whose block and action ids stay the same; a new
     # action id per choice makes each field show the preset's value.
@@ -95,7 +105,7 @@ async def on_preset_chosen(
         block_id = str(getattr(block, "block_id", "") or "")
         element = getattr(block, "element", None)
         if block_id.startswith(parameter_block_id("")) and element is not None:
-            element.action_id = f"{VALUE_ACTION}~{suffix}"
+            element.action_id = f"{action}~{suffix}"
     try:
         await bot.slack.views_update(view_id=str(view.get("id")), hash=view.get("hash"), view=modal)
     except SlackApiError as exc:  # the form changed meanwhile (hash_conflict) or was closed

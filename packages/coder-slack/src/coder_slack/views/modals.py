@@ -56,10 +56,16 @@ def _list_items(text: str) -> list[str]:
     return [str(item) for item in items] if isinstance(items, list) else [text]
 
 
-def _parameter_element(field: ParameterField, prefill: str | None) -> InputInteractiveElement:
+def _parameter_element(
+    field: ParameterField, prefill: str | None, action_id: str = VALUE_ACTION
+) -> InputInteractiveElement:
     """The input for one parameter, chosen by coder_client's form kind; prefilled from the command line or
     the template's default."""
     initial = prefill if prefill is not None else field.default
+    if action_id != VALUE_ACTION:  # a dynamic form's input (views/dynamic_form.py): each change dispatches
+        element = _parameter_element(field, prefill)
+        element.action_id = action_id
+        return element
     if field.form == "multi-select":
         options = [_option(label, value) for label, value in field.options[:100]]
         chosen = set(_list_items(initial))

@@ -4,7 +4,8 @@
 under an id that stays the same across publishes (as Slack's does); :func:`home_view` reads it back for tests.
 It refuses what Slack refuses: an unknown or deleted ``user_id`` (``invalid_arguments``, "invalid
 `user_id`"), a view that is not of type ``home``, Block Kit beyond a Home's limits (100 blocks, …), a view
-over 250 kB (``view_too_large``) and a ``hash`` that is not the stored view's (``hash_conflict``).
+over 250 kB (``view_too_large``) and a ``hash`` that is not the stored view's (``hash_conflict``);
+``views.update`` refuses a stale ``hash`` the same way.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def _store(state: SlackState, view: Any, view_id: str | None = None) -> Answer:
         **view,
         "id": view_id or f"V{state.next_id():08d}",
         "team_id": TEAM_ID,
-        "hash": f"{time.time():.6f}",
+        "hash": f"{time.time():.6f}{state.next_id() % 1000:03d}",  # unique: a new one for every change
         "state": {"values": {}},
     }
     state.store_view(stored)
@@ -70,8 +71,12 @@ def update(state: SlackState, args: dict[str, Any]) -> Answer:
     view_id = args.get("view_id")
     if not view_id and args.get("external_id"):
         view_id = state.view_id_of(str(args["external_id"]))
-    if not view_id or state.view(str(view_id)) is None:
+    current = state.view(str(view_id)) if view_id else None
+    if current is None:
         return {"ok": False, "error": "not_found"}
+    wanted_hash = args.get("hash")  # "hash_conflict": the view changed since the caller saw it
+    if wanted_hash and str(current.get("hash")) != str(wanted_hash):
+        return {"ok": False, "error": "hash_conflict"}
     return _store(state, args.get("view"), str(view_id))
 
 
