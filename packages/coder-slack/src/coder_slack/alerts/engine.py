@@ -410,9 +410,6 @@ class AlertEngine:
             workspace_id = watched_workspace(name)
             assert workspace_id is not None
             self._watched.add(workspace_id)
-            # A new watch's first snapshot is always recorded: that clears the transition mark of a
-            # workspace that turns out settled (watch-all-builds marks on every build change).
-            self._fingerprints.pop(workspace_id, None)
             await self._hub.add(workspace_id)
         self.metrics.watches_held(len(self._watched))
 
@@ -532,6 +529,10 @@ class AlertEngine:
                         if self._hub is not None:
                             await self._hub.remove(workspace_id)
                 orphans = await self.db.run(orphaned_transitional, now)
+                for workspace_id in orphans:
+                    # Its watch's first snapshot is recorded even if this process saw it so before: that
+                    # clears the mark of a workspace that turns out settled (build_feed marks on any change).
+                    self._fingerprints.pop(workspace_id, None)
                 await self._watch_many(orphans)
                 self.metrics.watches_held(len(self._watched))
             except Exception:
