@@ -19,6 +19,7 @@ from pathlib import Path
 
 LATEST = Path(__file__).parent / "results" / "latest"
 MIN_RUNS = 5
+TRY_OUT = " (fewer than 5: a try-out, not a result)"
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,8 @@ class Summary:
         out = [
             f"## {self.name}",
             "",
-            f"{len(self.runs)} runs, {statistics.median(self.seconds):.0f} s each (median); load average "
+            f"{len(self.runs)} runs{TRY_OUT if len(self.runs) < MIN_RUNS else ''}"
+            f", {statistics.median(self.seconds):.0f} s each (median); load average "
             f"(1 min) at the runs' starts: {', '.join(f'{load:.1f}' for load in self.load)}",
             "",
             "| figure | median | worst run | goal (on the median) | runs |",
@@ -110,9 +112,10 @@ def _fmt(value: float) -> str:
 
 
 def run_count(default: int = MIN_RUNS) -> int:
-    """How many runs: ``default`` (at least 5), or ``CODEROPS_BENCH_RUNS`` when set higher."""
+    """How many runs: ``default`` (at least 5), or ``CODEROPS_BENCH_RUNS`` (fewer than 5 only to try a
+    scenario out: the summary then says it is not a result)."""
     wanted = int(os.environ.get("CODEROPS_BENCH_RUNS", "0") or 0)
-    return max(MIN_RUNS, default, wanted)
+    return wanted if wanted > 0 else max(MIN_RUNS, default)
 
 
 def repeat(
