@@ -15,5 +15,14 @@ cd "$(dirname "$0")/.."
     echo
     sed -e 's/^## /### /' -e 's/^# /## /' "$file"
   done
+  # Written by tests/perf/runs.py at each run: every run's figures, the median and the worst run.
+  if compgen -G "tests/perf/results/latest/*.md" > /dev/null; then
+    echo
+    echo "## Latest runs (tests/perf/runs.py: goals asserted on the median of >= 5 runs, worst run reported)"
+    for file in tests/perf/results/latest/*.md; do
+      echo
+      sed -e 's/^## /### /' "$file"
+    done
+  fi
 } > tests/perf/RESULTS.md
 echo "wrote tests/perf/RESULTS.md"

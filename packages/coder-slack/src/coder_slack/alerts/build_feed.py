@@ -115,6 +115,7 @@ class BuildFeed:
         replica_id: str,
         lease_seconds: float,
         request_sweep: Callable[[], None],
+        on_marked: Callable[[], None] | None = None,
     ) -> None:
         self.db = db
         self.coder = coder
@@ -123,6 +124,8 @@ class BuildFeed:
         self.replica_id = replica_id
         self.interval = max(0.2, min(lease_seconds / 3, _CHECK_MAX))
         self.request_sweep = request_sweep
+        self.on_marked = on_marked
+        """Told after each batch of marks (the engine wakes every replica's claim of its share at once)."""
         self.state = STARTING
         self.holder = ""
         self.marked = 0
@@ -241,6 +244,8 @@ class BuildFeed:
             try:
                 await self.db.run(mark_in_transition, batch, utcnow())
                 self.marked += len(batch)
+                if self.on_marked is not None:
+                    self.on_marked()
                 return
             except Exception:
                 log.exception("build feed: marking %d workspaces failed; retrying", len(batch))
