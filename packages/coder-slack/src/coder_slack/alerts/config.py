@@ -73,5 +73,7 @@ class AlertConfig:
             poll_interval=settings.coder_slack_alert_poll_seconds,
             digest_update_interval=settings.coder_slack_digest_update_seconds,
             outbox_retention_days=float(settings.coder_slack_outbox_retention_days),
+            build_feed=settings.coder_slack_build_feed,
+            feed_sweep_interval=settings.coder_slack_feed_sweep_interval_seconds,
         )
         return replace(config, **overrides)
