@@ -152,7 +152,13 @@ class BuildFeed:
             self._set(ABSENT)
             return
         while True:
-            if await self.leases.claim_one(BUILD_FEED_LEASE):
+            try:
+                won = await self.leases.claim_one(BUILD_FEED_LEASE)
+            except Exception as error:  # the database is down for a moment: try again at the next check
+                log.info("build feed: could not claim the lease (%s)", type(error).__name__)
+                await asyncio.sleep(self.interval)
+                continue
+            if won:
                 self._set(CONNECTING, self.replica_id)
                 try:
                     await self._hold()
@@ -162,7 +168,7 @@ class BuildFeed:
                 except BuildFeedForbidden:
                     self._give_up(REFUSED, "the Coder token is neither Owner nor Template Admin")
                     return
-                except CoderError as error:
+                except Exception as error:  # Coder failed for good (401, ...), or a bug: never end the task
                     log.warning("build feed: stopped (%s); trying again", type(error).__name__)
                     self.leases.give_back(BUILD_FEED_LEASE)
                     self._set(CONNECTING)
