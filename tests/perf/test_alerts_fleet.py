@@ -238,15 +238,21 @@ def _ten_thousand(fresh_postgres: Callable[[], str], tmp_path: Path) -> dict[str
                 starting = list(agents.values())[:IN_TRANSITION]
                 for agent_id in starting:
                     sim.control(f"agent-lifecycle/{agent_id}", {"state": "starting"})
-                _wait(
-                    lambda: (
-                        sum(_holders(db).values()) >= IN_TRANSITION
-                        and sim.state()["open_watch_streams"] >= IN_TRANSITION
-                    ),
-                    120,
-                    f"{IN_TRANSITION} streams",
-                    log,
-                )
+                try:
+                    _wait(
+                        lambda: (
+                            sum(_holders(db).values()) >= IN_TRANSITION
+                            and sim.state()["open_watch_streams"] >= IN_TRANSITION
+                        ),
+                        300,
+                        f"{IN_TRANSITION} streams",
+                    )
+                except AssertionError:
+                    transitional = _count(db, "SELECT count(*) FROM alert_workspaces WHERE transitional")
+                    raise AssertionError(
+                        f"recorded in transition: {transitional}; leases: {_holders(db)}; "
+                        f"sim streams: {sim.state()['open_watch_streams']}"
+                    ) from None
                 time.sleep(5.0)
                 rss = [b.memory_info().rss / 2**20 for b in bots]
                 before = _cpu_seconds(bots)

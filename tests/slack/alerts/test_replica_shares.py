@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, text
 
 # Short enough for a quick test, long enough that a replica starved of CPU on a loaded machine keeps its
 # heartbeat (every second) within the lease.
-LEASE = 6.0
+LEASE = 10.0
 WORKSPACES = 120
 CHANNELS = 30
 

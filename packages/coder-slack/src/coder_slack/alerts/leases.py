@@ -183,12 +183,15 @@ def claim_destinations(
     now: datetime,
     seconds: float,
     owned: Callable[[str], bool] | None = None,
+    steal_after: float = 3.0,
 ) -> list[str]:
     """Destinations with rows due that no other replica holds; leased to ``replica`` now.
 
     With ``owned`` (replicas share the delivery, ``shares.Shares.mine``), only the destinations it accepts:
     they are found first without a lock, so the rows of other replicas' destinations are never locked here
-    (``SKIP LOCKED`` would make their owners skip them)."""
+    (``SKIP LOCKED`` would make their owners skip them). A destination whose rows have waited ``steal_after``
+    seconds with nobody holding it is taken whoever owns it: its owner may have died, and the live set only
+    forgets a dead replica after a lease."""
     # Per destination, one index seek per status ("any unsent row?"), rather than a scan of the whole outbox
     # (sent rows included) on every poll.
     waiting = or_(
@@ -212,8 +215,23 @@ def claim_destinations(
     )
     query = select(AlertDestination).where(*free).limit(200).with_for_update(skip_locked=True)
     if owned is not None:
-        candidates = session.scalars(select(AlertDestination.destination).where(*free).limit(1000))
-        mine = [destination for destination in candidates if owned(destination)]
+        oldest = (
+            select(func.min(AlertOutboxItem.due_at))
+            .where(
+                AlertOutboxItem.destination == AlertDestination.destination,
+                AlertOutboxItem.status.in_(UNSENT),
+            )
+            .scalar_subquery()
+        )
+        candidates = session.execute(
+            select(AlertDestination.destination, oldest).where(*free).limit(1000)
+        ).all()
+        abandoned = now - timedelta(seconds=steal_after)
+        mine = [
+            destination
+            for destination, due in candidates
+            if owned(destination) or (due is not None and (aware(due) or now) < abandoned)
+        ]
         if not mine:
             return []
         query = query.where(AlertDestination.destination.in_(mine))
