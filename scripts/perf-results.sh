@@ -9,11 +9,20 @@ cd "$(dirname "$0")/.."
   echo "\`scripts/perf-results.sh\` from \`tests/perf/results/*.md\`). Each section names the exact command that"
   echo "produced it and compares against a baseline measured in the same run. Machine: 2 cores, 24 GB, shared"
   echo "and noisy: read ratios and medians, not single figures."
-  for area in refactor sim client slack alerts jupyter notifications lab-panel; do
+  for area in refactor sim client slack alerts fleet jupyter notifications lab-panel; do
     file="tests/perf/results/$area.md"
     [ -f "$file" ] || continue
     echo
     sed -e 's/^## /### /' -e 's/^# /## /' "$file"
   done
+  # Written by tests/perf/runs.py at each run: every run's figures, the median and the worst run.
+  if compgen -G "tests/perf/results/latest/*.md" > /dev/null; then
+    echo
+    echo "## Latest runs (tests/perf/runs.py: goals asserted on the median of >= 5 runs, worst run reported)"
+    for file in tests/perf/results/latest/*.md; do
+      echo
+      sed -e 's/^## /### /' "$file"
+    done
+  fi
 } > tests/perf/RESULTS.md
 echo "wrote tests/perf/RESULTS.md"

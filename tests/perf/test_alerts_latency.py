@@ -1,6 +1,6 @@
 """Alert latency: agent ready in the sim → chat.postMessage at the stand-in, against a bare httpx-sse
-reader of
-the same workspaces' watch streams in the same run (goal: p99 ≤ bare p99 + 100 ms)."""
+reader of the same workspaces' watch streams in the same run (goal, issue 14: p99 ≤ bare p99 + 50 ms, on
+the median of ≥ 5 runs with the worst run reported: ``runs.py``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ import httpx
 from httpx_sse import aconnect_sse
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "slack" / "alerts"))
+sys.path.insert(0, str(Path(__file__).parent))
 from alerts_helpers import BotFarm, HistoryStandIn, add_rows, bot_env, migrate, subscription
+from runs import Goal, repeat
 
 WORKSPACES = 40
 
@@ -43,10 +45,20 @@ async def _bare_reader(url: str, token: str, workspace_id: str, seen: dict[str, 
 
 
 def test_alert_latency_against_bare_sse_reader(make_sim, tmp_path: Path) -> None:
+    summary = repeat(
+        "alert-latency",
+        lambda index: _one_run(make_sim, tmp_path / f"run{index}"),
+        [Goal("p99 difference", 50.0, unit=" ms")],
+    )
+    summary.check()
+
+
+def _one_run(make_sim, tmp_path: Path) -> dict[str, float]:
     import time
 
     from coder_client import AsyncCoderClient
 
+    tmp_path.mkdir(parents=True)
     sim = make_sim(speed=2.0, record=False)
     database = f"sqlite:///{tmp_path / 'alerts.db'}"
     migrate(database)
@@ -111,6 +123,7 @@ def test_alert_latency_against_bare_sse_reader(make_sim, tmp_path: Path) -> None
             return bot, bare
 
         bot, bare = asyncio.run(main())
+    sim.stop()
     assert len(bot) == WORKSPACES
     lines = [
         f"alert latency over {WORKSPACES} ready events "
@@ -119,9 +132,12 @@ def test_alert_latency_against_bare_sse_reader(make_sim, tmp_path: Path) -> None
         f"p99 {_pct(bare, 0.99) * 1000:.0f} ms",
         f"  alert engine → Slack:  p50 {statistics.median(bot) * 1000:.0f} ms, "
         f"p99 {_pct(bot, 0.99) * 1000:.0f} ms",
-        f"  p99 difference: {(_pct(bot, 0.99) - _pct(bare, 0.99)) * 1000:+.0f} ms (goal ≤ +100 ms); "
-        f"p50 ratio {statistics.median(bot) / max(statistics.median(bare), 1e-6):.2f}",
     ]
     print("\n".join(lines))
-    Path(tmp_path / "figures.txt").write_text("\n".join(lines))
-    assert _pct(bot, 0.99) - _pct(bare, 0.99) <= 0.1
+    return {
+        "p99 difference": (_pct(bot, 0.99) - _pct(bare, 0.99)) * 1000,
+        "bare reader p50": statistics.median(bare) * 1000,
+        "bare reader p99": _pct(bare, 0.99) * 1000,
+        "engine p50": statistics.median(bot) * 1000,
+        "engine p99": _pct(bot, 0.99) * 1000,
+    }

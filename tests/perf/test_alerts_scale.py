@@ -7,6 +7,9 @@
   ``chat.postMessage`` per channel per second), baseline: the bare sim → stand-in path is not involved; the
   figure
   is the lateness distribution itself.
+
+Each runs at least 5 times (``runs.py``): the goals are asserted on the median run, the worst run is
+reported; what must hold in every run (no post while idle, Slack's per-channel limit) is asserted per run.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "slack" / "alerts"))
+sys.path.insert(0, str(Path(__file__).parent))
 from alerts_helpers import (
     BotFarm,
     HistoryStandIn,
@@ -29,6 +33,7 @@ from alerts_helpers import (
     migrate,
     subscription,
 )
+from runs import Goal, repeat
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -58,6 +63,16 @@ def _cpu_percent(process: psutil.Process, seconds: float) -> float:
 
 
 def test_two_thousand_watched_workspaces_memory_and_idle_cpu(make_sim, tmp_path: Path) -> None:
+    summary = repeat(
+        "alerts-2000-watched",
+        lambda index: _two_thousand(make_sim, tmp_path / f"run{index}"),
+        [Goal("RSS, 2,000 streams", 250.0, unit=" MB"), Goal("idle CPU, 2,000 streams", 5.0, unit=" %")],
+    )
+    summary.check()
+
+
+def _two_thousand(make_sim, tmp_path: Path) -> dict[str, float]:
+    tmp_path.mkdir(parents=True)
     sim = make_sim(speed=10.0, record=False)
     ids: list[str] = []
     for owner in ("alice", "bob"):
@@ -98,6 +113,7 @@ def test_two_thousand_watched_workspaces_memory_and_idle_cpu(make_sim, tmp_path:
             posts = len(standin.calls("chat.postMessage"))
         finally:
             farm.close()
+            sim.stop()
     lines = [
         "2,000 watched workspaces, one bot process "
         "(SQLite, the defaults: sweep 30 s, lease 15 s, delivery poll 1 s; sim heartbeat 15 s):",
@@ -108,12 +124,26 @@ def test_two_thousand_watched_workspaces_memory_and_idle_cpu(make_sim, tmp_path:
     ]
     print("\n".join(lines))
     (tmp_path / "figures.txt").write_text("\n".join(lines))
-    assert posts == 0
-    assert rss <= 250
-    assert cpu <= 5.0
+    assert posts == 0  # every run: idle means nothing to deliver
+    return {
+        "RSS, settled": base_rss,
+        "idle CPU, settled": base_cpu,
+        "RSS, 2,000 streams": rss,
+        "idle CPU, 2,000 streams": cpu,
+    }
 
 
 def test_five_hundred_simultaneous_ready_events(make_sim, tmp_path: Path) -> None:
+    summary = repeat(
+        "alerts-500-burst",
+        lambda index: _five_hundred(make_sim, tmp_path / f"run{index}"),
+        [Goal("max lateness after due time", 1000.0, unit=" ms")],
+    )
+    summary.check()
+
+
+def _five_hundred(make_sim, tmp_path: Path) -> dict[str, float]:
+    tmp_path.mkdir(parents=True)
     sim = make_sim(speed=10.0, record=False)
     ids = sim.seed_workspaces("alice", "python-ds", "burst", 500)
     agents = _agents_of(sim, set(ids))
@@ -158,6 +188,7 @@ def test_five_hundred_simultaneous_ready_events(make_sim, tmp_path: Path) -> Non
             calls = standin.calls("chat.postMessage")
         finally:
             farm.close()
+            sim.stop()
     lateness = sorted(arrived[w] - ready_at[w] for w in ids)
     # An alert's due time: its ready time, or later when its channel may not take a message yet (one post per
     # second; a digest is updated at most every 0.5 s, CODER_SLACK_DIGEST_UPDATE_SECONDS).
@@ -193,6 +224,11 @@ def test_five_hundred_simultaneous_ready_events(make_sim, tmp_path: Path) -> Non
         f"{closest:.2f} s apart (limit: 1 per second; the stand-in's clock adds request jitter)",
     ]
     print("\n".join(lines))
+    # Every run: nothing lost, Slack's per-channel limit kept.
     assert len(arrived) == 500
     assert closest >= 0.9
-    assert due_lateness[-1] <= 1.0
+    return {
+        "max lateness after due time": due_lateness[-1] * 1000,
+        "p50 lateness after ready": statistics.median(lateness) * 1000,
+        "closest posts in a channel": closest,
+    }

@@ -116,3 +116,15 @@ def test_without_the_feed_the_sweep_still_finds_a_start_outside_slack(
 
         assert asyncio.run(main()) == "1"
         assert len(_ready_posts(standin, "outside")) == 1
+
+
+def test_the_feed_can_be_turned_off_and_its_sweep_interval_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    from coder_slack.alerts import AlertConfig
+    from coder_slack.settings import Settings
+
+    monkeypatch.setenv("CODER_SLACK_BUILD_FEED", "false")
+    monkeypatch.setenv("CODER_SLACK_FEED_SWEEP_INTERVAL_SECONDS", "120")
+    config = AlertConfig.from_settings(Settings())
+    assert config.build_feed is False
+    assert config.feed_sweep_interval == 120.0
+    assert AlertConfig().build_feed is True

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alerts_helpers import (
@@ -49,7 +50,7 @@ def _wait(what: str, check: object, limit: float, log: Path) -> float:
 
 @pytest.mark.postgres
 def test_killed_feed_holder_hands_the_feed_over_within_a_lease(
-    make_sim, postgres_url: str, tmp_path: Path
+    make_sim: Any, postgres_url: str, tmp_path: Path
 ) -> None:
     sim = make_sim(speed=2.0, record=False, experiments={"workspace-build-updates"})
     migrate(postgres_url)

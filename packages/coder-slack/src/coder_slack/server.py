@@ -397,8 +397,18 @@ async def serve_alerts(settings: Settings) -> int:
             log.error("the alert engine cannot run with these settings (see above)")
             return 1
         await engine.start()
-        print(f"ALERTS READY pid={os.getpid()}", flush=True)
+        ops_runner: web.AppRunner | None = None
+        where = ""
+        if settings.coder_slack_ops_port is not None:
+            # /metrics of this replica (its share of the watching), /healthz and /readyz without checks.
+            ops_app = web.Application()
+            ops.add_ops_routes(ops_app, {})
+            ops_runner, port = await _listen(ops_app, "0.0.0.0", settings.coder_slack_ops_port)
+            where = f" ops=http://127.0.0.1:{port}"
+        print(f"ALERTS READY pid={os.getpid()}{where}", flush=True)
         await stop.wait()
+        if ops_runner is not None:
+            await ops_runner.cleanup()
         return 0
     finally:
         await service.close()

@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     coder_slack_alert_poll_seconds: float = Field(default=1.0, gt=0)
     coder_slack_digest_update_seconds: float = Field(default=0.5, gt=0)
     coder_slack_outbox_retention_days: int = Field(default=14, ge=1)
+    # watch-all-builds (coder_slack.alerts.build_feed): Coder's deployment-wide build feed, where offered
+    coder_slack_build_feed: bool = True
+    coder_slack_feed_sweep_interval_seconds: float = Field(default=300.0, gt=0)
 
     # Build timings (Coder v2.17+) on the status card and the alerts: how long to wait for them (then the card
     # and the alert go without), and how much longer than the template's median startup (besides 1.5×) a

@@ -115,6 +115,7 @@ class BuildFeed:
         replica_id: str,
         lease_seconds: float,
         request_sweep: Callable[[], None],
+        on_marked: Callable[[], None] | None = None,
     ) -> None:
         self.db = db
         self.coder = coder
@@ -123,6 +124,8 @@ class BuildFeed:
         self.replica_id = replica_id
         self.interval = max(0.2, min(lease_seconds / 3, _CHECK_MAX))
         self.request_sweep = request_sweep
+        self.on_marked = on_marked
+        """Told after each batch of marks (the engine wakes every replica's claim of its share at once)."""
         self.state = STARTING
         self.holder = ""
         self.marked = 0
@@ -149,7 +152,13 @@ class BuildFeed:
             self._set(ABSENT)
             return
         while True:
-            if await self.leases.claim_one(BUILD_FEED_LEASE):
+            try:
+                won = await self.leases.claim_one(BUILD_FEED_LEASE)
+            except Exception as error:  # the database is down for a moment: try again at the next check
+                log.info("build feed: could not claim the lease (%s)", type(error).__name__)
+                await asyncio.sleep(self.interval)
+                continue
+            if won:
                 self._set(CONNECTING, self.replica_id)
                 try:
                     await self._hold()
@@ -159,7 +168,7 @@ class BuildFeed:
                 except BuildFeedForbidden:
                     self._give_up(REFUSED, "the Coder token is neither Owner nor Template Admin")
                     return
-                except CoderError as error:
+                except Exception as error:  # Coder failed for good (401, ...), or a bug: never end the task
                     log.warning("build feed: stopped (%s); trying again", type(error).__name__)
                     self.leases.give_back(BUILD_FEED_LEASE)
                     self._set(CONNECTING)
@@ -241,6 +250,8 @@ class BuildFeed:
             try:
                 await self.db.run(mark_in_transition, batch, utcnow())
                 self.marked += len(batch)
+                if self.on_marked is not None:
+                    self.on_marked()
                 return
             except Exception:
                 log.exception("build feed: marking %d workspaces failed; retrying", len(batch))

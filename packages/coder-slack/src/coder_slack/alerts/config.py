@@ -76,5 +76,7 @@ class AlertConfig:
             digest_update_interval=settings.coder_slack_digest_update_seconds,
             outbox_retention_days=float(settings.coder_slack_outbox_retention_days),
             slower_min_extra_seconds=settings.coder_slack_slower_min_extra_seconds,
+            build_feed=settings.coder_slack_build_feed,
+            feed_sweep_interval=settings.coder_slack_feed_sweep_interval_seconds,
         )
         return replace(config, **overrides)

@@ -50,6 +50,7 @@ from coder_slack.alerts.leases import (
     SWEEP_LEASE,
     HeldLeases,
     orphaned_transitional,
+    watch_holders,
     watch_lease,
     watched_workspace,
 )
@@ -64,6 +65,8 @@ from coder_slack.alerts.ledger import (
 from coder_slack.alerts.metrics import AlertMetrics
 from coder_slack.alerts.repository import forget_workspaces, outbox_depth, unknown_keys
 from coder_slack.alerts.retention import retention_cutoffs
+from coder_slack.alerts.shares import Shares, beat, live_replicas, mark_stopped
+from coder_slack.alerts.wakeups import WATCHES, Wakeups
 from coder_slack.alerts.worker import DeliveryWorker
 from coder_slack.build_timings import TIMED_KINDS, TimingNote, timing_note
 from coder_slack.notifications.router import NotificationRouter
@@ -151,6 +154,20 @@ class AlertEngine:
         self._hub: WatchHub | None = None
         self._watched: set[str] = set()
         self.leases = HeldLeases(self.db, self.config.replica_id, self.config.lease_seconds)
+        # Replicas on PostgreSQL share the watch streams and the destinations (``shares``: rendezvous hashing
+        # over the live replicas); on SQLite (one replica) everything is this one's.
+        self.shares = Shares(self.config.replica_id, shared=self.db.is_postgres)
+        self._wakeups: Wakeups | None = None
+        if self.shares.shared:
+            self.delivery.owned = self._owns_destination
+            self._wakeups = Wakeups(self.db, self.db.engine.url, self._woken)
+            self.delivery.elsewhere = self._wakeups.send
+        # Workspaces whose watch failed for good, and when (monotonic): not claimed again for a sweep
+        # interval.
+        self._watch_failed: dict[str, float] = {}
+        # Watched because the command app asked (``track``), whoever owns them: kept until they settle.
+        self._tracked: set[str] = set()
+        self._rebalance_now = asyncio.Event()
         # Per workspace: its latest build and the alert keys recorded for it (a new build starts afresh, so
         # this stays as large as the fleet, not as the history).
         self._recorded: dict[str, tuple[str, set[str]]] = {}
@@ -179,6 +196,7 @@ class AlertEngine:
                 replica_id=self.config.replica_id,
                 lease_seconds=self.config.lease_seconds,
                 request_sweep=self.request_sweep,
+                on_marked=self.orphans_now,
             )
             if self.config.build_feed
             else None
@@ -194,6 +212,9 @@ class AlertEngine:
         )
         if self.catch_up is not None:
             log.info("alert engine: catching up on %s .. %s", self.catch_up.since, self.catch_up.until)
+        if self.shares.shared:
+            # Know the other replicas before the first sweep, or this one would claim every watch at first.
+            self.shares.update(await self.db.run(live_replicas, utcnow(), self.config.lease_seconds))
         # The engine works from snapshots: the hub derives no lifecycle events for it.
         self._hub = WatchHub(
             self.coder,
@@ -212,6 +233,10 @@ class AlertEngine:
         ]
         if self.build_feed is not None:
             self._tasks.append(asyncio.create_task(self.build_feed.run(), name="alerts-build-feed"))
+        if self.shares.shared:
+            self._tasks.append(asyncio.create_task(self._share_keeper(), name="alerts-shares"))
+        if self._wakeups is not None:
+            self._tasks.append(asyncio.create_task(self._wakeups.run(), name="alerts-wakeups"))
         self.started = True
 
     async def stop(self) -> None:
@@ -224,8 +249,13 @@ class AlertEngine:
         await self.delivery.stop()
         if self._hub is not None:
             await self._hub.aclose()
+        if self._wakeups is not None:
+            await self._wakeups.aclose()
         with contextlib.suppress(Exception):
             await self.leases.release_all()
+        if self.shares.shared:
+            with contextlib.suppress(Exception):
+                await self.db.run(mark_stopped, self.config.replica_id)
         self._watched.clear()
         self.metrics.watches_held(0)
         await self.notification_router.db.close()
@@ -238,7 +268,9 @@ class AlertEngine:
         await asyncio.wait_for(self._swept_once.wait(), limit)
 
     async def track(self, workspace_id: str) -> None:
-        """Watch this workspace now (the command app just started a build), instead of at the next sweep."""
+        """Watch this workspace now (the command app just started a build), instead of at the next sweep;
+        this replica keeps the watch until the workspace settles, whichever replica owns it."""
+        self._tracked.add(workspace_id)
         await self._watch_many([workspace_id])
 
     def notifications_received(self) -> None:
@@ -306,8 +338,9 @@ class AlertEngine:
             with contextlib.suppress(Exception):
                 await self.db.run(clear_mark, workspace_id)
             return
-        self._watched.discard(workspace_id)
-        self.metrics.watches_held(len(self._watched))
+        # Given back, and not claimed again for a sweep interval (the next sweep or takeover retries it).
+        self._watch_failed[workspace_id] = asyncio.get_running_loop().time()
+        await self._unwatch(workspace_id)
 
     async def _recorder(self) -> None:
         while True:
@@ -420,16 +453,24 @@ class AlertEngine:
 
     async def _adjust_watches(self, workspaces: list[Workspace] | list[WorkspaceSummary]) -> None:
         starting = []
+        theirs = False
         for workspace in workspaces:
             if is_transitional(workspace):
-                starting.append(workspace.id)
+                # Another replica's share is left to its owner (woken now, ``orphans_now``; else within a
+                # second, ``_share_keeper``); what this replica already watches it keeps.
+                if self.shares.mine(workspace.id) or workspace.id in self._watched:
+                    starting.append(workspace.id)
+                else:
+                    theirs = True
             elif workspace.id in self._watched:
                 await self._unwatch(workspace.id)
         await self._watch_many(starting)
+        if theirs:
+            self.orphans_now()
 
     async def _watch_many(self, workspace_ids: list[str]) -> None:
         """Claim the watch leases of many workspaces in one transaction, then watch the ones won."""
-        wanted = [w for w in workspace_ids if w not in self._watched]
+        wanted = [w for w in workspace_ids if w not in self._watched and not self._failed_recently(w)]
         if not wanted or self._hub is None:
             return
         won = await self.leases.claim([watch_lease(w) for w in wanted])
@@ -437,11 +478,83 @@ class AlertEngine:
             workspace_id = watched_workspace(name)
             assert workspace_id is not None
             self._watched.add(workspace_id)
-            # A new watch's first snapshot is always recorded: that clears the transition mark of a
-            # workspace that turns out settled (watch-all-builds marks on every build change).
-            self._fingerprints.pop(workspace_id, None)
             await self._hub.add(workspace_id)
         self.metrics.watches_held(len(self._watched))
+
+    def _failed_recently(self, workspace_id: str) -> bool:
+        failed = self._watch_failed.get(workspace_id)
+        if failed is None:
+            return False
+        if asyncio.get_running_loop().time() - failed < self.config.sweep_interval:
+            return True
+        del self._watch_failed[workspace_id]
+        return False
+
+    # ----------------------------------------------------------------- sharing between replicas
+
+    def _owns_destination(self, destination: str) -> bool:
+        return self.shares.mine(f"destination:{destination}")
+
+    def orphans_now(self) -> None:
+        """Workspaces were just marked transitional (``alert_workspaces``): have every replica claim its share
+        of the unwatched ones now rather than at its next second (this one directly, the others through a
+        wake-up)."""
+        self._rebalance_now.set()
+        if self._wakeups is not None:
+            self._wakeups.send({WATCHES})
+
+    def _woken(self, destinations: set[str]) -> None:
+        """Another replica queued rows for these destinations: drain the ones this replica owns now (the
+        others are left to polling, so replicas that briefly disagree about who owns one never ping-pong)."""
+        if WATCHES in destinations:
+            self._rebalance_now.set()
+            destinations = destinations - {WATCHES}
+        mine = {destination for destination in destinations if self._owns_destination(destination)}
+        if mine:
+            self.delivery.kick(mine)
+
+    async def _share_keeper(self) -> None:
+        interval = min(1.0, max(0.2, self.config.lease_seconds / 3))
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._rebalance_now.wait(), timeout=interval)
+            self._rebalance_now.clear()
+            try:
+                await self.rebalance()
+            except Exception:
+                log.exception("alert engine: sharing the watches failed; retrying")
+
+    async def rebalance(self) -> None:
+        """Heartbeat and read the live replicas; when they changed, give back the watches another replica
+        owns now (a new replica takes its share); then claim this replica's share of the transitional
+        workspaces nobody watches (a dead replica's, after its leases expired; ones another replica
+        recorded)."""
+        now = utcnow()
+        live = await self.db.run(beat, now, self.config.replica_id, self.config.lease_seconds)
+        changed = self.shares.update(live)
+        # Checked every time, not only when the live set changed: a claim decided just before the change
+        # (a sweep's) may have landed just after it.
+        theirs = [w for w in self._watched if w not in self._tracked and not self.shares.mine(w)]
+        for workspace_id in theirs:
+            await self._unwatch(workspace_id)
+        if theirs:
+            await self.leases.flush()
+            self.orphans_now()  # their owners claim them now
+        if changed or theirs:
+            log.info(
+                "alert engine: %d replicas alive; gave %d watches to their owners",
+                len(self.shares.replicas),
+                len(theirs),
+            )
+        orphans = [w for w in await self.db.run(orphaned_transitional, now) if self.shares.mine(w)]
+        self._record_first_snapshots(orphans)
+        await self._watch_many(orphans)
+
+    def _record_first_snapshots(self, workspace_ids: list[str]) -> None:
+        """The first snapshot of these orphans' watches is recorded even if this process saw it so before:
+        that clears the mark of a workspace that turns out settled (``build_feed`` marks on any change)."""
+        for workspace_id in workspace_ids:
+            self._fingerprints.pop(workspace_id, None)
 
     async def _close_watch(self, hub: WatchHub, workspace_id: str) -> None:
         if workspace_id not in self._watched:
@@ -449,6 +562,7 @@ class AlertEngine:
 
     async def _unwatch(self, workspace_id: str) -> None:
         self._watched.discard(workspace_id)
+        self._tracked.discard(workspace_id)
         if self._hub is not None:
             # Not from inside the watch's own callback (that would cancel the caller), and a moment later:
             # closing hundreds of streams at once should not delay the alerts they just produced.
@@ -552,16 +666,23 @@ class AlertEngine:
             await asyncio.sleep(interval)
             try:
                 now = utcnow()
-                await self.db.run(heartbeat, now, self.config.replica_id)
+                if not self.shares.shared:  # sharing replicas heartbeat every second (``rebalance``)
+                    await self.db.run(heartbeat, now, self.config.replica_id)
                 for name in await self.leases.renew(now):
                     workspace_id = watched_workspace(name)
                     if workspace_id is not None:
                         self._watched.discard(workspace_id)
                         if self._hub is not None:
                             await self._hub.remove(workspace_id)
-                orphans = await self.db.run(orphaned_transitional, now)
-                await self._watch_many(orphans)
+                if not self.shares.shared:
+                    orphans = await self.db.run(orphaned_transitional, now)
+                    self._record_first_snapshots(orphans)
+                    await self._watch_many(orphans)
+                    everyone = len(self._watched)
+                else:
+                    everyone = sum((await self.db.run(watch_holders, now)).values())
                 self.metrics.watches_held(len(self._watched))
+                self.metrics.share(len(self.shares.replicas), len(self._watched), everyone)
             except Exception:
                 log.exception("alert engine: lease upkeep failed; retrying")
 

@@ -8,9 +8,10 @@ it), so two replicas never wait on each other for the same lease and never both 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, literal, or_, select, update
+from sqlalchemy import and_, exists, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from coder_slack.store import (
@@ -109,6 +110,16 @@ def orphaned_transitional(session: Session, now: datetime) -> list[str]:
     return list(session.scalars(query))
 
 
+def watch_holders(session: Session, now: datetime) -> dict[str, int]:
+    """Live watch leases per holder (how the streams are shared out; ``/metrics`` and the tests)."""
+    query = (
+        select(AlertLease.holder, func.count())
+        .where(AlertLease.name.like(f"{_WATCH_PREFIX}%"), AlertLease.expires_at > now)
+        .group_by(AlertLease.holder)
+    )
+    return {holder: int(count) for holder, count in session.execute(query).all()}
+
+
 class HeldLeases:
     """The named leases this replica holds, kept in step with ``alert_leases``: claimed in batches, renewed
     together by the engine's lease keeper, given back in batches (no transaction on an alert's hot path)."""
@@ -142,12 +153,16 @@ class HeldLeases:
             self._held.discard(name)
             self._to_release.add(name)
 
-    async def renew(self, now: datetime) -> set[str]:
-        """Release what was given back, extend the rest; the leases lost meanwhile (expired, taken over)."""
+    async def flush(self) -> None:
+        """Release what was given back now (rather than with the next ``renew``)."""
         if self._to_release:
             released = list(self._to_release - self._held)
             self._to_release.clear()
             await self.db.run(release_leases, released, self.holder)
+
+    async def renew(self, now: datetime) -> set[str]:
+        """Release what was given back, extend the rest; the leases lost meanwhile (expired, taken over)."""
+        await self.flush()
         mine = set(self._held)
         kept = await self.db.run(renew_leases, self.holder, now, self.seconds)
         lost = mine - kept
@@ -162,8 +177,21 @@ class HeldLeases:
 # ------------------------------------------------------------------------------------ destination leases
 
 
-def claim_destinations(session: Session, replica: str, now: datetime, seconds: float) -> list[str]:
-    """Destinations with rows due that no other replica holds; leased to ``replica`` now."""
+def claim_destinations(
+    session: Session,
+    replica: str,
+    now: datetime,
+    seconds: float,
+    owned: Callable[[str], bool] | None = None,
+    steal_after: float = 3.0,
+) -> list[str]:
+    """Destinations with rows due that no other replica holds; leased to ``replica`` now.
+
+    With ``owned`` (replicas share the delivery, ``shares.Shares.mine``), only the destinations it accepts:
+    they are found first without a lock, so the rows of other replicas' destinations are never locked here
+    (``SKIP LOCKED`` would make their owners skip them). A destination whose rows have waited ``steal_after``
+    seconds with nobody holding it is taken whoever owns it: its owner may have died, and the live set only
+    forgets a dead replica after a lease."""
     # Per destination, one index seek per status ("any unsent row?"), rather than a scan of the whole outbox
     # (sent rows included) on every poll.
     waiting = or_(
@@ -176,20 +204,37 @@ def claim_destinations(session: Session, replica: str, now: datetime, seconds: f
             for status in UNSENT
         )
     )
-    query = (
-        select(AlertDestination)
-        .where(
-            waiting,
-            AlertDestination.disabled_reason.is_(None),
-            or_(
-                AlertDestination.leased_until.is_(None),
-                AlertDestination.leased_until < now,
-                AlertDestination.leased_by == replica,
-            ),
-        )
-        .limit(200)
-        .with_for_update(skip_locked=True)
+    free = (
+        waiting,
+        AlertDestination.disabled_reason.is_(None),
+        or_(
+            AlertDestination.leased_until.is_(None),
+            AlertDestination.leased_until < now,
+            AlertDestination.leased_by == replica,
+        ),
     )
+    query = select(AlertDestination).where(*free).limit(200).with_for_update(skip_locked=True)
+    if owned is not None:
+        oldest = (
+            select(func.min(AlertOutboxItem.due_at))
+            .where(
+                AlertOutboxItem.destination == AlertDestination.destination,
+                AlertOutboxItem.status.in_(UNSENT),
+            )
+            .scalar_subquery()
+        )
+        candidates = session.execute(
+            select(AlertDestination.destination, oldest).where(*free).limit(1000)
+        ).all()
+        abandoned = now - timedelta(seconds=steal_after)
+        mine = [
+            destination
+            for destination, due in candidates
+            if owned(destination) or (due is not None and (aware(due) or now) < abandoned)
+        ]
+        if not mine:
+            return []
+        query = query.where(AlertDestination.destination.in_(mine))
     claimed = []
     for destination in session.scalars(query):
         destination.leased_by = replica

@@ -539,6 +539,7 @@ def heartbeat(session: Session, now: datetime, replica_id: str) -> None:
         session.add(AlertMeta(key=key, value="", updated_at=now))
     else:
         row.updated_at = now
+        row.value = ""  # running (again): back in the live set (``shares.live_replicas``)
     # Forget replicas that have been silent for a day so the table stays small.
     for stale_row in session.scalars(select(AlertMeta).where(AlertMeta.key.like("alive:%"))).all():
         updated = aware(stale_row.updated_at)

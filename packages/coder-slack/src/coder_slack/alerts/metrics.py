@@ -14,6 +14,7 @@ class AlertMetrics:
         self.prometheus = registry if registry is not None else METRICS
         self.counts: Counter[str] = Counter()
         self.watches = 0
+        self.replicas = 1
 
     def delivered(self, kind: str, seconds: float) -> None:
         self.counts[f"delivered:{kind}"] += 1
@@ -33,6 +34,16 @@ class AlertMetrics:
     def watches_held(self, count: int) -> None:
         self.watches = count
         self.prometheus.watches_held.set(count)
+
+    def share(self, replicas: int, held: int, everyone: int) -> None:
+        """How the watching is shared out (``shares``): replicas seen, this one's streams, all streams."""
+        self.replicas = replicas
+        self.prometheus.alert_replicas.set(replicas)
+        self.prometheus.watches_all_replicas.set(everyone)
+        self.prometheus.watch_share.set(held / everyone if everyone else 0.0)
+
+    def destinations_held(self, count: int) -> None:
+        self.prometheus.destinations_held.set(count)
 
     def slack_error(self, code: str) -> None:
         self.prometheus.record_slack_error(code)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -86,12 +87,20 @@ class DeliveryWorker:
         self._stopping = False
         self._depth_measured = 0.0
         self._again: set[str] = set()
+        # Replicas sharing the delivery (``shares``): which destinations are this replica's to drain, and
+        # who to tell about rows queued here for another replica's destinations. None: all are ours.
+        self.owned: Callable[[str], bool] | None = None
+        self.elsewhere: Callable[[set[str]], None] | None = None
 
     async def run(self) -> None:
         while not self._stopping:
             try:
                 claimed = await self.db.run(
-                    claim_destinations, self.config.replica_id, utcnow(), self.config.lease_seconds
+                    claim_destinations,
+                    self.config.replica_id,
+                    utcnow(),
+                    self.config.lease_seconds,
+                    self.owned,
                 )
                 for destination in claimed:
                     if destination not in self._active:
@@ -100,6 +109,7 @@ class DeliveryWorker:
                 if now - self._depth_measured > 2.0:
                     self._depth_measured = now
                     self.metrics.outbox_depth(await self.db.run(outbox_depth))
+                    self.metrics.destinations_held(len(self._active))
             except Exception:
                 log.exception("alert delivery: claiming work failed; retrying")
             self.wake.clear()
@@ -107,7 +117,14 @@ class DeliveryWorker:
                 await asyncio.wait_for(self.wake.wait(), timeout=self.config.poll_interval)
 
     def kick(self, destinations: set[str]) -> None:
-        """Start draining these destinations now (they just got rows), without waiting for the next poll."""
+        """Start draining these destinations now (they just got rows), without waiting for the next poll.
+        Another replica's destinations are handed to ``elsewhere`` (its owner is woken) instead."""
+        if self.owned is not None:
+            theirs = {destination for destination in destinations if not self.owned(destination)}
+            if theirs:
+                destinations = destinations - theirs
+                if self.elsewhere is not None:
+                    self.elsewhere(theirs)
         for destination in destinations:
             if self._stopping:
                 return

@@ -70,6 +70,27 @@ class SlackBotMetrics:
             "Workspace watch streams this process holds open.",
             registry=r,
         )
+        # Replicas sharing the work (issue 14, coder_slack.alerts.shares).
+        self.alert_replicas = Gauge(
+            "coderops_slack_alert_replicas",
+            "Alert-engine replicas this process sees alive (heartbeat within a lease), itself included.",
+            registry=r,
+        )
+        self.watch_share = Gauge(
+            "coderops_slack_watch_share",
+            "This replica's share of the live workspace watch leases (0..1; 1/replicas when evenly shared).",
+            registry=r,
+        )
+        self.watches_all_replicas = Gauge(
+            "coderops_slack_watches_all_replicas",
+            "Live workspace watch leases held by all replicas together.",
+            registry=r,
+        )
+        self.destinations_held = Gauge(
+            "coderops_slack_destinations_held",
+            "Slack destinations (channels, DMs) this replica is draining now.",
+            registry=r,
+        )
         self.coder_api_errors = Counter(
             "coderops_slack_coder_api_errors",
             "Failed Coder API calls, by HTTP status ('timeout' or 'connection' when there was none).",
