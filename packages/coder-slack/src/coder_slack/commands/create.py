@@ -111,6 +111,14 @@ async def _create(inv: Invocation, actor: Actor, spec: Mapping[str, Any]) -> Wor
     )
 
 
+async def blank_form(actor: Actor, template: str, metadata: Mapping[str, Any]) -> View:
+    """The create form of ``template`` with nothing answered yet (the template picker's next step): the
+    same modal ``/workspace create <template>`` opens, with the template's presets."""
+    form = await template_form(actor, template)
+    presets = await create_presets.template_presets(actor, template)
+    return with_preset_block(form_modal(template, form, metadata, {}, None), presets, None)
+
+
 async def start_create(inv: Invocation, command: Create) -> None:
     loading_view: str | None = None
 

@@ -18,7 +18,6 @@ from coder_client import (
     Workspace,
     WorkspaceLogs,
     cancel_forbidden,
-    parameter_fields,
     plain_refusal,
 )
 from coder_client.refusals import Verb
@@ -39,7 +38,7 @@ from coder_slack.views.manage import (
     template_picker,
 )
 from coder_slack.views.messages import problem, text_message
-from coder_slack.views.modals import create_modal, submitted_values
+from coder_slack.views.modals import submitted_values
 
 Ack = Callable[..., Awaitable[Any]]
 
@@ -273,9 +272,7 @@ async def submit_pick(
     spec = {**metadata, "template": template}
 
     async def form() -> View:
-        actor = await inv.actor()
-        fields = parameter_fields(await create._parameters(actor, template))
-        return create_modal(template, fields, spec, {}, None)
+        return await create.blank_form(await inv.actor(), template, spec)
 
     building = asyncio.ensure_future(form())
     done, _ = await asyncio.wait({building}, timeout=create.SUBMIT_BUDGET_SECONDS)
