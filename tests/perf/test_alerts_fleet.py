@@ -389,8 +389,9 @@ def _burst(make_sim: Any, fresh_postgres: Callable[[], str], tmp_path: Path) -> 
                 farm.spawn()
             _wait(
                 lambda: sum(_holders(db).values()) >= BURST and sim.state()["open_watch_streams"] >= BURST,
-                180,
-                f"{BURST} watch streams",
+                400,
+                f"{BURST} watch streams (leases {_holders(db)}, sim streams "
+                f"{sim.state()['open_watch_streams']} when the wait began)",
                 log,
             )
             time.sleep(3.0)
