@@ -10,6 +10,7 @@ figure, its limit and which way is better. The summary is printed and written to
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import time
@@ -106,6 +107,8 @@ class Summary:
 
 
 def _fmt(value: float) -> str:
+    if not math.isfinite(value):
+        return str(value)
     if value == int(value) and abs(value) >= 10:
         return f"{value:.0f}"
     return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"

@@ -282,6 +282,7 @@ def _ten_thousand(fresh_postgres: Callable[[], str], tmp_path: Path) -> dict[str
     }
 
 
+@pytest.mark.timeout(3600)  # ≥ 5 runs of minutes each
 def test_ten_thousand_workspaces_three_replicas(fresh_postgres: Callable[[], str], tmp_path: Path) -> None:
     summary = repeat(
         "alerts-fleet-10k",
@@ -389,8 +390,9 @@ def _burst(make_sim: Any, fresh_postgres: Callable[[], str], tmp_path: Path) -> 
                 farm.spawn()
             _wait(
                 lambda: sum(_holders(db).values()) >= BURST and sim.state()["open_watch_streams"] >= BURST,
-                180,
-                f"{BURST} watch streams",
+                400,
+                f"{BURST} watch streams (leases {_holders(db)}, sim streams "
+                f"{sim.state()['open_watch_streams']} when the wait began)",
                 log,
             )
             time.sleep(3.0)
@@ -422,6 +424,7 @@ def _burst(make_sim: Any, fresh_postgres: Callable[[], str], tmp_path: Path) -> 
     }
 
 
+@pytest.mark.timeout(3600)  # ≥ 5 runs of minutes each
 def test_two_thousand_ready_within_a_second_over_forty_channels(
     make_sim: Any, fresh_postgres: Callable[[], str], tmp_path: Path
 ) -> None:
@@ -510,6 +513,7 @@ def _kill_during_burst(make_sim: Any, fresh_postgres: Callable[[], str], tmp_pat
     }
 
 
+@pytest.mark.timeout(3600)  # ≥ 5 runs of minutes each
 def test_sigkill_one_of_three_replicas_during_a_burst(
     make_sim: Any, fresh_postgres: Callable[[], str], tmp_path: Path
 ) -> None:

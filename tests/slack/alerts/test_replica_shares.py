@@ -214,3 +214,45 @@ def test_replicas_share_watches_and_delivery_and_take_over_a_killed_ones_share(
     assert len(delivered) == WORKSPACES
     assert all(len(messages) == 1 for messages in delivered.values()), delivered
     assert all(count > 0 for count in by_replica.values()), by_replica
+
+
+@pytest.mark.postgres
+def test_a_replica_stopped_cleanly_hands_its_share_over_without_waiting_for_its_leases(
+    make_sim, postgres_url: str, tmp_path: Path
+) -> None:
+    """SIGTERM: the replica gives its leases back and marks itself stopped, so the others take its share at
+    once, long before its heartbeat would expire (lease 30 s here)."""
+    import os
+    import signal
+
+    lease = 30.0
+    sim = make_sim(speed=10.0, record=False)
+    ids = sim.seed_workspaces("alice", "python-ds", "stop", 60)
+    for agent_id in _agents_of(sim, set(ids)).values():
+        sim.set_agent_lifecycle(agent_id, "starting")
+    migrate(postgres_url)
+    log = tmp_path / "bots.log"
+    db = create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://"))
+    with SlackStandIn() as standin:
+        env = bot_env(sim.url, sim.token, standin.api_url, postgres_url, CODER_SLACK_LEASE_SECONDS=str(lease))
+        farm = BotFarm(env, str(log))
+        try:
+            pids = [farm.spawn() for _ in range(2)]
+            _wait(lambda: all(f":{pid}:" in str(_leases(db).values()) for pid in pids), 90, "2 holders", log)
+            _wait(lambda: len(_leases(db)) == 60, 60, "60 watches", log)
+            os.kill(pids[0], signal.SIGTERM)
+            survivor = pids[1]
+            handed = _wait(
+                lambda: (
+                    len(_leases(db)) == 60
+                    and all(f":{survivor}:" in holder for holder in _leases(db).values())
+                ),
+                lease,
+                "the survivor to hold every watch",
+                log,
+            )
+        finally:
+            farm.close()
+            db.dispose()
+    print(f"\nshare of a cleanly stopped replica taken over after {handed:.1f} s (lease {lease:.0f} s)")
+    assert handed < lease / 2
