@@ -30,7 +30,14 @@ import {
   fixedByPreset,
   presetLabel
 } from './presets';
-import { ILogs, IParameterField, IPreset, IRow, ITemplate, ITimings } from './types';
+import {
+  ILogs,
+  IParameterField,
+  IPreset,
+  IRow,
+  ITemplate,
+  ITimings
+} from './types';
 
 export interface IRowViewOptions {
   now: Date;
