@@ -520,25 +520,31 @@ class Operations:
     def restart(self, workspace: WorkspaceRef, timeout: float) -> Op[WorkspaceBuild]:
         """Stop, wait for the stop build to finish, then start (what ``coder restart`` does)."""
         workspace_id = yield from self.workspace_id(workspace)
+        yield from self.stop_and_wait(
+            workspace_id, workspace_id, timeout, "started again", "start it with client.workspaces.start(...)"
+        )
+        return (yield from self._start_build(workspace_id))
+
+    def stop_and_wait(self, workspace_id: str, name: str, timeout: float, then: str, retry: str) -> Op[None]:
+        """Stop the workspace and wait until the stop build succeeded, before what follows (a restart's
+        start, an update's start on the new version); ``then`` and ``retry`` word the errors."""
         stop = yield from self.build(workspace_id, WorkspaceTransition.STOP)
         give_up = time.monotonic() + timeout
         delay = 0.1
         while stop.job.status.active:
             if time.monotonic() > give_up:
                 raise CoderError(
-                    f"The stop build of workspace {workspace_id} did not finish within {timeout:.0f} s, so "
-                    "it was not started again. Check the build logs, then start it with "
-                    "client.workspaces.start(...)."
+                    f"The stop build of workspace {name} did not finish within {timeout:.0f} s, so it was "
+                    f"not {then}. Check the build logs, then {retry}."
                 )
             yield api.Sleep(delay)
             delay = min(delay * 2, 2.0)
             stop = yield from api.GET_BUILD(build=stop.id)
         if stop.job.status != JobStatus.SUCCEEDED:
             raise CoderError(
-                f"Stopping workspace {workspace_id} ended as {stop.job.status.value}"
-                f"{': ' + stop.job.error if stop.job.error else ''}, so it was not started again."
+                f"Stopping workspace {name} ended as {stop.job.status.value}"
+                f"{': ' + stop.job.error if stop.job.error else ''}, so it was not {then}."
             )
-        return (yield from self._start_build(workspace_id))
 
     def cancel(self, workspace: WorkspaceRef) -> Op[None]:
         """Cancel the workspace's running build (403 unless the template lets users cancel, or an owner)."""

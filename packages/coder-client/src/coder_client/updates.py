@@ -12,7 +12,6 @@ Written as I/O-free generators over :class:`~coder_client.operations.Operations`
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +26,7 @@ from .errors import (
     UpdateNeedsParameters,
     UpToDate,
 )
-from .models import AutomaticUpdates, JobStatus, WorkspaceBuild, WorkspaceStatus, WorkspaceTransition
+from .models import AutomaticUpdates, WorkspaceBuild, WorkspaceStatus, WorkspaceTransition
 from .parameters import validate_parameters
 
 if TYPE_CHECKING:
@@ -77,31 +76,13 @@ def update_workspace(
     except InvalidParameters as exc:
         raise UpdateNeedsParameters(current.full_name, current.template_name, exc.errors) from None
     if build.transition == WorkspaceTransition.START and build.status == WorkspaceStatus.RUNNING:
-        yield from _stop_and_wait(ops, current.id, current.full_name, stop_timeout)
+        yield from ops.stop_and_wait(
+            current.id, current.full_name, stop_timeout, "updated", "update it again"
+        )
     body: dict[str, Any] = {"template_version_id": template.active_version_id}
     if values:
         body["rich_parameter_values"] = values
     return (yield from ops._start_build(current, body))
-
-
-def _stop_and_wait(ops: Operations, workspace_id: str, name: str, timeout: float) -> Op[None]:
-    stop = yield from ops.build(workspace_id, WorkspaceTransition.STOP)
-    give_up = time.monotonic() + timeout
-    delay = 0.1
-    while stop.job.status.active:
-        if time.monotonic() > give_up:
-            raise CoderError(
-                f"Workspace {name} did not stop within {timeout:.0f} s, so it was not updated; check its "
-                "build logs, then update it again."
-            )
-        yield api.Sleep(delay)
-        delay = min(delay * 2, 2.0)
-        stop = yield from api.GET_BUILD(build=stop.id)
-    if stop.job.status != JobStatus.SUCCEEDED:
-        raise CoderError(
-            f"Stopping workspace {name} ended as {stop.job.status.value}"
-            f"{': ' + stop.job.error if stop.job.error else ''}, so it was not updated."
-        )
 
 
 def set_automatic_updates(ops: Operations, workspace: WorkspaceRef, policy: str) -> Op[None]:
