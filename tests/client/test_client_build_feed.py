@@ -10,7 +10,7 @@ import pytest
 from coder_client import (
     AsyncCoderClient,
     BuildFeedForbidden,
-    FeatureNotOffered,
+    FeatureUnavailable,
     JobStatus,
     WatchPolicy,
     WorkspaceBuildUpdate,
@@ -81,9 +81,9 @@ def test_where_coder_lacks_it_the_feature_is_not_offered(
 ) -> None:
     sim: SimServer = make_sim(era=era, experiments=experiments)
 
-    async def run() -> tuple[FeatureNotOffered, bool]:
+    async def run() -> tuple[FeatureUnavailable, bool]:
         async with AsyncCoderClient(sim.url, sim.token, watch_policy=FAST) as coder:
-            with pytest.raises(FeatureNotOffered) as caught:
+            with pytest.raises(FeatureUnavailable) as caught:
                 async for _ in coder.watch_all_builds():
                     pass
             return caught.value, (await coder.capabilities(refresh=True)).watch_all_builds

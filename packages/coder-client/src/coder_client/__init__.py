@@ -7,7 +7,7 @@
 ...     print(event.kind, event.startup_duration)
 """
 
-from .build_feed import BuildFeedForbidden, FeatureNotOffered, WorkspaceBuildUpdate
+from .build_feed import BuildFeedForbidden, WorkspaceBuildUpdate
 from .capabilities import Capabilities, capabilities_of, parse_version
 from .client import AsyncCoderClient, CoderClient
 from .config import ClientConfig, default_config_dir, resolve_config
@@ -150,7 +150,6 @@ __all__ = [
     "DeadlinePlan",
     "DynamicParametersResponse",
     "ExtendRefused",
-    "FeatureNotOffered",  # watch-all-builds
     "FeatureUnavailable",
     "FieldError",
     "Forbidden",

@@ -8,7 +8,7 @@ snapshot to resend, so whatever changed while it was disconnected is not replaye
 called at every (re)connect so the caller can look again (a list) for what it may have missed.
 
 Where the server does not have it (an older Coder, the experiment off) the route answers 404: the feature
-is turned off on the client (``Capabilities.watch_all_builds``) and :class:`FeatureNotOffered` is raised. A
+is turned off on the client (``Capabilities.watch_all_builds``) and :class:`FeatureUnavailable` is raised. A
 token that may not read every workspace's builds gets :class:`Forbidden` with a message saying so.
 """
 
@@ -23,7 +23,7 @@ from httpx_ws import HTTPXWSException, WebSocketUpgradeError
 from pydantic import ValidationError as PydanticValidationError
 
 from ._websocket import WebSocketClosed, open_websocket
-from .errors import CoderAPIError, CoderError, Forbidden, NotFound
+from .errors import CoderAPIError, CoderError, FeatureUnavailable, Forbidden, NotFound
 from .models import CoderModel, JobStatus, WorkspaceTransition
 from .operations import ClientState
 from .transport import api_error
@@ -32,7 +32,6 @@ from .watch import WatchPolicy, WatchState, _retryable
 __all__ = [
     "WATCH_ALL_BUILDS_PATH",
     "BuildFeedForbidden",
-    "FeatureNotOffered",
     "WorkspaceBuildUpdate",
     "watch_all_builds",
 ]
@@ -41,14 +40,6 @@ log = logging.getLogger("coder_client.build_feed")
 
 WATCH_ALL_BUILDS_PATH = "/api/experimental/watch-all-workspacebuilds"
 FEATURE = "watch_all_builds"
-
-
-class FeatureNotOffered(CoderError):
-    """This Coder does not offer the feature (an older server, or its experiment is off)."""
-
-    def __init__(self, feature: str, message: str) -> None:
-        super().__init__(message)
-        self.feature = feature
 
 
 class BuildFeedForbidden(Forbidden):
@@ -80,7 +71,7 @@ def _refusal(error: CoderAPIError, state: ClientState) -> CoderError | None:
     """What a refused upgrade means for the caller; None when it is worth retrying."""
     if isinstance(error, NotFound) or error.status_code == 405:
         state.feature_missing(FEATURE)
-        return FeatureNotOffered(
+        return FeatureUnavailable(
             FEATURE,
             "This Coder does not offer watch-all-workspacebuilds (it needs experiment "
             "'workspace-build-updates' on a recent Coder); watch workspaces one by one instead.",

@@ -903,7 +903,7 @@ class AsyncCoderClient(_ClientCore):
     ) -> AsyncIterator[WorkspaceBuildUpdate]:
         """Every build change of every workspace (``GET /api/experimental/watch-all-workspacebuilds``), one
         stream for the whole deployment; reconnects by the watch policy and awaits ``on_connected`` at each
-        (re)connect (nothing missed meanwhile is replayed). :class:`FeatureNotOffered` where Coder does not
+        (re)connect (nothing missed meanwhile is replayed). :class:`FeatureUnavailable` where Coder does not
         offer it (``capabilities().watch_all_builds`` turns off), :class:`BuildFeedForbidden` for a token
         that is neither Owner nor Template Admin."""
         return watch_all_builds(

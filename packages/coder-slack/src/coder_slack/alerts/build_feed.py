@@ -27,7 +27,7 @@ from coder_client import (
     AsyncCoderClient,
     BuildFeedForbidden,
     CoderError,
-    FeatureNotOffered,
+    FeatureUnavailable,
     WorkspaceBuildUpdate,
 )
 from sqlalchemy import select, update
@@ -162,7 +162,7 @@ class BuildFeed:
                 self._set(CONNECTING, self.replica_id)
                 try:
                     await self._hold()
-                except FeatureNotOffered:
+                except FeatureUnavailable:
                     self._give_up(ABSENT, "Coder does not offer watch-all-workspacebuilds")
                     return
                 except BuildFeedForbidden:
