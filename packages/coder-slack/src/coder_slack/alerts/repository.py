@@ -83,17 +83,18 @@ def _queued(row: AlertOutboxItem) -> QueuedRow:
 
 def first_unsent(session: Session, destination: str) -> AlertOutboxItem | None:
     """The destination's oldest unsent row: one index seek per status (``status IN (…) ORDER BY id`` would
-    sort every unsent row of the destination first)."""
-    found = [
-        session.scalars(
-            select(AlertOutboxItem)
-            .where(AlertOutboxItem.destination == destination, AlertOutboxItem.status == status)
-            .order_by(AlertOutboxItem.id)
-            .limit(1)
-        ).first()
+    sort every unsent row of the destination first), in one statement (it runs at every step)."""
+    heads = [
+        select(AlertOutboxItem.id)
+        .where(AlertOutboxItem.destination == destination, AlertOutboxItem.status == status)
+        .order_by(AlertOutboxItem.id)
+        .limit(1)
+        .scalar_subquery()
         for status in UNSENT
     ]
-    return min((row for row in found if row is not None), key=lambda row: row.id, default=None)
+    return session.scalars(
+        select(AlertOutboxItem).where(AlertOutboxItem.id.in_(heads)).order_by(AlertOutboxItem.id).limit(1)
+    ).first()
 
 
 def _pending_window(destination: str, limit: int) -> Any:
