@@ -161,3 +161,16 @@ def test_the_notification_intake_goes_before_background_writers_waiting_for_sqli
         writer.join(timeout=30)
     assert order == ["intake", "background"]
     assert not turns.locked()
+
+
+def test_background_writers_rest_while_the_intake_is_busy(tmp_path: Path) -> None:
+    """While Coder is sending (the intake had a turn within the last half second), a background writer rests
+    after each turn as long as the turn took (capped), so the process's event loop gets at least half of the
+    time; otherwise it goes on at once."""
+    turns = sqlite_write_lock(f"sqlite:///{tmp_path / 'rest.db'}")
+    assert turns is not None
+    assert turns.rest(0.02) == 0.0  # the intake has not written yet
+    with turns.urgent():
+        pass
+    assert turns.rest(0.02) == 0.02
+    assert turns.rest(5.0) == turns.MAX_REST_SECONDS

@@ -4,7 +4,7 @@ the store's async session factory."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -87,12 +87,20 @@ class ThreadTransactions:
         return cls(db.url, name)
 
     def _run(self, work: Callable[..., T], args: tuple[Any, ...]) -> T:
-        with (
-            self._writers or contextlib.nullcontext(),
-            Session(self.engine, expire_on_commit=False) as session,
-            session.begin(),
-        ):
-            return work(session, *args)
+        writers = self._writers
+        if writers is None:
+            with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                return work(session, *args)
+        writers.acquire()
+        started = time.perf_counter()
+        try:
+            with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                return work(session, *args)
+        finally:
+            held = time.perf_counter() - started
+            writers.release()
+            # Background work: it yields to the intake while Coder is sending (WriteTurns.rest).
+            writers.rest(held)
 
     async def run(self, work: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, self._run, work, args)
