@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -17,6 +20,7 @@ from coder_slack.store import (
     create_sync_engine_for,
     upgrade_database,
 )
+from coder_slack.store.engine import sqlite_write_lock
 from coder_slack.store.slack_oauth_tables import SLACK_OAUTH_TABLES, slack_oauth_metadata
 from sqlalchemy import inspect, select
 
@@ -118,3 +122,55 @@ def test_token_cipher_round_trip_and_rotation() -> None:
 def test_bad_encryption_key_is_explained() -> None:
     with pytest.raises(EncryptionKeyError, match="Fernet key"):
         TokenCipher("not-a-key")
+
+
+def _until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.001)
+
+
+def test_the_notification_intake_goes_before_background_writers_waiting_for_sqlite(tmp_path: Path) -> None:
+    """The process's SQLite writers take turns; the intake (Coder waits for its answer) asks urgently and
+    goes before the background writers already waiting, so it waits for one transaction at most."""
+    turns = sqlite_write_lock(f"sqlite:///{tmp_path / 'turns.db'}")
+    assert turns is not None
+    assert sqlite_write_lock(f"sqlite:///{tmp_path / 'turns.db'}") is turns  # one per file
+    assert sqlite_write_lock("postgresql://db/x") is None
+    order: list[str] = []
+
+    def background() -> None:
+        with turns:
+            order.append("background")
+
+    def intake() -> None:
+        with turns.urgent():
+            order.append("intake")
+
+    turns.acquire()  # a transaction in progress
+    writers = [threading.Thread(target=background)]
+    writers[0].start()
+    _until(lambda: turns.waiting == 1, "the background writer waits")
+    writers.append(threading.Thread(target=intake))
+    writers[1].start()
+    _until(lambda: turns.waiting == 2, "the intake waits")
+    assert not turns.acquire(blocking=False)  # a newcomer waits behind the intake too
+    turns.release()
+    for writer in writers:
+        writer.join(timeout=30)
+    assert order == ["intake", "background"]
+    assert not turns.locked()
+
+
+def test_background_writers_rest_while_the_intake_is_busy(tmp_path: Path) -> None:
+    """While Coder is sending (the intake had a turn within the last half second), a background writer rests
+    after each turn as long as the turn took (capped), so the process's event loop gets at least half of the
+    time; otherwise it goes on at once."""
+    turns = sqlite_write_lock(f"sqlite:///{tmp_path / 'rest.db'}")
+    assert turns is not None
+    assert turns.rest(0.02) == 0.0  # the intake has not written yet
+    with turns.urgent():
+        pass
+    assert turns.rest(0.02) == 0.02
+    assert turns.rest(5.0) == turns.MAX_REST_SECONDS

@@ -117,7 +117,7 @@ async def _prune(
     )
     alerts.catch_up = catch_up
     if watch is not None:
-        watch(alerts.db.engine.sync_engine)
+        watch(alerts.db.sync_engine)
     try:
         return await alerts.prune(now)
     finally:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.orm import Session
@@ -26,6 +27,7 @@ from coder_slack.alerts.config import AlertConfig
 from coder_slack.alerts.leases import LeaseLost, claim_destinations
 from coder_slack.alerts.metrics import AlertMetrics
 from coder_slack.alerts.planner import (
+    Decision,
     Delivery,
     NotificationInCard,
     PostCard,
@@ -50,6 +52,7 @@ from coder_slack.alerts.repository import (
     record_retry,
     record_row_failure,
     record_sent,
+    record_sent_then_plan,
 )
 from coder_slack.notifications.outbox import OUTBOX_KIND as NOTIFICATION
 from coder_slack.notifications.outbox import message_of as notification_message
@@ -59,6 +62,13 @@ from coder_slack.store import AlertDestination, ThreadTransactions, Transactions
 from coder_slack.views.message import Message
 
 log = logging.getLogger(__name__)
+
+
+class _Unplanned:
+    """The next step is yet to be planned (in a transaction of its own)."""
+
+
+UNPLANNED = _Unplanned()
 
 # Replies and updates go into a message that may have been deleted; other posts have no parent.
 _HAS_PARENT = (ReplyInCard, PostInStatusCard, UpdateDigest, NotificationInCard)
@@ -93,6 +103,13 @@ class DeliveryWorker:
         self.elsewhere: Callable[[set[str]], None] | None = None
 
     async def run(self) -> None:
+        if self.slack.session is None:
+            # One pool of keep-alive connections to Slack for every drain: without it slack_sdk opens (and
+            # closes) a connection per call, on the event loop that also answers Coder's webhook.
+            self.slack.session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.config.slack_timeout),
+                connector=aiohttp.TCPConnector(limit=0),
+            )
         while not self._stopping:
             try:
                 claimed = await self.db.run(
@@ -156,6 +173,9 @@ class DeliveryWorker:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        session, self.slack.session = self.slack.session, None
+        if session is not None:
+            await session.close()
 
     async def _use_team_token(self, destination: str) -> bool:
         """OAuth mode: have this drain (its own task) call Slack with the destination's team token, fresh
@@ -177,12 +197,16 @@ class DeliveryWorker:
 
     async def _drain(self, destination: str) -> None:
         try:
+            planned: Decision | _Unplanned | None = UNPLANNED
             while not self._stopping:
                 if not await self._use_team_token(destination):
                     return
-                step = await self.db.run(
-                    plan_step, destination, self.config.replica_id, utcnow(), self.config
-                )
+                step = planned
+                if isinstance(step, _Unplanned):
+                    step = await self.db.run(
+                        plan_step, destination, self.config.replica_id, utcnow(), self.config
+                    )
+                planned = UNPLANNED
                 if step is None:  # plan_step released the lease
                     if destination in self._again:
                         self._again.discard(destination)
@@ -194,7 +218,7 @@ class DeliveryWorker:
                 if isinstance(step, Wait):
                     await asyncio.sleep(min(step.seconds, self.config.lease_seconds / 3))
                     continue
-                await self._execute(destination, step)
+                planned = await self._execute(destination, step)
         except LeaseLost:
             return
         except asyncio.CancelledError:
@@ -202,7 +226,9 @@ class DeliveryWorker:
         except Exception:
             log.exception("alert delivery to %s failed; another pass will retry", destination)
 
-    async def _execute(self, destination: str, step: ResolveDM | Delivery) -> None:
+    async def _execute(self, destination: str, step: ResolveDM | Delivery) -> Decision | _Unplanned | None:
+        """Make the step's Slack call and record its outcome; the next step when it was planned in the same
+        transaction (a delivery), else ``UNPLANNED``."""
         try:
             if isinstance(step, ResolveDM):
                 response = await self.slack.conversations_open(users=step.user)
@@ -210,7 +236,7 @@ class DeliveryWorker:
             elif isinstance(step, Verify):
                 await self._verify(destination, step)
             else:
-                await self._deliver(step)
+                return await self._deliver(destination, step)
         except SlackApiError as error:
             await self._handle_error(destination, step, error)
         except (TimeoutError, OSError) as error:
@@ -222,6 +248,7 @@ class DeliveryWorker:
             await self.db.run(
                 record_retry, row_ids, destination, utcnow(), 1.0, type(error).__name__, in_doubt
             )
+        return UNPLANNED
 
     async def _handle_error(self, destination: str, step: ResolveDM | Delivery, error: SlackApiError) -> None:
         code = error_code(error)
@@ -298,7 +325,8 @@ class DeliveryWorker:
             return str(response["ts"]), as_card(delivery)
         return str(response["ts"]), delivery
 
-    async def _deliver(self, step: Delivery) -> None:
+    async def _deliver(self, destination: str, step: Delivery) -> Decision | None:
+        """Post the delivery, then record it and plan the destination's next step in one transaction."""
         started = utcnow()
         coder_url = self.config.coder_url
         payload = step.payloads[0] if step.payloads else {}
@@ -338,11 +366,14 @@ class DeliveryWorker:
             ts = step.digest_ts
         else:
             raise TypeError(f"not a delivery the worker knows: {step!r}")
-        await self.db.run(record_sent, delivered, ts, utcnow())
+        planned = await self.db.run(
+            record_sent_then_plan, destination, delivered, ts, self.config.replica_id, utcnow(), self.config
+        )
         for kind in step.kinds:
             self.metrics.delivered(kind, (utcnow() - started).total_seconds())
             if kind == NOTIFICATION:
                 self.metrics.prometheus.record_notification("delivered")
+        return planned
 
     async def _find_in_history(self, step: Verify, wanted: set[int]) -> str | None:
         oldest = (step.since or utcnow()) - timedelta(seconds=60)

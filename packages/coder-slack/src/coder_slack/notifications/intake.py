@@ -3,12 +3,13 @@
 Fast on purpose: parse, validate, INSERT one row keyed by ``msg_id`` (a duplicate is a no-op), commit,
 answer. Requests that arrive while a commit is in progress are written together in the next transaction
 (group commit: one transaction per batch, not per request, so a burst costs a few commits), and each is
-answered once its batch is committed. On SQLite the batch waits for its turn on the process's write lock
-(``store.engine.sqlite_write_lock``, shared with the router and the delivery worker, whose transactions keep
-their writes short) rather than in SQLite's sleeping busy handler. Who hears about it is decided later by the
-router (``coder_slack.notifications.router``), in the alert engine's process. A 2xx therefore always means
-"durably recorded": Coder retries anything else (up to 5 attempts), and the same ``msg_id`` is recorded once
-however often it arrives, on whichever replica.
+answered once its batch is committed. On SQLite the batch takes its turn on the process's write lock
+(``store.engine.sqlite_write_lock``, shared with the alert engine, the router and the delivery worker, whose
+transactions run in threads and keep their writes short) rather than in SQLite's sleeping busy handler, and
+goes before any of them that waits (``WriteTurns.urgent``): it waits for one transaction at most. Who
+hears about it is decided later by the router (``coder_slack.notifications.router``), in the alert engine's
+process. A 2xx therefore always means "durably recorded": Coder retries anything else (up to 5 attempts),
+and the same ``msg_id`` is recorded once however often it arrives, on whichever replica.
 
 The secret is compared in constant time; a wrong or missing one gets the same 404 as any unknown path and is
 never logged (the access log is off, and nothing here logs the path).
@@ -167,7 +168,9 @@ class NotificationIntake:
         self._engine.dispose()
 
     def _commit(self, received: list[tuple[WebhookMessage, dict[str, Any]]]) -> set[str]:
-        with self._writers or contextlib.nullcontext(), Session(self._engine) as session, session.begin():
+        # Coder waits for the answer: the batch goes before any background writer waiting for the file.
+        turn = self._writers.urgent() if self._writers is not None else contextlib.nullcontext()
+        with turn, Session(self._engine) as session, session.begin():
             return record_batch(session, received, utcnow())
 
     async def _record(self, message: WebhookMessage, body: dict[str, Any]) -> bool:

@@ -9,9 +9,8 @@ own) or ``NotificationInCard`` (into the thread of the alert card of the same fa
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
-
-from slack_sdk.models.blocks import Block
 
 from coder_slack.views.message import Message
 
@@ -26,6 +25,19 @@ def message_payload(message: Message) -> dict[str, Any]:
     return {"text": message.text, "blocks": message.blocks_json()}
 
 
+@dataclass(frozen=True)
+class StoredMessage(Message):
+    """A message the router rendered and stored: its blocks are posted as stored (checked against Slack's
+    limits when they were rendered), not parsed into models and written out again on the event loop."""
+
+    stored_blocks: tuple[Mapping[str, Any], ...] = ()
+
+    def blocks_json(self) -> list[dict[str, Any]]:
+        return [dict(block) for block in self.stored_blocks]
+
+
 def message_of(payload: Mapping[str, Any]) -> Message:
-    blocks = [block for block in Block.parse_all(payload.get("blocks") or []) if block is not None]
-    return Message(text=str(payload.get("text") or "Coder notification"), blocks=blocks)
+    """The message of an outbox row's payload (``message_payload``)."""
+    stored = tuple(block for block in payload.get("blocks") or [] if isinstance(block, Mapping))
+    text = str(payload.get("text") or "Coder notification")
+    return StoredMessage(text=text, stored_blocks=stored)

@@ -703,17 +703,18 @@ class NotificationRouter:
         resolved = await asyncio.gather(
             *(resolve(c, m, i) for c, m, i in zip(batch, messages, identities, strict=True))
         )
+        to_render = [
+            (claimed, message, outcome, any(subscribed(listed, message.payload.kind) for listed in events))
+            for claimed, message, outcome in zip(batch, messages, resolved, strict=True)
+            if isinstance(outcome, Resolution)
+        ]
+        rendered = iter(await asyncio.to_thread(self._render_all, to_render))
         ready: list[Prepared] = []
-        for claimed, message, outcome in zip(batch, messages, resolved, strict=True):
+        for claimed, outcome in zip(batch, resolved, strict=True):
             if isinstance(outcome, Resolution):
-                channels = any(subscribed(event_list, message.payload.kind) for event_list in events)
-                try:
-                    ready.append(self.render(claimed, message, outcome, channels))
-                except Exception as error:
-                    outcome = error
-                # Rendering is the router's CPU work: one notification at a time, letting the event loop
-                # answer requests (the intake's above all) in between.
-                await asyncio.sleep(0)
+                outcome = next(rendered)
+                if isinstance(outcome, Prepared):
+                    ready.append(outcome)
             if isinstance(outcome, Exception):
                 await self._failed(claimed, outcome)
         if not ready:
@@ -726,6 +727,19 @@ class NotificationRouter:
             queued |= result.queued
         if queued and self.on_queued is not None:
             self.on_queued(queued)
+
+    def _render_all(
+        self, batch: list[tuple[Claimed, WebhookMessage, Resolution, bool]]
+    ) -> list[Prepared | Exception]:
+        """``render`` for a batch, in a thread: rendering is the router's CPU work, kept off the event loop
+        that answers Coder's webhook (and Slack)."""
+        out: list[Prepared | Exception] = []
+        for claimed, message, resolution, channels in batch:
+            try:
+                out.append(self.render(claimed, message, resolution, channels))
+            except Exception as error:
+                out.append(error)
+        return out
 
     async def _failed(self, claimed: Claimed, error: Exception) -> None:
         if isinstance(error, Postpone):

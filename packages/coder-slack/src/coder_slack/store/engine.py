@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,16 +68,109 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-_WRITE_LOCKS: dict[str, threading.Lock] = {}
+class WriteTurns:
+    """The turns this process's writers of one SQLite file take (SQLite has one writer at a time).
+
+    A lock, with one exception to first-come: a writer that someone is waiting for on the other end of a
+    request (the notification intake: Coder waits for its 2xx) asks with ``urgent()`` and goes next, before
+    any background writer (the router, the delivery worker, the alert engine) that is already waiting. So the
+    intake waits for at most the one transaction that holds the file, never for a queue of them. The
+    background writers still get their turns: the intake commits a batch at a time, and takes its next turn
+    only after it has answered that batch. While the intake is busy, a background writer also ``rest``s after
+    each turn (measured: without it the delivery worker's transactions took over half of the process's
+    time under a burst, and the event loop answering Coder fell behind)."""
+
+    # While the intake is busy (it had a turn this recently), a background writer rests after each turn as
+    # long as the turn took: background work (planning and recording posts, routing) then takes at most about
+    # half of the process's time, and the event loop that answers Coder gets the rest. Background work is
+    # paced by Slack anyway; it catches up once the burst is over.
+    BUSY_SECONDS = 0.5
+    MAX_REST_SECONDS = 0.1
+
+    def __init__(self) -> None:
+        self._state = threading.Condition(threading.Lock())
+        self._held = False
+        self._urgent_waiting = 0
+        self._background_waiting = 0
+        self._urgent_at = -self.BUSY_SECONDS
+
+    @property
+    def waiting(self) -> int:
+        """How many writers wait for their turn now."""
+        return self._urgent_waiting + self._background_waiting
+
+    def acquire(self, blocking: bool = True) -> bool:
+        """A background writer's turn: once no one holds the file and no urgent writer waits for it."""
+        with self._state:
+            if not blocking:
+                if self._held or self._urgent_waiting:
+                    return False
+            else:
+                self._background_waiting += 1
+                try:
+                    while self._held or self._urgent_waiting:
+                        self._state.wait()
+                finally:
+                    self._background_waiting -= 1
+            self._held = True
+            return True
+
+    def acquire_urgent(self) -> None:
+        """An urgent writer's turn: as soon as the one holding the file lets go."""
+        with self._state:
+            self._urgent_waiting += 1
+            try:
+                while self._held:
+                    self._state.wait()
+            finally:
+                self._urgent_waiting -= 1
+            self._held = True
+            self._urgent_at = time.monotonic()
+
+    def rest(self, turn_seconds: float) -> float:
+        """A background writer's pause after a turn of ``turn_seconds`` (outside the lock): as long as the
+        turn while the intake is busy, else none. The seconds it rested."""
+        if time.monotonic() - self._urgent_at >= self.BUSY_SECONDS:
+            return 0.0
+        pause = min(turn_seconds, self.MAX_REST_SECONDS)
+        time.sleep(pause)
+        return pause
+
+    def release(self) -> None:
+        with self._state:
+            self._held = False
+            self._state.notify_all()
+
+    def locked(self) -> bool:
+        return self._held
+
+    def __enter__(self) -> WriteTurns:
+        self.acquire()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release()
+
+    @contextlib.contextmanager
+    def urgent(self) -> Iterator[None]:
+        self.acquire_urgent()
+        try:
+            yield
+        finally:
+            self.release()
+
+
+_WRITE_LOCKS: dict[str, WriteTurns] = {}
 _WRITE_LOCKS_GUARD = threading.Lock()
 
 
-def sqlite_write_lock(url: str) -> threading.Lock | None:
-    """The lock this process's writers of a SQLite file take turns with (None for PostgreSQL or an in-memory
-    database). SQLite has one writer at a time; a writer that finds the file locked sleeps in SQLite's busy
-    handler in growing steps (up to 100 ms each), so under load a short INSERT could wait far longer than the
-    transaction ahead of it took. Taking turns on this lock instead, a writer starts the moment the one
-    ahead of it commits. (Other processes on the same file still meet the busy timeout.)"""
+def sqlite_write_lock(url: str) -> WriteTurns | None:
+    """The turns this process's writers of a SQLite file take (None for PostgreSQL or an in-memory
+    database). A writer that finds the file locked sleeps in SQLite's busy handler in growing steps (up to
+    100 ms each), so under load a short INSERT could wait far longer than the transaction ahead of it took.
+    Taking turns here instead, a writer starts the moment the one ahead of it commits, and the notification
+    intake goes first (``WriteTurns.urgent``). (Other processes on the same file still meet the busy
+    timeout.)"""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return None
@@ -83,7 +179,7 @@ def sqlite_write_lock(url: str) -> threading.Lock | None:
         return None
     key = os.path.realpath(Path(database).expanduser())
     with _WRITE_LOCKS_GUARD:
-        return _WRITE_LOCKS.setdefault(key, threading.Lock())
+        return _WRITE_LOCKS.setdefault(key, WriteTurns())
 
 
 def create_engine_for(url: str, *, single_connection: bool = False, **kwargs: Any) -> AsyncEngine:

@@ -4,22 +4,20 @@ the store's async session factory."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Insert, Table
+from sqlalchemy import Engine, Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from coder_slack.store.engine import create_engine_for, create_sync_engine_for, sqlite_write_lock
+from coder_slack.store.engine import create_sync_engine_for, sqlite_write_lock
 
 T = TypeVar("T")
-WRITE_LOCK_POLL_SECONDS = 0.001
 
 
 def aware(value: datetime | None) -> datetime | None:
@@ -29,19 +27,14 @@ def aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-async def acquire_polling(lock: threading.Lock) -> None:
-    """Take a lock that threads share without blocking the event loop (cancellable at any point: the lock
-    is only ever taken without waiting)."""
-    while True:
-        if lock.acquire(blocking=False):
-            return
-        await asyncio.sleep(WRITE_LOCK_POLL_SECONDS)
-
-
 class Transactions:
-    """One transaction per ``run``; on SQLite, writers of this process take turns (SQLite has one writer
-    anyway, and taking turns here avoids "database is locked" when a read transaction would upgrade to a
-    write)."""
+    """One transaction per ``run``.
+
+    On SQLite a transaction runs on a synchronous engine in a thread of its own (``ThreadTransactions``):
+    its SQL never waits for a turn of the event loop, so it holds SQLite's one write lock (which the
+    notification intake needs to answer Coder) only as long as SQLite works, however busy the loop is. On
+    the async driver each statement waited for the loop's next turn, and a transaction of a few statements
+    held the file for as many turns of a busy loop. On PostgreSQL, the async engine."""
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._factory = session_factory
@@ -49,48 +42,38 @@ class Transactions:
         if not isinstance(bind, AsyncEngine):
             raise TypeError("Transactions needs a session factory bound to an AsyncEngine")
         self.dialect = bind.dialect.name
-        self._lock: asyncio.Lock | None = None
-        self._own_engine: AsyncEngine | None = None
-        self._writers: threading.Lock | None = None
+        self.engine: AsyncEngine = bind
+        self.url = bind.url.render_as_string(hide_password=False)
+        self._thread: ThreadTransactions | None = None
         if self.dialect == "sqlite":
-            # The store opens a new SQLite connection (and thread) per session; the alert engine makes
-            # several transactions per alert, so it keeps one connection of its own (same pragmas: the one
-            # engine factory). Writers take turns anyway.
-            self._lock = asyncio.Lock()
-            url = bind.url.render_as_string(hide_password=False)
-            self._own_engine = create_engine_for(url, single_connection=True)
-            self._factory = async_sessionmaker(self._own_engine, expire_on_commit=False)
-            self._writers = sqlite_write_lock(url)
-        self.engine: AsyncEngine = self._own_engine or bind
+            self._thread = ThreadTransactions(self.url, "alerts-engine")
+
+    @property
+    def sync_engine(self) -> Engine:
+        """The engine whose connections run the transactions (to watch their SQL)."""
+        return self._thread.engine if self._thread is not None else self.engine.sync_engine
 
     async def close(self) -> None:
-        if self._own_engine is not None:
-            await self._own_engine.dispose()
+        if self._thread is not None:
+            await self._thread.close()
 
     @property
     def is_postgres(self) -> bool:
         return self.dialect == "postgresql"
 
     async def run(self, work: Callable[..., T], *args: Any) -> T:
-        guard = self._lock if self._lock is not None else contextlib.nullcontext()
-        async with guard:
-            if self._writers is None:
-                async with self._factory() as session, session.begin():
-                    return await session.run_sync(work, *args)
-            # The process's other SQLite writers (the notification intake and router) run in threads: wait
-            # for the file's write lock without blocking the event loop.
-            await acquire_polling(self._writers)
-            try:
-                async with self._factory() as session, session.begin():
-                    return await session.run_sync(work, *args)
-            finally:
-                self._writers.release()
+        if self._thread is not None:
+            return await self._thread.run(work, *args)
+        async with self._factory() as session, session.begin():
+            return await session.run_sync(work, *args)
 
 
 class ThreadTransactions:
     """``Transactions.run`` on a synchronous engine in a thread of its own: the SQLAlchemy work of a
     transaction runs off the event loop (the notification intake and router, whose batches would otherwise
-    hold the loop that answers Coder and Slack). One thread, so one transaction at a time, in order."""
+    hold the loop that answers Coder and Slack). One thread, so one transaction at a time, in order. On
+    SQLite the thread takes its turn on the file's write lock (``store.engine.WriteTurns``) for each
+    transaction."""
 
     def __init__(self, database_url: str, name: str) -> None:
         self.engine = create_sync_engine_for(database_url, single_connection=True)
@@ -101,11 +84,23 @@ class ThreadTransactions:
     @classmethod
     def beside(cls, db: Transactions, name: str) -> ThreadTransactions:
         """One on the same database as ``db``."""
-        return cls(db.engine.url.render_as_string(hide_password=False), name)
+        return cls(db.url, name)
 
     def _run(self, work: Callable[..., T], args: tuple[Any, ...]) -> T:
-        with self._writers or contextlib.nullcontext(), Session(self.engine) as session, session.begin():
-            return work(session, *args)
+        writers = self._writers
+        if writers is None:
+            with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                return work(session, *args)
+        writers.acquire()
+        started = time.perf_counter()
+        try:
+            with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                return work(session, *args)
+        finally:
+            held = time.perf_counter() - started
+            writers.release()
+            # Background work: it yields to the intake while Coder is sending (WriteTurns.rest).
+            writers.rest(held)
 
     async def run(self, work: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, self._run, work, args)
