@@ -786,6 +786,7 @@ export class WorkspacesPanel extends Widget {
       if (this._form !== form || form.template !== template) {
         return;
       }
+      this._readForm(); // the name and stop time typed while the fields loaded
       form.fields = spec.fields;
       form.values = initialValues(spec.fields);
       this._formDynamic = spec.dynamic === true;

@@ -53,6 +53,7 @@ BOT_SCOPES = (
     "groups:history",
     "im:history",
     "mpim:history",
+    "files:write",
 )
 
 UNINSTALLED = "the app was uninstalled from this Slack workspace"
