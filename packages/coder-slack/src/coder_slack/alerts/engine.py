@@ -246,16 +246,18 @@ class AlertEngine:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.delivery.stop()
-        if self._hub is not None:
-            await self._hub.aclose()
-        if self._wakeups is not None:
-            await self._wakeups.aclose()
+        # Hand the share over first: nothing of this replica watches or records any more, and the other
+        # replicas should not wait for the slower closing below (in-flight Slack posts, open streams).
         with contextlib.suppress(Exception):
             await self.leases.release_all()
         if self.shares.shared:
             with contextlib.suppress(Exception):
                 await self.db.run(mark_stopped, self.config.replica_id)
+        await self.delivery.stop()
+        if self._hub is not None:
+            await self._hub.aclose()
+        if self._wakeups is not None:
+            await self._wakeups.aclose()
         self._watched.clear()
         self.metrics.watches_held(0)
         await self.notification_router.db.close()
