@@ -22,7 +22,7 @@ from pydantic import Field
 
 from .errors import FieldError, InvalidParameters
 from .models import CoderModel, NullableList, TemplateVersionParameter, Text
-from .parameters import ParameterField, form_kind, parameter_fields
+from .parameters import ParameterField, encode_answer, form_kind, parameter_fields
 
 __all__ = [
     "DiagnosticExtra",
@@ -193,14 +193,7 @@ class ParameterForm:
                 if f.required and not f.default and f.value in (None, ""):
                     errors.append(FieldError(f.name, f"{f.label} is required."))
                 continue
-            problem = f.check(values[f.name])
-            if problem:
-                errors.append(FieldError(f.name, problem))
-                continue
-            text = f.to_coder(values[f.name])
-            if text == "" and (f.type == "number" or f.options):
-                continue  # an empty number or choice means "the default", as in a form
-            encoded.append({"name": f.name, "value": text})
+            encode_answer(f, values[f.name], errors, encoded)
         errors.extend(FieldError("parameters", problem) for problem in self.problems)
         if errors:
             raise InvalidParameters(template_name, errors)

@@ -214,6 +214,21 @@ def encode_parameter_value(parameter: TemplateVersionParameter, value: Any) -> s
     return ParameterField.from_parameter(parameter).to_coder(value)
 
 
+def encode_answer(
+    field: ParameterField, value: Any, errors: list[FieldError], encoded: list[dict[str, str]]
+) -> None:
+    """One given answer, checked by the field's rules, appended to ``encoded`` in Coder's form (or its
+    problem to ``errors``); an empty number or choice means "the default", as in a form, and is left out."""
+    problem = field.check(value)
+    if problem:
+        errors.append(FieldError(field.name, problem))
+        return
+    text = field.to_coder(value)
+    if text == "" and (field.type == "number" or field.options):
+        return
+    encoded.append({"name": field.name, "value": text})
+
+
 def validate_parameters(
     template_name: str,
     parameters: Sequence[TemplateVersionParameter],
@@ -236,14 +251,7 @@ def validate_parameters(
             if field.required:
                 errors.append(FieldError(field.name, f"{field.label} is required."))
             continue
-        problem = field.check(values[field.name])
-        if problem:
-            errors.append(FieldError(field.name, problem))
-            continue
-        encoded = field.to_coder(values[field.name])
-        if encoded == "" and (field.type == "number" or field.options):
-            continue  # an empty number or choice means "the default", as in a form
-        encoded_values.append({"name": field.name, "value": encoded})
+        encode_answer(field, values[field.name], errors, encoded_values)
     if errors:
         raise InvalidParameters(template_name, errors)
     return encoded_values
