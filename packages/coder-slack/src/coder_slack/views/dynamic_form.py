@@ -13,17 +13,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from coder_client import ParameterForm
-from slack_sdk.models.blocks import Block, ContextBlock, InputBlock, MarkdownTextObject, PlainTextInputElement
+from slack_sdk.models.blocks import Block, ContextBlock, InputBlock, MarkdownTextObject
 from slack_sdk.models.views import View
 
 from coder_slack.views.common import clip, escape
 from coder_slack.views.modals import (
     CREATE_CALLBACK,
-    NAME_BLOCK,
-    VALUE_ACTION,
     _parameter_element,
     create_modal,
     form_fields,
+    name_block,
     parameter_block_id,
 )
 
@@ -59,14 +58,7 @@ def _warning(text: str, block_id: str | None = None) -> ContextBlock:
 def dynamic_modal(template: str, form: ParameterForm, metadata: Mapping[str, Any], name: str | None) -> View:
     """Each input dispatches ``DYNAMIC_ACTION`` on change; its value is the form's current one."""
     fields = form_fields(form.fields)
-    blocks: list[Block] = [
-        InputBlock(
-            block_id=NAME_BLOCK,
-            label="Workspace name",
-            element=PlainTextInputElement(action_id=VALUE_ACTION, initial_value=name or None, max_length=32),
-            hint="Letters, digits and hyphens; up to 32 characters.",
-        )
-    ]
+    blocks: list[Block] = [name_block(name)]
     blocks += [_warning(problem) for problem in form.problems[:3]]
     for field in fields:
         hint = field.description

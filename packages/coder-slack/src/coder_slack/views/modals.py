@@ -97,6 +97,16 @@ def _parameter_element(
     )
 
 
+def name_block(name: str | None) -> InputBlock:
+    """The create form's workspace-name input (classic and dynamic forms alike)."""
+    return InputBlock(
+        block_id=NAME_BLOCK,
+        label="Workspace name",
+        element=PlainTextInputElement(action_id=VALUE_ACTION, initial_value=name or None, max_length=32),
+        hint="Letters, digits and hyphens; up to 32 characters.",
+    )
+
+
 def create_modal(
     template: str,
     fields: Sequence[ParameterField],
@@ -104,14 +114,7 @@ def create_modal(
     prefill: Mapping[str, str],
     name: str | None,
 ) -> View:
-    blocks: list[Block] = [
-        InputBlock(
-            block_id=NAME_BLOCK,
-            label="Workspace name",
-            element=PlainTextInputElement(action_id=VALUE_ACTION, initial_value=name or None, max_length=32),
-            hint="Letters, digits and hyphens; up to 32 characters.",
-        )
-    ]
+    blocks: list[Block] = [name_block(name)]
     for field in form_fields(fields):
         hint = field.description
         if field.form == "tags":
