@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
   echo "\`scripts/perf-results.sh\` from \`tests/perf/results/*.md\`). Each section names the exact command that"
   echo "produced it and compares against a baseline measured in the same run. Machine: 2 cores, 24 GB, shared"
   echo "and noisy: read ratios and medians, not single figures."
-  for area in refactor sim client slack alerts fleet jupyter notifications lab-panel; do
+  for area in refactor sim client slack alerts fleet jupyter notifications notifications-gc lab-panel; do
     file="tests/perf/results/$area.md"
     [ -f "$file" ] || continue
     echo

@@ -24,6 +24,7 @@ from coder_slack.compose import CoderSlack, compose
 from coder_slack.notifications.intake import NotificationIntake
 from coder_slack.oauth_install import INSTALL_PATH
 from coder_slack.ops import ReadinessCheck
+from coder_slack.ops.heap import freeze_startup_heap
 from coder_slack.settings import Settings, secret
 
 log = logging.getLogger(__name__)
@@ -193,6 +194,7 @@ async def serve_http(settings: Settings, host: str, port: int) -> None:
     await _check_slack(service.bot)
     server = await start_http(service, host, port)
     log.info("coder-slack listening on %s (Slack request URL path %s)", server.url, EVENTS_PATH)
+    freeze_startup_heap()
     try:
         await stop.wait()
     finally:
@@ -380,6 +382,7 @@ async def serve_socket_mode(settings: Settings, host: str = "0.0.0.0") -> None:
     stopping.cancel()
     running = starting.result()
     log.info("coder-slack connected in Socket Mode")
+    freeze_startup_heap()
     try:
         await stop.wait()
     finally:
@@ -405,6 +408,7 @@ async def serve_alerts(settings: Settings) -> int:
             ops.add_ops_routes(ops_app, {})
             ops_runner, port = await _listen(ops_app, "0.0.0.0", settings.coder_slack_ops_port)
             where = f" ops=http://127.0.0.1:{port}"
+        freeze_startup_heap()
         print(f"ALERTS READY pid={os.getpid()}{where}", flush=True)
         await stop.wait()
         if ops_runner is not None:
