@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -84,6 +84,21 @@ def record_startup(
         .scalars()
         .all()
     )
+    _insert_startup(session, template_id, build_id, workspace_id, seconds)
+    return list(reversed(earlier))
+
+
+def remember_startups(session: Session, starts: Sequence[tuple[Workspace, float]]) -> None:
+    """Add these starts (workspace, seconds to ready) to their templates' history without judging them (their
+    alerts went out already)."""
+    for workspace, seconds in starts:
+        if workspace.template_id and seconds > 0:
+            _insert_startup(session, workspace.template_id, workspace.latest_build.id, workspace.id, seconds)
+
+
+def _insert_startup(
+    session: Session, template_id: str, build_id: str, workspace_id: str, seconds: float
+) -> None:
     insert_ignoring_conflicts(
         session,
         StartupDuration.__table__,  # type: ignore[arg-type]
@@ -95,7 +110,6 @@ def record_startup(
             "finished_at": datetime.now(UTC),
         },
     )
-    return list(reversed(earlier))
 
 
 async def timing_note(

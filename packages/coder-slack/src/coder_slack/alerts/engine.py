@@ -68,7 +68,7 @@ from coder_slack.alerts.retention import retention_cutoffs
 from coder_slack.alerts.shares import Shares, beat, live_replicas, mark_stopped
 from coder_slack.alerts.wakeups import WATCHES, Wakeups
 from coder_slack.alerts.worker import DeliveryWorker
-from coder_slack.build_timings import TIMED_KINDS, TimingNote, timing_note
+from coder_slack.build_timings import TIMED_KINDS, TimingNote, remember_startups, timing_note
 from coder_slack.notifications.router import NotificationRouter
 from coder_slack.settings import Settings
 from coder_slack.slack_tokens import SlackTokens
@@ -80,7 +80,10 @@ _BATCH = 500
 # A sweep fetches changed workspaces one by one up to this many; more (a burst of starts), and one full list
 # is cheaper than the requests and keeps the event loop free for the alerts themselves.
 _FETCH_SINGLY = 10
-# Build timings for new alerts are fetched this many at a time (each waits at most the timings timeout).
+# Build timings for new alerts are fetched this many at a time (each waits at most the timings timeout). A
+# batch with more new settled starts than this is a burst (the 9:00 starts): its alerts go without timings
+# (a burst's alerts mostly become digests, which do not show them; fetching 2,000 builds' timings first held
+# every alert for seconds), and the starts' timings are fetched afterwards for the templates' history.
 TIMINGS_AT_ONCE = 8
 
 
@@ -177,6 +180,8 @@ class AlertEngine:
         # (when, workspace id), soonest first; entries whose time no longer matches _autostop_due are stale.
         self._autostop_heap: list[tuple[datetime, str]] = []
         self._snapshots: asyncio.Queue[Workspace] = asyncio.Queue()
+        # Starts of a burst whose alerts went without timings: fetched afterwards for the history only.
+        self._history_later: asyncio.Queue[Workspace] = asyncio.Queue()
         self._tasks: list[asyncio.Task[Any]] = []
         self._sweep_now = asyncio.Event()
         self._swept_once = asyncio.Event()
@@ -225,6 +230,7 @@ class AlertEngine:
         self._tasks = [
             asyncio.create_task(self.delivery.run(), name="alerts-delivery"),
             asyncio.create_task(self._recorder(), name="alerts-recorder"),
+            asyncio.create_task(self._history_keeper(), name="alerts-startup-history"),
             asyncio.create_task(self._sweeper(), name="alerts-sweeper"),
             asyncio.create_task(self._lease_keeper(), name="alerts-leases"),
             asyncio.create_task(self._autostop_timer(), name="alerts-autostop"),
@@ -394,7 +400,13 @@ class AlertEngine:
                 if key in fresh:
                     event = next(e for e in observation.events if e.key == key)
                     observation.log_tails[event.agent_id] = await self._log_tail(event.agent_id)
-            await self._add_timings([(o, event) for o, event in timed if event.key in fresh])
+            wanted = [(o, event) for o, event in timed if event.key in fresh]
+            if len(wanted) <= TIMINGS_AT_ONCE:
+                await self._add_timings(wanted)
+            else:
+                for observation, event in wanted:
+                    if event.kind == "ready":
+                        self._history_later.put_nowait(observation.workspace)
         if not observations:
             return RecordResult()
         result = await self.db.run(record_observations, observations, self.config, utcnow(), catch_up)
@@ -425,21 +437,37 @@ class AlertEngine:
         """Build timings for new ready / start_error / start_timeout alerts, fetched a few at a time and
         briefly (``coder_slack.build_timings``): without them an alert reads as it always did. The template's
         history ("slower than usual") is kept in the ledger's transaction (``ledger.record_observations``)."""
-        gate = asyncio.Semaphore(TIMINGS_AT_ONCE)
-
-        async def note_for(observation: Observation, kind: str) -> TimingNote | None:
-            async with gate:
-                return await timing_note(
-                    self.coder,
-                    observation.workspace,
-                    kind,
-                    timeout=self.settings.coder_slack_timings_timeout_seconds,
-                )
-
-        notes = await asyncio.gather(*(note_for(observation, event.kind) for observation, event in wanted))
+        notes = await self._timing_notes([(o.workspace, event.kind) for o, event in wanted])
         for (observation, event), note in zip(wanted, notes, strict=True):
             if note is not None:
                 observation.timings[event.key] = note.to_payload()
+
+    async def _timing_notes(self, wanted: list[tuple[Workspace, str]]) -> list[TimingNote | None]:
+        gate = asyncio.Semaphore(TIMINGS_AT_ONCE)
+
+        async def note_for(workspace: Workspace, kind: str) -> TimingNote | None:
+            async with gate:
+                return await timing_note(
+                    self.coder, workspace, kind, timeout=self.settings.coder_slack_timings_timeout_seconds
+                )
+
+        notes: list[TimingNote | None] = await asyncio.gather(*(note_for(w, kind) for w, kind in wanted))
+        return notes
+
+    async def _history_keeper(self) -> None:
+        """The build timings of a burst's starts, fetched after their alerts went out: the templates' startup
+        history ("slower than usual") still learns from the 9:00 starts."""
+        while True:
+            batch = [await self._history_later.get()]
+            while not self._history_later.empty() and len(batch) < _BATCH:
+                batch.append(self._history_later.get_nowait())
+            try:
+                notes = await self._timing_notes([(workspace, "ready") for workspace in batch])
+                starts = [(w, note.seconds) for w, note in zip(batch, notes, strict=True) if note is not None]
+                if starts:
+                    await self.db.run(remember_startups, starts)
+            except Exception as exc:  # the history is a nicety: never stop for it
+                log.warning("alert engine: recording %d startups failed: %s", len(batch), type(exc).__name__)
 
     async def _log_tail(self, agent_id: str) -> list[str]:
         try:

@@ -1,0 +1,97 @@
+"""Build timings in a burst: a batch of more settled starts than the engine fetches timings for at once
+(``TIMINGS_AT_ONCE``) is alerted at once, without timings, and the starts still reach the templates' startup
+history afterwards; a few starts at a time are alerted with their timings, as always."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from alerts_helpers import add_rows, migrate, running_engine, subscription, wait_until
+from coder_client import AsyncCoderClient
+from coder_slack.alerts.engine import TIMINGS_AT_ONCE
+from coder_slack.store import AlertOutboxItem, StartupDuration, create_sync_engine_for
+from slack_sim import SlackStandIn
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+
+def _queued(database: str) -> dict[str, dict[str, Any]]:
+    """Workspace id → the payload of its queued ready alert."""
+    engine = create_sync_engine_for(database)
+    try:
+        with Session(engine) as session:
+            rows = session.execute(
+                select(AlertOutboxItem.payload).where(AlertOutboxItem.kind == "ready")
+            ).scalars()
+            return {str(payload["workspace_id"]): payload for payload in rows}
+    finally:
+        engine.dispose()
+
+
+def _history(database: str) -> int:
+    engine = create_sync_engine_for(database)
+    try:
+        with Session(engine) as session:
+            return int(session.execute(select(func.count()).select_from(StartupDuration)).scalar_one())
+    finally:
+        engine.dispose()
+
+
+async def _started(coder: AsyncCoderClient, prefix: str, count: int) -> set[str]:
+    """Start ``count`` workspaces (real builds: the sim has their timings) and wait until every agent is
+    ready."""
+    ids = set()
+    for n in range(count):
+        created = await coder.workspaces.create(
+            f"{prefix}-{n}", "python-ds", parameters={"project_name": "burst"}, owner="alice"
+        )
+        ids.add(created.id)
+
+    async def all_ready() -> bool:
+        listed = [w for w in await coder.workspaces.list(query=None) if w.id in ids]
+        return all(
+            w.latest_build.agents and w.latest_build.agents[0].lifecycle_state == "ready" for w in listed
+        )
+
+    await wait_until(all_ready, 60, what=f"{count} started workspaces")
+    return ids
+
+
+def test_a_burst_is_alerted_without_waiting_for_timings_and_still_makes_history(
+    make_sim: Any, tmp_path: Path
+) -> None:
+    sim = make_sim(speed=50.0, record=False)
+    database = f"sqlite:///{tmp_path / 'alerts.db'}"
+    migrate(database)
+    add_rows(database, [subscription("C0BURST")])
+    burst = TIMINGS_AT_ONCE + 4
+    with SlackStandIn() as standin:
+
+        async def main() -> None:
+            # No sweep after the first, no build feed: the engine sees only what the test hands it.
+            async with running_engine(
+                sim.url, sim.token, standin.api_url, database, sweep_interval=3600.0, build_feed=False
+            ) as engine:
+                coder = AsyncCoderClient(url=sim.url, token=sim.token)
+                try:
+                    ids = await _started(coder, "nine", burst)
+                    ready = [w for w in await coder.workspaces.list(query=None) if w.id in ids]
+                    await engine.observe(ready)  # one batch of settled starts: a burst
+                    queued = _queued(database)
+                    assert set(queued) == ids
+                    assert not [p for p in queued.values() if p.get("timings")]
+                    # The history learns from the burst afterwards.
+                    await wait_until(lambda: _history(database) == burst, 20, what="the burst's history")
+
+                    few = await _started(coder, "later", 2)
+                    settled = [w for w in await coder.workspaces.list(query=None) if w.id in few]
+                    await engine.observe(settled)  # two starts: alerted with their timings
+                    queued = _queued(database)
+                    assert all(queued[w].get("timings") for w in few), [queued[w] for w in few]
+                    assert _history(database) == burst + 2
+                finally:
+                    await coder.aclose()
+
+        asyncio.run(main())
