@@ -110,6 +110,26 @@ def test_the_control_api_over_http(sim: SimServer) -> None:
     assert bad_state.status_code == 400
 
 
+def test_many_agents_flip_at_once_and_an_unknown_one_flips_none(sim: SimServer) -> None:
+    control = httpx.Client(base_url=sim.url + "/_sim")
+    ids = sim.seed_workspaces("bob", "python-ds", "nine", 3)
+    with api(sim, "bob") as client:
+        agent_ids = [agents(client.get(f"/workspaces/{w}").json())[0]["id"] for w in ids]
+        unknown = control.post(
+            "/agents-lifecycle", json={"agent_ids": [*agent_ids, "no-such-agent"], "state": "starting"}
+        )
+        assert unknown.status_code == 400 and "no-such-agent" in unknown.json()["message"]
+        states = {a: client.get(f"/workspaceagents/{a}").json()["lifecycle_state"] for a in agent_ids}
+        assert set(states.values()) == {"ready"}
+        not_a_list = control.post("/agents-lifecycle", json={"agent_ids": agent_ids[0], "state": "starting"})
+        assert not_a_list.status_code == 400 and "must be a list of strings" in not_a_list.json()["message"]
+        flipped = control.post("/agents-lifecycle", json={"agent_ids": agent_ids, "state": "starting"})
+        assert flipped.json()["result"] == 3
+        states = {a: client.get(f"/workspaceagents/{a}").json()["lifecycle_state"] for a in agent_ids}
+        assert set(states.values()) == {"starting"}
+    assert sim.set_agents_lifecycle(agent_ids[:2], "ready") == 2
+
+
 def test_the_control_api_reads_each_operations_parameters_and_says_what_is_wrong(sim: SimServer) -> None:
     control = httpx.Client(base_url=sim.url + "/_sim")
     missing = control.post("/delay", json={})

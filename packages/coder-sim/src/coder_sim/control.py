@@ -159,12 +159,19 @@ def _read_strings(name: str, value: Any) -> dict[str, str]:
     raise ValueError(f"{name!r} must be an object whose values are strings, not {value!r}")
 
 
+def _read_string_list(name: str, value: Any) -> list[str]:
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return list(value)
+    raise ValueError(f"{name!r} must be a list of strings, not {value!r}")
+
+
 _READERS: dict[Any, Reader] = {
     bool: _read_bool,
     int: _read_int,
     float: _read_float,
     str: _read_str,
     dict: _read_strings,
+    list: _read_string_list,
 }
 
 
@@ -244,6 +251,19 @@ class Controller:
             raise ValueError(f"unknown lifecycle state {state!r}; use one of {', '.join(LIFECYCLE_STATES)}")
         self._require_agent(agent_id)
         self.context.sim.force_lifecycle(agent_id, state)
+
+    @operation("agents-lifecycle")
+    def set_agents_lifecycle(self, agent_ids: list[str], state: str) -> int:
+        """Force many agents' lifecycle state in one turn of the sim's loop (a 9:00 burst: a thousand agents
+        ready within the same moment, each published as it flips); returns how many. Every id is checked
+        first: an unknown one changes nothing."""
+        if state not in LIFECYCLE_STATES:
+            raise ValueError(f"unknown lifecycle state {state!r}; use one of {', '.join(LIFECYCLE_STATES)}")
+        for agent_id in agent_ids:
+            self._require_agent(agent_id)
+        for agent_id in agent_ids:
+            self.context.sim.force_lifecycle(agent_id, state)
+        return len(agent_ids)
 
     # verbs (issue 13): long startup logs (with secrets in them) and a deployment that refuses renames
     @operation("agent-logs", path_parameter="agent_id")
