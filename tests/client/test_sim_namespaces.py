@@ -106,6 +106,38 @@ def test_paging_lists_every_workspace(sim: SimServer) -> None:
         alice.workspaces.get("bob/box-0")  # members see only their own (Coder's vague 404)
 
 
+def test_pages_read_the_list_one_page_at_a_time(sim: SimServer) -> None:
+    """``workspaces.pages`` / ``summary_pages``: the same workspaces as ``list``, in its order, each once,
+    pages no larger than asked; ``limit`` stops early; bad arguments fail at the call, before any read."""
+    for n in range(7):
+        sim.create_workspace_direct("bob", "python-ds", f"page-{n}")
+    with CoderClient(sim.url, sim.token) as coder:
+        listed = [w.id for w in coder.workspaces.list("owner:bob")]
+        pages = list(coder.workspaces.pages("owner:bob", page_size=3))
+        assert [len(page) for page in pages] == [3, 3, 1]
+        assert [w.id for page in pages for w in page] == listed and len(set(listed)) == 7
+        summaries = list(coder.workspaces.summary_pages("owner:bob", page_size=4))
+        assert [[s.id for s in page] for page in summaries] == [listed[:4], listed[4:]]
+        assert [len(page) for page in coder.workspaces.pages("owner:bob", limit=5, page_size=3)] == [3, 2]
+        assert list(coder.workspaces.pages("owner:bob", limit=0)) == []
+        assert list(coder.workspaces.pages("owner:nobody-here")) == []
+        with pytest.raises(InvalidArgument, match="page_size=0"):
+            coder.workspaces.pages("owner:bob", page_size=0)
+        with pytest.raises(InvalidArgument, match="page_size=True"):
+            coder.workspaces.summary_pages("owner:bob", page_size=True)
+        with pytest.raises(InvalidArgument, match="limit=-1"):
+            coder.workspaces.pages("owner:bob", limit=-1)
+
+    async def scenario() -> list[list[str]]:
+        async with AsyncCoderClient(sim.url, sim.token) as coder:
+            with pytest.raises(InvalidArgument, match="page_size=-2"):
+                coder.workspaces.pages("owner:bob", page_size=-2)
+            assert [len(p) async for p in coder.workspaces.summary_pages("owner:bob", page_size=5)] == [5, 2]
+            return [[w.id for w in page] async for page in coder.workspaces.pages("owner:bob", page_size=2)]
+
+    assert asyncio.run(scenario()) == [listed[0:2], listed[2:4], listed[4:6], listed[6:]]
+
+
 def test_summaries_agree_with_full_workspaces(sim_any: SimServer) -> None:
     """``workspaces.summaries`` reads the same list as ``workspaces.list``, keeping only the lifecycle
     position; every field it keeps equals the full workspace's, in both eras and across pages."""

@@ -29,7 +29,7 @@ from .config import ClientConfig, resolve_config
 from .deadlines import DeadlinePlan
 from .dynamic import DynamicParametersResponse, ParameterForm
 from .dynamic_session import DynamicParametersSession, open_parameters_session
-from .endpoints import DYNAMIC_PARAMETERS_WS_PATH, stream_path
+from .endpoints import DYNAMIC_PARAMETERS_WS_PATH, Op, stream_path
 from .errors import WaitTimeout, WorkspaceNotReady
 from .hub import WatchHub
 from .lifecycle import LifecycleEvent, LifecycleKind, LifecycleTracker
@@ -59,7 +59,9 @@ from .operations import (
     AgentRef,
     ClientState,
     Duration,
+    Item,
     Operations,
+    Pager,
     ServerFeatures,
     TemplateRef,
     WorkspaceRef,
@@ -152,6 +154,22 @@ def _timeout_message(workspace: str, timeout: float) -> str:
         f"Workspace {workspace} was not ready within {timeout:.0f} s. It may still be starting: check "
         "its agent logs, or wait longer with a larger timeout=."
     )
+
+
+def _sync_pages(run: Callable[[Op[list[Item]]], list[Item]], pager: Pager[Item]) -> Iterator[list[Item]]:
+    while not pager.done:
+        page = run(pager.next_page())
+        if page:
+            yield page
+
+
+async def _async_pages(
+    run: Callable[[Op[list[Item]]], Awaitable[list[Item]]], pager: Pager[Item]
+) -> AsyncIterator[list[Item]]:
+    while not pager.done:
+        page = await run(pager.next_page())
+        if page:
+            yield page
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -279,6 +297,21 @@ class Workspaces(_SyncNamespace):
         """Like ``list``, but only each workspace's lifecycle position (``WorkspaceSummary``): a fifth of the
         parsing, for services that list many workspaces often and fetch only the ones that changed."""
         return self._run(self._ops.list_workspace_summaries(query, limit, page_size))
+
+    def pages(
+        self, query: str | None = "owner:me", limit: int | None = None, *, page_size: int = PAGE_SIZE
+    ) -> Iterator[builtins.list[Workspace]]:
+        """Like ``list``, one page (at most ``page_size`` workspaces) at a time, in the server's order: a
+        service that goes through a large fleet holds one page, not all of it. Each workspace comes once
+        (one shifted by a create or delete while paging is not repeated). Arguments are checked now; each
+        page is read when the iteration asks for it."""
+        return _sync_pages(self._run, self._ops.workspace_pager(query, limit, page_size))
+
+    def summary_pages(
+        self, query: str | None = "owner:me", limit: int | None = None, *, page_size: int = PAGE_SIZE
+    ) -> Iterator[builtins.list[WorkspaceSummary]]:
+        """``summaries`` page by page (see :meth:`pages`)."""
+        return _sync_pages(self._run, self._ops.workspace_summary_pager(query, limit, page_size))
 
     def get(self, workspace: WorkspaceRef) -> Workspace:
         """A fresh copy, by ``Workspace``, id, ``owner/name`` or bare name (yours)."""
@@ -641,6 +674,19 @@ class AsyncWorkspaces(_AsyncNamespace):
     ) -> builtins.list[WorkspaceSummary]:
         """Lifecycle positions of the workspaces matching ``query`` (see :meth:`Workspaces.summaries`)."""
         return await self._run(self._ops.list_workspace_summaries(query, limit, page_size))
+
+    def pages(
+        self, query: str | None = "owner:me", limit: int | None = None, *, page_size: int = PAGE_SIZE
+    ) -> AsyncIterator[builtins.list[Workspace]]:
+        """``async for page in client.workspaces.pages(...)``: ``list`` one page at a time (see
+        :meth:`Workspaces.pages`); arguments are checked at the call, pages read as iterated."""
+        return _async_pages(self._run, self._ops.workspace_pager(query, limit, page_size))
+
+    def summary_pages(
+        self, query: str | None = "owner:me", limit: int | None = None, *, page_size: int = PAGE_SIZE
+    ) -> AsyncIterator[builtins.list[WorkspaceSummary]]:
+        """``summaries`` page by page (see :meth:`Workspaces.pages`)."""
+        return _async_pages(self._run, self._ops.workspace_summary_pager(query, limit, page_size))
 
     async def get(self, workspace: WorkspaceRef) -> Workspace:
         return await self._run(self._ops.workspace(workspace))

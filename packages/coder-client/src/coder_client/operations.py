@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from . import endpoints as api
 from . import sharing, updates
@@ -48,7 +48,7 @@ from .presets import merge_preset_parameters, resolve_preset
 from .retry import _server_clock_offset
 from .schedules import parse_schedule
 
-__all__ = ["ClientState", "Operations", "ServerFeatures", "WorkspaceRef"]
+__all__ = ["ClientState", "Operations", "Pager", "ServerFeatures", "WorkspaceRef"]
 
 T = TypeVar("T")
 WorkspaceRef = Workspace | str
@@ -323,6 +323,18 @@ class Operations:
         self, query: str | None, limit: int | None, page_size: int = PAGE_SIZE
     ) -> Op[list[WorkspaceSummary]]:
         return (yield from _all_pages(api.LIST_WORKSPACE_SUMMARIES, "workspaces", query, limit, page_size))
+
+    def workspace_pager(
+        self, query: str | None, limit: int | None, page_size: int = PAGE_SIZE
+    ) -> Pager[Workspace]:
+        """The workspaces matching ``query`` page by page (checks its arguments now, reads nothing yet)."""
+        return Pager(api.LIST_WORKSPACES, "workspaces", query, limit, page_size)
+
+    def workspace_summary_pager(
+        self, query: str | None, limit: int | None, page_size: int = PAGE_SIZE
+    ) -> Pager[WorkspaceSummary]:
+        """Like :meth:`workspace_pager`, as ``WorkspaceSummary`` pages."""
+        return Pager(api.LIST_WORKSPACE_SUMMARIES, "workspaces", query, limit, page_size)
 
     def workspace_by_name(self, owner: str, name: str, include_deleted: bool = False) -> Op[Workspace]:
         params: dict[str, str | int] | None = {"include_deleted": "true"} if include_deleted else None
@@ -627,35 +639,72 @@ class _Identified(Protocol):
     def id(self) -> str: ...
 
 
+Item = TypeVar("Item", bound=_Identified)
+
+
+class Pager(Generic[Item]):
+    """Where a paged read of a ``q=`` search stands: one ``limit``/``offset`` page per :meth:`next_page`.
+
+    ``field`` names the page's list of items (each page also has ``count``, the total). Every item is
+    delivered once: records created or deleted while paging shift the offsets, so the ids already
+    delivered are remembered (ids only) and a repeat is dropped. ``done`` turns true when ``count`` is
+    reached, a page comes back empty or ``limit`` items were delivered.
+    """
+
+    def __init__(
+        self, endpoint: api.Endpoint[Any], field: str, query: str | None, limit: int | None, page_size: int
+    ) -> None:
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+            raise InvalidArgument(
+                f"page_size={page_size!r}: ask for at least 1 item per page (default {PAGE_SIZE})."
+            )
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+            raise InvalidArgument(f"limit={limit!r}: pass a number of items (0 or more), or None for all.")
+        self._endpoint = endpoint
+        self._field = field
+        self._query = query
+        self._limit = limit
+        self._page_size = page_size
+        self._offset = 0
+        self._seen: set[str] = set()
+        self.done = limit == 0
+
+    def next_page(self) -> Op[list[Item]]:
+        """Read the next page: the items not delivered before, in the server's order (may be empty)."""
+        if self.done:
+            return []
+        left = None if self._limit is None else self._limit - len(self._seen)
+        want = self._page_size if left is None else min(self._page_size, left)
+        params: dict[str, str | int] = {"limit": want, "offset": self._offset}
+        if self._query:
+            params["q"] = self._query
+        page = yield from self._endpoint(params=params)
+        items: list[Item] = getattr(page, self._field)
+        count: int = page.count
+        self._offset += len(items)
+        fresh = []
+        for item in items:
+            if item.id not in self._seen:
+                self._seen.add(item.id)
+                fresh.append(item)
+        if left is not None:
+            fresh = fresh[:left]
+            left -= len(fresh)
+        # ``count`` is the total match count; a server may cap a page below ``limit``, so a short page
+        # alone does not mean the end.
+        self.done = not items or self._offset >= count or left == 0
+        return fresh
+
+
 def _all_pages(
     endpoint: api.Endpoint[Any], field: str, query: str | None, limit: int | None, page_size: int
 ) -> Op[list[Any]]:
-    """Follow ``limit``/``offset`` pages of a ``q=`` search until ``count`` matches or ``limit`` are read;
-    ``field`` names the page's list of items (each page also has ``count``, the total)."""
-    if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
-        raise InvalidArgument(
-            f"page_size={page_size!r}: ask for at least 1 item per page (default {PAGE_SIZE})."
-        )
-    collected: list[_Identified] = []
-    seen: set[str] = set()
-    offset = 0
-    while True:
-        want = page_size if limit is None else min(page_size, limit - len(collected))
-        params: dict[str, str | int] = {"limit": want, "offset": offset}
-        if query:
-            params["q"] = query
-        page = yield from endpoint(params=params)
-        items: list[_Identified] = getattr(page, field)
-        count: int = page.count
-        offset += len(items)
-        # Records created or deleted while paging shift the offsets; never report one twice.
-        collected.extend(item for item in items if item.id not in seen)
-        seen.update(item.id for item in items)
-        # ``count`` is the total match count; a server may cap a page below ``limit``, so a short page
-        # alone does not mean the end.
-        done = not items or offset >= count
-        if done or (limit is not None and len(collected) >= limit):
-            return collected[:limit] if limit is not None else collected
+    """Every page of a ``q=`` search (see :class:`Pager`), up to ``limit`` items, as one list."""
+    pager: Pager[Any] = Pager(endpoint, field, query, limit, page_size)
+    collected: list[Any] = []
+    while not pager.done:
+        collected.extend((yield from pager.next_page()))
+    return collected
 
 
 def ttl_milliseconds(ttl: Duration) -> int:

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import heapq
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -367,7 +367,7 @@ class AlertEngine:
                 for workspace in batch.values():
                     self._snapshots.put_nowait(workspace)
                 continue
-            await self._adjust_watches(list(batch.values()))
+            await self._adjust_watches([(w.id, is_transitional(w)) for w in batch.values()])
 
     async def observe(
         self, workspaces: list[Workspace], catch_up: CatchUp | None = None, force: bool = False
@@ -481,19 +481,21 @@ class AlertEngine:
 
     # ----------------------------------------------------------------- watching
 
-    async def _adjust_watches(self, workspaces: list[Workspace] | list[WorkspaceSummary]) -> None:
+    async def _adjust_watches(self, positions: Iterable[tuple[str, bool]]) -> None:
+        """Watch the workspaces in transition (this replica's share), stop watching the settled ones;
+        ``positions``: (workspace id, in transition)."""
         starting = []
         theirs = False
-        for workspace in workspaces:
-            if is_transitional(workspace):
+        for workspace_id, transitional in positions:
+            if transitional:
                 # Another replica's share is left to its owner (woken now, ``orphans_now``; else within a
                 # second, ``_share_keeper``); what this replica already watches it keeps.
-                if self.shares.mine(workspace.id) or workspace.id in self._watched:
-                    starting.append(workspace.id)
+                if self.shares.mine(workspace_id) or workspace_id in self._watched:
+                    starting.append(workspace_id)
                 else:
                     theirs = True
-            elif workspace.id in self._watched:
-                await self._unwatch(workspace.id)
+            elif workspace_id in self._watched:
+                await self._unwatch(workspace_id)
         await self._watch_many(starting)
         if theirs:
             self.orphans_now()
@@ -642,23 +644,30 @@ class AlertEngine:
         The list is read as summaries (a fifth of the parsing of full workspaces); only workspaces whose
         summary differs from what this process last recorded are fetched in full. Every tenth sweep, and a
         catch-up, reads everything in full and re-records it (settings such as a changed autostop lead time
-        take effect).
+        take effect). The list is read page by page (``_BATCH`` workspaces): of a large fleet only one page
+        of workspaces is held at a time, and of the rest only their ids and whether they are in transition.
         """
         force = catch_up is not None or self._sweeps % 10 == 0
         self._sweeps += 1
         listed_at = utcnow()
+        listed: dict[str, bool] = {}  # id → in transition, for every workspace listed
         # presets: prebuilt workspaces (Coder's prebuilds user's) are nobody's yet: never alerted on
         if force:
-            workspaces = without_prebuilds(await self.coder.workspaces.list(query=None))
-            summaries: list[Workspace] | list[WorkspaceSummary] = workspaces
+            async for page in self.coder.workspaces.pages(query=None, page_size=_BATCH):
+                workspaces = without_prebuilds(page)
+                listed.update((w.id, is_transitional(w)) for w in workspaces)
+                await self.observe(workspaces, catch_up, force=True)
         else:
-            summaries = without_prebuilds(await self.coder.workspaces.summaries(query=None))
-            changed = [s.id for s in summaries if self._fingerprints.get(s.id) != _fingerprint(s)]
-            workspaces = await self._fetch_full(changed)
-        for start in range(0, len(workspaces), _BATCH):
-            await self.observe(workspaces[start : start + _BATCH], catch_up, force=force)
-        await self._adjust_watches(summaries)
-        await self._forget_unlisted({s.id for s in summaries}, listed_at)
+            changed: list[str] = []
+            async for summaries in self.coder.workspaces.summary_pages(query=None, page_size=_BATCH):
+                for summary in without_prebuilds(summaries):
+                    listed[summary.id] = is_transitional(summary)
+                    if self._fingerprints.get(summary.id) != _fingerprint(summary):
+                        changed.append(summary.id)
+            async for workspaces in self._fetch_full(changed):
+                await self.observe(workspaces, catch_up)
+        await self._adjust_watches(listed.items())
+        await self._forget_unlisted(set(listed), listed_at)
 
     async def _forget_unlisted(self, listed: set[str], listed_at: datetime) -> None:
         """Workspaces the complete list no longer shows were deleted (or are out of the token's sight): drop
@@ -672,12 +681,18 @@ class AlertEngine:
             if workspace_id in self._watched:
                 await self._unwatch(workspace_id)
 
-    async def _fetch_full(self, workspace_ids: list[str]) -> list[Workspace]:
+    async def _fetch_full(self, workspace_ids: list[str]) -> AsyncIterator[list[Workspace]]:
+        """These workspaces in full, in batches of at most ``_BATCH``: one by one when few, else through the
+        paged list (keeping the wanted ones of each page)."""
         if not workspace_ids:
-            return []
+            return
         if len(workspace_ids) > _FETCH_SINGLY:
             wanted = set(workspace_ids)
-            return [w for w in await self.coder.workspaces.list(query=None) if w.id in wanted]
+            async for page in self.coder.workspaces.pages(query=None, page_size=_BATCH):
+                found = [w for w in page if w.id in wanted]
+                if found:
+                    yield found
+            return
         limit = asyncio.Semaphore(8)
 
         async def fetch(workspace_id: str) -> Workspace | None:
@@ -687,8 +702,9 @@ class AlertEngine:
                 except NotFound:  # deleted since the list
                     return None
 
-        found = await asyncio.gather(*(fetch(w) for w in workspace_ids))
-        return [w for w in found if w is not None]
+        found = [w for w in await asyncio.gather(*(fetch(w) for w in workspace_ids)) if w is not None]
+        if found:
+            yield found
 
     async def _lease_keeper(self) -> None:
         interval = max(0.2, self.config.lease_seconds / 3)
