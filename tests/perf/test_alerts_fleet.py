@@ -44,6 +44,7 @@ from alerts_helpers import (
     subscription,
     wait_drained,
 )
+from coder_slack.alerts.ledger import SUBSCRIPTION_GRACE
 from runs import Goal, repeat
 
 PYTHON = sys.executable
@@ -202,8 +203,12 @@ def _ten_thousand(fresh_postgres: Callable[[], str], tmp_path: Path) -> dict[str
                 "seed-workspaces",
                 {"owner": owner, "template": "python-ds", "prefix": f"fleet-{owner}", "count": FLEET // 2},
             )
+        seeded_at = time.monotonic()
         agents = sim.agents()
         assert len(agents) == FLEET
+        # The fleet is up before the subscription: seeded starts more recent than the engine's grace for a
+        # just-made subscription would count as news to it (and be posted), so the subscription waits it out.
+        time.sleep(max(0.0, seeded_at + SUBSCRIPTION_GRACE.total_seconds() + 1.0 - time.monotonic()))
         add_rows(database, [subscription("C0FLEET")])
         with HistoryStandIn() as standin:
             farm = BotFarm(
