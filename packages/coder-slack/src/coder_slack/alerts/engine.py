@@ -38,6 +38,7 @@ from coder_client import (
     redact_tail,
     without_prebuilds,
 )
+from coder_client.timings import SLOWER_WINDOW
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -83,7 +84,9 @@ _FETCH_SINGLY = 10
 # Build timings for new alerts are fetched this many at a time (each waits at most the timings timeout). A
 # batch with more new settled starts than this is a burst (the 9:00 starts): its alerts go without timings
 # (a burst's alerts mostly become digests, which do not show them; fetching 2,000 builds' timings first held
-# every alert for seconds), and the starts' timings are fetched afterwards for the templates' history.
+# every alert for seconds), and the starts' timings are fetched afterwards for the templates' history: only as
+# many per template as "slower than usual" compares against (``SLOWER_WINDOW``; the first sweep of a settled
+# fleet of 10,000 is such a burst too).
 TIMINGS_AT_ONCE = 8
 
 
@@ -182,6 +185,7 @@ class AlertEngine:
         self._snapshots: asyncio.Queue[Workspace] = asyncio.Queue()
         # Starts of a burst whose alerts went without timings: fetched afterwards for the history only.
         self._history_later: asyncio.Queue[Workspace] = asyncio.Queue()
+        self._history_pending: dict[str, int] = {}  # template id → its starts in ``_history_later``
         self._tasks: list[asyncio.Task[Any]] = []
         self._sweep_now = asyncio.Event()
         self._swept_once = asyncio.Event()
@@ -405,7 +409,10 @@ class AlertEngine:
                 await self._add_timings(wanted)
             else:
                 for observation, event in wanted:
-                    if event.kind == "ready":
+                    template_id = observation.workspace.template_id
+                    pending = self._history_pending.get(template_id, 0)
+                    if event.kind == "ready" and template_id and pending < SLOWER_WINDOW:
+                        self._history_pending[template_id] = pending + 1
                         self._history_later.put_nowait(observation.workspace)
         if not observations:
             return RecordResult()
@@ -459,8 +466,12 @@ class AlertEngine:
         history ("slower than usual") still learns from the 9:00 starts."""
         while True:
             batch = [await self._history_later.get()]
-            while not self._history_later.empty() and len(batch) < _BATCH:
+            while not self._history_later.empty():
                 batch.append(self._history_later.get_nowait())
+            for workspace in batch:
+                left = self._history_pending.pop(workspace.template_id, 1) - 1
+                if left > 0:
+                    self._history_pending[workspace.template_id] = left
             try:
                 notes = await self._timing_notes([(workspace, "ready") for workspace in batch])
                 starts = [(w, note.seconds) for w, note in zip(batch, notes, strict=True) if note is not None]
