@@ -183,9 +183,10 @@ class AlertEngine:
         # (when, workspace id), soonest first; entries whose time no longer matches _autostop_due are stale.
         self._autostop_heap: list[tuple[datetime, str]] = []
         self._snapshots: asyncio.Queue[Workspace] = asyncio.Queue()
-        # Starts of a burst whose alerts went without timings: fetched afterwards for the history only.
-        self._history_later: asyncio.Queue[Workspace] = asyncio.Queue()
-        self._history_pending: dict[str, int] = {}  # template id → its starts in ``_history_later``
+        # Starts of a burst whose alerts went without timings, by template (at most SLOWER_WINDOW each): their
+        # timings are fetched afterwards for the history only.
+        self._history_later: dict[str, list[Workspace]] = {}
+        self._history_added = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self._sweep_now = asyncio.Event()
         self._swept_once = asyncio.Event()
@@ -410,10 +411,12 @@ class AlertEngine:
             else:
                 for observation, event in wanted:
                     template_id = observation.workspace.template_id
-                    pending = self._history_pending.get(template_id, 0)
-                    if event.kind == "ready" and template_id and pending < SLOWER_WINDOW:
-                        self._history_pending[template_id] = pending + 1
-                        self._history_later.put_nowait(observation.workspace)
+                    if event.kind != "ready" or not template_id:
+                        continue
+                    waiting = self._history_later.setdefault(template_id, [])
+                    if len(waiting) < SLOWER_WINDOW:
+                        waiting.append(observation.workspace)
+                        self._history_added.set()
         if not observations:
             return RecordResult()
         result = await self.db.run(record_observations, observations, self.config, utcnow(), catch_up)
@@ -465,13 +468,10 @@ class AlertEngine:
         """The build timings of a burst's starts, fetched after their alerts went out: the templates' startup
         history ("slower than usual") still learns from the 9:00 starts."""
         while True:
-            batch = [await self._history_later.get()]
-            while not self._history_later.empty():
-                batch.append(self._history_later.get_nowait())
-            for workspace in batch:
-                left = self._history_pending.pop(workspace.template_id, 1) - 1
-                if left > 0:
-                    self._history_pending[workspace.template_id] = left
+            await self._history_added.wait()
+            self._history_added.clear()
+            batch = [workspace for waiting in self._history_later.values() for workspace in waiting]
+            self._history_later = {}
             try:
                 notes = await self._timing_notes([(workspace, "ready") for workspace in batch])
                 starts = [(w, note.seconds) for w, note in zip(batch, notes, strict=True) if note is not None]

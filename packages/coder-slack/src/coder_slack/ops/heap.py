@@ -7,9 +7,9 @@ notification webhook at 200 requests/s) a full collection ran every 3–5 s and 
 125–155 ms each time, which was the whole tail of the webhook's response times (p99 120–150 ms, p50 4 ms).
 ``gc.freeze()`` moves what exists once the process has started into the collector's permanent generation,
 which full collections skip: they then take 11–19 ms (measured with ``gc.callbacks`` on ``coder-slack serve``
-under that load), and p99 fell to 27–36 ms. Reference counting still frees frozen objects that stop being
-used; only a reference cycle made entirely of start-up objects would stay (there is none to speak of, and
-nothing built while serving is frozen).
+under that load), and the webhook's p99 fell to 55 ms (``tests/perf/results/notifications-gc.md``).
+Reference counting still frees frozen objects that stop being used; only a reference cycle made entirely of
+start-up objects would stay (there is none to speak of, and nothing built while serving is frozen).
 """
 
 from __future__ import annotations
