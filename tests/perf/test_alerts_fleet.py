@@ -424,7 +424,7 @@ def _burst(make_sim: Any, fresh_postgres: Callable[[], str], tmp_path: Path) -> 
                 sim.token,
                 standin.api_url,
                 database,
-                CODER_SLACK_SWEEP_INTERVAL_SECONDS="5",
+                CODER_SLACK_SWEEP_INTERVAL_SECONDS="30",  # the default: no build feed here
                 CODER_SLACK_LEASE_SECONDS="15",
                 CODER_SLACK_ALERT_POLL_SECONDS="1",
             ),

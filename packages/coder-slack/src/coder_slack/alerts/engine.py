@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import heapq
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -86,8 +87,14 @@ _FETCH_SINGLY = 10
 # (a burst's alerts mostly become digests, which do not show them; fetching 2,000 builds' timings first held
 # every alert for seconds), and the starts' timings are fetched afterwards for the templates' history: only as
 # many per template as "slower than usual" compares against (``SLOWER_WINDOW``; the first sweep of a settled
-# fleet of 10,000 is such a burst too).
+# fleet of 10,000 is such a burst too), once the burst has settled (below).
 TIMINGS_AT_ONCE = 8
+# A burst is recorded in many batches: its starts' timings are fetched for the history once no batch has added
+# any for this long (at most ``HISTORY_HOLD_SECONDS`` after the first), the latest ``SLOWER_WINDOW`` per
+# template. Fetched after each batch instead, a 9:00 burst of 2,000 cost each replica hundreds of timing
+# requests while its alerts were still being recorded.
+HISTORY_SETTLE_SECONDS = 2.0
+HISTORY_HOLD_SECONDS = 30.0
 
 
 def _fingerprint(workspace: Workspace | WorkspaceSummary) -> tuple[object, ...]:
@@ -183,10 +190,11 @@ class AlertEngine:
         # (when, workspace id), soonest first; entries whose time no longer matches _autostop_due are stale.
         self._autostop_heap: list[tuple[datetime, str]] = []
         self._snapshots: asyncio.Queue[Workspace] = asyncio.Queue()
-        # Starts of a burst whose alerts went without timings, by template (at most SLOWER_WINDOW each): their
-        # timings are fetched afterwards for the history only.
-        self._history_later: dict[str, list[Workspace]] = {}
+        # Starts of a burst whose alerts went without timings, by template (the latest SLOWER_WINDOW each):
+        # their timings are fetched for the history only, once the burst has settled.
+        self._history_later: dict[str, deque[Workspace]] = {}
         self._history_added = asyncio.Event()
+        self.history_settle = HISTORY_SETTLE_SECONDS
         self._tasks: list[asyncio.Task[Any]] = []
         self._sweep_now = asyncio.Event()
         self._swept_once = asyncio.Event()
@@ -413,10 +421,9 @@ class AlertEngine:
                     template_id = observation.workspace.template_id
                     if event.kind != "ready" or not template_id:
                         continue
-                    waiting = self._history_later.setdefault(template_id, [])
-                    if len(waiting) < SLOWER_WINDOW:
-                        waiting.append(observation.workspace)
-                        self._history_added.set()
+                    waiting = self._history_later.setdefault(template_id, deque(maxlen=SLOWER_WINDOW))
+                    waiting.append(observation.workspace)
+                    self._history_added.set()
         if not observations:
             return RecordResult()
         result = await self.db.run(record_observations, observations, self.config, utcnow(), catch_up)
@@ -467,8 +474,16 @@ class AlertEngine:
     async def _history_keeper(self) -> None:
         """The build timings of a burst's starts, fetched after their alerts went out: the templates' startup
         history ("slower than usual") still learns from the 9:00 starts."""
+        loop = asyncio.get_running_loop()
         while True:
             await self._history_added.wait()
+            held_until = loop.time() + HISTORY_HOLD_SECONDS
+            while loop.time() < held_until:
+                self._history_added.clear()
+                try:
+                    await asyncio.wait_for(self._history_added.wait(), self.history_settle)
+                except TimeoutError:
+                    break
             self._history_added.clear()
             batch = [workspace for waiting in self._history_later.values() for workspace in waiting]
             self._history_later = {}

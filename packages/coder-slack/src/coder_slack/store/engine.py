@@ -199,6 +199,10 @@ def create_engine_for(url: str, *, single_connection: bool = False, **kwargs: An
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    # Kept open: the alert engine's drains, recorder and lease keepers run a dozen transactions at once in a
+    # burst, and SQLAlchemy's default of 5 closed every connection beyond that after use (a 9:00 burst opened
+    # ~100 new PostgreSQL sessions in 8 s: a backend process each). 3 replicas hold 30 at most idle.
+    kwargs.setdefault("pool_size", 10)
     return create_async_engine(async_url(url), **kwargs)
 
 
