@@ -5,7 +5,7 @@ together, or not at all).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -295,8 +295,8 @@ def _load_transitional(session: Session, audience: Audience) -> _StartingIndex:
                 .where(Subscription.enabled.is_(True), Subscription.channel_id.in_(channels), *starting)
             ).all()
             for channel, workspace_id in watched:
-                audience.watched_starting.setdefault(channel, set()).add(workspace_id)
-        rows: list[Any] = []
+                audience.watched_starting.setdefault(channel, set()).add(str(workspace_id))
+        rows: Sequence[Any] = ()
         if audience.filters or audience.identities:
             rows = session.execute(
                 select(
