@@ -190,6 +190,11 @@ class AlertEngine:
         # (when, workspace id), soonest first; entries whose time no longer matches _autostop_due are stale.
         self._autostop_heap: list[tuple[datetime, str]] = []
         self._snapshots: asyncio.Queue[Workspace] = asyncio.Queue()
+        # Set while no snapshot waits to be recorded: the delivery worker plans its next step after the
+        # recorder has caught up (``DeliveryWorker.recorded``).
+        self._recorded_all = asyncio.Event()
+        self._recorded_all.set()
+        self.delivery.recorded = self._recorded_all
         # Starts of a burst whose alerts went without timings, by template (the latest SLOWER_WINDOW each):
         # their timings are fetched for the history only, once the burst has settled.
         self._history_later: dict[str, deque[Workspace]] = {}
@@ -365,7 +370,10 @@ class AlertEngine:
 
     async def _recorder(self) -> None:
         while True:
+            if self._snapshots.empty():
+                self._recorded_all.set()
             first = await self._snapshots.get()
+            self._recorded_all.clear()  # set again once the queue is empty after a batch
             batch = {first.id: first}
             while not self._snapshots.empty() and len(batch) < _BATCH:
                 item = self._snapshots.get_nowait()

@@ -1,0 +1,81 @@
+"""Recording before delivery: while snapshots wait to be recorded (a 9:00 burst), a drain plans its next
+step once the recorder has caught up, so each digest update carries what arrived meanwhile and the CPU goes to
+recording first; never longer than ``recorded_first`` seconds, so a recorder that never rests cannot hold an
+alert back."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+from alerts_helpers import add_rows, migrate, running_engine, subscription, wait_until
+from coder_client import AsyncCoderClient, Workspace
+from slack_sim import SlackStandIn
+
+
+async def _ready_workspace(coder: AsyncCoderClient, name: str) -> Workspace:
+    created = await coder.workspaces.create(
+        name, "python-ds", parameters={"project_name": "first"}, owner="alice"
+    )
+
+    async def ready() -> bool:
+        agents = (await coder.workspaces.get(created.id)).latest_build.agents
+        return bool(agents) and agents[0].lifecycle_state == "ready"
+
+    await wait_until(ready, 60, what=f"{name} ready")
+    return await coder.workspaces.get(created.id)
+
+
+def _posted_at(standin: SlackStandIn, workspace: Workspace) -> float | None:
+    for call in standin.calls():
+        if call.ok and call.method == "chat.postMessage" and workspace.name in str(call.args.get("text")):
+            return call.at
+    return None
+
+
+def test_a_drain_plans_once_the_recorder_has_caught_up_and_waits_no_longer_than_its_bound(
+    make_sim: Any, tmp_path: Path
+) -> None:
+    sim = make_sim(speed=50.0, record=False)
+    database = f"sqlite:///{tmp_path / 'alerts.db'}"
+    migrate(database)
+    add_rows(database, [subscription("C0FIRST")])
+    with SlackStandIn() as standin:
+
+        async def main() -> None:
+            coder = AsyncCoderClient(url=sim.url, token=sim.token)
+            try:
+                # No sweep after the first and no build feed: the engine sees what the test hands it.
+                async with running_engine(
+                    sim.url, sim.token, standin.api_url, database, sweep_interval=3600.0, build_feed=False
+                ) as engine:
+                    recorded = engine.delivery.recorded
+                    assert recorded is not None and recorded.is_set()
+                    first = await _ready_workspace(coder, "first")
+                    # The recorder is behind (as in a burst): the alert is queued, its drain waits.
+                    engine.delivery.recorded_first = 30.0
+                    recorded.clear()
+                    await engine.observe([first])
+                    await wait_until(lambda: "C0FIRST" in engine.delivery.draining, 10, what="a drain")
+                    await asyncio.sleep(0.5)
+                    caught_up_at = time.time()
+                    recorded.set()
+                    await wait_until(lambda: _posted_at(standin, first) is not None, 10, what="the post")
+                    posted = _posted_at(standin, first)
+                    assert posted is not None and posted >= caught_up_at
+
+                    # A recorder that never catches up holds a drain back no longer than the bound.
+                    second = await _ready_workspace(coder, "second")
+                    engine.delivery.recorded_first = 0.2
+                    recorded.clear()
+                    await engine.observe([second])
+                    await wait_until(
+                        lambda: _posted_at(standin, second) is not None, 10, what="the bounded post"
+                    )
+                    recorded.set()
+            finally:
+                await coder.aclose()
+
+        asyncio.run(main())
