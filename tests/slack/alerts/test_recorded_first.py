@@ -1,4 +1,4 @@
-"""Recording before delivery: while snapshots wait to be recorded (a 9:00 burst), a drain plans its next
+"""Recording before delivery: while the recorder is behind (a 9:00 burst), a drain plans its next
 step once the recorder has caught up, so each digest update carries what arrived meanwhile and the CPU goes to
 recording first; never longer than ``recorded_first`` seconds, so a recorder that never rests cannot hold an
 alert back."""

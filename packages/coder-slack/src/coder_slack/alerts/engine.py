@@ -95,6 +95,10 @@ TIMINGS_AT_ONCE = 8
 # requests while its alerts were still being recorded.
 HISTORY_SETTLE_SECONDS = 2.0
 HISTORY_HOLD_SECONDS = 30.0
+# The recorder is behind (a burst) when this many snapshots are being recorded or wait: delivery then plans
+# its steps after it (``DeliveryWorker.recorded``). A few at a time, as any busy morning brings, do not hold
+# an alert back.
+RECORDER_BEHIND = 20
 
 
 def _fingerprint(workspace: Workspace | WorkspaceSummary) -> tuple[object, ...]:
@@ -190,11 +194,11 @@ class AlertEngine:
         # (when, workspace id), soonest first; entries whose time no longer matches _autostop_due are stale.
         self._autostop_heap: list[tuple[datetime, str]] = []
         self._snapshots: asyncio.Queue[Workspace] = asyncio.Queue()
-        # Set while no snapshot waits to be recorded: the delivery worker plans its next step after the
-        # recorder has caught up (``DeliveryWorker.recorded``).
-        self._recorded_all = asyncio.Event()
-        self._recorded_all.set()
-        self.delivery.recorded = self._recorded_all
+        # Cleared while the recorder is behind (``RECORDER_BEHIND``): the delivery worker plans its next step
+        # after it has caught up (``DeliveryWorker.recorded``).
+        self._recorder_caught_up = asyncio.Event()
+        self._recorder_caught_up.set()
+        self.delivery.recorded = self._recorder_caught_up
         # Starts of a burst whose alerts went without timings, by template (the latest SLOWER_WINDOW each):
         # their timings are fetched for the history only, once the burst has settled.
         self._history_later: dict[str, deque[Workspace]] = {}
@@ -354,6 +358,8 @@ class AlertEngine:
 
     async def _on_snapshot(self, workspace: Workspace) -> None:
         self._snapshots.put_nowait(workspace)
+        if self._snapshots.qsize() >= RECORDER_BEHIND:
+            self._recorder_caught_up.clear()
 
     async def _on_watch_error(self, workspace_id: str, error: CoderError) -> None:
         log.info("alert engine: no longer watching %s (%s)", workspace_id, type(error).__name__)
@@ -371,13 +377,14 @@ class AlertEngine:
     async def _recorder(self) -> None:
         while True:
             if self._snapshots.empty():
-                self._recorded_all.set()
+                self._recorder_caught_up.set()
             first = await self._snapshots.get()
-            self._recorded_all.clear()  # set again once the queue is empty after a batch
             batch = {first.id: first}
             while not self._snapshots.empty() and len(batch) < _BATCH:
                 item = self._snapshots.get_nowait()
                 batch[item.id] = item
+            if len(batch) >= RECORDER_BEHIND:
+                self._recorder_caught_up.clear()  # set again once the queue is empty after a batch
             try:
                 await self.observe(list(batch.values()))
             except Exception:
