@@ -10,22 +10,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from alerts_helpers import add_rows, migrate, running_engine, subscription, wait_until
+from alerts_helpers import add_rows, migrate, running_engine, start_and_settle, subscription, wait_until
 from coder_client import AsyncCoderClient, Workspace
 from slack_sim import SlackStandIn
 
 
 async def _ready_workspace(coder: AsyncCoderClient, name: str) -> Workspace:
-    created = await coder.workspaces.create(
-        name, "python-ds", parameters={"project_name": "first"}, owner="alice"
-    )
-
-    async def ready() -> bool:
-        agents = (await coder.workspaces.get(created.id)).latest_build.agents
-        return bool(agents) and agents[0].lifecycle_state == "ready"
-
-    await wait_until(ready, 60, what=f"{name} ready")
-    return await coder.workspaces.get(created.id)
+    settled = await start_and_settle(coder, name, "python-ds", "alice", {"project_name": "first"})
+    return await coder.workspaces.get(settled.workspace_id)
 
 
 def _posted_at(standin: SlackStandIn, workspace: Workspace) -> float | None:

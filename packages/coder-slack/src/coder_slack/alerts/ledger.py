@@ -144,8 +144,6 @@ class Audience:
                 self.filters.append(sub)
                 self.filters_by_channel.setdefault(sub.channel_id, []).append(sub)
         self.transitional: _StartingIndex | None = None
-        # Per channel the batch can reach: the workspaces it watches that were starting before the batch.
-        self.watched_starting: dict[str, set[str]] = {}
         self.starting_for: dict[str, set[str]] = {}
         self.candidates: list[_Candidate] = []
         first = session.get(AlertMeta, FIRST_START_KEY)
@@ -287,15 +285,17 @@ def _load_transitional(session: Session, audience: Audience) -> _StartingIndex:
     starting workspace (plain rows, not ORM objects: a 9:00 burst reads thousands of them for each batch)."""
     if audience.transitional is None:
         starting = (AlertWorkspace.transitional.is_(True), AlertWorkspace.transition == "start")
-        channels = list(audience.by_channel)
-        if channels:
+        watched: Sequence[Any] = ()
+        if audience.by_channel:
             watched = session.execute(
                 select(Subscription.channel_id, Subscription.workspace_id)
                 .join(AlertWorkspace, AlertWorkspace.workspace_id == Subscription.workspace_id)
-                .where(Subscription.enabled.is_(True), Subscription.channel_id.in_(channels), *starting)
+                .where(
+                    Subscription.enabled.is_(True),
+                    Subscription.channel_id.in_(list(audience.by_channel)),
+                    *starting,
+                )
             ).all()
-            for channel, workspace_id in watched:
-                audience.watched_starting.setdefault(channel, set()).add(str(workspace_id))
         rows: Sequence[Any] = ()
         if audience.filters or audience.identities:
             rows = session.execute(
@@ -306,7 +306,7 @@ def _load_transitional(session: Session, audience: Audience) -> _StartingIndex:
                     AlertWorkspace.template_name,
                 ).where(*starting)
             ).all()
-        audience.transitional = _StartingIndex(_Starting(*row) for row in rows)
+        audience.transitional = _StartingIndex((_Starting(*row) for row in rows), watched)
     return audience.transitional
 
 
@@ -319,11 +319,15 @@ class _Starting:
 
 
 class _StartingIndex:
-    """The workspaces starting now, indexed by template and owner: each destination of a batch finds the ones
-    it hears about by lookups, not by a pass over all of them (a 9:00 burst: 40 channels × 2,000 starting
-    workspaces, for every batch recorded)."""
+    """What was starting before a batch: per channel, the starting workspaces it watches (``watched``:
+    channel, workspace id); and every starting workspace (``rows``), indexed by template and owner. Each
+    destination of the batch finds the ones it hears about by lookups, not by a pass over all of them (a 9:00
+    burst: 40 channels × 2,000 starting workspaces, for every batch recorded)."""
 
-    def __init__(self, rows: Iterable[_Starting]) -> None:
+    def __init__(self, rows: Iterable[_Starting], watched: Iterable[tuple[str, str]]) -> None:
+        self.watched: dict[str, set[str]] = {}
+        for channel, workspace_id in watched:
+            self.watched.setdefault(channel, set()).add(str(workspace_id))
         self.ids: set[str] = set()
         self.by_template: dict[str, set[str]] = {}
         self.by_owner_id: dict[str, set[str]] = {}
@@ -346,7 +350,7 @@ class _StartingIndex:
                 if identity.slack_user_id == destination:
                     found |= self._owned_by(identity.coder_user_id, identity.coder_username.lower())
             return found
-        found = set(audience.watched_starting.get(destination, ()))
+        found = set(self.watched.get(destination, ()))
         for sub in audience.filters_by_channel.get(destination, []):
             matched = self.by_template.get(sub.template.lower(), set()) if sub.template else self.ids
             if sub.owner:
