@@ -258,6 +258,9 @@ def remember_workspaces(session: Session, workspaces: list[Workspace], now: date
         )
     if not rows:
         return
+    # In one order (the workspace's), as every multi-row write here: the sweeping replica and a watching one
+    # may record the same workspaces at once, and rows locked in opposite orders deadlock.
+    rows.sort(key=lambda row: row["workspace_id"])
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = dialect.insert(table)  # type: ignore[arg-type]
     statement = statement.on_conflict_do_update(
@@ -400,8 +403,10 @@ def _ledger_insert(session: Session, rows: list[dict[str, Any]]) -> set[tuple[st
         .on_conflict_do_nothing()
         .returning(table.c.alert_key, table.c.destination)
     )
-    # Executemany with RETURNING (SQLAlchemy's "insertmanyvalues"): one cached statement, rows batched.
-    result = session.execute(statement, rows)
+    # Executemany with RETURNING (SQLAlchemy's "insertmanyvalues"): one cached statement, rows batched; in
+    # key order, so replicas recording the same alerts at once lock them in one order (no deadlock).
+    ordered = sorted(rows, key=lambda row: (row["alert_key"], row["destination"]))
+    result = session.execute(statement, ordered)
     return {(str(key), str(destination)) for key, destination in result}
 
 
@@ -472,7 +477,9 @@ def _write(session: Session, audience: Audience, now: datetime, result: RecordRe
             select(AlertDestination).where(AlertDestination.destination.in_(list(teams)))
         )
     }
-    for destination, team_id in teams.items():
+    # In the destinations' order: replicas recording at once take these rows' locks in one order, so one
+    # waits for the other rather than deadlock (which failed a whole batch; test_destination_order.py).
+    for destination, team_id in sorted(teams.items()):
         row = known.get(destination)
         if row is None:
             insert_ignoring_conflicts(
