@@ -260,7 +260,7 @@ def remember_workspaces(session: Session, workspaces: list[Workspace], now: date
         return
     # In one order (the workspace's), as every multi-row write here: the sweeping replica and a watching one
     # may record the same workspaces at once, and rows locked in opposite orders deadlock.
-    rows.sort(key=lambda row: row["workspace_id"])
+    rows.sort(key=lambda row: str(row["workspace_id"]))
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = dialect.insert(table)  # type: ignore[arg-type]
     statement = statement.on_conflict_do_update(
