@@ -27,59 +27,64 @@ def aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-class Transactions:
-    """One transaction per ``run``.
+# Transactions run at once on PostgreSQL: the engine's pool (``store.engine.create_engine_for``, 10).
+POSTGRES_THREADS = 10
 
-    On SQLite a transaction runs on a synchronous engine in a thread of its own (``ThreadTransactions``):
-    its SQL never waits for a turn of the event loop, so it holds SQLite's one write lock (which the
-    notification intake needs to answer Coder) only as long as SQLite works, however busy the loop is. On
-    the async driver each statement waited for the loop's next turn, and a transaction of a few statements
-    held the file for as many turns of a busy loop. On PostgreSQL, the async engine."""
+
+class Transactions:
+    """One transaction per ``run``, on a synchronous engine in threads of their own (``ThreadTransactions``):
+    a transaction's SQL never waits for a turn of the event loop. On the async driver each statement waited
+    for the loop's next turn, so a transaction of a few statements took as many turns of a busy loop.
+
+    On SQLite one thread: it holds SQLite's one write lock (which the notification intake needs to answer
+    Coder) only as long as SQLite works, however busy the loop is. On PostgreSQL ``POSTGRES_THREADS``: in a
+    9:00 burst, with a loop turn of tens of milliseconds while 600 watch streams deliver, a delivery's two
+    transactions (about 20 statements) took most of a second each, and recording a batch as long; the
+    greenlet bridge to the async driver also cost more CPU than the statements."""
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
-        self._factory = session_factory
         bind = session_factory.kw.get("bind")
         if not isinstance(bind, AsyncEngine):
             raise TypeError("Transactions needs a session factory bound to an AsyncEngine")
         self.dialect = bind.dialect.name
         self.engine: AsyncEngine = bind
         self.url = bind.url.render_as_string(hide_password=False)
-        self._thread: ThreadTransactions | None = None
-        if self.dialect == "sqlite":
-            self._thread = ThreadTransactions(self.url, "alerts-engine")
+        threads = 1 if self.dialect == "sqlite" else POSTGRES_THREADS
+        self._thread = ThreadTransactions(self.url, "alerts-engine", threads=threads)
 
     @property
     def sync_engine(self) -> Engine:
         """The engine whose connections run the transactions (to watch their SQL)."""
-        return self._thread.engine if self._thread is not None else self.engine.sync_engine
+        return self._thread.engine
 
     async def close(self) -> None:
-        if self._thread is not None:
-            await self._thread.close()
+        await self._thread.close()
 
     @property
     def is_postgres(self) -> bool:
         return self.dialect == "postgresql"
 
     async def run(self, work: Callable[..., T], *args: Any) -> T:
-        if self._thread is not None:
-            return await self._thread.run(work, *args)
-        async with self._factory() as session, session.begin():
-            return await session.run_sync(work, *args)
+        return await self._thread.run(work, *args)
 
 
 class ThreadTransactions:
     """``Transactions.run`` on a synchronous engine in a thread of its own: the SQLAlchemy work of a
     transaction runs off the event loop (the notification intake and router, whose batches would otherwise
-    hold the loop that answers Coder and Slack). One thread, so one transaction at a time, in order. On
-    SQLite the thread takes its turn on the file's write lock (``store.engine.WriteTurns``) for each
-    transaction."""
+    hold the loop that answers Coder and Slack). One thread, so one transaction at a time, in order, unless
+    ``threads`` (PostgreSQL only: a connection each). On SQLite the thread takes its turn on the file's write
+    lock (``store.engine.WriteTurns``) for each transaction."""
 
-    def __init__(self, database_url: str, name: str) -> None:
-        self.engine = create_sync_engine_for(database_url, single_connection=True)
+    def __init__(self, database_url: str, name: str, threads: int = 1) -> None:
+        if threads == 1:
+            self.engine = create_sync_engine_for(database_url, single_connection=True)
+        else:
+            self.engine = create_sync_engine_for(database_url, pool_size=threads, max_overflow=0)
         self.dialect = self.engine.dialect.name
+        if threads > 1 and self.dialect == "sqlite":
+            raise ValueError("SQLite takes one writer at a time: one thread")
         self._writers = sqlite_write_lock(database_url)
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._thread = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=name)
 
     @classmethod
     def beside(cls, db: Transactions, name: str) -> ThreadTransactions:
