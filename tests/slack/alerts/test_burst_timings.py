@@ -9,10 +9,11 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
 from alerts_helpers import add_rows, migrate, running_engine, subscription, wait_until
 from coder_client import AsyncCoderClient
 from coder_client.timings import SLOWER_WINDOW
-from coder_slack.alerts.engine import TIMINGS_AT_ONCE
+from coder_slack.alerts.engine import RECORDER_BEHIND, TIMINGS_AT_ONCE
 from coder_slack.store import AlertOutboxItem, StartupDuration, create_sync_engine_for
 from slack_sim import SlackStandIn
 from sqlalchemy import func, select
@@ -103,6 +104,47 @@ def test_a_burst_is_alerted_without_waiting_for_timings_and_still_makes_history(
                     queued = _queued(database)
                     assert all(queued[w].get("timings") for w in few), [queued[w] for w in few]
                     assert _history(database) == SLOWER_WINDOW + 2
+                finally:
+                    await coder.aclose()
+
+        asyncio.run(main())
+
+
+def test_a_few_starts_go_without_timings_when_a_burst_begins_while_their_timings_are_fetched(
+    make_sim: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch of a few starts fetches their timings first; when the recorder falls behind meanwhile (the
+    first starts of a 9:00 burst, while Coder answers slowly), the fetch is given up: the alerts are queued
+    without timings at once, and the starts still reach the history afterwards."""
+    monkeypatch.setenv("CODER_SLACK_TIMINGS_TIMEOUT_SECONDS", "30")  # the fetch would wait out the delay
+    sim = make_sim(speed=50.0, record=False)
+    database = f"sqlite:///{tmp_path / 'alerts.db'}"
+    migrate(database)
+    add_rows(database, [subscription("C0BURST")])
+    with SlackStandIn() as standin:
+
+        async def main() -> None:
+            async with running_engine(
+                sim.url, sim.token, standin.api_url, database, sweep_interval=3600.0, build_feed=False
+            ) as engine:
+                engine.history_settle = 0.5
+                coder = AsyncCoderClient(url=sim.url, token=sim.token)
+                try:
+                    ids = await _started(coder, "early", 2)
+                    ready = [w for w in await coder.workspaces.list(query=None) if w.id in ids]
+                    sim.inject_delay(6.0, path_prefix="/workspacebuilds")  # Coder busy: timings are slow
+                    recording = asyncio.ensure_future(engine.observe(ready))
+                    await asyncio.sleep(0.5)
+                    assert not recording.done()  # fetching the timings
+                    # The burst's snapshots arrive: the recorder is behind.
+                    for _ in range(RECORDER_BEHIND):
+                        await engine._on_snapshot(ready[0])
+                    await asyncio.wait_for(recording, 3.0)
+                    queued = _queued(database)
+                    assert set(queued) == ids
+                    assert not [p for p in queued.values() if p.get("timings")]
+                    sim.clear_faults()
+                    await wait_until(lambda: _history(database) == 2, 30, what="the starts' history")
                 finally:
                     await coder.aclose()
 

@@ -87,7 +87,8 @@ _FETCH_SINGLY = 10
 # (a burst's alerts mostly become digests, which do not show them; fetching 2,000 builds' timings first held
 # every alert for seconds), and the starts' timings are fetched afterwards for the templates' history: only as
 # many per template as "slower than usual" compares against (``SLOWER_WINDOW``; the first sweep of a settled
-# fleet of 10,000 is such a burst too), once the burst has settled (below).
+# fleet of 10,000 is such a burst too), once the burst has settled (below). So is a small batch whose fetch
+# finds the recorder falling behind (``RECORDER_BEHIND``) meanwhile: the first starts of a burst.
 TIMINGS_AT_ONCE = 8
 # A burst is recorded in many batches: its starts' timings are fetched for the history once no batch has added
 # any for this long (at most ``HISTORY_HOLD_SECONDS`` after the first), the latest ``SLOWER_WINDOW`` per
@@ -199,6 +200,7 @@ class AlertEngine:
         self._recorder_caught_up = asyncio.Event()
         self._recorder_caught_up.set()
         self.delivery.recorded = self._recorder_caught_up
+        self._recorder_behind = asyncio.Event()  # the other side of the same state
         # Starts of a burst whose alerts went without timings, by template (the latest SLOWER_WINDOW each):
         # their timings are fetched for the history only, once the burst has settled.
         self._history_later: dict[str, deque[Workspace]] = {}
@@ -359,7 +361,16 @@ class AlertEngine:
     async def _on_snapshot(self, workspace: Workspace) -> None:
         self._snapshots.put_nowait(workspace)
         if self._snapshots.qsize() >= RECORDER_BEHIND:
+            self._behind(True)
+
+    def _behind(self, behind: bool) -> None:
+        """The recorder is behind (``RECORDER_BEHIND``), or has caught up."""
+        if behind:
             self._recorder_caught_up.clear()
+            self._recorder_behind.set()
+        else:
+            self._recorder_behind.clear()
+            self._recorder_caught_up.set()
 
     async def _on_watch_error(self, workspace_id: str, error: CoderError) -> None:
         log.info("alert engine: no longer watching %s (%s)", workspace_id, type(error).__name__)
@@ -377,14 +388,14 @@ class AlertEngine:
     async def _recorder(self) -> None:
         while True:
             if self._snapshots.empty():
-                self._recorder_caught_up.set()
+                self._behind(False)
             first = await self._snapshots.get()
             batch = {first.id: first}
             while not self._snapshots.empty() and len(batch) < _BATCH:
                 item = self._snapshots.get_nowait()
                 batch[item.id] = item
             if len(batch) >= RECORDER_BEHIND:
-                self._recorder_caught_up.clear()  # set again once the queue is empty after a batch
+                self._behind(True)  # caught up again once the queue is empty after a batch
             try:
                 await self.observe(list(batch.values()))
             except Exception:
@@ -429,9 +440,7 @@ class AlertEngine:
                     event = next(e for e in observation.events if e.key == key)
                     observation.log_tails[event.agent_id] = await self._log_tail(event.agent_id)
             wanted = [(o, event) for o, event in timed if event.key in fresh]
-            if len(wanted) <= TIMINGS_AT_ONCE:
-                await self._add_timings(wanted)
-            else:
+            if len(wanted) > TIMINGS_AT_ONCE or not await self._add_timings(wanted):
                 for observation, event in wanted:
                     template_id = observation.workspace.template_id
                     if event.kind != "ready" or not template_id:
@@ -465,14 +474,31 @@ class AlertEngine:
             self._recorded[workspace.id] = entry
         return entry[1]
 
-    async def _add_timings(self, wanted: list[tuple[Observation, AlertEvent]]) -> None:
+    async def _add_timings(self, wanted: list[tuple[Observation, AlertEvent]]) -> bool:
         """Build timings for new ready / start_error / start_timeout alerts, fetched a few at a time and
         briefly (``coder_slack.build_timings``): without them an alert reads as it always did. The template's
-        history ("slower than usual") is kept in the ledger's transaction (``ledger.record_observations``)."""
-        notes = await self._timing_notes([(o.workspace, event.kind) for o, event in wanted])
-        for (observation, event), note in zip(wanted, notes, strict=True):
+        history ("slower than usual") is kept in the ledger's transaction (``ledger.record_observations``).
+
+        False, with no timings added, when the recorder falls behind meanwhile: these were the first starts of
+        a burst, whose alerts go without timings (a burst's Coder answers slowly: the fetch held the
+        recorder for up to a second while hundreds of snapshots waited)."""
+        if not wanted:
+            return True
+        fetch = asyncio.ensure_future(self._timing_notes([(o.workspace, event.kind) for o, event in wanted]))
+        behind = asyncio.ensure_future(self._recorder_behind.wait())
+        try:
+            await asyncio.wait((fetch, behind), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            behind.cancel()
+        if not fetch.done():
+            fetch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await fetch
+            return False
+        for (observation, event), note in zip(wanted, fetch.result(), strict=True):
             if note is not None:
                 observation.timings[event.key] = note.to_payload()
+        return True
 
     async def _timing_notes(self, wanted: list[tuple[Workspace, str]]) -> list[TimingNote | None]:
         gate = asyncio.Semaphore(TIMINGS_AT_ONCE)
