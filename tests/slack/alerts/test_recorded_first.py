@@ -1,7 +1,7 @@
-"""Recording before delivery: while the recorder is behind (a 9:00 burst), a drain plans its next
-step once the recorder has caught up, so each digest update carries what arrived meanwhile and the CPU goes to
-recording first; never longer than ``recorded_first`` seconds, so a recorder that never rests cannot hold an
-alert back."""
+"""Recording before delivery: while the recorder is behind (a 9:00 burst), a drain plans its steps after
+its first once the recorder has caught up, so each digest update carries what arrived meanwhile and the CPU
+goes to recording first; never longer than ``recorded_first`` seconds, so a recorder that never rests cannot
+hold an alert back. A drain's first step (a channel's first post of the burst) goes at once."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def _posted_at(standin: SlackStandIn, workspace: Workspace) -> float | None:
     return None
 
 
-def test_a_drain_plans_once_the_recorder_has_caught_up_and_waits_no_longer_than_its_bound(
+def test_a_drain_plans_its_later_steps_once_the_recorder_has_caught_up_and_waits_no_longer_than_its_bound(
     make_sim: Any, tmp_path: Path
 ) -> None:
     sim = make_sim(speed=50.0, record=False)
@@ -45,27 +45,32 @@ def test_a_drain_plans_once_the_recorder_has_caught_up_and_waits_no_longer_than_
                 ) as engine:
                     recorded = engine.delivery.recorded
                     assert recorded is not None and recorded.is_set()
-                    first = await _ready_workspace(coder, "first")
-                    # The recorder is behind (as in a burst): the alert is queued, its drain waits.
+                    first, second, third, fourth = await asyncio.gather(
+                        *(_ready_workspace(coder, name) for name in ("first", "second", "third", "fourth"))
+                    )
+                    # The recorder is behind (as in a burst): the channel's first post goes at once.
                     engine.delivery.recorded_first = 30.0
                     recorded.clear()
-                    await engine.observe([first])
-                    await wait_until(lambda: "C0FIRST" in engine.delivery.draining, 10, what="a drain")
-                    await asyncio.sleep(0.5)
+                    await engine.observe([first, second])
+                    await wait_until(lambda: _posted_at(standin, first) is not None, 10, what="the 1st post")
+                    # The drain's next step (the channel's token is spent: it waits a second first) waits for
+                    # the recorder to catch up.
+                    await asyncio.sleep(2.0)
                     caught_up_at = time.time()
                     recorded.set()
-                    await wait_until(lambda: _posted_at(standin, first) is not None, 10, what="the post")
-                    posted = _posted_at(standin, first)
+                    await wait_until(lambda: _posted_at(standin, second) is not None, 10, what="the post")
+                    posted = _posted_at(standin, second)
                     assert posted is not None and posted >= caught_up_at
 
-                    # A recorder that never catches up holds a drain back no longer than the bound.
-                    second = await _ready_workspace(coder, "second")
+                    # A recorder that never catches up holds a drain's later step back no longer than the
+                    # bound.
                     engine.delivery.recorded_first = 0.2
                     recorded.clear()
-                    await engine.observe([second])
+                    await engine.observe([third, fourth])
                     await wait_until(
-                        lambda: _posted_at(standin, second) is not None, 10, what="the bounded post"
+                        lambda: _posted_at(standin, fourth) is not None, 10, what="the bounded post"
                     )
+                    assert _posted_at(standin, third) is not None
                     recorded.set()
             finally:
                 await coder.aclose()

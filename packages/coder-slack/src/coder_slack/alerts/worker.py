@@ -105,11 +105,12 @@ class DeliveryWorker:
         # who to tell about rows queued here for another replica's destinations. None: all are ours.
         self.owned: Callable[[str], bool] | None = None
         self.elsewhere: Callable[[set[str]], None] | None = None
-        # Cleared while the engine's recorder is behind (None: no engine to wait for). In a burst a step is
-        # planned once the recorder has caught up, or after ``recorded_first`` seconds at most: a digest
-        # update planned while hundreds of alerts wait to be recorded is outdated at once and sent again, and
-        # planning it took the CPU the recorder needed (a 9:00 burst of 2,000 on 3 replicas and 2 cores:
-        # 16–21 CPU-seconds in all before, 10–13 after).
+        # Cleared while the engine's recorder is behind (None: no engine to wait for). In a burst a drain's
+        # steps after its first are planned once the recorder has caught up, or after ``recorded_first``
+        # seconds at most: a digest update planned while hundreds of alerts wait to be recorded is outdated at
+        # once and sent again, and planning it took the CPU the recorder needed (a 9:00 burst of 2,000 on 3
+        # replicas and 2 cores: 16–21 CPU-seconds in all before, 10–13 after). The first step (a channel's
+        # first post of the burst) is not an update: it goes at once.
         self.recorded: asyncio.Event | None = None
         self.recorded_first = RECORDED_FIRST_SECONDS
 
@@ -209,12 +210,13 @@ class DeliveryWorker:
     async def _drain(self, destination: str) -> None:
         try:
             planned: Decision | _Unplanned | None = UNPLANNED
+            delivered = False
             while not self._stopping:
                 if not await self._use_team_token(destination):
                     return
                 step = planned
                 if isinstance(step, _Unplanned):
-                    if self.recorded is not None and not self.recorded.is_set():
+                    if delivered and self.recorded is not None and not self.recorded.is_set():
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self.recorded.wait(), self.recorded_first)
                     step = await self.db.run(
@@ -233,6 +235,7 @@ class DeliveryWorker:
                     await asyncio.sleep(min(step.seconds, self.config.lease_seconds / 3))
                     continue
                 planned = await self._execute(destination, step)
+                delivered = True
         except LeaseLost:
             return
         except asyncio.CancelledError:
