@@ -171,5 +171,5 @@ def test_serve_answers_signed_requests_and_stops_cleanly(sim: Any, standin: Any,
     # collection stopped every thread for ~150 ms every few seconds under load.
     frozen = re.search(r"froze (\d+) start-up objects", stderr)
     assert frozen and int(frozen.group(1)) > 50_000, stderr[-2000:]
-    # ... and its young generations are collected every 50,000 allocations, not every 700 (a burst's CPU).
-    assert "thresholds (50000, 10, 10)" in stderr, stderr[-2000:]
+    # ... and its young generations are collected every 10,000 allocations, not every 700 (a burst's CPU).
+    assert "thresholds (10000, 10, 10)" in stderr, stderr[-2000:]
