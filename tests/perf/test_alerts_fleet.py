@@ -448,6 +448,11 @@ def _burst(fresh_postgres: Callable[[], str], tmp_path: Path) -> dict[str, float
             shares = sorted(_holders(db).values())
             # 9:00: every agent ready within about a second, a chunk of them per turn of the sim's loop (each
             # published as it flips). A chunk's due time is taken before it flips (conservative).
+            # Where the 2 cores go from the flip until the outbox is drained: the replicas, and coder-sim
+            # (standing in for a Coder that in production has cores of its own).
+            bots = [psutil.Process(pid) for pid in farm.pids]
+            sim_process = psutil.Process(sim.process.pid)
+            cpu_before = sum(_cpu_seconds(bots)), sum(_cpu_seconds([sim_process]))
             ready_at: dict[str, float] = {}
             order = list(agents.items())
             for start in range(0, len(order), FLIP_CHUNK):
@@ -461,6 +466,7 @@ def _burst(fresh_postgres: Callable[[], str], tmp_path: Path) -> dict[str, float
             # Read every half second: the stand-in answering the replicas shares this process.
             _wait(lambda: len(_first_posts(standin)[0]) >= BURST, 120, f"{BURST} alerts", log, every=0.5)
             wait_drained(database, 60)
+            cpu = sum(_cpu_seconds(bots)) - cpu_before[0], sum(_cpu_seconds([sim_process])) - cpu_before[1]
             arrived, messages, calls = _first_posts(standin)
         finally:
             farm.close()
@@ -478,6 +484,8 @@ def _burst(fresh_postgres: Callable[[], str], tmp_path: Path) -> dict[str, float
         "p50 lateness after ready": statistics.median(arrived[w] - ready_at[w] for w in ids) * 1000,
         "closest posts in a channel (s)": closest,
         "streams, fewest on a replica": shares[0] if len(shares) == 3 else 0,
+        "replicas' CPU, flip to drained (s)": cpu[0],
+        "coder-sim's CPU, flip to drained (s)": cpu[1],
     }
 
 
