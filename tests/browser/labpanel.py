@@ -37,7 +37,7 @@ TAB = f'.jp-SideBar li[title="{CAPTION}"]'
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"]
 KERNEL_IDLE = """() => { const t = document.querySelector('#jp-main-statusbar')?.textContent ?? '';
   return t.includes('Idle') && !['Connecting','Initializing','Starting'].some(s => t.includes(s)); }"""
-BUSY_CELL = "import time\ntime.sleep(120)"
+BUSY_CELL = "import time\nprint('sleeping', flush=True)\ntime.sleep(120)"
 
 # An in-page recorder: one MutationObserver on the panel that notes, for every row whose visible fields
 # change, the new field texts with a wall-clock time in ms (performance.timeOrigin + performance.now(), so
@@ -233,11 +233,13 @@ def launch_chromium(playwright: Playwright) -> Browser:
 
 
 def start_busy_notebook(page: Page, lab: LabServer, name: str = "busy.ipynb") -> str:
-    """Open a notebook whose one cell runs ``time.sleep(120)`` and run it; return its kernel's id once the
-    cell shows as running (``[*]``) and the kernel's status bar item says Busy.
+    """Open a notebook whose one cell prints ``sleeping``, then runs ``time.sleep(120)``; run it; return its
+    kernel's id once the cell shows as running (``[*]``) and its output says ``sleeping``: the kernel is
+    executing it (``[*]`` alone only says the request was sent).
 
-    (The server's ``/api/kernels`` execution_state is not used: with ipykernel 7's comm subshell, an idle
-    status from the subshell can overwrite the busy one while the cell still runs.)"""
+    (Neither the server's ``/api/kernels`` execution_state nor the status bar's Busy is used: with ipykernel
+    7's comm subshell, an idle status from the subshell can overwrite the busy one while the cell still runs;
+    a clean-clone CI run saw the status bar say Idle for 30 s with the cell running.)"""
     from playwright.sync_api import expect
 
     lab.write_notebook(name, BUSY_CELL)
@@ -245,7 +247,7 @@ def start_busy_notebook(page: Page, lab: LabServer, name: str = "busy.ipynb") ->
     page.wait_for_function(KERNEL_IDLE, timeout=90_000)
     page.evaluate("() => { void window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
     expect(page.locator(".jp-InputPrompt").first).to_contain_text("[*]", timeout=30_000)
-    expect(page.locator("#jp-main-statusbar")).to_contain_text("Busy", timeout=30_000)
+    expect(page.locator(".jp-OutputArea-output").first).to_contain_text("sleeping", timeout=30_000)
     kernels = lab.kernels()
     assert len(kernels) == 1, kernels
     return str(kernels[0]["id"])
