@@ -6,7 +6,7 @@ import json
 
 import pytest
 from coder_client import RateLimited, WatchPolicy, Workspace
-from coder_client.watch import WatchState, _Reconnect
+from coder_client.watch import WatchState, _Reconnect, _ws_frame
 
 SNAPSHOT = {"id": "w", "name": "n", "latest_build": {"id": "b"}}
 
@@ -25,6 +25,26 @@ def test_data_frames_parse_from_sse_text_and_websocket_objects() -> None:
     from_sse = state.on_frame("data", json.dumps(SNAPSHOT))
     from_ws = state.on_frame("data", SNAPSHOT)
     assert isinstance(from_sse, Workspace) and from_sse == from_ws
+
+
+def test_websocket_messages_parse_into_a_workspace_in_one_step() -> None:
+    state = WatchState(WatchPolicy())
+    frame = _ws_frame(json.dumps({"type": "data", "data": SNAPSHOT}))
+    assert frame.type == "data" and isinstance(frame.data, Workspace)
+    assert state.on_frame(frame.type, frame.data) == Workspace.model_validate(SNAPSHOT)
+    # An error frame keeps its message for the reconnect's reason; a ping has no data.
+    error = _ws_frame('{"type":"error","data":{"message":"pubsub failed"}}')
+    with pytest.raises(_Reconnect, match="pubsub failed"):
+        state.on_frame(error.type, error.data)
+    assert _ws_frame('{"type":"ping"}').data is None
+    # A data frame that is no workspace fails as it did when parsed in two steps.
+    broken = _ws_frame('{"type":"data","data":{"id":"w"}}')
+    with pytest.raises(ValueError, match="latest_build"):
+        state.on_frame(broken.type, broken.data)
+    # Not a watch message at all: the stream is reconnected.
+    for garbage in ("not json", "[1, 2]"):
+        with pytest.raises(_Reconnect, match="not a watch message"):
+            _ws_frame(garbage)
 
 
 def test_error_event_means_reconnect() -> None:

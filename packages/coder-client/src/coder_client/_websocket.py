@@ -57,8 +57,13 @@ class WebSocketReader:
     async def receive_json(self, idle_timeout: float | None) -> Any:
         """The next message, parsed; :class:`WebSocketClosed` when the socket ends or stays silent
         ``idle_timeout`` seconds (Coder's own pings count as traffic)."""
+        return json.loads(await self.receive_text(idle_timeout))
+
+    async def receive_text(self, idle_timeout: float | None) -> str:
+        """The next message as it came (for a caller that parses it into a model in one step), as
+        :meth:`receive_json`."""
         if self._frames is not None:
-            return json.loads(await self._receive_attached(idle_timeout))
+            return await self._receive_attached(idle_timeout)
         while not self._ready:
             try:
                 data = await self._stream.read(_READ_CHUNK, timeout=idle_timeout)
@@ -70,7 +75,7 @@ class WebSocketReader:
                 raise WebSocketClosed("the server closed the connection")
             self._connection.receive_data(data)
             await self._handle_events()
-        return json.loads(self._ready.popleft())
+        return self._ready.popleft()
 
     # ------------------------------------------------------------ frames handled inside data_received
 
