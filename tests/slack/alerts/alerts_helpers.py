@@ -182,6 +182,18 @@ def outcome_at(workspace: Workspace, kind: str) -> datetime:
     return when
 
 
+def ready_snapshot(make_sim: Any) -> Workspace:
+    """A workspace started on a fresh sim and ready (its copies, with other ids, stand in for a fleet)."""
+    sim = make_sim(speed=20.0)
+
+    async def main() -> Workspace:
+        async with AsyncCoderClient(url=sim.url, token=sim.token) as coder:
+            outcome = await start_and_settle(coder, "order", "python-ds", "alice", {"project_name": "order"})
+            return await coder.workspaces.get(outcome.workspace_id)
+
+    return asyncio.run(main())
+
+
 def ready_event(workspace: Workspace) -> AlertEvent:
     """The ready alert of a workspace the sim shows ready, built from what the sim shows (input for tests
     of the ledger on its own)."""

@@ -13,30 +13,17 @@ time).
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from typing import Any
 
-from alerts_helpers import add_rows, migrate, ready_event, start_and_settle, subscription
-from coder_client import AsyncCoderClient, Workspace
+from alerts_helpers import add_rows, migrate, ready_event, ready_snapshot, subscription
 from coder_slack.alerts import AlertConfig
 from coder_slack.alerts.ledger import Observation, record_observations
 from coder_slack.store import AlertDestination, AlertOutboxItem, create_sync_engine_for
 from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
-
-
-def _ready_snapshot(make_sim: Any) -> Workspace:
-    sim = make_sim(speed=20.0)
-
-    async def main() -> Workspace:
-        async with AsyncCoderClient(url=sim.url, token=sim.token) as coder:
-            outcome = await start_and_settle(coder, "order", "python-ds", "alice", {"project_name": "order"})
-            return await coder.workspaces.get(outcome.workspace_id)
-
-    return asyncio.run(main())
 
 
 def _blocked_on_a_lock(engine: Engine) -> bool:
@@ -53,7 +40,7 @@ def _blocked_on_a_lock(engine: Engine) -> bool:
 def test_two_batches_reaching_new_channels_in_opposite_orders_both_commit(
     make_sim: Any, postgres_url: str
 ) -> None:
-    ready = _ready_snapshot(make_sim)
+    ready = ready_snapshot(make_sim)
     migrate(postgres_url)
     # Four copies of a ready workspace: batch A reaches C0SECOND first, batch B reaches C0FIRST first.
     copies = {

@@ -42,6 +42,7 @@ from coder_client import (
 from coder_client.timings import SLOWER_WINDOW
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from coder_slack.alerts import retention
 from coder_slack.alerts.build_feed import BuildFeed, clear_mark
@@ -67,8 +68,8 @@ from coder_slack.alerts.ledger import (
 from coder_slack.alerts.metrics import AlertMetrics
 from coder_slack.alerts.repository import forget_workspaces, outbox_depth, unknown_keys
 from coder_slack.alerts.retention import retention_cutoffs
-from coder_slack.alerts.shares import Shares, beat, live_replicas, mark_stopped
-from coder_slack.alerts.wakeups import WATCHES, Wakeups
+from coder_slack.alerts.shares import Shares, beat, destination_key, live_replicas, mark_stopped
+from coder_slack.alerts.wakeups import WATCHES, Wakeups, wake_owners
 from coder_slack.alerts.worker import DeliveryWorker
 from coder_slack.build_timings import TIMED_KINDS, TimingNote, remember_startups, timing_note
 from coder_slack.notifications.router import NotificationRouter
@@ -100,6 +101,23 @@ HISTORY_HOLD_SECONDS = 30.0
 # its steps after it (``DeliveryWorker.recorded``). A few at a time, as any busy morning brings, do not hold
 # an alert back.
 RECORDER_BEHIND = 20
+
+
+def _record_and_wake(
+    session: Session,
+    observations: list[Observation],
+    config: AlertConfig,
+    now: datetime,
+    catch_up: CatchUp | None,
+    me: str,
+    replicas: tuple[str, ...] | None,
+) -> tuple[RecordResult, set[str]]:
+    """``record_observations``, waking the owners of the destinations it queued rows for that are not this
+    replica's (``replicas``: the live replicas as this one sees them; None: one replica)."""
+    result = record_observations(session, observations, config, now, catch_up)
+    if replicas is None or not result.queued:
+        return result, set()
+    return result, wake_owners(session, (destination for destination, _ in result.queued), me, replicas)
 
 
 def _fingerprint(workspace: Workspace | WorkspaceSummary) -> tuple[object, ...]:
@@ -450,7 +468,11 @@ class AlertEngine:
                     self._history_added.set()
         if not observations:
             return RecordResult()
-        result = await self.db.run(record_observations, observations, self.config, utcnow(), catch_up)
+        # The replicas' view now: the owners of other replicas' destinations are woken by the transaction.
+        replicas = self.shares.replicas if self._wakeups is not None else None
+        result, woken = await self.db.run(
+            _record_and_wake, observations, self.config, utcnow(), catch_up, self.shares.me, replicas
+        )
         self._fingerprints.update(fingerprints)
         if self.on_observed is not None:
             try:
@@ -463,7 +485,7 @@ class AlertEngine:
             self.metrics.deduplicated(kind)
         self._schedule_autostop(result.next_autostop_due)
         if result.queued:
-            self.delivery.kick({destination for destination, _kind in result.queued})
+            self.delivery.kick({destination for destination, _kind in result.queued} - woken)
         return result
 
     def _recorded_for(self, workspace: Workspace) -> set[str]:
@@ -592,7 +614,7 @@ class AlertEngine:
     # ----------------------------------------------------------------- sharing between replicas
 
     def _owns_destination(self, destination: str) -> bool:
-        return self.shares.mine(f"destination:{destination}")
+        return self.shares.mine(destination_key(destination))
 
     def orphans_now(self) -> None:
         """Workspaces were just marked transitional (``alert_workspaces``): have every replica claim its share

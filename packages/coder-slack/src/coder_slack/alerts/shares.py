@@ -71,6 +71,11 @@ def mark_stopped(session: Session, replica_id: str) -> None:
     )
 
 
+def destination_key(destination: str) -> str:
+    """The key a destination's delivery is owned by (workspaces' watches are owned by their ids)."""
+    return f"destination:{destination}"
+
+
 def _weight(replica: str, key: str) -> int:
     digest = hashlib.blake2b(f"{replica}\x00{key}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big")

@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import psycopg
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
+from coder_slack.alerts.shares import destination_key, owner
 from coder_slack.store import Transactions
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,19 @@ def _notify(session: Session, destinations: list[str]) -> None:
         ),
         {"channel": CHANNEL, "destinations": destinations},
     )
+
+
+def wake_owners(
+    session: Session, destinations: Iterable[str], me: str, replicas: tuple[str, ...]
+) -> set[str]:
+    """In the transaction that queued rows for ``destinations``: wake the ones another of ``replicas`` owns
+    (``shares.owner``); PostgreSQL delivers the notification when the rows commit, no transaction of its
+    own (in a burst that one waited for a free connection, then for the listener's busy loop). The
+    destinations woken."""
+    theirs = sorted(d for d in set(destinations) if owner(destination_key(d), replicas) not in (me, None))
+    if theirs:
+        _notify(session, theirs)
+    return set(theirs)
 
 
 def conninfo(url: URL) -> str:
@@ -90,4 +104,4 @@ class Wakeups:
                 await task
 
 
-__all__ = ["CHANNEL", "WATCHES", "Wakeups"]
+__all__ = ["CHANNEL", "WATCHES", "Wakeups", "wake_owners"]
