@@ -479,22 +479,27 @@ def _write(session: Session, audience: Audience, now: datetime, result: RecordRe
     }
     # In the destinations' order: replicas recording at once take these rows' locks in one order, so one
     # waits for the other rather than deadlock (which failed a whole batch; test_destination_order.py).
+    new_destinations = []
     for destination, team_id in sorted(teams.items()):
         row = known.get(destination)
         if row is None:
-            insert_ignoring_conflicts(
-                session,
-                AlertDestination.__table__,  # type: ignore[arg-type]
+            new_destinations.append(
                 {
                     "destination": destination,
                     "team_id": team_id,
                     "tokens": audience.config.burst,
                     "tokens_at": now,
-                },
+                }
             )
         elif row.disabled_reason is not None:
             # Only an enabled subscription (a new one, after the old was disabled) or a DM target gets here.
             row.disabled_reason = None
+    if new_destinations:
+        # One statement for all (executemany, in this order): a burst's first batches reach dozens of new
+        # channels, and a statement each was as many round trips while the recorder was behind.
+        table = AlertDestination.__table__
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        session.execute(dialect.insert(table).on_conflict_do_nothing(), new_destinations)  # type: ignore[arg-type]
     # Core, not the ORM bulk path: a burst queues hundreds of rows, and the ORM built a command for each.
     session.execute(insert(AlertOutboxItem.__table__), outbox)  # type: ignore[arg-type]
 
