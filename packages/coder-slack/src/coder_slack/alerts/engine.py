@@ -101,6 +101,12 @@ HISTORY_HOLD_SECONDS = 30.0
 # its steps after it (``DeliveryWorker.recorded``). A few at a time, as any busy morning brings, do not hold
 # an alert back.
 RECORDER_BEHIND = 20
+# A settled workspace's stream is closed this long after (not from inside its own callback, and its last
+# frames are read), and while this replica is busy (recording or delivering) only once it is quiet, within
+# ``CLOSE_AT_MOST_SECONDS``: closing a stream costs about as much CPU as recording its alert, and in a 9:00
+# burst the closes of the first workspaces took it from the alerts of the rest.
+CLOSE_AFTER_SECONDS = 1.0
+CLOSE_AT_MOST_SECONDS = 15.0
 
 
 def _record_and_wake(
@@ -204,6 +210,9 @@ class AlertEngine:
         # Watched because the command app asked (``track``), whoever owns them: kept until they settle.
         self._tracked: set[str] = set()
         self._rebalance_now = asyncio.Event()
+        # Settled workspaces whose streams are to be closed (``_closer``), and when they settled (loop time).
+        self._to_close: dict[str, float] = {}
+        self._close_added = asyncio.Event()
         # Per workspace: its latest build and the alert keys recorded for it (a new build starts afresh, so
         # this stays as large as the fleet, not as the history).
         self._recorded: dict[str, tuple[str, set[str]]] = {}
@@ -276,6 +285,7 @@ class AlertEngine:
             asyncio.create_task(self._sweeper(), name="alerts-sweeper"),
             asyncio.create_task(self._lease_keeper(), name="alerts-leases"),
             asyncio.create_task(self._autostop_timer(), name="alerts-autostop"),
+            asyncio.create_task(self._closer(), name="alerts-stream-closer"),
             asyncio.create_task(self._pruner(), name="alerts-pruner"),
             asyncio.create_task(self.notification_router.run(), name="alerts-notifications"),
         ]
@@ -677,19 +687,46 @@ class AlertEngine:
         for workspace_id in workspace_ids:
             self._fingerprints.pop(workspace_id, None)
 
-    async def _close_watch(self, hub: WatchHub, workspace_id: str) -> None:
-        if workspace_id not in self._watched:
-            await hub.remove(workspace_id)
+    def _busy(self) -> bool:
+        """Snapshots wait to be recorded, or alerts to be delivered, here."""
+        return (
+            not self._snapshots.empty()
+            or not self._recorder_caught_up.is_set()
+            or bool(self.delivery.draining)
+        )
+
+    async def _closer(self) -> None:
+        """Close the streams of settled workspaces (``CLOSE_AFTER_SECONDS``, ``CLOSE_AT_MOST_SECONDS``): while
+        the replica is busy, once it has been quiet for ``CLOSE_AFTER_SECONDS`` (a burst's recording and
+        delivery pause between batches)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._close_added.wait()
+            self._close_added.clear()
+            quiet_since: float | None = None  # quiet as far as this closer has seen
+            while self._to_close:
+                now = loop.time()
+                workspace_id, settled_at = next(iter(self._to_close.items()))  # the longest settled
+                if self._busy():
+                    quiet_since = None
+                elif quiet_since is None:
+                    quiet_since = now
+                quiet = quiet_since is not None and now - quiet_since >= CLOSE_AFTER_SECONDS
+                if now - settled_at < CLOSE_AFTER_SECONDS or (
+                    not quiet and now - settled_at < CLOSE_AT_MOST_SECONDS
+                ):
+                    await asyncio.sleep(0.2)
+                    continue
+                del self._to_close[workspace_id]
+                if workspace_id not in self._watched and self._hub is not None:  # not watched again since
+                    await self._hub.remove(workspace_id)
 
     async def _unwatch(self, workspace_id: str) -> None:
         self._watched.discard(workspace_id)
         self._tracked.discard(workspace_id)
-        if self._hub is not None:
-            # Not from inside the watch's own callback (that would cancel the caller), and a moment later:
-            # closing hundreds of streams at once should not delay the alerts they just produced.
-            hub = self._hub
-            loop = asyncio.get_running_loop()
-            loop.call_later(1.0, lambda: loop.create_task(self._close_watch(hub, workspace_id)))
+        self._to_close.pop(workspace_id, None)  # to the end of the line
+        self._to_close[workspace_id] = asyncio.get_running_loop().time()
+        self._close_added.set()
         # Released by the lease keeper in one batch: no transaction on the alert's hot path.
         self.leases.give_back(watch_lease(workspace_id))
         self.metrics.watches_held(len(self._watched))
