@@ -105,12 +105,16 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
                 raise httpcore.ReadError(f"connection lost: {protocol.error}")
             if protocol.eof:
                 return b""
+            if timeout is not None and timeout <= 0:
+                raise httpcore.ReadTimeout("no data buffered")
             waiter = asyncio.get_running_loop().create_future()
             protocol.waiter = waiter
             try:
-                await asyncio.wait_for(waiter, timeout)
-            except TimeoutError:
-                raise httpcore.ReadTimeout(f"no data within {timeout} s") from None
+                # asyncio.wait, not wait_for: on Python 3.11 wait_for returns the data when it arrives just as
+                # the task is cancelled, and the cancellation is lost (a watch that could not be stopped).
+                done, _ = await asyncio.wait({waiter}, timeout=timeout)
+                if not done:
+                    raise httpcore.ReadTimeout(f"no data within {timeout} s")
             finally:
                 protocol.waiter = None
         data = bytes(protocol.buffer[:max_bytes])
@@ -128,10 +132,9 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         if protocol.write_paused:
             if protocol.drained is None:
                 protocol.drained = asyncio.get_running_loop().create_future()
-            try:
-                await asyncio.wait_for(asyncio.shield(protocol.drained), timeout)
-            except TimeoutError:
-                raise httpcore.WriteTimeout(f"could not write within {timeout} s") from None
+            done, _ = await asyncio.wait({protocol.drained}, timeout=timeout)  # not wait_for: as read()
+            if not done:
+                raise httpcore.WriteTimeout(f"could not write within {timeout} s")
 
     def write_nowait(self, buffer: bytes) -> None:
         """Queue bytes on the transport now (asyncio buffers what the socket does not take at once)."""

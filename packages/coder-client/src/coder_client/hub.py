@@ -25,6 +25,9 @@ __all__ = ["WatchHub"]
 
 log = logging.getLogger("coder_client.hub")
 
+_STOP_ATTEMPTS = 20
+_STOP_WAIT = 0.5  # seconds per attempt
+
 
 class WatchHub:
     """``async with client.workspaces.hub() as hub: await hub.add(ws); async for event in hub: ...``
@@ -84,14 +87,24 @@ class WatchHub:
 
     async def remove(self, workspace_id: str) -> None:
         task = self._tasks.pop(workspace_id, None)
-        if task is not None:
+        if task is None:
+            return
+        # Cancelled again until it ends: a cancellation can be lost in a library below (Python 3.11's
+        # asyncio.wait_for returns a result that arrives together with it), and a watch that did not stop kept
+        # its stream, reconnected on its own and held up whoever awaited it.
+        for _ in range(_STOP_ATTEMPTS):
             task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-            except Exception:  # a stream torn down mid-failure: it is gone either way
-                log.debug("watch of %s ended with an error while stopping", workspace_id, exc_info=True)
+            done, _pending = await asyncio.wait({task}, timeout=_STOP_WAIT)
+            if done:
+                break
+        else:
+            log.warning("watch of %s did not stop after %d cancellations", workspace_id, _STOP_ATTEMPTS)
+            return
+        if not task.cancelled() and task.exception() is not None:
+            # A stream torn down mid-failure: it is gone either way.
+            log.debug(
+                "watch of %s ended with an error while stopping", workspace_id, exc_info=task.exception()
+            )
 
     async def _watch(self, workspace_id: str) -> None:
         tracker = LifecycleTracker(self._include_progress) if self._lifecycle_events else None
