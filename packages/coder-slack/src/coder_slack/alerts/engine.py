@@ -101,10 +101,10 @@ HISTORY_HOLD_SECONDS = 30.0
 # its steps after it (``DeliveryWorker.recorded``). A few at a time, as any busy morning brings, do not hold
 # an alert back.
 RECORDER_BEHIND = 20
-# A settled workspace's stream is closed this long after (not from inside its own callback, and its last
-# frames are read), and while this replica is busy (recording or delivering) only once it is quiet, within
-# ``CLOSE_AT_MOST_SECONDS``: closing a stream costs about as much CPU as recording its alert, and in a 9:00
-# burst the closes of the first workspaces took it from the alerts of the rest.
+# A watch given up is closed this long after (not from inside its own callback; its last frames are read); a
+# settled workspace's, while this replica is busy (recording or delivering), only once it has been quiet that
+# long, within ``CLOSE_AT_MOST_SECONDS``: closing a stream costs about as much CPU as recording its alert, and
+# in a 9:00 burst the closes of the first workspaces took it from the alerts of the rest.
 CLOSE_AFTER_SECONDS = 1.0
 CLOSE_AT_MOST_SECONDS = 15.0
 
@@ -210,8 +210,9 @@ class AlertEngine:
         # Watched because the command app asked (``track``), whoever owns them: kept until they settle.
         self._tracked: set[str] = set()
         self._rebalance_now = asyncio.Event()
-        # Settled workspaces whose streams are to be closed (``_closer``), and when they settled (loop time).
-        self._to_close: dict[str, float] = {}
+        # Streams to close (``_closer``): workspace id → when it was given up (loop time), and how long it may
+        # stay open at most while this replica is busy.
+        self._to_close: dict[str, tuple[float, float]] = {}
         self._close_added = asyncio.Event()
         # Per workspace: its latest build and the alert keys recorded for it (a new build starts afresh, so
         # this stays as large as the fleet, not as the history).
@@ -594,7 +595,7 @@ class AlertEngine:
                 else:
                     theirs = True
             elif workspace_id in self._watched:
-                await self._unwatch(workspace_id)
+                await self._unwatch(workspace_id, settled=True)
         await self._watch_many(starting)
         if theirs:
             self.orphans_now()
@@ -696,9 +697,10 @@ class AlertEngine:
         )
 
     async def _closer(self) -> None:
-        """Close the streams of settled workspaces (``CLOSE_AFTER_SECONDS``, ``CLOSE_AT_MOST_SECONDS``): while
-        the replica is busy, once it has been quiet for ``CLOSE_AFTER_SECONDS`` (a burst's recording and
-        delivery pause between batches)."""
+        """Close the streams given up (``_unwatch``): a settled workspace's once this replica has been quiet
+        for ``CLOSE_AFTER_SECONDS`` (a burst's recording and delivery pause between batches), within
+        ``CLOSE_AT_MOST_SECONDS``; any other (handed over to another replica, failed) after
+        ``CLOSE_AFTER_SECONDS``: its snapshots are another replica's to record now."""
         loop = asyncio.get_running_loop()
         while True:
             await self._close_added.wait()
@@ -706,26 +708,34 @@ class AlertEngine:
             quiet_since: float | None = None  # quiet as far as this closer has seen
             while self._to_close:
                 now = loop.time()
-                workspace_id, settled_at = next(iter(self._to_close.items()))  # the longest settled
                 if self._busy():
                     quiet_since = None
                 elif quiet_since is None:
                     quiet_since = now
                 quiet = quiet_since is not None and now - quiet_since >= CLOSE_AFTER_SECONDS
-                if now - settled_at < CLOSE_AFTER_SECONDS or (
-                    not quiet and now - settled_at < CLOSE_AT_MOST_SECONDS
-                ):
+                due = [
+                    workspace_id
+                    for workspace_id, (given_up, at_most) in self._to_close.items()
+                    if now - given_up >= (CLOSE_AFTER_SECONDS if quiet else at_most)
+                ]
+                if not due:
                     await asyncio.sleep(0.2)
                     continue
-                del self._to_close[workspace_id]
-                if workspace_id not in self._watched and self._hub is not None:  # not watched again since
-                    await self._hub.remove(workspace_id)
+                for workspace_id in due:
+                    self._to_close.pop(workspace_id, None)
+                    if workspace_id not in self._watched and self._hub is not None:  # not watched again since
+                        await self._hub.remove(workspace_id)
+                    if quiet and self._busy():
+                        break  # busy again: the settled ones wait for the next quiet second
 
-    async def _unwatch(self, workspace_id: str) -> None:
+    async def _unwatch(self, workspace_id: str, settled: bool = False) -> None:
+        """Stop watching (the lease goes back at once; the stream is closed by ``_closer``): ``settled``, the
+        workspace has settled, else the watch was handed over or failed."""
         self._watched.discard(workspace_id)
         self._tracked.discard(workspace_id)
-        self._to_close.pop(workspace_id, None)  # to the end of the line
-        self._to_close[workspace_id] = asyncio.get_running_loop().time()
+        self._to_close.pop(workspace_id, None)
+        at_most = CLOSE_AT_MOST_SECONDS if settled else CLOSE_AFTER_SECONDS
+        self._to_close[workspace_id] = (asyncio.get_running_loop().time(), at_most)
         self._close_added.set()
         # Released by the lease keeper in one batch: no transaction on the alert's hot path.
         self.leases.give_back(watch_lease(workspace_id))
