@@ -175,7 +175,11 @@ async def watch_ws(request: web.Request) -> web.StreamResponse:
                 _abort(request)
                 break
             assert isinstance(item, tuple)
-            await _send_ws(request, socket, {"type": item[0], "data": item[1]})
+            event, body, text = item
+            # The body as published, encoded once for every subscriber (a 9:00 burst: thousands of snapshots).
+            await _send_ws(
+                request, socket, {"type": event, "data": body}, f'{{"type":{dumps(event)},"data":{text}}}'
+            )
     except (ConnectionResetError, ConnectionError, RuntimeError):
         pass
     finally:
@@ -185,9 +189,12 @@ async def watch_ws(request: web.Request) -> web.StreamResponse:
     return socket
 
 
-async def _send_ws(request: web.Request, socket: web.WebSocketResponse, frame: dict[str, Any]) -> None:
+async def _send_ws(
+    request: web.Request, socket: web.WebSocketResponse, frame: dict[str, Any], text: str | None = None
+) -> None:
+    """Send ``frame`` (``text``: the frame already encoded)."""
     context_of(request).record(request, 200, frame, kind="ws")
-    await socket.send_str(dumps(frame))
+    await socket.send_str(dumps(frame) if text is None else text)
 
 
 def register(router: web.UrlDispatcher, has_watch_ws: bool) -> None:
