@@ -12,7 +12,6 @@ from typing import Any
 
 from coder_client import Workspace, is_transitional, lifecycle_summary
 from sqlalchemy import insert, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from coder_slack.alerts.config import AlertConfig
@@ -28,6 +27,7 @@ from coder_slack.store import (
     Subscription,
     UserSettings,
     aware,
+    dialect_insert,
     insert_ignoring_conflicts,
 )
 
@@ -261,8 +261,7 @@ def remember_workspaces(session: Session, workspaces: list[Workspace], now: date
     # In one order (the workspace's), as every multi-row write here: the sweeping replica and a watching one
     # may record the same workspaces at once, and rows locked in opposite orders deadlock.
     rows.sort(key=lambda row: str(row["workspace_id"]))
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table)  # type: ignore[arg-type]
+    statement = dialect_insert(session, table)  # type: ignore[arg-type]
     statement = statement.on_conflict_do_update(
         index_elements=["workspace_id"],
         set_={column: statement.excluded[column] for column in rows[0] if column != "workspace_id"},
@@ -397,9 +396,8 @@ def _queue(
 def _ledger_insert(session: Session, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
     """Insert ledger rows that are not there yet; the (key, destination) pairs that were new."""
     table = AlertLedgerEntry.__table__
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = (
-        dialect.insert(table)  # type: ignore[arg-type]
+        dialect_insert(session, table)  # type: ignore[arg-type]
         .on_conflict_do_nothing()
         .returning(table.c.alert_key, table.c.destination)
     )
@@ -497,9 +495,8 @@ def _write(session: Session, audience: Audience, now: datetime, result: RecordRe
     if new_destinations:
         # One statement for all (executemany, in this order): a burst's first batches reach dozens of new
         # channels, and a statement each was as many round trips while the recorder was behind.
-        table = AlertDestination.__table__
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        session.execute(dialect.insert(table).on_conflict_do_nothing(), new_destinations)  # type: ignore[arg-type]
+        insert_new = dialect_insert(session, AlertDestination.__table__)  # type: ignore[arg-type]
+        session.execute(insert_new.on_conflict_do_nothing(), new_destinations)
     # Core, not the ORM bulk path: a burst queues hundreds of rows, and the ORM built a command for each.
     session.execute(insert(AlertOutboxItem.__table__), outbox)  # type: ignore[arg-type]
 

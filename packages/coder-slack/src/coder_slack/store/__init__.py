@@ -49,6 +49,7 @@ from coder_slack.store.transactions import (
     ThreadTransactions,
     Transactions,
     aware,
+    dialect_insert,
     insert_ignoring_conflicts,
 )
 
@@ -86,6 +87,7 @@ __all__ = [
     "create_engine_for",
     "create_session_factory",
     "create_sync_engine_for",
+    "dialect_insert",
     "insert_ignoring_conflicts",
     "is_postgres",
     "rotate_link_tokens",

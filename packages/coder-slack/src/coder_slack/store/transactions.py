@@ -115,13 +115,17 @@ class ThreadTransactions:
         self.engine.dispose()
 
 
+def dialect_insert(session: Session, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """``INSERT INTO table`` of the session's database, with its ``ON CONFLICT`` clauses
+    (``on_conflict_do_nothing``, ``on_conflict_do_update``: PostgreSQL's and SQLite's are spelled alike)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
 def insert_ignoring_conflicts(session: Session, table: Table, values: dict[str, Any]) -> bool:
     """Insert a row unless it would break a unique constraint; True when it was inserted."""
-    statement: Insert
-    if session.get_bind().dialect.name == "postgresql":
-        statement = postgresql.insert(table).values(**values).on_conflict_do_nothing()
-    else:
-        statement = sqlite.insert(table).values(**values).on_conflict_do_nothing()
+    statement: Insert = dialect_insert(session, table).values(**values).on_conflict_do_nothing()
     # rowcount is not reliable for INSERT .. ON CONFLICT (psycopg reports -1); RETURNING is.
     first_key = next(iter(table.primary_key.columns))
     return session.execute(statement.returning(first_key)).first() is not None
