@@ -48,8 +48,10 @@ from coder_slack.store.timing_tables import StartupDuration
 from coder_slack.store.transactions import (
     ThreadTransactions,
     Transactions,
+    any_of,
     aware,
     dialect_insert,
+    dialect_of,
     insert_ignoring_conflicts,
 )
 
@@ -82,12 +84,14 @@ __all__ = [
     "UserLink",
     "UserSettings",
     "alembic_config",
+    "any_of",
     "async_url",
     "aware",
     "create_engine_for",
     "create_session_factory",
     "create_sync_engine_for",
     "dialect_insert",
+    "dialect_of",
     "insert_ignoring_conflicts",
     "is_postgres",
     "rotate_link_tokens",
