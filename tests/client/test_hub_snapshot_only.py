@@ -36,3 +36,41 @@ def test_hub_without_lifecycle_events_calls_on_snapshot_and_queues_nothing(sim: 
     assert [s.id for s in seen] == [workspace_id, workspace_id]
     assert seen[1].ttl_ms == 5 * 3_600_000
     assert queued == 0
+
+
+def test_a_hub_that_keeps_repeats_passes_on_each_reconnects_snapshot(sim: SimServer) -> None:
+    """``drop_repeats=False`` (the alert engine's hub: it compares snapshots itself): the snapshot a
+    reconnect brings is passed on even when nothing changed. (A hub that drops repeats passes on only the
+    first and the change: ``test_sim_watch.test_identical_snapshots_are_dropped_and_changes_get_through``.)"""
+    workspace_id = sim.create_workspace_direct("admin", "python-ds", "steady-repeats")
+
+    async def scenario() -> list[Workspace]:
+        seen: list[Workspace] = []
+        arrived = asyncio.Event()
+
+        async def on_snapshot(snapshot: Workspace) -> None:
+            seen.append(snapshot)
+            arrived.set()
+
+        async def next_snapshot() -> None:
+            arrived.clear()
+            await asyncio.wait_for(arrived.wait(), 10)
+
+        policy = WatchPolicy(min_backoff=0.05, max_backoff=0.2)
+        async with (
+            AsyncCoderClient(sim.url, sim.token, watch_policy=policy) as coder,
+            WatchHub(coder, on_snapshot=on_snapshot, lifecycle_events=False, drop_repeats=False) as hub,
+        ):
+            await hub.add(workspace_id)
+            await next_snapshot()
+            for _ in range(3):
+                sim.drop_watches()
+                await next_snapshot()
+            await coder.workspaces.set_ttl(workspace_id, "5h")
+            await next_snapshot()
+            return seen
+
+    seen = asyncio.run(scenario())
+    assert len(seen) == 5
+    assert len({snapshot.model_dump_json() for snapshot in seen[:4]}) == 1  # the same workspace, four times
+    assert seen[4].ttl_ms == 5 * 3_600_000

@@ -58,6 +58,8 @@ def test_identical_snapshots_are_dropped() -> None:
     assert state.accept(first)
     assert not state.accept(Workspace.model_validate(SNAPSHOT))
     assert state.accept(Workspace.model_validate({**SNAPSHOT, "ttl_ms": 60_000}))
+    keeping = WatchState(WatchPolicy(), drop_repeats=False)
+    assert keeping.accept(first) and keeping.accept(Workspace.model_validate(SNAPSHOT))
 
 
 def test_reconnect_backoff_grows_with_jitter_is_bounded_and_resets() -> None:

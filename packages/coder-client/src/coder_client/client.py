@@ -943,7 +943,9 @@ class AsyncCoderClient(_ClientCore):
             )
         return self._streams[shard]
 
-    def _watcher(self, workspace_id: str, connect_gate: asyncio.Semaphore | None = None) -> AsyncWatcher:
+    def _watcher(
+        self, workspace_id: str, connect_gate: asyncio.Semaphore | None = None, drop_repeats: bool = True
+    ) -> AsyncWatcher:
         return AsyncWatcher(
             self._transport,
             self._stream_client(workspace_id),
@@ -951,6 +953,7 @@ class AsyncCoderClient(_ClientCore):
             workspace_id,
             self._settings.watch_policy,
             connect_gate,
+            drop_repeats,
         )
 
     # watch-all-builds (issue 14) ------------------------------------------------------------------------

@@ -95,8 +95,9 @@ class WatchState:
 
     FETCH = "fetch"
 
-    def __init__(self, policy: WatchPolicy) -> None:
+    def __init__(self, policy: WatchPolicy, drop_repeats: bool = True) -> None:
         self.policy = policy
+        self.drop_repeats = drop_repeats
         # A digest of the last snapshot passed on, not the model: thousands of watches each holding a
         # parsed workspace (about 14 KB) would be most of a watching service's memory.
         self._last_digest: bytes | None = None
@@ -128,8 +129,11 @@ class WatchState:
         return None
 
     def accept(self, workspace: Workspace) -> bool:
-        """True if ``workspace`` differs from the last snapshot passed on (and remember it)."""
+        """True if ``workspace`` differs from the last snapshot passed on (and remember it); always True
+        when repeats are not dropped."""
         self.failures = 0
+        if not self.drop_repeats:
+            return True
         digest = hashlib.blake2b(workspace.model_dump_json().encode(), digest_size=16).digest()
         if digest == self._last_digest:
             return False
@@ -260,13 +264,14 @@ class AsyncWatcher:
         workspace_id: str,
         policy: WatchPolicy,
         connect_gate: asyncio.Semaphore | None = None,
+        drop_repeats: bool = True,
     ) -> None:
         self.connect_gate = connect_gate or asyncio.Semaphore(1_000_000)
         self.transport = transport
         self.streams = streams
         self.operations = operations
         self.workspace_id = workspace_id
-        self.state = WatchState(policy)
+        self.state = WatchState(policy, drop_repeats)
 
     async def run(self, on_snapshot: Callable[[Workspace], Awaitable[None]]) -> None:
         while True:
