@@ -46,15 +46,16 @@ def test_a_hub_that_keeps_repeats_passes_on_each_reconnects_snapshot(sim: SimSer
 
     async def scenario() -> list[Workspace]:
         seen: list[Workspace] = []
-        arrived = asyncio.Event()
+        arrived = asyncio.Condition()
 
         async def on_snapshot(snapshot: Workspace) -> None:
-            seen.append(snapshot)
-            arrived.set()
+            async with arrived:
+                seen.append(snapshot)
+                arrived.notify_all()
 
-        async def next_snapshot() -> None:
-            arrived.clear()
-            await asyncio.wait_for(arrived.wait(), 10)
+        async def snapshots(count: int) -> None:
+            async with arrived:
+                await asyncio.wait_for(arrived.wait_for(lambda: len(seen) >= count), 10)
 
         policy = WatchPolicy(min_backoff=0.05, max_backoff=0.2)
         async with (
@@ -62,12 +63,12 @@ def test_a_hub_that_keeps_repeats_passes_on_each_reconnects_snapshot(sim: SimSer
             WatchHub(coder, on_snapshot=on_snapshot, lifecycle_events=False, drop_repeats=False) as hub,
         ):
             await hub.add(workspace_id)
-            await next_snapshot()
-            for _ in range(3):
+            await snapshots(1)
+            for reconnect in range(3):
                 sim.drop_watches()
-                await next_snapshot()
+                await snapshots(2 + reconnect)
             await coder.workspaces.set_ttl(workspace_id, "5h")
-            await next_snapshot()
+            await snapshots(5)
             return seen
 
     seen = asyncio.run(scenario())
