@@ -325,9 +325,7 @@ def plan_step(
     if dest is None:
         return None
     hold_destination(dest, replica, now, config.lease_seconds)
-    # The lease is written with the bucket at the end (the row is locked): not flushed before each read.
-    with session.no_autoflush:
-        step = plan(_state(dest, now), SqlQueue(session, destination), now, config)
+    step = plan(_state(dest, now), SqlQueue(session, destination), now, config)
     if step.bucket is not None:
         dest.tokens, dest.tokens_at = step.bucket.tokens, step.bucket.at
     if step.close_digest is not None:
@@ -391,15 +389,19 @@ def outbox_depth(session: Session) -> int:
 # ------------------------------------------------------------------------------------------- outcomes
 
 
+def _by_ids(session: Session) -> Select[AlertOutboxItem]:
+    """Outbox rows whose id is in the list bound as ``ids``."""
+    return select(AlertOutboxItem).where(any_of(AlertOutboxItem.id, "ids", dialect_of(session)))
+
+
 def _rows(session: Session, ids: tuple[int, ...]) -> list[AlertOutboxItem]:
-    query = select(AlertOutboxItem).where(any_of(AlertOutboxItem.id, "ids", dialect_of(session)))
-    return list(session.scalars(query, {"ids": list(ids)}).all())
+    return list(session.scalars(_by_ids(session), {"ids": list(ids)}).all())
 
 
 def _first_row(session: Session, ids: tuple[int, ...]) -> AlertOutboxItem | None:
     """The first of a delivery's rows (a card's only row; what a digest needs of all of its dozens)."""
-    query = select(AlertOutboxItem).where(any_of(AlertOutboxItem.id, "ids", dialect_of(session)))
-    return session.scalars(query.order_by(AlertOutboxItem.id).limit(1), {"ids": list(ids)}).first()
+    first = _by_ids(session).order_by(AlertOutboxItem.id).limit(1)
+    return session.scalars(first, {"ids": list(ids)}).first()
 
 
 def record_sent(session: Session, delivery: Delivery, ts: str, now: datetime) -> None:
