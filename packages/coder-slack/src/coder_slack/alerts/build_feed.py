@@ -31,12 +31,11 @@ from coder_client import (
     WorkspaceBuildUpdate,
 )
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from coder_slack.alerts.leases import HeldLeases
 from coder_slack.alerts.metrics import AlertMetrics
-from coder_slack.store import AlertLease, AlertMeta, AlertWorkspace, Transactions, utcnow
+from coder_slack.store import AlertLease, AlertMeta, AlertWorkspace, Transactions, dialect_insert, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +70,7 @@ def mark_in_transition(session: Session, updates: list[WorkspaceBuildUpdate], no
     ]
     if not rows:
         return
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(AlertWorkspace.__table__)  # type: ignore[arg-type]
+    statement = dialect_insert(session, AlertWorkspace.__table__)  # type: ignore[arg-type]
     statement = statement.on_conflict_do_update(index_elements=["workspace_id"], set_={"transitional": True})
     session.execute(statement, rows)
 

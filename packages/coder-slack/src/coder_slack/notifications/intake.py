@@ -30,12 +30,11 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from coder_slack.notifications.payload import WebhookMessage
 from coder_slack.ops.metrics import METRICS, SlackBotMetrics
-from coder_slack.store import CoderNotification, create_sync_engine_for, utcnow
+from coder_slack.store import CoderNotification, create_sync_engine_for, dialect_insert, utcnow
 from coder_slack.store.engine import sqlite_write_lock
 
 log = logging.getLogger(__name__)
@@ -121,9 +120,8 @@ def record_batch(
     for message, body in received:
         rows.setdefault(message.msg_id, _row(message, body, now))
     table = CoderNotification.__table__
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = (
-        dialect.insert(table)  # type: ignore[arg-type]
+        dialect_insert(session, table)  # type: ignore[arg-type]
         .on_conflict_do_nothing()
         .returning(table.c.msg_id)
     )

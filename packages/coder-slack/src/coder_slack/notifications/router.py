@@ -37,7 +37,6 @@ from coder_client import AsyncCoderClient, CoderError, NotFound
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import delete, func, insert, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from coder_slack.alerts.ledger import filters_match
@@ -60,6 +59,7 @@ from coder_slack.store import (
     Transactions,
     UserSettings,
     aware,
+    dialect_insert,
     utcnow,
 )
 
@@ -517,7 +517,6 @@ def _queue(
     notification's position in ``batch``."""
     if not any(targets for _, targets in batch):
         return {}
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     ledger = AlertLedgerEntry.__table__
     rows = {
         (key, destination): {
@@ -541,7 +540,7 @@ def _queue(
     }
     # The writes, last: on SQLite the write lock is taken here.
     statement = (
-        dialect.insert(ledger)  # type: ignore[arg-type]
+        dialect_insert(session, ledger)  # type: ignore[arg-type]
         .on_conflict_do_nothing()
         .returning(ledger.c.alert_key, ledger.c.destination)
     )
@@ -582,7 +581,7 @@ def _queue(
     if new_destinations:
         table = AlertDestination.__table__
         session.execute(
-            dialect.insert(table).on_conflict_do_nothing(),  # type: ignore[arg-type]
+            dialect_insert(session, table).on_conflict_do_nothing(),  # type: ignore[arg-type]
             list(new_destinations.values()),
         )
     if outbox:

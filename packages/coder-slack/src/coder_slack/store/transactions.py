@@ -118,7 +118,7 @@ class ThreadTransactions:
 def dialect_insert(session: Session, table: Table) -> postgresql.Insert | sqlite.Insert:
     """``INSERT INTO table`` of the session's database, with its ``ON CONFLICT`` clauses
     (``on_conflict_do_nothing``, ``on_conflict_do_update``: PostgreSQL's and SQLite's are spelled alike)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect_of(session) == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
 
