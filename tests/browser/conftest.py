@@ -98,6 +98,9 @@ def page(browser: Browser, request: pytest.FixtureRequest, lab: LabServer) -> It
                 console.append(f"(screenshot failed: {exc})")
             (ARTIFACTS / f"{stem}.console.txt").write_text("\n".join(console))
             (ARTIFACTS / f"{stem}.lab.log").write_text(lab.log_tail(20000))
+            # CI keeps only its output: the evidence goes into the failure report too (captured teardown).
+            print(f"--- browser console (last 40 of {len(console)}) ---", *console[-40:], sep="\n")
+            print("--- JupyterLab server log (tail) ---", lab.log_tail(6000), sep="\n")
         context.close()
 
 

@@ -93,7 +93,17 @@ def create_from_panel(panel: Panel, template: tuple[str, str], name: str, **para
     panel.param("__name").fill(name)
     panel.root.locator('[data-action="create"]').first.click()
     row = panel.row_named(name)
-    expect(row).to_have_count(1, timeout=30_000)
+    try:
+        expect(row).to_have_count(1, timeout=30_000)
+    except AssertionError as exc:
+        # Say what the form showed (an error answer, or still submitting) and what the list held.
+        errors = panel.root.locator("[data-error-for]").all_inner_texts()
+        names = panel.root.locator('[data-workspace-id] [data-field="name"]').all_inner_texts()
+        form = panel.root.locator("form").count()
+        connection = panel.connection.get_attribute("data-connection")
+        raise AssertionError(
+            f"no row {name!r}: form open {form}, its errors {errors}, rows {names}, stream {connection}"
+        ) from exc
     workspace_id = row.get_attribute("data-workspace-id")
     assert workspace_id
     return workspace_id
