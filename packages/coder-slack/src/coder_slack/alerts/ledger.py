@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from coder_client import Workspace, is_transitional, lifecycle_summary
-from sqlalchemy import insert, or_, select
+from sqlalchemy import Table, insert, or_, select
 from sqlalchemy.orm import Session
 
 from coder_slack.alerts.config import AlertConfig
@@ -29,6 +29,7 @@ from coder_slack.store import (
     aware,
     dialect_insert,
     insert_ignoring_conflicts,
+    insert_new_rows,
 )
 
 # Subscriptions are written by the command app a moment before its confirmation; clocks of replicas differ
@@ -395,17 +396,11 @@ def _queue(
 
 def _ledger_insert(session: Session, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
     """Insert ledger rows that are not there yet; the (key, destination) pairs that were new."""
-    table = AlertLedgerEntry.__table__
-    statement = (
-        dialect_insert(session, table)  # type: ignore[arg-type]
-        .on_conflict_do_nothing()
-        .returning(table.c.alert_key, table.c.destination)
-    )
-    # Executemany with RETURNING (SQLAlchemy's "insertmanyvalues"): one cached statement, rows batched; in
-    # key order, so replicas recording the same alerts at once lock them in one order (no deadlock).
+    table: Table = AlertLedgerEntry.__table__  # type: ignore[assignment]
+    # In key order, so replicas recording the same alerts at once lock them in one order (no deadlock).
     ordered = sorted(rows, key=lambda row: (row["alert_key"], row["destination"]))
-    result = session.execute(statement, ordered)
-    return {(str(key), str(destination)) for key, destination in result}
+    inserted = insert_new_rows(session, table, ordered, [table.c.alert_key, table.c.destination])
+    return {(str(row[0]), str(row[1])) for row in inserted}
 
 
 def _write(session: Session, audience: Audience, now: datetime, result: RecordResult) -> None:

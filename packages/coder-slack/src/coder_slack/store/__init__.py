@@ -53,6 +53,7 @@ from coder_slack.store.transactions import (
     dialect_insert,
     dialect_of,
     insert_ignoring_conflicts,
+    insert_new_rows,
 )
 
 __all__ = [
@@ -93,6 +94,7 @@ __all__ = [
     "dialect_insert",
     "dialect_of",
     "insert_ignoring_conflicts",
+    "insert_new_rows",
     "is_postgres",
     "rotate_link_tokens",
     "sync_url",

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Engine, Insert, Table, any_, bindparam
+from sqlalchemy import Column, ColumnElement, Engine, Insert, Table, any_, bindparam, cast, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import QueryableAttribute, Session
@@ -141,6 +141,38 @@ def any_of(
     if dialect == "postgresql":
         return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
     return column.in_(bindparam(name, expanding=True))
+
+
+def insert_new_rows(
+    session: Session, table: Table, rows: Sequence[dict[str, Any]], returning: Sequence[Column[Any]]
+) -> list[tuple[Any, ...]]:
+    """Insert ``rows`` (dicts of the same columns, inserted in their order) but those that would break a
+    unique constraint; the ``returning`` columns of the rows inserted.
+
+    On PostgreSQL one statement whose every column is one array parameter (``INSERT … SELECT unnest(…)``): its
+    text is the same whatever the number of rows, so psycopg converts it once and prepares it. The multi-row
+    ``VALUES`` SQLAlchemy writes for an insert with RETURNING is a new text of hundreds of parameters for each
+    batch, which psycopg parses anew at every execution (the ledger's rows of a batch of 150 ready workspaces:
+    2.97 ms of CPU that way, 1.96 ms this way). Elsewhere an executemany with RETURNING."""
+    if not rows:
+        return []
+    names = list(rows[0])
+    statement = dialect_insert(session, table)
+    if dialect_of(session) == "postgresql":
+        arrays = [
+            func.unnest(
+                cast(
+                    bindparam(f"{name}__all", type_=postgresql.ARRAY(table.c[name].type)),
+                    postgresql.ARRAY(table.c[name].type),
+                )
+            )
+            for name in names
+        ]
+        query = statement.from_select(names, select(*arrays)).on_conflict_do_nothing().returning(*returning)
+        result = session.execute(query, {f"{name}__all": [row[name] for row in rows] for name in names})
+    else:
+        result = session.execute(statement.on_conflict_do_nothing().returning(*returning), list(rows))
+    return [tuple(row) for row in result]
 
 
 def insert_ignoring_conflicts(session: Session, table: Table, values: dict[str, Any]) -> bool:
