@@ -160,12 +160,7 @@ def insert_new_rows(
     statement = dialect_insert(session, table)
     if dialect_of(session) == "postgresql":
         arrays = [
-            func.unnest(
-                cast(
-                    bindparam(f"{name}__all", type_=postgresql.ARRAY(table.c[name].type)),
-                    postgresql.ARRAY(table.c[name].type),
-                )
-            )
+            func.unnest(cast(bindparam(f"{name}__all"), postgresql.ARRAY(table.c[name].type)))
             for name in names
         ]
         query = statement.from_select(names, select(*arrays)).on_conflict_do_nothing().returning(*returning)
