@@ -394,8 +394,9 @@ def _queue(
     audience.candidates.append(_Candidate(workspace, event, target, payload, decision, in_downtime))
 
 
-def _ledger_insert(session: Session, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
-    """Insert ledger rows that are not there yet; the (key, destination) pairs that were new."""
+def insert_ledger_rows(session: Session, rows: Iterable[dict[str, Any]]) -> set[tuple[str, str]]:
+    """Insert ledger rows that are not there yet; the (key, destination) pairs that were new. (The engine's
+    recorder and the notification router both queue through the ledger.)"""
     table: Table = AlertLedgerEntry.__table__  # type: ignore[assignment]
     # In key order, so replicas recording the same alerts at once lock them in one order (no deadlock).
     ordered = sorted(rows, key=lambda row: (row["alert_key"], row["destination"]))
@@ -414,7 +415,7 @@ def _write(session: Session, audience: Audience, now: datetime, result: RecordRe
         unique.append(candidate)
     if not unique:
         return
-    inserted = _ledger_insert(
+    inserted = insert_ledger_rows(
         session,
         [
             {

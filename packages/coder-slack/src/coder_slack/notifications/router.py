@@ -39,7 +39,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from coder_slack.alerts.ledger import filters_match
+from coder_slack.alerts.ledger import filters_match, insert_ledger_rows
 from coder_slack.notifications.kinds import subscribed
 from coder_slack.notifications.outbox import FAILED_BUILD_SLUGS, OUTBOX_KIND, message_payload
 from coder_slack.notifications.payload import WebhookMessage
@@ -49,7 +49,6 @@ from coder_slack.slack_errors import SlackErrorKind, classify, error_code, retry
 from coder_slack.slack_tokens import NoInstallation, SingleTeamTokens, SlackTokens
 from coder_slack.store import (
     AlertDestination,
-    AlertLedgerEntry,
     AlertOutboxItem,
     AlertWorkspace,
     CoderNotification,
@@ -517,7 +516,6 @@ def _queue(
     notification's position in ``batch``."""
     if not any(targets for _, targets in batch):
         return {}
-    ledger = AlertLedgerEntry.__table__
     rows = {
         (key, destination): {
             "alert_key": key,
@@ -539,12 +537,7 @@ def _queue(
         )
     }
     # The writes, last: on SQLite the write lock is taken here.
-    statement = (
-        dialect_insert(session, ledger)  # type: ignore[arg-type]
-        .on_conflict_do_nothing()
-        .returning(ledger.c.alert_key, ledger.c.destination)
-    )
-    inserted = {(str(k), str(d)) for k, d in session.execute(statement, list(rows.values()))}
+    inserted = insert_ledger_rows(session, rows.values())
     outbox = []
     new_destinations: dict[str, dict[str, Any]] = {}
     queued: dict[int, set[str]] = {}
